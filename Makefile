@@ -1,0 +1,51 @@
+# Two commands matter: `make run` (the whole app in one process, embedded mode) and `make test`.
+# Each prepares what it needs: the virtualenv from requirements.lock, npm packages, the frontend build.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+JS_STAMP := frontend/node_modules/.installed
+BUILD := static/dist/manifest.json
+FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/vite.config.ts frontend/tsconfig.json
+
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/switchyard
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: run test check lint typecheck frontend-test pytest clean
+
+run: $(PY_STAMP) $(BUILD)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m config.embedded
+
+$(PY_STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+$(JS_STAMP): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUILD): $(JS_STAMP) $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+test: lint typecheck frontend-test pytest
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(PY_STAMP) $(JS_STAMP)
+	$(VENV)/bin/mypy .
+	cd frontend && npm run typecheck
+
+frontend-test: $(JS_STAMP)
+	cd frontend && npm test
+
+pytest: $(PY_STAMP) $(BUILD)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-that-is-long-enough \
+		$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) frontend/node_modules static/dist

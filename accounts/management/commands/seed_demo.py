@@ -1,0 +1,56 @@
+"""Create the demo workspace with an owner `admin` and a reviewer `reviewer`, and print their logins.
+
+Passwords are random on first creation and kept in the data directory (mode 600) so that a
+second `make run` can print them again; nothing is changed on later runs.
+"""
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Membership, Role, Workspace
+
+DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
+
+
+class Command(BaseCommand):
+    help = "Create the demo workspace and its users (idempotent) and print how to sign in."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logins_file = Path(settings.DATA_DIR) / "demo-logins.json"
+        known: dict[str, str] = json.loads(logins_file.read_text()) if logins_file.exists() else {}
+        created = self.seed(known)
+        if created:
+            logins_file.write_text(json.dumps(known, indent=2))
+            logins_file.chmod(0o600)
+        self.stdout.write("Demo workspace ready. Sign in with:")
+        for username, role in DEMO_USERS:
+            password = known.get(username, "(set before; reset it with: manage.py changepassword " + username + ")")
+            self.stdout.write(f"  {username:<9} password: {password}   ({role.label.lower()})")
+
+    @transaction.atomic
+    def seed(self, known: dict[str, str]) -> bool:
+        users = get_user_model()._default_manager
+        workspace, _ = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo workspace"})
+        created = False
+        for username, role in DEMO_USERS:
+            user = users.filter(username=username).first()
+            if user is None:
+                password = secrets.token_urlsafe(12)
+                user = users.create_user(
+                    username=username,
+                    email=f"{username}@example.com",
+                    password=password,
+                    is_staff=role == Role.OWNER,
+                    is_superuser=role == Role.OWNER,
+                )
+                known[username] = password
+                created = True
+            Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+        return created

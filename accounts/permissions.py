@@ -1,0 +1,81 @@
+"""The one permission check: which roles may do what, and lookups that enforce it.
+
+Every view, API endpoint and websocket consumer goes through `require` or `get_for`.
+An object in a workspace the user does not belong to is reported as missing (404), so
+ids of other teams' objects cannot be probed; a member whose role is too weak gets 403.
+"""
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404
+
+from accounts.models import Membership, Role, Workspace
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+    REVIEW = "review"
+    MANAGE = "manage"
+
+
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    Role.OWNER: frozenset(Action),
+    Role.EDITOR: frozenset({Action.VIEW, Action.EDIT}),
+    Role.REVIEWER: frozenset({Action.VIEW, Action.REVIEW}),
+    Role.VIEWER: frozenset({Action.VIEW}),
+}
+
+AnyUser = AbstractBaseUser | AnonymousUser
+M = TypeVar("M", bound=models.Model)
+
+
+def roles_allowed(action: Action) -> list[str]:
+    return [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+
+
+def membership(user: AnyUser, workspace: Workspace | int) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    workspace_id = workspace.pk if isinstance(workspace, Workspace) else workspace
+    return Membership.objects.select_related("workspace").filter(user_id=user.pk, workspace_id=workspace_id).first()
+
+
+def can(user: AnyUser, workspace: Workspace | int, action: Action) -> bool:
+    found = membership(user, workspace)
+    return found is not None and action in ROLE_ACTIONS[found.role]
+
+
+def require(user: AnyUser, workspace: Workspace | int, action: Action) -> Membership:
+    """The caller's membership if its role allows `action`; Http404 for outsiders, PermissionDenied for weak roles."""
+    found = membership(user, workspace)
+    if found is None:
+        raise Http404("No such workspace")
+    if action not in ROLE_ACTIONS[found.role]:
+        raise PermissionDenied(f"Your role ({found.get_role_display()}) may not {action} here")
+    return found
+
+
+def get_for(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action, **lookup: Any) -> M:
+    """Fetch one workspace-owned object and check `action` on its workspace in the same breath."""
+    queryset = source._default_manager.all() if isinstance(source, type) else source
+    obj = queryset.filter(workspace__memberships__user_id=user.pk, **lookup).first() if user.is_authenticated else None
+    if obj is None:
+        raise Http404(f"No such {queryset.model._meta.verbose_name}")
+    require(user, obj.workspace_id, action)  # type: ignore[attr-defined]
+    return obj
+
+
+def visible(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action = Action.VIEW) -> models.QuerySet[M]:
+    """Objects in every workspace where the user's role allows `action`."""
+    queryset = source._default_manager.all() if isinstance(source, type) else source
+    if not user.is_authenticated:
+        return queryset.none()
+    return queryset.filter(
+        workspace__memberships__user_id=user.pk, workspace__memberships__role__in=roles_allowed(action)
+    )

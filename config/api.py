@@ -1,0 +1,60 @@
+"""The REST API under /api/v1: one NinjaAPI, each app's router mounted here, one error shape.
+
+Every error answers {"error": {"code", "message", "details"}} so clients need one parser.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import django_auth
+
+from accounts.api import router as accounts_router
+
+api = NinjaAPI(
+    title="Switchyard API",
+    version="1",
+    description="Design, run and review AI workflows. Session cookies (with CSRF) authenticate browser calls.",
+    auth=django_auth,
+    urls_namespace="api",
+)
+
+
+def error_response(request: HttpRequest, status: int, code: str, message: str, details: Any = None) -> HttpResponse:
+    body = {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = [
+        {"path": ".".join(str(part) for part in error.get("loc", [])), "message": error.get("msg", "invalid")}
+        for error in exc.errors
+    ]
+    fields = ", ".join(problem["path"] for problem in problems)
+    return error_response(request, 422, "invalid_request", f"Invalid fields: {fields}", {"problems": problems})
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, 401, "not_authenticated", "Sign in or send a valid API token")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, exc.status_code, f"http_{exc.status_code}", str(exc))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "not_found", str(exc) or "Not found")
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(request, 403, "forbidden", str(exc) or "You may not do that")
+
+
+api.add_router("/", accounts_router)

@@ -1,0 +1,168 @@
+"""Shared fixtures: the real services, the three personas, an ASGI server and a Celery worker."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import redis
+import uvicorn
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import Membership, Role, Workspace
+from tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, with the fix, when PostgreSQL or Redis is not there."""
+    if settings.EMBEDDED:
+        pytest.exit("The tests run on PostgreSQL and Redis: set DATABASE_URL and REDIS_URL, or use `make test`.", 2)
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as error:
+        pytest.exit(
+            f"PostgreSQL is not answering at {db['HOST']}:{db['PORT']} ({error}). Start it with: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            2,
+        )
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        pytest.exit(
+            f"Redis is not answering at {settings.REDIS_URL} ({error}). Start it with: "
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379",
+            2,
+        )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Slow hashing is for production; tests sign in hundreds of times."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    return WorkspaceFactory(name="Support", slug="support")
+
+
+@pytest.fixture
+def owner(workspace: Workspace) -> Membership:
+    return MembershipFactory(workspace=workspace, user=UserFactory(username="olivia"), role=Role.OWNER)
+
+
+@pytest.fixture
+def teammate(workspace: Workspace) -> Membership:
+    """An editor in the owner's workspace."""
+    return MembershipFactory(workspace=workspace, user=UserFactory(username="ted"), role=Role.EDITOR)
+
+
+@pytest.fixture
+def outsider(db: None) -> Membership:
+    """Owner of a different workspace: sees nothing of the personas' workspace."""
+    return MembershipFactory(user=UserFactory(username="oscar"), role=Role.OWNER)
+
+
+def signed_in(member: Membership) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=member.user.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def login_as():
+    return signed_in
+
+
+class ServerThread(threading.Thread):
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True, name="asgi-test-server")
+        config = uvicorn.Config(
+            "config.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+
+    def run(self) -> None:
+        self.server.run()
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None) -> Iterator[str]:
+    """The production ASGI stack (uvicorn, HTTP and websockets) on a free port, over the test database."""
+    port = free_port()
+    thread = ServerThread(port)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not thread.server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test ASGI server did not start within 10 s")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    thread.server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[str]]:
+    """A real `celery worker` process on Redis, pointed at the test database."""
+    from config.celery import app
+
+    db = settings.DATABASES["default"]
+    credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    test_db_url = f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    app.control.purge()
+    env = {**os.environ, "DATABASE_URL": test_db_url, "REDIS_URL": settings.REDIS_URL}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--hostname",
+            f"test-{os.getpid()}@localhost",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not app.control.ping(destination=[f"test-{os.getpid()}@localhost"], timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            output = worker.stdout.read() if worker.stdout else ""
+            worker.kill()
+            raise RuntimeError(f"the Celery worker did not come up:\n{output}")
+    yield worker
+    worker.terminate()
+    worker.wait(15)
