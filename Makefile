@@ -32,9 +32,10 @@ $(BUILD): $(JS_STAMP) $(FRONTEND_SOURCES)
 
 test: lint typecheck frontend-test pytest
 
-lint: $(PY_STAMP)
+lint: $(PY_STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) frontend/node_modules/htmx.org/dist/scripts/upgrade-check.py templates/
 
 typecheck: $(PY_STAMP) $(JS_STAMP)
 	$(VENV)/bin/mypy .

@@ -27,7 +27,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop at once, with the fix, when PostgreSQL or Redis is not there."""
     if settings.EMBEDDED:
         pytest.exit("The tests run on PostgreSQL and Redis: set DATABASE_URL and REDIS_URL, or use `make test`.", 2)
-    db = settings.DATABASES["default"]
+    db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
     try:
         psycopg.connect(
             host=db["HOST"],
@@ -57,6 +57,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def fast_password_hashing(settings) -> None:
     """Slow hashing is for production; tests sign in hundreds of times."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests go last: Playwright keeps an event loop running in the main thread for the
+    rest of the session, and Django's test client cannot adapt async middleware under it."""
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 def free_port() -> int:
@@ -131,7 +141,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     """A real `celery worker` process on Redis, pointed at the test database."""
     from config.celery import app
 
-    db = settings.DATABASES["default"]
+    db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
     credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
     test_db_url = f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     app.control.purge()

@@ -55,7 +55,9 @@ def test_it_refuses_to_add_someone_twice(owner, teammate, login_as):
 
 
 def test_it_changes_a_role_and_returns_the_row(owner, teammate, login_as):
-    response = post(login_as(owner), f"/accounts/settings/members/{teammate.pk}/role/", {"role": "viewer"}, HX_Request="true")
+    response = post(
+        login_as(owner), f"/accounts/settings/members/{teammate.pk}/role/", {"role": "viewer"}, HX_Request="true"
+    )
     assert response.status_code == 200
     assert f'id="member-{teammate.pk}"' in response.content.decode()
     assert Membership.objects.get(pk=teammate.pk).role == Role.VIEWER

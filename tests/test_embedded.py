@@ -1,0 +1,82 @@
+"""`make run` as a new user runs it: no DATABASE_URL, no REDIS_URL, one process, then Ctrl-C."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import httpx
+
+from tests.conftest import ROOT, free_port
+
+
+def read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], timeout: float) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("make run exited early:\n" + "".join(seen))
+        seen.append(line)
+        found = re.search(pattern, line)
+        if found:
+            return found
+    raise AssertionError(f"no line matched {pattern!r} within {timeout} s:\n" + "".join(seen))
+
+
+def must_find(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not found in the page"
+    return found.group(1)
+
+
+def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}}
+    port = free_port()
+    env.update(SWITCHYARD_DATA_DIR=str(tmp_path), PORT=str(port))
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    seen: list[str] = []
+    try:
+        password = read_until(process, r"admin\s+password: (\S+)", seen, 300).group(1)
+        read_until(process, r"Worker ready", seen, 60)
+        read_until(process, r"Scheduler ready", seen, 60)
+        url = read_until(process, r"running at (http://\S+)", seen, 60).group(1)
+        assert url == f"http://127.0.0.1:{port}/"
+        assert (tmp_path / "db.sqlite3").exists()
+
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as browser:
+            for _ in range(100):
+                try:
+                    login_page = browser.get("/accounts/login/")
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.1)
+            token = must_find(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
+            home = browser.post(
+                "/accounts/login/", data={"csrfmiddlewaretoken": token, "username": "admin", "password": password}
+            )
+            assert home.status_code == 200
+            assert "Demo workspace" in home.text
+            for section in ["Workflows", "Runs", "Inbox", "Knowledge", "Costs", "Settings"]:
+                assert f">{section}</a>" in home.text
+            script = must_find(r'<script type="module"[^>]* src="([^"]+)"', home.text)
+            assert browser.get(script).status_code == 200
+            assert browser.get("/healthz").json() == {"database": "ok", "redis": "not used (embedded mode)"}
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    rest = process.stdout.read() if process.stdout else ""
+    assert "Stopped: web server, worker and scheduler." in rest, "".join(seen) + rest
