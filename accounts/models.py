@@ -16,6 +16,9 @@ class Role(models.TextChoices):
 class Workspace(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
+    # Destinations outbound HTTP may reach although they are private (engine/outbound.py):
+    # host names, IPs or CIDRs, each optionally with :port.
+    http_allowlist = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

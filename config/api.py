@@ -12,6 +12,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 from accounts.api import router as accounts_router
+from builder.api import router as builder_router
+from engine.api import router as engine_router
+from engine.graph import GraphInvalid
+from engine.runs import RunRejected
 
 api = NinjaAPI(
     title="Switchyard API",
@@ -57,4 +61,17 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
     return error_response(request, 403, "forbidden", str(exc) or "You may not do that")
 
 
+@api.exception_handler(RunRejected)
+def on_run_rejected(request: HttpRequest, exc: RunRejected) -> HttpResponse:
+    return error_response(request, 422, "run_rejected", str(exc), {"problems": exc.problems})
+
+
+@api.exception_handler(GraphInvalid)
+def on_graph_invalid(request: HttpRequest, exc: GraphInvalid) -> HttpResponse:
+    problems = [problem.as_dict() for problem in exc.problems]
+    return error_response(request, 422, "invalid_graph", "The graph is invalid", {"problems": problems})
+
+
 api.add_router("/", accounts_router)
+api.add_router("/", builder_router)
+api.add_router("/", engine_router)

@@ -183,14 +183,23 @@ CELERY_TASK_TIME_LIMIT = 360
 # Redis re-delivers an unacknowledged message after the visibility timeout; keep it far above
 # the hard time limit so a long task is never handed to a second worker while it still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = (
-    {"visibility_timeout": 3600} if REDIS_URL else {"polling_interval": 0.05}
+    {"visibility_timeout": 7200} if REDIS_URL else {"polling_interval": 0.05}
 )
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+ENGINE_LEASE_S = env.integer("ENGINE_LEASE_SECONDS", 30, minimum=2, maximum=600)
+ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
+ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
+ENGINE_REDISPATCH_AFTER_S = 30
+ENGINE_COUNTDOWN_LIMIT_S = 60
+# A node may run for up to an hour (GraphNode.timeout_s); the task limits sit just above it.
+ENGINE_TASK_SOFT_LIMIT_S = 3660
+ENGINE_TASK_HARD_LIMIT_S = 3720
 CELERY_BEAT_SCHEDULE = {
+    "engine-reaper": {"task": "engine.tasks.reap", "schedule": float(ENGINE_REAP_INTERVAL_S)},
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=17)},
 }
 

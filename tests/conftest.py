@@ -1,14 +1,10 @@
 """Shared fixtures: the real services, the three personas, an ASGI server and a Celery worker."""
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -18,7 +14,10 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import Membership, Role, Workspace
+from config.celery import app
 from tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
+from tests.fakes import RecordingServer
+from tests.workers import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,43 +135,21 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[str]]:
-    """A real `celery worker` process on Redis, pointed at the test database."""
-    from config.celery import app
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[Worker]:
+    """A real `celery worker --beat` process on Redis over the test database, one per test module.
 
-    db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
-    credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    test_db_url = f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    Module scope lets a module that kills workers (the crash test) run with no other worker
+    consuming the same queue.
+    """
     app.control.purge()
-    env = {**os.environ, "DATABASE_URL": test_db_url, "REDIS_URL": settings.REDIS_URL}
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--hostname",
-            f"test-{os.getpid()}@localhost",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not app.control.ping(destination=[f"test-{os.getpid()}@localhost"], timeout=0.5):
-        if worker.poll() is not None or time.monotonic() > deadline:
-            output = worker.stdout.read() if worker.stdout else ""
-            worker.kill()
-            raise RuntimeError(f"the Celery worker did not come up:\n{output}")
+    worker = Worker()
     yield worker
-    worker.terminate()
-    worker.wait(15)
+    worker.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    fake = RecordingServer()
+    yield fake
+    fake.close()

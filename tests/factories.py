@@ -4,6 +4,8 @@ import factory
 from django.contrib.auth.models import User
 
 from accounts.models import Membership, Role, Workspace
+from builder.models import Workflow, WorkflowVersion
+from engine.models import Run
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,3 +41,30 @@ class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     workspace = factory.SubFactory(WorkspaceFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.VIEWER
+
+
+class WorkflowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workflow
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+
+
+class WorkflowVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkflowVersion
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    graph = factory.LazyAttribute(lambda version: version.workflow.draft)
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    """A run row on its own; engine.runs.start_run makes real ones."""
+
+    class Meta:
+        model = Run
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    graph = factory.LazyFunction(lambda: {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []})

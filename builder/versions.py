@@ -1,0 +1,59 @@
+"""Publishing a workflow's draft and starting runs pinned to a version."""
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Max
+
+from accounts.audit import record
+from builder.models import Workflow, WorkflowVersion
+from engine import graph as graphs
+from engine.models import Run
+from engine.runs import Options, RunSource, start_run
+
+
+class NothingPublished(Exception):
+    pass
+
+
+@transaction.atomic
+def publish_version(workflow: Workflow, note: str, by: User | None) -> WorkflowVersion:
+    """Freeze the draft as the next version; raises GraphInvalid if the draft does not validate."""
+    graphs.parse(workflow.draft)
+    Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+    number = (workflow.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+    version = WorkflowVersion.objects.create(
+        workflow=workflow, number=number, graph=workflow.draft, note=note, created_by=by
+    )
+    record(by, "workflow.published", workspace=workflow.workspace, target=version, number=number, note=note)
+    return version
+
+
+def run_version(version: WorkflowVersion, input: Any, options: Options) -> Run:
+    workflow = version.workflow
+    source = RunSource(
+        workspace_id=workflow.workspace_id,
+        graph=version.graph,
+        workflow_id=workflow.pk,
+        workflow_name=workflow.name,
+        version_id=version.pk,
+        version_number=version.number,
+    )
+    return start_run(source, input, options)
+
+
+def run_latest(workflow: Workflow, input: Any, options: Options) -> Run:
+    version = workflow.latest_version()
+    if version is None:
+        raise NothingPublished(f"{workflow.name!r} has no published version yet")
+    return run_version(version, input, options)
+
+
+def run_draft(workflow: Workflow, input: Any, options: Options) -> Run:
+    """A test run of the draft as it is now; it keeps its own copy of the graph."""
+    source = RunSource(
+        workspace_id=workflow.workspace_id, graph=workflow.draft, workflow_id=workflow.pk, workflow_name=workflow.name
+    )
+    options.is_test = True
+    return start_run(source, input, options)

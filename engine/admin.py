@@ -1,0 +1,51 @@
+from django.contrib import admin
+
+from engine.models import CachedResult, Effect, NodeRun, Run, RunEvent
+
+
+class NodeRunInline(admin.TabularInline):
+    model = NodeRun
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("node_id", "node_type", "status", "attempt", "handle", "started_at", "finished_at")
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    """Read-only: statuses change only through the engine, which records an event for each."""
+
+    list_display = ["id", "workflow_name", "version_number", "status", "trigger_kind", "created_at", "finished_at"]
+    list_filter = ["status", "trigger_kind", "is_test", "workspace"]
+    search_fields = ["workflow_name", "error", "escalation_reason"]
+    date_hierarchy = "created_at"
+    inlines = [NodeRunInline]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(RunEvent)
+class RunEventAdmin(admin.ModelAdmin):
+    list_display = ["run", "seq", "type", "node_id", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["node_id", "type"]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Effect)
+class EffectAdmin(admin.ModelAdmin):
+    list_display = ["run", "node_id", "key", "status", "attempts", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["node_id", "key"]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(CachedResult)
+class CachedResultAdmin(admin.ModelAdmin):
+    list_display = ["node_type", "key", "workspace", "created_at", "expires_at"]
+    list_filter = ["node_type", "workspace"]
+    search_fields = ["key"]

@@ -1,0 +1,123 @@
+"""Runs over the API: read status and node statuses, page through events, cancel, retry; node types."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from accounts.permissions import Action, get_for
+from engine import graph as graphs
+from engine import registry, runs
+from engine.models import NodeRun, Run
+
+router = Router(tags=["runs"])
+EVENT_PAGE = 500
+
+
+class NodeRunOut(Schema):
+    node_id: str
+    node_type: str
+    status: str
+    attempt: int
+    handle: str
+    output: Any
+    error: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    cache_hit: bool
+
+
+class RunOut(Schema):
+    id: int
+    workflow_id: int | None
+    workflow_name: str
+    version_number: int | None
+    status: str
+    trigger_kind: str
+    is_test: bool
+    input: Any
+    output: Any
+    escalation_reason: str
+    error: str
+    cost: Decimal
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_seq: int
+    nodes: list[NodeRunOut]
+
+
+class EventOut(Schema):
+    seq: int
+    type: str
+    node_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventsOut(Schema):
+    events: list[EventOut]
+    next_after: int = Field(description="pass as ?after= to continue")
+    has_more: bool
+
+
+class EventsQuery(Schema):
+    after: int = Field(0, ge=0)
+    limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
+
+
+def run_out(run: Run) -> RunOut:
+    nodes = [
+        NodeRunOut.model_validate(node, from_attributes=True) for node in NodeRun.objects.filter(run=run).order_by("id")
+    ]
+    return RunOut.model_validate(
+        {**{f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}, "id": run.pk, "nodes": nodes}
+    )
+
+
+@router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")
+def get_run(request: HttpRequest, run_id: int) -> RunOut:
+    return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id))
+
+
+@router.get("/runs/{run_id}/events", response=EventsOut, summary="Events after a sequence number, oldest first")
+def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> EventsOut:
+    run = get_for(request.user, Run, Action.VIEW, pk=run_id)
+    page = list(run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1])
+    events = [EventOut.model_validate(event, from_attributes=True) for event in page[: query.limit]]
+    return EventsOut(
+        events=events, next_after=events[-1].seq if events else query.after, has_more=len(page) > query.limit
+    )
+
+
+@router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")
+def cancel_run(request: HttpRequest, run_id: int) -> tuple[int, RunOut]:
+    run = get_for(request.user, Run, Action.EDIT, pk=run_id)
+    if not runs.cancel_run(run, by=cast(User, request.user)):
+        raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
+    run.refresh_from_db()
+    return 202, run_out(run)
+
+
+@router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
+def retry_run(request: HttpRequest, run_id: int) -> tuple[int, RunOut]:
+    run = get_for(request.user, Run, Action.EDIT, pk=run_id)
+    if not runs.retry_from_failed(run, by=cast(User, request.user)):
+        raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
+    run.refresh_from_db()
+    return 202, run_out(run)
+
+
+@router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])
+def node_types(request: HttpRequest) -> list[dict[str, Any]]:
+    return [kind.describe() for kind in registry.kinds()]
+
+
+@router.get("/graph-schema", summary="JSON Schema of graph JSON v1", tags=["graphs"])
+def graph_schema(request: HttpRequest) -> dict[str, Any]:
+    return graphs.json_schema()

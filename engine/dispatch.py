@@ -1,0 +1,40 @@
+"""Sending node ids to Celery, after the transaction that made them ready has committed.
+
+A crash between commit and send loses the message, not the work: the node is stored as
+ready (wake_at set), and the reaper sends every ready node that has not been sent recently.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from engine.models import NodeRun
+
+
+def dispatch_after_commit(ready: list[int], later: list[tuple[int, datetime]]) -> None:
+    if ready or later:
+        transaction.on_commit(lambda: dispatch(ready, later))
+
+
+def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None) -> None:
+    """Send now what is ready, and with a countdown what wakes soon; far wake-ups are the reaper's.
+
+    Long countdowns are avoided on purpose: Redis redelivers an unacknowledged message after
+    the visibility timeout, so a task parked for hours could run twice.
+    """
+    from engine.tasks import execute_node
+
+    now = timezone.now()
+    horizon = now + timedelta(seconds=settings.ENGINE_COUNTDOWN_LIMIT_S)
+    sent = []
+    for node_run_id in ready:
+        execute_node.delay(node_run_id)
+        sent.append(node_run_id)
+    for node_run_id, wake_at in later or []:
+        if wake_at <= horizon:
+            execute_node.apply_async((node_run_id,), countdown=max(0.0, (wake_at - now).total_seconds()))
+            sent.append(node_run_id)
+    if sent:
+        NodeRun.objects.filter(pk__in=sent).update(dispatched_at=now)

@@ -1,0 +1,54 @@
+"""Run events: numbered per run, written in the same transaction as the change they describe."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from engine.models import Run, RunEvent
+
+
+@dataclass
+class Change:
+    """One transaction on one run: the run row is locked, events and dispatches are collected."""
+
+    run: Run
+    now: datetime
+    events: list[RunEvent] = field(default_factory=list)
+    run_fields: set[str] = field(default_factory=set)
+    ready: list[int] = field(default_factory=list)
+    later: list[tuple[int, datetime]] = field(default_factory=list)
+
+    def event(self, type: str, node_id: str = "", **payload: Any) -> None:
+        self.run.last_seq += 1
+        self.events.append(RunEvent(run=self.run, seq=self.run.last_seq, type=type, node_id=node_id, payload=payload))
+
+    def set_run(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self.run, name, value)
+        self.run_fields.update(values)
+
+
+@contextmanager
+def change(run_id: int) -> Iterator[Change]:
+    """Lock the run row first, so concurrent transitions of one run see each other's commits.
+
+    Two branches finishing at once both need to know whether the join after them is ready;
+    with the lock taken before anything is read, the second one sees the first's result.
+    """
+    from engine.dispatch import dispatch_after_commit
+
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        step = Change(run=run, now=timezone.now())
+        yield step
+        if step.events:
+            RunEvent.objects.bulk_create(step.events)
+            step.run_fields.add("last_seq")
+        if step.run_fields:
+            run.save(update_fields=sorted(step.run_fields))
+        dispatch_after_commit(step.ready, step.later)

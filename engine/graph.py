@@ -1,0 +1,307 @@
+"""Graph JSON v1: the pydantic model that is the single source of its JSON Schema, and `validate`.
+
+Validation only reads the graph: it never runs a node, renders a template or fetches a URL.
+It returns every problem it finds as {path, code, message}, with paths such as
+`nodes.2.params.url` or `edges.0.target`, so the canvas can show each on its node and field.
+"""
+
+import json
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine import expressions, registry
+
+MAX_NODES = 500
+MAX_EDGES = 2000
+MAX_GRAPH_BYTES = 2_000_000
+NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class RetryPolicy(BaseModel):
+    """How often and how soon a failed node is tried again (see engine/retry.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_attempts: int = Field(1, ge=1, le=20)
+    initial_delay_s: float = Field(1.0, ge=0, le=3600)
+    backoff: float = Field(2.0, ge=1, le=10)
+    max_delay_s: float = Field(300.0, ge=0, le=86400)
+    jitter: float = Field(0.2, ge=0, le=1)
+    non_retryable: list[str] = Field(default_factory=list, description="error codes that are never retried")
+
+
+class CachePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = False
+    ttl_s: int = Field(3600, ge=1, le=30 * 86400)
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    x: float = 0
+    y: float = 0
+
+
+class GraphNode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=NODE_ID_PATTERN, description="usable in expressions as nodes.<id>")
+    type: str = Field(min_length=1, max_length=64)
+    label: str = Field("", max_length=200)
+    position: Position = Field(default_factory=Position)
+    params: dict[str, Any] = Field(default_factory=dict)
+    retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
+    timeout_s: float = Field(300.0, gt=0, le=3600)
+    cache: CachePolicy = Field(default_factory=lambda: CachePolicy())
+
+
+class GraphEdge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    source: str
+    source_handle: str = "out"
+    target: str
+    target_handle: str = "in"
+
+
+class Graph(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[1] = 1
+    nodes: list[GraphNode] = Field(default_factory=list)
+    edges: list[GraphEdge] = Field(default_factory=list)
+
+    def node(self, node_id: str) -> GraphNode:
+        return next(node for node in self.nodes if node.id == node_id)
+
+    def incoming(self, node_id: str) -> list[GraphEdge]:
+        return [edge for edge in self.edges if edge.target == node_id]
+
+    def outgoing(self, node_id: str) -> list[GraphEdge]:
+        return [edge for edge in self.edges if edge.source == node_id]
+
+    def trigger(self) -> GraphNode:
+        return next(node for node in self.nodes if (kind := registry.get(node.type)) and kind.is_trigger)
+
+    def ancestors(self) -> dict[str, set[str]]:
+        """Every node's transitive upstream nodes (the graph must be acyclic)."""
+        parents: dict[str, set[str]] = defaultdict(set)
+        for edge in self.edges:
+            parents[edge.target].add(edge.source)
+        found: dict[str, set[str]] = {}
+
+        def visit(node_id: str) -> set[str]:
+            if node_id not in found:
+                found[node_id] = set()
+                for parent in parents[node_id]:
+                    found[node_id] |= {parent} | visit(parent)
+            return found[node_id]
+
+        for node in self.nodes:
+            visit(node.id)
+        return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class GraphInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"the graph has {len(problems)} problem(s): " + "; ".join(p.message for p in problems[:3]))
+        self.problems = problems
+
+
+def json_schema() -> dict[str, Any]:
+    return Graph.model_json_schema()
+
+
+def parse(data: Any) -> Graph:
+    """A valid Graph, or GraphInvalid listing every problem."""
+    found = validate(data)
+    if found:
+        raise GraphInvalid(found)
+    return Graph.model_validate(data)
+
+
+def validate(data: Any) -> list[Problem]:
+    size = len(json.dumps(data, default=str))
+    if size > MAX_GRAPH_BYTES:
+        return [Problem("", "too_large", f"The graph is {size} bytes; the limit is {MAX_GRAPH_BYTES}")]
+    try:
+        graph = Graph.model_validate(data)
+    except ValidationError as error:
+        return [Problem(_dotted(e["loc"]), "schema", e["msg"]) for e in error.errors()]
+    problems = list(_limits(graph))
+    if problems:
+        return problems
+    problems += _nodes(graph)
+    problems += _edges(graph)
+    problems += _triggers(graph)
+    cyclic = _cycle_members(graph)
+    problems += [
+        Problem(f"nodes.{i}", "cycle", f"Node {n.id!r} is part of a cycle") for i, n in _indexed(graph, cyclic)
+    ]
+    if not cyclic:
+        problems += _unreachable(graph)
+        problems += _references(graph)
+    return problems
+
+
+def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _indexed(graph: Graph, ids: set[str]) -> Iterator[tuple[int, GraphNode]]:
+    return ((i, node) for i, node in enumerate(graph.nodes) if node.id in ids)
+
+
+def _limits(graph: Graph) -> Iterator[Problem]:
+    if len(graph.nodes) > MAX_NODES:
+        yield Problem("nodes", "too_many_nodes", f"{len(graph.nodes)} nodes; the limit is {MAX_NODES}")
+    if len(graph.edges) > MAX_EDGES:
+        yield Problem("edges", "too_many_edges", f"{len(graph.edges)} edges; the limit is {MAX_EDGES}")
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}")
+
+
+def _expression_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str, bool]]:
+    """(path, text, is_bare_expression) for every param string the engine will evaluate."""
+    kind = registry.get(node.type)
+    if kind is None:
+        return
+    for key, value in node.params.items():
+        if key in kind.literal_params:
+            continue
+        for path, text in _strings(value, f"nodes.{index}.params.{key}"):
+            yield path, text, key in kind.expression_params
+
+
+def _nodes(graph: Graph) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for i, node in enumerate(graph.nodes):
+        if node.id in seen:
+            yield Problem(f"nodes.{i}.id", "duplicate_id", f"Another node already has the id {node.id!r}")
+        seen.add(node.id)
+        kind = registry.get(node.type)
+        if kind is None:
+            yield Problem(f"nodes.{i}.type", "unknown_type", f"There is no node type {node.type!r}")
+            continue
+        try:
+            kind.Params.model_validate(node.params)
+        except ValidationError as error:
+            for e in error.errors():
+                yield Problem(f"nodes.{i}.params.{_dotted(e['loc'])}".rstrip("."), "bad_params", e["msg"])
+        for path, text, bare in _expression_strings(node, i):
+            for message in expressions.problems(text, expression=bare):
+                yield Problem(path, "bad_expression", message)
+
+
+def _edges(graph: Graph) -> Iterator[Problem]:
+    nodes = {node.id: node for node in graph.nodes}
+    seen_ids: set[str] = set()
+    seen_links: set[tuple[str, str, str, str]] = set()
+    for j, edge in enumerate(graph.edges):
+        if edge.id in seen_ids:
+            yield Problem(f"edges.{j}.id", "duplicate_id", f"Another edge already has the id {edge.id!r}")
+        seen_ids.add(edge.id)
+        link = (edge.source, edge.source_handle, edge.target, edge.target_handle)
+        if link in seen_links:
+            yield Problem(f"edges.{j}", "duplicate_edge", "The same two handles are already connected")
+        seen_links.add(link)
+        for end, node_id in (("source", edge.source), ("target", edge.target)):
+            if node_id not in nodes:
+                yield Problem(f"edges.{j}.{end}", "dangling_edge", f"The edge's {end} {node_id!r} is not a node")
+        source, target = nodes.get(edge.source), nodes.get(edge.target)
+        source_kind = registry.get(source.type) if source else None
+        if source and source_kind and edge.source_handle not in source_kind.output_handles(source.params):
+            handles = ", ".join(source_kind.output_handles(source.params)) or "none"
+            yield Problem(
+                f"edges.{j}.source_handle",
+                "unknown_handle",
+                f"{source.id!r} has no output {edge.source_handle!r} (it has: {handles})",
+            )
+        target_kind = registry.get(target.type) if target else None
+        if target and target_kind and edge.target_handle not in target_kind.inputs:
+            yield Problem(
+                f"edges.{j}.target_handle",
+                "unknown_handle",
+                f"{target.id!r} has no input {edge.target_handle!r}"
+                + (" (a trigger takes no input)" if target_kind.is_trigger else ""),
+            )
+
+
+def _triggers(graph: Graph) -> Iterator[Problem]:
+    triggers = [i for i, node in enumerate(graph.nodes) if (kind := registry.get(node.type)) and kind.is_trigger]
+    if not triggers:
+        yield Problem("nodes", "no_trigger", "The workflow needs one trigger node to start from")
+    for i in triggers[1:]:
+        yield Problem(f"nodes.{i}", "several_triggers", "A workflow has exactly one trigger; remove this one")
+
+
+def _cycle_members(graph: Graph) -> set[str]:
+    """Nodes left over by Kahn's algorithm: those on or behind a cycle."""
+    ids = {node.id for node in graph.nodes}
+    indegree = dict.fromkeys(ids, 0)
+    children: dict[str, list[str]] = defaultdict(list)
+    for edge in graph.edges:
+        if edge.source in ids and edge.target in ids:
+            indegree[edge.target] += 1
+            children[edge.source].append(edge.target)
+    queue = deque(node_id for node_id, degree in indegree.items() if degree == 0)
+    while queue:
+        node_id = queue.popleft()
+        ids.discard(node_id)
+        for child in children[node_id]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                queue.append(child)
+    return ids
+
+
+def _unreachable(graph: Graph) -> Iterator[Problem]:
+    starts = [node.id for node in graph.nodes if (kind := registry.get(node.type)) and kind.is_trigger]
+    if len(starts) != 1:
+        return
+    children: dict[str, list[str]] = defaultdict(list)
+    for edge in graph.edges:
+        children[edge.source].append(edge.target)
+    reached, queue = set(starts), deque(starts)
+    while queue:
+        for child in children[queue.popleft()]:
+            if child not in reached:
+                reached.add(child)
+                queue.append(child)
+    for i, node in enumerate(graph.nodes):
+        if node.id not in reached:
+            yield Problem(f"nodes.{i}", "unreachable", f"Nothing connects the trigger to {node.id!r}")
+
+
+def _references(graph: Graph) -> Iterator[Problem]:
+    known = {node.id for node in graph.nodes}
+    upstream = graph.ancestors()
+    for i, node in enumerate(graph.nodes):
+        for path, text, bare in _expression_strings(node, i):
+            for ref in sorted(expressions.referenced_nodes(text, expression=bare)):
+                if ref not in known:
+                    yield Problem(path, "unknown_node_reference", f"There is no node {ref!r} to refer to")
+                elif ref not in upstream.get(node.id, set()):
+                    yield Problem(
+                        path, "not_upstream", f"{ref!r} does not run before {node.id!r}, so its output is unknown here"
+                    )

@@ -1,0 +1,31 @@
+"""The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from engine import runs
+from engine.dispatch import dispatch
+from engine.models import NodeRun, NodeStatus, RunStatus
+
+BATCH = 500
+
+
+def reap() -> dict[str, int]:
+    """Crash nodes whose lease expired, then send every due node not sent recently."""
+    now = timezone.now()
+    crashed = 0
+    for node_run in NodeRun.objects.filter(status=NodeStatus.RUNNING, lease_expires_at__lt=now)[:BATCH]:
+        crashed += runs.crash(node_run)
+    stale = now - timedelta(seconds=settings.ENGINE_REDISPATCH_AFTER_S)
+    due = NodeRun.objects.filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale),
+        status__in=runs.CLAIMABLE,
+        wake_at__lte=now,
+        run__status__in=[RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING],
+    )
+    ids = list(due.values_list("pk", flat=True)[:BATCH])
+    dispatch(ids)
+    return {"crashed": crashed, "dispatched": len(ids)}

@@ -1,0 +1,122 @@
+"""The node contract and the registry of node kinds.
+
+A node kind is a subclass of `Node` with a pydantic `Params` model (its JSON Schema feeds
+the canvas and validation), named input and output handles, a `side_effect` flag and
+`run(ctx) -> NodeResult`. Apps register their kinds with `@register`; the engine looks them
+up by the `kind` string stored in users' graphs, so a kind is never renamed.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class NodeResult:
+    """What a node hands back.
+
+    output: JSON for downstream expressions (`{{ nodes.<id>.<field> }}`).
+    handle: for branching nodes, the one output handle that becomes active; None activates all.
+    usage: token counts and cost for the cost ledger.
+    wait_until: park the node as waiting, holding no worker, until this time (or until resumed).
+    answer / escalation: recorded on the run by reply and escalate nodes.
+    """
+
+    output: Any = None
+    handle: str | None = None
+    usage: dict[str, Any] | None = None
+    wait_until: datetime | None = None
+    answer: Any = None
+    escalation: str | None = None
+
+
+@dataclass
+class NodeContext:
+    """Everything a running node may use. Nodes never touch models directly."""
+
+    run_id: int
+    workspace_id: int
+    node_id: str
+    attempt: int
+    params: Any
+    scope: dict[str, Any]
+    deadline: float
+    resumed: dict[str, Any] | None = None
+    http_allowlist: list[str] = field(default_factory=list)
+    once: Callable[[str, Callable[[], Any]], Any] = field(default=lambda key, work: work())
+
+    def evaluate(self, expression: str) -> Any:
+        from engine.expressions import evaluate
+
+        return evaluate(expression, self.scope)
+
+    def seconds_left(self) -> float:
+        import time
+
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class Node:
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    category: ClassVar[str] = "Logic"
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    inputs: ClassVar[tuple[str, ...]] = ("in",)
+    outputs: ClassVar[tuple[str, ...]] = ("out",)
+    side_effect: ClassVar[bool] = False
+    is_trigger: ClassVar[bool] = False
+    # Params holding a bare expression (evaluated by the node) rather than a {{ }} template.
+    expression_params: ClassVar[frozenset[str]] = frozenset()
+    # Params passed to the node as written, neither rendered nor checked for references.
+    literal_params: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def output_handles(cls, params: dict[str, Any]) -> tuple[str, ...]:
+        """Handles for this node's params; switch nodes override this to name one per case."""
+        return cls.outputs
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The node type as the canvas sees it (GET /api/v1/node-types)."""
+        return {
+            "kind": cls.kind,
+            "label": cls.label,
+            "category": cls.category,
+            "description": cls.description,
+            "inputs": list(cls.inputs),
+            "outputs": list(cls.outputs),
+            "side_effect": cls.side_effect,
+            "is_trigger": cls.is_trigger,
+            "params_schema": cls.Params.model_json_schema(),
+        }
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        raise NotImplementedError
+
+
+N = TypeVar("N", bound=type[Node])
+_registry: dict[str, type[Node]] = {}
+
+
+def register(cls: N) -> N:
+    existing = _registry.get(cls.kind)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"node kind {cls.kind!r} is registered twice: {existing.__module__} and {cls.__module__}")
+    _registry[cls.kind] = cls
+    return cls
+
+
+def get(kind: str) -> type[Node] | None:
+    return _registry.get(kind)
+
+
+def kinds() -> Iterator[type[Node]]:
+    yield from sorted(_registry.values(), key=lambda cls: (cls.category, cls.label))

@@ -1,0 +1,293 @@
+"""Every change of a run's or node's status: conditional updates paired with events.
+
+Each function takes the run lock (engine.events.change), checks with a conditional UPDATE
+that the row is still in the state it expects ("0 rows" means someone else got there
+first: a reaper, a cancel, a newer attempt) and records what happened as RunEvents.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+from django.contrib.auth.models import User
+from django.db.models import F, Q
+
+from engine import graph as graphs
+from engine import retry
+from engine.errors import NodeError
+from engine.events import Change, change
+from engine.flow import advance, settle
+from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunStatus, TriggerKind
+from engine.registry import NodeResult
+
+CLAIMABLE = [NodeStatus.PENDING, NodeStatus.FAILED, NodeStatus.CRASHED, NodeStatus.WAITING]
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """Where a run's graph comes from: a published version, or a draft for a test run."""
+
+    workspace_id: int
+    graph: dict[str, Any]
+    workflow_id: int | None = None
+    workflow_name: str = ""
+    version_id: int | None = None
+    version_number: int | None = None
+
+
+class RunRejected(Exception):
+    """The run cannot start; `problems` say why, each with a path."""
+
+    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass
+class Options:
+    trigger_kind: str = TriggerKind.MANUAL
+    created_by: User | None = None
+    is_test: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def start_run(source: RunSource, input: Any, options: Options | None = None) -> Run:
+    """Validate the graph and the input against the trigger's schema, store the run, queue its trigger."""
+    options = options or Options()
+    try:
+        graph = graphs.parse(source.graph)
+    except graphs.GraphInvalid as invalid:
+        raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
+    trigger = graph.trigger()
+    schema = trigger.params.get("input_schema") or {"type": "object"}
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(input), key=lambda e: list(e.path))
+    if errors:
+        problems = [
+            {"path": ".".join(["input", *map(str, e.path)]), "code": "bad_input", "message": e.message} for e in errors
+        ]
+        raise RunRejected("The input does not match the trigger's schema", problems)
+    run = Run.objects.create(
+        workspace_id=source.workspace_id,
+        workflow_id=source.workflow_id,
+        workflow_name=source.workflow_name,
+        version_id=source.version_id,
+        version_number=source.version_number,
+        graph=graph.model_dump(mode="json"),
+        input=input,
+        trigger_kind=options.trigger_kind,
+        is_test=options.is_test,
+        created_by=options.created_by,
+    )
+    NodeRun.objects.bulk_create(
+        NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
+        for node in graph.nodes
+    )
+    with change(run.pk) as step:
+        step.event("run.queued", trigger=options.trigger_kind, version=source.version_number)
+        _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
+    run.refresh_from_db()
+    return run
+
+
+def _make_ready(step: Change, node_run: NodeRun) -> None:
+    NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now)
+    step.ready.append(node_run.pk)
+    step.event("node.queued", node_run.node_id)
+
+
+def claim(node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
+    """Take a ready node for this worker, or None if it is not ready, taken, or its run ended."""
+    run_id = NodeRun.objects.filter(pk=node_run_id).values_list("run_id", flat=True).first()
+    if run_id is None:
+        return None
+    with change(run_id) as step:
+        if step.run.status in ENDED_RUN:
+            return None
+        # The run lock is held, so no other transition can move this node between the read and the update.
+        current = NodeRun.objects.filter(pk=node_run_id).values_list("status", flat=True).get()
+        if current not in CLAIMABLE:
+            return None
+        claimed = NodeRun.objects.filter(pk=node_run_id, status=current, wake_at__lte=step.now).update(
+            status=NodeStatus.RUNNING,
+            # Resuming after a wait continues the same attempt; anything else is a new one.
+            attempt=F("attempt") + (0 if current == NodeStatus.WAITING else 1),
+            lease_owner=owner,
+            lease_expires_at=step.now + timedelta(seconds=lease_s),
+            wake_at=None,
+            started_at=step.now,
+            finished_at=None,
+        )
+        if not claimed:
+            return None
+        node_run = NodeRun.objects.get(pk=node_run_id)
+        step.event("node.running", node_run.node_id, attempt=node_run.attempt)
+        if step.run.status == RunStatus.QUEUED:
+            step.set_run(status=RunStatus.RUNNING, started_at=step.now)
+            step.event("run.running")
+        elif step.run.status == RunStatus.WAITING:
+            step.set_run(status=RunStatus.RUNNING)
+            step.event("run.running")
+    node_run.run = step.run
+    node_run.resumed_from_wait = current == NodeStatus.WAITING  # type: ignore[attr-defined]
+    return node_run
+
+
+def _fenced(node_run: NodeRun) -> Q:
+    """Only the worker holding this attempt's lease may write its outcome."""
+    return Q(pk=node_run.pk, status=NodeStatus.RUNNING, attempt=node_run.attempt, lease_owner=node_run.lease_owner)
+
+
+def heartbeat(node_run: NodeRun, lease_s: float) -> bool:
+    """Extend the lease; False when the node was cancelled or taken over, so the worker should stop."""
+    from django.utils import timezone
+
+    expires = timezone.now() + timedelta(seconds=lease_s)
+    return bool(NodeRun.objects.filter(_fenced(node_run)).update(lease_expires_at=expires))
+
+
+def record_input(node_run: NodeRun, resolved: Any) -> bool:
+    return bool(NodeRun.objects.filter(_fenced(node_run)).update(input=resolved))
+
+
+def succeed(node_run: NodeRun, result: NodeResult, *, cache_hit: bool = False) -> bool:
+    with change(node_run.run_id) as step:
+        values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
+        if result.wait_until is not None:
+            values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": ""}
+        else:
+            values |= {"status": NodeStatus.SUCCEEDED, "finished_at": step.now, "cache_hit": cache_hit}
+        if not NodeRun.objects.filter(_fenced(node_run)).update(**values):
+            return False
+        if result.wait_until is not None:
+            step.later.append((node_run.pk, result.wait_until))
+            step.event("node.waiting", node_run.node_id, until=result.wait_until.isoformat())
+        else:
+            step.event("node.succeeded", node_run.node_id, handle=result.handle, cache_hit=cache_hit)
+        if result.answer is not None:
+            step.set_run(output=result.answer)
+        if result.escalation is not None:
+            step.set_run(escalation_reason=result.escalation)
+            step.event("run.escalated", node_run.node_id, reason=result.escalation)
+        _progress(step)
+    return True
+
+
+def fail(node_run: NodeRun, error: NodeError, trace: str = "") -> bool:
+    """Record the node's error; schedule the next attempt if the policy allows, else fail the run."""
+    with change(node_run.run_id) as step:
+        policy = graphs.Graph.model_validate(step.run.graph).node(node_run.node_id).retry
+        details = {"code": error.code, "message": str(error), "details": error.details, "traceback": trace}
+        again = retry.may_retry(policy, node_run.attempt, error)
+        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, node_run.attempt)) if again else None
+        values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
+        if not NodeRun.objects.filter(_fenced(node_run)).update(**values):
+            return False
+        retry_at = wake_at.isoformat() if wake_at else None
+        step.event(
+            "node.failed",
+            node_run.node_id,
+            attempt=node_run.attempt,
+            code=error.code,
+            error=str(error),
+            retry_at=retry_at,
+        )
+        _after_failure(step, node_run.node_id, str(error), wake_at)
+    return True
+
+
+def crash(node_run: NodeRun) -> bool:
+    """The worker died holding this node (its lease expired): count the attempt, maybe retry."""
+    with change(node_run.run_id) as step:
+        policy = graphs.Graph.model_validate(step.run.graph).node(node_run.node_id).retry
+        lost = NodeError("The worker running this node stopped answering", code="worker_lost")
+        again = retry.may_retry(policy, node_run.attempt, lost)
+        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, node_run.attempt)) if again else None
+        values = {
+            "status": NodeStatus.CRASHED,
+            "wake_at": wake_at,
+            "finished_at": step.now,
+            "error": {"code": lost.code, "message": str(lost)},
+        }
+        expired = _fenced(node_run) & Q(lease_expires_at__lt=step.now)
+        if not NodeRun.objects.filter(expired).update(**values):
+            return False
+        step.event(
+            "node.crashed",
+            node_run.node_id,
+            attempt=node_run.attempt,
+            retry_at=wake_at.isoformat() if wake_at else None,
+        )
+        _after_failure(step, node_run.node_id, str(lost), wake_at)
+    return True
+
+
+def _after_failure(step: Change, node_id: str, message: str, wake_at: Any) -> None:
+    if wake_at is not None:
+        NodeRun.objects.filter(run=step.run, node_id=node_id).update(dispatched_at=None)
+        node_run_id = NodeRun.objects.values_list("pk", flat=True).get(run=step.run, node_id=node_id)
+        step.later.append((node_run_id, wake_at))
+        _progress(step)
+        return
+    if step.run.status in ENDED_RUN:
+        return
+    _cancel_open_nodes(step, include_running=False)
+    step.set_run(status=RunStatus.FAILED, finished_at=step.now, error=f"{node_id}: {message}")
+    step.event("run.failed", node_id, error=message)
+
+
+def _cancel_open_nodes(step: Change, *, include_running: bool) -> None:
+    open_nodes = Q(status__in=[NodeStatus.PENDING, NodeStatus.WAITING]) | Q(
+        status__in=[NodeStatus.FAILED, NodeStatus.CRASHED], wake_at__isnull=False
+    )
+    if include_running:
+        open_nodes |= Q(status=NodeStatus.RUNNING)
+    nodes = NodeRun.objects.filter(open_nodes, run=step.run)
+    for node_id in nodes.values_list("node_id", flat=True):
+        step.event("node.cancelled", node_id)
+    nodes.update(status=NodeStatus.CANCELLED, wake_at=None, lease_owner="", finished_at=step.now)
+
+
+def _progress(step: Change) -> None:
+    if step.run.status in ENDED_RUN:
+        return
+    advance(step)
+    settle(step)
+
+
+def cancel_run(run: Run, by: User | None = None) -> bool:
+    """Cancel a run that has not ended.
+
+    Pending and waiting nodes are cancelled at once; running ones too, and their workers stop
+    at the next heartbeat, when the lease they hold no longer matches.
+    """
+    with change(run.pk) as step:
+        if step.run.status in ENDED_RUN:
+            return False
+        _cancel_open_nodes(step, include_running=True)
+        step.set_run(status=RunStatus.CANCELLED, finished_at=step.now)
+        step.event("run.cancelled", by=by.get_username() if by else "")
+    return True
+
+
+def retry_from_failed(run: Run, by: User | None = None) -> bool:
+    """Reopen an ended run from its failed nodes, keeping every completed node's output."""
+    with change(run.pk) as step:
+        if step.run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            return False
+        failed = NodeRun.objects.filter(run=step.run, status__in=[NodeStatus.FAILED, NodeStatus.CRASHED])
+        reopened = NodeRun.objects.filter(run=step.run, status=NodeStatus.CANCELLED)
+        if not failed.exists() and not reopened.exists():
+            return False
+        step.set_run(status=RunStatus.RUNNING, finished_at=None, error="")
+        step.event("run.retried", by=by.get_username() if by else "")
+        for node_run in failed:
+            step.event("node.queued", node_run.node_id, retry_of_attempt=node_run.attempt)
+        ids = list(failed.values_list("pk", flat=True))
+        failed.update(
+            status=NodeStatus.PENDING, attempt=0, wake_at=step.now, error=None, lease_owner="", dispatched_at=None
+        )
+        step.ready.extend(ids)
+        reopened.update(status=NodeStatus.PENDING, wake_at=None, finished_at=None)
+        _progress(step)
+    return True

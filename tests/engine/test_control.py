@@ -1,0 +1,106 @@
+"""Cancel, retry from the failed node, and redelivery of finished work, on a real worker."""
+
+import time
+
+import pytest
+
+from engine import ledger, runs
+from engine.dispatch import dispatch
+from engine.models import Effect, EffectStatus
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import history, start, statuses, wait_for
+from tests.engine.running import node as node_run
+from tests.factories import RunFactory
+from tests.fakes import Reply
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+
+def test_it_cancels_a_waiting_run(workspace):
+    run = start(workspace, chain(TRIGGER, node("wait", "delay", seconds=30), node("after", "transform")))
+    wait_for(run, {"waiting"}, timeout=5)
+    assert runs.cancel_run(run)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert statuses(run) == {"start": "succeeded", "wait": "cancelled", "after": "cancelled"}
+    assert not runs.cancel_run(run), "an ended run cannot be cancelled again"
+
+
+def test_it_cancels_a_running_node_and_its_worker_lets_go(workspace, server):
+    server.default = Reply(delay_s=3)
+    run = start(
+        workspace, chain(TRIGGER, node("call", "http_request", url=server.url + "/slow"), node("after", "transform"))
+    )
+    deadline = time.monotonic() + 5
+    while node_run(run, "call").status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    runs.cancel_run(run)
+    time.sleep(3.5)  # the slow call returns; its result must not be recorded
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert statuses(run) == {"start": "succeeded", "call": "cancelled", "after": "cancelled"}
+    assert history(run, "call") == ["pending", "running", "cancelled"]
+
+
+def test_it_retries_from_the_failed_node_reusing_upstream_outputs(workspace, server):
+    data = chain(
+        TRIGGER,
+        node("fetch", "http_request", url=server.url + "/fetch"),
+        node("send", "http_request", method="POST", url=server.url + "/send", body={"n": "{{ nodes.fetch.status }}"}),
+        node("answer", "reply", answer="sent"),
+    )
+    server.then(Reply(status=200), Reply(status=400))  # fetch works, the first send is refused
+    run = wait_for(start(workspace, data))
+    assert run.status == "failed"
+    fetched_at = node_run(run, "fetch").finished_at
+
+    assert runs.retry_from_failed(run)
+    run = wait_for(run)
+    assert run.status == "succeeded"
+    assert len(server.requests("/fetch")) == 1, "the succeeded upstream node ran again"
+    assert node_run(run, "fetch").finished_at == fetched_at
+    assert history(run, "send") == ["pending", "running", "failed", "pending", "running", "succeeded"]
+    assert run.output == {"answer": "sent"}
+    assert not runs.retry_from_failed(run), "only failed or cancelled runs can be retried"
+
+
+def test_a_redelivered_reply_does_not_post_twice(workspace, server):
+    data = chain(TRIGGER, node("answer", "reply", answer="hi", callback_url=server.url + "/callback"))
+    run = wait_for(start(workspace, data))
+    reply = node_run(run, "answer")
+    dispatch([reply.pk])  # Redis hands the same message out again
+    time.sleep(1)
+    assert len(server.requests("/callback")) == 1
+    posted = server.requests("/callback")[0]
+    assert posted.json() == {"run_id": run.pk, "answer": "hi"}
+    assert posted.headers["Idempotency-Key"] == ledger.effect_key(run.pk, "answer", "callback")
+    assert Effect.objects.get(run=run, node_id="answer").status == EffectStatus.DONE
+
+
+def test_the_ledger_returns_a_done_effect_without_repeating_it(workspace):
+    run = RunFactory(workspace=workspace)
+    calls = []
+    first = ledger.once(run.pk, "n", "mail", lambda: calls.append(1) or {"sent": 1})
+    second = ledger.once(run.pk, "n", "mail", lambda: calls.append(2) or {"sent": 2})
+    assert (first, second, calls) == ({"sent": 1}, {"sent": 1}, [1])
+
+
+def test_the_ledger_repeats_an_effect_whose_outcome_is_unknown_with_the_same_key(workspace):
+    run = RunFactory(workspace=workspace)
+    Effect.objects.create(run=run, node_id="n", key="mail")  # an attempt died mid-effect
+    assert ledger.once(run.pk, "n", "mail", lambda: {"sent": True}) == {"sent": True}
+    effect = Effect.objects.get(run=run, node_id="n", key="mail")
+    assert (effect.status, effect.attempts) == (EffectStatus.DONE, 2)
+
+
+def test_a_blocked_destination_fails_the_node_and_reaches_nothing(workspace, server):
+    run = start(
+        workspace, chain(TRIGGER, node("call", "http_request", url=server.url.replace("127.0.0.1", "localhost")))
+    )
+    workspace.http_allowlist = []
+    workspace.save(update_fields=["http_allowlist"])
+    run = wait_for(run)
+    assert run.status == "failed"
+    assert node_run(run, "call").error["code"] == "blocked_destination"
+    assert server.requests() == []

@@ -1,0 +1,73 @@
+"""Real `celery worker` processes for tests, pointed at the test database and Redis."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from urllib.parse import quote
+
+from django.conf import settings
+
+from config.celery import app
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_database_url() -> str:
+    db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
+    credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """One worker process; with `beat`, the reaper runs inside it as `celery worker --beat` runs it.
+
+    The reaper is off unless a test needs it: it touches the tables every second, and a
+    transactional test's TRUNCATE between tests can deadlock against it.
+    """
+
+    def __init__(self, concurrency: int = 8, lease_s: int = 3, beat: bool = False) -> None:
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.data_dir = tempfile.mkdtemp(prefix="switchyard-worker-")
+        self.log = open(os.path.join(self.data_dir, "worker.log"), "w+")  # noqa: SIM115  (closed in stop)
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "SWITCHYARD_DATA_DIR": self.data_dir,
+            "ENGINE_LEASE_SECONDS": str(lease_s),
+            "ENGINE_REAP_INTERVAL_SECONDS": "1",
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
+            f"--concurrency={concurrency}", "--loglevel=WARNING", "--hostname", self.name,
+            "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not app.control.ping(destination=[self.name], timeout=0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError(f"the Celery worker did not come up:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, the way an OOM kill ends a worker."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
