@@ -193,7 +193,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ENGINE_LEASE_S = env.integer("ENGINE_LEASE_SECONDS", 30, minimum=2, maximum=600)
 ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
-ENGINE_REDISPATCH_AFTER_S = 30
+ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 30, minimum=1, maximum=3600)
+ENGINE_CRASH_RETRIES = 3
 ENGINE_COUNTDOWN_LIMIT_S = 60
 # A node may run for up to an hour (GraphNode.timeout_s); the task limits sit just above it.
 ENGINE_TASK_SOFT_LIMIT_S = 3660

@@ -31,7 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.tests import TESTS
 from jinja2.visitor import NodeTransformer
 
-MAX_EXPRESSION_LENGTH = 4000
+MAX_EXPRESSION_LENGTH = 20_000
 MAX_OUTPUT_CHARS = 200_000
 MAX_NESTING = 40
 MAX_DEPTH = 100

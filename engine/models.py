@@ -77,6 +77,7 @@ class NodeRun(models.Model):
     node_type = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=NodeStatus.choices, default=NodeStatus.PENDING)
     attempt = models.PositiveIntegerField(default=0)
+    crashes = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=1)
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import jsonschema
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import F, Q
 
@@ -178,8 +179,9 @@ def fail(node_run: NodeRun, error: NodeError, trace: str = "") -> bool:
     with change(node_run.run_id) as step:
         policy = graphs.Graph.model_validate(step.run.graph).node(node_run.node_id).retry
         details = {"code": error.code, "message": str(error), "details": error.details, "traceback": trace}
-        again = retry.may_retry(policy, node_run.attempt, error)
-        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, node_run.attempt)) if again else None
+        tries = node_run.attempt - node_run.crashes  # attempts a crash cut short are not the node's failures
+        again = retry.may_retry(policy, tries, error)
+        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, tries)) if again else None
         values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
         if not NodeRun.objects.filter(_fenced(node_run)).update(**values):
             return False
@@ -197,13 +199,17 @@ def fail(node_run: NodeRun, error: NodeError, trace: str = "") -> bool:
 
 
 def crash(node_run: NodeRun) -> bool:
-    """The worker died holding this node (its lease expired): count the attempt, maybe retry."""
+    """The worker died holding this node (its lease expired): run it again at once, a few times.
+
+    A crash is not the node's failure, so it does not spend the node's retry policy; it is
+    capped separately so a node that kills every worker it lands on cannot loop forever.
+    """
     with change(node_run.run_id) as step:
-        policy = graphs.Graph.model_validate(step.run.graph).node(node_run.node_id).retry
         lost = NodeError("The worker running this node stopped answering", code="worker_lost")
-        again = retry.may_retry(policy, node_run.attempt, lost)
-        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, node_run.attempt)) if again else None
+        again = node_run.crashes < settings.ENGINE_CRASH_RETRIES
+        wake_at = step.now if again else None
         values = {
+            "crashes": F("crashes") + 1,
             "status": NodeStatus.CRASHED,
             "wake_at": wake_at,
             "finished_at": step.now,

@@ -16,6 +16,6 @@ def execute_node(node_run_id: int) -> None:
     runner.execute(node_run_id)
 
 
-@shared_task(ignore_result=True, time_limit=60)
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
 def reap() -> dict[str, int]:
     return reaper.reap()

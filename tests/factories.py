@@ -67,4 +67,6 @@ class RunFactory(factory.django.DjangoModelFactory):
         model = Run
 
     workspace = factory.SubFactory(WorkspaceFactory)
-    graph = factory.LazyFunction(lambda: {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []})
+    graph = factory.LazyFunction(
+        lambda: {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
+    )

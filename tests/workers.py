@@ -40,6 +40,7 @@ class Worker:
             "SWITCHYARD_DATA_DIR": self.data_dir,
             "ENGINE_LEASE_SECONDS": str(lease_s),
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
+            "ENGINE_REDISPATCH_SECONDS": "5",
         }
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",

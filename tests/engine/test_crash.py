@@ -1,0 +1,77 @@
+"""kill -9 in the middle of nodes: every run still finishes, and no callback is posted twice."""
+
+import time
+from collections import Counter
+
+import pytest
+
+from engine import runs
+from engine.models import NodeRun, NodeStatus, RunEvent
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import start, wait_for
+from tests.fakes import RecordingServer, Reply
+from tests.workers import Worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+RUNS = 20
+
+
+@pytest.fixture
+def receiver():
+    fake = RecordingServer()
+    yield fake
+    fake.close()
+
+
+def test_runs_survive_a_killed_worker_without_duplicate_callbacks(workspace, server, receiver):
+    server.default = Reply(delay_s=1.5)
+    data = chain(
+        TRIGGER,
+        node("lookup", "http_request", url=server.url + "/lookup?ticket={{ input.n }}"),
+        node("answer", "reply", answer="ticket {{ input.n }}", callback_url=receiver.url + "/callback"),
+    )
+    first = Worker(beat=True, lease_s=2)
+    try:
+        started = [start(workspace, data, {"n": n}) for n in range(RUNS)]
+        deadline = time.monotonic() + 15
+        while NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING).count() < 5:
+            assert time.monotonic() < deadline, "nodes never got going"
+            time.sleep(0.05)
+    finally:
+        first.kill()
+    assert NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING).exists(), "the kill hit no running node"
+
+    second = Worker(beat=True, lease_s=2)
+    try:
+        finished = [wait_for(run, timeout=60) for run in started]
+    except AssertionError as stuck:
+        raise AssertionError(f"{stuck}\nsecond worker's log:\n{second.output()[-4000:]}") from None
+    finally:
+        second.stop()
+    assert [run.status for run in finished] == ["succeeded"] * RUNS
+    assert sorted(run.output["answer"] for run in finished) == sorted(f"ticket {n}" for n in range(RUNS))
+    keys = Counter(request.headers["Idempotency-Key"] for request in receiver.requests("/callback"))
+    assert len(keys) == RUNS
+    assert [key for key, count in keys.items() if count > 1] == [], "a callback was posted twice"
+    assert RunEvent.objects.filter(type="node.crashed").count() >= 5
+
+
+def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
+    from engine.registry import NodeResult
+
+    run = runs.start_run(
+        runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER, node("slow", "transform"))), {}, runs.Options()
+    )
+    zombie = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "zombie", lease_s=0.01)
+    assert zombie is not None
+    time.sleep(0.05)
+    assert runs.crash(zombie), "the reaper takes the expired lease"
+    fresh = runs.claim(zombie.pk, "fresh", lease_s=30)
+    assert fresh is not None
+    assert fresh.attempt == zombie.attempt + 1
+    assert not runs.succeed(zombie, NodeResult(output={"from": "zombie"})), "the zombie's late write must be refused"
+    assert not runs.heartbeat(zombie, 30)
+    assert runs.succeed(fresh, NodeResult(output={"from": "fresh"}))
+    assert NodeRun.objects.get(pk=zombie.pk).output == {"from": "fresh"}
+    kinds = list(RunEvent.objects.filter(run=run, node_id="start").values_list("type", flat=True))
+    assert kinds == ["node.queued", "node.running", "node.crashed", "node.running", "node.succeeded"]
