@@ -1,9 +1,9 @@
 from django.urls import path
 
-from accounts.sections import section_page
+from builder import views
 
 app_name = "builder"
 
 urlpatterns = [
-    path("", section_page("builder/workflow_list.html"), name="workflow-list"),
+    path("", views.workflow_list, name="workflow-list"),
 ]

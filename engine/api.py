@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -96,21 +96,21 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 
 
 @router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")
-def cancel_run(request: HttpRequest, run_id: int) -> tuple[int, RunOut]:
+def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.cancel_run(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
     run.refresh_from_db()
-    return 202, run_out(run)
+    return Status(202, run_out(run))
 
 
 @router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
-def retry_run(request: HttpRequest, run_id: int) -> tuple[int, RunOut]:
+def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.retry_from_failed(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
     run.refresh_from_db()
-    return 202, run_out(run)
+    return Status(202, run_out(run))
 
 
 @router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])

@@ -1,10 +1,11 @@
 from django.urls import path
 
 from accounts.sections import section_page
+from engine import views
 
 app_name = "engine"
 
 urlpatterns = [
-    path("runs/", section_page("engine/run_list.html"), name="run-list"),
+    path("runs/", views.run_list, name="run-list"),
     path("costs/", section_page("engine/cost_report.html"), name="cost-report"),
 ]

@@ -31,6 +31,28 @@ def must_find(pattern: str, text: str) -> str:
     return found.group(1)
 
 
+def run_demo_workflow(browser: httpx.Client, token: str) -> None:
+    """The in-process worker runs the engine on SQLite: both branches of the demo workflow end."""
+    workflows = {w["name"]: w for w in browser.get("/api/v1/workflows").json()}
+    url = f"/api/v1/workflows/{workflows['Ticket routing']['id']}/runs"
+    tickets = [
+        {"subject": "Login", "body": "I cannot log in", "customer": "Ann"},
+        {"subject": "Money", "body": "I want a REFUND", "priority": "normal"},
+    ]
+    started = [browser.post(url, json={"input": t}, headers={"X-CSRFToken": token}).json()["id"] for t in tickets]
+    deadline = time.monotonic() + 20
+    runs = [browser.get(f"/api/v1/runs/{run_id}").json() for run_id in started]
+    while any(run["status"] not in ("succeeded", "failed") for run in runs):
+        assert time.monotonic() < deadline, f"runs did not finish: {runs}"
+        time.sleep(0.1)
+        runs = [browser.get(f"/api/v1/runs/{run_id}").json() for run_id in started]
+    replied, escalated = runs
+    assert replied["status"] == "succeeded"
+    assert replied["output"]["answer"].startswith("Hi Ann, thanks for writing about")
+    assert escalated["status"] == "succeeded"
+    assert escalated["escalation_reason"] == "Needs a person: Money"
+
+
 def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}}
     port = free_port()
@@ -71,6 +93,7 @@ def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
             script = must_find(r'<script type="module"[^>]* src="([^"]+)"', home.text)
             assert browser.get(script).status_code == 200
             assert browser.get("/healthz").json() == {"database": "ok", "redis": "not used (embedded mode)"}
+            run_demo_workflow(browser, must_find(r'name="csrf-token" content="([^"]+)"', home.text))
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:

@@ -80,9 +80,14 @@ def test_a_redelivered_reply_does_not_post_twice(workspace, server):
 
 def test_the_ledger_returns_a_done_effect_without_repeating_it(workspace):
     run = RunFactory(workspace=workspace)
-    calls = []
-    first = ledger.once(run.pk, "n", "mail", lambda: calls.append(1) or {"sent": 1})
-    second = ledger.once(run.pk, "n", "mail", lambda: calls.append(2) or {"sent": 2})
+    calls: list[int] = []
+
+    def send(n: int) -> dict[str, int]:
+        calls.append(n)
+        return {"sent": n}
+
+    first = ledger.once(run.pk, "n", "mail", lambda: send(1))
+    second = ledger.once(run.pk, "n", "mail", lambda: send(2))
     assert (first, second, calls) == ({"sent": 1}, {"sent": 1}, [1])
 
 

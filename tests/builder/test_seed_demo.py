@@ -5,6 +5,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from accounts.models import Membership
+from builder.models import Workflow
+from engine.graph import validate
 
 
 def run_seed() -> str:
@@ -25,6 +27,9 @@ def test_it_creates_the_demo_workspace_and_prints_working_logins(db, settings, t
         assert Membership.objects.get(user=user, workspace__slug="demo").role == role
     assert User.objects.get(username="admin").is_superuser
     assert not User.objects.get(username="reviewer").is_staff
+    workflow = Workflow.objects.get(workspace__slug="demo", name="Ticket routing")
+    assert workflow.versions.count() == 1
+    assert validate(workflow.latest_version().graph) == []
 
 
 def test_it_is_idempotent_and_prints_the_same_logins_again(db, settings, tmp_path):
@@ -34,3 +39,4 @@ def test_it_is_idempotent_and_prints_the_same_logins_again(db, settings, tmp_pat
     assert first == second
     assert User.objects.filter(username__in=["admin", "reviewer"]).count() == 2
     assert Membership.objects.filter(workspace__slug="demo").count() == 2
+    assert Workflow.objects.filter(workspace__slug="demo").count() == 1

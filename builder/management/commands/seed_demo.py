@@ -1,4 +1,4 @@
-"""Create the demo workspace with an owner `admin` and a reviewer `reviewer`, and print their logins.
+"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, a workflow) and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
 second `make run` can print them again; nothing is changed on later runs.
@@ -15,6 +15,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Membership, Role, Workspace
+from builder.demo import TICKET_ROUTING
+from builder.models import Workflow
+from builder.versions import publish_version
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
 
@@ -53,4 +56,17 @@ class Command(BaseCommand):
                 known[username] = password
                 created = True
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+        self.seed_workflow(workspace)
         return created
+
+    def seed_workflow(self, workspace: Workspace) -> None:
+        workflow, made = Workflow.objects.get_or_create(
+            workspace=workspace,
+            name="Ticket routing",
+            defaults={
+                "draft": TICKET_ROUTING,
+                "description": "Replies to routine tickets; escalates urgent ones and refunds.",
+            },
+        )
+        if made:
+            publish_version(workflow, "Demo: logic nodes of the support-triage workflow", by=None)

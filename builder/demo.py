@@ -1,0 +1,66 @@
+"""The demo workspace's workflow: the logic half of the support-triage reference workflow."""
+
+from typing import Any
+
+TICKET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["subject", "body"],
+    "properties": {
+        "subject": {"type": "string", "maxLength": 500},
+        "body": {"type": "string", "maxLength": 20000},
+        "customer": {"type": "string"},
+        "priority": {"type": "string", "enum": ["low", "normal", "urgent"]},
+    },
+}
+
+TICKET_ROUTING: dict[str, Any] = {
+    "schema_version": 1,
+    "nodes": [
+        {
+            "id": "ticket",
+            "type": "trigger",
+            "label": "Ticket",
+            "position": {"x": 0, "y": 120},
+            "params": {"input_schema": TICKET_SCHEMA},
+        },
+        {
+            "id": "route",
+            "type": "condition",
+            "label": "Urgent or refund?",
+            "position": {"x": 260, "y": 120},
+            "params": {"expression": "input.priority == 'urgent' or 'refund' in (input.body | lower)"},
+        },
+        {
+            "id": "draft",
+            "type": "transform",
+            "label": "Draft reply",
+            "position": {"x": 520, "y": 40},
+            "params": {
+                "fields": {
+                    "text": "Hi {{ input.customer | default('there') }}, thanks for writing about "
+                    "\u201c{{ input.subject }}\u201d. We are on it and will get back to you shortly."
+                }
+            },
+        },
+        {
+            "id": "reply",
+            "type": "reply",
+            "label": "Reply",
+            "position": {"x": 780, "y": 40},
+            "params": {"answer": "{{ nodes.draft.text }}"},
+        },
+        {
+            "id": "escalate",
+            "type": "escalate",
+            "label": "Escalate",
+            "position": {"x": 520, "y": 220},
+            "params": {"reason": "Needs a person: {{ input.subject }}"},
+        },
+    ],
+    "edges": [
+        {"id": "e1", "source": "ticket", "source_handle": "out", "target": "route", "target_handle": "in"},
+        {"id": "e2", "source": "route", "source_handle": "false", "target": "draft", "target_handle": "in"},
+        {"id": "e3", "source": "draft", "source_handle": "out", "target": "reply", "target_handle": "in"},
+        {"id": "e4", "source": "route", "source_handle": "true", "target": "escalate", "target_handle": "in"},
+    ],
+}

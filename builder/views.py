@@ -1,0 +1,25 @@
+"""Workflow pages of the current workspace."""
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.permissions import Action, require
+from accounts.views import current_membership
+from builder.models import Workflow, WorkflowVersion
+from engine.models import Run
+
+
+@login_required
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.VIEW)
+    latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-number")
+    last_run = Run.objects.filter(workflow_id=OuterRef("pk")).order_by("-created_at")
+    workflows = Workflow.objects.filter(workspace_id=me.workspace_id, archived_at__isnull=True).annotate(
+        version=Subquery(latest.values("number")[:1]),
+        last_status=Subquery(last_run.values("status")[:1]),
+        last_run_at=Subquery(last_run.values("created_at")[:1]),
+    )
+    return render(request, "builder/workflow_list.html", {"workflows": workflows})
