@@ -233,7 +233,9 @@ def main() -> int:
 
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
-            print(f"postgresql {cursor.fetchone()[0]}  redis {redis.Redis.from_url(BROKER_URL).info()['redis_version']}")
+            print(
+                f"postgresql {cursor.fetchone()[0]}  redis {redis.Redis.from_url(BROKER_URL).info()['redis_version']}"
+            )
         print(f"data dir (worker logs): {data_dir}", flush=True)
         worker_env = base_env(**env)
         with (

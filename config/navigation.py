@@ -9,7 +9,7 @@ from django.urls import reverse
 class Section(NamedTuple):
     label: str
     url_name: str
-    view_prefix: str
+    view_prefix: str | tuple[str, ...]
 
 
 SECTIONS = [
@@ -18,7 +18,7 @@ SECTIONS = [
     Section("Inbox", "approvals:inbox", "approvals:"),
     Section("Knowledge", "knowledge:knowledge-base-list", "knowledge:"),
     Section("Costs", "engine:cost-report", "engine:cost"),
-    Section("Settings", "accounts:settings", "accounts:"),
+    Section("Settings", "accounts:settings", ("accounts:", "engine:network")),
 ]
 
 

@@ -7,5 +7,6 @@ app_name = "engine"
 
 urlpatterns = [
     path("runs/", views.run_list, name="run-list"),
+    path("accounts/settings/network/", views.network_settings, name="network-settings"),
     path("costs/", section_page("engine/cost_report.html"), name="cost-report"),
 ]
