@@ -5,15 +5,16 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.db.models import Max
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts.permissions import Action, get_for, visible
 from builder import versions
 from builder.models import Workflow
+from engine import runs
 from engine.api import RunOut, run_out
-from engine.models import TriggerKind
+from engine.models import Run, TriggerKind
 from engine.runs import Options
 
 router = Router(tags=["workflows"])
@@ -40,6 +41,29 @@ def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
     ]
 
 
+class RerunQuery(Schema):
+    latest: bool = Field(False, description="run the workflow's latest published version instead of the same one")
+
+
+@router.post(
+    "/runs/{run_id}/rerun", response={202: RunOut}, summary="Start a new run with the same input", tags=["runs"]
+)
+def rerun(request: HttpRequest, run_id: int, query: Query[RerunQuery]) -> Status[RunOut]:
+    old = get_for(request.user, Run, Action.EDIT, pk=run_id)
+    options = Options(trigger_kind=TriggerKind.MANUAL, created_by=cast(User, request.user))
+    if not query.latest:
+        return Status(202, run_out(runs.rerun(old, options), request.user))
+    workflow = Workflow.objects.filter(
+        pk=old.workflow_id or 0, workspace_id=old.workspace_id, archived_at__isnull=True
+    ).first()
+    if workflow is None:
+        raise HttpError(409, "The workflow of this run no longer exists")
+    try:
+        return Status(202, run_out(versions.run_latest(workflow, old.input, options), request.user))
+    except versions.NothingPublished as error:
+        raise HttpError(409, str(error)) from None
+
+
 class RunIn(Schema):
     input: dict[str, Any] = Field(default_factory=dict, description="checked against the trigger's input schema")
     draft: bool = Field(False, description="run the current draft as a test run instead of the latest version")
@@ -59,4 +83,4 @@ def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[Run
         )
     except versions.NothingPublished as error:
         raise HttpError(409, f"{error}: publish one, or pass draft=true for a test run") from None
-    return Status(202, run_out(run))
+    return Status(202, run_out(run, request.user))

@@ -6,4 +6,5 @@ app_name = "builder"
 
 urlpatterns = [
     path("", views.workflow_list, name="workflow-list"),
+    path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
 ]

@@ -5,10 +5,11 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.permissions import Action, require
+from accounts.permissions import Action, get_for, require
 from accounts.views import current_membership
 from builder.models import Workflow, WorkflowVersion
 from engine.models import Run
+from engine.views import run_list_page
 
 
 @login_required
@@ -23,3 +24,8 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         last_run_at=Subquery(last_run.values("created_at")[:1]),
     )
     return render(request, "builder/workflow_list.html", {"workflows": workflows})
+
+
+@login_required
+def workflow_runs(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    return run_list_page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id))

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from accounts.permissions import Action, get_for
+from accounts.permissions import Action, can, get_for
 from engine import graph as graphs
 from engine import registry, runs
 from engine.models import NodeRun, Run
@@ -25,11 +25,15 @@ class NodeRunOut(Schema):
     status: str
     attempt: int
     handle: str
+    input: Any = Field(description="the node's params after rendering")
     output: Any
-    error: dict[str, Any] | None
+    error: dict[str, Any] | None = Field(description="code, message, details; traceback only for owners")
+    usage: dict[str, Any] | None
+    cost: Decimal
+    cache_hit: bool
     started_at: datetime | None
     finished_at: datetime | None
-    cache_hit: bool
+    duration_ms: int | None
 
 
 class RunOut(Schema):
@@ -71,18 +75,28 @@ class EventsQuery(Schema):
     limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
 
 
-def run_out(run: Run) -> RunOut:
-    nodes = [
-        NodeRunOut.model_validate(node, from_attributes=True) for node in NodeRun.objects.filter(run=run).order_by("id")
-    ]
-    return RunOut.model_validate(
-        {**{f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}, "id": run.pk, "nodes": nodes}
-    )
+def node_out(node: NodeRun, *, with_traceback: bool) -> NodeRunOut:
+    error = dict(node.error) if node.error else None
+    if error is not None and not with_traceback:
+        error.pop("traceback", None)
+    duration = None
+    if node.started_at and node.finished_at:
+        duration = int((node.finished_at - node.started_at).total_seconds() * 1000)
+    fields = {f: getattr(node, f) for f in NodeRunOut.model_fields if f not in {"error", "duration_ms"}}
+    return NodeRunOut.model_validate({**fields, "error": error, "duration_ms": duration})
+
+
+def run_out(run: Run, user: Any = None) -> RunOut:
+    """The run as the API shows it; tracebacks are for workspace owners only."""
+    owner = user is not None and can(user, run.workspace_id, Action.MANAGE)
+    nodes = [node_out(node, with_traceback=owner) for node in NodeRun.objects.filter(run=run).order_by("id")]
+    fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}
+    return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes})
 
 
 @router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")
 def get_run(request: HttpRequest, run_id: int) -> RunOut:
-    return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id))
+    return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id), request.user)
 
 
 @router.get("/runs/{run_id}/events", response=EventsOut, summary="Events after a sequence number, oldest first")
@@ -101,7 +115,7 @@ def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
     if not runs.cancel_run(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
     run.refresh_from_db()
-    return Status(202, run_out(run))
+    return Status(202, run_out(run, request.user))
 
 
 @router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
@@ -110,7 +124,7 @@ def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
     if not runs.retry_from_failed(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
     run.refresh_from_db()
-    return Status(202, run_out(run))
+    return Status(202, run_out(run, request.user))
 
 
 @router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from engine import live
 from engine.models import Run, RunEvent
 
 
@@ -52,3 +53,6 @@ def change(run_id: int) -> Iterator[Change]:
         if step.run_fields:
             run.save(update_fields=sorted(step.run_fields))
         dispatch_after_commit(step.ready, step.later)
+        if step.events:
+            moved = run.status if "status" in step.run_fields else None
+            transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, run.last_seq, moved))

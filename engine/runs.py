@@ -91,6 +91,20 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
     return run
 
 
+def rerun(run: Run, options: Options) -> Run:
+    """A new run with the same input on the same graph (and so the same pinned version)."""
+    source = RunSource(
+        workspace_id=run.workspace_id,
+        graph=run.graph,
+        workflow_id=run.workflow_id,
+        workflow_name=run.workflow_name,
+        version_id=run.version_id,
+        version_number=run.version_number,
+    )
+    options.is_test = run.is_test
+    return start_run(source, run.input, options)
+
+
 def _make_ready(step: Change, node_run: NodeRun) -> None:
     NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now)
     step.ready.append(node_run.pk)

@@ -7,6 +7,7 @@ app_name = "engine"
 
 urlpatterns = [
     path("runs/", views.run_list, name="run-list"),
+    path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("accounts/settings/network/", views.network_settings, name="network-settings"),
     path("costs/", section_page("engine/cost_report.html"), name="cost-report"),
 ]

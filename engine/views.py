@@ -1,4 +1,6 @@
-"""Run pages of the current workspace."""
+"""Run pages of the current workspace, and its network settings."""
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,30 +9,41 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.audit import record
-from accounts.permissions import Action, require
+from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
+from engine.filters import RunFilterForm, RunPage, filtered
 from engine.forms import AllowlistForm
 from engine.models import Run
 
-RECENT = 50
+def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
+    """The runs list, of the workspace or (the builder's runs tab) of one workflow, filtered and paged."""
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.VIEW)
+    query = request.GET.copy()
+    if workflow is not None:
+        query["workflow"] = str(workflow.pk)
+    form = RunFilterForm(query)
+    runs = Run.objects.filter(workspace_id=me.workspace_id)
+    page = filtered(runs, form) if form.is_valid() else RunPage(runs=[], next_before=None)
+    params = query.copy()
+    for key in ("before", "fragment"):
+        params.pop(key, None)
+    context = {"form": form, "page": page, "workflow": workflow, "params": params.urlencode()}
+    # The live list re-fetches only its rows (app.ts, liveRuns) when the workspace socket says a run moved.
+    template = "engine/run_list.html#rows" if request.GET.get("fragment") == "rows" else "engine/run_list.html"
+    return render(request, template, context, status=200 if form.is_valid() else 422)
 
 
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
-    me = current_membership(request)
-    require(request.user, me.workspace_id, Action.VIEW)
-    runs = Run.objects.filter(workspace_id=me.workspace_id).only(
-        "pk",
-        "workflow_name",
-        "version_number",
-        "status",
-        "trigger_kind",
-        "is_test",
-        "created_at",
-        "started_at",
-        "finished_at",
-    )[:RECENT]
-    return render(request, "engine/run_list.html", {"runs": runs, "limit": RECENT})
+    return run_list_page(request)
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_for(request.user, Run, Action.VIEW, pk=run_id)
+    can_edit = can(request.user, run.workspace_id, Action.EDIT)
+    return render(request, "engine/run_detail.html", {"run": run, "can_edit": can_edit})
 
 
 @login_required

@@ -1,0 +1,102 @@
+"""The run websocket: replay a run's events from the database after a given seq, then follow it live."""
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
+from accounts.permissions import Action, get_for
+from engine.live import run_group
+from engine.models import Run, RunEvent
+
+CLOSE_NO_SUCH_RUN = 4404
+BATCH = 500
+
+
+def _after(raw: Any) -> int:
+    try:
+        return max(0, int(raw))
+    except (TypeError, ValueError):
+        return 0
+
+
+class RunConsumer(AsyncJsonWebsocketConsumer):
+    """Protocol (docs/websocket.md): connect with ?after=SEQ; receive hello, then every event
+    with a higher seq, in order, exactly once; send {"type": "resume", "after": SEQ} to be sent
+    everything after SEQ again. Channel-layer messages only prompt a read of the database.
+    """
+
+    run_id: int
+    sent: int = 0
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        try:
+            run = await database_sync_to_async(get_for)(user, Run, Action.VIEW, pk=self.run_id)
+        except Http404:
+            await self.close(code=CLOSE_NO_SUCH_RUN)
+            return
+        except PermissionDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.sending = asyncio.Lock()
+        self.behind = False
+        self.group = run_group(self.run_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.sent = _after(query.get("after", ["0"])[0])
+        await self.send_json({"type": "hello", "run": self.run_id, "last_seq": run.last_seq})
+        await self.catch_up()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "resume":
+            async with self.sending:
+                self.sent = _after(content.get("after"))
+            await self.catch_up()
+
+    async def run_hint(self, message: dict[str, Any]) -> None:
+        if message.get("seq", 0) > self.sent:
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send every stored event after the last one sent. Hints arriving meanwhile coalesce into one more pass."""
+        self.behind = True
+        if self.sending.locked():
+            return
+        async with self.sending:
+            while self.behind:
+                self.behind = False
+                while batch := await self.events_after(self.sent):
+                    for event in batch:
+                        await self.send_json(event)
+                    self.sent = batch[-1]["seq"]
+
+    @database_sync_to_async
+    def events_after(self, seq: int) -> list[dict[str, Any]]:
+        rows = RunEvent.objects.filter(run_id=self.run_id, seq__gt=seq).order_by("seq")[:BATCH]
+        return [
+            {
+                "type": "event",
+                "seq": e.seq,
+                "event": e.type,
+                "node_id": e.node_id,
+                "payload": e.payload,
+                "at": e.created_at.isoformat(),
+            }
+            for e in rows
+        ]

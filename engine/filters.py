@@ -1,0 +1,59 @@
+"""The runs list's filters and cursor, read from the query string; a bad value names its field."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django import forms
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
+
+from engine.models import Run, RunStatus, TriggerKind
+
+PAGE = 50
+
+
+class RunFilterForm(forms.Form):
+    workflow = forms.IntegerField(required=False, min_value=1)
+    version = forms.IntegerField(required=False, min_value=1)
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *RunStatus.choices])
+    trigger = forms.ChoiceField(required=False, choices=[("", "any trigger"), *TriggerKind.choices])
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Input contains")
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if isinstance(since, date) and isinstance(until, date) and since > until:
+            self.add_error("until", "The end date is before the start date")
+        return data
+
+
+@dataclass
+class RunPage:
+    runs: list[Run]
+    next_before: int | None
+
+
+def filtered(runs: QuerySet[Run], form: RunFilterForm) -> RunPage:
+    """Apply the filters and return one page, newest first; ids grow with time, so an id is the cursor."""
+    data = form.cleaned_data
+    if data.get("workflow"):
+        runs = runs.filter(workflow_id=data["workflow"])
+    if data.get("version"):
+        runs = runs.filter(version_number=data["version"])
+    if data.get("status"):
+        runs = runs.filter(status=data["status"])
+    if data.get("trigger"):
+        runs = runs.filter(trigger_kind=data["trigger"])
+    if data.get("since"):
+        runs = runs.filter(created_at__date__gte=data["since"])
+    if data.get("until"):
+        runs = runs.filter(created_at__date__lte=data["until"])
+    if data.get("q"):
+        runs = runs.annotate(input_text=Cast("input", TextField())).filter(input_text__icontains=data["q"])
+    if data.get("before"):
+        runs = runs.filter(pk__lt=data["before"])
+    page = list(runs.order_by("-pk")[: PAGE + 1])
+    return RunPage(runs=page[:PAGE], next_before=page[PAGE - 1].pk if len(page) > PAGE else None)
