@@ -15,6 +15,7 @@ from engine.filters import RunFilterForm, RunPage, filtered
 from engine.forms import AllowlistForm
 from engine.models import Run
 
+
 def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
     """The runs list, of the workspace or (the builder's runs tab) of one workflow, filtered and paged."""
     me = current_membership(request)

@@ -1,5 +1,6 @@
 """`make run` as a new user runs it: no DATABASE_URL, no REDIS_URL, one process, then Ctrl-C."""
 
+import json
 import os
 import re
 import signal
@@ -7,6 +8,7 @@ import subprocess
 import time
 
 import httpx
+from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import ROOT, free_port
 
@@ -32,14 +34,33 @@ def must_find(pattern: str, text: str) -> str:
 
 
 def run_demo_workflow(browser: httpx.Client, token: str) -> None:
-    """The in-process worker runs the engine on SQLite: both branches of the demo workflow end."""
+    """The in-process worker runs the engine on SQLite: both branches of the demo workflow end,
+    and the workspace socket hears of it at once (the embedded channel-layer trap)."""
+    base = str(browser.base_url).rstrip("/")
+    with connect(
+        base.replace("http://", "ws://") + "/ws/workspace/",
+        additional_headers={"Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items()), "Origin": base},
+    ) as socket:
+        assert json.loads(socket.recv(timeout=5))["type"] == "subscribed"
+        follow_demo_runs(browser, token, socket)
+
+
+def follow_demo_runs(browser: httpx.Client, token: str, socket: ClientConnection) -> None:
     workflows = {w["name"]: w for w in browser.get("/api/v1/workflows").json()}
     url = f"/api/v1/workflows/{workflows['Ticket routing']['id']}/runs"
     tickets = [
         {"subject": "Login", "body": "I cannot log in", "customer": "Ann"},
         {"subject": "Money", "body": "I want a REFUND", "priority": "normal"},
     ]
+    posted_at = time.monotonic()
     started = [browser.post(url, json={"input": t}, headers={"X-CSRFToken": token}).json()["id"] for t in tickets]
+    ended: dict[int, float] = {}
+    while len(ended) < len(started):
+        message = json.loads(socket.recv(timeout=5))
+        if message.get("type") == "run.updated" and message["status"] == "succeeded":
+            ended[message["run"]] = time.monotonic() - posted_at
+    assert sorted(ended) == sorted(started)
+    assert max(ended.values()) < 2, f"the socket heard of the ends after {ended} s"
     deadline = time.monotonic() + 20
     runs = [browser.get(f"/api/v1/runs/{run_id}").json() for run_id in started]
     while any(run["status"] not in ("succeeded", "failed") for run in runs):

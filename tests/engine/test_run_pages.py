@@ -153,3 +153,14 @@ def test_only_owners_see_tracebacks(owner, teammate, login_as):
     assert as_owner["traceback"] == "Traceback..."
     assert "traceback" not in as_editor
     assert as_editor["message"] == "boom"
+
+
+def test_it_shows_run_durations_readably(owner, login_as):
+    started = timezone.now()
+    RunFactory(workspace=owner.workspace, started_at=started, finished_at=started + timedelta(milliseconds=850))
+    RunFactory(workspace=owner.workspace, started_at=started, finished_at=started + timedelta(seconds=12.4))
+    RunFactory(workspace=owner.workspace, started_at=started, finished_at=started + timedelta(seconds=185))
+    page = login_as(owner).get("/runs/").content.decode()
+    assert "850 ms" in page
+    assert "12.4 s" in page
+    assert "3 min 5 s" in page

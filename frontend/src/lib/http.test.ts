@@ -46,4 +46,9 @@ describe("sendJSON", () => {
     await expect(failure).rejects.toBeInstanceOf(ApiError);
     await expect(failure).rejects.toMatchObject({ status: 409, code: "conflict", message: "Edited elsewhere" });
   });
+
+  it("reports an HTML error page as an ApiError with the HTTP status", async () => {
+    const impl = (async () => new Response("<h1>Bad gateway</h1>", { status: 502, statusText: "Bad Gateway" })) as unknown as typeof fetch;
+    await expect(sendJSON("/api/v1/x", "GET", undefined, "", impl)).rejects.toMatchObject({ status: 502, code: "http_502" });
+  });
 });

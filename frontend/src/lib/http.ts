@@ -37,10 +37,19 @@ export async function sendJSON<T>(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  const data: unknown = text ? JSON.parse(text) : null;
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (error) {
+    // An error page from a proxy or Django's HTML 500 is still an HTTP error, not a parse error.
+    if (response.ok) throw error;
+  }
   if (!response.ok) {
-    const error = (data as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
-    throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? response.statusText, error?.details);
+    const problem = data as { error?: { code?: string; message?: string; details?: unknown }; detail?: unknown } | null;
+    const error = problem?.error;
+    // django-ninja's own errors (before our handlers) answer {"detail": "..."}.
+    const fallback = typeof problem?.detail === "string" ? problem.detail : response.statusText;
+    throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? fallback, error?.details);
   }
   return data as T;
 }

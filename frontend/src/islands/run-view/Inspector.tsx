@@ -1,0 +1,95 @@
+import type { ReactNode } from "react";
+import { formatCost, formatDateTime, formatDuration, prettyJSON, tokenSummary } from "../../lib/format";
+import type { GraphNodeV1 } from "../../lib/graph";
+import type { NodeState, RunViewState } from "../../lib/runEvents";
+import { STATUS_TEXT } from "./RunNode";
+
+/** JSON (or model text) as plain text: React sets textContent, so markup is never parsed. */
+function JsonBlock({ label, value }: { label: string; value: unknown }) {
+  if (value === null || value === undefined) return null;
+  return (
+    <section className="rv-json">
+      <h3>{label}</h3>
+      <pre>{prettyJSON(value)}</pre>
+    </section>
+  );
+}
+
+function Fact({ term, children }: { term: string; children: ReactNode }) {
+  if (children === null || children === undefined || children === "") return null;
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: GraphNodeV1 | undefined }) {
+  const tokens = tokenSummary(node.usage);
+  return (
+    <>
+      <h2>
+        {spec?.label || id} <span className="muted small">{spec?.type}</span>
+      </h2>
+      <dl className="rv-facts rv-facts-stacked">
+        <Fact term="Node">
+          <code>{id}</code>
+        </Fact>
+        <Fact term="Status">
+          <span className={`status status-${node.status}`} data-inspector-status={node.status}>
+            {STATUS_TEXT[node.status]}
+          </span>
+        </Fact>
+        <Fact term="Attempt">{node.attempt ? String(node.attempt) : ""}</Fact>
+        <Fact term="Duration">{formatDuration(node.durationMs)}</Fact>
+        <Fact term="Next attempt">{node.retryAt ? formatDateTime(node.retryAt) : ""}</Fact>
+        <Fact term="Cache hit">{node.status === "succeeded" || node.cacheHit ? (node.cacheHit ? "yes" : "no") : ""}</Fact>
+        <Fact term="Branch">{node.handle}</Fact>
+        <Fact term="Tokens">{tokens}</Fact>
+        <Fact term="Cost">{node.cost !== null ? formatCost(node.cost) : ""}</Fact>
+        <Fact term="Started">{formatDateTime(node.startedAt)}</Fact>
+        <Fact term="Finished">{formatDateTime(node.finishedAt)}</Fact>
+      </dl>
+      {node.error ? (
+        <section className="rv-node-error" role="group" aria-label="Error">
+          <h3>Error</h3>
+          <p>
+            <code>{node.error.code}</code> {node.error.message}
+          </p>
+          {node.error.traceback ? (
+            <details>
+              <summary>Traceback</summary>
+              <pre>{node.error.traceback}</pre>
+            </details>
+          ) : null}
+        </section>
+      ) : null}
+      <JsonBlock label="Input (resolved params)" value={node.input} />
+      <JsonBlock label="Output" value={node.output} />
+      <JsonBlock label="Usage" value={node.usage} />
+    </>
+  );
+}
+
+export function Inspector({ state, selectedId, graphNodes }: { state: RunViewState; selectedId: string | null; graphNodes: Map<string, GraphNodeV1> }) {
+  const node = selectedId ? state.nodes[selectedId] : undefined;
+  return (
+    <aside className="rv-inspector card" aria-label="Node inspector" data-selected-node={selectedId ?? ""}>
+      {selectedId && node ? (
+        <NodeDetails id={selectedId} node={node} spec={graphNodes.get(selectedId)} />
+      ) : (
+        <>
+          <h2>Run</h2>
+          <p className="muted small">Select a node on the graph to see its input, output, error and cost.</p>
+          {state.run ? (
+            <>
+              <JsonBlock label="Input" value={state.run.input} />
+              <JsonBlock label="Output" value={state.run.output} />
+            </>
+          ) : null}
+        </>
+      )}
+    </aside>
+  );
+}

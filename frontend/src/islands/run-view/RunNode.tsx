@@ -1,0 +1,80 @@
+import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { memo, useContext } from "react";
+import { formatDuration } from "../../lib/format";
+import type { HandleSpec, RunFlowNode } from "../../lib/graph";
+import { emptyNode, type NodeState } from "../../lib/runEvents";
+import { NodeStatesContext } from "./context";
+
+const PENDING = emptyNode();
+
+export const STATUS_TEXT: Record<NodeState["status"], string> = {
+  pending: "pending",
+  running: "running",
+  succeeded: "succeeded",
+  failed: "failed",
+  crashed: "crashed",
+  skipped: "skipped",
+  waiting: "waiting",
+  cancelled: "cancelled",
+};
+
+function statusText(node: NodeState): string {
+  if ((node.status === "failed" || node.status === "crashed") && node.retryAt) return `${node.status}, retrying`;
+  return STATUS_TEXT[node.status];
+}
+
+function Handles({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
+  const position = type === "source" ? Position.Right : Position.Left;
+  if (handles.length === 1 && !handles[0].label) {
+    return <Handle type={type} position={position} id={handles[0].id} isConnectable={false} />;
+  }
+  if (!handles.length) return null;
+  return (
+    <div className={`run-node-ports run-node-ports-${type}`}>
+      {handles.map((handle) => (
+        <div className="run-node-port" key={handle.id} data-handle={handle.id}>
+          <span className="run-node-port-label">{handle.label}</span>
+          <Handle type={type} position={position} id={handle.id} isConnectable={false} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
+  const node = useContext(NodeStatesContext)[id] ?? PENDING;
+  const duration = formatDuration(node.durationMs);
+  const labelledPorts = data.targetHandles.some((h) => h.label) || data.sourceHandles.some((h) => h.label);
+  return (
+    <div
+      className={`run-node${labelledPorts ? " run-node-ported" : ""}`}
+      data-status={node.status}
+      data-node-id={id}
+      title={`${data.label} (${data.subtitle}): ${statusText(node)}${duration ? `, ${duration}` : ""}`}
+    >
+      <div className="run-node-head">
+        <span className="run-node-dot" aria-hidden="true" />
+        <span className="run-node-label">{data.label}</span>
+      </div>
+      <div className="run-node-meta">
+        <span className="run-node-type">{data.subtitle}</span>
+        <span className="run-node-status">{statusText(node)}</span>
+        {node.cacheHit && node.status === "succeeded" ? <span className="run-node-cache">cached</span> : null}
+        {duration ? <span className="run-node-duration">{duration}</span> : null}
+      </div>
+      {labelledPorts ? (
+        <div className="run-node-portrows">
+          <Handles handles={data.targetHandles} type="target" />
+          <Handles handles={data.sourceHandles} type="source" />
+        </div>
+      ) : (
+        <>
+          <Handles handles={data.targetHandles} type="target" />
+          <Handles handles={data.sourceHandles} type="source" />
+        </>
+      )}
+    </div>
+  );
+}
+
+export const RunNode = memo(RunNodeView);

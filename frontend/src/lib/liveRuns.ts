@@ -1,0 +1,50 @@
+// Keeps a runs list current: the workspace socket says a run moved, and the list re-fetches its
+// rows (the server renders them). Messages are only prompts; the rows come from the database.
+
+const REFUSED = new Set([4401, 4403, 4404]);
+
+export function rowsUrl(location: Pick<Location, "pathname" | "search">): string {
+  const params = new URLSearchParams(location.search);
+  params.set("fragment", "rows");
+  return `${location.pathname}?${params.toString()}`;
+}
+
+export function isRunUpdate(data: unknown): boolean {
+  return typeof data === "object" && data !== null && (data as { type?: unknown }).type === "run.updated";
+}
+
+export function nextDelay(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(10_000, 500 * 2 ** attempt);
+  return base / 2 + (base / 2) * random();
+}
+
+/** Calls `refresh` at most once per `wait` ms however many prompts arrive meanwhile. */
+export function coalesce(refresh: () => void, wait: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      refresh();
+    }, wait);
+  };
+}
+
+export function followRuns(socketUrl: string, refresh: () => void): void {
+  const prompt = coalesce(refresh, 250);
+  let attempt = 0;
+  const open = () => {
+    const socket = new WebSocket(socketUrl);
+    socket.onopen = () => {
+      attempt = 0;
+      prompt(); // catch up on whatever moved while disconnected
+    };
+    socket.onmessage = (message) => {
+      if (isRunUpdate(JSON.parse(message.data as string))) prompt();
+    };
+    socket.onclose = (event) => {
+      if (!REFUSED.has(event.code)) setTimeout(open, nextDelay(attempt++));
+    };
+  };
+  open();
+}
