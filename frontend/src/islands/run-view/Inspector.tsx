@@ -84,6 +84,16 @@ export function Inspector({ state, selectedId, graphNodes }: { state: RunViewSta
           <p className="muted small">Select a node on the graph to see its input, output, error and cost.</p>
           {state.run ? (
             <>
+              {state.run.escalation_reason ? (
+                <p className="rv-escalation">
+                  <strong>Escalated:</strong> {state.run.escalation_reason}
+                </p>
+              ) : null}
+              {state.run.error ? (
+                <p className="error" role="note">
+                  {state.run.error}
+                </p>
+              ) : null}
               <JsonBlock label="Input" value={state.run.input} />
               <JsonBlock label="Output" value={state.run.output} />
             </>
