@@ -26,13 +26,16 @@ class NodeResult:
     handle: for branching nodes, the one output handle that becomes active; None activates all.
     usage: token counts and cost for the cost ledger.
     wait_until: park the node as waiting, holding no worker, until this time (or until resumed).
+    park: park the node as waiting with no time limit, until engine.runs.resume() is called.
     answer / escalation: recorded on the run by reply and escalate nodes.
+    A parked node runs again when it wakes or is resumed, with ctx.resumed telling it which.
     """
 
     output: Any = None
     handle: str | None = None
     usage: dict[str, Any] | None = None
     wait_until: datetime | None = None
+    park: bool = False
     answer: Any = None
     escalation: str | None = None
 
@@ -51,6 +54,9 @@ class NodeContext:
     resumed: dict[str, Any] | None = None
     http_allowlist: list[str] = field(default_factory=list)
     once: Callable[[str, Callable[[], Any]], Any] = field(default=lambda key, work: work())
+    run_created_by: int | None = None
+    workflow_id: int | None = None
+    version_number: int | None = None
 
     def evaluate(self, expression: str) -> Any:
         from engine.expressions import evaluate

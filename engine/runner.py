@@ -71,10 +71,13 @@ def execute(node_run_id: int) -> None:
         resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
         http_allowlist=list(run.workspace.http_allowlist),
         once=ledger.bind(run.pk, node.id),
+        run_created_by=run.created_by_id,
+        workflow_id=run.workflow_id,
+        version_number=run.version_number,
     )
     outcome = _supervise(node_run, _node_threads.submit(kind().run, ctx), ctx.deadline)
     if isinstance(outcome, NodeResult):
-        if runs.succeed(node_run, outcome) and key and outcome.wait_until is None:
+        if runs.succeed(node_run, outcome) and key and outcome.wait_until is None and not outcome.park:
             _store(run.workspace_id, key, node, outcome)
     elif outcome is not None:
         runs.fail(node_run, *outcome)

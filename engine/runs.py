@@ -148,6 +148,28 @@ def claim(node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
     return node_run
 
 
+def resume(node_run_id: int, payload: dict[str, Any]) -> bool:
+    """Wake a waiting node now with `payload` (a person's decision); False if it is not waiting any more.
+
+    The node runs again and finds the payload in ctx.resumed. Only one of two concurrent
+    resumes gets the waiting row, so the run continues once.
+    """
+    run_id = NodeRun.objects.filter(pk=node_run_id).values_list("run_id", flat=True).first()
+    if run_id is None:
+        return False
+    with change(run_id) as step:
+        if step.run.status in ENDED_RUN:
+            return False
+        woke = NodeRun.objects.filter(pk=node_run_id, status=NodeStatus.WAITING, resume__isnull=True).update(
+            wake_at=step.now, resume=payload, dispatched_at=None
+        )
+        if not woke:
+            return False
+        step.ready.append(node_run_id)
+        step.event("node.resumed", NodeRun.objects.values_list("node_id", flat=True).get(pk=node_run_id))
+    return True
+
+
 def _fenced(node_run: NodeRun) -> Q:
     """Only the worker holding this attempt's lease may write its outcome."""
     return Q(pk=node_run.pk, status=NodeStatus.RUNNING, attempt=node_run.attempt, lease_owner=node_run.lease_owner)
@@ -168,15 +190,18 @@ def record_input(node_run: NodeRun, resolved: Any) -> bool:
 def succeed(node_run: NodeRun, result: NodeResult, *, cache_hit: bool = False) -> bool:
     with change(node_run.run_id) as step:
         values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
-        if result.wait_until is not None:
-            values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": ""}
+        parks = result.park or result.wait_until is not None
+        if parks:
+            values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
         else:
             values |= {"status": NodeStatus.SUCCEEDED, "finished_at": step.now, "cache_hit": cache_hit}
         if not NodeRun.objects.filter(_fenced(node_run)).update(**values):
             return False
-        if result.wait_until is not None:
-            step.later.append((node_run.pk, result.wait_until))
-            step.event("node.waiting", node_run.node_id, until=result.wait_until.isoformat())
+        if parks:
+            if result.wait_until is not None:
+                step.later.append((node_run.pk, result.wait_until))
+            until = result.wait_until.isoformat() if result.wait_until else None
+            step.event("node.waiting", node_run.node_id, until=until)
         else:
             step.event("node.succeeded", node_run.node_id, handle=result.handle, cache_hit=cache_hit)
         if result.answer is not None:

@@ -6,7 +6,7 @@ import pytest
 
 from engine import ledger, runs
 from engine.dispatch import dispatch
-from engine.models import Effect, EffectStatus
+from engine.models import Effect, EffectStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import history, start, statuses, wait_for
 from tests.engine.running import node as node_run
@@ -109,3 +109,16 @@ def test_a_blocked_destination_fails_the_node_and_reaches_nothing(workspace, ser
     assert run.status == "failed"
     assert node_run(run, "call").error["code"] == "blocked_destination"
     assert server.requests() == []
+
+
+def test_resume_wakes_a_waiting_node_once(workspace):
+    run = start(workspace, chain(TRIGGER, node("wait", "delay", seconds=3600), node("after", "transform")))
+    wait_for(run, {"waiting"}, timeout=5)
+    waiting = node_run(run, "wait")
+    assert runs.resume(waiting.pk, {"decision": "go"})
+    assert not runs.resume(waiting.pk, {"decision": "again"}), "a second resume must not continue the run twice"
+    run = wait_for(run)
+    assert run.status == "succeeded"
+    assert history(run, "wait") == ["pending", "running", "waiting", "running", "succeeded"]
+    assert node_run(run, "wait").resume == {"decision": "go"}
+    assert RunEvent.objects.filter(run=run, type="node.resumed").count() == 1
