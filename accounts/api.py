@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from accounts.models import Membership
-from accounts.permissions import Action, require
+from accounts.permissions import Action, require, visible
 
 router = Router(tags=["workspaces"])
 
@@ -27,7 +27,8 @@ class MemberOut(Schema):
 
 @router.get("/workspaces", response=list[WorkspaceOut], summary="Workspaces I belong to, with my role")
 def list_workspaces(request: HttpRequest) -> list[WorkspaceOut]:
-    memberships = Membership.objects.filter(user=request.user.pk or 0).select_related("workspace")
+    mine = Membership.objects.filter(user=request.user.pk or 0).select_related("workspace")
+    memberships = visible(request.user, mine)
     return [
         WorkspaceOut(id=m.workspace_id, name=m.workspace.name, slug=m.workspace.slug, role=m.role)
         for m in memberships.order_by("workspace__name")

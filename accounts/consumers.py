@@ -32,7 +32,8 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        workspace_id = self.scope["session"].get(SESSION_KEY)
+        # An API token works in its own workspace; a browser in the one chosen in its session.
+        workspace_id = getattr(user, "token_workspace_id", None) or self.scope["session"].get(SESSION_KEY)
         try:
             await database_sync_to_async(require)(user, workspace_id or 0, Action.VIEW)
         except (Http404, PermissionDenied):

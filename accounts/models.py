@@ -51,6 +51,39 @@ class WorkspaceOwned(models.Model):
         abstract = True
 
 
+class Scope(models.TextChoices):
+    RUNS_TRIGGER = "runs:trigger", "Start, cancel and retry runs"
+    RUNS_READ = "runs:read", "Read runs and their events"
+    WORKFLOWS_READ = "workflows:read", "Read workflows and node types"
+    WORKFLOWS_WRITE = "workflows:write", "Change workflows"
+    APPROVALS_DECIDE = "approvals:decide", "Decide approvals"
+    KNOWLEDGE_WRITE = "knowledge:write", "Change knowledge bases"
+
+
+class ApiToken(models.Model):
+    """A secret for programs. Only its SHA-256 is stored; the token is shown once, at creation.
+
+    It acts as the user who made it, in one workspace, limited to its scopes.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 class AuditLogIsAppendOnly(Exception):
     pass
 

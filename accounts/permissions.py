@@ -43,6 +43,9 @@ def membership(user: AnyUser, workspace: Workspace | int) -> Membership | None:
     if not user.is_authenticated:
         return None
     workspace_id = workspace.pk if isinstance(workspace, Workspace) else workspace
+    token_workspace = getattr(user, "token_workspace_id", None)
+    if token_workspace is not None and token_workspace != workspace_id:
+        return None  # an API token reaches only its own workspace
     return Membership.objects.select_related("workspace").filter(user_id=user.pk, workspace_id=workspace_id).first()
 
 
@@ -64,7 +67,7 @@ def require(user: AnyUser, workspace: Workspace | int, action: Action) -> Member
 def get_for(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action, **lookup: Any) -> M:
     """Fetch one workspace-owned object and check `action` on its workspace in the same breath."""
     queryset = source._default_manager.all() if isinstance(source, type) else source
-    obj = queryset.filter(workspace__memberships__user_id=user.pk, **lookup).first() if user.is_authenticated else None
+    obj = _members_only(user, queryset).filter(**lookup).first() if user.is_authenticated else None
     if obj is None:
         raise Http404(f"No such {queryset.model._meta.verbose_name}")
     require(user, obj.workspace_id, action)  # type: ignore[attr-defined]
@@ -76,6 +79,12 @@ def visible(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action 
     queryset = source._default_manager.all() if isinstance(source, type) else source
     if not user.is_authenticated:
         return queryset.none()
-    return queryset.filter(
-        workspace__memberships__user_id=user.pk, workspace__memberships__role__in=roles_allowed(action)
-    )
+    return _members_only(user, queryset, workspace__memberships__role__in=roles_allowed(action))
+
+
+def _members_only(user: AnyUser, queryset: models.QuerySet[M], **membership: Any) -> models.QuerySet[M]:
+    # One filter() call: conditions on a multi-valued relation in separate calls could be met
+    # by different memberships (the user's, and someone else's role).
+    scoped = queryset.filter(workspace__memberships__user_id=user.pk, **membership)
+    token_workspace = getattr(user, "token_workspace_id", None)
+    return scoped if token_workspace is None else scoped.filter(workspace_id=token_workspace)

@@ -9,7 +9,9 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.models import Scope
 from accounts.permissions import Action, get_for, visible
+from accounts.tokens import count_trigger, require_scope
 from builder import versions
 from builder.models import Workflow
 from engine import runs
@@ -30,6 +32,7 @@ class WorkflowOut(Schema):
 
 @router.get("/workflows", response=list[WorkflowOut], summary="Workflows of my workspaces")
 def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
+    require_scope(request, Scope.WORKFLOWS_READ)
     workflows = visible(request.user, Workflow.objects.filter(archived_at__isnull=True)).annotate(
         latest=Max("versions__number")
     )
@@ -49,6 +52,8 @@ class RerunQuery(Schema):
     "/runs/{run_id}/rerun", response={202: RunOut}, summary="Start a new run with the same input", tags=["runs"]
 )
 def rerun(request: HttpRequest, run_id: int, query: Query[RerunQuery]) -> Status[RunOut]:
+    require_scope(request, Scope.RUNS_TRIGGER)
+    count_trigger(request)
     old = get_for(request.user, Run, Action.EDIT, pk=run_id)
     options = Options(trigger_kind=TriggerKind.MANUAL, created_by=cast(User, request.user))
     if not query.latest:
@@ -71,6 +76,8 @@ class RunIn(Schema):
 
 @router.post("/workflows/{workflow_id}/runs", response={202: RunOut}, summary="Start a run")
 def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
+    require_scope(request, Scope.RUNS_TRIGGER)
+    count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     options = Options(
         trigger_kind=TriggerKind.TEST if body.draft else TriggerKind.API, created_by=cast(User, request.user)

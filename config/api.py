@@ -12,6 +12,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 from accounts.api import router as accounts_router
+from accounts.api_auth import TokenAuth
+from accounts.tokens import RateLimited
 from builder.api import router as builder_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
@@ -20,8 +22,11 @@ from engine.runs import RunRejected
 api = NinjaAPI(
     title="Switchyard API",
     version="1",
-    description="Design, run and review AI workflows. Session cookies (with CSRF) authenticate browser calls.",
-    auth=django_auth,
+    description=(
+        "Design, run and review AI workflows. Programs authenticate with an API token "
+        "(`Authorization: Bearer sy_…`); browser calls with the session cookie and the CSRF header."
+    ),
+    auth=[TokenAuth(), django_auth],
     urls_namespace="api",
 )
 
@@ -59,6 +64,13 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return error_response(request, 403, "forbidden", str(exc) or "You may not do that")
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = error_response(request, 429, "rate_limited", str(exc), {"retry_after": exc.retry_after})
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(RunRejected)

@@ -205,6 +205,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+API_TOKEN_TRIGGERS_PER_MINUTE = env.integer("API_TOKEN_TRIGGERS_PER_MINUTE", 60, minimum=1, maximum=100_000)
+
+if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.EmbeddedChannelLayer"}}

@@ -10,7 +10,9 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.models import Scope
 from accounts.permissions import Action, can, get_for
+from accounts.tokens import require_scope
 from engine import graph as graphs
 from engine import registry, runs
 from engine.models import NodeRun, Run
@@ -96,11 +98,13 @@ def run_out(run: Run, user: Any = None) -> RunOut:
 
 @router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")
 def get_run(request: HttpRequest, run_id: int) -> RunOut:
+    require_scope(request, Scope.RUNS_READ)
     return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id), request.user)
 
 
 @router.get("/runs/{run_id}/events", response=EventsOut, summary="Events after a sequence number, oldest first")
 def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> EventsOut:
+    require_scope(request, Scope.RUNS_READ)
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
     page = list(run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1])
     events = [EventOut.model_validate(event, from_attributes=True) for event in page[: query.limit]]
@@ -111,6 +115,7 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 
 @router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")
 def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
+    require_scope(request, Scope.RUNS_TRIGGER)
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.cancel_run(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
@@ -120,6 +125,7 @@ def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
 
 @router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
 def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
+    require_scope(request, Scope.RUNS_TRIGGER)
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.retry_from_failed(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
@@ -129,9 +135,11 @@ def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
 
 @router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])
 def node_types(request: HttpRequest) -> list[dict[str, Any]]:
+    require_scope(request, Scope.WORKFLOWS_READ)
     return [kind.describe() for kind in registry.kinds()]
 
 
 @router.get("/graph-schema", summary="JSON Schema of graph JSON v1", tags=["graphs"])
 def graph_schema(request: HttpRequest) -> dict[str, Any]:
+    require_scope(request, Scope.WORKFLOWS_READ)
     return graphs.json_schema()

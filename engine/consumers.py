@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
+from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from engine.live import run_group
 from engine.models import Run, RunEvent
@@ -41,6 +42,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        if Scope.RUNS_READ not in getattr(user, "token_scopes", {Scope.RUNS_READ}):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         try:
             run = await database_sync_to_async(get_for)(user, Run, Action.VIEW, pk=self.run_id)
         except Http404:

@@ -1,0 +1,109 @@
+"""API tokens: issuing, checking and revoking them, scope checks, and the per-token trigger rate.
+
+A token reads `sy_<prefix>_<secret>`. The prefix finds the row; the SHA-256 of the whole
+token is compared in constant time. Tokens are 190 random bits, so a fast hash is enough.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from accounts.audit import record
+from accounts.models import ApiToken, Scope, Workspace
+
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: ApiToken
+    secret: str  # shown to the user once; never stored
+
+
+def issue(workspace: Workspace, user: User, name: str, scopes: list[str], expires_at: datetime | None) -> Issued:
+    unknown = set(scopes) - set(Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    prefix = secrets.token_hex(4)
+    secret = f"sy_{prefix}_{secrets.token_urlsafe(24)}"
+    token = ApiToken.objects.create(
+        workspace=workspace,
+        user=user,
+        name=name,
+        prefix=prefix,
+        digest=_digest(secret),
+        scopes=sorted(scopes),
+        expires_at=expires_at,
+    )
+    record(user, "token.created", workspace=workspace, target=token, scopes=token.scopes)
+    return Issued(token=token, secret=secret)
+
+
+def revoke(token: ApiToken, by: User) -> bool:
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        record(by, "token.revoked", workspace=token.workspace, target=token)
+    return bool(revoked)
+
+
+def authenticate(raw: str) -> ApiToken | None:
+    """The live token for `raw`, with its user restricted to the token's workspace and scopes."""
+    parts = raw.strip().split("_")
+    if len(parts) < 3 or parts[0] != "sy":
+        return None
+    token = ApiToken.objects.select_related("user", "workspace").filter(prefix=parts[1]).first()
+    if token is None or not hmac.compare_digest(token.digest, _digest(raw.strip())):
+        return None
+    now = timezone.now()
+    if (
+        token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+        or not token.user.is_active
+    ):
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    # accounts.permissions reads this: the token's user sees only the token's workspace.
+    token.user.token_workspace_id = token.workspace_id  # type: ignore[attr-defined]
+    token.user.token_scopes = frozenset(token.scopes)  # type: ignore[attr-defined]
+    return token
+
+
+def require_scope(request: Any, scope: str) -> None:
+    """A no-op for browser sessions; a token must carry `scope`."""
+    scopes = getattr(request.user, "token_scopes", None)
+    if scopes is not None and scope not in scopes:
+        raise PermissionDenied(f"This API token lacks the {scope} scope")
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many runs started with this token; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def count_trigger(request: Any) -> None:
+    """Fixed one-minute windows per token; raises RateLimited past API_TOKEN_TRIGGERS_PER_MINUTE."""
+    # The random prefix, not the row id: ids repeat after a database is recreated, cache keys survive.
+    prefix = getattr(request, "api_token_prefix", None)
+    if prefix is None:
+        return
+    now = int(timezone.now().timestamp())
+    window = now - now % 60
+    key = f"token-triggers:{prefix}:{window}"
+    cache.add(key, 0, timeout=120)
+    if cache.incr(key) > settings.API_TOKEN_TRIGGERS_PER_MINUTE:
+        raise RateLimited(retry_after=window + 60 - now)
