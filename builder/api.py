@@ -1,47 +1,26 @@
-"""Workflows over the API: start a run of the latest published version (or of the draft)."""
+"""Runs of workflows over the API: start one (latest version or draft), re-run one."""
 
+import time
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.db.models import Max
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts.models import Scope
-from accounts.permissions import Action, get_for, visible
+from accounts.permissions import Action, get_for
 from accounts.tokens import count_trigger, require_scope
 from builder import versions
 from builder.models import Workflow
 from engine import runs
 from engine.api import RunOut, run_out
-from engine.models import Run, TriggerKind
+from engine.models import ENDED_RUN, Run, TriggerKind
 from engine.runs import Options
 
 router = Router(tags=["workflows"])
-
-
-class WorkflowOut(Schema):
-    id: int
-    name: str
-    description: str
-    draft_revision: int
-    latest_version: int | None
-
-
-@router.get("/workflows", response=list[WorkflowOut], summary="Workflows of my workspaces")
-def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
-    require_scope(request, Scope.WORKFLOWS_READ)
-    workflows = visible(request.user, Workflow.objects.filter(archived_at__isnull=True)).annotate(
-        latest=Max("versions__number")
-    )
-    return [
-        WorkflowOut(
-            id=w.pk, name=w.name, description=w.description, draft_revision=w.draft_revision, latest_version=w.latest
-        )
-        for w in workflows.order_by("name", "pk")
-    ]
+MAX_WAIT_S = 60
 
 
 class RerunQuery(Schema):
@@ -72,15 +51,24 @@ def rerun(request: HttpRequest, run_id: int, query: Query[RerunQuery]) -> Status
 class RunIn(Schema):
     input: dict[str, Any] = Field(default_factory=dict, description="checked against the trigger's input schema")
     draft: bool = Field(False, description="run the current draft as a test run instead of the latest version")
+    wait: bool = Field(False, description="answer when the run has ended (200), or after timeout_s (202)")
+    timeout_s: float = Field(30, gt=0, le=MAX_WAIT_S)
 
 
-@router.post("/workflows/{workflow_id}/runs", response={202: RunOut}, summary="Start a run")
+@router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
 def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
+    """202 with the queued run; with `wait`, 200 once it ended. An `Idempotency-Key` header makes
+    retries of this call safe: the same key for the same workflow returns the same run."""
     require_scope(request, Scope.RUNS_TRIGGER)
     count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200:
+        raise HttpError(422, "Idempotency-Key: at most 200 characters")
     options = Options(
-        trigger_kind=TriggerKind.TEST if body.draft else TriggerKind.API, created_by=cast(User, request.user)
+        trigger_kind=TriggerKind.TEST if body.draft else TriggerKind.API,
+        created_by=cast(User, request.user),
+        idempotency_key=key,
     )
     try:
         run = (
@@ -90,4 +78,18 @@ def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[Run
         )
     except versions.NothingPublished as error:
         raise HttpError(409, f"{error}: publish one, or pass draft=true for a test run") from None
-    return Status(202, run_out(run, request.user))
+    if body.wait and not _ended(run, body.timeout_s):
+        return Status(202, run_out(run, request.user))
+    return Status(200 if body.wait else 202, run_out(run, request.user))
+
+
+def _ended(run: Run, timeout_s: float) -> bool:
+    """Poll the run's status until it ends or time is up; the run keeps going either way."""
+    deadline = time.monotonic() + timeout_s
+    while run.status not in ENDED_RUN:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["status"])
+    run.refresh_from_db()
+    return True

@@ -5,7 +5,8 @@ Every error answers {"error": {"code", "message", "details"}} so clients need on
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -14,7 +15,10 @@ from ninja.security import django_auth
 from accounts.api import router as accounts_router
 from accounts.api_auth import TokenAuth
 from accounts.tokens import RateLimited
+from approvals.api import router as approvals_router
+from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
+from builder.workflow_api import router as workflow_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
 from engine.runs import RunRejected
@@ -66,6 +70,12 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
     return error_response(request, 403, "forbidden", str(exc) or "You may not do that")
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(request, 413, "too_large", f"The request body is over {limit} bytes", {"limit": limit})
+
+
 @api.exception_handler(RateLimited)
 def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     response = error_response(request, 429, "rate_limited", str(exc), {"retry_after": exc.retry_after})
@@ -84,6 +94,19 @@ def on_graph_invalid(request: HttpRequest, exc: GraphInvalid) -> HttpResponse:
     return error_response(request, 422, "invalid_graph", "The graph is invalid", {"problems": problems})
 
 
+@api.exception_handler(Conflict)
+def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    return error_response(request, 409, "conflict", str(exc))
+
+
+@api.exception_handler(Invalid)
+def on_invalid_decision(request: HttpRequest, exc: Invalid) -> HttpResponse:
+    problems = [{"path": exc.field, "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"{exc.field}: {exc}", {"problems": problems})
+
+
 api.add_router("/", accounts_router)
+api.add_router("/", workflow_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
+api.add_router("/", approvals_router)

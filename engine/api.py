@@ -1,6 +1,6 @@
 """Runs over the API: read status and node statuses, page through events, cancel, retry; node types."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -11,14 +11,16 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts.models import Scope
-from accounts.permissions import Action, can, get_for
+from accounts.permissions import Action, can, get_for, visible
 from accounts.tokens import require_scope
 from engine import graph as graphs
 from engine import registry, runs
-from engine.models import NodeRun, Run
+from engine.filters import filtered
+from engine.models import NodeRun, Run, RunStatus, TriggerKind
 
 router = Router(tags=["runs"])
 EVENT_PAGE = 500
+MAX_PAGE = 100
 
 
 class NodeRunOut(Schema):
@@ -72,6 +74,36 @@ class EventsOut(Schema):
     has_more: bool
 
 
+class RunSummaryOut(Schema):
+    id: int
+    workflow_id: int | None
+    workflow_name: str
+    version_number: int | None
+    status: str
+    trigger_kind: str
+    is_test: bool
+    created_at: datetime
+    finished_at: datetime | None
+    cost: Decimal
+
+
+class RunListOut(Schema):
+    items: list[RunSummaryOut]
+    next_before: int | None = Field(description="pass as ?before= for the next (older) page")
+
+
+class RunsQuery(Schema):
+    workflow: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1)
+    status: RunStatus | None = None
+    trigger: TriggerKind | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str | None = Field(None, max_length=200, description="text in the run input")
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
 class EventsQuery(Schema):
     after: int = Field(0, ge=0)
     limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
@@ -94,6 +126,14 @@ def run_out(run: Run, user: Any = None) -> RunOut:
     nodes = [node_out(node, with_traceback=owner) for node in NodeRun.objects.filter(run=run).order_by("id")]
     fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}
     return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes})
+
+
+@router.get("/runs", response=RunListOut, summary="Runs, newest first, filtered, with a cursor")
+def list_runs(request: HttpRequest, query: Query[RunsQuery]) -> RunListOut:
+    require_scope(request, Scope.RUNS_READ)
+    page = filtered(visible(request.user, Run), query.model_dump(exclude={"limit"}), size=query.limit)
+    items = [RunSummaryOut.model_validate(run, from_attributes=True) for run in page.runs]
+    return RunListOut(items=items, next_before=page.next_before)
 
 
 @router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")

@@ -1,7 +1,9 @@
 """The runs list's filters and cursor, read from the query string; a bad value names its field."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django import forms
 from django.db.models import QuerySet, TextField
@@ -36,9 +38,8 @@ class RunPage:
     next_before: int | None
 
 
-def filtered(runs: QuerySet[Run], form: RunFilterForm) -> RunPage:
+def filtered(runs: QuerySet[Run], data: Mapping[str, Any], size: int = PAGE) -> RunPage:
     """Apply the filters and return one page, newest first; ids grow with time, so an id is the cursor."""
-    data = form.cleaned_data
     if data.get("workflow"):
         runs = runs.filter(workflow_id=data["workflow"])
     if data.get("version"):
@@ -55,5 +56,5 @@ def filtered(runs: QuerySet[Run], form: RunFilterForm) -> RunPage:
         runs = runs.annotate(input_text=Cast("input", TextField())).filter(input_text__icontains=data["q"])
     if data.get("before"):
         runs = runs.filter(pk__lt=data["before"])
-    page = list(runs.order_by("-pk")[: PAGE + 1])
-    return RunPage(runs=page[:PAGE], next_before=page[PAGE - 1].pk if len(page) > PAGE else None)
+    page = list(runs.order_by("-pk")[: size + 1])
+    return RunPage(runs=page[:size], next_before=page[size - 1].pk if len(page) > size else None)

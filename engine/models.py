@@ -62,10 +62,19 @@ class Run(WorkspaceOwned):
     finished_at = models.DateTimeField(null=True, blank=True)
     cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     last_seq = models.PositiveIntegerField(default=0)
+    # A client's Idempotency-Key: the same key for the same workflow returns the same run.
+    idempotency_key = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["workspace", "-created_at"], name="run_by_workspace")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "workflow_id", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_run_per_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.workflow_name or 'a workflow'}"

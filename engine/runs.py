@@ -5,13 +5,14 @@ that the row is still in the state it expects ("0 rows" means someone else got t
 first: a reaper, a cancel, a newer attempt) and records what happened as RunEvents.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import jsonschema
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from engine import graph as graphs
@@ -50,12 +51,17 @@ class Options:
     trigger_kind: str = TriggerKind.MANUAL
     created_by: User | None = None
     is_test: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str = ""
 
 
 def start_run(source: RunSource, input: Any, options: Options | None = None) -> Run:
-    """Validate the graph and the input against the trigger's schema, store the run, queue its trigger."""
+    """Validate the graph and the input against the trigger's schema, store the run, queue its trigger.
+
+    With an idempotency key, a second start with the same key returns the first run unchanged.
+    """
     options = options or Options()
+    if options.idempotency_key and (earlier := _same_key(source, options.idempotency_key)) is not None:
+        return earlier
     try:
         graph = graphs.parse(source.graph)
     except graphs.GraphInvalid as invalid:
@@ -68,6 +74,29 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
             {"path": ".".join(["input", *map(str, e.path)]), "code": "bad_input", "message": e.message} for e in errors
         ]
         raise RunRejected("The input does not match the trigger's schema", problems)
+    try:
+        with transaction.atomic():
+            run = _create(source, graph, input, options)
+    except IntegrityError:
+        # A concurrent start with the same idempotency key won the insert.
+        earlier = _same_key(source, options.idempotency_key)
+        if earlier is None:
+            raise
+        return earlier
+    with change(run.pk) as step:
+        step.event("run.queued", trigger=options.trigger_kind, version=source.version_number)
+        _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
+    run.refresh_from_db()
+    return run
+
+
+def _same_key(source: RunSource, key: str) -> Run | None:
+    return Run.objects.filter(
+        workspace_id=source.workspace_id, workflow_id=source.workflow_id, idempotency_key=key
+    ).first()
+
+
+def _create(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
     run = Run.objects.create(
         workspace_id=source.workspace_id,
         workflow_id=source.workflow_id,
@@ -79,15 +108,12 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
         trigger_kind=options.trigger_kind,
         is_test=options.is_test,
         created_by=options.created_by,
+        idempotency_key=options.idempotency_key,
     )
     NodeRun.objects.bulk_create(
         NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
         for node in graph.nodes
     )
-    with change(run.pk) as step:
-        step.event("run.queued", trigger=options.trigger_kind, version=source.version_number)
-        _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
-    run.refresh_from_db()
     return run
 
 

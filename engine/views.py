@@ -25,7 +25,7 @@ def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
         query["workflow"] = str(workflow.pk)
     form = RunFilterForm(query)
     runs = Run.objects.filter(workspace_id=me.workspace_id)
-    page = filtered(runs, form) if form.is_valid() else RunPage(runs=[], next_before=None)
+    page = filtered(runs, form.cleaned_data) if form.is_valid() else RunPage(runs=[], next_before=None)
     params = query.copy()
     for key in ("before", "fragment"):
         params.pop(key, None)

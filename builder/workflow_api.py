@@ -1,0 +1,290 @@
+"""Workflows over the API: create, read, save the draft (with a revision check), validate, publish,
+versions, export and import. Graphs are data here: nothing in them is ever executed."""
+
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F, Max
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field
+
+from accounts.audit import record
+from accounts.models import Scope, Workspace
+from accounts.permissions import Action, get_for, require, visible
+from accounts.tokens import require_scope
+from builder import versions
+from builder.models import Workflow, WorkflowVersion, empty_graph
+from engine import graph as graphs
+
+router = Router(tags=["workflows"])
+
+
+class ProblemOut(Schema):
+    path: str
+    code: str
+    message: str
+
+
+class WorkflowIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    draft: dict[str, Any] | None = Field(None, description="graph JSON v1; an empty graph when omitted")
+    workspace_id: int | None = Field(None, description="defaults to the token's workspace or your current one")
+
+
+class WorkflowPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    archived: bool | None = None
+
+
+class WorkflowDetail(Schema):
+    id: int
+    name: str
+    description: str
+    draft: dict[str, Any]
+    draft_revision: int
+    latest_version: int | None
+    archived: bool
+    problems: list[ProblemOut] = Field(description="what keeps the draft from being published")
+
+
+class DraftIn(Schema):
+    graph: dict[str, Any]
+    revision: int | None = Field(None, description="the revision you edited; or send If-Match")
+
+
+class DraftOut(Schema):
+    revision: int
+    problems: list[ProblemOut]
+
+
+class GraphIn(Schema):
+    graph: dict[str, Any] | None = Field(None, description="the graph to check; the saved draft when omitted")
+
+
+class PublishIn(Schema):
+    note: str = Field("", max_length=500)
+
+
+class VersionOut(Schema):
+    number: int
+    note: str
+    created_at: datetime
+    graph: dict[str, Any] | None = None
+
+
+class ExportDoc(Schema):
+    format: Literal["switchyard-workflow"] = "switchyard-workflow"
+    format_version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    graph: dict[str, Any]
+
+
+class ImportIn(ExportDoc):
+    workspace_id: int | None = None
+
+
+def _problems(graph: Any) -> list[ProblemOut]:
+    return [ProblemOut(**problem.as_dict()) for problem in graphs.validate(graph)]
+
+
+def _detail(workflow: Workflow) -> WorkflowDetail:
+    latest = workflow.latest_version()
+    return WorkflowDetail(
+        id=workflow.pk,
+        name=workflow.name,
+        description=workflow.description,
+        draft=workflow.draft,
+        draft_revision=workflow.draft_revision,
+        latest_version=latest.number if latest else None,
+        archived=workflow.archived_at is not None,
+        problems=_problems(workflow.draft),
+    )
+
+
+def _workspace(request: HttpRequest, workspace_id: int | None) -> Workspace:
+    chosen = workspace_id or getattr(request.user, "token_workspace_id", None) or getattr(request, "workspace", None)
+    chosen_id = chosen.pk if isinstance(chosen, Workspace) else chosen
+    if not chosen_id:
+        raise HttpError(422, "workspace_id: say which workspace")
+    return require(request.user, chosen_id, Action.EDIT).workspace
+
+
+def _refuse_malformed(graph: Any) -> None:
+    """Drafts may be unfinished, but never a different shape or oversized: those are refused."""
+    broken = [
+        p for p in graphs.validate(graph) if p.code in {"schema", "too_large", "too_many_nodes", "too_many_edges"}
+    ]
+    if broken:
+        raise graphs.GraphInvalid(broken)
+
+
+def _etag(workflow: Workflow) -> str:
+    return f'"{workflow.draft_revision}"'
+
+
+class WorkflowOut(Schema):
+    id: int
+    name: str
+    description: str
+    draft_revision: int
+    latest_version: int | None
+
+
+@router.get("/workflows", response=list[WorkflowOut], summary="Workflows of my workspaces")
+def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflows = visible(request.user, Workflow.objects.filter(archived_at__isnull=True)).annotate(
+        latest=Max("versions__number")
+    )
+    return [
+        WorkflowOut(
+            id=w.pk, name=w.name, description=w.description, draft_revision=w.draft_revision, latest_version=w.latest
+        )
+        for w in workflows.order_by("name", "pk")
+    ]
+
+
+@router.post("/workflows", response={201: WorkflowDetail}, summary="Create a workflow")
+def create_workflow(request: HttpRequest, body: WorkflowIn) -> Status[WorkflowDetail]:
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workspace = _workspace(request, body.workspace_id)
+    draft = body.draft if body.draft is not None else empty_graph()
+    _refuse_malformed(draft)
+    workflow = Workflow.objects.create(
+        workspace=workspace,
+        name=body.name,
+        description=body.description,
+        draft=draft,
+        created_by=cast(User, request.user),
+    )
+    record(request.user, "workflow.created", workspace=workspace, target=workflow)
+    return Status(201, _detail(workflow))
+
+
+@router.post("/workflows/import", response={201: WorkflowDetail}, summary="Create a workflow from an export")
+def import_workflow(request: HttpRequest, body: ImportIn) -> Status[WorkflowDetail]:
+    """Registered before /workflows/{id} so that "import" is not taken for an id.
+
+    The graph is validated against the node types this server has; unknown types are refused."""
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workspace = _workspace(request, body.workspace_id)
+    refused = [
+        p
+        for p in graphs.validate(body.graph)
+        if p.code in {"schema", "too_large", "too_many_nodes", "too_many_edges", "unknown_type", "bad_params"}
+    ]
+    if refused:
+        raise graphs.GraphInvalid(refused)
+    workflow = Workflow.objects.create(
+        workspace=workspace,
+        name=body.name,
+        description=body.description,
+        draft=body.graph,
+        created_by=cast(User, request.user),
+    )
+    record(request.user, "workflow.imported", workspace=workspace, target=workflow)
+    return Status(201, _detail(workflow))
+
+
+@router.get("/workflows/{workflow_id}", response=WorkflowDetail, summary="A workflow with its draft")
+def get_workflow(request: HttpRequest, response: HttpResponse, workflow_id: int) -> WorkflowDetail:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    response["ETag"] = _etag(workflow)
+    return _detail(workflow)
+
+
+@router.patch("/workflows/{workflow_id}", response=WorkflowDetail, summary="Rename, describe or archive")
+def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch) -> WorkflowDetail:
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    changed = body.model_dump(exclude_unset=True)
+    if "archived" in changed:
+        workflow.archived_at = timezone.now() if changed.pop("archived") else None
+    for field, value in changed.items():
+        setattr(workflow, field, value)
+    workflow.save()
+    record(
+        request.user,
+        "workflow.updated",
+        workspace=workflow.workspace,
+        target=workflow,
+        fields=sorted(body.model_dump(exclude_unset=True)),
+    )
+    return _detail(workflow)
+
+
+@router.put("/workflows/{workflow_id}/draft", response=DraftOut, summary="Save the draft graph")
+def save_draft(request: HttpRequest, response: HttpResponse, workflow_id: int, body: DraftIn) -> DraftOut:
+    """Send the revision you loaded (If-Match: "<revision>" or `revision`); a newer save elsewhere gives 409."""
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    match = request.headers.get("If-Match", "").strip('"')
+    expected = body.revision if body.revision is not None else (int(match) if match.isdigit() else None)
+    if expected is None:
+        raise HttpError(428, "revision: send the revision you edited (If-Match header or `revision`)")
+    _refuse_malformed(body.graph)
+    with transaction.atomic():
+        saved = Workflow.objects.filter(pk=workflow.pk, draft_revision=expected).update(
+            draft=body.graph, draft_revision=F("draft_revision") + 1
+        )
+        if not saved:
+            current = Workflow.objects.values_list("draft_revision", flat=True).get(pk=workflow.pk)
+            raise HttpError(
+                409,
+                f"revision: the draft was saved elsewhere (now revision {current}); reload and edit again",
+            )
+    workflow.refresh_from_db()
+    response["ETag"] = _etag(workflow)
+    return DraftOut(revision=workflow.draft_revision, problems=_problems(workflow.draft))
+
+
+@router.post("/workflows/{workflow_id}/validate", response=list[ProblemOut], summary="Check a graph; runs nothing")
+def validate_graph(request: HttpRequest, workflow_id: int, body: GraphIn) -> list[ProblemOut]:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    return _problems(body.graph if body.graph is not None else workflow.draft)
+
+
+@router.post("/workflows/{workflow_id}/publish", response={201: VersionOut}, summary="Publish the draft as a version")
+def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[VersionOut]:
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    version = versions.publish_version(workflow, body.note, by=cast(User, request.user))
+    return Status(
+        201, VersionOut(number=version.number, note=version.note, created_at=version.created_at, graph=version.graph)
+    )
+
+
+@router.get("/workflows/{workflow_id}/versions", response=list[VersionOut], summary="Published versions, newest first")
+def list_versions(request: HttpRequest, workflow_id: int) -> list[VersionOut]:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    return [
+        VersionOut(number=v.number, note=v.note, created_at=v.created_at) for v in workflow.versions.order_by("-number")
+    ]
+
+
+@router.get("/workflows/{workflow_id}/versions/{number}", response=VersionOut, summary="One version with its graph")
+def get_version(request: HttpRequest, workflow_id: int, number: int) -> VersionOut:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    version = WorkflowVersion.objects.filter(workflow=workflow, number=number).first()
+    if version is None:
+        raise HttpError(404, f"number: {workflow.name!r} has no version {number}")
+    return VersionOut(number=version.number, note=version.note, created_at=version.created_at, graph=version.graph)
+
+
+@router.get("/workflows/{workflow_id}/export", response=ExportDoc, summary="The draft as a portable document")
+def export_workflow(request: HttpRequest, workflow_id: int) -> ExportDoc:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    return ExportDoc(name=workflow.name, description=workflow.description, graph=workflow.draft)
