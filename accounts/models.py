@@ -19,6 +19,8 @@ class Workspace(models.Model):
     # Destinations outbound HTTP may reach although they are private (engine/outbound.py):
     # host names, IPs or CIDRs, each optionally with :port.
     http_allowlist = models.JSONField(default=list, blank=True)
+    # Signs completion webhooks (HMAC-SHA256); receivers verify with it. Made on first use.
+    webhook_secret = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

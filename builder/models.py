@@ -17,6 +17,8 @@ class Workflow(WorkspaceOwned):
     # Bumped on every draft save; clients send it back so a concurrent edit is caught (409).
     draft_revision = models.PositiveIntegerField(default=1)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Where to POST a signed notice when a run of this workflow ends (engine/webhooks.py).
+    completion_url = models.URLField(max_length=2000, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -51,3 +53,41 @@ class WorkflowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow} v{self.number}"
+
+
+class Schedule(models.Model):
+    """Starts a run of the workflow's latest version with `input` at every fire time of `cron` in `timezone`."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    cron = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    input = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.workflow}: {self.cron} ({self.timezone})"
+
+
+class WebhookTrigger(models.Model):
+    """An inbound URL that starts runs; `token` is the secret part of the URL."""
+
+    workflow = models.OneToOneField(Workflow, on_delete=models.CASCADE, related_name="webhook")
+    token = models.CharField(max_length=64, unique=True)
+    # When set, requests must carry an HMAC-SHA256 signature made with it.
+    signing_secret = models.CharField(max_length=128, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Templates over {"input": <request body>} that build the trigger input; empty = the body as is.
+    input_mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"webhook of {self.workflow}"

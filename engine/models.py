@@ -64,6 +64,8 @@ class Run(WorkspaceOwned):
     last_seq = models.PositiveIntegerField(default=0)
     # A client's Idempotency-Key: the same key for the same workflow returns the same run.
     idempotency_key = models.CharField(max_length=200, blank=True)
+    # Where to POST a signed notice when the run ends (engine/webhooks.py).
+    callback_urls = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -169,3 +171,31 @@ class CachedResult(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.node_type} result {self.key[:12]}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One notice that a run ended, to one URL, retried with backoff until delivered or given up."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.URLField(max_length=2000)
+    event_id = models.UUIDField(unique=True)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_id} to {self.url}: {self.status}"
