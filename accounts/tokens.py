@@ -13,10 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from accounts import ratelimit
 from accounts.audit import record
 from accounts.models import ApiToken, Scope, Workspace
 
@@ -89,21 +89,9 @@ def require_scope(request: Any, scope: str) -> None:
         raise PermissionDenied(f"This API token lacks the {scope} scope")
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many runs started with this token; retry in {retry_after} s")
-        self.retry_after = retry_after
-
-
 def count_trigger(request: Any) -> None:
-    """Fixed one-minute windows per token; raises RateLimited past API_TOKEN_TRIGGERS_PER_MINUTE."""
+    """Per-token limit on starting runs (API_TOKEN_TRIGGERS_PER_MINUTE); sessions are not limited here."""
     # The random prefix, not the row id: ids repeat after a database is recreated, cache keys survive.
     prefix = getattr(request, "api_token_prefix", None)
-    if prefix is None:
-        return
-    now = int(timezone.now().timestamp())
-    window = now - now % 60
-    key = f"token-triggers:{prefix}:{window}"
-    cache.add(key, 0, timeout=120)
-    if cache.incr(key) > settings.API_TOKEN_TRIGGERS_PER_MINUTE:
-        raise RateLimited(retry_after=window + 60 - now)
+    if prefix is not None:
+        ratelimit.hit(f"token:{prefix}", settings.API_TOKEN_TRIGGERS_PER_MINUTE, "with this token")

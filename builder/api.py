@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
@@ -52,6 +52,7 @@ class RunIn(Schema):
     input: dict[str, Any] = Field(default_factory=dict, description="checked against the trigger's input schema")
     draft: bool = Field(False, description="run the current draft as a test run instead of the latest version")
     wait: bool = Field(False, description="answer when the run has ended (200), or after timeout_s (202)")
+    callback_url: HttpUrl | None = Field(None, description="also POST a signed notice here when the run ends")
     timeout_s: float = Field(30, gt=0, le=MAX_WAIT_S)
 
 
@@ -70,11 +71,12 @@ def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[Run
         created_by=cast(User, request.user),
         idempotency_key=key,
     )
+    callbacks = (str(body.callback_url),) if body.callback_url else ()
     try:
         run = (
-            versions.run_draft(workflow, body.input, options)
+            versions.run_draft(workflow, body.input, options, callbacks)
             if body.draft
-            else versions.run_latest(workflow, body.input, options)
+            else versions.run_latest(workflow, body.input, options, callbacks)
         )
     except versions.NothingPublished as error:
         raise HttpError(409, f"{error}: publish one, or pass draft=true for a test run") from None

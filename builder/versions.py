@@ -30,7 +30,11 @@ def publish_version(workflow: Workflow, note: str, by: User | None) -> WorkflowV
     return version
 
 
-def run_version(version: WorkflowVersion, input: Any, options: Options) -> Run:
+def _callbacks(workflow: Workflow, extra: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(url for url in (workflow.completion_url, *extra) if url)
+
+
+def run_version(version: WorkflowVersion, input: Any, options: Options, callback_urls: tuple[str, ...] = ()) -> Run:
     workflow = version.workflow
     source = RunSource(
         workspace_id=workflow.workspace_id,
@@ -39,21 +43,26 @@ def run_version(version: WorkflowVersion, input: Any, options: Options) -> Run:
         workflow_name=workflow.name,
         version_id=version.pk,
         version_number=version.number,
+        callback_urls=_callbacks(workflow, callback_urls),
     )
     return start_run(source, input, options)
 
 
-def run_latest(workflow: Workflow, input: Any, options: Options) -> Run:
+def run_latest(workflow: Workflow, input: Any, options: Options, callback_urls: tuple[str, ...] = ()) -> Run:
     version = workflow.latest_version()
     if version is None:
         raise NothingPublished(f"{workflow.name!r} has no published version yet")
-    return run_version(version, input, options)
+    return run_version(version, input, options, callback_urls)
 
 
-def run_draft(workflow: Workflow, input: Any, options: Options) -> Run:
+def run_draft(workflow: Workflow, input: Any, options: Options, callback_urls: tuple[str, ...] = ()) -> Run:
     """A test run of the draft as it is now; it keeps its own copy of the graph."""
     source = RunSource(
-        workspace_id=workflow.workspace_id, graph=workflow.draft, workflow_id=workflow.pk, workflow_name=workflow.name
+        workspace_id=workflow.workspace_id,
+        graph=workflow.draft,
+        workflow_id=workflow.pk,
+        workflow_name=workflow.name,
+        callback_urls=_callbacks(workflow, callback_urls),
     )
     options.is_test = True
     return start_run(source, input, options)

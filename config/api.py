@@ -14,10 +14,11 @@ from ninja.security import django_auth
 
 from accounts.api import router as accounts_router
 from accounts.api_auth import TokenAuth
-from accounts.tokens import RateLimited
+from accounts.ratelimit import RateLimited
 from approvals.api import router as approvals_router
 from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
+from builder.hook_api import router as hook_router
 from builder.workflow_api import router as workflow_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
@@ -107,6 +108,7 @@ def on_invalid_decision(request: HttpRequest, exc: Invalid) -> HttpResponse:
 
 api.add_router("/", accounts_router)
 api.add_router("/", workflow_router)
+api.add_router("/", hook_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
 api.add_router("/", approvals_router)

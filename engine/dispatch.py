@@ -13,6 +13,13 @@ from django.utils import timezone
 from engine.models import NodeRun
 
 
+def send_notices(delivery_ids: list[int]) -> None:
+    from engine.tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        deliver_webhook.delay(delivery_id)
+
+
 def dispatch_after_commit(ready: list[int], later: list[tuple[int, datetime]]) -> None:
     if ready or later:
         transaction.on_commit(lambda: dispatch(ready, later))

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from engine import live
-from engine.models import Run, RunEvent
+from engine import live, webhooks
+from engine.models import ENDED_RUN, Run, RunEvent
 
 
 @dataclass
@@ -41,7 +41,7 @@ def change(run_id: int) -> Iterator[Change]:
     Two branches finishing at once both need to know whether the join after them is ready;
     with the lock taken before anything is read, the second one sees the first's result.
     """
-    from engine.dispatch import dispatch_after_commit
+    from engine.dispatch import dispatch_after_commit, send_notices
 
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run_id)
@@ -53,6 +53,9 @@ def change(run_id: int) -> Iterator[Change]:
         if step.run_fields:
             run.save(update_fields=sorted(step.run_fields))
         dispatch_after_commit(step.ready, step.later)
+        if "status" in step.run_fields and run.status in ENDED_RUN and run.callback_urls:
+            notices = webhooks.queue(run, step.now)
+            transaction.on_commit(lambda: send_notices(notices))
         if step.events:
             moved = run.status if "status" in step.run_fields else None
             transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, run.last_seq, moved))

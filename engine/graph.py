@@ -170,15 +170,16 @@ def _limits(graph: Graph) -> Iterator[Problem]:
         yield Problem("edges", "too_many_edges", f"{len(graph.edges)} edges; the limit is {MAX_EDGES}")
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+def strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string inside `value` with its dotted path, for template checks."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}")
+            yield from strings(item, f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{path}.{index}")
+            yield from strings(item, f"{path}.{index}")
 
 
 def _expression_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str, bool]]:
@@ -189,7 +190,7 @@ def _expression_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str,
     for key, value in node.params.items():
         if key in kind.literal_params:
             continue
-        for path, text in _strings(value, f"nodes.{index}.params.{key}"):
+        for path, text in strings(value, f"nodes.{index}.params.{key}"):
             yield path, text, key in kind.expression_params
 
 

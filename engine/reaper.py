@@ -1,4 +1,5 @@
-"""The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent."""
+"""The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent,
+and completion webhooks due for a (re)try are sent."""
 
 from datetime import timedelta
 
@@ -6,8 +7,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine import runs
-from engine.dispatch import dispatch
+from engine import runs, webhooks
+from engine.dispatch import dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
 
 BATCH = 500
@@ -28,4 +29,6 @@ def reap() -> dict[str, int]:
     )
     ids = list(due.values_list("pk", flat=True)[:BATCH])
     dispatch(ids)
-    return {"crashed": crashed, "dispatched": len(ids)}
+    notices = webhooks.due(now, BATCH)
+    send_notices(notices)
+    return {"crashed": crashed, "dispatched": len(ids), "notices": len(notices)}

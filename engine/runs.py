@@ -36,6 +36,7 @@ class RunSource:
     workflow_name: str = ""
     version_id: int | None = None
     version_number: int | None = None
+    callback_urls: tuple[str, ...] = ()
 
 
 class RunRejected(Exception):
@@ -109,6 +110,7 @@ def _create(source: RunSource, graph: graphs.Graph, input: Any, options: Options
         is_test=options.is_test,
         created_by=options.created_by,
         idempotency_key=options.idempotency_key,
+        callback_urls=list(dict.fromkeys(source.callback_urls)),
     )
     NodeRun.objects.bulk_create(
         NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
@@ -126,6 +128,7 @@ def rerun(run: Run, options: Options) -> Run:
         workflow_name=run.workflow_name,
         version_id=run.version_id,
         version_number=run.version_number,
+        callback_urls=tuple(run.callback_urls),
     )
     options.is_test = run.is_test
     return start_run(source, run.input, options)

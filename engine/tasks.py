@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from engine import reaper, runner
+from engine import reaper, runner, webhooks
 
 
 @shared_task(
@@ -14,6 +14,11 @@ from engine import reaper, runner
 )
 def execute_node(node_run_id: int) -> None:
     runner.execute(node_run_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=40)
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.deliver(delivery_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)

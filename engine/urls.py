@@ -9,5 +9,6 @@ urlpatterns = [
     path("runs/", views.run_list, name="run-list"),
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("accounts/settings/network/", views.network_settings, name="network-settings"),
+    path("accounts/settings/network/rotate/", views.rotate_webhook_secret, name="rotate-webhook-secret"),
     path("costs/", section_page("engine/cost_report.html"), name="cost-report"),
 ]

@@ -6,14 +6,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import record
+from accounts.models import Workspace
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from engine.filters import RunFilterForm, RunPage, filtered
 from engine.forms import AllowlistForm
 from engine.models import Run
+from engine.webhooks import signing_secret
 
 
 def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
@@ -44,7 +46,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
     can_edit = can(request.user, run.workspace_id, Action.EDIT)
-    return render(request, "engine/run_detail.html", {"run": run, "can_edit": can_edit})
+    context = {"run": run, "can_edit": can_edit, "deliveries": run.deliveries.all()}
+    return render(request, "engine/run_detail.html", context)
 
 
 @login_required
@@ -69,6 +72,21 @@ def network_settings(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Saved the network allowlist.")
             return redirect("engine:network-settings")
-        return render(request, "engine/network_settings.html", {"form": form}, status=422)
+        context = {"form": form, "webhook_secret": signing_secret(workspace.pk)}
+        return render(request, "engine/network_settings.html", context, status=422)
     form = AllowlistForm(initial={"entries": "\n".join(workspace.http_allowlist)})
-    return render(request, "engine/network_settings.html", {"form": form})
+    return render(
+        request, "engine/network_settings.html", {"form": form, "webhook_secret": signing_secret(workspace.pk)}
+    )
+
+
+@login_required
+@require_POST
+def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.MANAGE)
+    Workspace.objects.filter(pk=me.workspace_id).update(webhook_secret="")
+    signing_secret(me.workspace_id)
+    record(request.user, "workspace.webhook_secret_rotated", workspace=me.workspace, target=me.workspace)
+    messages.success(request, "Made a new webhook signing secret; update your receivers.")
+    return redirect("engine:network-settings")

@@ -1,0 +1,20 @@
+"""Fixed one-minute windows in the shared cache: how many times a key was used this minute."""
+
+from django.core.cache import cache
+from django.utils import timezone
+
+
+class RateLimited(Exception):
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(f"Too many runs started {what}; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def hit(key: str, per_minute: int, what: str) -> None:
+    """Count one use of `key`; raise RateLimited once it is over `per_minute` in this minute."""
+    now = int(timezone.now().timestamp())
+    window = now - now % 60
+    slot = f"rate:{key}:{window}"
+    cache.add(slot, 0, timeout=120)
+    if cache.incr(slot) > per_minute:
+        raise RateLimited(what, retry_after=window + 60 - now)
