@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.models import AuditEntry, Membership, Workspace
+from accounts.models import ApiToken, AuditEntry, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -18,6 +18,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    exclude = ["webhook_secret"]  # a secret: owners see it in Settings → Network
 
 
 @admin.register(Membership)
@@ -45,3 +46,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Only the hash is stored; the admin can see, filter and revoke (set revoked_at), never reveal."""
+
+    list_display = ["name", "prefix", "user", "workspace", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "digest", "user", "workspace", "scopes", "created_at", "last_used_at"]

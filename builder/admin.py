@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from builder.models import Workflow, WorkflowVersion
+from builder.models import Schedule, WebhookTrigger, Workflow, WorkflowVersion
 
 
 class VersionInline(admin.TabularInline):
@@ -29,3 +29,20 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["workflow", "cron", "timezone", "enabled", "next_fire_at", "last_fired_at"]
+    list_filter = ["enabled", "timezone"]
+    search_fields = ["workflow__name", "cron"]
+
+
+@admin.register(WebhookTrigger)
+class WebhookTriggerAdmin(admin.ModelAdmin):
+    """The URL token and signing secret are secrets: neither is listed nor editable here."""
+
+    list_display = ["workflow", "enabled", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["workflow__name"]
+    exclude = ["token", "signing_secret"]

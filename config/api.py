@@ -17,6 +17,8 @@ from accounts.api_auth import TokenAuth
 from accounts.ratelimit import RateLimited
 from builder.api import router as builder_router
 from builder.hook_api import router as hook_router
+from builder.schedule_api import router as schedule_router
+from builder.schedules import ScheduleInvalid
 from builder.workflow_api import router as workflow_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
@@ -93,8 +95,15 @@ def on_graph_invalid(request: HttpRequest, exc: GraphInvalid) -> HttpResponse:
     return error_response(request, 422, "invalid_graph", "The graph is invalid", {"problems": problems})
 
 
+@api.exception_handler(ScheduleInvalid)
+def on_schedule_invalid(request: HttpRequest, exc: ScheduleInvalid) -> HttpResponse:
+    problems = [{"path": exc.field, "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", str(exc), {"problems": problems})
+
+
 api.add_router("/", accounts_router)
 api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
+api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)

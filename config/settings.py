@@ -202,6 +202,11 @@ ENGINE_TASK_HARD_LIMIT_S = 3720
 CELERY_BEAT_SCHEDULE = {
     "engine-reaper": {"task": "engine.tasks.reap", "schedule": float(ENGINE_REAP_INTERVAL_S)},
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=17)},
+    # Schedules have minute resolution: a 15 s tick fires each slot at most 15 s late for one
+    # indexed query per tick. Overlapping or repeated ticks are harmless (fire_due claims each
+    # slot once), and a tick older than the next one is dropped rather than queued up behind a
+    # stopped worker.
+    "fire-schedules": {"task": "builder.tasks.fire_schedules", "schedule": 15.0, "options": {"expires": 15}},
 }
 
 if REDIS_URL:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from engine.models import CachedResult, Effect, NodeRun, Run, RunEvent
+from engine.models import CachedResult, Effect, NodeRun, Run, RunEvent, WebhookDelivery
 
 
 class NodeRunInline(admin.TabularInline):
@@ -49,3 +49,13 @@ class CachedResultAdmin(admin.ModelAdmin):
     list_display = ["node_type", "key", "workspace", "created_at", "expires_at"]
     list_filter = ["node_type", "workspace"]
     search_fields = ["key"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["run", "url", "status", "attempts", "last_status_code", "delivered_at"]
+    list_filter = ["status"]
+    search_fields = ["url", "event_id"]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

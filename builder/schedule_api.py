@@ -1,0 +1,101 @@
+"""Schedules over the API: list and add a workflow's schedules, change or delete one."""
+
+from datetime import datetime
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import Field
+
+from accounts.models import Scope
+from accounts.permissions import Action, get_for
+from accounts.tokens import require_scope
+from builder import schedules
+from builder.models import Schedule, Workflow
+
+router = Router(tags=["schedules"])
+SHOWN_FIRES = 5
+
+
+class ScheduleIn(Schema):
+    cron: str = Field(max_length=100, description="five fields (minute hour day-of-month month day-of-week) or @daily…")
+    timezone: str = Field("UTC", max_length=64, description="a tz database name such as Europe/Berlin")
+    input: dict[str, Any] = Field(default_factory=dict, description="the trigger input of every run it starts")
+    enabled: bool = True
+
+
+class SchedulePatch(Schema):
+    cron: str | None = Field(None, max_length=100)
+    timezone: str | None = Field(None, max_length=64)
+    input: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+
+class ScheduleOut(Schema):
+    id: int
+    workflow_id: int
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+    enabled: bool
+    last_fired_at: datetime | None
+    next_fire_times: list[datetime] = Field(description="the next 5, with the offset of the schedule's time zone")
+
+
+def schedule_out(schedule: Schedule) -> ScheduleOut:
+    return ScheduleOut(
+        id=schedule.pk,
+        workflow_id=schedule.workflow_id,
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+        input=schedule.input,
+        enabled=schedule.enabled,
+        last_fired_at=schedule.last_fired_at,
+        next_fire_times=schedules.upcoming(schedule, SHOWN_FIRES),
+    )
+
+
+def _schedule(request: HttpRequest, schedule_id: int, action: Action) -> Schedule:
+    # Schedules have no workspace of their own: the permission is the workflow's.
+    workflow = get_for(request.user, Workflow, action, schedules__pk=schedule_id)
+    return Schedule.objects.select_related("workflow__workspace").get(pk=schedule_id, workflow=workflow)
+
+
+@router.get("/workflows/{workflow_id}/schedules", response=list[ScheduleOut], summary="A workflow's schedules")
+def list_schedules(request: HttpRequest, workflow_id: int) -> list[ScheduleOut]:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    return [schedule_out(s) for s in workflow.schedules.order_by("pk")]
+
+
+@router.post("/workflows/{workflow_id}/schedules", response={201: ScheduleOut}, summary="Add a schedule")
+def create_schedule(request: HttpRequest, workflow_id: int, body: ScheduleIn) -> Status[ScheduleOut]:
+    """Each fire time starts a run of the latest published version with `input`. 422 names a bad
+    `cron` or `timezone`."""
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    spec = schedules.Spec(body.cron, body.timezone, body.input, body.enabled)
+    return Status(201, schedule_out(schedules.create(workflow, spec, by=cast(User, request.user))))
+
+
+@router.get("/schedules/{schedule_id}", response=ScheduleOut, summary="One schedule")
+def get_schedule(request: HttpRequest, schedule_id: int) -> ScheduleOut:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    return schedule_out(_schedule(request, schedule_id, Action.VIEW))
+
+
+@router.patch("/schedules/{schedule_id}", response=ScheduleOut, summary="Change, pause or resume a schedule")
+def update_schedule(request: HttpRequest, schedule_id: int, body: SchedulePatch) -> ScheduleOut:
+    """A new cron or time zone, or resuming, counts from now: a paused schedule does not catch up."""
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    schedule = _schedule(request, schedule_id, Action.EDIT)
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}
+    return schedule_out(schedules.update(schedule, changes, by=cast(User, request.user)))
+
+
+@router.delete("/schedules/{schedule_id}", response={204: None}, summary="Delete a schedule")
+def delete_schedule(request: HttpRequest, schedule_id: int) -> Status[None]:
+    require_scope(request, Scope.WORKFLOWS_WRITE)
+    schedules.delete(_schedule(request, schedule_id, Action.EDIT), by=cast(User, request.user))
+    return Status(204, None)

@@ -1,0 +1,48 @@
+"""The schedule form of the Schedules page; it validates with the same checks as the API and does not save."""
+
+import json
+from typing import Any
+
+from django import forms
+
+from builder import schedules
+
+
+class ScheduleForm(forms.Form):
+    cron = forms.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week, or @daily, @hourly…")
+    timezone = forms.CharField(max_length=64, initial="UTC")
+    input = forms.CharField(required=False, max_length=100_000, initial="{}", help_text="a JSON object")
+
+    def clean_cron(self) -> str:
+        return _checked(schedules.check_cron, self.cleaned_data["cron"])
+
+    def clean_timezone(self) -> str:
+        return _checked(schedules.check_timezone, self.cleaned_data["timezone"])
+
+    def clean_input(self) -> dict[str, Any]:
+        text = self.cleaned_data["input"].strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"input: not JSON ({error.msg} at line {error.lineno})") from None
+        return _checked(schedules.check_input, value)
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        if not self.errors:
+            try:
+                schedules.clean(self.spec())
+            except schedules.ScheduleInvalid as error:
+                self.add_error(error.field, str(error))
+        return data
+
+    def spec(self) -> schedules.Spec:
+        data = self.cleaned_data
+        return schedules.Spec(data["cron"], data["timezone"], data["input"])
+
+
+def _checked(check: Any, value: Any) -> Any:
+    try:
+        return check(value)
+    except schedules.ScheduleInvalid as error:
+        raise forms.ValidationError(str(error)) from None
