@@ -1,9 +1,15 @@
 from django.urls import path
 
-from accounts.sections import section_page
+from approvals import views
 
 app_name = "approvals"
 
 urlpatterns = [
-    path("", section_page("approvals/inbox.html"), name="inbox"),
+    path("", views.inbox_view, name="inbox"),
+    path("history/", views.history_view, name="history"),
+    path("notifications/", views.notifications_view, name="notifications"),
+    path("<int:approval_id>/", views.item_view, name="item"),
+    path("<int:approval_id>/decide/", views.decide_view, name="decide"),
+    path("<int:approval_id>/claim/", views.claim_view, name="claim"),
+    path("<int:approval_id>/diff/", views.diff_view, name="diff"),
 ]

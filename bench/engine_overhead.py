@@ -13,9 +13,7 @@ error), 1 when it could not measure.
 
 import argparse
 import os
-import platform
-import shlex
-import statistics
+import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
 
-from bench import graphs, query_profile  # noqa: E402
+from bench import diagnostics, graphs, query_profile, report  # noqa: E402
 from bench.workers import Worker, base_env  # noqa: E402
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -41,7 +39,6 @@ BROKER_URL = "redis://127.0.0.1:6379/3"
 RESULT_URL = "redis://127.0.0.1:6379/4"
 POLL_S = 0.01
 CHAIN, WIDTH = 10, 100
-TARGET = 2.0
 
 
 class CouldNotMeasure(Exception):
@@ -74,6 +71,8 @@ def setup_django(env: dict[str, str]) -> int:
     """Configure Django for the bench database, migrate, start from empty tables; return a workspace id."""
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    # Names this process's connections so diagnostics can tell them from the engine worker's.
+    os.environ["PGAPPNAME"] = "bench"
     django.setup()
     from django.core.management import call_command
     from django.db import connection
@@ -108,6 +107,7 @@ class Bench:
         self.workspace_id = workspace_id
         self.workers = workers
         self.db = psycopg.connect(DATABASE_URL, autocommit=True)
+        self.chain_runs: list[int] = []
 
     def engine(self, graph: dict[str, object], timeout: float) -> float:
         from engine.models import ENDED_RUN, NodeRun, Run, RunStatus
@@ -120,6 +120,8 @@ class Bench:
         nodes = dict(NodeRun.objects.filter(run=run).values_list("node_id", "status"))
         if status.first() != RunStatus.SUCCEEDED or set(nodes.values()) != {"succeeded"}:
             raise CouldNotMeasure(f"engine run {run.pk} ended {status.first()}; nodes: {nodes}")
+        if len(nodes) == CHAIN:
+            self.chain_runs.append(run.pk)
         return elapsed
 
     def _rows(self, tag: str, step: int | None = None) -> int:
@@ -134,7 +136,7 @@ class Bench:
 
         tag = uuid.uuid4().hex
         began = time.perf_counter()
-        celery.chain(step.si(tag, i, fresh) for i in range(CHAIN)).apply_async()
+        celery.chain(*[step.si(tag, i, fresh) for i in range(CHAIN)]).apply_async()
         return wait(lambda: self._rows(tag) >= CHAIN, began, 60, "the raw chain", self.workers)
 
     def raw_chord(self) -> float:
@@ -147,10 +149,6 @@ class Bench:
         if self._rows(tag) != WIDTH + 1:
             raise CouldNotMeasure(f"the raw chord wrote {self._rows(tag)} rows, not {WIDTH + 1}")
         return elapsed
-
-
-def p90(values: list[float]) -> float:
-    return statistics.quantiles(values, n=10, method="inclusive")[8] if len(values) > 1 else values[0]
 
 
 def measure(bench: Bench, reps: int, warmup: int) -> dict[str, list[float]]:
@@ -175,53 +173,20 @@ def measure(bench: Bench, reps: int, warmup: int) -> dict[str, list[float]]:
         if rep >= warmup:
             for name, value in values.items():
                 samples[name].append(value)
+        else:
+            bench.chain_runs.clear()
     return samples
-
-
-def verdict(samples: dict[str, list[float]], reps: int, warmup: int) -> list[str]:
-    med = {name: statistics.median(values) for name, values in samples.items()}
-    top = {name: p90(values) for name, values in samples.items()}
-
-    def row(label: str, name: str, scale: float, unit: str) -> str:
-        return f"  {label:<48}{med[name] * scale:>9.1f} {unit:<3}{top[name] * scale:>9.1f} {unit}"
-
-    node_ratio = med["engine_chain"] / med["raw_chain"]
-    fan_ratio = med["engine_fan_out"] / med["raw_chord"]
-    return [
-        f"Results: median and p90 of {reps} repetitions after {warmup} warm-up",
-        f"  {'':<48}{'median':>13}{'p90':>12}",
-        row(f"engine chain, per node ({CHAIN} nodes)", "engine_chain", 1000, "ms"),
-        row(f"raw Celery chain, per step ({CHAIN} tasks)", "raw_chain", 1000, "ms"),
-        row("  reference: raw chain, new PG connection per task", "raw_chain_fresh", 1000, "ms"),
-        row(f"engine fan-out {WIDTH} + join ({WIDTH + 2} nodes), wall", "engine_fan_out", 1000, "ms"),
-        row(f"raw Celery chord {WIDTH} + callback, wall", "raw_chord", 1000, "ms"),
-        "",
-        f"  {'target (ratio of medians)':<48}{'ratio':>9}{'limit':>9}  verdict",
-        f"  {'engine per node / raw chain per step':<48}{node_ratio:>9.2f}{TARGET:>9.2f}  "
-        + ("PASS" if node_ratio <= TARGET else "MISS"),
-        f"  {'engine fan-out / raw chord':<48}{fan_ratio:>9.2f}{TARGET:>9.2f}  "
-        + ("PASS" if fan_ratio <= TARGET else "MISS"),
-    ]
-
-
-def environment() -> list[str]:
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    return [
-        f"command: {shlex.join([Path(sys.executable).as_posix(), *sys.argv])}  (cwd {Path.cwd()})",
-        f"cpus: {os.cpu_count()}  load average: {load}  platform: {platform.platform()}",
-        f"python {platform.python_version()}  celery {celery.__version__}  django {django.get_version()}  "
-        f"psycopg {psycopg.__version__}",
-        "workers: --pool=threads --concurrency=8 --without-mingle --without-gossip, one for the engine, one for raw",
-    ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="measured repetitions of each case")
     parser.add_argument("--warmup", type=int, default=1, help="repetitions run first and not counted")
-    parser.add_argument("--no-profile", action="store_true", help="skip the in-process query profile")
+    parser.add_argument("--no-profile", action="store_true", help="skip the diagnostics after the figures")
     args = parser.parse_args()
-    print("\n".join(environment()), flush=True)
+    if args.reps < 1 or args.warmup < 0:
+        parser.error("--reps must be at least 1 and --warmup at least 0")
+    print("\n".join(report.environment()), flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-bench-")
     try:
         env = prepare_services(data_dir)
@@ -236,21 +201,27 @@ def main() -> int:
             print(
                 f"postgresql {cursor.fetchone()[0]}  redis {redis.Redis.from_url(BROKER_URL).info()['redis_version']}"
             )
-        print(f"data dir (worker logs): {data_dir}", flush=True)
+        print(f"worker logs: {data_dir} (removed after a successful run)", flush=True)
         worker_env = base_env(**env)
         with (
             Worker("engine", engine_app, "config", "celery", worker_env, Path(data_dir)) as engine_worker,
             Worker("raw", raw_tasks.app, "bench.raw_tasks", raw_tasks.QUEUE, worker_env, Path(data_dir)) as raw_worker,
         ):
-            samples = measure(Bench(workspace_id, [engine_worker, raw_worker]), args.reps, args.warmup)
-        print("\n".join(["", *verdict(samples, args.reps, args.warmup)]))
+            bench = Bench(workspace_id, [engine_worker, raw_worker])
+            samples = measure(bench, args.reps, args.warmup)
+            print("\n".join(["", *report.verdict(samples, args.reps, args.warmup, CHAIN, WIDTH)]), flush=True)
+            if not args.no_profile:
+                fan_out = graphs.fan_out(WIDTH)
+                probe = diagnostics.backend_states(DATABASE_URL, DB_NAME, lambda: bench.engine(fan_out, 180))
+                gaps = diagnostics.event_gaps(bench.chain_runs)
+                print("\n".join(["", "Diagnostics (not part of the figures):", *gaps, *probe]))
         if not args.no_profile:
-            profile = query_profile.report(workspace_id, graphs.chain(CHAIN), graphs.fan_out(WIDTH))
-            print("\n".join(["", *profile]))
+            print("\n".join(query_profile.report(workspace_id, graphs.chain(CHAIN), graphs.fan_out(WIDTH))))
         print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     except (CouldNotMeasure, RuntimeError) as error:
-        print(f"\ncould not measure: {error}", file=sys.stderr)
+        print(f"\ncould not measure: {error}\n(worker logs kept in {data_dir})", file=sys.stderr)
         return 1
+    shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

@@ -1,5 +1,6 @@
 """The benchmark's workflows, as graph JSON v1: no-op `transform` nodes (empty params)."""
 
+import itertools
 from typing import Any
 
 
@@ -21,7 +22,7 @@ def chain(length: int = 10) -> dict[str, Any]:
     """`length` nodes in a line: the trigger (itself a no-op: it passes the input on) and length-1 transforms."""
     ids = ["trigger", *(f"step_{i}" for i in range(1, length))]
     nodes = [_node(node_id, "trigger" if i == 0 else "transform", 200 * i, 0) for i, node_id in enumerate(ids)]
-    edges = [_edge(source, target) for source, target in zip(ids, ids[1:], strict=False)]
+    edges = [_edge(source, target) for source, target in itertools.pairwise(ids)]
     return {"schema_version": 1, "nodes": nodes, "edges": edges}
 
 

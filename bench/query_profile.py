@@ -4,6 +4,8 @@ No broker and no worker: the dispatch that would send each ready node to Celery 
 by a list, and runner.execute runs every node here under CaptureQueriesContext. What is
 left is the engine's own work per node (SQL statements, run-row locks, Python) without the
 Celery hop and without the reconnect the worker pays per task, which is timed separately.
+The channel-layer prompt sent after each commit (engine.live.publish) runs here as well and
+is timed on its own.
 """
 
 import statistics
@@ -23,6 +25,7 @@ class NodeCost:
     queries: int
     locks: int
     ms: float
+    publish_ms: float
 
 
 @dataclass
@@ -45,7 +48,7 @@ def _locks(queries: CaptureQueriesContext) -> int:
 
 
 def profile_run(name: str, workspace_id: int, graph: dict[str, Any]) -> Profile:
-    from engine import runner
+    from engine import live, runner
     from engine.models import NodeRun, Run, RunStatus
     from engine.runs import Options, RunSource, start_run
 
@@ -54,7 +57,18 @@ def profile_run(name: str, workspace_id: int, graph: dict[str, Any]) -> Profile:
     def collect(ids: list[int], later: list[tuple[int, datetime]] | None = None) -> None:
         ready.extend(ids)
 
-    with mock.patch("engine.dispatch.dispatch", collect):
+    # The channel-layer prompt after each commit is timed on its own: it is not SQL.
+    publish = live.publish
+    publishing = [0.0]
+
+    def timed_publish(*args: Any, **kwargs: Any) -> None:
+        began = time.perf_counter()
+        try:
+            publish(*args, **kwargs)
+        finally:
+            publishing[0] += (time.perf_counter() - began) * 1000
+
+    with mock.patch("engine.dispatch.dispatch", collect), mock.patch.object(live, "publish", timed_publish):
         began = time.perf_counter()
         with CaptureQueriesContext(connection) as captured:
             run = start_run(RunSource(workspace_id=workspace_id, graph=graph), {}, Options())
@@ -62,11 +76,12 @@ def profile_run(name: str, workspace_id: int, graph: dict[str, Any]) -> Profile:
         node_ids = dict(NodeRun.objects.filter(run=run).values_list("pk", "node_id"))
         while ready:
             node_run_id = ready.pop(0)
-            began = time.perf_counter()
+            began, publishing[0] = time.perf_counter(), 0.0
             with CaptureQueriesContext(connection) as captured:
                 runner.execute(node_run_id)
             elapsed = (time.perf_counter() - began) * 1000
-            result.nodes.append(NodeCost(node_ids[node_run_id], len(captured), _locks(captured), elapsed))
+            cost = NodeCost(node_ids[node_run_id], len(captured), _locks(captured), elapsed, publishing[0])
+            result.nodes.append(cost)
     status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
     if status != RunStatus.SUCCEEDED or len(result.nodes) != len(graph["nodes"]):
         raise RuntimeError(f"the in-process {name} run ended {status} after {len(result.nodes)} nodes")
@@ -91,14 +106,16 @@ def report(workspace_id: int, chain: dict[str, Any], fan_out: dict[str, Any]) ->
     join = next(node for node in wide.nodes if node.node_id == "join")
     first, last = wide.nodes[1], wide.nodes[-2]
     return [
-        "In-process profile (no Celery: each node run by runner.execute here, queries captured):",
-        f"  start_run: chain {line.start_queries} queries {line.start_ms:.1f} ms; "
+        "  in-process profile (no Celery: each node run by runner.execute here, queries captured):",
+        f"    start_run: chain {line.start_queries} queries {line.start_ms:.1f} ms; "
         f"fan-out {wide.start_queries} queries {wide.start_ms:.1f} ms",
-        f"  chain node: median {line.median('queries'):.0f} queries, {line.median('locks'):.0f} run-row locks, "
-        f"{line.median('ms'):.2f} ms; whole chain {line.total_ms():.0f} ms",
-        f"  fan-out branch: median {wide.median('queries', 'branch_'):.0f} queries, "
+        f"    chain node: median {line.median('queries'):.0f} queries, {line.median('locks'):.0f} run-row locks, "
+        f"{line.median('ms'):.2f} ms (of which live.publish {line.median('publish_ms'):.2f} ms); "
+        f"whole chain {line.total_ms():.0f} ms",
+        f"    fan-out branch: median {wide.median('queries', 'branch_'):.0f} queries, "
         f"{wide.median('locks', 'branch_'):.0f} run-row locks, {wide.median('ms', 'branch_'):.2f} ms "
-        f"(first {first.ms:.2f} ms, last {last.ms:.2f} ms); join {join.queries} queries {join.ms:.2f} ms",
-        f"  whole fan-out run serially in one thread: {wide.total_ms():.0f} ms",
-        f"  Django PostgreSQL connect (paid once per task by the engine worker): {connect_ms():.2f} ms",
+        f"(live.publish {wide.median('publish_ms', 'branch_'):.2f} ms; first {first.ms:.2f} ms, last {last.ms:.2f} ms);"
+        f" join {join.queries} queries {join.ms:.2f} ms",
+        f"    whole fan-out run serially in one thread: {wide.total_ms():.0f} ms",
+        f"    Django PostgreSQL connect (paid once per task by the engine worker): {connect_ms():.2f} ms",
     ]

@@ -48,12 +48,12 @@ def _write(tag: str, step: int, fresh: bool) -> None:
     the connection around every task (CONN_MAX_AGE=0), so each task connects anew.
     """
     if fresh:
-        with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        with psycopg.connect(DATABASE_URL, autocommit=True, application_name="bench_raw") as conn:
             conn.execute(f"INSERT INTO {TABLE} (tag, step) VALUES (%s, %s)", (tag, step))  # noqa: S608
         return
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:
-        conn = _local.conn = psycopg.connect(DATABASE_URL, autocommit=True)
+        conn = _local.conn = psycopg.connect(DATABASE_URL, autocommit=True, application_name="bench_raw")
     conn.execute(f"INSERT INTO {TABLE} (tag, step) VALUES (%s, %s)", (tag, step))  # noqa: S608
 
 

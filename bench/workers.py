@@ -76,6 +76,6 @@ class Worker:
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    """The parent's environment without the Django settings module, plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    """The parent's environment without the Django settings module or libpq's application name, plus `extra`."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SETTINGS_MODULE", "PGAPPNAME")}
     return env | extra

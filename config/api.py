@@ -15,6 +15,8 @@ from ninja.security import django_auth
 from accounts.api import router as accounts_router
 from accounts.api_auth import TokenAuth
 from accounts.ratelimit import RateLimited
+from approvals.api import router as approvals_router
+from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
 from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
@@ -95,6 +97,17 @@ def on_graph_invalid(request: HttpRequest, exc: GraphInvalid) -> HttpResponse:
     return error_response(request, 422, "invalid_graph", "The graph is invalid", {"problems": problems})
 
 
+@api.exception_handler(Conflict)
+def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    return error_response(request, 409, "conflict", str(exc))
+
+
+@api.exception_handler(Invalid)
+def on_invalid_decision(request: HttpRequest, exc: Invalid) -> HttpResponse:
+    problems = [{"path": exc.field, "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"{exc.field}: {exc}", {"problems": problems})
+
+
 @api.exception_handler(ScheduleInvalid)
 def on_schedule_invalid(request: HttpRequest, exc: ScheduleInvalid) -> HttpResponse:
     problems = [{"path": exc.field, "message": str(exc)}]
@@ -107,3 +120,4 @@ api.add_router("/", hook_router)
 api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
+api.add_router("/", approvals_router)

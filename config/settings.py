@@ -216,7 +216,15 @@ else:
 API_TOKEN_TRIGGERS_PER_MINUTE = env.integer("API_TOKEN_TRIGGERS_PER_MINUTE", 60, minimum=1, maximum=100_000)
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # socket_timeout=None: channels_redis waits for messages with a 5 s blocking pop, and
+    # redis-py 8's default 5 s socket timeout would fire first and kill the consumer
+    # (django/channels_redis#422). Its async pool also caps connections at 100 by default.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.EmbeddedChannelLayer"}}
 

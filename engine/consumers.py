@@ -12,11 +12,12 @@ from django.http import Http404
 from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
-from engine.live import run_group
+from engine.live import as_message, run_group
 from engine.models import Run, RunEvent
 
 CLOSE_NO_SUCH_RUN = 4404
 BATCH = 500
+QUIET_CHECK_S = 0.25
 
 
 def _after(raw: Any) -> int:
@@ -35,6 +36,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     run_id: int
     sent: int = 0
     group: str | None = None
+    check: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -64,6 +66,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.catch_up()
 
     async def disconnect(self, code: int) -> None:
+        if self.check is not None:
+            self.check.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -74,8 +78,28 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.catch_up()
 
     async def run_hint(self, message: dict[str, Any]) -> None:
-        if message.get("seq", 0) > self.sent:
-            await self.catch_up()
+        """Send the events the prompt carries when they follow on from what was sent; else read the database."""
+        if message.get("seq", 0) <= self.sent:
+            return
+        carried = message.get("events") or []
+        if carried and not self.sending.locked() and carried[0]["seq"] == self.sent + 1:
+            async with self.sending:
+                if carried[0]["seq"] == self.sent + 1:
+                    for event in carried:
+                        await self.send_json(event)
+                    self.sent = carried[-1]["seq"]
+                    self.check_soon()
+                    return
+        await self.catch_up()
+
+    def check_soon(self) -> None:
+        """Read the database once things go quiet: a full channel drops prompts silently, and
+        the last ones of a burst may be among them. Each new prompt pushes the check back."""
+        if self.check is not None:
+            self.check.cancel()
+        self.check = asyncio.get_running_loop().call_later(
+            QUIET_CHECK_S, lambda: asyncio.ensure_future(self.catch_up())
+        )
 
     async def catch_up(self) -> None:
         """Send every stored event after the last one sent. Hints arriving meanwhile coalesce into one more pass."""
@@ -92,15 +116,4 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def events_after(self, seq: int) -> list[dict[str, Any]]:
-        rows = RunEvent.objects.filter(run_id=self.run_id, seq__gt=seq).order_by("seq")[:BATCH]
-        return [
-            {
-                "type": "event",
-                "seq": e.seq,
-                "event": e.type,
-                "node_id": e.node_id,
-                "payload": e.payload,
-                "at": e.created_at.isoformat(),
-            }
-            for e in rows
-        ]
+        return [as_message(e) for e in RunEvent.objects.filter(run_id=self.run_id, seq__gt=seq).order_by("seq")[:BATCH]]

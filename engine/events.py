@@ -58,4 +58,5 @@ def change(run_id: int) -> Iterator[Change]:
             transaction.on_commit(lambda: send_notices(notices))
         if step.events:
             moved = run.status if "status" in step.run_fields else None
-            transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, run.last_seq, moved))
+            committed = list(step.events)
+            transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, committed, moved))

@@ -70,3 +70,18 @@ class RunFactory(factory.django.DjangoModelFactory):
     graph = factory.LazyFunction(
         lambda: {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
     )
+
+
+class ApprovalRequestFactory(factory.django.DjangoModelFactory):
+    """A request row on its own (no waiting node behind it); real ones come from running an approval node."""
+
+    class Meta:
+        model = "approvals.ApprovalRequest"
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    run = factory.SubFactory(RunFactory, workspace=factory.SelfAttribute("..workspace"))
+    node_run_id = 0
+    node_id = factory.Sequence(lambda n: f"review{n}")
+    title = factory.Sequence(lambda n: f"Review ticket {n}")
+    allowed_decisions = factory.LazyFunction(lambda: ["approve", "edit_and_approve", "reject", "escalate"])
+    fields = factory.LazyFunction(lambda: [{"name": "reply", "label": "Reply", "type": "textarea", "value": "Hi"}])

@@ -1,5 +1,6 @@
 """Real `celery worker` processes for tests, pointed at the test database and Redis."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,11 +48,15 @@ class Worker:
             f"--concurrency={concurrency}", "--loglevel=WARNING", "--hostname", self.name,
             "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        # Its own process group: with --beat, beat is a child process that must die with the worker.
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while not app.control.ping(destination=[self.name], timeout=0.5):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 raise RuntimeError(f"the Celery worker did not come up:\n{self.output()}")
 
     def output(self) -> str:
@@ -60,15 +65,20 @@ class Worker:
         return self.log.read()
 
     def kill(self) -> None:
-        """SIGKILL: no warm shutdown, no acknowledgement, the way an OOM kill ends a worker."""
-        self.process.send_signal(signal.SIGKILL)
+        """SIGKILL to every process of the worker: no warm shutdown, no acknowledgement, as when its machine dies."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        else:
+            # The main process is gone; make sure no child (beat) outlives it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()

@@ -1,0 +1,121 @@
+"""What the inbox lists: pending items by scope and order with counts, and decided items with filters."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+
+from accounts.models import Membership
+from approvals.models import ApprovalRequest, Assignee, Decision, Status
+from engine.models import RunStatus
+
+PAGE = 25
+SCOPES = {"all": "All", "me": "Assigned to me", "roles": "For my role"}
+SORTS = {"age": "Oldest first", "deadline": "Deadline first"}
+OPEN_RUN = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING]
+
+
+class InboxForm(forms.Form):
+    scope = forms.ChoiceField(required=False, choices=list(SCOPES.items()))
+    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+
+class HistoryForm(forms.Form):
+    decision = forms.ChoiceField(required=False, choices=[("", "any decision"), *Decision.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any outcome"), *[c for c in Status.choices if c[0] != Status.PENDING]]
+    )
+    reviewer = forms.CharField(required=False, max_length=150, strip=True)
+    workflow = forms.IntegerField(required=False, min_value=1)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if isinstance(since, date) and isinstance(until, date) and since > until:
+            self.add_error("until", "The end date is before the start date")
+        return data
+
+
+@dataclass
+class Page:
+    items: list[ApprovalRequest]
+    number: int
+    has_more: bool
+
+
+def _assigned_to(member: Membership, *, by_user: bool) -> Exists:
+    who = Q(user_id=member.user_id) if by_user else Q(role=member.role)
+    return Exists(Assignee.objects.filter(who, request=OuterRef("pk")))
+
+
+def pending(member: Membership) -> QuerySet[ApprovalRequest]:
+    """Pending items of the member's workspace whose run still waits (a cancelled run's item is moot)."""
+    return ApprovalRequest.objects.filter(
+        workspace_id=member.workspace_id, status=Status.PENDING, run__status__in=OPEN_RUN
+    )
+
+
+def scoped(items: QuerySet[ApprovalRequest], member: Membership, scope: str) -> QuerySet[ApprovalRequest]:
+    if scope == "me":
+        return items.filter(_assigned_to(member, by_user=True))
+    if scope == "roles":
+        return items.filter(_assigned_to(member, by_user=False))
+    return items
+
+
+def counts(member: Membership) -> dict[str, int]:
+    """Pending counts per scope.
+
+    Three counts, the scoped ones starting from the assignee index: one aggregate with two
+    EXISTS filters evaluated both subqueries for every pending row (60 ms at 10,000 items).
+    """
+    open_items = {
+        "request__workspace_id": member.workspace_id,
+        "request__status": Status.PENDING,
+        "request__run__status__in": OPEN_RUN,
+    }
+    return {
+        "all": pending(member).count(),
+        "me": Assignee.objects.filter(user_id=member.user_id, **open_items).count(),
+        "roles": Assignee.objects.filter(role=member.role, **open_items).count(),
+    }
+
+
+def ordered(items: QuerySet[ApprovalRequest], sort: str) -> QuerySet[ApprovalRequest]:
+    if sort == "deadline":
+        return items.order_by(F("deadline").asc(nulls_last=True), "created_at", "pk")
+    return items.order_by("created_at", "pk")
+
+
+def page_of(items: QuerySet[ApprovalRequest], number: int) -> Page:
+    start = (number - 1) * PAGE
+    rows = list(items.select_related("claimed_by").prefetch_related("assignees__user")[start : start + PAGE + 1])
+    return Page(items=rows[:PAGE], number=number, has_more=len(rows) > PAGE)
+
+
+def inbox_page(member: Membership, scope: str, sort: str, number: int = 1) -> Page:
+    return page_of(ordered(scoped(pending(member), member, scope), sort), number)
+
+
+def history(member: Membership, data: dict[str, Any]) -> Page:
+    """Decided items, newest decision first, filtered by the HistoryForm's cleaned data."""
+    items = ApprovalRequest.objects.filter(workspace_id=member.workspace_id).exclude(status=Status.PENDING)
+    if data.get("decision"):
+        items = items.filter(decision=data["decision"])
+    if data.get("status"):
+        items = items.filter(status=data["status"])
+    if data.get("reviewer"):
+        items = items.filter(decided_by_label__iexact=data["reviewer"])
+    if data.get("workflow"):
+        items = items.filter(workflow_id=data["workflow"])
+    if data.get("since"):
+        items = items.filter(decided_at__date__gte=data["since"])
+    if data.get("until"):
+        items = items.filter(decided_at__date__lte=data["until"])
+    return page_of(items.order_by("-decided_at", "-pk"), data.get("page") or 1)

@@ -1,0 +1,69 @@
+// Keeps the review inbox current and drives it from the keyboard. The workspace socket says an
+// approval appeared or was decided; the page re-fetches its list (server-rendered) and, when the
+// open item is the one that moved, its card. Messages are only prompts; the database is the truth.
+import { coalesce, nextDelay } from "./liveRuns";
+
+const REFUSED = new Set([4401, 4403, 4404]);
+const PROMPTS = new Set(["approval.created", "approval.decided", "approval.claimed"]);
+const ENDED = new Set(["cancelled", "failed", "succeeded"]);
+
+export type InboxKeyAction = "next" | "previous" | "approve" | "edit" | "reject";
+
+export function listUrl(location: Pick<Location, "pathname" | "search">): string {
+  const params = new URLSearchParams(location.search);
+  params.set("fragment", "list");
+  return `${location.pathname}?${params.toString()}`;
+}
+
+/** True for prompts that can change the list: an approval moved, or a run ended (its item leaves). */
+export function isInboxPrompt(data: unknown): boolean {
+  if (typeof data !== "object" || data === null) return false;
+  const { type, status } = data as { type?: unknown; status?: unknown };
+  if (typeof type === "string" && PROMPTS.has(type)) return true;
+  return type === "run.updated" && typeof status === "string" && ENDED.has(status);
+}
+
+/** The approval id a prompt is about, if any. */
+export function approvalOf(data: unknown): number | null {
+  if (typeof data !== "object" || data === null) return null;
+  const id = (data as { approval?: unknown }).approval;
+  return typeof id === "number" ? id : null;
+}
+
+/** What a key press means, or null; keys typed into a field belong to the field. */
+export function keyAction(key: string, targetTag: string, modified: boolean): InboxKeyAction | null {
+  if (modified || ["INPUT", "TEXTAREA", "SELECT"].includes(targetTag.toUpperCase())) return null;
+  return ({ j: "next", k: "previous", a: "approve", e: "edit", r: "reject" } as Record<string, InboxKeyAction>)[key] ?? null;
+}
+
+/** The item to open after `current` in `ids` (direction +1 or -1); the first when none is open. */
+export function neighbour(ids: readonly string[], current: string, direction: 1 | -1): string | null {
+  if (ids.length === 0) return null;
+  const at = ids.indexOf(current);
+  if (at === -1) return direction === 1 ? ids[0] : ids[ids.length - 1];
+  const next = at + direction;
+  return next >= 0 && next < ids.length ? ids[next] : null;
+}
+
+export function followInbox(socketUrl: string, refresh: () => void, onApproval: (id: number) => void): void {
+  const prompt = coalesce(refresh, 250);
+  let attempt = 0;
+  const open = () => {
+    const socket = new WebSocket(socketUrl);
+    socket.onopen = () => {
+      attempt = 0;
+      prompt(); // catch up on whatever arrived while disconnected
+    };
+    socket.onmessage = (message) => {
+      const data: unknown = JSON.parse(message.data as string);
+      if (!isInboxPrompt(data)) return;
+      prompt();
+      const id = approvalOf(data);
+      if (id !== null) onApproval(id);
+    };
+    socket.onclose = (event) => {
+      if (!REFUSED.has(event.code)) setTimeout(open, nextDelay(attempt++));
+    };
+  };
+  open();
+}
