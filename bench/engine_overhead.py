@@ -202,7 +202,8 @@ def main() -> int:
                 f"postgresql {cursor.fetchone()[0]}  redis {redis.Redis.from_url(BROKER_URL).info()['redis_version']}"
             )
         print(f"worker logs: {data_dir} (removed after a successful run)", flush=True)
-        worker_env = base_env(**env)
+        # Workers keep their PostgreSQL connection, as deployed (docs/deploy.md, DB_CONN_MAX_AGE).
+        worker_env = base_env(**env, DB_CONN_MAX_AGE="60")
         with (
             Worker("engine", engine_app, "config", "celery", worker_env, Path(data_dir)) as engine_worker,
             Worker("raw", raw_tasks.app, "bench.raw_tasks", raw_tasks.QUEUE, worker_env, Path(data_dir)) as raw_worker,

@@ -112,9 +112,18 @@ if EMBEDDED:
         }
     }
 else:
-    # Under ASGI each request may run on a different thread, so persistent connections would
-    # pile up rather than be reused; connect per request instead.
-    DATABASES = {"default": dict(dj_database_url.parse(DATABASE_URL, conn_max_age=0))}
+    # The web process (ASGI) runs each request on its own thread, so persistent connections
+    # would pile up rather than be reused: it connects per request. Celery workers keep theirs
+    # (DB_CONN_MAX_AGE=60 in their environment), which saves a connect per task.
+    DATABASES = {
+        "default": dict(
+            dj_database_url.parse(
+                DATABASE_URL,
+                conn_max_age=env.integer("DB_CONN_MAX_AGE", 0, maximum=3600),
+                conn_health_checks=True,
+            )
+        )
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -221,7 +230,10 @@ if REDIS_URL:
     # (django/channels_redis#422). Its async pool also caps connections at 100 by default.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: one Redis message per process for a group send, instead of one per
+            # consumer; its prompts are as lossy as the list-based layer's, which is fine here
+            # because the database is the truth (docs/websocket.md).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}]},
         }
     }

@@ -82,12 +82,13 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         if message.get("seq", 0) <= self.sent:
             return
         carried = message.get("events") or []
-        if carried and not self.sending.locked() and carried[0]["seq"] == self.sent + 1:
+        follows = message.get("first") == self.sent + 1
+        if carried and follows and not self.sending.locked():
             async with self.sending:
-                if carried[0]["seq"] == self.sent + 1:
-                    for event in carried:
-                        await self.send_json(event)
-                    self.sent = carried[-1]["seq"]
+                if message.get("first") == self.sent + 1:
+                    for text in carried:
+                        await self.send(text_data=text)
+                    self.sent = message["seq"]
                     self.check_soon()
                     return
         await self.catch_up()

@@ -44,7 +44,7 @@ def change(run_id: int) -> Iterator[Change]:
     from engine.dispatch import dispatch_after_commit, send_notices
 
     with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run_id)
+        run = Run.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=run_id)
         step = Change(run=run, now=timezone.now())
         yield step
         if step.events:

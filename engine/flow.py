@@ -7,73 +7,91 @@ whose incoming edges are all resolved and none active is skipped, which may in t
 the edges after it.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, Q
+
+from engine import graph as graphs
 from engine.events import Change
-from engine.graph import Graph, GraphEdge
+from engine.graph import GraphEdge
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunStatus
 
 ACTIVE, INACTIVE, OPEN = "active", "inactive", "open"
+SETTLED = (NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.CANCELLED)
+
+Row = tuple[str, str, Any, int]  # status, handle, wake_at, pk
 
 
-def _settled(node_run: NodeRun) -> bool:
-    if node_run.status in (NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.CANCELLED):
-        return True
-    return node_run.status in (NodeStatus.FAILED, NodeStatus.CRASHED) and node_run.wake_at is None
+def _settled(status: str, wake_at: Any) -> bool:
+    return status in SETTLED or (status in (NodeStatus.FAILED, NodeStatus.CRASHED) and wake_at is None)
 
 
-def _edge_state(edge: GraphEdge, nodes: dict[str, NodeRun]) -> str:
-    source = nodes[edge.source]
-    if source.status == NodeStatus.SUCCEEDED:
-        return ACTIVE if source.handle in ("", edge.source_handle) else INACTIVE
-    return INACTIVE if _settled(source) else OPEN
+def _edge_state(edge: GraphEdge, rows: dict[str, Row]) -> str:
+    status, handle, wake_at, _ = rows[edge.source]
+    if status == NodeStatus.SUCCEEDED:
+        return ACTIVE if handle in ("", edge.source_handle) else INACTIVE
+    return INACTIVE if _settled(status, wake_at) else OPEN
 
 
-def advance(step: Change) -> None:
-    """Queue the nodes that became ready and skip those that can no longer run."""
-    graph = Graph.model_validate(step.run.graph)
-    nodes = {node_run.node_id: node_run for node_run in NodeRun.objects.filter(run=step.run)}
-    changed = True
-    while changed:
-        changed = False
-        for node in graph.nodes:
-            node_run = nodes[node.id]
-            incoming = graph.incoming(node.id)
-            if node_run.status != NodeStatus.PENDING or node_run.wake_at is not None or not incoming:
-                continue
-            states = {_edge_state(edge, nodes) for edge in incoming}
-            if OPEN in states:
-                continue
-            if ACTIVE in states:
-                node_run.wake_at = step.now
-                NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now, dispatched_at=None)
-                step.ready.append(node_run.pk)
-                step.event("node.queued", node.id)
-            else:
-                node_run.status = NodeStatus.SKIPPED
-                NodeRun.objects.filter(pk=node_run.pk).update(status=NodeStatus.SKIPPED, finished_at=step.now)
-                step.event("node.skipped", node.id)
-                changed = True
+def advance(step: Change, changed: Iterable[str] | None = None) -> None:
+    """Queue the nodes that became ready and skip those that can no longer run.
+
+    Only the successors of the nodes in `changed` can have changed (all nodes when None), so
+    only those are looked at: a join after a wide fan-out costs one small query per finish.
+    """
+    graph = graphs.of_run(step.run.pk, step.run.graph)
+    if changed is None:
+        candidates = [node.id for node in graph.nodes if graph.incoming(node.id)]
+    else:
+        candidates = [edge.target for node_id in changed for edge in graph.outgoing(node_id)]
+    seen: set[str] = set()
+    while candidates:
+        node_id = candidates.pop(0)
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        incoming = graph.incoming(node_id)
+        wanted = {node_id, *(edge.source for edge in incoming)}
+        found = NodeRun.objects.filter(run=step.run, node_id__in=wanted)
+        rows: dict[str, Row] = {
+            row[0]: row[1:] for row in found.values_list("node_id", "status", "handle", "wake_at", "pk")
+        }
+        status, _, wake_at, pk = rows[node_id]
+        if status != NodeStatus.PENDING or wake_at is not None:
+            continue
+        states = {_edge_state(edge, rows) for edge in incoming}
+        if OPEN in states:
+            continue
+        if ACTIVE in states:
+            NodeRun.objects.filter(pk=pk).update(wake_at=step.now, dispatched_at=step.now)
+            step.ready.append(pk)
+            step.event("node.queued", node_id)
+        else:
+            NodeRun.objects.filter(pk=pk).update(status=NodeStatus.SKIPPED, finished_at=step.now)
+            step.event("node.skipped", node_id)
+            candidates.extend(edge.target for edge in graph.outgoing(node_id))
 
 
 def settle(step: Change) -> None:
     """Set the run's status from its nodes: running, waiting on a person or a timer, or ended."""
     if step.run.status in ENDED_RUN:
         return
-    statuses = list(NodeRun.objects.filter(run=step.run).values_list("status", "wake_at"))
-    busy = any(
-        status == NodeStatus.RUNNING or (status != NodeStatus.WAITING and wake_at is not None)
-        for status, wake_at in statuses
+    scheduled = ~Q(status=NodeStatus.WAITING) & Q(wake_at__isnull=False)  # ready, or retrying later
+    counts = NodeRun.objects.filter(run=step.run).aggregate(
+        busy=Count("pk", filter=Q(status=NodeStatus.RUNNING) | scheduled),
+        waiting=Count("pk", filter=Q(status=NodeStatus.WAITING)),
+        failed=Count("pk", filter=Q(status__in=[NodeStatus.FAILED, NodeStatus.CRASHED])),
     )
-    waiting = any(status == NodeStatus.WAITING for status, _ in statuses)
-    if busy:
+    if counts["busy"]:
         if step.run.status == RunStatus.WAITING:
             step.set_run(status=RunStatus.RUNNING)
             step.event("run.running")
-    elif waiting:
+    elif counts["waiting"]:
         if step.run.status != RunStatus.WAITING:
             step.set_run(status=RunStatus.WAITING)
             step.event("run.waiting")
     else:
-        failed = any(status in (NodeStatus.FAILED, NodeStatus.CRASHED) for status, _ in statuses)
-        final = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+        final = RunStatus.FAILED if counts["failed"] else RunStatus.SUCCEEDED
         step.set_run(status=final, finished_at=step.now)
         step.event(f"run.{final}")

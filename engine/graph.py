@@ -6,9 +6,10 @@ It returns every problem it finds as {path, code, message}, with paths such as
 """
 
 import json
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -73,18 +74,37 @@ class Graph(BaseModel):
     edges: list[GraphEdge] = Field(default_factory=list)
 
     def node(self, node_id: str) -> GraphNode:
-        return next(node for node in self.nodes if node.id == node_id)
+        return self._by_id[node_id]
 
     def incoming(self, node_id: str) -> list[GraphEdge]:
-        return [edge for edge in self.edges if edge.target == node_id]
+        return self._incoming.get(node_id, [])
 
     def outgoing(self, node_id: str) -> list[GraphEdge]:
-        return [edge for edge in self.edges if edge.source == node_id]
+        return self._outgoing.get(node_id, [])
+
+    @cached_property
+    def _by_id(self) -> dict[str, GraphNode]:
+        return {node.id: node for node in self.nodes}
+
+    @cached_property
+    def _incoming(self) -> dict[str, list[GraphEdge]]:
+        found: dict[str, list[GraphEdge]] = defaultdict(list)
+        for edge in self.edges:
+            found[edge.target].append(edge)
+        return found
+
+    @cached_property
+    def _outgoing(self) -> dict[str, list[GraphEdge]]:
+        found: dict[str, list[GraphEdge]] = defaultdict(list)
+        for edge in self.edges:
+            found[edge.source].append(edge)
+        return found
 
     def trigger(self) -> GraphNode:
         return next(node for node in self.nodes if (kind := registry.get(node.type)) and kind.is_trigger)
 
-    def ancestors(self) -> dict[str, set[str]]:
+    @cached_property
+    def upstream(self) -> dict[str, set[str]]:
         """Every node's transitive upstream nodes (the graph must be acyclic)."""
         parents: dict[str, set[str]] = defaultdict(set)
         for edge in self.edges:
@@ -117,6 +137,20 @@ class GraphInvalid(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"the graph has {len(problems)} problem(s): " + "; ".join(p.message for p in problems[:3]))
         self.problems = problems
+
+
+_run_graphs: OrderedDict[int, Graph] = OrderedDict()
+RUN_GRAPHS_KEPT = 256
+
+
+def of_run(run_id: int, data: Any) -> Graph:
+    """The parsed graph of a run. A run's graph never changes, so each process parses it once."""
+    graph = _run_graphs.get(run_id)
+    if graph is None:
+        graph = _run_graphs[run_id] = Graph.model_validate(data)
+        if len(_run_graphs) > RUN_GRAPHS_KEPT:
+            _run_graphs.popitem(last=False)
+    return graph
 
 
 def json_schema() -> dict[str, Any]:
@@ -296,7 +330,7 @@ def _unreachable(graph: Graph) -> Iterator[Problem]:
 
 def _references(graph: Graph) -> Iterator[Problem]:
     known = {node.id for node in graph.nodes}
-    upstream = graph.ancestors()
+    upstream = graph.upstream
     for i, node in enumerate(graph.nodes):
         for path, text, bare in _expression_strings(node, i):
             for ref in sorted(expressions.referenced_nodes(text, expression=bare)):

@@ -24,8 +24,9 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from engine import expressions, ledger, registry, runs
+from engine import graph as graphs
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
-from engine.graph import Graph, GraphNode
+from engine.graph import GraphNode
 from engine.models import CachedResult, NodeRun, NodeStatus
 from engine.registry import NodeContext, NodeResult
 
@@ -43,22 +44,22 @@ def execute(node_run_id: int) -> None:
     if node_run is None:
         return
     run = node_run.run
-    graph = Graph.model_validate(run.graph)
+    graph = graphs.of_run(run.pk, run.graph)
     node = graph.node(node_run.node_id)
     kind = registry.get(node.type)
     if kind is None:
         runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
         return
-    scope = expressions.scope(run.input, _outputs(node_run.run_id, graph.ancestors()[node.id]))
+    scope = expressions.scope(run.input, _outputs(node_run.run_id, graph.upstream[node.id]))
     try:
         params = resolve_params(kind, node, scope)
     except NodeError as error:
         runs.fail(node_run, error)
         return
-    runs.record_input(node_run, params.model_dump(mode="json"))
+    resolved = params.model_dump(mode="json")
     key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
     if key and (hit := _cached(run.workspace_id, key)) is not None:
-        runs.succeed(node_run, hit, cache_hit=True)
+        runs.succeed(node_run, hit, cache_hit=True, input=resolved)
         return
     ctx = NodeContext(
         run_id=run.pk,
@@ -77,10 +78,10 @@ def execute(node_run_id: int) -> None:
     )
     outcome = _supervise(node_run, _node_threads.submit(kind().run, ctx), ctx.deadline)
     if isinstance(outcome, NodeResult):
-        if runs.succeed(node_run, outcome) and key and outcome.wait_until is None and not outcome.park:
+        if runs.succeed(node_run, outcome, input=resolved) and key and outcome.wait_until is None and not outcome.park:
             _store(run.workspace_id, key, node, outcome)
     elif outcome is not None:
-        runs.fail(node_run, *outcome)
+        runs.fail(node_run, *outcome, input=resolved)
 
 
 def _supervise(

@@ -135,7 +135,7 @@ def rerun(run: Run, options: Options) -> Run:
 
 
 def _make_ready(step: Change, node_run: NodeRun) -> None:
-    NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now)
+    NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now, dispatched_at=step.now)
     step.ready.append(node_run.pk)
     step.event("node.queued", node_run.node_id)
 
@@ -149,22 +149,24 @@ def claim(node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
         if step.run.status in ENDED_RUN:
             return None
         # The run lock is held, so no other transition can move this node between the read and the update.
-        current = NodeRun.objects.filter(pk=node_run_id).values_list("status", flat=True).get()
-        if current not in CLAIMABLE:
-            return None
-        claimed = NodeRun.objects.filter(pk=node_run_id, status=current, wake_at__lte=step.now).update(
-            status=NodeStatus.RUNNING,
-            # Resuming after a wait continues the same attempt; anything else is a new one.
-            attempt=F("attempt") + (0 if current == NodeStatus.WAITING else 1),
-            lease_owner=owner,
-            lease_expires_at=step.now + timedelta(seconds=lease_s),
-            wake_at=None,
-            started_at=step.now,
-            finished_at=None,
-        )
-        if not claimed:
-            return None
         node_run = NodeRun.objects.get(pk=node_run_id)
+        current = node_run.status
+        if current not in CLAIMABLE or node_run.wake_at is None or node_run.wake_at > step.now:
+            return None
+        claimed = {
+            "status": NodeStatus.RUNNING,
+            # Resuming after a wait continues the same attempt; anything else is a new one.
+            "attempt": node_run.attempt + (0 if current == NodeStatus.WAITING else 1),
+            "lease_owner": owner,
+            "lease_expires_at": step.now + timedelta(seconds=lease_s),
+            "wake_at": None,
+            "started_at": step.now,
+            "finished_at": None,
+        }
+        if not NodeRun.objects.filter(pk=node_run_id, status=current, attempt=node_run.attempt).update(**claimed):
+            return None
+        for field, value in claimed.items():
+            setattr(node_run, field, value)
         step.event("node.running", node_run.node_id, attempt=node_run.attempt)
         if step.run.status == RunStatus.QUEUED:
             step.set_run(status=RunStatus.RUNNING, started_at=step.now)
@@ -190,7 +192,7 @@ def resume(node_run_id: int, payload: dict[str, Any]) -> bool:
         if step.run.status in ENDED_RUN:
             return False
         woke = NodeRun.objects.filter(pk=node_run_id, status=NodeStatus.WAITING, resume__isnull=True).update(
-            wake_at=step.now, resume=payload, dispatched_at=None
+            wake_at=step.now, resume=payload, dispatched_at=step.now
         )
         if not woke:
             return False
@@ -212,13 +214,12 @@ def heartbeat(node_run: NodeRun, lease_s: float) -> bool:
     return bool(NodeRun.objects.filter(_fenced(node_run)).update(lease_expires_at=expires))
 
 
-def record_input(node_run: NodeRun, resolved: Any) -> bool:
-    return bool(NodeRun.objects.filter(_fenced(node_run)).update(input=resolved))
-
-
-def succeed(node_run: NodeRun, result: NodeResult, *, cache_hit: bool = False) -> bool:
+def succeed(node_run: NodeRun, result: NodeResult, *, cache_hit: bool = False, input: Any = None) -> bool:
+    """Record the node's result (and its resolved params as `input`): done, or parked to wait."""
     with change(node_run.run_id) as step:
         values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
+        if input is not None:
+            values["input"] = input
         parks = result.park or result.wait_until is not None
         if parks:
             values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
@@ -238,19 +239,22 @@ def succeed(node_run: NodeRun, result: NodeResult, *, cache_hit: bool = False) -
         if result.escalation is not None:
             step.set_run(escalation_reason=result.escalation)
             step.event("run.escalated", node_run.node_id, reason=result.escalation)
-        _progress(step)
+        # A parked node resolves no edge: only the run's status may move (to waiting).
+        _progress(step, [] if parks else [node_run.node_id])
     return True
 
 
-def fail(node_run: NodeRun, error: NodeError, trace: str = "") -> bool:
+def fail(node_run: NodeRun, error: NodeError, trace: str = "", input: Any = None) -> bool:
     """Record the node's error; schedule the next attempt if the policy allows, else fail the run."""
     with change(node_run.run_id) as step:
-        policy = graphs.Graph.model_validate(step.run.graph).node(node_run.node_id).retry
+        policy = graphs.of_run(step.run.pk, step.run.graph).node(node_run.node_id).retry
         details = {"code": error.code, "message": str(error), "details": error.details, "traceback": trace}
         tries = node_run.attempt - node_run.crashes  # attempts a crash cut short are not the node's failures
         again = retry.may_retry(policy, tries, error)
         wake_at = step.now + timedelta(seconds=retry.delay_s(policy, tries)) if again else None
         values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
+        if input is not None:
+            values["input"] = input
         if not NodeRun.objects.filter(_fenced(node_run)).update(**values):
             return False
         retry_at = wake_at.isoformat() if wake_at else None
@@ -301,7 +305,7 @@ def _after_failure(step: Change, node_id: str, message: str, wake_at: Any) -> No
         NodeRun.objects.filter(run=step.run, node_id=node_id).update(dispatched_at=None)
         node_run_id = NodeRun.objects.values_list("pk", flat=True).get(run=step.run, node_id=node_id)
         step.later.append((node_run_id, wake_at))
-        _progress(step)
+        _progress(step, [])
         return
     if step.run.status in ENDED_RUN:
         return
@@ -322,10 +326,11 @@ def _cancel_open_nodes(step: Change, *, include_running: bool) -> None:
     nodes.update(status=NodeStatus.CANCELLED, wake_at=None, lease_owner="", finished_at=step.now)
 
 
-def _progress(step: Change) -> None:
+def _progress(step: Change, changed: list[str] | None) -> None:
+    """After nodes in `changed` settled (None: any may have), queue what follows and settle the run."""
     if step.run.status in ENDED_RUN:
         return
-    advance(step)
+    advance(step, changed)
     settle(step)
 
 
@@ -359,9 +364,9 @@ def retry_from_failed(run: Run, by: User | None = None) -> bool:
             step.event("node.queued", node_run.node_id, retry_of_attempt=node_run.attempt)
         ids = list(failed.values_list("pk", flat=True))
         failed.update(
-            status=NodeStatus.PENDING, attempt=0, wake_at=step.now, error=None, lease_owner="", dispatched_at=None
+            status=NodeStatus.PENDING, attempt=0, wake_at=step.now, error=None, lease_owner="", dispatched_at=step.now
         )
         step.ready.extend(ids)
         reopened.update(status=NodeStatus.PENDING, wake_at=None, finished_at=None)
-        _progress(step)
+        _progress(step, None)
     return True

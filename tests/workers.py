@@ -42,6 +42,7 @@ class Worker:
             "ENGINE_LEASE_SECONDS": str(lease_s),
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
             "ENGINE_REDISPATCH_SECONDS": "5",
+            "DB_CONN_MAX_AGE": "60",
         }
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
