@@ -15,7 +15,7 @@ from accounts import workspaces
 from accounts.forms import AddMemberForm, RoleForm, WorkspaceForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import AuditEntry, Membership, Role
-from accounts.permissions import Action, get_for, require
+from accounts.permissions import Action, get_for, membership, require
 
 
 def signed_in(request: HttpRequest) -> User:
@@ -24,7 +24,9 @@ def signed_in(request: HttpRequest) -> User:
 
 
 def current_membership(request: HttpRequest) -> Membership:
-    found = getattr(request, "membership", None)
+    """The membership the request acts in: an API token's workspace, else the session's choice."""
+    token_workspace = getattr(request.user, "token_workspace_id", None)
+    found = membership(request.user, token_workspace) if token_workspace else getattr(request, "membership", None)
     if found is None:
         raise Http404("You are not a member of any workspace")
     return found

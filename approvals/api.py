@@ -9,8 +9,9 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.audit import record
-from accounts.models import Membership
+from accounts.models import Membership, Scope
 from accounts.permissions import Action, get_for, membership, require
+from accounts.tokens import require_scope
 from accounts.views import current_membership
 from approvals import cards, decisions, inbox
 from approvals.models import ApprovalRequest, Status
@@ -90,6 +91,7 @@ def approval_out(approval: ApprovalRequest, user: User, me: Membership | None = 
 
 @router.get("/approvals", response=ApprovalPage, summary="Pending (or decided) approvals of the current workspace")
 def list_approvals(request: HttpRequest, query: Query[ListQuery]) -> ApprovalPage:
+    require_scope(request, Scope.APPROVALS_DECIDE)
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     user = cast(User, request.user)
@@ -110,12 +112,14 @@ def list_approvals(request: HttpRequest, query: Query[ListQuery]) -> ApprovalPag
 
 @router.get("/approvals/{approval_id}", response=ApprovalOut, summary="One approval, with its context and draft")
 def get_approval(request: HttpRequest, approval_id: int) -> ApprovalOut:
+    require_scope(request, Scope.APPROVALS_DECIDE)
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)
     record(request.user, "approval.viewed", workspace=approval.workspace, target=approval, via="api")
     return approval_out(approval, cast(User, request.user))
 
 
 def _for_decision(request: HttpRequest, approval_id: int) -> ApprovalRequest:
+    require_scope(request, Scope.APPROVALS_DECIDE)
     from django.core.exceptions import PermissionDenied
 
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)

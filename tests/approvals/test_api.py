@@ -172,3 +172,17 @@ def test_it_runs_an_approval_with_no_editable_fields(owner, login_as):
     assert decide(login_as(owner), approval, decision="approve").status_code == 200
     assert statuses(wait_for(run))["answer"] == "succeeded"
     assert ApprovalRequest.objects.get(pk=approval.pk).status == Status.APPROVED
+
+
+def test_a_token_with_the_decide_scope_reads_the_inbox_of_its_workspace(owner):
+    from django.test import Client
+
+    from accounts import tokens
+
+    reader = tokens.issue(owner.workspace, owner.user, "bot", ["approvals:decide"], None).secret
+    other = tokens.issue(owner.workspace, owner.user, "bot2", ["runs:read"], None).secret
+    listed = Client().get("/api/v1/approvals", headers={"Authorization": f"Bearer {reader}"})
+    assert listed.status_code == 200
+    assert "items" in listed.json()
+    refused = Client().get("/api/v1/approvals", headers={"Authorization": f"Bearer {other}"})
+    assert refused.status_code == 403
