@@ -1,7 +1,6 @@
 """What the inbox lists: pending items by scope and order with counts, and decided items with filters."""
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django import forms
@@ -9,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import Membership
 from approvals.models import ApprovalRequest, Assignee, Decision, Status
+from engine.filters import DateRangeForm
 from engine.models import RunStatus
 
 PAGE = 25
@@ -23,23 +23,14 @@ class InboxForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
 
-class HistoryForm(forms.Form):
+class HistoryForm(DateRangeForm):
     decision = forms.ChoiceField(required=False, choices=[("", "any decision"), *Decision.choices])
     status = forms.ChoiceField(
         required=False, choices=[("", "any outcome"), *[c for c in Status.choices if c[0] != Status.PENDING]]
     )
     reviewer = forms.CharField(required=False, max_length=150, strip=True)
     workflow = forms.IntegerField(required=False, min_value=1)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if isinstance(since, date) and isinstance(until, date) and since > until:
-            self.add_error("until", "The end date is before the start date")
-        return data
 
 
 @dataclass

@@ -14,22 +14,27 @@ from engine.models import Run, RunStatus, TriggerKind
 PAGE = 50
 
 
-class RunFilterForm(forms.Form):
-    workflow = forms.IntegerField(required=False, min_value=1)
-    version = forms.IntegerField(required=False, min_value=1)
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *RunStatus.choices])
-    trigger = forms.ChoiceField(required=False, choices=[("", "any trigger"), *TriggerKind.choices])
+class DateRangeForm(forms.Form):
+    """A `since` to `until` pair of dates, as list filters use them; the end may not precede the start."""
+
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(required=False, max_length=200, strip=True, label="Input contains")
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def clean(self) -> dict[str, object]:
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if isinstance(since, date) and isinstance(until, date) and since > until:
             self.add_error("until", "The end date is before the start date")
         return data
+
+
+class RunFilterForm(DateRangeForm):
+    workflow = forms.IntegerField(required=False, min_value=1)
+    version = forms.IntegerField(required=False, min_value=1)
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *RunStatus.choices])
+    trigger = forms.ChoiceField(required=False, choices=[("", "any trigger"), *TriggerKind.choices])
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Input contains")
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 @dataclass

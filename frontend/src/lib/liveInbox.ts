@@ -1,9 +1,8 @@
 // Keeps the review inbox current and drives it from the keyboard. The workspace socket says an
 // approval appeared or was decided; the page re-fetches its list (server-rendered) and, when the
 // open item is the one that moved, its card. Messages are only prompts; the database is the truth.
-import { coalesce, nextDelay } from "./liveRuns";
+import { coalesce, followSocket } from "./liveRuns";
 
-const REFUSED = new Set([4401, 4403, 4404]);
 const PROMPTS = new Set(["approval.created", "approval.decided", "approval.claimed"]);
 const ENDED = new Set(["cancelled", "failed", "succeeded"]);
 
@@ -47,23 +46,10 @@ export function neighbour(ids: readonly string[], current: string, direction: 1 
 
 export function followInbox(socketUrl: string, refresh: () => void, onApproval: (id: number) => void): void {
   const prompt = coalesce(refresh, 250);
-  let attempt = 0;
-  const open = () => {
-    const socket = new WebSocket(socketUrl);
-    socket.onopen = () => {
-      attempt = 0;
-      prompt(); // catch up on whatever arrived while disconnected
-    };
-    socket.onmessage = (message) => {
-      const data: unknown = JSON.parse(message.data as string);
-      if (!isInboxPrompt(data)) return;
-      prompt();
-      const id = approvalOf(data);
-      if (id !== null) onApproval(id);
-    };
-    socket.onclose = (event) => {
-      if (!REFUSED.has(event.code)) setTimeout(open, nextDelay(attempt++));
-    };
-  };
-  open();
+  followSocket(socketUrl, prompt, (data) => {
+    if (!isInboxPrompt(data)) return;
+    prompt();
+    const id = approvalOf(data);
+    if (id !== null) onApproval(id);
+  });
 }

@@ -30,21 +30,28 @@ export function coalesce(refresh: () => void, wait: number): () => void {
   };
 }
 
-export function followRuns(socketUrl: string, refresh: () => void): void {
-  const prompt = coalesce(refresh, 250);
+/** Keeps a socket to `socketUrl` open, reconnecting with backoff unless refused; calls
+ * `onOpen` on every (re)connect, since prompts sent meanwhile were lost, and `onMessage` with
+ * each parsed message. */
+export function followSocket(socketUrl: string, onOpen: () => void, onMessage: (data: unknown) => void): void {
   let attempt = 0;
   const open = () => {
     const socket = new WebSocket(socketUrl);
     socket.onopen = () => {
       attempt = 0;
-      prompt(); // catch up on whatever moved while disconnected
+      onOpen();
     };
-    socket.onmessage = (message) => {
-      if (isRunUpdate(JSON.parse(message.data as string))) prompt();
-    };
+    socket.onmessage = (message) => onMessage(JSON.parse(message.data as string));
     socket.onclose = (event) => {
       if (!REFUSED.has(event.code)) setTimeout(open, nextDelay(attempt++));
     };
   };
   open();
+}
+
+export function followRuns(socketUrl: string, refresh: () => void): void {
+  const prompt = coalesce(refresh, 250);
+  followSocket(socketUrl, prompt, (data) => {
+    if (isRunUpdate(data)) prompt();
+  });
 }
