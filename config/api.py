@@ -43,11 +43,18 @@ def error_response(request: HttpRequest, status: int, code: str, message: str, d
     return api.create_response(request, body, status=status)
 
 
+def _field_path(loc: Any) -> str:
+    """`body.name` rather than ninja's `body.body.name` (its second part is the parameter's name)."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 2 and parts[0] == "body" and parts[1] == "body":
+        del parts[1]
+    return ".".join(parts)
+
+
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     problems = [
-        {"path": ".".join(str(part) for part in error.get("loc", [])), "message": error.get("msg", "invalid")}
-        for error in exc.errors
+        {"path": _field_path(error.get("loc", [])), "message": error.get("msg", "invalid")} for error in exc.errors
     ]
     fields = ", ".join(problem["path"] for problem in problems)
     return error_response(request, 422, "invalid_request", f"Invalid fields: {fields}", {"problems": problems})
