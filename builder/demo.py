@@ -1,4 +1,4 @@
-"""The demo workspace's workflow: the logic half of the support-triage reference workflow."""
+"""The demo workspace's workflow: the logic and review steps of the support-triage reference workflow."""
 
 from typing import Any
 
@@ -50,10 +50,41 @@ TICKET_ROUTING: dict[str, Any] = {
             "params": {"answer": "{{ nodes.draft.text }}"},
         },
         {
+            "id": "review",
+            "type": "approval",
+            "label": "Review",
+            "position": {"x": 520, "y": 220},
+            "params": {
+                "title": "{{ input.subject }}",
+                "instructions": "Urgent or about a refund: check the reply before it goes out.",
+                "context": [
+                    {"label": "Ticket", "value": "{{ input.body }}", "kind": "text"},
+                    {"label": "Customer", "value": "{{ input.customer | default('unknown') }}", "kind": "text"},
+                ],
+                "fields": [
+                    {
+                        "name": "reply",
+                        "label": "Reply",
+                        "type": "textarea",
+                        "value": "Hi {{ input.customer | default('there') }}, we are looking into "
+                        "\u201c{{ input.subject }}\u201d and will come back to you today.",
+                        "required": True,
+                    }
+                ],
+            },
+        },
+        {
+            "id": "send",
+            "type": "reply",
+            "label": "Send reviewed reply",
+            "position": {"x": 780, "y": 180},
+            "params": {"answer": "{{ nodes.review.values.reply }}"},
+        },
+        {
             "id": "escalate",
             "type": "escalate",
             "label": "Escalate",
-            "position": {"x": 520, "y": 220},
+            "position": {"x": 780, "y": 300},
             "params": {"reason": "Needs a person: {{ input.subject }}"},
         },
     ],
@@ -61,6 +92,9 @@ TICKET_ROUTING: dict[str, Any] = {
         {"id": "e1", "source": "ticket", "source_handle": "out", "target": "route", "target_handle": "in"},
         {"id": "e2", "source": "route", "source_handle": "false", "target": "draft", "target_handle": "in"},
         {"id": "e3", "source": "draft", "source_handle": "out", "target": "reply", "target_handle": "in"},
-        {"id": "e4", "source": "route", "source_handle": "true", "target": "escalate", "target_handle": "in"},
+        {"id": "e4", "source": "route", "source_handle": "true", "target": "review", "target_handle": "in"},
+        {"id": "e5", "source": "review", "source_handle": "approved", "target": "send", "target_handle": "in"},
+        {"id": "e6", "source": "review", "source_handle": "rejected", "target": "escalate", "target_handle": "in"},
+        {"id": "e7", "source": "review", "source_handle": "escalated", "target": "escalate", "target_handle": "in"},
     ],
 }

@@ -65,8 +65,8 @@ class Command(BaseCommand):
             name="Ticket routing",
             defaults={
                 "draft": TICKET_ROUTING,
-                "description": "Replies to routine tickets; escalates urgent ones and refunds.",
+                "description": "Replies to routine tickets; a person reviews urgent ones and refunds first.",
             },
         )
         if made:
-            publish_version(workflow, "Demo: logic nodes of the support-triage workflow", by=None)
+            publish_version(workflow, "Demo: logic and review steps of the support-triage workflow", by=None)
