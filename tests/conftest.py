@@ -12,10 +12,12 @@ import pytest
 import redis
 import uvicorn
 from django.conf import settings
+from django.db.models import Q
 from django.test import Client
 
 from accounts.models import Membership, Role, Workspace
 from config.celery import app
+from engine.models import NodeRun, NodeStatus, RunStatus
 from tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
 from tests.fakes import RecordingServer
 from tests.workers import Worker
@@ -148,8 +150,8 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[Worker]:
-    """A real `celery worker --beat` process on Redis over the test database, one per test module.
+def worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[Worker]:
+    """A real `celery worker` process on Redis over the test database, one per test module.
 
     Module scope lets a module that kills workers (the crash test) run with no other worker
     consuming the same queue.
@@ -158,6 +160,23 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     worker = Worker()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def celery_worker(worker_process: Worker) -> Iterator[Worker]:
+    """The module's worker, and after the test a wait until it is idle.
+
+    A transactional test empties every table after it ends (TRUNCATE); a worker still writing
+    a run the test started and did not wait for would deadlock with it.
+    """
+    yield worker_process
+    deadline = time.monotonic() + 15
+    busy = Q(run__status__in=[RunStatus.QUEUED, RunStatus.RUNNING]) & ~Q(status__in=[NodeStatus.WAITING])
+    while NodeRun.objects.filter(busy).exists() or NodeRun.objects.filter(status=NodeStatus.RUNNING).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)  # the last commit's after-commit work (dispatch, prompts)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import wait_for
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test here may start a run; the worker must be idle before the tables are emptied.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 GRAPH = chain(
     node(
@@ -26,7 +27,6 @@ def workflow(owner):
     return flow
 
 
-@pytest.mark.usefixtures("celery_worker")
 def test_it_starts_a_run_and_follows_it_to_the_end(owner, workflow, login_as):
     client = login_as(owner)
     response = client.post_json(f"/api/v1/workflows/{workflow.pk}/runs", {"input": {"body": "help"}})
