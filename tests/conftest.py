@@ -163,11 +163,13 @@ def worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator
 
 
 @pytest.fixture
-def celery_worker(worker_process: Worker) -> Iterator[Worker]:
+def celery_worker(transactional_db: None, worker_process: Worker) -> Iterator[Worker]:
     """The module's worker, and after the test a wait until it is idle.
 
-    A transactional test empties every table after it ends (TRUNCATE); a worker still writing
-    a run the test started and did not wait for would deadlock with it.
+    The worker sees only committed rows, so its tests are transactional; such a test empties
+    every table after it ends (TRUNCATE), and a worker still writing a run the test started
+    and did not wait for would deadlock with it. Requesting transactional_db here puts this
+    wait before that.
     """
     yield worker_process
     deadline = time.monotonic() + 15
