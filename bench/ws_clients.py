@@ -121,6 +121,7 @@ class Stack:
 
     env: dict[str, str]
     data_dir: str
+    web_processes: int = 1
     port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -133,7 +134,7 @@ class Stack:
         worker = f"bench-ws-{uuid.uuid4().hex[:8]}@localhost"
         commands = {
             "uvicorn": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--log-level", "warning"],
+                        "--port", str(self.port), "--log-level", "warning", "--workers", str(self.web_processes)],
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads", "--concurrency=8",
                        "--without-mingle", "--without-gossip", "--loglevel=WARNING", "--hostname", worker],
         }  # fmt: skip

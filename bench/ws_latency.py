@@ -1,4 +1,4 @@
-"""Websocket latency on the real stack: 1 uvicorn process, 1 Celery worker, Redis channel layer, PostgreSQL.
+"""Websocket latency on the real stack: uvicorn (1 process, or --web-processes), 1 Celery worker, Redis, PostgreSQL.
 
     .venv/bin/python bench/ws_latency.py [--clients 100] [--commits 200] [--interval-ms 20] [--triggers 30]
 
@@ -178,17 +178,19 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=float, default=20)
     parser.add_argument("--triggers", type=int, default=30)
     parser.add_argument("--idle-s", type=float, default=8, help="quiet time before the paced commits")
+    parser.add_argument("--web-processes", type=int, default=1, help="uvicorn worker processes (--workers)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="switchyard-bench-ws-") as data_dir:
         try:
             env = prepare(data_dir)
             site = make_site()
-            with Stack(env, data_dir) as stack:
+            with Stack(env, data_dir, web_processes=args.web_processes) as stack:
                 site.port = stack.port
                 print(f"$ .venv/bin/python bench/ws_latency.py {' '.join(sys.argv[1:])}".rstrip())
                 print(environment())
                 print(
-                    f"1 uvicorn process, 1 Celery worker (threads x 8); settings {os.environ['DJANGO_SETTINGS_MODULE']}"
+                    f"{args.web_processes} uvicorn process(es), 1 Celery worker (threads x 8); "
+                    f"settings {os.environ['DJANGO_SETTINGS_MODULE']}"
                 )
                 status = asyncio.run(measure(stack, site, args))
             # A crashed consumer is what a dropped socket looks like from the client: name what crashed it.
