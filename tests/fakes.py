@@ -57,7 +57,7 @@ class RecordingServer:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: tests read what the server recorded, not its log."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
