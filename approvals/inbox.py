@@ -8,7 +8,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import Membership
 from approvals.models import ApprovalRequest, Assignee, Decision, Status
-from engine.filters import DateRangeForm
+from engine.filters import DateRangeForm, narrowed
 from engine.models import RunStatus
 
 PAGE = 25
@@ -94,19 +94,18 @@ def inbox_page(member: Membership, scope: str, sort: str, number: int = 1) -> Pa
     return page_of(ordered(scoped(pending(member), member, scope), sort), number)
 
 
+HISTORY_LOOKUPS = {
+    "decision": "decision",
+    "status": "status",
+    "reviewer": "decided_by_label__iexact",
+    "workflow": "workflow_id",
+    "since": "decided_at__date__gte",
+    "until": "decided_at__date__lte",
+}
+
+
 def history(member: Membership, data: dict[str, Any]) -> Page:
     """Decided items, newest decision first, filtered by the HistoryForm's cleaned data."""
     items = ApprovalRequest.objects.filter(workspace_id=member.workspace_id).exclude(status=Status.PENDING)
-    if data.get("decision"):
-        items = items.filter(decision=data["decision"])
-    if data.get("status"):
-        items = items.filter(status=data["status"])
-    if data.get("reviewer"):
-        items = items.filter(decided_by_label__iexact=data["reviewer"])
-    if data.get("workflow"):
-        items = items.filter(workflow_id=data["workflow"])
-    if data.get("since"):
-        items = items.filter(decided_at__date__gte=data["since"])
-    if data.get("until"):
-        items = items.filter(decided_at__date__lte=data["until"])
+    items = narrowed(items, data, HISTORY_LOOKUPS)
     return page_of(items.order_by("-decided_at", "-pk"), data.get("page") or 1)

@@ -3,10 +3,10 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
-from django.db.models import QuerySet, TextField
+from django.db.models import Model, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from engine.models import Run, RunStatus, TriggerKind
@@ -43,23 +43,29 @@ class RunPage:
     next_before: int | None
 
 
+M = TypeVar("M", bound=Model)
+
+
+def narrowed(queryset: QuerySet[M], data: Mapping[str, Any], lookups: Mapping[str, str]) -> QuerySet[M]:
+    """Filter by each value given in `data`; `lookups` maps a filter's name to its field lookup."""
+    return queryset.filter(**{lookup: data[name] for name, lookup in lookups.items() if data.get(name)})
+
+
+RUN_LOOKUPS = {
+    "workflow": "workflow_id",
+    "version": "version_number",
+    "status": "status",
+    "trigger": "trigger_kind",
+    "since": "created_at__date__gte",
+    "until": "created_at__date__lte",
+    "before": "pk__lt",
+}
+
+
 def filtered(runs: QuerySet[Run], data: Mapping[str, Any], size: int = PAGE) -> RunPage:
     """Apply the filters and return one page, newest first; ids grow with time, so an id is the cursor."""
-    if data.get("workflow"):
-        runs = runs.filter(workflow_id=data["workflow"])
-    if data.get("version"):
-        runs = runs.filter(version_number=data["version"])
-    if data.get("status"):
-        runs = runs.filter(status=data["status"])
-    if data.get("trigger"):
-        runs = runs.filter(trigger_kind=data["trigger"])
-    if data.get("since"):
-        runs = runs.filter(created_at__date__gte=data["since"])
-    if data.get("until"):
-        runs = runs.filter(created_at__date__lte=data["until"])
+    runs = narrowed(runs, data, RUN_LOOKUPS)
     if data.get("q"):
         runs = runs.annotate(input_text=Cast("input", TextField())).filter(input_text__icontains=data["q"])
-    if data.get("before"):
-        runs = runs.filter(pk__lt=data["before"])
     page = list(runs.order_by("-pk")[: size + 1])
     return RunPage(runs=page[:size], next_before=page[size - 1].pk if len(page) > size else None)
