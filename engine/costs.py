@@ -1,0 +1,144 @@
+"""Billing model calls: the price at the time of the call, one entry per call, the rollups.
+
+`record` is the only writer of CostEntry and CostDaily. It is idempotent per
+(run, node, attempt, call): a redelivered task that records the same call again changes
+nothing, so totals never count a call twice.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
+
+MILLION = Decimal(1_000_000)
+PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call as the provider reported it."""
+
+    provider: str
+    provider_kind: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cached: bool = False
+    latency_ms: int = 0
+
+
+def price_for(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
+    """The price in force at `at`: the workspace's own if it set one, else the global one."""
+    rows = ModelPrice.objects.filter(
+        Q(workspace_id=workspace_id) | Q(workspace__isnull=True),
+        provider_kind=provider_kind,
+        model=model,
+        effective_from__lte=at,
+    )
+    return rows.order_by(F("workspace_id").desc(nulls_last=True), "-effective_from").first()
+
+
+def cost_of(price: ModelPrice | None, tokens_in: int, tokens_out: int) -> Decimal:
+    if price is None:
+        return Decimal(0)
+    amount = (tokens_in * price.input_per_million + tokens_out * price.output_per_million) / MILLION
+    return amount.quantize(PLACES)
+
+
+def record(run_id: int, node_id: str, node_type: str, attempt: int, call: Call, index: int = 0) -> CostEntry | None:
+    """Bill one call of one node attempt; None when this call was billed already."""
+    run = Run.objects.only("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
+    run_row = run.get(pk=run_id)
+    now = timezone.now()
+    price = price_for(run_row.workspace_id, call.provider_kind, call.model, now)
+    full = cost_of(price, call.tokens_in, call.tokens_out)
+    entry = CostEntry(
+        workspace_id=run_row.workspace_id,
+        run_id=run_id,
+        node_id=node_id,
+        node_type=node_type,
+        attempt=attempt,
+        call=index,
+        workflow_id=run_row.workflow_id,
+        workflow_name=run_row.workflow_name,
+        version_number=run_row.version_number,
+        trigger_kind=run_row.trigger_kind,
+        is_test=run_row.is_test,
+        provider=call.provider,
+        provider_kind=call.provider_kind,
+        model=call.model,
+        tokens_in=call.tokens_in,
+        tokens_out=call.tokens_out,
+        cost=Decimal(0) if call.cached else full,
+        cached=call.cached,
+        saved=full if call.cached else Decimal(0),
+        price=price,
+        latency_ms=call.latency_ms,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+            _add_to_rollup(entry)
+            if entry.cost:
+                NodeRun.objects.filter(run_id=run_id, node_id=node_id).update(cost=F("cost") + entry.cost)
+                Run.objects.filter(pk=run_id).update(cost=F("cost") + entry.cost)
+    except IntegrityError:
+        if CostEntry.objects.filter(run_id=run_id, node_id=node_id, attempt=attempt, call=index).exists():
+            return None
+        raise
+    return entry
+
+
+_DIMENSIONS = (
+    "workspace_id",
+    "day",
+    "workflow_id",
+    "version_number",
+    "node_id",
+    "node_type",
+    "trigger_kind",
+    "provider",
+    "provider_kind",
+    "model",
+)
+_SUMS = ("calls", "cached_calls", "tokens_in", "tokens_out", "cost", "saved")
+
+
+def _add_to_rollup(entry: CostEntry) -> None:
+    """Upsert the entry's day row: one statement, so concurrent writers add rather than overwrite."""
+    values = {
+        "workspace_id": entry.workspace_id,
+        "day": timezone.localdate(entry.created_at),
+        "workflow_id": entry.workflow_id or 0,
+        "workflow_name": entry.workflow_name,
+        "version_number": entry.version_number or 0,
+        "node_id": entry.node_id,
+        "node_type": entry.node_type,
+        "trigger_kind": entry.trigger_kind,
+        "provider": entry.provider,
+        "provider_kind": entry.provider_kind,
+        "model": entry.model,
+        "calls": 1,
+        "cached_calls": int(entry.cached),
+        "tokens_in": entry.tokens_in,
+        "tokens_out": entry.tokens_out,
+        "cost": entry.cost,
+        "saved": entry.saved,
+    }
+    table = CostDaily._meta.db_table
+    columns = ", ".join(values)
+    placeholders = ", ".join(["%s"] * len(values))
+    sums = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _SUMS)
+    # Identifiers come from the model's own metadata above; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(_DIMENSIONS)}) DO UPDATE SET {sums}, workflow_name = excluded.workflow_name"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(values.values()))
