@@ -8,6 +8,7 @@ nothing, so totals never count a call twice.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -112,7 +113,7 @@ _SUMS = ("calls", "cached_calls", "tokens_in", "tokens_out", "cost", "saved")
 
 def _add_to_rollup(entry: CostEntry) -> None:
     """Upsert the entry's day row: one statement, so concurrent writers add rather than overwrite."""
-    values = {
+    values: dict[str, Any] = {
         "workspace_id": entry.workspace_id,
         "day": timezone.localdate(entry.created_at),
         "workflow_id": entry.workflow_id or 0,

@@ -13,8 +13,6 @@ from django.db import models
 from accounts.models import Workspace, WorkspaceOwned
 from engine.models.runs import Run
 
-MONEY = {"max_digits": 14, "decimal_places": 6, "default": Decimal(0)}
-
 
 class ModelPrice(models.Model):
     """What one million tokens cost from a time on; a workspace row overrides the global one.
@@ -61,10 +59,10 @@ class CostEntry(WorkspaceOwned):
     model = models.CharField(max_length=200)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(**MONEY)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
     # A cached answer costs nothing; `saved` is what the call would have cost.
     cached = models.BooleanField(default=False)
-    saved = models.DecimalField(**MONEY)
+    saved = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
     price = models.ForeignKey(ModelPrice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
@@ -103,8 +101,8 @@ class CostDaily(WorkspaceOwned):
     cached_calls = models.PositiveIntegerField(default=0)
     tokens_in = models.BigIntegerField(default=0)
     tokens_out = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**MONEY)
-    saved = models.DecimalField(**MONEY)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
+    saved = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0))
 
     class Meta:
         verbose_name_plural = "daily costs"
