@@ -1,11 +1,21 @@
 from django.urls import path
 
-from builder import schedule_views, views
+from builder import schedule_views, version_views, views
 
 app_name = "builder"
 
 urlpatterns = [
     path("", views.workflow_list, name="workflow-list"),
+    path("new/", views.workflow_create, name="workflow-create"),
+    path("import/", views.workflow_import, name="workflow-import"),
+    path("<int:workflow_id>/rename/", views.workflow_rename, name="workflow-rename"),
+    path("<int:workflow_id>/duplicate/", views.workflow_duplicate, name="workflow-duplicate"),
+    path("<int:workflow_id>/archive/", views.workflow_archive, name="workflow-archive"),
+    path("<int:workflow_id>/export/", views.workflow_export, name="workflow-export"),
+    path("<int:workflow_id>/versions/", version_views.workflow_versions, name="workflow-versions"),
+    path("<int:workflow_id>/versions/diff/", version_views.version_diff, name="version-diff"),
+    path("<int:workflow_id>/versions/<int:number>/", version_views.version_detail, name="version-detail"),
+    path("<int:workflow_id>/versions/<int:number>/restore/", version_views.version_restore, name="version-restore"),
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(

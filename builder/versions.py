@@ -4,7 +4,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
+from django.utils import timezone
 
 from accounts.audit import record
 from builder.models import Workflow, WorkflowVersion
@@ -28,6 +29,17 @@ def publish_version(workflow: Workflow, note: str, by: User | None) -> WorkflowV
     )
     record(by, "workflow.published", workspace=workflow.workspace, target=version, number=number, note=note)
     return version
+
+
+@transaction.atomic
+def restore_version(workflow: Workflow, version: WorkflowVersion, by: User | None) -> None:
+    """Copy a version back into the draft. The revision moves on, so a designer still holding the
+    old draft gets a 409 on its next save instead of silently overwriting the restore."""
+    Workflow.objects.filter(pk=workflow.pk).update(
+        draft=version.graph, draft_revision=F("draft_revision") + 1, updated_at=timezone.now()
+    )
+    workflow.refresh_from_db(fields=["draft", "draft_revision", "updated_at"])
+    record(by, "workflow.restored", workspace=workflow.workspace, target=workflow, number=version.number)
 
 
 def _callbacks(workflow: Workflow, extra: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,29 +1,158 @@
-"""Workflow pages of the current workspace."""
+"""Workflow list page of the current workspace: search, create, import, rename, duplicate, archive, export."""
 
+import json
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Action, get_for, require
-from accounts.views import current_membership
+from accounts.permissions import Action, can, get_for, require
+from accounts.views import current_membership, signed_in
+from builder import catalogue, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
+from builder.workflow_forms import CreateForm, ImportForm, RenameForm
+from engine.graph import GraphInvalid
 from engine.models import Run
 from engine.views import run_list_page
 
 
-@login_required
-def workflow_list(request: HttpRequest) -> HttpResponse:
-    me = current_membership(request)
-    require(request.user, me.workspace_id, Action.VIEW)
+def _listed(workspace_id: int, query: str, archived: bool) -> QuerySet[Workflow]:
     latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-number")
     last_run = Run.objects.filter(workflow_id=OuterRef("pk")).order_by("-created_at")
-    workflows = Workflow.objects.filter(workspace_id=me.workspace_id, archived_at__isnull=True).annotate(
+    found = Workflow.objects.filter(workspace_id=workspace_id, archived_at__isnull=not archived)
+    if query:
+        found = found.filter(name__icontains=query) | found.filter(description__icontains=query)
+    return found.annotate(
         version=Subquery(latest.values("number")[:1]),
         last_status=Subquery(last_run.values("status")[:1]),
         last_run_at=Subquery(last_run.values("created_at")[:1]),
     )
-    return render(request, "builder/workflow_list.html", {"workflows": workflows})
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
+    """The list as the query string filters it; an htmx request gets only the table."""
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.VIEW)
+    query = request.GET.get("q", "").strip()[:200]
+    archived = request.GET.get("archived") == "1"
+    context = {
+        "workflows": _listed(me.workspace_id, query, archived),
+        "q": query,
+        "archived": archived,
+        "filters": request.GET.urlencode(),
+        "can_edit": can(request.user, me.workspace_id, Action.EDIT),
+        "templates": catalogue.TEMPLATES.values(),
+        "create_form": forms.get("create_form") or CreateForm(),
+        "import_form": forms.get("import_form") or ImportForm(),
+        "import_problems": forms.get("import_problems", []),
+        "notice": forms.get("notice", ""),
+    }
+    template = "builder/workflow_list.html#table" if _htmx(request) else "builder/workflow_list.html"
+    return render(request, template, context, status=status)
+
+
+def _done(request: HttpRequest, notice: str) -> HttpResponse:
+    """After a write: htmx swaps in the refreshed table; a plain form post follows the redirect."""
+    if _htmx(request):
+        return _page(request, notice=notice)
+    messages.success(request, notice)
+    filters = request.GET.urlencode()
+    return redirect(reverse("builder:workflow-list") + (f"?{filters}" if filters else ""))
+
+
+@login_required
+@require_GET
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@login_required
+@require_POST
+def workflow_create(request: HttpRequest) -> HttpResponse:
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.EDIT)
+    form = CreateForm(request.POST)
+    if not form.is_valid():
+        return _page(request, status=422, create_form=form)
+    template = catalogue.TEMPLATES[form.cleaned_data["template"]]
+    workflow = workflows.create_workflow(me.workspace, form.cleaned_data["name"], template, by=signed_in(request))
+    messages.success(request, f"Created {workflow.name} from the {template.name} template.")
+    return redirect("builder:workflow-versions", workflow.pk)
+
+
+@login_required
+@require_POST
+def workflow_import(request: HttpRequest) -> HttpResponse:
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.EDIT)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _page(request, status=422, import_form=form)
+    try:
+        doc = transfer.read_file(form.cleaned_data["file"].read())
+        workflow = transfer.import_workflow(me.workspace, doc, by=signed_in(request))
+    except GraphInvalid as error:
+        return _page(request, status=422, import_form=form, import_problems=error.problems)
+    messages.success(request, f"Imported {workflow.name}. Nothing in it has run; publish it when ready.")
+    return redirect("builder:workflow-versions", workflow.pk)
+
+
+@login_required
+@require_POST
+def workflow_rename(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _page(request, status=422, notice=f"Not renamed: {form.errors['name'][0]}")
+    old = workflow.name
+    workflows.rename_workflow(workflow, form.cleaned_data["name"], by=signed_in(request))
+    return _done(request, f"Renamed {old} to {workflow.name}.")
+
+
+@login_required
+@require_POST
+def workflow_duplicate(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    copy = workflows.duplicate_workflow(workflow, by=signed_in(request))
+    return _done(request, f"Duplicated {workflow.name} as {copy.name}.")
+
+
+@login_required
+@require_POST
+def workflow_archive(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    archive = request.POST.get("archived") != "0"
+    workflows.set_archived(workflow, archive, by=signed_in(request))
+    return _done(request, f"{'Archived' if archive else 'Unarchived'} {workflow.name}.")
+
+
+@login_required
+@require_GET
+def workflow_export(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """The draft, or ?version=N, as a JSON file download."""
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    number = request.GET.get("version", "")
+    if not number:
+        graph, suffix = workflow.draft, "draft"
+    else:
+        version = WorkflowVersion.objects.filter(workflow=workflow, number=int(number) if number.isdigit() else 0)
+        found = version.first()
+        if found is None:
+            return HttpResponse(f"version: {workflow.name} has no version {number}", status=404)
+        graph, suffix = found.graph, f"v{found.number}"
+    body = json.dumps(transfer.export_doc(workflow, graph).model_dump(), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(workflow.name) or "workflow"}-{suffix}.json"'
+    return response
 
 
 @login_required

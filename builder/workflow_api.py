@@ -2,7 +2,7 @@
 versions, export and import. Graphs are data here: nothing in them is ever executed."""
 
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -17,7 +17,7 @@ from accounts.audit import record
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
 from accounts.tokens import require_scope
-from builder import versions
+from builder import transfer, versions
 from builder.models import Workflow, WorkflowVersion, empty_graph
 from engine import graph as graphs
 
@@ -79,15 +79,7 @@ class VersionOut(Schema):
     graph: dict[str, Any] | None = None
 
 
-class ExportDoc(Schema):
-    format: Literal["switchyard-workflow"] = "switchyard-workflow"
-    format_version: Literal[1] = 1
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
-    graph: dict[str, Any]
-
-
-class ImportIn(ExportDoc):
+class ImportIn(transfer.ExportDoc):
     workspace_id: int | None = None
 
 
@@ -176,22 +168,7 @@ def import_workflow(request: HttpRequest, body: ImportIn) -> Status[WorkflowDeta
     The graph is validated against the node types this server has; unknown types are refused."""
     require_scope(request, Scope.WORKFLOWS_WRITE)
     workspace = _workspace(request, body.workspace_id)
-    refused = [
-        p
-        for p in graphs.validate(body.graph)
-        if p.code in {"schema", "too_large", "too_many_nodes", "too_many_edges", "unknown_type", "bad_params"}
-    ]
-    if refused:
-        raise graphs.GraphInvalid(refused)
-    workflow = Workflow.objects.create(
-        workspace=workspace,
-        name=body.name,
-        description=body.description,
-        draft=body.graph,
-        created_by=cast(User, request.user),
-    )
-    record(request.user, "workflow.imported", workspace=workspace, target=workflow)
-    return Status(201, _detail(workflow))
+    return Status(201, _detail(transfer.import_workflow(workspace, body, by=cast(User, request.user))))
 
 
 @router.get("/workflows/{workflow_id}", response=WorkflowDetail, summary="A workflow with its draft")
@@ -283,8 +260,15 @@ def get_version(request: HttpRequest, workflow_id: int, number: int) -> VersionO
     return VersionOut(number=version.number, note=version.note, created_at=version.created_at, graph=version.graph)
 
 
-@router.get("/workflows/{workflow_id}/export", response=ExportDoc, summary="The draft as a portable document")
-def export_workflow(request: HttpRequest, workflow_id: int) -> ExportDoc:
+@router.get(
+    "/workflows/{workflow_id}/export", response=transfer.ExportDoc, summary="The draft or a version as a document"
+)
+def export_workflow(request: HttpRequest, workflow_id: int, version: int | None = None) -> transfer.ExportDoc:
     require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
-    return ExportDoc(name=workflow.name, description=workflow.description, graph=workflow.draft)
+    if version is None:
+        return transfer.export_doc(workflow, workflow.draft)
+    found = WorkflowVersion.objects.filter(workflow=workflow, number=version).first()
+    if found is None:
+        raise HttpError(404, f"version: {workflow.name!r} has no version {version}")
+    return transfer.export_doc(workflow, found.graph)

@@ -106,6 +106,9 @@ class SessionClient(Client):
         page = self.get("/accounts/settings/").content.decode()
         return page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
 
+    def post_form(self, url: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
+        return self.post(url, {"csrfmiddlewaretoken": self.csrf_token(), **(data or {})}, **extra)
+
     def post_json(self, url: str, data: object = None) -> Any:
         return self.post(url, data or {}, content_type="application/json", headers={"X-CSRFToken": self.csrf_token()})
 

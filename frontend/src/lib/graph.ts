@@ -67,6 +67,13 @@ export function parseGraph(text: string): GraphV1 {
   return graph as GraphV1;
 }
 
+/** The graph a page embeds with Django's json_script under `scriptId`. */
+export function readGraphScript(doc: Document, scriptId: string): GraphV1 {
+  const script = doc.getElementById(scriptId);
+  if (!script?.textContent) throw new Error(`The page has no #${scriptId} graph`);
+  return parseGraph(script.textContent);
+}
+
 function handleSpecs(names: string[], defaultName: string): HandleSpec[] {
   // A lone default handle needs no caption; anything else (true/false, case names) is labelled.
   const plain = names.length === 1 && names[0] === defaultName;

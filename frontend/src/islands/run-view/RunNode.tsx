@@ -23,7 +23,7 @@ function statusText(node: NodeState): string {
   return STATUS_TEXT[node.status];
 }
 
-function Handles({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
+export function Handles({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
   const position = type === "source" ? Position.Right : Position.Left;
   if (handles.length === 1 && !handles[0].label) {
     return <Handle type={type} position={position} id={handles[0].id} isConnectable={false} />;

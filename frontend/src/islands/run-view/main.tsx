@@ -4,16 +4,10 @@
 import "@xyflow/react/dist/style.css";
 import "./run-view.css";
 import { createRoot, type Root } from "react-dom/client";
-import { parseGraph, type GraphV1 } from "../../lib/graph";
+import { readGraphScript, type GraphV1 } from "../../lib/graph";
 import { RunView } from "./RunView";
 
 const GRAPH_SCRIPT_ID = "run-view-graph";
-
-function readGraph(): GraphV1 {
-  const script = document.getElementById(GRAPH_SCRIPT_ID);
-  if (!script?.textContent) throw new Error(`The page has no #${GRAPH_SCRIPT_ID} graph`);
-  return parseGraph(script.textContent);
-}
 
 export class RunViewElement extends HTMLElement {
   private root: Root | null = null;
@@ -25,7 +19,7 @@ export class RunViewElement extends HTMLElement {
     let graph: GraphV1;
     try {
       if (!apiUrl || !wsPath) throw new Error("run-view needs data-api-url and data-ws-path");
-      graph = readGraph();
+      graph = readGraphScript(document, GRAPH_SCRIPT_ID);
     } catch (error) {
       this.root.render(
         <p className="error" role="alert">

@@ -1,0 +1,59 @@
+"""Forms of the workflow list and versions pages; they validate and do not save."""
+
+from django import forms
+
+from builder import catalogue
+from builder.models import WorkflowVersion
+
+
+class CreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    template = forms.ChoiceField(choices=catalogue.choices, initial="blank")
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="a .json file exported from Switchyard")
+
+
+class PublishForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False)
+
+
+DRAFT = "draft"
+
+
+class CompareForm(forms.Form):
+    """Two sides of a diff: a version number or "draft" each."""
+
+    before = forms.CharField(max_length=12)
+    after = forms.CharField(max_length=12, initial=DRAFT)
+
+    def __init__(self, *args: object, numbers: list[int], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.numbers = numbers
+
+    def _side(self, field: str) -> str:
+        value = self.cleaned_data[field].strip().lower().removeprefix("v")
+        if value == DRAFT or (value.isdigit() and int(value) in self.numbers):
+            return value
+        raise forms.ValidationError(f"{field}: pick the draft or one of the versions")
+
+    def clean_before(self) -> str:
+        return self._side("before")
+
+    def clean_after(self) -> str:
+        return self._side("after")
+
+
+def side_label(side: str) -> str:
+    return "the draft" if side == DRAFT else f"v{side}"
+
+
+def graph_of(versions: list[WorkflowVersion], draft: dict[str, object], side: str) -> dict[str, object]:
+    if side == DRAFT:
+        return draft
+    return next(v.graph for v in versions if v.number == int(side))
