@@ -64,8 +64,9 @@ export function GraphView({ graph, base, beforeName, afterName }: GraphViewProps
       <section className="gv-graph card" aria-label={view.diff ? "Differences on the graph" : "Graph (read-only)"}>
         <ReactFlowProvider>
           <ReactFlow
-            nodes={flow.nodes}
-            edges={flow.edges}
+            // Uncontrolled: the graph never changes once drawn, and React Flow keeps the measured sizes the minimap needs.
+            defaultNodes={flow.nodes}
+            defaultEdges={flow.edges}
             nodeTypes={nodeTypes}
             nodesDraggable={false}
             nodesConnectable={false}

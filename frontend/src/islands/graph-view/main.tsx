@@ -2,6 +2,8 @@
 // data-before-name data-after-name>, where each ID names a <script type="application/json"> on the
 // page. A custom element, so React mounts when the element enters the document (htmx swaps included).
 import "@xyflow/react/dist/style.css";
+// The node look is the run view's; graph-view.css only adds the diff colours.
+import "../run-view/run-view.css";
 import "./graph-view.css";
 import { createRoot, type Root } from "react-dom/client";
 import { readGraphScript } from "../../lib/graph";

@@ -23,7 +23,7 @@ function statusText(node: NodeState): string {
   return STATUS_TEXT[node.status];
 }
 
-export function Handles({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
+function Handles({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
   const position = type === "source" ? Position.Right : Position.Left;
   if (handles.length === 1 && !handles[0].label) {
     return <Handle type={type} position={position} id={handles[0].id} isConnectable={false} />;
@@ -41,10 +41,25 @@ export function Handles({ handles, type }: { handles: HandleSpec[]; type: "sourc
   );
 }
 
+export function hasLabelledPorts(data: RunFlowNode["data"]): boolean {
+  return data.targetHandles.some((h) => h.label) || data.sourceHandles.some((h) => h.label);
+}
+
+/** A node's input and output handles; labelled ones (true/false, case names) sit in two captioned columns. */
+export function Ports({ data, labelled }: { data: RunFlowNode["data"]; labelled: boolean }) {
+  const handles = (
+    <>
+      <Handles handles={data.targetHandles} type="target" />
+      <Handles handles={data.sourceHandles} type="source" />
+    </>
+  );
+  return labelled ? <div className="run-node-portrows">{handles}</div> : handles;
+}
+
 function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
   const node = useContext(NodeStatesContext)[id] ?? PENDING;
   const duration = formatDuration(node.durationMs);
-  const labelledPorts = data.targetHandles.some((h) => h.label) || data.sourceHandles.some((h) => h.label);
+  const labelledPorts = hasLabelledPorts(data);
   return (
     <div
       className={`run-node${labelledPorts ? " run-node-ported" : ""}`}
@@ -62,17 +77,7 @@ function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
         {node.cacheHit && node.status === "succeeded" ? <span className="run-node-cache">cached</span> : null}
         {duration ? <span className="run-node-duration">{duration}</span> : null}
       </div>
-      {labelledPorts ? (
-        <div className="run-node-portrows">
-          <Handles handles={data.targetHandles} type="target" />
-          <Handles handles={data.sourceHandles} type="source" />
-        </div>
-      ) : (
-        <>
-          <Handles handles={data.targetHandles} type="target" />
-          <Handles handles={data.sourceHandles} type="source" />
-        </>
-      )}
+      <Ports data={data} labelled={labelledPorts} />
     </div>
   );
 }
