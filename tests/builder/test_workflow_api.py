@@ -123,6 +123,23 @@ def test_it_exports_and_imports_a_workflow(client):
     assert Workflow.objects.get(name="Copy").draft == GOOD
 
 
+def test_it_exports_a_published_version(client):
+    workflow = create(client, draft=GOOD).json()
+    url = f"/api/v1/workflows/{workflow['id']}"
+    client.post_json(f"{url}/publish", {"note": "first"})
+    client.put(
+        f"{url}/draft",
+        {"graph": chain(TRIGGER, node("answer", "reply", answer="newer")), "revision": 1},
+        content_type="application/json",
+        headers={"X-CSRFToken": client.csrf_token()},
+    )
+    assert client.get(f"{url}/export", {"version": 1}).json()["graph"] == GOOD
+    assert client.get(f"{url}/export").json()["graph"]["nodes"][1]["params"] == {"answer": "newer"}
+    missing = client.get(f"{url}/export", {"version": 5})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"].startswith("version:")
+
+
 def test_it_refuses_to_import_unknown_node_types_or_code(client):
     doc = {"name": "Evil", "graph": chain(TRIGGER, node("x", "python_exec", code="import os; os.system('id')"))}
     response = client.post_json("/api/v1/workflows/import", doc)
