@@ -4,7 +4,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +26,7 @@ def _listed(workspace_id: int, query: str, archived: bool) -> QuerySet[Workflow]
     last_run = Run.objects.filter(workflow_id=OuterRef("pk")).order_by("-created_at")
     found = Workflow.objects.filter(workspace_id=workspace_id, archived_at__isnull=not archived)
     if query:
-        found = found.filter(name__icontains=query) | found.filter(description__icontains=query)
+        found = found.filter(Q(name__icontains=query) | Q(description__icontains=query))
     return found.annotate(
         version=Subquery(latest.values("number")[:1]),
         last_status=Subquery(last_run.values("status")[:1]),

@@ -1,8 +1,9 @@
 """Forms of the workflow list and versions pages; they validate and do not save."""
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
-from builder import catalogue
+from builder import catalogue, transfer
 from builder.models import WorkflowVersion
 
 
@@ -17,6 +18,12 @@ class RenameForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="a .json file exported from Switchyard")
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > transfer.MAX_FILE_BYTES:
+            raise forms.ValidationError(f"the file is over {transfer.MAX_FILE_BYTES} bytes")
+        return upload
 
 
 class PublishForm(forms.Form):

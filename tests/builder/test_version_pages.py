@@ -86,6 +86,15 @@ def test_a_designer_holding_the_old_revision_gets_409_after_a_restore(owner, log
     assert flow.draft == OLD
 
 
+def test_a_teammate_publishes_and_restores(teammate, login_as, flow):
+    WorkflowVersionFactory(workflow=flow, number=1, graph=OLD)
+    client = login_as(teammate)
+    assert client.post_form(url(flow), {"note": "second"}).status_code == 302
+    assert client.post_form(url(flow, "1/restore/")).status_code == 302
+    flow.refresh_from_db()
+    assert (flow.draft, flow.versions.get(number=2).graph) == (OLD, GOOD)
+
+
 def test_a_viewer_reads_versions_but_cannot_publish_or_restore(owner, login_as, flow):
     WorkflowVersionFactory(workflow=flow, number=1, graph=OLD)
     viewer = login_as(MembershipFactory(workspace=owner.workspace, role="viewer"))

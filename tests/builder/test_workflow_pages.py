@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditEntry
-from builder import demo
+from builder import demo, transfer
 from builder.models import Workflow
 from engine.models import RunStatus
 from tests.engine.graphs import TRIGGER, chain, node
@@ -198,6 +198,20 @@ def test_a_file_that_is_not_a_document_is_refused(owner, login_as, content, mess
     assert response.status_code == 422
     assert message in response.content.decode()
     assert not Workflow.objects.exists()
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(owner, login_as):
+    response = login_as(owner).post_form(f"{LIST}import/", {"file": upload(b" " * (transfer.MAX_FILE_BYTES + 1))})
+    assert response.status_code == 422
+    assert "file: the file is over" in response.content.decode()
+    assert not Workflow.objects.exists()
+
+
+def test_a_teammate_renames_and_duplicates(teammate, login_as, flow):
+    client = login_as(teammate)
+    client.post_form(f"{LIST}{flow.pk}/rename/", {"name": "Shared triage"})
+    client.post_form(f"{LIST}{flow.pk}/duplicate/")
+    assert sorted(Workflow.objects.values_list("name", flat=True)) == ["Copy of Shared triage", "Shared triage"]
 
 
 def test_an_unknown_node_type_is_refused_with_its_path(owner, login_as):
