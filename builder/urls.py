@@ -6,6 +6,7 @@ app_name = "builder"
 
 urlpatterns = [
     path("", views.workflow_list, name="workflow-list"),
+    path("<int:workflow_id>/", views.workflow_designer, name="workflow-designer"),
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(

@@ -5,9 +5,10 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.permissions import Action, get_for, require
+from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from builder.models import Workflow, WorkflowVersion
+from engine import registry
 from engine.models import Run
 from engine.views import run_list_page
 
@@ -29,3 +30,17 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def workflow_runs(request: HttpRequest, workflow_id: int) -> HttpResponse:
     return run_list_page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id))
+
+
+@login_required
+def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """The canvas island; it gets the draft, its revision and the node types inline so it draws at once."""
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    boot = {
+        "workflow": {"id": workflow.pk, "name": workflow.name, "revision": workflow.draft_revision},
+        "graph": workflow.draft,
+        "node_types": [kind.describe() for kind in registry.kinds()],
+        "sample_input": workflow.sample_input,
+    }
+    context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}
+    return render(request, "builder/designer.html", context)

@@ -15,6 +15,7 @@ export default defineConfig({
       input: {
         app: "src/app.ts",
         "run-view": "src/islands/run-view/main.tsx",
+        designer: "src/islands/designer/main.tsx",
       },
     },
   },
