@@ -8,6 +8,7 @@ from django.shortcuts import render
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from builder.models import Workflow, WorkflowVersion
+from engine import graph as graphs
 from engine import registry
 from engine.models import Run
 from engine.views import run_list_page
@@ -41,6 +42,7 @@ def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "graph": workflow.draft,
         "node_types": [kind.describe() for kind in registry.kinds()],
         "sample_input": workflow.sample_input,
+        "problems": [problem.as_dict() for problem in graphs.validate(workflow.draft)],
     }
     context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}
     return render(request, "builder/designer.html", context)
