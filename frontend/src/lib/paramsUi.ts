@@ -37,3 +37,14 @@ export function spliceText(text: string, start: number | null, end: number | nul
   const from = start ?? text.length;
   return text.slice(0, from) + insert + text.slice(end ?? from);
 }
+
+/** What a free-form field holds: nothing, a JSON object/array/number/boolean, or else the text itself. */
+export function readValue(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  if (!/^\s*[[{0-9tfn-]/.test(text)) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

@@ -1,40 +1,34 @@
 // The params form, rendered by rjsf from the node type's JSON Schema. Loaded lazily: the canvas
-// draws before this chunk (and ajv) arrive.
+// draws before this chunk arrives.
 import Form from "@rjsf/core";
 import type { ErrorSchema, FieldProps, RJSFSchema } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
 import { useEffect, useState } from "react";
+import { formValidator } from "../../lib/formValidator";
 import type { JsonSchema } from "../../lib/nodeKinds";
-import { extraErrorsFor, uiSchemaFor } from "../../lib/paramsUi";
+import { extraErrorsFor, readValue, uiSchemaFor } from "../../lib/paramsUi";
 
+/** Free-form values ("any", objects without fields): text is kept as text unless it reads as JSON. */
 function JsonField(props: FieldProps) {
   const { formData, onChange, fieldPathId, name, readonly, rawErrors, schema } = props;
-  const shown = formData === undefined ? "" : JSON.stringify(formData, null, 2);
+  const shown = formData === undefined ? "" : typeof formData === "string" ? formData : JSON.stringify(formData, null, 2);
   const [text, setText] = useState(shown);
-  const [error, setError] = useState("");
   useEffect(() => setText(shown), [shown]);
   const id = fieldPathId.$id;
   return (
     <div className="form-group field dz-json-field">
-      <label htmlFor={id}>{schema.title ?? name} (JSON)</label>
-      {schema.description ? <p className="muted small">{schema.description}</p> : null}
+      <label htmlFor={id}>{schema.title ?? name}</label>
+      <p className="muted small">{schema.description ? `${schema.description} · ` : ""}Text, or a JSON value.</p>
       <textarea
         id={id}
         rows={6}
         value={text}
         readOnly={readonly}
-        onChange={(event) => setText(event.target.value)}
-        onBlur={() => {
-          if (text.trim() === "") return onChange(undefined, fieldPathId.path);
-          try {
-            onChange(JSON.parse(text), fieldPathId.path);
-            setError("");
-          } catch {
-            setError("This is not valid JSON");
-          }
+        onChange={(event) => {
+          setText(event.target.value);
+          onChange(readValue(event.target.value), fieldPathId.path);
         }}
       />
-      {[error, ...(rawErrors ?? [])].filter(Boolean).map((message) => (
+      {(rawErrors ?? []).map((message) => (
         <p className="error small" key={message}>
           {message}
         </p>
@@ -57,7 +51,7 @@ export default function ParamsForm({ schema, params, fieldProblems, readOnly, on
       schema={schema as RJSFSchema}
       uiSchema={uiSchemaFor(schema)}
       formData={params}
-      validator={validator}
+      validator={formValidator}
       fields={{ json: JsonField }}
       extraErrors={extraErrorsFor(fieldProblems) as ErrorSchema}
       showErrorList={false}
