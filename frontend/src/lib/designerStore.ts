@@ -34,13 +34,13 @@ function allIds(graph: GraphV1): Set<string> {
   return new Set([...graph.nodes.map((n) => n.id), ...(graph.notes ?? []).map((n) => n.id), ...graph.edges.map((e) => e.id)]);
 }
 
-/** Drop edges whose source handle no longer exists (a switch case was removed). */
-function pruneEdges(graph: GraphV1, kinds: Map<string, NodeKind>): GraphV1 {
-  const byId = new Map(graph.nodes.map((node) => [node.id, node]));
-  const edges = graph.edges.filter((edge) => {
-    const source = byId.get(edge.source);
-    return !source || !kinds.has(source.type) || outputHandles(kinds.get(source.type), source.params).includes(sourceHandleOf(edge));
-  });
+/** Drop the edges leaving `nodeId` from a handle it no longer has (a switch case was removed). */
+function pruneEdges(graph: GraphV1, nodeId: string, kinds: Map<string, NodeKind>): GraphV1 {
+  const node = graph.nodes.find((n) => n.id === nodeId);
+  const kind = node && kinds.get(node.type);
+  if (!node || !kind) return graph;
+  const handles = outputHandles(kind, node.params);
+  const edges = graph.edges.filter((edge) => edge.source !== nodeId || handles.includes(sourceHandleOf(edge)));
   return edges.length === graph.edges.length ? graph : { ...graph, edges };
 }
 
@@ -94,7 +94,7 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
             set({ graph: movedTo(get().graph, drag), drag: {} });
           },
           updateNode(id, patch) {
-            edit((graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, kinds));
+            edit((graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, id, kinds));
           },
           updateNote(id, patch) {
             edit((graph) => ({ ...graph, notes: (graph.notes ?? []).map((n) => (n.id === id ? { ...n, ...patch } : n)) }));
