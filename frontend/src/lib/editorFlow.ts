@@ -28,6 +28,7 @@ export interface FlowOverlay {
 }
 
 const NO_PROBLEMS: string[] = [];
+export const NODE_SIZE = { width: 200, height: 64 };
 
 type Entry = { source: GraphNodeV1 | StickyNoteV1; selected: boolean; problems: string[]; at: { x: number; y: number } | undefined; node: DesignerFlowNode };
 
@@ -65,6 +66,9 @@ export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overla
     id: node.id,
     type: "editor",
     position: overlay.drag[node.id] ?? node.position ?? { x: 0, y: 0 },
+    // A size before React measures the node, so fitView can frame a large graph on first paint.
+    initialWidth: NODE_SIZE.width,
+    initialHeight: NODE_SIZE.height,
     selected: overlay.selected.has(node.id),
     data: {
       label: node.label || node.id,
