@@ -17,13 +17,15 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop here
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -42,21 +44,22 @@ NODES = 300
 TARGET_S = 1.5
 REPS, WARMUP = 7, 2
 PORT = 8713
-PASSWORD = "bench-password-long-enough"
+PASSWORD = "bench-password-long-enough"  # noqa: S105 - a throwaway user in a bench database
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
-def big_graph() -> dict:
+def big_graph() -> dict[str, Any]:
     """A trigger, then 20 lanes of a condition followed by transforms, like a wide real workflow."""
-    nodes = [{"id": "start", "type": "trigger", "position": {"x": 0, "y": 1500}}]
-    edges = []
+    nodes: list[dict[str, Any]] = [{"id": "start", "type": "trigger", "position": {"x": 0, "y": 1500}}]
+    edges: list[dict[str, Any]] = []
     lanes, per_lane = 20, (NODES - 1) // 20
     for lane in range(lanes):
         previous = "start"
         for step in range(per_lane):
             node_id = f"n{lane}_{step}"
-            kind, params = ("condition", {"expression": "input.x"}) if step == 0 else ("transform", {"fields": {"s": step}})
+            params: dict[str, Any] = {"fields": {"s": step}} if step else {"expression": "input.x"}
+            kind = "transform" if step else "condition"
             nodes.append(
                 {"id": node_id, "type": kind, "label": f"Step {lane}.{step}", "params": params,
                  "position": {"x": 260 * (step + 1), "y": 150 * lane}}
@@ -65,7 +68,8 @@ def big_graph() -> dict:
             edges.append({"id": f"e_{node_id}", "source": previous, "source_handle": handle, "target": node_id})
             previous = node_id
     for row in range(NODES - len(nodes)):
-        nodes.append({"id": f"extra_{row}", "type": "transform", "position": {"x": 260 * (per_lane + 1), "y": 150 * row}})
+        at = {"x": 260 * (per_lane + 1), "y": 150 * row}
+        nodes.append({"id": f"extra_{row}", "type": "transform", "position": at})
         edges.append({"id": f"e_extra_{len(nodes)}", "source": "start", "target": nodes[-1]["id"]})
     graph = {"schema_version": 1, "nodes": nodes, "edges": edges}
     problems = graphs.validate(graph)
@@ -86,7 +90,9 @@ def seed() -> tuple[Workflow, Run]:
 class Server(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config("config.asgi:application", host="127.0.0.1", port=PORT, lifespan="off", log_level="error")
+        config = uvicorn.Config(
+            "config.asgi:application", host="127.0.0.1", port=PORT, lifespan="off", log_level="error"
+        )
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
@@ -113,7 +119,7 @@ def run_view_ready(page: Page, url: str) -> float:
     return time.perf_counter() - began
 
 
-def measure(page: Page, probe, url: str) -> list[float]:
+def measure(page: Page, probe: Callable[[Page, str], float], url: str) -> list[float]:
     for _ in range(WARMUP):
         probe(page, url)
     return [probe(page, url) for _ in range(REPS)]
@@ -152,7 +158,8 @@ def main() -> int:
         server.join(10)
     load = os.getloadavg()[0]
     print(f"{NODES}-node workflow, {REPS} loads after {WARMUP} warm-ups, Chromium headless; load average {load:.1f}")
-    for label, values in (("designer: until a node click selects it", designer), ("baseline: run view drawn", baseline)):
+    figures = {"designer: until a node click selects it": designer, "baseline: run view drawn": baseline}
+    for label, values in figures.items():
         print(f"  {label:<42} median {statistics.median(values):.3f} s   max {max(values):.3f} s")
     met = statistics.median(designer) <= TARGET_S
     print(f"target ≤ {TARGET_S} s (median): {'met' if met else 'NOT met'}")
