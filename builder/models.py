@@ -19,6 +19,8 @@ class Workflow(WorkspaceOwned):
     archived_at = models.DateTimeField(null=True, blank=True)
     # Where to POST a signed notice when a run of this workflow ends (engine/webhooks.py).
     completion_url = models.URLField(max_length=2000, blank=True)
+    # The trigger input the designer's test runs start with, pinned so every editor tests alike.
+    sample_input = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -6,6 +6,7 @@ app_name = "builder"
 
 urlpatterns = [
     path("", views.workflow_list, name="workflow-list"),
+    path("<int:workflow_id>/", views.workflow_designer, name="workflow-designer"),
     path("new/", views.workflow_create, name="workflow-create"),
     path("import/", views.workflow_import, name="workflow-import"),
     path("<int:workflow_id>/rename/", views.workflow_rename, name="workflow-rename"),

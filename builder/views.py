@@ -16,6 +16,8 @@ from accounts.views import current_membership, signed_in
 from builder import catalogue, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
 from builder.workflow_forms import CreateForm, ImportForm, RenameForm
+from engine import graph as graphs
+from engine import registry
 from engine.graph import GraphInvalid
 from engine.models import Run
 from engine.views import run_list_page
@@ -86,7 +88,7 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
     template = catalogue.TEMPLATES[form.cleaned_data["template"]]
     workflow = workflows.create_workflow(me.workspace, form.cleaned_data["name"], template, by=signed_in(request))
     messages.success(request, f"Created {workflow.name} from the {template.name} template.")
-    return redirect("builder:workflow-versions", workflow.pk)
+    return redirect("builder:workflow-designer", workflow.pk)
 
 
 @login_required
@@ -103,7 +105,7 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
     except GraphInvalid as error:
         return _page(request, status=422, import_form=form, import_problems=error.problems)
     messages.success(request, f"Imported {workflow.name}. Nothing in it has run; publish it when ready.")
-    return redirect("builder:workflow-versions", workflow.pk)
+    return redirect("builder:workflow-designer", workflow.pk)
 
 
 @login_required
@@ -158,3 +160,18 @@ def workflow_export(request: HttpRequest, workflow_id: int) -> HttpResponse:
 @login_required
 def workflow_runs(request: HttpRequest, workflow_id: int) -> HttpResponse:
     return run_list_page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id))
+
+
+@login_required
+def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """The canvas island; it gets the draft, its revision and the node types inline so it draws at once."""
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    boot = {
+        "workflow": {"id": workflow.pk, "name": workflow.name, "revision": workflow.draft_revision},
+        "graph": workflow.draft,
+        "node_types": [kind.describe() for kind in registry.kinds()],
+        "sample_input": workflow.sample_input,
+        "problems": [problem.as_dict() for problem in graphs.validate(workflow.draft)],
+    }
+    context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}
+    return render(request, "builder/designer.html", context)

@@ -18,6 +18,7 @@ from accounts.ratelimit import RateLimited
 from approvals.api import router as approvals_router
 from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
+from builder.designer_api import router as designer_router
 from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
 from builder.schedules import ScheduleInvalid
@@ -126,5 +127,6 @@ api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
 api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
+api.add_router("/", designer_router)
 api.add_router("/", engine_router)
 api.add_router("/", approvals_router)

@@ -67,11 +67,23 @@ class GraphEdge(BaseModel):
     target_handle: str = "in"
 
 
+class StickyNote(BaseModel):
+    """A note on the designer canvas. Not a node: it has no type, no edges and never runs."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    text: str = Field("", max_length=5000)
+    position: Position = Field(default_factory=Position)
+    width: float = Field(200, gt=0, le=4000)
+    height: float = Field(120, gt=0, le=4000)
+
+
 class Graph(BaseModel):
     model_config = ConfigDict(extra="forbid")
     schema_version: Literal[1] = 1
     nodes: list[GraphNode] = Field(default_factory=list)
     edges: list[GraphEdge] = Field(default_factory=list)
+    notes: list[StickyNote] = Field(default_factory=list, max_length=500, description="designer sticky notes")
 
     def node(self, node_id: str) -> GraphNode:
         return self._by_id[node_id]

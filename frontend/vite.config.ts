@@ -16,6 +16,7 @@ export default defineConfig({
         app: "src/app.ts",
         "run-view": "src/islands/run-view/main.tsx",
         "graph-view": "src/islands/graph-view/main.tsx",
+        designer: "src/islands/designer/main.tsx",
       },
     },
   },

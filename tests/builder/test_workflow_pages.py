@@ -55,7 +55,7 @@ def test_it_creates_a_workflow_from_the_support_triage_template(owner, login_as)
     response = login_as(owner).post_form(f"{LIST}new/", {"name": "Tickets", "template": "support-triage"})
     workflow = Workflow.objects.get(name="Tickets")
     assert response.status_code == 302
-    assert response["Location"] == f"/workflows/{workflow.pk}/versions/"
+    assert response["Location"] == f"/workflows/{workflow.pk}/"
     assert workflow.draft == demo.TICKET_ROUTING
     assert workflow.draft is not demo.TICKET_ROUTING
     assert workflow.workspace == owner.workspace

@@ -1,6 +1,6 @@
 """Validation returns every problem with its path and code, and executes nothing."""
 
-from engine.graph import MAX_NODES, json_schema, validate
+from engine.graph import MAX_NODES, json_schema, parse, validate
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
 
 
@@ -163,3 +163,14 @@ def test_it_exports_a_json_schema_for_the_canvas():
     schema = json_schema()
     assert schema["title"] == "Graph"
     assert {"nodes", "edges", "schema_version"} <= set(schema["properties"])
+
+
+def test_it_keeps_sticky_notes_apart_from_nodes():
+    data = chain(TRIGGER, node("answer", "reply", answer="hi"))
+    data["notes"] = [{"id": "note_1", "text": "Ask legal before changing this", "position": {"x": 5, "y": 5}}]
+    assert validate(data) == []
+    parsed = parse(data)
+    assert [n.id for n in parsed.nodes] == ["start", "answer"]
+    assert parsed.notes[0].text == "Ask legal before changing this"
+    data["notes"][0]["text"] = "x" * 5001
+    assert [p.path for p in validate(data)] == ["notes.0.text"]

@@ -22,10 +22,20 @@ export interface GraphEdgeV1 {
   target_handle?: string | null;
 }
 
+/** A sticky note on the canvas: text only, never run (engine/graph.py StickyNote). */
+export interface StickyNoteV1 {
+  id: string;
+  text: string;
+  position: { x: number; y: number };
+  width?: number;
+  height?: number;
+}
+
 export interface GraphV1 {
   schema_version: 1;
   nodes: GraphNodeV1[];
   edges: GraphEdgeV1[];
+  notes?: StickyNoteV1[];
 }
 
 /** A handle drawn on a node; `label` is empty when the name says nothing ("in"/"out" alone). */
@@ -74,7 +84,7 @@ export function readGraphScript(doc: Document, scriptId: string): GraphV1 {
   return parseGraph(script.textContent);
 }
 
-function handleSpecs(names: string[], defaultName: string): HandleSpec[] {
+export function handleSpecs(names: string[], defaultName: string): HandleSpec[] {
   // A lone default handle needs no caption; anything else (true/false, case names) is labelled.
   const plain = names.length === 1 && names[0] === defaultName;
   return names.map((id) => ({ id, label: plain ? "" : id }));

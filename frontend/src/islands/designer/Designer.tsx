@@ -1,0 +1,502 @@
+// The designer: palette, canvas, side panel, toolbar and test runs around one store whose
+// document is our graph JSON v1 (lib/designerStore.ts).
+import {
+  Background,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+  type Connection as FlowConnection,
+  type EdgeChange,
+  type FinalConnectionState,
+  type NodeChange,
+  type NodeTypes,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { useStore } from "zustand";
+import { CLIPBOARD_KEY, copyFragment, parseFragment } from "../../lib/clipboard";
+import { connectionProblem, upstreamOf } from "../../lib/connections";
+import { createDesignerStore, type DesignerState } from "../../lib/designerStore";
+import { DraftSaver, type SaveState } from "../../lib/draftSaver";
+import { editorEdges, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
+import type { GraphV1 } from "../../lib/graph";
+import { csrfToken } from "../../lib/http";
+import { autoLayout } from "../../lib/layout";
+import type { NodeKind } from "../../lib/nodeKinds";
+import { placeProblems, type Problem } from "../../lib/problems";
+import type { RunViewState } from "../../lib/runEvents";
+import { messageOf, type RunController } from "../run-view/controller";
+import { Help } from "./Help";
+import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
+import { KIND_MIME, Palette } from "./Palette";
+import { Panel, type Upstream } from "./Panel";
+import { follow, lastTestRun, runFromNode, startTestRun } from "./testRuns";
+
+const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
+const PASTE_OFFSET = { x: 40, y: 40 };
+const EMPTY_STATES = {};
+
+export interface DesignerProps {
+  workflowId: number;
+  revision: number;
+  graph: GraphV1;
+  kinds: NodeKind[];
+  problems: Problem[];
+  sampleInput: unknown;
+  apiUrl: string;
+  canEdit: boolean;
+  versionsUrl: string;
+  runsUrl: string;
+}
+
+const SAVE_TEXT: Record<SaveState["status"], string> = {
+  saved: "All changes saved",
+  unsaved: "Unsaved changes",
+  saving: "Saving…",
+  conflict: "Not saved: edited elsewhere",
+  error: "Not saved",
+};
+
+function typing(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  return !!element && (element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName));
+}
+
+/** React Flow reports selection as changes; the store keeps the selected ids. */
+function applySelection(state: DesignerState, changes: (NodeChange<DesignerFlowNode> | EdgeChange)[]): void {
+  const next = new Set(state.selected);
+  const picks = changes.filter((change) => change.type === "select");
+  if (!picks.length) return;
+  for (const change of picks) {
+    if (change.selected) next.add(change.id);
+    else next.delete(change.id);
+  }
+  state.select([...next]);
+}
+
+function outputFields(value: unknown): string[] {
+  return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value).slice(0, 20) : [];
+}
+
+function DesignerInner(props: DesignerProps) {
+  const { workflowId, apiUrl, canEdit } = props;
+  const kinds = useMemo(() => new Map(props.kinds.map((kind) => [kind.kind, kind])), [props.kinds]);
+  const store = useMemo(() => createDesignerStore(props.graph, kinds), [props.graph, kinds]);
+  const graph = useStore(store, (s) => s.graph);
+  const selectedList = useStore(store, (s) => s.selected);
+  const drag = useStore(store, (s) => s.drag);
+  const selected = useMemo(() => new Set(selectedList), [selectedList]);
+  const canUndo = useStore(store.temporal, (t) => t.pastStates.length > 0);
+  const canRedo = useStore(store.temporal, (t) => t.futureStates.length > 0);
+  const flow = useReactFlow();
+
+  const saver = useMemo(
+    () => new DraftSaver({ url: `${apiUrl}/workflows/${workflowId}/draft`, token: () => csrfToken(document), revision: props.revision, graph: props.graph, problems: props.problems }),
+    [apiUrl, workflowId, props.revision, props.graph, props.problems],
+  );
+  const save = useSyncExternalStore(saver.subscribe, saver.getState);
+  useEffect(() => {
+    if (canEdit) saver.changed(graph);
+  }, [saver, graph, canEdit]);
+  useEffect(() => {
+    const warn = (event: BeforeUnloadEvent) => {
+      if (saver.dirty && saver.getState().status !== "conflict") event.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => {
+      window.removeEventListener("beforeunload", warn);
+      saver.stop();
+    };
+  }, [saver]);
+  const placed = useMemo(() => placeProblems(save.checked, save.problems), [save.checked, save.problems]);
+
+  // --- test runs ------------------------------------------------------------------------
+  const [controller, setController] = useState<RunController | null>(null);
+  const [testRunId, setTestRunId] = useState<number | null>(null);
+  const [testError, setTestError] = useState("");
+  const [sample, setSample] = useState(() => JSON.stringify(props.sampleInput ?? {}, null, 2));
+  const [pin, setPin] = useState(true);
+  const [testing, setTesting] = useState(false);
+  const nodeIds = useMemo(() => graph.nodes.map((n) => n.id), [graph.nodes]);
+  const nodeIdsRef = useRef(nodeIds);
+  nodeIdsRef.current = nodeIds;
+  const api = useMemo(() => ({ apiUrl, workflowId }), [apiUrl, workflowId]);
+  const watch = useCallback(
+    (run: { id: number }) => {
+      setTestRunId(run.id);
+      setController((old) => {
+        old?.stop();
+        return follow(api, run, nodeIdsRef.current);
+      });
+    },
+    [api],
+  );
+  useEffect(() => {
+    let live = true;
+    lastTestRun(api)
+      .then((run) => live && run && watch(run))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [api, watch]);
+  useEffect(() => () => controller?.stop(), [controller]);
+  const noView = useCallback(() => () => undefined, []);
+  const view = useSyncExternalStore(controller?.subscribe ?? noView, controller?.getView ?? (() => null));
+  const test: RunViewState | null = view?.run ?? null;
+
+  const runTest = useCallback(async () => {
+    setTestError("");
+    let input: unknown;
+    try {
+      input = JSON.parse(sample || "{}");
+    } catch {
+      setTestError("Sample input: this is not valid JSON");
+      return;
+    }
+    setTesting(true);
+    try {
+      await saver.save();
+      if (saver.getState().status === "conflict") throw new Error(saver.getState().message);
+      watch(await startTestRun(api, input, pin));
+    } catch (error) {
+      setTestError(messageOf(error));
+    } finally {
+      setTesting(false);
+    }
+  }, [sample, saver, api, pin, watch]);
+
+  // --- selection and the panel -------------------------------------------------------------
+  const single = selectedList.length === 1 ? selectedList[0] : null;
+  const selectedNode = single ? graph.nodes.find((n) => n.id === single) ?? null : null;
+  const selectedNote = single ? (graph.notes ?? []).find((n) => n.id === single) ?? null : null;
+  const upstream: Upstream[] = useMemo(() => {
+    if (!selectedNode) return [];
+    const sampleFields = outputFields((() => {
+      try {
+        return JSON.parse(sample);
+      } catch {
+        return null;
+      }
+    })());
+    return upstreamOf(graph, selectedNode.id).map((id) => {
+      const node = graph.nodes.find((n) => n.id === id);
+      const isTrigger = node ? kinds.get(node.type)?.is_trigger : false;
+      const seen = outputFields(test?.nodes[id]?.output);
+      return { id, label: node?.label || id, fields: seen.length ? seen : isTrigger ? sampleFields : [] };
+    });
+  }, [selectedNode, graph, kinds, test, sample]);
+
+  const runHere = useCallback(async () => {
+    if (!selectedNode || testRunId === null) return;
+    setTestError("");
+    setTesting(true);
+    try {
+      await saver.save();
+      watch(await runFromNode(api, selectedNode.id, testRunId));
+    } catch (error) {
+      setTestError(messageOf(error));
+    } finally {
+      setTesting(false);
+    }
+  }, [selectedNode, testRunId, saver, api, watch]);
+
+  // --- canvas ---------------------------------------------------------------------------
+  const cache = useRef(new FlowCache());
+  const nodes = useMemo(() => cache.current.nodes(graph, kinds, { selected, problems: placed.byNode, drag }), [graph, kinds, selected, placed.byNode, drag]);
+  const edges = useMemo(() => editorEdges(graph, selected), [graph, selected]);
+  const [notice, setNotice] = useState("");
+  const [help, setHelp] = useState(false);
+  const addCount = useRef(0);
+
+  const onNodesChange = useCallback(
+    (changes: NodeChange<DesignerFlowNode>[]) => {
+      const state = store.getState();
+      applySelection(state, changes);
+      const moving: Record<string, { x: number; y: number }> = {};
+      let dropped = false;
+      for (const change of changes) {
+        if (change.type === "position" && canEdit) {
+          if (change.position) moving[change.id] = change.position;
+          if (change.dragging === false) dropped = true;
+        }
+      }
+      if (Object.keys(moving).length) state.dragTo(moving);
+      if (dropped || (Object.keys(moving).length && !changes.some((c) => c.type === "position" && c.dragging))) store.getState().commitDrag();
+    },
+    [store, canEdit],
+  );
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange[]) => applySelection(store.getState(), changes),
+    [store],
+  );
+  const isValidConnection = useCallback(
+    (connection: FlowConnection | { source: string; target: string; sourceHandle?: string | null; targetHandle?: string | null }) =>
+      connectionProblem(store.getState().graph, kinds, connection) === null,
+    [store, kinds],
+  );
+  const onConnect = useCallback(
+    (connection: FlowConnection) => {
+      const problem = connectionProblem(store.getState().graph, kinds, connection);
+      if (problem) setNotice(`Connection refused: ${problem}`);
+      else store.getState().connect(connection);
+    },
+    [store, kinds],
+  );
+  const onConnectEnd = useCallback(
+    (_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      if (state.isValid !== false || !state.fromNode || !state.toNode) return;
+      const from = state.fromHandle?.type === "target" ? { node: state.toNode.id, handle: state.toHandle?.id } : { node: state.fromNode.id, handle: state.fromHandle?.id };
+      const to = state.fromHandle?.type === "target" ? { node: state.fromNode.id, handle: state.fromHandle?.id } : { node: state.toNode.id, handle: state.toHandle?.id };
+      const problem = connectionProblem(store.getState().graph, kinds, { source: from.node, sourceHandle: from.handle, target: to.node, targetHandle: to.handle });
+      if (problem) setNotice(`Connection refused: ${problem}`);
+    },
+    [store, kinds],
+  );
+
+  const addKind = useCallback(
+    (kind: NodeKind, at?: { x: number; y: number }) => {
+      if (!canEdit) return;
+      const bounds = document.querySelector(".dz-canvas")?.getBoundingClientRect();
+      const step = (addCount.current++ % 6) * 30;
+      const position = at ?? flow.screenToFlowPosition({ x: (bounds ? bounds.left + bounds.width / 2 : 400) + step, y: (bounds ? bounds.top + bounds.height / 3 : 300) + step });
+      store.getState().addNode(kind, { x: Math.round(position.x), y: Math.round(position.y) });
+    },
+    [store, flow, canEdit],
+  );
+  const onDrop = useCallback(
+    (event: React.DragEvent) => {
+      const kind = kinds.get(event.dataTransfer.getData(KIND_MIME));
+      if (!kind) return;
+      event.preventDefault();
+      addKind(kind, flow.screenToFlowPosition({ x: event.clientX, y: event.clientY }));
+    },
+    [kinds, addKind, flow],
+  );
+
+  const undo = useCallback(() => store.temporal.getState().undo(), [store]);
+  const redo = useCallback(() => store.temporal.getState().redo(), [store]);
+  const layout = useCallback(() => {
+    store.getState().moveAll(autoLayout(store.getState().graph));
+    window.requestAnimationFrame(() => void flow.fitView({ padding: 0.1, duration: 200 }));
+  }, [store, flow]);
+  const addNote = useCallback(() => {
+    const center = flow.screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 });
+    store.getState().addNote({ x: Math.round(center.x), y: Math.round(center.y) });
+  }, [store, flow]);
+  const validate = useCallback(async () => {
+    try {
+      const problems = await saver.validate(`${apiUrl}/workflows/${workflowId}/validate`, store.getState().graph);
+      setNotice(problems.length ? `${problems.length} problem(s): see the marked nodes` : "No problems: the draft can be published");
+    } catch (error) {
+      setNotice(messageOf(error));
+    }
+  }, [saver, apiUrl, workflowId, store]);
+  const copy = useCallback(() => {
+    const fragment = copyFragment(store.getState().graph, new Set(store.getState().selected));
+    if (!fragment) return;
+    const text = JSON.stringify(fragment);
+    localStorage.setItem(CLIPBOARD_KEY, text);
+    void navigator.clipboard?.writeText(text).catch(() => undefined);
+    setNotice(`Copied ${fragment.nodes.length} node(s)`);
+  }, [store]);
+  const paste = useCallback(() => {
+    const fragment = parseFragment(localStorage.getItem(CLIPBOARD_KEY) ?? "");
+    if (fragment) store.getState().paste(fragment, PASTE_OFFSET);
+  }, [store]);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const mod = event.ctrlKey || event.metaKey;
+      const key = event.key.toLowerCase();
+      if (mod && key === "s") {
+        event.preventDefault();
+        if (canEdit) void saver.save();
+        return;
+      }
+      if (typing(event.target) || help) return;
+      if (mod && key === "z" && canEdit) {
+        event.preventDefault();
+        if (event.shiftKey) redo();
+        else undo();
+      } else if (mod && key === "y" && canEdit) {
+        event.preventDefault();
+        redo();
+      } else if (mod && key === "c") copy();
+      else if (mod && key === "v" && canEdit) paste();
+      else if (mod && key === "a") {
+        event.preventDefault();
+        const g = store.getState().graph;
+        store.getState().select([...g.nodes.map((n) => n.id), ...(g.notes ?? []).map((n) => n.id)]);
+      } else if (mod || event.altKey) return;
+      else if (event.key === "?") setHelp(true);
+      else if (key === "n" && canEdit) addNote();
+      else if (key === "l" && canEdit) layout();
+      else if (key === "f") void flow.fitView({ padding: 0.1, duration: 200 });
+      else if (event.key === "Escape") store.getState().select([]);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [store, saver, canEdit, help, undo, redo, copy, paste, addNote, layout, flow]);
+
+  useEffect(() => {
+    if (!notice) return;
+    const timer = setTimeout(() => setNotice(""), 5000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+
+  const editNote = useCallback((id: string, text: string) => store.getState().updateNote(id, { text }), [store]);
+
+  return (
+    <div className="dz" data-save-status={save.status} data-revision={save.revision}>
+      <div className="dz-toolbar" role="toolbar" aria-label="Designer">
+        <span className={`dz-save dz-save-${save.status}`} role="status" data-save-state={save.status}>
+          {canEdit ? SAVE_TEXT[save.status] : "Read only: your role cannot edit"}
+        </span>
+        {canEdit ? (
+          <>
+            <button type="button" onClick={() => void saver.save()} disabled={save.status === "saved" || save.status === "conflict"}>
+              Save
+            </button>
+            <button type="button" onClick={undo} disabled={!canUndo} aria-keyshortcuts="Control+Z">
+              Undo
+            </button>
+            <button type="button" onClick={redo} disabled={!canRedo} aria-keyshortcuts="Control+Shift+Z">
+              Redo
+            </button>
+            <button type="button" onClick={layout}>
+              Auto-layout
+            </button>
+            <button type="button" onClick={addNote}>
+              Add note
+            </button>
+          </>
+        ) : null}
+        <button type="button" onClick={() => void validate()}>
+          Validate
+        </button>
+        <button type="button" onClick={() => void flow.fitView({ padding: 0.1, duration: 200 })}>
+          Fit view
+        </button>
+        <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">
+          ?
+        </button>
+        <span className="dz-spacer" />
+        <a href={props.versionsUrl}>Versions</a>
+        <a href={props.runsUrl}>Runs</a>
+      </div>
+      {save.status === "conflict" || save.status === "error" ? (
+        <div className={`dz-banner ${save.status === "conflict" ? "dz-conflict" : "error"}`} role="alert">
+          <span>{save.message}</span>
+          {save.status === "conflict" ? (
+            <button type="button" onClick={() => window.location.reload()}>
+              Reload
+            </button>
+          ) : null}
+        </div>
+      ) : null}
+      {placed.general.length ? (
+        <ul className="dz-banner dz-general-problems" aria-label="Problems of the workflow">
+          {placed.general.map((message) => (
+            <li key={message}>{message}</li>
+          ))}
+        </ul>
+      ) : null}
+      {notice ? (
+        <p className="dz-notice" role="status" data-notice>
+          {notice}
+        </p>
+      ) : null}
+      {canEdit ? (
+        <form
+          className="dz-testbar"
+          aria-label="Test run"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void runTest();
+          }}
+        >
+          <label>
+            <span>Sample input (JSON)</span>
+            <textarea rows={2} value={sample} onChange={(event) => setSample(event.target.value)} spellCheck={false} />
+          </label>
+          <label className="dz-inline">
+            <input type="checkbox" checked={pin} onChange={(event) => setPin(event.target.checked)} /> Pin for this workflow
+          </label>
+          <button type="submit" disabled={testing}>
+            {testing ? "Starting…" : "Test run"}
+          </button>
+          {testRunId !== null ? (
+            <a href={`/runs/${testRunId}/`} data-test-run={testRunId} data-test-status={test?.status ?? ""}>
+              Test run #{testRunId}
+              {test?.status ? ` · ${test.status}` : ""}
+            </a>
+          ) : null}
+          {testError ? (
+            <span className="error" role="alert">
+              {testError}
+            </span>
+          ) : null}
+        </form>
+      ) : null}
+      <div className="dz-body">
+        {canEdit ? <Palette kinds={props.kinds} onAdd={(kind) => addKind(kind)} /> : null}
+        <section className="dz-canvas card" aria-label="Workflow canvas" onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
+          <TestStatesContext.Provider value={test?.nodes ?? EMPTY_STATES}>
+            <NoteEditContext.Provider value={canEdit ? editNote : null}>
+              <ReactFlow
+                nodes={nodes}
+                edges={edges}
+                nodeTypes={nodeTypes}
+                onNodesChange={onNodesChange}
+                onEdgesChange={onEdgesChange}
+                onConnect={onConnect}
+                onConnectEnd={onConnectEnd}
+                isValidConnection={isValidConnection}
+                onDelete={({ nodes: gone, edges: cut }) => canEdit && store.getState().remove([...gone.map((n) => n.id), ...cut.map((e) => e.id)])}
+                nodesDraggable={canEdit}
+                nodesConnectable={canEdit}
+                deleteKeyCode={canEdit ? ["Delete", "Backspace"] : null}
+                multiSelectionKeyCode={["Control", "Meta"]}
+                selectionKeyCode="Shift"
+                onlyRenderVisibleElements={graph.nodes.length > 150}
+                fitView
+                fitViewOptions={{ padding: 0.1, maxZoom: 1.25 }}
+                minZoom={0.1}
+                ariaLabelConfig={{ "node.a11yDescription.default": "Press Enter or Space to select this node, then configure it in the side panel." }}
+              >
+                <Background />
+                <MiniMap pannable zoomable />
+                <Controls />
+              </ReactFlow>
+            </NoteEditContext.Provider>
+          </TestStatesContext.Provider>
+        </section>
+        <Panel
+          node={selectedNode}
+          note={selectedNote}
+          kind={selectedNode ? kinds.get(selectedNode.type) : undefined}
+          upstream={upstream}
+          problems={selectedNode ? placed.byNode.get(selectedNode.id) ?? [] : []}
+          fieldProblems={selectedNode ? placed.byField.get(selectedNode.id) : undefined}
+          readOnly={!canEdit}
+          test={test}
+          canRunFromHere={canEdit && testRunId !== null && !testing}
+          onChange={(patch) => selectedNode && store.getState().updateNode(selectedNode.id, patch)}
+          onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
+          onRunFromHere={() => void runHere()}
+        />
+      </div>
+      {help ? <Help onClose={() => setHelp(false)} /> : null}
+    </div>
+  );
+}
+
+export function Designer(props: DesignerProps) {
+  return (
+    <ReactFlowProvider>
+      <DesignerInner {...props} />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,185 @@
+// The side panel: configure the selected node (label, params from its JSON Schema, retry,
+// timeout, cache), pick expressions from upstream outputs, and see its last test-run result.
+import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
+import type { GraphNodeV1, StickyNoteV1 } from "../../lib/graph";
+import type { NodeKind } from "../../lib/nodeKinds";
+import { spliceText } from "../../lib/paramsUi";
+import type { RunViewState } from "../../lib/runEvents";
+import { Inspector } from "../run-view/Inspector";
+
+const ParamsForm = lazy(() => import("./ParamsForm"));
+
+export interface Upstream {
+  id: string;
+  label: string;
+  fields: string[];
+}
+
+export interface PanelProps {
+  node: GraphNodeV1 | null;
+  note: StickyNoteV1 | null;
+  kind: NodeKind | undefined;
+  upstream: Upstream[];
+  problems: string[];
+  fieldProblems: Record<string, string[]> | undefined;
+  readOnly: boolean;
+  test: RunViewState | null;
+  canRunFromHere: boolean;
+  onChange: (patch: Partial<Omit<GraphNodeV1, "id">>) => void;
+  onNoteChange: (text: string) => void;
+  onRunFromHere: () => void;
+}
+
+function NumberSetting({ label, value, min, max, step, disabled, onChange }: { label: string; value: number; min: number; max: number; step?: number; disabled: boolean; onChange: (value: number) => void }) {
+  return (
+    <label className="dz-setting">
+      <span>{label}</span>
+      <input
+        type="number"
+        value={value}
+        min={min}
+        max={max}
+        step={step ?? 1}
+        disabled={disabled}
+        onChange={(event) => {
+          const next = Number(event.target.value);
+          if (event.target.value !== "" && Number.isFinite(next)) onChange(next);
+        }}
+      />
+    </label>
+  );
+}
+
+function Section({ title, children, open = true }: { title: string; children: ReactNode; open?: boolean }) {
+  return (
+    <details className="dz-section" open={open}>
+      <summary>{title}</summary>
+      {children}
+    </details>
+  );
+}
+
+function ExpressionPicker({ upstream, onInsert }: { upstream: Upstream[]; onInsert: (text: string) => void }) {
+  if (!upstream.length) return <p className="muted small">Nothing runs before this node, so there is no output to refer to.</p>;
+  return (
+    <ul className="dz-expressions" aria-label="Upstream outputs">
+      {upstream.map((source) => (
+        <li key={source.id}>
+          <span className="small">{source.label}</span>
+          {(source.fields.length ? source.fields : [""]).map((field) => {
+            const text = field ? `{{ nodes.${source.id}.${field} }}` : `{{ nodes.${source.id} }}`;
+            return (
+              <button type="button" key={field || "-"} className="dz-chip" onMouseDown={(event) => event.preventDefault()} onClick={() => onInsert(text)}>
+                <code>{text}</code>
+              </button>
+            );
+          })}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function Panel(props: PanelProps) {
+  const { node, note, kind, upstream, problems, fieldProblems, readOnly, test, onChange } = props;
+  const form = useRef<HTMLDivElement>(null);
+  const [copied, setCopied] = useState("");
+  if (note) {
+    return (
+      <aside className="dz-panel card" aria-label="Sticky note">
+        <h2>Sticky note</h2>
+        <label className="dz-setting dz-setting-wide">
+          <span>Text</span>
+          <textarea key={note.id + note.text} rows={8} defaultValue={note.text} readOnly={readOnly} onBlur={(event) => event.target.value !== note.text && props.onNoteChange(event.target.value)} />
+        </label>
+      </aside>
+    );
+  }
+  if (!node) {
+    return (
+      <aside className="dz-panel card" aria-label="Node settings">
+        <p className="muted">Select a node to configure it. Drag node types from the palette, or click one to add it.</p>
+      </aside>
+    );
+  }
+  const params = node.params ?? {};
+  const retry = { max_attempts: 1, initial_delay_s: 1, backoff: 2, ...(node.retry ?? {}) } as Record<string, number>;
+  const cache = { enabled: false, ttl_s: 3600, ...(node.cache ?? {}) } as { enabled: boolean; ttl_s: number };
+
+  const insert = (text: string) => {
+    const active = document.activeElement as HTMLInputElement | HTMLTextAreaElement | null;
+    const field = active && form.current?.contains(active) && active.id.startsWith("root_") ? active.id.slice("root_".length) : "";
+    if (field && typeof params[field] !== "object" && (active?.tagName === "TEXTAREA" || active?.type === "text")) {
+      const value = spliceText(String(params[field] ?? ""), active.selectionStart, active.selectionEnd, text);
+      onChange({ params: { ...params, [field]: value } });
+      setCopied("");
+      return;
+    }
+    void navigator.clipboard?.writeText(text).catch(() => undefined);
+    setCopied(`Copied ${text}: click into a field first to insert it there.`);
+  };
+
+  return (
+    <aside className="dz-panel card" aria-label="Node settings" data-panel-node={node.id}>
+      <h2>
+        {node.label || node.id} <span className="muted small">{kind?.label ?? node.type}</span>
+      </h2>
+      <p className="muted small">
+        Id <code>{node.id}</code> — refer to its output as <code>{`{{ nodes.${node.id}.… }}`}</code>
+      </p>
+      {problems.length ? (
+        <ul className="dz-problems" role="alert" aria-label="Problems of this node">
+          {problems.map((message) => (
+            <li key={message}>{message}</li>
+          ))}
+        </ul>
+      ) : null}
+      <label className="dz-setting dz-setting-wide">
+        <span>Label</span>
+        <input type="text" value={node.label ?? ""} readOnly={readOnly} maxLength={200} onChange={(event) => onChange({ label: event.target.value })} />
+      </label>
+      <Section title="Parameters">
+        <div ref={form} className="dz-form">
+          {kind ? (
+            <Suspense fallback={<p className="muted small">Loading the form…</p>}>
+              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
+            </Suspense>
+          ) : (
+            <p className="error">There is no node type {node.type} on this server.</p>
+          )}
+        </div>
+      </Section>
+      {!readOnly ? (
+        <Section title="Insert an expression">
+          <ExpressionPicker upstream={upstream} onInsert={insert} />
+          {copied ? <p className="muted small" role="status">{copied}</p> : null}
+        </Section>
+      ) : null}
+      <Section title="Retry, timeout and cache" open={false}>
+        <NumberSetting label="Attempts" value={retry.max_attempts} min={1} max={20} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, max_attempts: v } })} />
+        <NumberSetting label="First retry after (s)" value={retry.initial_delay_s} min={0} max={3600} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, initial_delay_s: v } })} />
+        <NumberSetting label="Backoff factor" value={retry.backoff} min={1} max={10} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, backoff: v } })} />
+        <NumberSetting label="Timeout (s)" value={node.timeout_s ?? 300} min={1} max={3600} disabled={readOnly} onChange={(v) => onChange({ timeout_s: v })} />
+        <label className="dz-setting">
+          <span>Cache results</span>
+          <input type="checkbox" checked={cache.enabled} disabled={readOnly} onChange={(event) => onChange({ cache: { ...cache, enabled: event.target.checked } })} />
+        </label>
+        <NumberSetting label="Cache for (s)" value={cache.ttl_s} min={1} max={30 * 86400} disabled={readOnly || !cache.enabled} onChange={(v) => onChange({ cache: { ...cache, ttl_s: v } })} />
+      </Section>
+      <Section title="Last test run">
+        {!readOnly ? (
+          <button type="button" disabled={!props.canRunFromHere} onClick={props.onRunFromHere} title="Runs this node and what follows it, reusing the upstream outputs of the last test run">
+            Run from here
+          </button>
+        ) : null}
+        {test?.nodes[node.id] ? (
+          <div className="dz-test-details">
+            <Inspector state={test} selectedId={node.id} graphNodes={new Map([[node.id, node]])} />
+          </div>
+        ) : (
+          <p className="muted small">No test run yet. Use “Test run” in the toolbar.</p>
+        )}
+      </Section>
+    </aside>
+  );
+}

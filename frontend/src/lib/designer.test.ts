@@ -1,0 +1,226 @@
+import { describe, expect, it } from "vitest";
+import { copyFragment, freshId, parseFragment, pasteFragment } from "./clipboard";
+import { connectionProblem, upstreamOf } from "./connections";
+import { createDesignerStore, edgeKeys } from "./designerStore";
+import { FlowCache, editorEdges } from "./editorFlow";
+import type { GraphV1 } from "./graph";
+import { autoLayout } from "./layout";
+import { defaultParams, outputHandles, paletteGroups, type NodeKind } from "./nodeKinds";
+import { placeProblems } from "./problems";
+
+function kind(name: string, extra: Partial<NodeKind> = {}): NodeKind {
+  return {
+    kind: name,
+    label: name[0].toUpperCase() + name.slice(1),
+    category: "Logic",
+    description: `${name} node`,
+    inputs: ["in"],
+    outputs: ["out"],
+    side_effect: false,
+    is_trigger: false,
+    params_schema: { type: "object", properties: {} },
+    ...extra,
+  };
+}
+
+const KINDS = [
+  kind("trigger", { category: "Triggers", inputs: [], is_trigger: true }),
+  kind("transform", { category: "Data", params_schema: { type: "object", properties: { fields: { type: "object", default: {} } } } }),
+  kind("condition", { outputs: ["true", "false"] }),
+  kind("switch", { outputs: ["default"] }),
+  kind("reply", { category: "Outcomes", outputs: [] }),
+];
+const kinds = new Map(KINDS.map((k) => [k.kind, k]));
+
+function triage(): GraphV1 {
+  return {
+    schema_version: 1,
+    nodes: [
+      { id: "start", type: "trigger", position: { x: 0, y: 0 }, params: {} },
+      { id: "route", type: "condition", position: { x: 200, y: 0 }, params: { expression: "input.urgent" } },
+      { id: "shape", type: "transform", position: { x: 400, y: 0 }, params: { fields: { subject: "{{ nodes.route.result }}" } } },
+      { id: "answer", type: "reply", position: { x: 600, y: 0 }, params: { answer: "{{ nodes.shape.subject }}" } },
+    ],
+    edges: [
+      { id: "e1", source: "start", source_handle: "out", target: "route", target_handle: "in" },
+      { id: "e2", source: "route", source_handle: "true", target: "shape", target_handle: "in" },
+      { id: "e3", source: "shape", source_handle: "out", target: "answer", target_handle: "in" },
+    ],
+    notes: [{ id: "note_1", text: "Ask legal", position: { x: 10, y: 200 } }],
+  };
+}
+
+describe("serialisation", () => {
+  it("derives React Flow nodes from our graph and keeps unchanged ones", () => {
+    const graph = triage();
+    const cache = new FlowCache();
+    const overlay = { selected: new Set<string>(), problems: new Map<string, string[]>(), drag: {} };
+    const first = cache.nodes(graph, kinds, overlay);
+    expect(first.map((n) => [n.id, n.type])).toEqual([
+      ["start", "editor"],
+      ["route", "editor"],
+      ["shape", "editor"],
+      ["answer", "editor"],
+      ["note_1", "note"],
+    ]);
+    const route = first[1];
+    expect(route.type === "editor" && route.data.outputs).toEqual([
+      { id: "true", label: "true" },
+      { id: "false", label: "false" },
+    ]);
+    const moved = { ...graph, nodes: graph.nodes.map((n) => (n.id === "answer" ? { ...n, position: { x: 9, y: 9 } } : n)) };
+    const second = cache.nodes(moved, kinds, overlay);
+    expect(second[0]).toBe(first[0]);
+    expect(second[3]).not.toBe(first[3]);
+    expect(second[3].position).toEqual({ x: 9, y: 9 });
+  });
+
+  it("saves exactly our graph JSON: edits produce graph v1 and nothing of React Flow", () => {
+    const store = createDesignerStore(triage(), kinds);
+    store.getState().dragTo({ answer: { x: 700, y: 50 } });
+    store.getState().commitDrag();
+    store.getState().select(["answer"]);
+    const saved = JSON.parse(JSON.stringify(store.getState().graph)) as GraphV1;
+    expect(Object.keys(saved).sort()).toEqual(["edges", "nodes", "notes", "schema_version"]);
+    expect(saved.nodes[3]).toEqual({ id: "answer", type: "reply", position: { x: 700, y: 50 }, params: { answer: "{{ nodes.shape.subject }}" } });
+    expect(saved.edges[1]).toEqual({ id: "e2", source: "route", source_handle: "true", target: "shape", target_handle: "in" });
+  });
+
+  it("labels branch edges by their handle", () => {
+    const edges = editorEdges(triage(), new Set(["e2"]));
+    expect(edges.map((e) => [e.id, e.label ?? null, e.selected])).toEqual([
+      ["e1", null, false],
+      ["e2", "true", true],
+      ["e3", null, false],
+    ]);
+  });
+});
+
+describe("connection rules", () => {
+  const graph = triage();
+  const problem = (source: string, target: string, sourceHandle = "out", targetHandle = "in") =>
+    connectionProblem(graph, kinds, { source, target, sourceHandle, targetHandle });
+
+  it("accepts a new edge between typed handles", () => {
+    expect(problem("route", "answer", "false")).toBeNull();
+  });
+
+  it("refuses edges into a trigger, self-loops, cycles, duplicates and unknown handles", () => {
+    expect(problem("shape", "start")).toMatch(/trigger/);
+    expect(problem("shape", "shape")).toMatch(/itself/);
+    expect(problem("answer", "route")).toMatch(/no output/);
+    expect(problem("shape", "route")).toMatch(/cycle/);
+    expect(problem("route", "shape", "true")).toMatch(/already connected/);
+    expect(problem("route", "answer", "maybe")).toMatch(/no output maybe/);
+  });
+
+  it("gives a switch one handle per case plus default", () => {
+    expect(outputHandles(kinds.get("switch"), { cases: ["billing", "tech", "billing"] })).toEqual(["billing", "tech", "default"]);
+    expect(outputHandles(kinds.get("switch"), {})).toEqual(["default"]);
+  });
+
+  it("lists upstream nodes nearest first", () => {
+    expect(upstreamOf(graph, "answer")).toEqual(["shape", "route", "start"]);
+  });
+});
+
+describe("undo and redo", () => {
+  it("undoes and redoes every edit, one step each, and not selection", () => {
+    const store = createDesignerStore(triage(), kinds);
+    const undo = () => store.temporal.getState().undo();
+    const redo = () => store.temporal.getState().redo();
+    const id = store.getState().addNode(kinds.get("transform")!, { x: 1, y: 2 });
+    expect(id).toBe("transform_1");
+    expect(store.getState().graph.nodes.at(-1)?.params).toEqual({ fields: {} });
+    store.getState().connect({ source: "start", target: id });
+    store.getState().updateNode(id, { label: "Tidy" });
+    store.getState().select([]);
+    store.getState().remove(["route"]);
+    expect(store.getState().graph.nodes.map((n) => n.id)).toEqual(["start", "shape", "answer", "transform_1"]);
+    expect(edgeKeys(store.getState().graph)).toEqual(["shape.out->answer.in", "start.out->transform_1.in"]);
+
+    undo();
+    expect(store.getState().graph.nodes.map((n) => n.id)).toContain("route");
+    expect(edgeKeys(store.getState().graph)).toHaveLength(4);
+    undo();
+    expect(store.getState().graph.nodes.at(-1)?.label).toBe("Transform");
+    undo();
+    undo();
+    expect(store.getState().graph).toEqual(triage());
+    redo();
+    redo();
+    expect(edgeKeys(store.getState().graph)).toContain("start.out->transform_1.in");
+  });
+
+  it("records a drag as one step when it ends", () => {
+    const store = createDesignerStore(triage(), kinds);
+    for (const x of [10, 20, 30]) store.getState().dragTo({ start: { x, y: 0 } });
+    expect(store.temporal.getState().pastStates).toHaveLength(0);
+    store.getState().commitDrag();
+    expect(store.getState().graph.nodes[0].position).toEqual({ x: 30, y: 0 });
+    store.temporal.getState().undo();
+    expect(store.getState().graph.nodes[0].position).toEqual({ x: 0, y: 0 });
+  });
+
+  it("drops edges from switch cases that no longer exist", () => {
+    const graph = triage();
+    graph.nodes.push({ id: "pick", type: "switch", params: { value: "x", cases: ["a", "b"] } });
+    graph.edges.push({ id: "e4", source: "pick", source_handle: "b", target: "answer", target_handle: "in" });
+    const store = createDesignerStore(graph, kinds);
+    store.getState().updateNode("pick", { params: { value: "x", cases: ["a"] } });
+    expect(store.getState().graph.edges.map((e) => e.id)).toEqual(["e1", "e2", "e3"]);
+    store.temporal.getState().undo();
+    expect(store.getState().graph.edges.map((e) => e.id)).toContain("e4");
+  });
+});
+
+describe("copy and paste", () => {
+  it("pastes a selection with fresh ids, its inner edges and retargeted expressions", () => {
+    const graph = triage();
+    const fragment = parseFragment(JSON.stringify(copyFragment(graph, new Set(["shape", "answer", "note_1"]))))!;
+    expect(fragment.edges.map((e) => e.id)).toEqual(["e3"]);
+    const pasted = pasteFragment(graph, fragment, { x: 40, y: 40 });
+    expect(pasted.ids).toEqual(["shape_1", "answer_1", "note_2"]);
+    const answer = pasted.graph.nodes.find((n) => n.id === "answer_1")!;
+    expect(answer.params).toEqual({ answer: "{{ nodes.shape_1.subject }}" });
+    expect(answer.position).toEqual({ x: 640, y: 40 });
+    const shape = pasted.graph.nodes.find((n) => n.id === "shape_1")!;
+    expect(shape.params).toEqual({ fields: { subject: "{{ nodes.route.result }}" } });
+    expect(edgeKeys(pasted.graph)).toContain("shape_1.out->answer_1.in");
+  });
+
+  it("ignores clipboard text that is not a fragment and makes valid node ids", () => {
+    expect(parseFragment("hello")).toBeNull();
+    expect(parseFragment('{"format":"other"}')).toBeNull();
+    expect(freshId("http-request", new Set(["http_request_1"]))).toBe("http_request_2");
+    expect(freshId("9lives", new Set())).toBe("n_9lives_1");
+  });
+});
+
+describe("problems, palette and layout", () => {
+  it("places server problems on their node and field", () => {
+    const placed = placeProblems(triage(), [
+      { path: "nodes.3.params.answer", code: "not_upstream", message: "not before" },
+      { path: "nodes.1", code: "unreachable", message: "unreachable" },
+      { path: "edges.2.target", code: "dangling_edge", message: "dangling" },
+      { path: "nodes", code: "no_trigger", message: "needs a trigger" },
+    ]);
+    expect(placed.byNode.get("answer")).toEqual(["not before", "dangling"]);
+    expect(placed.byField.get("answer")).toEqual({ "params.answer": ["not before"] });
+    expect(placed.byNode.get("route")).toEqual(["unreachable"]);
+    expect(placed.general).toEqual(["needs a trigger"]);
+  });
+
+  it("groups the palette by category and searches it", () => {
+    expect(paletteGroups(KINDS, "").map((g) => g.category)).toEqual(["Triggers", "Data", "Logic", "Outcomes"]);
+    expect(paletteGroups(KINDS, "repl").flatMap((g) => g.kinds.map((k) => k.kind))).toEqual(["reply"]);
+    expect(defaultParams(kinds.get("transform")!)).toEqual({ fields: {} });
+  });
+
+  it("lays the graph out left to right", () => {
+    const positions = autoLayout(triage());
+    expect(positions.start.x).toBeLessThan(positions.route.x);
+    expect(positions.route.x).toBeLessThan(positions.shape.x);
+    expect(positions.shape.x).toBeLessThan(positions.answer.x);
+  });
+});

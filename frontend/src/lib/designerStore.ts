@@ -1,0 +1,133 @@
+// The designer's state: our graph JSON v1 is the document, and every edit is a function from
+// graph to graph. zundo records the graph (only the graph) so each edit is one undo step;
+// selection and in-flight drag positions are not edits and are not recorded.
+
+import { temporal } from "zundo";
+import { createStore } from "zustand/vanilla";
+import { freshId, pasteFragment, type Fragment } from "./clipboard";
+import { sourceHandleOf, targetHandleOf, type GraphNodeV1, type GraphV1 } from "./graph";
+import { defaultParams, outputHandles, type NodeKind } from "./nodeKinds";
+
+type Point = { x: number; y: number };
+
+export interface DesignerState {
+  graph: GraphV1;
+  /** Selected node, note and edge ids. */
+  selected: string[];
+  drag: Record<string, Point>;
+  select(ids: string[]): void;
+  addNode(kind: NodeKind, position: Point): string;
+  addNote(position: Point): string;
+  connect(edge: { source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }): void;
+  remove(ids: string[]): void;
+  dragTo(positions: Record<string, Point>): void;
+  commitDrag(): void;
+  updateNode(id: string, patch: Partial<Omit<GraphNodeV1, "id">>): void;
+  updateNote(id: string, patch: { text?: string; width?: number; height?: number }): void;
+  paste(fragment: Fragment, offset: Point): string[];
+  moveAll(positions: Record<string, Point>): void;
+}
+
+export const UNDO_LIMIT = 200;
+
+function allIds(graph: GraphV1): Set<string> {
+  return new Set([...graph.nodes.map((n) => n.id), ...(graph.notes ?? []).map((n) => n.id), ...graph.edges.map((e) => e.id)]);
+}
+
+/** Drop the edges leaving `nodeId` from a handle it no longer has (a switch case was removed). */
+function pruneEdges(graph: GraphV1, nodeId: string, kinds: Map<string, NodeKind>): GraphV1 {
+  const node = graph.nodes.find((n) => n.id === nodeId);
+  const kind = node && kinds.get(node.type);
+  if (!node || !kind) return graph;
+  const handles = outputHandles(kind, node.params);
+  const edges = graph.edges.filter((edge) => edge.source !== nodeId || handles.includes(sourceHandleOf(edge)));
+  return edges.length === graph.edges.length ? graph : { ...graph, edges };
+}
+
+export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKind>) {
+  return createStore<DesignerState>()(
+    temporal(
+      (set, get) => {
+        const edit = (change: (graph: GraphV1) => GraphV1) => set({ graph: change(get().graph) });
+        return {
+          graph: initial,
+          selected: [],
+          drag: {},
+          select: (ids) => set({ selected: ids }),
+          addNode(kind, position) {
+            const id = freshId(kind.kind, allIds(get().graph));
+            const node: GraphNodeV1 = { id, type: kind.kind, label: kind.label, position, params: defaultParams(kind) };
+            set({ graph: { ...get().graph, nodes: [...get().graph.nodes, node] }, selected: [id] });
+            return id;
+          },
+          addNote(position) {
+            const id = freshId("note", allIds(get().graph));
+            const note = { id, text: "", position, width: 200, height: 120 };
+            set({ graph: { ...get().graph, notes: [...(get().graph.notes ?? []), note] }, selected: [id] });
+            return id;
+          },
+          connect({ source, sourceHandle, target, targetHandle }) {
+            const from = sourceHandle || "out";
+            const to = targetHandle || "in";
+            edit((graph) => {
+              const id = freshId(`e_${source}_${target}`, allIds(graph));
+              return { ...graph, edges: [...graph.edges, { id, source, source_handle: from, target, target_handle: to }] };
+            });
+          },
+          remove(ids) {
+            const gone = new Set(ids);
+            if (!gone.size) return;
+            set({
+              graph: {
+                ...get().graph,
+                nodes: get().graph.nodes.filter((n) => !gone.has(n.id)),
+                notes: (get().graph.notes ?? []).filter((n) => !gone.has(n.id)),
+                edges: get().graph.edges.filter((e) => !gone.has(e.id) && !gone.has(e.source) && !gone.has(e.target)),
+              },
+              selected: get().selected.filter((id) => !gone.has(id)),
+            });
+          },
+          dragTo: (positions) => set({ drag: { ...get().drag, ...positions } }),
+          commitDrag() {
+            const drag = get().drag;
+            if (!Object.keys(drag).length) return;
+            set({ graph: movedTo(get().graph, drag), drag: {} });
+          },
+          updateNode(id, patch) {
+            edit((graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, id, kinds));
+          },
+          updateNote(id, patch) {
+            edit((graph) => ({ ...graph, notes: (graph.notes ?? []).map((n) => (n.id === id ? { ...n, ...patch } : n)) }));
+          },
+          paste(fragment, offset) {
+            const pasted = pasteFragment(get().graph, fragment, offset);
+            set({ graph: pasted.graph, selected: pasted.ids });
+            return pasted.ids;
+          },
+          moveAll: (positions) => edit((graph) => movedTo(graph, positions)),
+        };
+      },
+      {
+        partialize: (state) => ({ graph: state.graph }),
+        equality: (past, current) => past.graph === current.graph,
+        limit: UNDO_LIMIT,
+      },
+    ),
+  );
+}
+
+function movedTo(graph: GraphV1, positions: Record<string, Point>): GraphV1 {
+  const at = (id: string, old: Point | undefined) => positions[id] ?? old ?? { x: 0, y: 0 };
+  return {
+    ...graph,
+    nodes: graph.nodes.map((n) => (positions[n.id] ? { ...n, position: at(n.id, n.position) } : n)),
+    notes: (graph.notes ?? []).map((n) => (positions[n.id] ? { ...n, position: at(n.id, n.position) } : n)),
+  };
+}
+
+export type DesignerStore = ReturnType<typeof createDesignerStore>;
+
+/** Edges as handle quadruples, to compare graphs in tests and to detect changes that matter. */
+export function edgeKeys(graph: GraphV1): string[] {
+  return graph.edges.map((e) => `${e.source}.${sourceHandleOf(e)}->${e.target}.${targetHandleOf(e)}`).sort();
+}

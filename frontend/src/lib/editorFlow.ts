@@ -1,0 +1,105 @@
+// Graph JSON v1 -> the React Flow nodes and edges of the designer. The designer's state is our
+// graph; these are derived from it on every change and never saved. Unchanged nodes keep their
+// React Flow objects (a cache keyed by the graph node), so a 300-node canvas re-renders only
+// what changed.
+
+import type { Edge, Node } from "@xyflow/react";
+import { handleSpecs, sourceHandleOf, targetHandleOf, type GraphNodeV1, type GraphV1, type HandleSpec, type StickyNoteV1 } from "./graph";
+import { inputHandles, outputHandles, type NodeKind } from "./nodeKinds";
+
+export type EditorNodeData = {
+  label: string;
+  kind: string;
+  kindLabel: string;
+  inputs: HandleSpec[];
+  outputs: HandleSpec[];
+  problems: string[];
+};
+export type NoteNodeData = { text: string };
+export type EditorFlowNode = Node<EditorNodeData, "editor">;
+export type NoteFlowNode = Node<NoteNodeData, "note">;
+export type DesignerFlowNode = EditorFlowNode | NoteFlowNode;
+
+export interface FlowOverlay {
+  selected: ReadonlySet<string>;
+  problems: ReadonlyMap<string, string[]>;
+  /** Positions of nodes being dragged, not yet committed to the graph. */
+  drag: Readonly<Record<string, { x: number; y: number }>>;
+}
+
+const NO_PROBLEMS: string[] = [];
+export const NODE_SIZE = { width: 200, height: 64 };
+
+type Entry = { source: GraphNodeV1 | StickyNoteV1; selected: boolean; problems: string[]; at: { x: number; y: number } | undefined; node: DesignerFlowNode };
+
+export class FlowCache {
+  private entries = new Map<string, Entry>();
+
+  nodes(graph: GraphV1, kinds: Map<string, NodeKind>, overlay: FlowOverlay): DesignerFlowNode[] {
+    const next = new Map<string, Entry>();
+    const out: DesignerFlowNode[] = [];
+    const reuse = (id: string, source: Entry["source"], build: () => DesignerFlowNode) => {
+      const selected = overlay.selected.has(id);
+      const problems = overlay.problems.get(id) ?? NO_PROBLEMS;
+      const at = overlay.drag[id];
+      const old = this.entries.get(id);
+      const entry =
+        old && old.source === source && old.selected === selected && old.problems === problems && old.at === at
+          ? old
+          : { source, selected, problems, at, node: build() };
+      next.set(id, entry);
+      out.push(entry.node);
+    };
+    for (const node of graph.nodes) {
+      reuse(node.id, node, () => editorNode(node, kinds.get(node.type), overlay));
+    }
+    for (const note of graph.notes ?? []) {
+      reuse(note.id, note, () => noteNode(note, overlay));
+    }
+    this.entries = next;
+    return out;
+  }
+}
+
+export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overlay: FlowOverlay): EditorFlowNode {
+  return {
+    id: node.id,
+    type: "editor",
+    position: overlay.drag[node.id] ?? node.position ?? { x: 0, y: 0 },
+    // A size before React measures the node, so fitView can frame a large graph on first paint.
+    initialWidth: NODE_SIZE.width,
+    initialHeight: NODE_SIZE.height,
+    selected: overlay.selected.has(node.id),
+    data: {
+      label: node.label || node.id,
+      kind: node.type,
+      kindLabel: kind?.label ?? `unknown type ${node.type}`,
+      inputs: handleSpecs(inputHandles(kind), "in"),
+      outputs: handleSpecs(outputHandles(kind, node.params), "out"),
+      problems: overlay.problems.get(node.id) ?? NO_PROBLEMS,
+    },
+  };
+}
+
+function noteNode(note: StickyNoteV1, overlay: FlowOverlay): NoteFlowNode {
+  return {
+    id: note.id,
+    type: "note",
+    position: overlay.drag[note.id] ?? note.position,
+    selected: overlay.selected.has(note.id),
+    style: { width: note.width ?? 200, height: note.height ?? 120 },
+    data: { text: note.text },
+  };
+}
+
+export function editorEdges(graph: GraphV1, selected: ReadonlySet<string>): Edge[] {
+  return graph.edges.map((edge) => ({
+    id: edge.id,
+    source: edge.source,
+    sourceHandle: sourceHandleOf(edge),
+    target: edge.target,
+    targetHandle: targetHandleOf(edge),
+    selected: selected.has(edge.id),
+    label: sourceHandleOf(edge) === "out" ? undefined : sourceHandleOf(edge),
+  }));
+}

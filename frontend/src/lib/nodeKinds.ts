@@ -1,0 +1,65 @@
+// Node kinds as GET /api/v1/node-types describes them (engine/registry.py Node.describe), and the
+// handles a node of a kind has. Pure: shared by the designer and its tests.
+
+export interface NodeKind {
+  kind: string;
+  label: string;
+  category: string;
+  description: string;
+  inputs: string[];
+  outputs: string[];
+  side_effect: boolean;
+  is_trigger: boolean;
+  params_schema: JsonSchema;
+}
+
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  default?: unknown;
+  enum?: unknown[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  [key: string]: unknown;
+}
+
+/** The output handles of a node: its kind's, except a switch, which has one per case plus
+ * `default` (engine/nodes/branching.py Switch.output_handles). */
+export function outputHandles(kind: NodeKind | undefined, params: Record<string, unknown> | undefined): string[] {
+  if (!kind) return [];
+  if (kind.kind === "switch") {
+    const cases = Array.isArray(params?.cases) ? params.cases.filter((c): c is string => typeof c === "string" && c !== "") : [];
+    return [...new Set(cases), "default"];
+  }
+  return kind.outputs;
+}
+
+export function inputHandles(kind: NodeKind | undefined): string[] {
+  return kind ? kind.inputs : [];
+}
+
+/** The params a new node starts with: each top-level property's default. */
+export function defaultParams(kind: NodeKind): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(kind.params_schema.properties ?? {})) {
+    if (schema.default !== undefined) params[name] = structuredClone(schema.default);
+  }
+  return params;
+}
+
+/** Kinds grouped by category (in the order given), filtered by a search over label, kind and description. */
+export function paletteGroups(kinds: NodeKind[], search: string): { category: string; kinds: NodeKind[] }[] {
+  const needle = search.trim().toLowerCase();
+  const groups = new Map<string, NodeKind[]>();
+  for (const kind of kinds) {
+    const text = `${kind.label} ${kind.kind} ${kind.description} ${kind.category}`.toLowerCase();
+    if (needle && !text.includes(needle)) continue;
+    groups.set(kind.category, [...(groups.get(kind.category) ?? []), kind]);
+  }
+  return [...groups.entries()].map(([category, members]) => ({ category, kinds: members }));
+}

@@ -1,0 +1,50 @@
+// The rjsf uiSchema for a node type's params: long text (prompts, templates, answers) gets a
+// large editor; free-form values (objects without fields, "any") are edited as JSON.
+
+import type { JsonSchema } from "./nodeKinds";
+
+const LONG_TEXT = /prompt|template|instructions|answer|body|system|message|context|expression|reason/i;
+
+export function isFreeForm(schema: JsonSchema): boolean {
+  if (schema.$ref || schema.enum) return false;
+  if (schema.type === "object") return !schema.properties;
+  if (schema.type === undefined) return !schema.anyOf || schema.anyOf.some((option) => option.type === "object" && !option.properties);
+  return false;
+}
+
+export function uiSchemaFor(schema: JsonSchema): Record<string, unknown> {
+  const ui: Record<string, unknown> = { "ui:submitButtonOptions": { norender: true } };
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if (isFreeForm(property)) ui[name] = { "ui:field": "json" };
+    else if (property.type === "string" && !property.enum && (LONG_TEXT.test(name) || Number(property.maxLength ?? 0) > 500)) {
+      ui[name] = { "ui:widget": "textarea", "ui:options": { rows: 8 }, "ui:classNames": "dz-prompt" };
+    }
+  }
+  return ui;
+}
+
+/** rjsf's extraErrors from field problems keyed `params.<name>`. */
+export function extraErrorsFor(fields: Record<string, string[]> | undefined): Record<string, { __errors: string[] }> {
+  const errors: Record<string, { __errors: string[] }> = {};
+  for (const [field, messages] of Object.entries(fields ?? {})) {
+    if (field.startsWith("params.")) errors[field.slice("params.".length)] = { __errors: messages };
+  }
+  return errors;
+}
+
+/** `text` with `insert` put at [start, end), for the expression picker. */
+export function spliceText(text: string, start: number | null, end: number | null, insert: string): string {
+  const from = start ?? text.length;
+  return text.slice(0, from) + insert + text.slice(end ?? from);
+}
+
+/** What a free-form field holds: nothing, a JSON object/array/number/boolean, or else the text itself. */
+export function readValue(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  if (!/^\s*[[{0-9tfn-]/.test(text)) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

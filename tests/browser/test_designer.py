@@ -1,0 +1,136 @@
+"""The designer in Chromium: build a graph by hand, refuse bad edges, undo, save, conflicts, test runs."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from builder.models import Workflow
+from tests.browser.test_shell import sign_in
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.factories import WorkflowFactory
+
+
+def canvas_node(page: Page, node_id: str):
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+def status_of(page: Page, node_id: str):
+    return canvas_node(page, node_id).locator(".dz-node")
+
+
+def handle(page: Page, node_id: str, kind: str, name: str):
+    return canvas_node(page, node_id).locator(f'.react-flow__handle.{kind}[data-handleid="{name}"]')
+
+
+def drag_edge(page: Page, source, target) -> None:
+    """Draw an edge with the mouse in small steps, as React Flow needs to see the pointer move."""
+    start, end = source.bounding_box(), target.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
+    page.mouse.up()
+
+
+def open_designer(page: Page, base: str, flow: Workflow) -> None:
+    sign_in(page, base, "olivia")
+    page.goto(f"{base}/workflows/{flow.pk}/")
+    expect(page.locator(".react-flow__renderer")).to_be_visible()
+
+
+def test_it_builds_saves_and_reloads_a_graph(asgi_server, owner, page: Page, console_errors):
+    flow = WorkflowFactory(workspace=owner.workspace, name="By hand")
+    open_designer(page, asgi_server, flow)
+    canvas = page.locator(".dz-canvas")
+    page.locator('.dz-palette-item[data-kind="trigger"]').drag_to(canvas, target_position={"x": 120, "y": 150})
+    page.locator('.dz-palette-item[data-kind="reply"]').drag_to(canvas, target_position={"x": 480, "y": 150})
+    expect(canvas_node(page, "trigger_1")).to_be_visible()
+    expect(canvas_node(page, "reply_1")).to_be_visible()
+    drag_edge(page, handle(page, "trigger_1", "source", "out"), handle(page, "reply_1", "target", "in"))
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+
+    canvas_node(page, "reply_1").click()
+    panel = page.get_by_role("complementary", name="Node settings")
+    panel.get_by_label("Label").fill("Answer the customer")
+    panel.locator("#root_answer").fill("Thanks, we are on it")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+
+    flow.refresh_from_db()
+    assert flow.draft_revision > 1
+    assert [(n["id"], n["type"]) for n in flow.draft["nodes"]] == [("trigger_1", "trigger"), ("reply_1", "reply")]
+    reply = flow.draft["nodes"][1]
+    assert (reply["label"], reply["params"]["answer"]) == ("Answer the customer", "Thanks, we are on it")
+    assert [(e["source"], e["source_handle"], e["target"], e["target_handle"]) for e in flow.draft["edges"]] == [
+        ("trigger_1", "out", "reply_1", "in")
+    ]
+    assert set(flow.draft) <= {"schema_version", "nodes", "edges", "notes"}, "React Flow's objects leaked into the save"
+
+    page.reload()
+    expect(canvas_node(page, "reply_1")).to_contain_text("Answer the customer")
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    canvas_node(page, "reply_1").click()
+    expect(page.locator("#root_answer")).to_have_value("Thanks, we are on it")
+    assert console_errors == []
+
+
+def test_it_refuses_an_edge_into_a_trigger(asgi_server, owner, page: Page):
+    draft = chain(TRIGGER, node("answer", "reply", answer="hi"))
+    draft["nodes"][0]["position"] = {"x": 0, "y": 0}
+    draft["nodes"][1]["position"] = {"x": 400, "y": 0}
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
+    open_designer(page, asgi_server, flow)
+    page.locator('.dz-palette-item[data-kind="transform"]').click()
+    expect(canvas_node(page, "transform_1")).to_be_visible()
+    drag_edge(page, handle(page, "transform_1", "source", "out"), handle(page, "start", "source", "out"))
+    drag_edge(page, handle(page, "answer", "target", "in"), handle(page, "answer", "target", "in"))
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    flow.refresh_from_db()
+    assert len(flow.draft["edges"]) == 1
+
+
+def test_undo_brings_back_a_deleted_node(asgi_server, owner, page: Page):
+    draft = chain(TRIGGER, node("answer", "reply", answer="hi"))
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
+    open_designer(page, asgi_server, flow)
+    canvas_node(page, "answer").click()
+    page.keyboard.press("Delete")
+    expect(canvas_node(page, "answer")).to_have_count(0)
+    expect(page.locator(".react-flow__edge")).to_have_count(0)
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    expect(canvas_node(page, "answer")).to_be_visible()
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    page.keyboard.press("Control+Shift+z")
+    expect(canvas_node(page, "answer")).to_have_count(0)
+
+
+def test_a_concurrent_edit_is_shown_with_a_reload(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, flow)
+    Workflow.objects.filter(pk=flow.pk).update(draft_revision=5)  # another tab saved meanwhile
+    page.locator('.dz-palette-item[data-kind="reply"]').click()
+    page.keyboard.press("Control+s")
+    alert = page.locator(".dz-conflict")
+    expect(alert).to_contain_text("Someone else saved this workflow")
+    alert.get_by_role("button", name="Reload").click()
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved")
+    expect(canvas_node(page, "reply_1")).to_have_count(0)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_test_run_colours_the_nodes_and_shows_an_output(asgi_server, owner, page: Page):
+    draft = chain(
+        TRIGGER,
+        node("pause", "delay", seconds=1),
+        node("answer", "reply", answer="Hello {{ input.name }}"),
+    )
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
+    open_designer(page, asgi_server, flow)
+    page.get_by_label("Sample input (JSON)").fill('{"name": "Ada"}')
+    page.get_by_role("button", name="Test run").click()
+    expect(status_of(page, "pause")).to_have_attribute("data-status", "waiting", timeout=10_000)
+    expect(status_of(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    canvas_node(page, "answer").click()
+    expect(page.locator(".dz-test-details")).to_contain_text("Hello Ada")
+    flow.refresh_from_db()
+    assert flow.sample_input == {"name": "Ada"}
