@@ -15,6 +15,8 @@ export default defineConfig({
       input: {
         app: "src/app.ts",
         "run-view": "src/islands/run-view/main.tsx",
+        // Chart.js is loaded on the costs page only.
+        costs: "src/pages/costs.ts",
       },
     },
   },

@@ -69,7 +69,16 @@ class Run(WorkspaceOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "-created_at"], name="run_by_workspace")]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="run_by_workspace"),
+            # The cost report's per-run figures (costs/reports.py) read only this index.
+            models.Index(
+                fields=["workspace", "created_at"],
+                include=["cost", "workflow_id"],
+                condition=models.Q(is_test=False, cost__gt=0),
+                name="run_billed_by_time",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "workflow_id", "idempotency_key"],
