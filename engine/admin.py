@@ -85,8 +85,18 @@ class ModelPriceAdmin(admin.ModelAdmin):
         return obj is None
 
 
+class WrittenByTheEngine(admin.ModelAdmin):
+    """Rows only engine.costs.record writes: an edit here would break the sums the reports rely on."""
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
 @admin.register(CostEntry)
-class CostEntryAdmin(admin.ModelAdmin):
+class CostEntryAdmin(WrittenByTheEngine):
     """Read-only: engine.costs.record is the only writer, and it keeps CostDaily in step."""
 
     list_display = [
@@ -105,27 +115,15 @@ class CostEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["run", "price"]
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
 
 @admin.register(CostDaily)
-class CostDailyAdmin(admin.ModelAdmin):
+class CostDailyAdmin(WrittenByTheEngine):
     """Read-only: maintained with each CostEntry."""
 
     list_display = ["day", "workflow_name", "version_number", "node_id", "model", "calls", "cost", "saved"]
     list_filter = ["provider_kind", "trigger_kind", "workspace"]
     search_fields = ["model", "workflow_name", "node_id"]
     date_hierarchy = "day"
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
 
 
 @admin.register(Budget)
