@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from costs.reports import GROUPINGS, Filters, Table, grouped, per_run, summary, top_runs
+from costs.per_run import per_run, top_runs
+from costs.reports import GROUPINGS, Filters, Table, grouped, summary
 from costs.timeline import spend_over_time
 
 

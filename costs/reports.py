@@ -2,7 +2,7 @@
 
 Each table is one `Table` that the page renders and the CSV export writes, so the two are
 the same data. Test runs are real spend: the rollup includes them (the version table shows
-them as "draft"); per-run figures count production runs only (see docs/costs.md).
+them as "draft"); per-run figures (costs/per_run.py) count production runs only.
 """
 
 from dataclasses import dataclass, field
@@ -10,11 +10,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Aggregate, Avg, Count, FloatField, Max, QuerySet, Sum
-from django.urls import reverse
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
-from engine.models import CostDaily, CostEntry, Run
+from engine.models import CostDaily, CostEntry
 
 SUMS = {
     "calls": Sum("calls"),
@@ -25,7 +24,6 @@ SUMS = {
     "saved": Sum("saved"),
 }
 SUM_HEADERS = ["Calls", "Cached calls", "Tokens in", "Tokens out", "Cost (USD)", "Saved by cache (USD)"]
-TOP_RUNS = 10
 
 
 @dataclass(frozen=True)
@@ -140,78 +138,3 @@ def summary(filters: Filters) -> Table:
     rows = [[header, getattr(figures, name)] for header, name in zip(SUM_HEADERS, SUMS, strict=True)]
     rows.append(["Of which test runs (USD)", figures.test_cost])
     return Table("summary", "Totals", ["Figure", "Value"], rows)
-
-
-class Percentile(Aggregate):
-    """PostgreSQL's percentile_cont: the value below which `fraction` of the rows fall, interpolated."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float) -> None:
-        super().__init__(expression, fraction=float(fraction))
-
-
-def _production_runs(filters: Filters) -> QuerySet[Run]:
-    # Matches the partial index run_billed_by_time (engine/models/runs.py).
-    start, end = filters.bounds()
-    runs = Run.objects.filter(
-        workspace_id=filters.workspace_id, is_test=False, cost__gt=0, created_at__gte=start, created_at__lt=end
-    )
-    return runs.filter(workflow_id=filters.workflow_id) if filters.workflow_id else runs
-
-
-def _run_costs(filters: Filters) -> QuerySet[Any]:
-    """One row per production run with its cost: the run's own total, or with a model filter the
-    sum of that model's calls in the run."""
-    if not filters.model:
-        return _production_runs(filters).values("cost")
-    start, end = filters.bounds()
-    entries = CostEntry.objects.filter(
-        workspace_id=filters.workspace_id, model=filters.model, is_test=False, created_at__gte=start, created_at__lt=end
-    )
-    if filters.workflow_id:
-        entries = entries.filter(workflow_id=filters.workflow_id)
-    return entries.values("run_id").annotate(total=Sum("cost")).filter(total__gt=0).values("total")
-
-
-def per_run(filters: Filters) -> Table:
-    """Mean, median and 95th percentile cost of a production run that was billed something."""
-    costs = _run_costs(filters)
-    name = "total" if filters.model else "cost"
-    row = costs.aggregate(
-        runs=Count("*"), mean=Avg(name), p50=Percentile(name, 0.5), p95=Percentile(name, 0.95), top=Max(name)
-    )
-    places = Decimal("0.000001")
-    cells = [row["runs"]] + [
-        Decimal(str(row[key])).quantize(places) if row[key] is not None else None
-        for key in ("mean", "p50", "p95", "top")
-    ]
-    headers = ["Runs", "Mean (USD)", "p50 (USD)", "p95 (USD)", "Most (USD)"]
-    return Table("per-run", "Cost per run", headers, [cells])
-
-
-def top_runs(filters: Filters) -> Table:
-    if filters.model:
-        costs = _run_costs(filters).values("run_id", "total").order_by("-total", "-run_id")[:TOP_RUNS]
-        by_id = {row["run_id"]: row["total"] for row in costs}
-        runs = sorted(Run.objects.filter(pk__in=by_id), key=lambda run: (-by_id[run.pk], -run.pk))
-        amounts = [by_id[run.pk] for run in runs]
-    else:
-        runs = list(_production_runs(filters).order_by("-cost", "-id")[:TOP_RUNS])
-        amounts = [run.cost for run in runs]
-    rows = [
-        [
-            run.pk,
-            run.workflow_name or "(no workflow)",
-            run.version_number or "draft",
-            run.trigger_kind,
-            timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M"),
-            amount,
-        ]
-        for run, amount in zip(runs, amounts, strict=True)
-    ]
-    links = [reverse("engine:run-detail", args=[run.pk]) for run in runs]
-    headers = ["Run", "Workflow", "Version", "Trigger", "Started", "Cost (USD)"]
-    return Table("top-runs", "Most expensive runs", headers, rows, links)

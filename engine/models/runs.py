@@ -71,12 +71,19 @@ class Run(WorkspaceOwned):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["workspace", "-created_at"], name="run_by_workspace"),
-            # The cost report's per-run figures (costs/reports.py) read only this index.
+            # The cost report's per-run figures (costs/per_run.py) read only these: runs in a
+            # date range with their cost, and the costliest runs first.
             models.Index(
                 fields=["workspace", "created_at"],
                 include=["cost", "workflow_id"],
                 condition=models.Q(is_test=False, cost__gt=0),
                 name="run_billed_by_time",
+            ),
+            models.Index(
+                fields=["workspace", "-cost"],
+                include=["created_at", "workflow_id"],
+                condition=models.Q(is_test=False, cost__gt=0),
+                name="run_costliest",
             ),
         ]
         constraints = [

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from costs.page import ReportQuery, report
-from costs.reports import GROUPINGS, Filters, per_run, top_runs, totals
+from costs.per_run import interpolated, per_run, top_runs
+from costs.reports import GROUPINGS, Filters, totals
 from costs.timeline import periods, spend_over_time
 from engine.models import CostEntry
 from tests.costs.billing import bill, run_in
@@ -108,9 +109,20 @@ def test_it_reports_mean_median_and_p95_per_production_run(owner, spend):
     assert p50 == costs[3]
     position = 0.95 * (len(costs) - 1)
     low = int(position)
-    interpolated = float(costs[low]) + (position - low) * (float(costs[low + 1]) - float(costs[low]))
-    assert p95 == Decimal(str(interpolated)).quantize(Decimal("0.000001"))
+    between = float(costs[low]) + (position - low) * (float(costs[low + 1]) - float(costs[low]))
+    assert p95 == Decimal(str(between)).quantize(Decimal("0.000001"))
     assert most == costs[-1]
+
+
+def test_it_interpolates_percentiles_as_postgresql_does_for_sqlite(owner, spend):
+    """The embedded mode's percentiles (computed in Python) equal PostgreSQL's percentile_cont."""
+    runs = [*spend.triage, spend.refunds]
+    costs = sorted(float(sum((e.cost for e in CostEntry.objects.filter(run=run)), Decimal(0))) for run in runs)
+    [[_count, _mean, p50, p95, _most]] = per_run(filters(owner)).rows
+
+    assert [Decimal(str(interpolated(costs, f))).quantize(Decimal("0.000001")) for f in (0.5, 0.95)] == [p50, p95]
+    assert interpolated([], 0.5) is None
+    assert interpolated([3.0], 0.95) == 3.0
 
 
 def test_it_reports_per_run_cost_of_one_model_when_filtered(owner, spend):
