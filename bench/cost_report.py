@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg
