@@ -23,6 +23,7 @@ from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
 from builder.schedules import ScheduleInvalid
 from builder.workflow_api import router as workflow_router
+from costs.api import router as costs_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
 from engine.runs import RunRejected
@@ -130,3 +131,4 @@ api.add_router("/", builder_router)
 api.add_router("/", designer_router)
 api.add_router("/", engine_router)
 api.add_router("/", approvals_router)
+api.add_router("/", costs_router)

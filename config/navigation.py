@@ -17,7 +17,7 @@ SECTIONS = [
     Section("Runs", "engine:run-list", "engine:run"),
     Section("Inbox", "approvals:inbox", "approvals:"),
     Section("Knowledge", "knowledge:knowledge-base-list", "knowledge:"),
-    Section("Costs", "engine:cost-report", "engine:cost"),
+    Section("Costs", "costs:report", "costs:"),
     Section("Settings", "accounts:settings", ("accounts:", "engine:network")),
 ]
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "builder",
     "approvals",
     "knowledge",
+    "costs",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ urlpatterns = [
     path("workflows/", include("builder.urls")),
     path("inbox/", include("approvals.urls")),
     path("knowledge/", include("knowledge.urls")),
+    path("costs/", include("costs.urls")),
     path("", include("engine.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

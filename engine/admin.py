@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from engine.models import CachedResult, Effect, NodeRun, Run, RunEvent, WebhookDelivery
+from engine.models import (
+    Budget,
+    CachedResult,
+    CostDaily,
+    CostEntry,
+    Effect,
+    ModelPrice,
+    NodeRun,
+    Run,
+    RunEvent,
+    WebhookDelivery,
+)
 
 
 class NodeRunInline(admin.TabularInline):
@@ -59,3 +70,64 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Add a row to change a price; editing an old row would rewrite what past calls were billed at."""
+
+    list_display = ["provider_kind", "model", "input_per_million", "output_per_million", "effective_from", "workspace"]
+    list_filter = ["provider_kind", "workspace"]
+    search_fields = ["model", "provider_kind"]
+    date_hierarchy = "effective_from"
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return obj is None
+
+
+class WrittenByTheEngine(admin.ModelAdmin):
+    """Rows only engine.costs.record writes: an edit here would break the sums the reports rely on."""
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(CostEntry)
+class CostEntryAdmin(WrittenByTheEngine):
+    """Read-only: engine.costs.record is the only writer, and it keeps CostDaily in step."""
+
+    list_display = [
+        "created_at",
+        "run",
+        "workflow_name",
+        "node_id",
+        "model",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "cached",
+    ]
+    list_filter = ["provider_kind", "trigger_kind", "cached", "is_test", "workspace"]
+    search_fields = ["model", "workflow_name", "node_id", "provider"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["run", "price"]
+
+
+@admin.register(CostDaily)
+class CostDailyAdmin(WrittenByTheEngine):
+    """Read-only: maintained with each CostEntry."""
+
+    list_display = ["day", "workflow_name", "version_number", "node_id", "model", "calls", "cost", "saved"]
+    list_filter = ["provider_kind", "trigger_kind", "workspace"]
+    search_fields = ["model", "workflow_name", "node_id"]
+    date_hierarchy = "day"
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ["name", "scope", "workflow_id", "limit", "alert_percent", "workspace", "updated_at"]
+    list_filter = ["scope", "workspace"]
+    search_fields = ["name"]

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from accounts.sections import section_page
 from engine import views
 
 app_name = "engine"
@@ -10,5 +9,4 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("accounts/settings/network/", views.network_settings, name="network-settings"),
     path("accounts/settings/network/rotate/", views.rotate_webhook_secret, name="rotate-webhook-secret"),
-    path("costs/", section_page("engine/cost_report.html"), name="cost-report"),
 ]

@@ -17,6 +17,8 @@ export default defineConfig({
         "run-view": "src/islands/run-view/main.tsx",
         "graph-view": "src/islands/graph-view/main.tsx",
         designer: "src/islands/designer/main.tsx",
+        // Chart.js is loaded on the costs page only.
+        costs: "src/pages/costs.ts",
       },
     },
   },

@@ -1,7 +1,11 @@
 """One factory per model."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
 from builder.models import Workflow, WorkflowVersion
@@ -85,3 +89,26 @@ class ApprovalRequestFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Review ticket {n}")
     allowed_decisions = factory.LazyFunction(lambda: ["approve", "edit_and_approve", "reject", "escalate"])
     fields = factory.LazyFunction(lambda: [{"name": "reply", "label": "Reply", "type": "textarea", "value": "Hi"}])
+
+
+class ModelPriceFactory(factory.django.DjangoModelFactory):
+    """A global price in force since a month ago."""
+
+    class Meta:
+        model = "engine.ModelPrice"
+
+    provider_kind = "openai_compatible"
+    model = "gpt-x"
+    input_per_million = Decimal("2.50")
+    output_per_million = Decimal("10")
+    effective_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+
+
+class BudgetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "engine.Budget"
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Budget {n}")
+    scope = "workspace_month"
+    limit = Decimal("100")

@@ -77,6 +77,20 @@ class CostEntry(WorkspaceOwned):
             models.Index(fields=["workspace", "created_at"], name="cost_by_time"),
             models.Index(fields=["workspace", "workflow_id", "created_at"], name="cost_by_workflow"),
             models.Index(fields=["workspace", "model", "created_at"], name="cost_by_model"),
+            # Per-run cost of one model (costs/per_run.py), from the index alone.
+            models.Index(
+                fields=["workspace", "model", "created_at"],
+                include=["run_id", "cost", "workflow_id"],
+                condition=models.Q(is_test=False),
+                name="cost_per_run_by_model",
+            ),
+            # Test-run spend, shown apart on the cost report: few rows, so a small partial index.
+            models.Index(
+                fields=["workspace", "created_at"],
+                include=["cost"],
+                condition=models.Q(is_test=True),
+                name="cost_of_tests_by_time",
+            ),
         ]
 
     def __str__(self) -> str:

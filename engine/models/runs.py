@@ -69,7 +69,23 @@ class Run(WorkspaceOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "-created_at"], name="run_by_workspace")]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="run_by_workspace"),
+            # The cost report's per-run figures (costs/per_run.py) read only these: runs in a
+            # date range with their cost, and the costliest runs first.
+            models.Index(
+                fields=["workspace", "created_at"],
+                include=["cost", "workflow_id"],
+                condition=models.Q(is_test=False, cost__gt=0),
+                name="run_billed_by_time",
+            ),
+            models.Index(
+                fields=["workspace", "-cost"],
+                include=["created_at", "workflow_id"],
+                condition=models.Q(is_test=False, cost__gt=0),
+                name="run_costliest",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "workflow_id", "idempotency_key"],
