@@ -26,6 +26,7 @@ from builder.workflow_api import router as workflow_router
 from costs.api import router as costs_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
+from engine.provider_api import router as provider_router
 from engine.runs import RunRejected
 
 api = NinjaAPI(
@@ -130,5 +131,6 @@ api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", designer_router)
 api.add_router("/", engine_router)
+api.add_router("/", provider_router)
 api.add_router("/", approvals_router)
 api.add_router("/", costs_router)

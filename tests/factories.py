@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
 from builder.models import Workflow, WorkflowVersion
-from engine.models import Run
+from engine import secrets
+from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
 
 PASSWORD = "correct horse battery staple"
 
@@ -91,24 +92,40 @@ class ApprovalRequestFactory(factory.django.DjangoModelFactory):
     fields = factory.LazyFunction(lambda: [{"name": "reply", "label": "Reply", "type": "textarea", "value": "Hi"}])
 
 
-class ModelPriceFactory(factory.django.DjangoModelFactory):
-    """A global price in force since a month ago."""
+class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
+    """An OpenAI-compatible provider; pass `api_key` to store it encrypted as the app does."""
 
     class Meta:
-        model = "engine.ModelPrice"
+        model = ProviderConfig
+        exclude = ("api_key",)
 
-    provider_kind = "openai_compatible"
-    model = "gpt-x"
-    input_per_million = Decimal("2.50")
-    output_per_million = Decimal("10")
-    effective_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"server{n}")
+    base_url = "http://127.0.0.1:9/v1"
+    chat_models = factory.LazyFunction(lambda: ["gpt-test"])
+    embedding_models = factory.LazyFunction(lambda: ["embed-test"])
+    api_key = ""
+    api_key_encrypted = factory.LazyAttribute(lambda config: secrets.encrypt(config.api_key) if config.api_key else "")
 
 
-class BudgetFactory(factory.django.DjangoModelFactory):
+class BudgetFactory(factory.django.DjangoModelFactory[Budget]):
     class Meta:
-        model = "engine.Budget"
+        model = Budget
 
     workspace = factory.SubFactory(WorkspaceFactory)
     name = factory.Sequence(lambda n: f"Budget {n}")
-    scope = "workspace_month"
+    scope = BudgetScope.WORKSPACE_MONTH
     limit = Decimal("100")
+
+
+class ModelPriceFactory(factory.django.DjangoModelFactory[ModelPrice]):
+    """A global price in force since a month ago: $2.50 in, $10 out per million tokens."""
+
+    class Meta:
+        model = ModelPrice
+
+    provider_kind = "openai_compatible"
+    model = "gpt-test"
+    input_per_million = Decimal("2.50")
+    output_per_million = Decimal("10")
+    effective_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))

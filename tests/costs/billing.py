@@ -55,7 +55,7 @@ class Spend:
 
 def a_month_of_spend(owner: Membership, outsider: Membership) -> Spend:
     """Production runs of two workflows over twelve days, a cached call, a test run, and an outsider's call."""
-    ModelPriceFactory()
+    ModelPriceFactory(model="gpt-x")
     ModelPriceFactory(model="gpt-mini", input_per_million="0.15", output_per_million="0.60")
     workspace = owner.workspace
     triage = [

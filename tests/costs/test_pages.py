@@ -227,10 +227,10 @@ def test_it_sets_a_new_price_from_now_and_keeps_the_old_one_for_past_calls(owner
     first.refresh_from_db()
     assert (first.cost, first.price_id) == (Decimal("0.007500"), price.pk)
     assert second.cost == Decimal("0.015000")
-    new = ModelPrice.objects.exclude(pk=price.pk).get()
+    new = ModelPrice.objects.get(workspace=owner.workspace, model="gpt-x")
     assert (new.workspace_id, new.created_by) == (owner.workspace_id, owner.user)
     history = table_on(client.get("/costs/prices/").content.decode(), "price-history")
-    assert [row[2] for row in history[1:]] == ["5.000000", "2.500000"]
+    assert [row[2] for row in history[1:] if row[1] == "gpt-x"] == ["5.000000", "2.500000"]
 
 
 def test_it_lets_only_owners_set_prices(owner, teammate, viewer, login_as):
@@ -244,7 +244,7 @@ def test_it_lets_only_owners_set_prices(owner, teammate, viewer, login_as):
         client = login_as(member)
         assert "Set a price" not in client.get("/costs/prices/").content.decode()
         assert client.post("/costs/prices/", body, headers={"X-CSRFToken": client.csrf_token()}).status_code == 403
-    assert not ModelPrice.objects.exists()
+    assert not ModelPrice.objects.filter(model="gpt-x").exists()
 
 
 def test_it_names_the_field_of_a_bad_price(owner, login_as):
@@ -261,4 +261,4 @@ def test_it_names_the_field_of_a_bad_price(owner, login_as):
     assert 'data-field="input_per_million"' in page
     assert "cannot be negative" in page
     assert 'data-field="output_per_million"' in page
-    assert not ModelPrice.objects.exists()
+    assert not ModelPrice.objects.filter(model="gpt-x").exists()

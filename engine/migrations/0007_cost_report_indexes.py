@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_workspace_webhook_secret'),
-        ('engine', '0004_costs_and_budgets'),
+        ('engine', '0006_seed_model_prices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
