@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from engine.providers import structured, tokens, vectors
-from engine.providers.base import ChatRequest, Completion, Exchange, Passage
+from engine.providers.base import SOURCES_HEADER, ChatRequest, Completion, Exchange, Passage
 from engine.providers.similarity import Index, classify
 
 NAME = "builtin"
@@ -59,14 +59,20 @@ class BuiltinProvider:
 def _last_user_message(request: ChatRequest) -> str:
     for message in reversed(request.messages):
         if message["role"] == "user":
-            return message["content"]
+            return message["content"].split(SOURCES_HEADER, 1)[0]
     return ""
 
 
 def compose(query: str, passages: list[Passage]) -> str:
-    """The passages' sentences nearest the request, each with its source number, then the sources."""
+    """A greeting from the prompt's labelled lines, the passages' sentences nearest the request
+    (each with its source number), then the sources; without passages, a promise of follow-up."""
+    customer = structured.labelled("customer", query) or structured.labelled("name", query)
+    subject = structured.labelled("subject", query)
+    opening = f"Hello {customer or 'there'}, thank you for contacting us" + (
+        f" about \u201c{subject}\u201d." if subject else "."
+    )
     if not passages:
-        return "No knowledge-base passages were provided, so there is nothing to cite; a person should answer this."
+        return f"{opening} A member of our team will look into it and follow up shortly."
     sentences: list[tuple[str, int]] = []
     for number, passage in enumerate(passages, start=1):
         sentences.extend((sentence.strip(), number) for sentence in SENTENCE.split(passage.text) if sentence.strip())
@@ -76,7 +82,7 @@ def compose(query: str, passages: list[Passage]) -> str:
     cited = sorted({sentences[position][1] for position in chosen})
     lines = [f"{sentences[position][0]} [{sentences[position][1]}]" for position in chosen]
     sources = [f"[{number}] {_source_name(passages[number - 1])}" for number in cited]
-    return "\n".join([*lines, "", "Sources:", *sources])
+    return "\n".join([opening, "", *lines, "", "Sources:", *sources])
 
 
 def _source_name(passage: Passage) -> str:

@@ -58,9 +58,9 @@ def _field(name: str, schema: dict[str, Any], text: str, passages: tuple[Passage
     kind = schema.get("type")
     if "enum" in schema or kind in {"object", "array"}:
         return fill(schema, text, passages)
-    labelled = _labelled(name, text)
+    stated = labelled(name, text)
     if kind in {"number", "integer"}:
-        found = NUMBER.search(labelled or "")
+        found = NUMBER.search(stated or "")
         if found:
             return int(float(found.group())) if kind == "integer" else float(found.group())
         if kind == "number" and passages:
@@ -68,16 +68,16 @@ def _field(name: str, schema: dict[str, Any], text: str, passages: tuple[Passage
             return round(max(Index([p.text for p in passages]).scores(text), default=0.0), 4)
         return 0
     if kind == "boolean":
-        return bool(labelled and labelled.strip().lower() in {"yes", "true", "1"})
-    if labelled:
-        return labelled
+        return bool(stated and stated.strip().lower() in {"yes", "true", "1"})
+    if stated:
+        return stated
     if "email" in name.lower() or schema.get("format") == "email":
         address = EMAIL.search(text)
         return address.group() if address else ""
     return _nearest_sentence(f"{name.replace('_', ' ')} {schema.get('description', '')}", text)
 
 
-def _labelled(name: str, text: str) -> str | None:
+def labelled(name: str, text: str) -> str | None:
     """The value on a line "Name: value"; `order_id` also matches "Order id", "Order ID" and "Order"."""
     words = [re.escape(word) for word in name.split("_") if word]
     spelled = "[ _-]?".join(words) + (

@@ -1,4 +1,4 @@
-"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, a workflow) and print the logins.
+"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, two workflows) and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
 second `make run` can print them again; nothing is changed on later runs.
@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.models import Membership, Role, Workspace
 from builder.demo import TICKET_ROUTING
 from builder.models import Workflow
+from builder.starters import add_support_triage
 from builder.versions import publish_version
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
@@ -57,6 +58,7 @@ class Command(BaseCommand):
                 created = True
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
         self.seed_workflow(workspace)
+        add_support_triage(workspace)
         return created
 
     def seed_workflow(self, workspace: Workspace) -> None:
