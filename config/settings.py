@@ -216,6 +216,8 @@ CELERY_BEAT_SCHEDULE = {
     # slot once), and a tick older than the next one is dropped rather than queued up behind a
     # stopped worker.
     "fire-schedules": {"task": "builder.tasks.fire_schedules", "schedule": 15.0, "options": {"expires": 15}},
+    # Web-page documents re-sync on hourly or longer schedules; a minute's lateness is nothing.
+    "knowledge-sync": {"task": "knowledge.tasks.sync_due_documents", "schedule": 60.0, "options": {"expires": 60}},
 }
 
 if REDIS_URL:

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = "Knowledge bases"
+
+    def ready(self) -> None:
+        # Registers the "retrieve" node kind with the engine (the engine imports no app).
+        import knowledge.nodes  # noqa: F401
