@@ -25,6 +25,8 @@ from builder.workflow_api import router as workflow_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
 from engine.runs import RunRejected
+from knowledge.api import router as knowledge_router
+from knowledge.documents import DocumentInvalid
 
 api = NinjaAPI(
     title="Switchyard API",
@@ -121,6 +123,12 @@ def on_schedule_invalid(request: HttpRequest, exc: ScheduleInvalid) -> HttpRespo
     return error_response(request, 422, "invalid_request", str(exc), {"problems": problems})
 
 
+@api.exception_handler(DocumentInvalid)
+def on_document_invalid(request: HttpRequest, exc: DocumentInvalid) -> HttpResponse:
+    problems = [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
 api.add_router("/", accounts_router)
 api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
@@ -128,3 +136,4 @@ api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
 api.add_router("/", approvals_router)
+api.add_router("/", knowledge_router)

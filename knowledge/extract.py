@@ -40,9 +40,11 @@ class Extracted:
 
 
 def format_of(filename: str = "", content_type: str = "") -> str | None:
-    """The format by file extension, else by content type; None when neither is supported."""
-    by_name = FORMATS.get(PurePosixPath(filename.lower()).suffix)
-    return by_name or CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
+    """The format by file extension, else (no extension) by content type; None when not supported."""
+    suffix = PurePosixPath(filename.lower()).suffix
+    if suffix:
+        return FORMATS.get(suffix)
+    return CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
 
 
 def extract(data: bytes, fmt: str) -> Extracted:

@@ -41,6 +41,8 @@ def claim_due(now: datetime | None = None) -> list[int]:
     )
     claimed = []
     for pk, planned, interval in due:
+        if interval is None:
+            continue
         moved = Document.objects.filter(pk=pk, next_sync_at=planned).update(next_sync_at=now + interval)
         if moved:
             claimed.append(pk)

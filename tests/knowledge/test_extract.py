@@ -44,6 +44,7 @@ def test_it_knows_formats_by_extension_then_content_type():
     assert format_of("notes.md") == "markdown"
     assert format_of("page", "text/html; charset=utf-8") == "html"
     assert format_of("archive.zip", "application/zip") is None
+    assert format_of("program.exe", "text/plain") is None
 
 
 def test_it_normalises_unicode_and_blank_lines():
