@@ -3,21 +3,21 @@
 A process keeps the index it built together with the knowledge base's `index_version`; each
 search reads that number (one indexed query) and rebuilds only when it moved. The index holds
 a BM25 matrix (bm25s), the document frequency of each term (for the relevance score), the
-chunk vectors as one L2-normalised float32 matrix when the knowledge base embeds, and each
-chunk's filterable metadata.
+chunk vectors as one L2-normalised float32 matrix when the knowledge base embeds, each chunk's
+metadata, and for each metadata value the chunks carrying it (filters are then array operations).
 """
 
 import math
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import bm25s
 import numpy as np
 import Stemmer
 
-from knowledge.models import Chunk, KnowledgeBase
+from knowledge.models import Chunk, Document, KnowledgeBase
 
 CACHED_BASES = 32
 _stemmer = Stemmer.Stemmer("english")
@@ -42,11 +42,20 @@ class Index:
     bm25: bm25s.BM25 | None
     document_frequency: Counter[str]
     vectors: np.ndarray | None
+    # metadata key → value (as text) → positions of the chunks carrying it, for filters
+    facets: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def idf(self, term: str) -> float:
         """Lucene's idf, as bm25s scores with; a term no chunk holds counts as if one did."""
         n, df = len(self.entries), max(1, self.document_frequency.get(term, 0))
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def matching(self, key: str, values: set[str]) -> np.ndarray:
+        mask = np.zeros(len(self.entries), dtype=bool)
+        by_value = self.facets.get(key, {})
+        for value in values:
+            mask[by_value.get(value, [])] = True
+        return mask
 
 
 def terms(texts: list[str]) -> list[list[str]]:
@@ -54,44 +63,45 @@ def terms(texts: list[str]) -> list[list[str]]:
     return tokens if isinstance(tokens, list) else []
 
 
+def _facet_values(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
 def build(base_id: int, version: int) -> Index:
+    documents = {
+        document.pk: document
+        for document in Document.objects.filter(knowledge_base_id=base_id).only(
+            "pk", "title", "url", "filename", "metadata", "kind"
+        )
+    }
+    # Unordered and as tuples: sorting rows that carry their vectors, and making model instances, was
+    # most of the build time at 20,000 chunks.
     rows = (
         Chunk.objects.filter(knowledge_base_id=base_id)
-        .select_related("document")
-        .only(
-            "pk",
-            "position",
-            "text",
-            "heading",
-            "embedding",
-            "metadata",
-            "document__id",
-            "document__title",
-            "document__url",
-            "document__filename",
-            "document__metadata",
-            "document__kind",
-        )
-        .order_by("document_id", "position")
+        .order_by()
+        .values_list("pk", "document_id", "position", "heading", "text", "metadata", "terms", "embedding")
     )
     entries: list[Entry] = []
-    corpus: list[str] = []
+    tokenized: list[list[str]] = []
     raw_vectors: list[bytes] = []
-    for row in rows.iterator(chunk_size=2000):
-        document = row.document
-        metadata = {**document.metadata, **row.metadata, "kind": document.kind}
-        entries.append(
-            Entry(row.pk, document.pk, row.position, document.title, document.source, row.heading, row.text, metadata)
-        )
-        corpus.append("\n".join(part for part in (document.title, row.heading, row.text) if part))
-        raw_vectors.append(bytes(row.embedding))
-    return Index(version, entries, *_lexical(corpus), _dense(raw_vectors))
+    facets: dict[str, dict[str, list[int]]] = {}
+    for pk, document_id, position, heading, text, chunk_metadata, chunk_terms, embedding in rows.iterator(2000):
+        document = documents.get(document_id)
+        if document is None:
+            continue  # deleted after the documents were read
+        metadata = {**document.metadata, **chunk_metadata, "kind": document.kind}
+        for key, value in metadata.items():
+            for item in _facet_values(value):
+                facets.setdefault(key, {}).setdefault(item, []).append(len(entries))
+        entries.append(Entry(pk, document_id, position, document.title, document.source, heading, text, metadata))
+        tokenized.append(chunk_terms.split())
+        raw_vectors.append(bytes(embedding))
+    return Index(version, entries, *_lexical(tokenized), _dense(raw_vectors), facets)
 
 
-def _lexical(corpus: list[str]) -> tuple[bm25s.BM25 | None, Counter[str]]:
-    if not corpus:
+def _lexical(tokenized: list[list[str]]) -> tuple[bm25s.BM25 | None, Counter[str]]:
+    if not any(tokenized):
         return None, Counter()
-    tokenized = terms(corpus)
     frequency: Counter[str] = Counter()
     for tokens in tokenized:
         frequency.update(set(tokens))

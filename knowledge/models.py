@@ -120,6 +120,8 @@ class Chunk(models.Model):
     text = models.TextField()
     heading = models.CharField(max_length=300, blank=True)
     token_count = models.PositiveIntegerField()
+    # Stemmed search terms, worked out once at ingestion so rebuilding a process's index only counts them.
+    terms = models.TextField(blank=True)
     embedding = models.BinaryField(blank=True, default=b"")
     metadata = models.JSONField(default=dict, blank=True)
 

@@ -23,6 +23,7 @@ from engine.providers import embed
 from knowledge import live
 from knowledge.chunking import Piece, chunk
 from knowledge.extract import Extracted, ExtractionFailed, extract, format_of
+from knowledge.index import terms
 from knowledge.models import Chunk, Document, KnowledgeBase, SourceKind, Status
 
 EMBED_BATCH = 64
@@ -130,6 +131,7 @@ def searchable(title: str, piece: Piece) -> str:
 def _replace(
     document: Document, pieces: Sequence[Piece], vectors: list[bytes], digest: str, title: str, now: datetime
 ) -> None:
+    tokenized = terms([searchable(document.title, piece) for piece in pieces])
     with transaction.atomic():
         if not Document.objects.select_for_update().filter(pk=document.pk).exists():
             raise Gone
@@ -142,6 +144,7 @@ def _replace(
                 text=piece.text,
                 heading=piece.heading[:300],
                 token_count=piece.token_count,
+                terms=" ".join(tokenized[position]),
                 embedding=vectors[position] if vectors else b"",
                 metadata={"heading": piece.heading} if piece.heading else {},
             )

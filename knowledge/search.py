@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.providers import embed
-from knowledge.index import Entry, Index, cache, terms
+from knowledge.index import Index, cache, terms
 from knowledge.models import KnowledgeBase
 
 RRF_K = 60
@@ -37,21 +37,12 @@ class Passage:
         return asdict(self)
 
 
-def _matches(entry: Entry, filters: Filters) -> bool:
-    """Every filter key must match: a list of values means any of them; list-valued metadata (tags) overlaps."""
-    for key, wanted in filters.items():
-        wanted_set = {str(value) for value in (wanted if isinstance(wanted, list) else [wanted])}
-        have = entry.metadata.get(key)
-        have_set = {str(value) for value in (have if isinstance(have, list) else [have])} if have is not None else set()
-        if not wanted_set & have_set:
-            return False
-    return True
-
-
 def _mask(index: Index, filters: Filters) -> np.ndarray:
-    if not filters:
-        return np.ones(len(index.entries), dtype=bool)
-    return np.fromiter((_matches(entry, filters) for entry in index.entries), dtype=bool, count=len(index.entries))
+    """Every filter key must match: a list of values means any of them; list-valued metadata (tags) overlaps."""
+    allowed = np.ones(len(index.entries), dtype=bool)
+    for key, wanted in filters.items():
+        allowed &= index.matching(key, {str(value) for value in (wanted if isinstance(wanted, list) else [wanted])})
+    return allowed
 
 
 def _ranked(scores: np.ndarray, allowed: np.ndarray, count: int) -> list[int]:
