@@ -5,6 +5,9 @@ Run against a database of its own (it empties it first, and refuses a name witho
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/switchyard_bench_retrieval \
     REDIS_URL=redis://127.0.0.1:6379/13 SECRET_KEY=... .venv/bin/python bench/retrieval.py
 
+It exits 0 when it measured (printing PASS or FAIL against the target) and non-zero when it
+could not (no database, a document that did not ingest, fewer chunks than 10,000).
+
 Documents are written from the demo help centre's vocabulary plus synthetic product terms,
 so the index has a realistic spread of rare and common words. Ingestion runs the real
 pipeline (extract, normalise, chunk, embed with the built-in provider, replace chunks) in
@@ -15,6 +18,7 @@ the lexical-only figure uses the same index with the dense half switched off, as
 
 import os
 import random
+import resource
 import statistics
 import sys
 import time
@@ -27,7 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import OperationalError, connection  # noqa: E402
 
 from accounts.models import Workspace  # noqa: E402
 from knowledge import pipeline  # noqa: E402
@@ -104,6 +108,11 @@ def main() -> int:
     if "bench" not in str(name):
         print(f"refusing to empty {name!r}: point DATABASE_URL at a database whose name contains 'bench'")
         return 2
+    try:
+        connection.ensure_connection()
+    except OperationalError as error:
+        print(f"cannot use {name!r} ({error}); create it first: createdb -h 127.0.0.1 -U postgres {name}")
+        return 2
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     rng = random.Random(7)  # noqa: S311  (repeatable text, not secrets)
@@ -117,9 +126,11 @@ def main() -> int:
         print(f"only {chunks} chunks were made; the benchmark needs {TARGET_CHUNKS}")
         return 1
     print(f"ingested {DOCUMENTS} documents → {chunks} chunks in {seconds:.1f} s: {chunks / seconds:.0f} chunks/s")
-    began = time.perf_counter()
+    began, rss_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cache.get(base)
-    print(f"index build (first query after a change): {(time.perf_counter() - began) * 1000:.0f} ms")
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    built_ms = (time.perf_counter() - began) * 1000
+    print(f"index build (first query after a change): {built_ms:.0f} ms, peak memory +{grown:.0f} MB")
     queries = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(QUERIES)]
     hybrid = latencies(base, queries)
     filtered = latencies(base, queries, filters={"shard": "3"})
@@ -135,7 +146,7 @@ def main() -> int:
         print(f"{label:<44}{percentile(samples, 50):>7.1f}ms{percentile(samples, 95):>7.1f}ms")
     met = percentile(hybrid, 95) <= TARGET_P95_MS
     print(f"target: hybrid p95 ≤ {TARGET_P95_MS:.0f} ms at {TARGET_CHUNKS} chunks — {'PASS' if met else 'FAIL'}")
-    return 0 if met else 1
+    return 0
 
 
 if __name__ == "__main__":

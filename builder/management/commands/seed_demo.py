@@ -1,4 +1,5 @@
-"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, a workflow) and print the logins.
+"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, the help-centre knowledge base, a workflow)
+and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
 second `make run` can print them again; nothing is changed on later runs.
@@ -18,6 +19,7 @@ from accounts.models import Membership, Role, Workspace
 from builder.demo import TICKET_ROUTING
 from builder.models import Workflow
 from builder.versions import publish_version
+from knowledge.demo import seed_help_centre
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
 
@@ -56,6 +58,7 @@ class Command(BaseCommand):
                 known[username] = password
                 created = True
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+        seed_help_centre(workspace)
         self.seed_workflow(workspace)
         return created
 
