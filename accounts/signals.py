@@ -1,12 +1,15 @@
-"""Sign-ins and sign-outs go to the audit log."""
+"""Sign-ins and sign-outs go to the audit log; `workspace_created` lets other apps add starter content."""
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from accounts.audit import record
+
+# Sent with `workspace` by accounts.workspaces.create_workspace, inside its transaction.
+workspace_created = Signal()
 
 
 @receiver(user_logged_in)

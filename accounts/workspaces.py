@@ -6,6 +6,7 @@ from django.utils.text import slugify
 
 from accounts.audit import record
 from accounts.models import Membership, Role, Workspace
+from accounts.signals import workspace_created
 
 
 class MembershipError(Exception):
@@ -26,6 +27,7 @@ def create_workspace(name: str, owner: User) -> Workspace:
     workspace = Workspace.objects.create(name=name, slug=unique_slug(name))
     Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
     record(owner, "workspace.created", workspace=workspace, target=workspace)
+    workspace_created.send(sender=Workspace, workspace=workspace)
     return workspace
 
 

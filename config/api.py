@@ -24,6 +24,7 @@ from builder.schedules import ScheduleInvalid
 from builder.workflow_api import router as workflow_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
+from engine.provider_api import router as provider_router
 from engine.runs import RunRejected
 from knowledge.api import router as knowledge_router
 from knowledge.documents import DocumentInvalid
@@ -135,5 +136,6 @@ api.add_router("/", hook_router)
 api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", engine_router)
+api.add_router("/", provider_router)
 api.add_router("/", approvals_router)
 api.add_router("/", knowledge_router)

@@ -57,6 +57,21 @@ class Env:
             return default
         return [item.strip() for item in raw.split(",") if item.strip()]
 
+    def fernet_keys(self, name: str) -> list[str]:
+        """Comma-separated Fernet keys (urlsafe base64 of 32 bytes), each checked now rather than at first use."""
+        from cryptography.fernet import Fernet
+
+        found = self.items(name, [])
+        for position, key in enumerate(found, start=1):
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: key {position} is not a Fernet key (make one with "
+                    "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+                ) from None
+        return found
+
     def origins(self, name: str, default: list[str]) -> list[str]:
         values = self.items(name, default)
         for value in values:

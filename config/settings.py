@@ -247,6 +247,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.EmbeddedChannelLayer"}}
 
+# Fernet keys for provider credentials, newest first (engine/secrets.py); empty derives one from SECRET_KEY.
+CREDENTIAL_KEYS = env.fernet_keys("CREDENTIAL_KEYS")
+
 EMAIL_BACKEND = env.text("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "switchyard@localhost")
 

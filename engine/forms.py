@@ -2,6 +2,7 @@
 
 from django import forms
 
+from engine.models import ProviderKind
 from engine.outbound import parse_allowlist
 
 
@@ -20,3 +21,60 @@ class AllowlistForm(forms.Form):
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
         return lines
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ProviderConfigForm(forms.Form):
+    """A provider configuration; the API key field is write-only: blank keeps the stored key."""
+
+    name = forms.SlugField(max_length=100, help_text="How nodes name it, e.g. openai")
+    kind = forms.ChoiceField(choices=ProviderKind.choices, initial=ProviderKind.OPENAI_COMPATIBLE)
+    base_url = forms.URLField(max_length=500, label="Base URL", help_text="e.g. https://api.openai.com/v1")
+    chat_models = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One model name per line"
+    )
+    embedding_models = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One model name per line"
+    )
+    headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="One per line as Name: value (not for credentials)",
+    )
+    timeout_s = forms.IntegerField(min_value=1, max_value=600, initial=60, label="Timeout (seconds)")
+    api_key = forms.CharField(
+        required=False,
+        max_length=4000,
+        label="API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again; leave blank to keep the current key",
+    )
+    remove_api_key = forms.BooleanField(required=False, label="Remove the stored key")
+
+    def clean_chat_models(self) -> list[str]:
+        return _lines(self.cleaned_data["chat_models"])
+
+    def clean_embedding_models(self) -> list[str]:
+        return _lines(self.cleaned_data["embedding_models"])
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = {}
+        for line in _lines(self.cleaned_data["headers"]):
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                raise forms.ValidationError(f"{line!r} is not Name: value")
+            headers[name.strip()] = value.strip()
+        return headers
+
+    def values(self) -> dict[str, object]:
+        fields = ("name", "kind", "base_url", "chat_models", "embedding_models", "headers", "timeout_s")
+        return {field: self.cleaned_data[field] for field in fields}
+
+    def new_api_key(self) -> str | None:
+        """None keeps the stored key, "" removes it."""
+        if self.cleaned_data["remove_api_key"]:
+            return ""
+        return self.cleaned_data["api_key"] or None

@@ -9,9 +9,12 @@ up by the `kind` string stored in users' graphs, so a kind is never renamed.
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from engine.providers.calls import ModelCalls
 
 
 class NoParams(BaseModel):
@@ -62,6 +65,12 @@ class NodeContext:
         from engine.expressions import evaluate
 
         return evaluate(expression, self.scope)
+
+    def model_calls(self, node_type: str, cache_ttl_s: int = 0) -> "ModelCalls":
+        """Model calls billed to this run, node and attempt, under the workspace's budgets."""
+        from engine.providers.calls import ModelCalls
+
+        return ModelCalls(self, node_type, cache_ttl_s)
 
     def seconds_left(self) -> float:
         import time

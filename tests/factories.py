@@ -1,11 +1,16 @@
 """One factory per model."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
 from builder.models import Workflow, WorkflowVersion
-from engine.models import Run
+from engine import secrets
+from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
 from knowledge.models import Document, KnowledgeBase, SourceKind
 
 PASSWORD = "correct horse battery staple"
@@ -105,3 +110,42 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Document {n}")
     kind = SourceKind.TEXT
     raw = b"Some text."
+
+
+class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
+    """An OpenAI-compatible provider; pass `api_key` to store it encrypted as the app does."""
+
+    class Meta:
+        model = ProviderConfig
+        exclude = ("api_key",)
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"server{n}")
+    base_url = "http://127.0.0.1:9/v1"
+    chat_models = factory.LazyFunction(lambda: ["gpt-test"])
+    embedding_models = factory.LazyFunction(lambda: ["embed-test"])
+    api_key = ""
+    api_key_encrypted = factory.LazyAttribute(lambda config: secrets.encrypt(config.api_key) if config.api_key else "")
+
+
+class BudgetFactory(factory.django.DjangoModelFactory[Budget]):
+    class Meta:
+        model = Budget
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Budget {n}")
+    scope = BudgetScope.WORKSPACE_MONTH
+    limit = 1
+
+
+class ModelPriceFactory(factory.django.DjangoModelFactory[ModelPrice]):
+    """A global price in force since yesterday: $2.50 in, $10 out per million tokens."""
+
+    class Meta:
+        model = ModelPrice
+
+    provider_kind = "openai_compatible"
+    model = "gpt-test"
+    input_per_million = Decimal("2.50")
+    output_per_million = Decimal("10")
+    effective_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))

@@ -1,6 +1,7 @@
-"""The engine's models: runs and their history (runs.py), token costs and budgets (costs.py)."""
+"""The engine's models: runs (runs.py), costs and budgets (costs.py), providers and budget spend (providers.py)."""
 
 from engine.models.costs import Budget, BudgetScope, CostDaily, CostEntry, ModelPrice
+from engine.models.providers import BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
 from engine.models.runs import (
     ENDED_RUN,
     CachedResult,
@@ -20,6 +21,8 @@ __all__ = [
     "ENDED_RUN",
     "Budget",
     "BudgetScope",
+    "BudgetSpend",
+    "CachedCompletion",
     "CachedResult",
     "CostDaily",
     "CostEntry",
@@ -29,6 +32,8 @@ __all__ = [
     "ModelPrice",
     "NodeRun",
     "NodeStatus",
+    "ProviderConfig",
+    "ProviderKind",
     "Run",
     "RunEvent",
     "RunStatus",

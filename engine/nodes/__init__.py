@@ -1,5 +1,27 @@
 """The engine's own node kinds; importing this package registers them."""
 
-from engine.nodes import branching, delay, http_request, outcomes, transform, trigger
+from engine.nodes import (
+    branching,
+    classify,
+    confidence_check,
+    delay,
+    extract,
+    generate,
+    http_request,
+    outcomes,
+    transform,
+    trigger,
+)
 
-__all__ = ["branching", "delay", "http_request", "outcomes", "transform", "trigger"]
+__all__ = [
+    "branching",
+    "classify",
+    "confidence_check",
+    "delay",
+    "extract",
+    "generate",
+    "http_request",
+    "outcomes",
+    "transform",
+    "trigger",
+]

@@ -1,0 +1,154 @@
+"""Budgets enforced around each model call: reserve an estimate first, settle the actual after.
+
+Every budget that applies to a call (this run, this workflow this month, the workspace this
+month) has one BudgetSpend row per period. Reserving locks those rows (in id order, so two
+calls never deadlock) and refuses the call if spent + reserved + estimate would pass the
+limit; concurrent calls therefore see each other's reservations, and since the estimate
+counts the prompt's tokens plus the node's max output tokens, a budget is overspent by at
+most the one call whose actual usage ran past its estimate.
+Crossing a budget's alert_percent emits a run event, a workspace live message and an email
+to the owners, once per budget per period.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Membership, Role
+from engine import live
+from engine.errors import NonRetryableError
+from engine.models import Budget, BudgetScope, BudgetSpend
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExceeded(NonRetryableError):
+    code = "budget_exceeded"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a call is charged to."""
+
+    workspace_id: int
+    workflow_id: int | None
+    run_id: int
+
+
+@dataclass
+class Reservation:
+    scope: Scope
+    spend_ids: list[int]
+    amount: Decimal
+
+
+def period_of(budget: Budget, scope: Scope, now: datetime) -> str:
+    if budget.scope == BudgetScope.RUN:
+        return f"run:{scope.run_id}"
+    return timezone.localtime(now).strftime("%Y-%m")
+
+
+def applicable(scope: Scope) -> list[Budget]:
+    mine = Q(scope=BudgetScope.WORKSPACE_MONTH)
+    if scope.workflow_id is not None:
+        mine |= Q(scope=BudgetScope.WORKFLOW_MONTH, workflow_id=scope.workflow_id)
+    mine |= Q(scope=BudgetScope.RUN, workflow_id__isnull=True)
+    if scope.workflow_id is not None:
+        mine |= Q(scope=BudgetScope.RUN, workflow_id=scope.workflow_id)
+    return list(Budget.objects.filter(mine, workspace_id=scope.workspace_id).order_by("pk"))
+
+
+def reserve(scope: Scope, estimate: Decimal) -> Reservation:
+    """Hold `estimate` against every applicable budget, or raise BudgetExceeded naming the first that refuses."""
+    budgets = applicable(scope)
+    if not budgets:
+        return Reservation(scope, [], estimate)
+    now = timezone.now()
+    wanted = [BudgetSpend(budget=budget, period=period_of(budget, scope, now)) for budget in budgets]
+    with transaction.atomic():
+        BudgetSpend.objects.bulk_create(wanted, ignore_conflicts=True)
+        keys = Q()
+        for spend in wanted:
+            keys |= Q(budget_id=spend.budget.pk, period=spend.period)
+        rows = list(BudgetSpend.objects.select_for_update().filter(keys).select_related("budget").order_by("pk"))
+        for row in rows:
+            if row.spent + row.reserved + estimate > row.budget.limit:
+                raise BudgetExceeded(
+                    f'Budget "{row.budget.name}" ({row.budget.get_scope_display().lower()}, '
+                    f"${row.budget.limit}) would be exceeded: ${row.spent} spent, ${row.reserved} reserved, "
+                    f"this call needs up to ${estimate}",
+                    budget=row.budget.name,
+                    budget_id=row.budget.pk,
+                )
+        ids = [row.pk for row in rows]
+        BudgetSpend.objects.filter(pk__in=ids).update(reserved=F("reserved") + estimate)
+    return Reservation(scope, ids, estimate)
+
+
+def settle(reservation: Reservation, actual: Decimal, node_id: str) -> None:
+    """Replace the reservation by what the call cost; alert on budgets that crossed their threshold."""
+    if not reservation.spend_ids:
+        return
+    crossed: list[BudgetSpend] = []
+    with transaction.atomic():
+        rows = BudgetSpend.objects.select_for_update().filter(pk__in=reservation.spend_ids).order_by("pk")
+        for row in rows.select_related("budget"):
+            row.reserved = max(Decimal(0), row.reserved - reservation.amount)
+            row.spent += actual
+            row.calls += 1
+            threshold = row.budget.limit * row.budget.alert_percent / 100
+            if row.alerted_at is None and row.spent >= threshold and actual > 0:
+                row.alerted_at = timezone.now()
+                crossed.append(row)
+            row.save(update_fields=["reserved", "spent", "calls", "alerted_at"])
+    for row in crossed:
+        _alert(row, reservation.scope, node_id)
+
+
+def release(reservation: Reservation) -> None:
+    """The call was not made or not answered: give the reservation back."""
+    if reservation.spend_ids:
+        BudgetSpend.objects.filter(pk__in=reservation.spend_ids).update(reserved=F("reserved") - reservation.amount)
+
+
+def _alert(row: BudgetSpend, scope: Scope, node_id: str) -> None:
+    from engine.events import change
+
+    budget = row.budget
+    facts = {
+        "budget": budget.name,
+        "budget_id": budget.pk,
+        "scope": budget.scope,
+        "period": row.period,
+        "limit": str(budget.limit),
+        "spent": str(row.spent),
+        "alert_percent": budget.alert_percent,
+    }
+    with change(scope.run_id) as step:
+        step.event("budget.alert", node_id, **facts)
+    live.to_workspace(scope.workspace_id, {"type": "budget.alert", **facts})
+    _email_owners(row, scope)
+
+
+def _email_owners(row: BudgetSpend, scope: Scope) -> None:
+    budget = row.budget
+    owners = Membership.objects.filter(workspace_id=scope.workspace_id, role=Role.OWNER).values("user_id")
+    addresses = User.objects.filter(pk__in=owners, is_active=True).exclude(email="").values_list("email", flat=True)
+    subject = f"Budget {budget.name} passed {budget.alert_percent}%"
+    body = (
+        f'The budget "{budget.name}" ({budget.get_scope_display().lower()}) has spent ${row.spent} '
+        f"of ${budget.limit} in {row.period}.\nModel calls that would exceed it will fail.\n"
+    )
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
+    try:
+        send_mass_mail(messages, fail_silently=False)
+    except OSError:
+        log.exception("could not email the owners about budget %s", budget.pk)

@@ -1,0 +1,127 @@
+"""Model providers over the API: the pickers' list, and provider configurations with a write-only API key."""
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field
+
+from accounts.audit import record
+from accounts.models import Scope
+from accounts.permissions import Action, get_for, require
+from accounts.tokens import require_scope
+from engine import provider_configs, providers
+from engine.models import ProviderConfig, ProviderKind
+
+router = Router(tags=["providers"])
+
+
+class ProviderOut(Schema):
+    name: str
+    kind: str
+    label: str
+    models: list[str]
+    embedding_models: list[str]
+
+
+class ProviderConfigOut(Schema):
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    chat_models: list[str]
+    embedding_models: list[str]
+    headers: dict[str, str]
+    timeout_s: int
+    has_api_key: bool = Field(description="the key itself is never returned")
+    updated_at: datetime
+
+
+class ProviderConfigPatch(Schema):
+    name: str | None = Field(None, pattern=r"^[-a-zA-Z0-9_]{1,100}$")
+    kind: ProviderKind | None = None
+    base_url: str | None = Field(None, max_length=500)
+    chat_models: list[str] | None = None
+    embedding_models: list[str] | None = None
+    headers: dict[str, str] | None = None
+    timeout_s: int | None = Field(None, ge=1, le=600)
+    api_key: str | None = Field(None, max_length=4000, description='write-only: omit to keep, "" to remove')
+
+
+class ProviderConfigIn(ProviderConfigPatch):
+    name: str = Field(pattern=r"^[-a-zA-Z0-9_]{1,100}$")
+    base_url: str = Field(max_length=500)
+    workspace_id: int | None = None
+
+
+def _workspace_id(request: HttpRequest, chosen: int | None) -> int:
+    workspace = chosen or getattr(request.user, "token_workspace_id", None) or getattr(request, "workspace", None)
+    workspace_id = getattr(workspace, "pk", workspace)
+    if not workspace_id:
+        raise HttpError(422, "workspace_id: say which workspace")
+    return int(workspace_id)
+
+
+def _session_only(request: HttpRequest) -> None:
+    """Credentials are managed by signed-in owners, never by API tokens."""
+    if getattr(request.user, "token_scopes", None) is not None:
+        raise PermissionDenied("API tokens cannot manage provider credentials; sign in as an owner")
+
+
+def _out(config: ProviderConfig) -> ProviderConfigOut:
+    return ProviderConfigOut.from_orm(config)
+
+
+def _save(workspace_id: int, body: ProviderConfigPatch, config: ProviderConfig | None) -> ProviderConfig:
+    values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"api_key", "workspace_id"})
+    try:
+        return provider_configs.save(workspace_id, values, body.api_key, config)
+    except provider_configs.ConfigInvalid as error:
+        raise HttpError(422, f"body.{error.field}: {error.message}") from None
+
+
+@router.get("/providers", response=list[ProviderOut], summary="Providers and models a node may use; built-in first")
+def list_providers(request: HttpRequest, workspace_id: int | None = None) -> list[dict[str, Any]]:
+    require_scope(request, Scope.WORKFLOWS_READ)
+    chosen = _workspace_id(request, workspace_id)
+    require(request.user, chosen, Action.VIEW)
+    return providers.catalog(chosen)
+
+
+@router.get("/provider-configs", response=list[ProviderConfigOut], summary="Provider configurations, without keys")
+def list_configs(request: HttpRequest, workspace_id: int | None = None) -> list[ProviderConfigOut]:
+    _session_only(request)
+    chosen = _workspace_id(request, workspace_id)
+    require(request.user, chosen, Action.MANAGE)
+    return [_out(config) for config in ProviderConfig.objects.filter(workspace_id=chosen)]
+
+
+@router.post("/provider-configs", response={201: ProviderConfigOut}, summary="Add a provider; the key is write-only")
+def create_config(request: HttpRequest, body: ProviderConfigIn) -> Status[ProviderConfigOut]:
+    _session_only(request)
+    membership = require(request.user, _workspace_id(request, body.workspace_id), Action.MANAGE)
+    config = _save(membership.workspace_id, body, None)
+    record(request.user, "provider.created", workspace=membership.workspace, target=config, name=config.name)
+    return Status(201, _out(config))
+
+
+@router.patch("/provider-configs/{config_id}", response=ProviderConfigOut, summary="Change a provider")
+def update_config(request: HttpRequest, config_id: int, body: ProviderConfigPatch) -> ProviderConfigOut:
+    _session_only(request)
+    config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)
+    config = _save(config.workspace_id, body, config)
+    changed = sorted(body.model_dump(exclude_unset=True))
+    record(request.user, "provider.changed", workspace=config.workspace, target=config, fields=changed)
+    return _out(config)
+
+
+@router.delete("/provider-configs/{config_id}", response={204: None}, summary="Remove a provider and its key")
+def delete_config(request: HttpRequest, config_id: int) -> Status[None]:
+    _session_only(request)
+    config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)
+    record(request.user, "provider.deleted", workspace=config.workspace, target=config, name=config.name)
+    config.delete()
+    return Status(204, None)

@@ -1,0 +1,91 @@
+"""The provider protocol: what a node may ask of a model server, and what it gets back."""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.errors import NodeError
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Retrieved context (the retrieve node's `passages`): the built-in provider composes answers from these."""
+
+    text: str
+    score: float = 0.0
+    title: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion. `schema` asks for JSON valid against it; `passages` and `labels` are
+    structured hints the built-in provider reads (remote models read them from the prompt text)."""
+
+    model: str
+    messages: tuple[dict[str, str], ...]
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    schema: dict[str, Any] | None = None
+    passages: tuple[Passage, ...] = ()
+    labels: tuple[Label, ...] = ()
+
+    def cache_material(self) -> dict[str, Any]:
+        """Everything that changes the answer; the cache key is a hash of it."""
+        return {
+            "model": self.model,
+            "messages": list(self.messages),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "schema": self.schema,
+            "passages": [passage.__dict__ for passage in self.passages],
+            "labels": [[label.name, label.description, list(label.examples)] for label in self.labels],
+        }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP round trip (or one offline computation): billed as one cost entry."""
+
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    raw: str
+
+
+@dataclass
+class Completion:
+    """The answer: `text`, and `data` when a schema was asked for; `exchanges` are the calls it took
+    (a structured-output repair is a second one)."""
+
+    text: str
+    data: Any = None
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+class Unavailable(NodeError):
+    """The server could not answer now (429, 5xx, timeout, connection): another try or provider may."""
+
+    code = "model_unavailable"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class Provider(Protocol):
+    name: str
+    kind: str
+    label: str
+
+    def chat(self, request: ChatRequest, timeout_s: float) -> Completion: ...
+
+    def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]: ...

@@ -1,0 +1,90 @@
+"""The built-in offline provider: no key, no network, deterministic.
+
+Classification scores the text against each label's description and examples (TF-IDF
+cosine); generation is extractive, the passages' sentences nearest the request, each cited;
+structured output fills the schema from the text; embeddings are hashed word features.
+Token counts come from a real tokenizer, so costs and budgets behave as with a remote model.
+"""
+
+import json
+import re
+import time
+from typing import Any
+
+from engine.providers import structured, tokens, vectors
+from engine.providers.base import ChatRequest, Completion, Exchange, Passage
+from engine.providers.similarity import Index, classify
+
+NAME = "builtin"
+KIND = "builtin"
+LABEL = "built-in (offline)"
+CHAT_MODEL = "builtin-extractive"
+EMBEDDING_MODEL = f"hashing-{vectors.DIMENSION}"
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+MAX_CITED = 3
+
+
+class BuiltinProvider:
+    name = NAME
+    kind = KIND
+    label = LABEL
+
+    def chat(self, request: ChatRequest, timeout_s: float) -> Completion:
+        started = time.monotonic()
+        query = _last_user_message(request)
+        if request.labels:
+            data: Any = classify(query, list(request.labels))
+            text = json.dumps(data)
+        elif request.schema is not None:
+            data = structured.fill(request.schema, query, request.passages)
+            text = json.dumps(data)
+        else:
+            data = None
+            text = compose(query, list(request.passages))
+        if request.max_tokens:
+            text = tokens.truncate(text, request.max_tokens)
+        prompt = "\n".join(message["content"] for message in request.messages)
+        exchange = Exchange(
+            tokens_in=tokens.count(prompt),
+            tokens_out=tokens.count(text),
+            latency_ms=int((time.monotonic() - started) * 1000),
+            raw=text,
+        )
+        return Completion(text=text, data=data, exchanges=[exchange])
+
+    def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
+        return [vectors.hashed(text) for text in texts], tokens.count_all(texts)
+
+
+def _last_user_message(request: ChatRequest) -> str:
+    for message in reversed(request.messages):
+        if message["role"] == "user":
+            return message["content"]
+    return ""
+
+
+def compose(query: str, passages: list[Passage]) -> str:
+    """A greeting from the prompt's labelled lines, the passages' sentences nearest the request
+    (each with its source number), then the sources; without passages, a promise of follow-up."""
+    customer = structured.labelled("customer", query) or structured.labelled("name", query)
+    subject = structured.labelled("subject", query)
+    opening = f"Hello {customer or 'there'}, thank you for contacting us" + (
+        f" about \u201c{subject}\u201d." if subject else "."
+    )
+    if not passages:
+        return f"{opening} A member of our team will look into it and follow up shortly."
+    sentences: list[tuple[str, int]] = []
+    for number, passage in enumerate(passages, start=1):
+        sentences.extend((sentence.strip(), number) for sentence in SENTENCE.split(passage.text) if sentence.strip())
+    ranked = Index([sentence for sentence, _ in sentences]).scores(query)
+    order = sorted(range(len(sentences)), key=lambda position: (-ranked[position], position))
+    chosen = sorted(position for position in order[:MAX_CITED] if ranked[position] > 0) or order[:1]
+    cited = sorted({sentences[position][1] for position in chosen})
+    lines = [f"{sentences[position][0]} [{sentences[position][1]}]" for position in chosen]
+    sources = [f"[{number}] {_source_name(passages[number - 1])}" for number in cited]
+    return "\n".join([opening, "", *lines, "", "Sources:", *sources])
+
+
+def _source_name(passage: Passage) -> str:
+    title = passage.title or passage.source or "passage"
+    return f"{title} ({passage.source})" if passage.source and passage.title else title

@@ -1,0 +1,183 @@
+"""Model calls made by one node attempt: fallback, in-call retries, cache, budget, billing, call log.
+
+A node gets a ModelCalls from `ctx.model_calls(...)`; every call it makes is numbered within
+the attempt, billed once through engine.costs.record (idempotent per call, so a redelivered
+task bills nothing twice) and kept in `log` with its prompt, raw answer, tokens, cost,
+latency and whether it came from the cache, which the node returns as its usage.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from engine import budgets, costs
+from engine.errors import NodeError
+from engine.models import CachedCompletion
+from engine.providers import resolve, tokens
+from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
+from engine.providers.openai_compatible import SchemaFailure
+from engine.registry import NodeContext
+
+# Output tokens assumed for the budget estimate when a node sets no max tokens.
+DEFAULT_MAX_OUTPUT_TOKENS = 1024
+# Tokens a chat message costs beyond its content (role and separators), for the estimate.
+MESSAGE_OVERHEAD_TOKENS = 4
+# Kept per call in the run's usage: enough to read, bounded so a long answer does not bloat rows.
+LOGGED_CHARS = 20_000
+LONGEST_WAIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One provider and model to try; a node's fallback list is several."""
+
+    provider: str
+    model: str
+
+
+class ModelCalls:
+    def __init__(self, ctx: NodeContext, node_type: str, cache_ttl_s: int = 0, tries: int = 2) -> None:
+        self.ctx = ctx
+        self.node_type = node_type
+        self.cache_ttl_s = cache_ttl_s
+        self.tries = max(1, tries)
+        self.log: list[dict[str, Any]] = []
+        self.scope = budgets.Scope(ctx.workspace_id, ctx.workflow_id, ctx.run_id)
+
+    def chat(self, targets: list[Target], request: ChatRequest) -> Completion:
+        """The first answer along `targets`; each is tried `tries` times while it is unavailable.
+
+        Waits as the server's Retry-After asks when the node's time allows; when every target
+        is unavailable the last Unavailable error is raised, and the node's retry policy decides.
+        A NonRetryableError (bad request, budget exceeded) is raised at once.
+        """
+        failure: NodeError | None = None
+        for target in targets:
+            provider = resolve(self.ctx.workspace_id, target.provider)
+            asked = replace(request, model=target.model)
+            for attempt in range(1, self.tries + 1):
+                try:
+                    return self._call(provider, asked)
+                except Unavailable as error:
+                    failure = error
+                    wait = error.retry_after_s if error.retry_after_s is not None else 0.5 * attempt
+                    if attempt == self.tries or wait > min(LONGEST_WAIT_S, self.ctx.seconds_left() - 1):
+                        break
+                    time.sleep(wait)
+                except SchemaFailure as error:
+                    failure = error
+                    break
+        if failure is None:
+            raise NodeError("No provider or model is configured for this node", code="no_model", retryable=False)
+        raise failure
+
+    def _call(self, provider: Provider, request: ChatRequest) -> Completion:
+        key = self._cache_key(provider, request) if self.cache_ttl_s else None
+        if key and (hit := _cached(self.ctx.workspace_id, key)) is not None:
+            for exchange in hit.exchanges:
+                self._bill(provider, request, exchange, cached=True)
+            return hit
+        reservation = budgets.reserve(self.scope, self._estimate(provider, request))
+        spent = Decimal(0)
+        try:
+            completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
+        except SchemaFailure as failure:
+            for exchange in failure.exchanges:
+                spent += self._bill(provider, request, exchange, cached=False)
+            budgets.settle(reservation, spent, self.ctx.node_id)
+            raise
+        except BaseException:
+            budgets.release(reservation)
+            raise
+        for exchange in completion.exchanges:
+            spent += self._bill(provider, request, exchange, cached=False)
+        budgets.settle(reservation, spent, self.ctx.node_id)
+        if key:
+            _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
+        return completion
+
+    def _estimate(self, provider: Provider, request: ChatRequest) -> Decimal:
+        price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
+        if price is None:
+            return Decimal(0)
+        prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+        return costs.cost_of(price, prompt, request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+
+    def _bill(self, provider: Provider, request: ChatRequest, exchange: Exchange, cached: bool) -> Decimal:
+        call = costs.Call(
+            provider=provider.name,
+            provider_kind=provider.kind,
+            model=request.model,
+            tokens_in=exchange.tokens_in,
+            tokens_out=exchange.tokens_out,
+            cached=cached,
+            latency_ms=0 if cached else exchange.latency_ms,
+        )
+        index = len(self.log)
+        entry = costs.record(self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index)
+        if entry is not None:
+            cost = entry.cost
+        else:
+            price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
+            cost = Decimal(0) if cached else costs.cost_of(price, call.tokens_in, call.tokens_out)
+        self.log.append(
+            {
+                "call": index,
+                "provider": provider.name,
+                "provider_kind": provider.kind,
+                "model": request.model,
+                "prompt": [dict(m, content=m["content"][:LOGGED_CHARS]) for m in request.messages],
+                "response": exchange.raw[:LOGGED_CHARS],
+                "tokens_in": call.tokens_in,
+                "tokens_out": call.tokens_out,
+                "cost": str(cost),
+                "latency_ms": call.latency_ms,
+                "cached": cached,
+            }
+        )
+        return cost
+
+    def usage(self) -> dict[str, Any]:
+        """The node's usage: totals for the run page, and every call as it was made."""
+        tokens_in = sum(call["tokens_in"] for call in self.log)
+        tokens_out = sum(call["tokens_out"] for call in self.log)
+        return {
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+            "cost": str(sum((Decimal(call["cost"]) for call in self.log), Decimal(0))),
+            "cached_calls": sum(1 for call in self.log if call["cached"]),
+            "calls": self.log,
+        }
+
+    def _cache_key(self, provider: Provider, request: ChatRequest) -> str:
+        material = {"provider": provider.name, "kind": provider.kind, **request.cache_material()}
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cached(workspace_id: int, key: str) -> Completion | None:
+    row = CachedCompletion.objects.filter(workspace_id=workspace_id, key=key, expires_at__gt=timezone.now()).first()
+    if row is None:
+        return None
+    stored = row.response
+    exchanges = [Exchange(**exchange) for exchange in stored["exchanges"]]
+    return Completion(text=stored["text"], data=stored["data"], exchanges=exchanges)
+
+
+def _store(workspace_id: int, key: str, completion: Completion, ttl_s: int) -> None:
+    response = {
+        "text": completion.text,
+        "data": completion.data,
+        "exchanges": [exchange.__dict__ for exchange in completion.exchanges],
+    }
+    CachedCompletion.objects.update_or_create(
+        workspace_id=workspace_id,
+        key=key,
+        defaults={"response": response, "expires_at": timezone.now() + timedelta(seconds=ttl_s)},
+    )

@@ -1,0 +1,189 @@
+"""Any server speaking OpenAI's chat completions and embeddings API, through the official SDK.
+
+The SDK's own retries are off (max_retries=0): the caller decides what to try again
+(engine/providers/calls.py), so one retry policy and one bill per call hold everywhere.
+429 (with its Retry-After), 408, 5xx, timeouts and refused connections are `Unavailable`
+(retryable); any other 4xx is a NonRetryableError.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import openai
+
+from engine.errors import NodeError, NonRetryableError
+from engine.providers import structured, tokens
+from engine.providers.base import ChatRequest, Completion, Exchange, Unavailable
+
+KIND = "openai_compatible"
+# Servers that refused response_format=json_schema once, by (base URL, model): asked by prompt from then on.
+_no_json_schema: set[tuple[str, str]] = set()
+_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+class OpenAICompatibleProvider:
+    kind = KIND
+
+    def __init__(self, name: str, base_url: str, api_key: str, headers: dict[str, str], timeout_s: float) -> None:
+        self.name = name
+        self.label = name
+        self.base_url = base_url
+        self._client_key = (base_url, api_key, tuple(sorted(headers.items())), timeout_s)
+        self._api_key = api_key
+        self._headers = headers
+        self._timeout_s = timeout_s
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """One client (one connection pool) per configuration, shared by the worker's threads."""
+        with _clients_lock:
+            client = _clients.get(self._client_key)
+            if client is None:
+                client = openai.OpenAI(
+                    base_url=self.base_url,
+                    api_key=self._api_key or "no-key",
+                    default_headers=self._headers,
+                    timeout=self._timeout_s,
+                    max_retries=0,
+                )
+                _clients[self._client_key] = client
+            return client
+
+    def chat(self, request: ChatRequest, timeout_s: float) -> Completion:
+        messages = [dict(message) for message in request.messages]
+        if request.schema is None:
+            exchange, text = self._complete(request, messages, None, timeout_s)
+            return Completion(text=text, exchanges=[exchange])
+        native = (self.base_url, request.model) not in _no_json_schema
+        if not native:
+            messages = _with_schema_instruction(messages, request.schema)
+        try:
+            exchange, text = self._complete(request, messages, request.schema if native else None, timeout_s)
+        except NonRetryableError as error:
+            if not (native and _refuses_json_schema(error)):
+                raise
+            _no_json_schema.add((self.base_url, request.model))
+            native = False
+            messages = _with_schema_instruction(messages, request.schema)
+            exchange, text = self._complete(request, messages, None, timeout_s)
+        exchanges = [exchange]
+        try:
+            return Completion(text=text, data=structured.parse(text, request.schema), exchanges=exchanges)
+        except structured.SchemaMismatch as mismatch:
+            repair = [
+                *messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"That answer was invalid: {mismatch}. Reply again with only the JSON."},
+            ]
+            exchange, text = self._complete(request, repair, request.schema if native else None, timeout_s)
+            exchanges.append(exchange)
+        try:
+            return Completion(text=text, data=structured.parse(text, request.schema), exchanges=exchanges)
+        except structured.SchemaMismatch as mismatch:
+            raise SchemaFailure(str(mismatch), exchanges) from None
+
+    def _complete(
+        self, request: ChatRequest, messages: list[dict[str, str]], schema: dict[str, Any] | None, timeout_s: float
+    ) -> tuple[Exchange, str]:
+        options: dict[str, Any] = {"temperature": request.temperature}
+        if request.max_tokens:
+            options["max_tokens"] = request.max_tokens
+        if request.stop:
+            options["stop"] = list(request.stop)
+        if schema is not None:
+            options["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            }
+        started = time.monotonic()
+        with _translated_errors(self.name):
+            response = self.client.chat.completions.create(
+                model=request.model,
+                messages=messages,  # type: ignore[arg-type]
+                timeout=timeout_s,
+                **options,
+            )
+        latency_ms = int((time.monotonic() - started) * 1000)
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        usage = response.usage
+        tokens_in = usage.prompt_tokens if usage else tokens.count("\n".join(m["content"] for m in messages))
+        tokens_out = usage.completion_tokens if usage else tokens.count(text)
+        return Exchange(tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms, raw=text), text
+
+    def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
+        with _translated_errors(self.name):
+            response = self.client.embeddings.create(model=model, input=texts, timeout=timeout_s)
+        ordered = sorted(response.data, key=lambda item: item.index)
+        used = response.usage.prompt_tokens if response.usage else tokens.count_all(texts)
+        return [list(item.embedding) for item in ordered], used
+
+
+class SchemaFailure(NodeError):
+    """The answer was still not valid JSON for the schema after one repair; the calls it took are billed."""
+
+    code = "schema_mismatch"
+
+    def __init__(self, message: str, exchanges: list[Exchange]) -> None:
+        super().__init__(f"The model's answer did not match the schema after a repair attempt: {message}")
+        self.exchanges = exchanges
+
+
+def _with_schema_instruction(messages: list[dict[str, str]], schema: dict[str, Any]) -> list[dict[str, str]]:
+    instruction = f"Answer with only a JSON value valid against this JSON Schema:\n{json.dumps(schema)}"
+    return [{"role": "system", "content": instruction}, *messages]
+
+
+def _refuses_json_schema(error: NodeError) -> bool:
+    return error.details.get("status") == 400 and "response_format" in str(error)
+
+
+@contextmanager
+def _translated_errors(provider: str) -> Iterator[None]:
+    """The SDK's exceptions as the engine's: retryable `Unavailable`, or NonRetryableError."""
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise Unavailable(f"{provider} did not answer in time") from None
+    except openai.APIConnectionError:
+        raise Unavailable(f"{provider} could not be reached") from None
+    except openai.APIStatusError as error:
+        status = error.status_code
+        message = f"{provider} answered {status}: {_reason(error)}"
+        if status in {408, 429} or status >= 500:
+            raise Unavailable(message, retry_after_s=retry_after(error.response.headers)) from None
+        raise NonRetryableError(message, code="model_refused", status=status) from None
+
+
+def _reason(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        detail = body.get("error", body)
+        if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+            return detail["message"][:300]
+    return error.response.reason_phrase or "error"
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait: Retry-After-Ms, Retry-After in seconds or as an HTTP date."""
+    if milliseconds := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,115 @@
+"""A fake OpenAI-compatible server on 127.0.0.1: chat completions and embeddings with usage,
+adjustable latency, injected failures (429 with Retry-After, 500, 400), recording every request."""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = "injected failure"
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float
+
+
+class FakeOpenAI:
+    """Answers `answers` in order (then `default_answer`); `failures` are served before answers."""
+
+    def __init__(self, latency_s: float = 0.0, tokens_in: int = 100, tokens_out: int = 20) -> None:
+        self.latency_s = latency_s
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
+        self.default_answer = "Thanks for writing in. Here is what to do next."
+        self.answers: list[str] = []
+        self.failures: list[Failure] = []
+        self.json_schema_supported = True
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                status, headers, payload = owner.answer(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    for name, value in {**headers, "Content-Type": "application/json"}.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a timeout test)
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet: tests read `seen`, not a log."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.seen.append(Seen(path, headers, body, time.monotonic()))
+            failure = self.failures.pop(0) if self.failures else None
+            asks_schema = body.get("response_format", {}).get("type") == "json_schema"
+            if failure is None and asks_schema and not self.json_schema_supported:
+                failure = Failure(400, message="response_format json_schema is not supported by this server")
+            content = (
+                self.answers.pop(0) if self.answers and failure is None and path.endswith("/chat/completions") else None
+            )
+        time.sleep(self.latency_s)
+        if failure is not None:
+            return failure.status, failure.headers, {"error": {"message": failure.message, "type": "fake"}}
+        if path.endswith("/embeddings"):
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            vectors = [
+                {"object": "embedding", "index": i, "embedding": [0.1, 0.2, float(i)]} for i in range(len(texts))
+            ]
+            usage = {"prompt_tokens": self.tokens_in, "total_tokens": self.tokens_in}
+            return 200, {}, {"object": "list", "data": vectors, "model": body["model"], "usage": usage}
+        if path.endswith("/chat/completions"):
+            return 200, {}, self._completion(body, content if content is not None else self.default_answer)
+        return 404, {}, {"error": {"message": f"no route {path}"}}
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{len(self.seen)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": self.tokens_in,
+                "completion_tokens": self.tokens_out,
+                "total_tokens": self.tokens_in + self.tokens_out,
+            },
+        }
+
+    def chat_requests(self) -> list[Seen]:
+        with self.lock:
+            return [seen for seen in self.seen if seen.path.endswith("/chat/completions")]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
