@@ -1,9 +1,16 @@
-"""The demo help centre: about thirty articles for Quillpad, the demo product, in knowledge/demo_articles/."""
+"""The demo help centre: 37 articles about Quillpad (a notes app and its e-ink tablet) in knowledge/demo_articles/.
+
+Every new workspace gets it, since the Support triage template retrieves from it, and so does
+`seed_demo`. It is ingested in the creating process, not queued: a run started right after the
+workspace exists must find the articles, and 37 short articles take well under a second.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from accounts.models import Workspace
+from engine.providers import BUILTIN, BUILTIN_EMBEDDING_MODEL
 from knowledge import pipeline
 from knowledge.models import Document, KnowledgeBase, SourceKind
 
@@ -36,7 +43,10 @@ def seed_help_centre(workspace: Workspace) -> KnowledgeBase:
     base, _ = KnowledgeBase.objects.get_or_create(
         workspace=workspace,
         name=HELP_CENTRE,
-        defaults={"description": "Quillpad help-centre articles: billing, accounts, notes, apps and integrations."},
+        defaults={
+            "description": "Quillpad help-centre articles: billing, accounts, notes, apps, devices and orders.",
+            "embedding": f"{BUILTIN}|{BUILTIN_EMBEDDING_MODEL}",
+        },
     )
     for article in articles():
         document, _ = Document.objects.update_or_create(
@@ -52,3 +62,7 @@ def seed_help_centre(workspace: Workspace) -> KnowledgeBase:
         )
         pipeline.ingest(document.pk)
     return base
+
+
+def on_workspace_created(sender: Any, workspace: Workspace, **kwargs: Any) -> None:
+    seed_help_centre(workspace)
