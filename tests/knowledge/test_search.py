@@ -50,6 +50,12 @@ QUESTIONS = [
     ("the API returns 429 too many requests, what is the rate limit?", "api-and-rate-limits.md"),
     ("Is my data encrypted and where is it stored? We need a DPA", "security-and-privacy.md"),
     ("how fast does support answer on the Plus plan", "contact-support.md"),
+    ("How long does the e-ink tablet battery last?", "quillpad-paper-tablet.md"),
+    ("how much is express shipping and when will it arrive", "shipping-and-delivery.md"),
+    ("My parcel has not moved for a week and the courier says it is lost", "late-or-lost-parcel.md"),
+    ("I entered the wrong delivery address for my order", "change-delivery-address.md"),
+    ("The tablet arrived with a cracked screen, I want my money back", "returns-and-damaged-items.md"),
+    ("my stylus stopped working after a year, is that covered by warranty?", "device-warranty.md"),
 ]
 
 
@@ -73,21 +79,23 @@ def test_the_demo_help_centre_has_about_thirty_articles(help_centre):
 
 def test_it_finds_the_right_article_in_the_top_five_lexically(help_centre):
     assert len(QUESTIONS) >= 30
+    KnowledgeBase.objects.filter(pk=help_centre.pk).update(embedding="")
+    help_centre.refresh_from_db()
     recall, misses = recall_at_5(help_centre)
     assert recall >= 0.9, misses
 
 
-def test_it_finds_the_right_article_in_the_top_five_with_embeddings(workspace, help_centre):
-    KnowledgeBase.objects.filter(pk=help_centre.pk).update(embedding="builtin|hashing-512")
-    help_centre.refresh_from_db()
-    for document_id in help_centre.documents.values_list("pk", flat=True):
-        pipeline.ingest(document_id)
+def test_it_finds_the_right_article_in_the_top_five_with_embeddings(help_centre):
+    assert help_centre.embedding == "builtin|hashing-512"
     assert all(help_centre.chunks.values_list("embedding", flat=True))
     recall, misses = recall_at_5(help_centre)
     assert recall >= 0.9, misses
 
 
 def test_it_ranks_best_first_with_scores_between_zero_and_one(help_centre):
+    # Keyword-only, the order and the score agree; hybrid order comes from rank fusion (docs/knowledge.md).
+    KnowledgeBase.objects.filter(pk=help_centre.pk).update(embedding="")
+    help_centre.refresh_from_db()
     passages = search(help_centre, "reset my password", top_k=5)
     assert passages[0].title == "Reset your password"
     assert all(0 < passage.score <= 1 for passage in passages)
@@ -112,9 +120,12 @@ def test_it_leaves_out_passages_below_the_minimum_score(help_centre):
     assert len(kept) < len(everything)
 
 
-def test_it_gives_nothing_for_words_no_document_holds(help_centre):
-    assert search(help_centre, "xylophone zeppelin") == []
+def test_it_gives_nothing_or_low_scores_for_words_no_document_holds(help_centre):
+    assert all(passage.score < 0.2 for passage in search(help_centre, "xylophone zeppelin"))
     assert search(help_centre, "   ") == []
+    KnowledgeBase.objects.filter(pk=help_centre.pk).update(embedding="")
+    help_centre.refresh_from_db()
+    assert search(help_centre, "xylophone zeppelin") == []
 
 
 def test_the_cached_index_follows_changes(workspace):
