@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from knowledge.demo import HELP_CENTRE
+
 TICKET_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["subject", "body"],
@@ -209,9 +211,8 @@ URGENCIES: list[dict[str, Any]] = [
 
 TICKET_TEXT = "Subject: {{ input.subject }}\n\n{{ input.body }}"
 
-# The knowledge issue inserts a retrieve node between `urgency` and `draft` (re-pointing edge
-# t3) and sets draft.passages to {{ nodes.retrieve.passages }} and check.retrieval_score to
-# {{ nodes.retrieve.passages.0.score }}; nothing else needs to change.
+# `retrieve` searches the workspace's "Help centre" knowledge base (knowledge/demo.py seeds it
+# with the template); the draft cites its passages and the check weighs its top score.
 SUPPORT_TRIAGE: dict[str, Any] = {
     "schema_version": 1,
     "nodes": [
@@ -237,16 +238,24 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "params": {"text": TICKET_TEXT, "labels": URGENCIES},
         },
         {
+            "id": "retrieve",
+            "type": "retrieve",
+            "label": "Search help centre",
+            "position": {"x": 720, "y": 160},
+            "params": {"query": TICKET_TEXT, "knowledge_base": HELP_CENTRE, "top_k": 4},
+        },
+        {
             "id": "draft",
             "type": "generate",
             "label": "Draft reply",
-            "position": {"x": 720, "y": 160},
+            "position": {"x": 960, "y": 160},
             "params": {
                 "system": "You are a friendly support agent. Write a short reply to the customer. Answer only "
                 "from the sources and cite them as [n]; if they do not cover the question, say that a "
                 "person will follow up.",
                 "prompt": "Customer: {{ input.customer | default('there') }}\nSubject: {{ input.subject }}\n"
                 "Category: {{ nodes.category.label }}\n\n{{ input.body }}",
+                "passages": "{{ nodes.retrieve.passages }}",
                 "max_tokens": 400,
             },
         },
@@ -254,9 +263,13 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "check",
             "type": "confidence_check",
             "label": "Confident?",
-            "position": {"x": 960, "y": 160},
+            "position": {"x": 1200, "y": 160},
             "params": {
                 "classifier_confidence": "{{ nodes.category.confidence }}",
+                "retrieval_score": "{{ nodes.retrieve.top_score }}",
+                # Long tickets score 0.2-0.5 against the article that answers them (docs/knowledge.md):
+                # evidence, weighed at half the classifier's confidence.
+                "retrieval_weight": 0.5,
                 "threshold": 0.5,
                 "rules": [
                     {
@@ -273,14 +286,14 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "reply",
             "type": "reply",
             "label": "Reply",
-            "position": {"x": 1200, "y": 60},
+            "position": {"x": 1440, "y": 60},
             "params": {"answer": "{{ nodes.draft.text }}"},
         },
         {
             "id": "review",
             "type": "approval",
             "label": "Review draft",
-            "position": {"x": 1200, "y": 260},
+            "position": {"x": 1440, "y": 260},
             "params": {
                 "title": "{{ input.subject }}",
                 "instructions": "The confidence check failed: {{ nodes.check.reasons | join('; ') }}. "
@@ -289,6 +302,7 @@ SUPPORT_TRIAGE: dict[str, Any] = {
                     {"label": "Ticket", "value": "{{ input.body }}", "kind": "text"},
                     {"label": "Category", "value": "{{ nodes.category }}", "kind": "classification"},
                     {"label": "Urgency", "value": "{{ nodes.urgency }}", "kind": "classification"},
+                    {"label": "Sources", "value": "{{ nodes.retrieve.passages }}", "kind": "sources"},
                     {"label": "Confidence", "value": "{{ nodes.check }}", "kind": "json"},
                 ],
                 "fields": [
@@ -306,21 +320,22 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "send",
             "type": "reply",
             "label": "Send reviewed reply",
-            "position": {"x": 1440, "y": 220},
+            "position": {"x": 1680, "y": 220},
             "params": {"answer": "{{ nodes.review.values.reply }}"},
         },
         {
             "id": "escalate",
             "type": "escalate",
             "label": "Escalate",
-            "position": {"x": 1440, "y": 340},
+            "position": {"x": 1680, "y": 340},
             "params": {"reason": "Needs a person ({{ nodes.category.label }}, {{ nodes.urgency.label }})"},
         },
     ],
     "edges": [
         {"id": "t1", "source": "ticket", "source_handle": "out", "target": "category", "target_handle": "in"},
         {"id": "t2", "source": "category", "source_handle": "out", "target": "urgency", "target_handle": "in"},
-        {"id": "t3", "source": "urgency", "source_handle": "out", "target": "draft", "target_handle": "in"},
+        {"id": "t3", "source": "urgency", "source_handle": "out", "target": "retrieve", "target_handle": "in"},
+        {"id": "t10", "source": "retrieve", "source_handle": "out", "target": "draft", "target_handle": "in"},
         {"id": "t4", "source": "draft", "source_handle": "out", "target": "check", "target_handle": "in"},
         {"id": "t5", "source": "check", "source_handle": "pass", "target": "reply", "target_handle": "in"},
         {"id": "t6", "source": "check", "source_handle": "fail", "target": "review", "target_handle": "in"},

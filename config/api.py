@@ -28,6 +28,8 @@ from engine.api import router as engine_router
 from engine.graph import GraphInvalid
 from engine.provider_api import router as provider_router
 from engine.runs import RunRejected
+from knowledge.api import router as knowledge_router
+from knowledge.documents import DocumentInvalid
 
 api = NinjaAPI(
     title="Switchyard API",
@@ -124,6 +126,12 @@ def on_schedule_invalid(request: HttpRequest, exc: ScheduleInvalid) -> HttpRespo
     return error_response(request, 422, "invalid_request", str(exc), {"problems": problems})
 
 
+@api.exception_handler(DocumentInvalid)
+def on_document_invalid(request: HttpRequest, exc: DocumentInvalid) -> HttpResponse:
+    problems = [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
 api.add_router("/", accounts_router)
 api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
@@ -134,3 +142,4 @@ api.add_router("/", engine_router)
 api.add_router("/", provider_router)
 api.add_router("/", approvals_router)
 api.add_router("/", costs_router)
+api.add_router("/", knowledge_router)

@@ -1,5 +1,6 @@
 """Settings for both modes: embedded (no DATABASE_URL, no REDIS_URL) and production (both set)."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import Env
 
 env = Env()
+# Knowledge searches run side by side in worker and web threads; BLAS's own thread pool made each
+# vector product fight them for the same cores (hybrid p95 50 ms against 21 ms at 10,000 chunks,
+# docs/benchmarks.md). Settings load before anything imports numpy; an operator's own value wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.text("SWITCHYARD_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -217,6 +222,8 @@ CELERY_BEAT_SCHEDULE = {
     # slot once), and a tick older than the next one is dropped rather than queued up behind a
     # stopped worker.
     "fire-schedules": {"task": "builder.tasks.fire_schedules", "schedule": 15.0, "options": {"expires": 15}},
+    # Web-page documents re-sync on hourly or longer schedules; a minute's lateness is nothing.
+    "knowledge-sync": {"task": "knowledge.tasks.sync_due_documents", "schedule": 60.0, "options": {"expires": 60}},
 }
 
 if REDIS_URL:

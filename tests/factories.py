@@ -11,6 +11,7 @@ from accounts.models import Membership, Role, Workspace
 from builder.models import Workflow, WorkflowVersion
 from engine import secrets
 from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
+from knowledge.models import Document, KnowledgeBase, SourceKind
 
 PASSWORD = "correct horse battery staple"
 
@@ -90,6 +91,25 @@ class ApprovalRequestFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Review ticket {n}")
     allowed_decisions = factory.LazyFunction(lambda: ["approve", "edit_and_approve", "reject", "escalate"])
     fields = factory.LazyFunction(lambda: [{"name": "reply", "label": "Reply", "type": "textarea", "value": "Hi"}])
+
+
+class KnowledgeBaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnowledgeBase
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Knowledge base {n}")
+
+
+class DocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Document
+
+    knowledge_base = factory.SubFactory(KnowledgeBaseFactory)
+    workspace = factory.LazyAttribute(lambda document: document.knowledge_base.workspace)
+    title = factory.Sequence(lambda n: f"Document {n}")
+    kind = SourceKind.TEXT
+    raw = b"Some text."
 
 
 class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):

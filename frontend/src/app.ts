@@ -2,6 +2,7 @@
 import htmx from "htmx.org";
 import "./styles/app.css";
 import { followInbox, keyAction, listUrl, neighbour } from "./lib/liveInbox";
+import { acceptDrops, documentsUrl, followKnowledgeBase } from "./lib/liveKnowledge";
 import { followRuns, rowsUrl } from "./lib/liveRuns";
 import { closeMenusOnOutsideClick } from "./lib/menus";
 
@@ -52,3 +53,14 @@ if (document.querySelector("[data-live-inbox]")) {
     event.preventDefault();
   });
 }
+
+const knowledgeBase = document.querySelector<HTMLElement>("[data-live-knowledge]");
+if (knowledgeBase) {
+  followKnowledgeBase(workspaceSocket, Number(knowledgeBase.dataset.liveKnowledge), () => {
+    void htmx.ajax("GET", documentsUrl(location), { target: "#documents", swap: "outerHTML" });
+  });
+}
+
+const dropzone = document.querySelector<HTMLFormElement>("form[data-dropzone]");
+const dropInput = dropzone?.querySelector<HTMLInputElement>('input[type="file"]');
+if (dropzone && dropInput) acceptDrops(dropzone, dropInput);

@@ -1,4 +1,5 @@
-"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, two workflows) and print the logins.
+"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, the help-centre knowledge base, two
+workflows) and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
 second `make run` can print them again; nothing is changed on later runs.
@@ -19,6 +20,7 @@ from builder.demo import TICKET_ROUTING
 from builder.models import Workflow
 from builder.starters import add_support_triage
 from builder.versions import publish_version
+from knowledge.demo import seed_help_centre
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
 
@@ -57,6 +59,7 @@ class Command(BaseCommand):
                 known[username] = password
                 created = True
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+        seed_help_centre(workspace)
         self.seed_workflow(workspace)
         add_support_triage(workspace)
         return created

@@ -1,0 +1,165 @@
+"""What people do to a knowledge base: create it, add uploads, pasted text or web pages, re-ingest, delete.
+
+Pages and the API both come through here, so the same checks answer both with the field at fault.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import IntegrityError, transaction
+
+from accounts.audit import record
+from accounts.models import Workspace
+from engine import outbound
+from engine.errors import NodeError
+from engine.providers import embedding_choices
+from knowledge import pipeline, sync
+from knowledge.extract import format_of
+from knowledge.models import LEXICAL, Document, KnowledgeBase, SourceKind
+
+MAX_FILE_BYTES = 20_000_000
+MAX_TEXT_CHARS = 2_000_000
+Actor = User | AnonymousUser
+
+
+class DocumentInvalid(ValueError):
+    """Bad input; `field` names the form or API field at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    name: str
+    description: str = ""
+    embedding: str = LEXICAL
+    chunk_size: int = 300
+    chunk_overlap: int = 40
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+    content_type: str = ""
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def embedding_options(workspace_id: int) -> list[tuple[str, str]]:
+    return [(LEXICAL, "None: keyword search (BM25) only"), *embedding_choices(workspace_id)]
+
+
+def create_base(workspace: Workspace, spec: BaseSpec, by: Actor) -> KnowledgeBase:
+    name = spec.name.strip()
+    if not name:
+        raise DocumentInvalid("name", "a name is required")
+    if spec.embedding not in dict(embedding_options(workspace.pk)):
+        raise DocumentInvalid("embedding", f"{spec.embedding!r} is not an embedding model of this workspace")
+    if not 50 <= spec.chunk_size <= 2000:
+        raise DocumentInvalid("chunk_size", "the chunk size must be from 50 to 2000 tokens")
+    if not 0 <= spec.chunk_overlap <= spec.chunk_size // 2:
+        raise DocumentInvalid("chunk_overlap", "the overlap must be from 0 to half the chunk size")
+    try:
+        with transaction.atomic():
+            base = KnowledgeBase.objects.create(
+                workspace=workspace,
+                name=name[:200],
+                description=spec.description,
+                embedding=spec.embedding,
+                chunk_size=spec.chunk_size,
+                chunk_overlap=spec.chunk_overlap,
+            )
+    except IntegrityError:
+        raise DocumentInvalid("name", f"a knowledge base named {name!r} already exists") from None
+    record(by, "knowledge_base.created", workspace=workspace, target=base, name=base.name)
+    return base
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    if not isinstance(metadata, dict) or len(metadata) > 50:
+        raise DocumentInvalid("metadata", "metadata must be an object of at most 50 keys")
+    return metadata
+
+
+def check_upload(upload: Upload) -> None:
+    if format_of(upload.filename, upload.content_type) is None:
+        raise DocumentInvalid("files", f"{upload.filename}: only .txt, .md, .html and .pdf files can be added")
+    if len(upload.data) > MAX_FILE_BYTES:
+        raise DocumentInvalid("files", f"{upload.filename}: files can be at most {MAX_FILE_BYTES // 1_000_000} MB")
+    if not upload.data:
+        raise DocumentInvalid("files", f"{upload.filename}: the file is empty")
+    _check_metadata(upload.metadata)
+
+
+def add_upload(base: KnowledgeBase, upload: Upload, by: Actor) -> Document:
+    check_upload(upload)
+    return _add(
+        base,
+        by,
+        kind=SourceKind.UPLOAD,
+        title=(upload.title or upload.filename)[:300],
+        filename=upload.filename[:255],
+        raw=upload.data,
+        metadata=upload.metadata,
+    )
+
+
+def add_text(base: KnowledgeBase, title: str, text: str, metadata: dict[str, Any], by: Actor) -> Document:
+    if not title.strip():
+        raise DocumentInvalid("title", "a title is required")
+    if not text.strip():
+        raise DocumentInvalid("text", "the text is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise DocumentInvalid("text", f"the text can be at most {MAX_TEXT_CHARS} characters")
+    return _add(
+        base, by, kind=SourceKind.TEXT, title=title.strip()[:300], raw=text.encode(), metadata=_check_metadata(metadata)
+    )
+
+
+def add_url(
+    base: KnowledgeBase, url: str, title: str, sync_hours: str | int | None, metadata: dict[str, Any], by: Actor
+) -> Document:
+    """A web page, refused at once when the SSRF guard refuses its address (it is checked again on every fetch)."""
+    try:
+        outbound.check_destination(url, list(base.workspace.http_allowlist))
+    except (NodeError, ValueError) as error:
+        raise DocumentInvalid("url", str(error)) from None
+    if str(sync_hours or "") not in dict(sync.SCHEDULES):
+        raise DocumentInvalid("sync_hours", f"choose one of {', '.join(k or 'none' for k, _ in sync.SCHEDULES)}")
+    document = Document(
+        workspace_id=base.workspace_id,
+        knowledge_base=base,
+        kind=SourceKind.URL,
+        url=url,
+        title=(title.strip() or url)[:300],
+        metadata=_check_metadata(metadata),
+    )
+    sync.arm(document, sync_hours)
+    return _saved(document, by)
+
+
+def _add(base: KnowledgeBase, by: Actor, **fields: Any) -> Document:
+    return _saved(Document(workspace_id=base.workspace_id, knowledge_base=base, **fields), by)
+
+
+def _saved(document: Document, by: Actor) -> Document:
+    with transaction.atomic():
+        document.save()
+        record(by, "document.added", workspace=document.knowledge_base.workspace, target=document, kind=document.kind)
+        pipeline.enqueue(document)
+    return document
+
+
+def reingest(document: Document, by: Actor) -> None:
+    with transaction.atomic():
+        record(by, "document.reingested", workspace=document.knowledge_base.workspace, target=document)
+        pipeline.enqueue(document)
+
+
+def remove(document: Document, by: Actor) -> None:
+    record(by, "document.deleted", workspace=document.knowledge_base.workspace, title=document.title)
+    pipeline.delete(document)

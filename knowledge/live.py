@@ -1,0 +1,17 @@
+"""Prompts to the workspace's open knowledge pages when a document moves; the page re-reads the database."""
+
+from engine.live import to_workspace
+from knowledge.models import Document
+
+
+def document_moved(document: Document, status: str, progress: int) -> None:
+    to_workspace(
+        document.workspace_id,
+        {
+            "type": "knowledge.document",
+            "knowledge_base": document.knowledge_base_id,
+            "document": document.pk,
+            "status": status,
+            "progress": progress,
+        },
+    )

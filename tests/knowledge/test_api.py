@@ -1,0 +1,155 @@
+import json
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from accounts import tokens
+from accounts.models import Role, Scope
+from knowledge.models import Chunk, Document, KnowledgeBase
+from tests.factories import KnowledgeBaseFactory, MembershipFactory, UserFactory
+from tests.fakes import Reply
+
+pytestmark = [pytest.mark.usefixtures("celery_worker"), pytest.mark.django_db(transaction=True)]
+
+
+def token_client(member, scopes) -> Client:
+    issued = tokens.issue(member.workspace, member.user, "ci", scopes, None)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+
+
+@pytest.fixture
+def writer(owner):
+    return token_client(owner, [Scope.KNOWLEDGE_WRITE])
+
+
+@pytest.fixture
+def reader(owner):
+    return token_client(owner, [Scope.RUNS_READ])
+
+
+def settled(client, base_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        documents = client.get(f"/api/v1/knowledge-bases/{base_id}/documents").json()
+        if all(d["status"] in ("ready", "failed") for d in documents) or time.monotonic() > deadline:
+            return {d["title"]: d for d in documents}
+        time.sleep(0.1)
+
+
+def test_it_creates_uploads_ingests_and_answers_queries(writer, reader):
+    created = writer.post("/api/v1/knowledge-bases", {"name": "Help"}, content_type="application/json")
+    assert created.status_code == 201
+    base_id = created.json()["id"]
+    files = [
+        SimpleUploadedFile("refunds.md", b"# Refunds\n\nMoney back within 14 days.", "text/markdown"),
+        SimpleUploadedFile("broken.pdf", b"%PDF-1.7 this is not a PDF", "application/pdf"),
+    ]
+    uploaded = writer.post(
+        f"/api/v1/knowledge-bases/{base_id}/documents", {"files": files, "metadata": json.dumps({"team": "billing"})}
+    )
+    assert uploaded.status_code == 201, uploaded.json()
+    assert [d["status"] for d in uploaded.json()] == ["queued", "queued"]
+    documents = settled(reader, base_id)
+    assert documents["refunds.md"]["status"] == "ready"
+    assert documents["refunds.md"]["metadata"] == {"team": "billing"}
+    assert documents["broken.pdf"]["status"] == "failed"
+    assert documents["broken.pdf"]["error"].startswith("the PDF could not be read")
+    answer = reader.post(
+        f"/api/v1/knowledge-bases/{base_id}/query",
+        {"query": "money back", "filters": {"team": "billing"}},
+        "application/json",
+    ).json()
+    assert answer["passages"][0]["text"] == "Money back within 14 days."
+    assert answer["passages"][0]["title"] == "refunds.md"
+    assert answer["top_score"] == answer["passages"][0]["score"] > 0
+
+
+def test_it_needs_the_knowledge_write_scope_to_change_anything(owner, reader):
+    refused = reader.post("/api/v1/knowledge-bases", {"name": "Help"}, content_type="application/json")
+    assert refused.status_code == 403
+    assert "knowledge:write" in refused.json()["error"]["message"]
+    base = KnowledgeBaseFactory(workspace=owner.workspace)
+    upload = reader.post(f"/api/v1/knowledge-bases/{base.pk}/documents", {"files": [SimpleUploadedFile("a.txt", b"x")]})
+    assert upload.status_code == 403
+    assert not Document.objects.exists()
+
+
+def test_viewers_read_but_do_not_write(workspace, login_as):
+    viewer = MembershipFactory(workspace=workspace, user=UserFactory(username="vera"), role=Role.VIEWER)
+    base = KnowledgeBaseFactory(workspace=workspace)
+    client = login_as(viewer)
+    assert client.get(f"/api/v1/knowledge-bases/{base.pk}").status_code == 200
+    created = client.post_json("/api/v1/knowledge-bases", {"name": "Mine"})
+    assert created.status_code == 403
+
+
+def test_it_hides_other_workspaces_knowledge_bases(owner, outsider):
+    base = KnowledgeBaseFactory(workspace=owner.workspace)
+    client = token_client(outsider, [Scope.KNOWLEDGE_WRITE])
+    assert client.get(f"/api/v1/knowledge-bases/{base.pk}").status_code == 404
+    assert client.get(f"/api/v1/knowledge-bases/{base.pk}/documents").status_code == 404
+    query = client.post(f"/api/v1/knowledge-bases/{base.pk}/query", {"query": "x"}, "application/json")
+    assert query.status_code == 404
+    assert client.get("/api/v1/knowledge-bases").json() == []
+
+
+def test_it_names_the_field_at_fault(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
+    duplicate = writer.post("/api/v1/knowledge-bases", {"name": "Help"}, content_type="application/json")
+    assert duplicate.status_code == 422
+    assert duplicate.json()["error"]["details"]["problems"][0]["path"] == "body.name"
+    zip_file = SimpleUploadedFile("archive.zip", b"PK\x03\x04", "application/zip")
+    refused = writer.post(f"/api/v1/knowledge-bases/{base.pk}/documents", {"files": [zip_file]})
+    assert refused.status_code == 422
+    assert "archive.zip" in refused.json()["error"]["message"]
+    blocked = writer.post(
+        f"/api/v1/knowledge-bases/{base.pk}/documents/url",
+        {"url": "http://127.0.0.1:9/"},
+        content_type="application/json",
+    )
+    assert blocked.status_code == 422
+    assert blocked.json()["error"]["details"]["problems"][0]["path"] == "body.url"
+    overlap = writer.post(
+        "/api/v1/knowledge-bases",
+        {"name": "B", "chunk_size": 100, "chunk_overlap": 80},
+        content_type="application/json",
+    )
+    assert overlap.status_code == 422
+    assert not Document.objects.exists()
+
+
+def test_it_ingests_a_web_page_through_the_allowlist_and_skips_it_when_unchanged(owner, writer, server):
+    owner.workspace.http_allowlist = ["127.0.0.1"]
+    owner.workspace.save()
+    page = b"<html><head><title>Shipping</title></head><body><h1>Shipping</h1><p>We ship in 2 days.</p></body></html>"
+    server.default = Reply(body=page)
+    base = KnowledgeBaseFactory(workspace=owner.workspace)
+    added = writer.post(
+        f"/api/v1/knowledge-bases/{base.pk}/documents/url",
+        {"url": f"{server.url}/shipping", "sync_hours": 24},
+        content_type="application/json",
+    )
+    assert added.status_code == 201
+    document = settled(writer, base.pk)["Shipping"]
+    assert document["status"] == "ready"
+    assert document["sync_every_hours"] == 24
+    chunk_ids = set(Chunk.objects.values_list("pk", flat=True))
+    from knowledge import pipeline
+
+    assert pipeline.ingest(document["id"]) == "ready"
+    assert set(Chunk.objects.values_list("pk", flat=True)) == chunk_ids
+    assert len(server.requests("/shipping")) == 2
+
+
+def test_it_deletes_a_document_and_its_chunks(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace)
+    added = writer.post(
+        f"/api/v1/knowledge-bases/{base.pk}/documents/text", {"title": "Note", "text": "Hello"}, "application/json"
+    )
+    settled(writer, base.pk)
+    assert Chunk.objects.count() == 1
+    assert writer.delete(f"/api/v1/knowledge-bases/{base.pk}/documents/{added.json()['id']}").status_code == 204
+    assert not Chunk.objects.exists()
+    assert KnowledgeBase.objects.get(pk=base.pk).index_version == 2
