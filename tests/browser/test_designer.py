@@ -104,6 +104,20 @@ def test_undo_brings_back_a_deleted_node(asgi_server, owner, page: Page):
     expect(canvas_node(page, "answer")).to_have_count(0)
 
 
+def test_it_shows_problems_on_their_node_and_field(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(
+        workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="{{ nodes.ghost.x }}"))
+    )
+    open_designer(page, asgi_server, flow)
+    expect(status_of(page, "answer")).to_have_attribute("data-problems", "1")
+    expect(status_of(page, "start")).to_have_attribute("data-problems", "0")
+    canvas_node(page, "answer").click()
+    expect(page.get_by_role("alert", name="Problems of this node")).to_contain_text("ghost")
+    expect(page.locator(".dz-json-field")).to_contain_text("There is no node 'ghost'")
+    page.locator("#root_answer").fill("Fixed")
+    expect(status_of(page, "answer")).to_have_attribute("data-problems", "0", timeout=10_000)
+
+
 def test_a_concurrent_edit_is_shown_with_a_reload(asgi_server, owner, page: Page):
     flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
     open_designer(page, asgi_server, flow)

@@ -6,6 +6,7 @@ import { FlowCache, editorEdges } from "./editorFlow";
 import type { GraphV1 } from "./graph";
 import { autoLayout } from "./layout";
 import { defaultParams, outputHandles, paletteGroups, type NodeKind } from "./nodeKinds";
+import { readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
 import { placeProblems } from "./problems";
 
 function kind(name: string, extra: Partial<NodeKind> = {}): NodeKind {
@@ -222,5 +223,46 @@ describe("problems, palette and layout", () => {
     expect(positions.start.x).toBeLessThan(positions.route.x);
     expect(positions.route.x).toBeLessThan(positions.shape.x);
     expect(positions.shape.x).toBeLessThan(positions.answer.x);
+  });
+});
+
+describe("the params form", () => {
+  const schema = {
+    type: "object",
+    properties: {
+      prompt: { type: "string" },
+      provider: { type: "string" },
+      model: { type: "string" },
+      fields: { type: "object" },
+      answer: {},
+      mode: { type: "string", enum: ["a", "b"] },
+    },
+  };
+  const providers = [
+    { name: "openai", kind: "openai", label: "OpenAI", models: ["gpt-5", "gpt-5-mini"] },
+    { name: "local", kind: "ollama", label: "Local", models: ["llama4"] },
+  ];
+
+  it("gives prompts a large editor, free-form values the JSON field, providers suggestions", () => {
+    const ui = uiSchemaFor(schema, providers);
+    expect(ui.prompt).toMatchObject({ "ui:widget": "textarea" });
+    expect(ui.fields).toEqual({ "ui:field": "json" });
+    expect(ui.answer).toEqual({ "ui:field": "json" });
+    expect(ui.provider).toEqual({ "ui:widget": "suggest" });
+    expect(ui.mode).toBeUndefined();
+    expect(uiSchemaFor(schema, []).provider).toBeUndefined();
+  });
+
+  it("suggests the chosen provider's models", () => {
+    expect(suggestionsFor("provider", providers, {})).toEqual(["openai", "local"]);
+    expect(suggestionsFor("model", providers, { provider: "local" })).toEqual(["llama4"]);
+    expect(suggestionsFor("model", providers, {})).toEqual(["gpt-5", "gpt-5-mini", "llama4"]);
+  });
+
+  it("keeps free text as text and reads JSON values", () => {
+    expect(readValue("Thanks, {{ input.name }}")).toBe("Thanks, {{ input.name }}");
+    expect(readValue('{"a": 1}')).toEqual({ a: 1 });
+    expect(readValue("{not json")).toBe("{not json");
+    expect(readValue("  ")).toBeUndefined();
   });
 });

@@ -21,9 +21,10 @@ import { createDesignerStore, type DesignerState } from "../../lib/designerStore
 import { DraftSaver, type SaveState } from "../../lib/draftSaver";
 import { editorEdges, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
 import type { GraphV1 } from "../../lib/graph";
-import { csrfToken } from "../../lib/http";
+import { csrfToken, sendJSON } from "../../lib/http";
 import { autoLayout } from "../../lib/layout";
 import type { NodeKind } from "../../lib/nodeKinds";
+import type { ProviderChoice } from "../../lib/paramsUi";
 import { placeProblems, type Problem } from "../../lib/problems";
 import type { RunViewState } from "../../lib/runEvents";
 import { messageOf, type RunController } from "../run-view/controller";
@@ -31,7 +32,7 @@ import { Help } from "./Help";
 import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
 import { KIND_MIME, Palette } from "./Palette";
 import { Panel, type Upstream } from "./Panel";
-import { follow, lastTestRun, runFromNode, startTestRun } from "./testRuns";
+import { follow, lastTestRun, recentInputs, runFromNode, startTestRun, type RecentInput, type TestRunApi } from "./testRuns";
 
 const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
 const PASTE_OFFSET = { x: 40, y: 40 };
@@ -44,6 +45,8 @@ export interface DesignerProps {
   kinds: NodeKind[];
   problems: Problem[];
   sampleInput: unknown;
+  /** GET list of {name, kind, label, models}; empty when this server has no AI providers endpoint. */
+  providersUrl: string;
   apiUrl: string;
   canEdit: boolean;
   versionsUrl: string;
@@ -79,6 +82,35 @@ function outputFields(value: unknown): string[] {
   return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value).slice(0, 20) : [];
 }
 
+/** Pick the sample input from one of the workflow's recent runs. */
+function RecentInputs({ api, onPick }: { api: TestRunApi; onPick: (input: unknown) => void }) {
+  const [choices, setChoices] = useState<RecentInput[] | null>(null);
+  const [error, setError] = useState("");
+  if (choices === null) {
+    return (
+      <button type="button" onClick={() => recentInputs(api).then(setChoices, (failure: unknown) => setError(messageOf(failure)))}>
+        Pick from a recent run{error ? ` (${error})` : ""}
+      </button>
+    );
+  }
+  if (!choices.length) return <span className="muted small">No runs yet to pick from.</span>;
+  return (
+    <label>
+      <span>Input of</span>
+      <select defaultValue="" onChange={(event) => onPick(choices.find((c) => String(c.runId) === event.target.value)?.input)}>
+        <option value="" disabled>
+          a recent run…
+        </option>
+        {choices.map((choice) => (
+          <option key={choice.runId} value={choice.runId}>
+            {choice.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function DesignerInner(props: DesignerProps) {
   const { workflowId, apiUrl, canEdit } = props;
   const kinds = useMemo(() => new Map(props.kinds.map((kind) => [kind.kind, kind])), [props.kinds]);
@@ -110,6 +142,20 @@ function DesignerInner(props: DesignerProps) {
     };
   }, [saver]);
   const placed = useMemo(() => placeProblems(save.checked, save.problems), [save.checked, save.problems]);
+
+  // Provider and model fields suggest from the AI providers where the server has them.
+  const { providersUrl } = props;
+  const [providers, setProviders] = useState<ProviderChoice[]>([]);
+  useEffect(() => {
+    if (!providersUrl) return;
+    let live = true;
+    sendJSON<ProviderChoice[]>(providersUrl, "GET", undefined, "")
+      .then((found) => live && Array.isArray(found) && setProviders(found))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [providersUrl]);
 
   // --- test runs ------------------------------------------------------------------------
   const [controller, setController] = useState<RunController | null>(null);
@@ -421,6 +467,7 @@ function DesignerInner(props: DesignerProps) {
             <span>Sample input (JSON)</span>
             <textarea rows={2} value={sample} onChange={(event) => setSample(event.target.value)} spellCheck={false} />
           </label>
+          <RecentInputs api={api} onPick={(input) => setSample(JSON.stringify(input ?? {}, null, 2))} />
           <label className="dz-inline">
             <input type="checkbox" checked={pin} onChange={(event) => setPin(event.target.checked)} /> Pin for this workflow
           </label>
@@ -480,6 +527,7 @@ function DesignerInner(props: DesignerProps) {
           upstream={upstream}
           problems={selectedNode ? placed.byNode.get(selectedNode.id) ?? [] : []}
           fieldProblems={selectedNode ? placed.byField.get(selectedNode.id) : undefined}
+          providers={providers}
           readOnly={!canEdit}
           test={test}
           canRunFromHere={canEdit && testRunId !== null && !testing}

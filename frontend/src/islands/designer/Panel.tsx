@@ -3,7 +3,7 @@
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
 import type { GraphNodeV1, StickyNoteV1 } from "../../lib/graph";
 import type { NodeKind } from "../../lib/nodeKinds";
-import { spliceText } from "../../lib/paramsUi";
+import { spliceText, type ProviderChoice } from "../../lib/paramsUi";
 import type { RunViewState } from "../../lib/runEvents";
 import { Inspector } from "../run-view/Inspector";
 
@@ -22,6 +22,7 @@ export interface PanelProps {
   upstream: Upstream[];
   problems: string[];
   fieldProblems: Record<string, string[]> | undefined;
+  providers: ProviderChoice[];
   readOnly: boolean;
   test: RunViewState | null;
   canRunFromHere: boolean;
@@ -142,7 +143,7 @@ export function Panel(props: PanelProps) {
         <div ref={form} className="dz-form">
           {kind ? (
             <Suspense fallback={<p className="muted small">Loading the form…</p>}>
-              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
+              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
             </Suspense>
           ) : (
             <p className="error">There is no node type {node.type} on this server.</p>
