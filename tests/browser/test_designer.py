@@ -104,6 +104,23 @@ def test_undo_brings_back_a_deleted_node(asgi_server, owner, page: Page):
     expect(canvas_node(page, "answer")).to_have_count(0)
 
 
+def test_it_copies_nodes_into_another_workflow(asgi_server, owner, page: Page):
+    source = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="hi")))
+    target = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, source)
+    canvas_node(page, "answer").click()
+    page.keyboard.press("Control+c")
+    page.goto(f"{asgi_server}/workflows/{target.pk}/")
+    canvas_node(page, "start").click()
+    page.keyboard.press("Control+v")
+    expect(canvas_node(page, "answer_1")).to_be_visible()
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    target.refresh_from_db()
+    assert [n["id"] for n in target.draft["nodes"]] == ["start", "answer_1"]
+    assert target.draft["nodes"][1]["params"] == {"answer": "hi"}
+
+
 def test_it_shows_problems_on_their_node_and_field(asgi_server, owner, page: Page):
     flow = WorkflowFactory(
         workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="{{ nodes.ghost.x }}"))

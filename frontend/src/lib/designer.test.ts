@@ -6,7 +6,7 @@ import { FlowCache, editorEdges } from "./editorFlow";
 import type { GraphV1 } from "./graph";
 import { autoLayout } from "./layout";
 import { defaultParams, outputHandles, paletteGroups, type NodeKind } from "./nodeKinds";
-import { readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
+import { paramsChanged, readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
 import { placeProblems } from "./problems";
 
 function kind(name: string, extra: Partial<NodeKind> = {}): NodeKind {
@@ -257,6 +257,12 @@ describe("the params form", () => {
     expect(suggestionsFor("provider", providers, {})).toEqual(["openai", "local"]);
     expect(suggestionsFor("model", providers, { provider: "local" })).toEqual(["llama4"]);
     expect(suggestionsFor("model", providers, {})).toEqual(["gpt-5", "gpt-5-mini", "llama4"]);
+  });
+
+  it("does not count fields the form fills in as null as an edit", () => {
+    expect(paramsChanged({ answer: "hi" }, { answer: "hi", callback_url: null })).toBe(false);
+    expect(paramsChanged({ answer: "hi" }, { answer: "hi!" })).toBe(true);
+    expect(paramsChanged({ fields: { a: 1 } }, { fields: { a: 2 } })).toBe(true);
   });
 
   it("keeps free text as text and reads JSON values", () => {

@@ -66,3 +66,10 @@ export function readValue(text: string): unknown {
     return text;
   }
 }
+
+/** Whether the form really changed the params: rjsf reports a change when it merely fills in
+ * absent optional fields as null on opening, which must not count as an edit. */
+export function paramsChanged(old: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const keys = new Set([...Object.keys(old), ...Object.keys(next)]);
+  return [...keys].some((key) => JSON.stringify(old[key] ?? null) !== JSON.stringify(next[key] ?? null));
+}

@@ -18,7 +18,7 @@ import { useStore } from "zustand";
 import { CLIPBOARD_KEY, copyFragment, parseFragment } from "../../lib/clipboard";
 import { connectionProblem, upstreamOf } from "../../lib/connections";
 import { createDesignerStore, type DesignerState } from "../../lib/designerStore";
-import { DraftSaver, type SaveState } from "../../lib/draftSaver";
+import { DraftSaver } from "../../lib/draftSaver";
 import { editorEdges, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
 import type { GraphV1 } from "../../lib/graph";
 import { csrfToken, sendJSON } from "../../lib/http";
@@ -26,13 +26,14 @@ import { autoLayout } from "../../lib/layout";
 import type { NodeKind } from "../../lib/nodeKinds";
 import type { ProviderChoice } from "../../lib/paramsUi";
 import { placeProblems, type Problem } from "../../lib/problems";
-import type { RunViewState } from "../../lib/runEvents";
-import { messageOf, type RunController } from "../run-view/controller";
+import { messageOf } from "../run-view/controller";
 import { Help } from "./Help";
 import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
 import { KIND_MIME, Palette } from "./Palette";
 import { Panel, type Upstream } from "./Panel";
-import { follow, lastTestRun, recentInputs, runFromNode, startTestRun, type RecentInput, type TestRunApi } from "./testRuns";
+import { TestBar } from "./TestBar";
+import { useTestRuns } from "./useTestRuns";
+import { Toolbar } from "./Toolbar";
 
 const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
 const PASTE_OFFSET = { x: 40, y: 40 };
@@ -53,13 +54,6 @@ export interface DesignerProps {
   runsUrl: string;
 }
 
-const SAVE_TEXT: Record<SaveState["status"], string> = {
-  saved: "All changes saved",
-  unsaved: "Unsaved changes",
-  saving: "Saving…",
-  conflict: "Not saved: edited elsewhere",
-  error: "Not saved",
-};
 
 function typing(target: EventTarget | null): boolean {
   const element = target as HTMLElement | null;
@@ -80,35 +74,6 @@ function applySelection(state: DesignerState, changes: (NodeChange<DesignerFlowN
 
 function outputFields(value: unknown): string[] {
   return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value).slice(0, 20) : [];
-}
-
-/** Pick the sample input from one of the workflow's recent runs. */
-function RecentInputs({ api, onPick }: { api: TestRunApi; onPick: (input: unknown) => void }) {
-  const [choices, setChoices] = useState<RecentInput[] | null>(null);
-  const [error, setError] = useState("");
-  if (choices === null) {
-    return (
-      <button type="button" onClick={() => recentInputs(api).then(setChoices, (failure: unknown) => setError(messageOf(failure)))}>
-        Pick from a recent run{error ? ` (${error})` : ""}
-      </button>
-    );
-  }
-  if (!choices.length) return <span className="muted small">No runs yet to pick from.</span>;
-  return (
-    <label>
-      <span>Input of</span>
-      <select defaultValue="" onChange={(event) => onPick(choices.find((c) => String(c.runId) === event.target.value)?.input)}>
-        <option value="" disabled>
-          a recent run…
-        </option>
-        {choices.map((choice) => (
-          <option key={choice.runId} value={choice.runId}>
-            {choice.label}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
 }
 
 function DesignerInner(props: DesignerProps) {
@@ -158,60 +123,10 @@ function DesignerInner(props: DesignerProps) {
   }, [providersUrl]);
 
   // --- test runs ------------------------------------------------------------------------
-  const [controller, setController] = useState<RunController | null>(null);
-  const [testRunId, setTestRunId] = useState<number | null>(null);
-  const [testError, setTestError] = useState("");
-  const [sample, setSample] = useState(() => JSON.stringify(props.sampleInput ?? {}, null, 2));
-  const [pin, setPin] = useState(true);
-  const [testing, setTesting] = useState(false);
   const nodeIds = useMemo(() => graph.nodes.map((n) => n.id), [graph.nodes]);
-  const nodeIdsRef = useRef(nodeIds);
-  nodeIdsRef.current = nodeIds;
   const api = useMemo(() => ({ apiUrl, workflowId }), [apiUrl, workflowId]);
-  const watch = useCallback(
-    (run: { id: number }) => {
-      setTestRunId(run.id);
-      setController((old) => {
-        old?.stop();
-        return follow(api, run, nodeIdsRef.current);
-      });
-    },
-    [api],
-  );
-  useEffect(() => {
-    let live = true;
-    lastTestRun(api)
-      .then((run) => live && run && watch(run))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [api, watch]);
-  useEffect(() => () => controller?.stop(), [controller]);
-  const noView = useCallback(() => () => undefined, []);
-  const view = useSyncExternalStore(controller?.subscribe ?? noView, controller?.getView ?? (() => null));
-  const test: RunViewState | null = view?.run ?? null;
-
-  const runTest = useCallback(async () => {
-    setTestError("");
-    let input: unknown;
-    try {
-      input = JSON.parse(sample || "{}");
-    } catch {
-      setTestError("Sample input: this is not valid JSON");
-      return;
-    }
-    setTesting(true);
-    try {
-      await saver.save();
-      if (saver.getState().status === "conflict") throw new Error(saver.getState().message);
-      watch(await startTestRun(api, input, pin));
-    } catch (error) {
-      setTestError(messageOf(error));
-    } finally {
-      setTesting(false);
-    }
-  }, [sample, saver, api, pin, watch]);
+  const tests = useTestRuns(api, saver, nodeIds, props.sampleInput);
+  const { test, sample } = tests;
 
   // --- selection and the panel -------------------------------------------------------------
   const single = selectedList.length === 1 ? selectedList[0] : null;
@@ -233,20 +148,6 @@ function DesignerInner(props: DesignerProps) {
       return { id, label: node?.label || id, fields: seen.length ? seen : isTrigger ? sampleFields : [] };
     });
   }, [selectedNode, graph, kinds, test, sample]);
-
-  const runHere = useCallback(async () => {
-    if (!selectedNode || testRunId === null) return;
-    setTestError("");
-    setTesting(true);
-    try {
-      await saver.save();
-      watch(await runFromNode(api, selectedNode.id, testRunId));
-    } catch (error) {
-      setTestError(messageOf(error));
-    } finally {
-      setTesting(false);
-    }
-  }, [selectedNode, testRunId, saver, api, watch]);
 
   // --- canvas ---------------------------------------------------------------------------
   const cache = useRef(new FlowCache());
@@ -396,52 +297,15 @@ function DesignerInner(props: DesignerProps) {
 
   return (
     <div className="dz" data-save-status={save.status} data-revision={save.revision}>
-      <div className="dz-toolbar" role="toolbar" aria-label="Designer">
-        <span className={`dz-save dz-save-${save.status}`} role="status" data-save-state={save.status}>
-          {canEdit ? SAVE_TEXT[save.status] : "Read only: your role cannot edit"}
-        </span>
-        {canEdit ? (
-          <>
-            <button type="button" onClick={() => void saver.save()} disabled={save.status === "saved" || save.status === "conflict"}>
-              Save
-            </button>
-            <button type="button" onClick={undo} disabled={!canUndo} aria-keyshortcuts="Control+Z">
-              Undo
-            </button>
-            <button type="button" onClick={redo} disabled={!canRedo} aria-keyshortcuts="Control+Shift+Z">
-              Redo
-            </button>
-            <button type="button" onClick={layout}>
-              Auto-layout
-            </button>
-            <button type="button" onClick={addNote}>
-              Add note
-            </button>
-          </>
-        ) : null}
-        <button type="button" onClick={() => void validate()}>
-          Validate
-        </button>
-        <button type="button" onClick={() => void flow.fitView({ padding: 0.1, duration: 200 })}>
-          Fit view
-        </button>
-        <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">
-          ?
-        </button>
-        <span className="dz-spacer" />
-        <a href={props.versionsUrl}>Versions</a>
-        <a href={props.runsUrl}>Runs</a>
-      </div>
-      {save.status === "conflict" || save.status === "error" ? (
-        <div className={`dz-banner ${save.status === "conflict" ? "dz-conflict" : "error"}`} role="alert">
-          <span>{save.message}</span>
-          {save.status === "conflict" ? (
-            <button type="button" onClick={() => window.location.reload()}>
-              Reload
-            </button>
-          ) : null}
-        </div>
-      ) : null}
+      <Toolbar
+        save={save}
+        canEdit={canEdit}
+        canUndo={canUndo}
+        canRedo={canRedo}
+        versionsUrl={props.versionsUrl}
+        runsUrl={props.runsUrl}
+        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView: () => void flow.fitView({ padding: 0.1, duration: 200 }), help: () => setHelp(true) }}
+      />
       {placed.general.length ? (
         <ul className="dz-banner dz-general-problems" aria-label="Problems of the workflow">
           {placed.general.map((message) => (
@@ -455,37 +319,18 @@ function DesignerInner(props: DesignerProps) {
         </p>
       ) : null}
       {canEdit ? (
-        <form
-          className="dz-testbar"
-          aria-label="Test run"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void runTest();
-          }}
-        >
-          <label>
-            <span>Sample input (JSON)</span>
-            <textarea rows={2} value={sample} onChange={(event) => setSample(event.target.value)} spellCheck={false} />
-          </label>
-          <RecentInputs api={api} onPick={(input) => setSample(JSON.stringify(input ?? {}, null, 2))} />
-          <label className="dz-inline">
-            <input type="checkbox" checked={pin} onChange={(event) => setPin(event.target.checked)} /> Pin for this workflow
-          </label>
-          <button type="submit" disabled={testing}>
-            {testing ? "Starting…" : "Test run"}
-          </button>
-          {testRunId !== null ? (
-            <a href={`/runs/${testRunId}/`} data-test-run={testRunId} data-test-status={test?.status ?? ""}>
-              Test run #{testRunId}
-              {test?.status ? ` · ${test.status}` : ""}
-            </a>
-          ) : null}
-          {testError ? (
-            <span className="error" role="alert">
-              {testError}
-            </span>
-          ) : null}
-        </form>
+        <TestBar
+          api={api}
+          sample={sample}
+          pin={tests.pin}
+          testing={tests.testing}
+          runId={tests.runId}
+          status={test?.status ?? null}
+          error={tests.error}
+          onSample={tests.setSample}
+          onPin={tests.setPin}
+          onRun={() => void tests.runTest()}
+        />
       ) : null}
       <div className="dz-body">
         {canEdit ? <Palette kinds={props.kinds} onAdd={(kind) => addKind(kind)} /> : null}
@@ -530,10 +375,10 @@ function DesignerInner(props: DesignerProps) {
           providers={providers}
           readOnly={!canEdit}
           test={test}
-          canRunFromHere={canEdit && testRunId !== null && !testing}
+          canRunFromHere={canEdit && tests.runId !== null && !tests.testing}
           onChange={(patch) => selectedNode && store.getState().updateNode(selectedNode.id, patch)}
           onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
-          onRunFromHere={() => void runHere()}
+          onRunFromHere={() => selectedNode && void tests.runFrom(selectedNode.id)}
         />
       </div>
       {help ? <Help onClose={() => setHelp(false)} /> : null}

@@ -5,7 +5,7 @@ import type { ErrorSchema, FieldProps, RJSFSchema, WidgetProps } from "@rjsf/uti
 import { useEffect, useState } from "react";
 import { formValidator } from "../../lib/formValidator";
 import type { JsonSchema } from "../../lib/nodeKinds";
-import { extraErrorsFor, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
+import { extraErrorsFor, paramsChanged, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
 
 /** Free-form values ("any", objects without fields): text is kept as text unless it reads as JSON. */
 function JsonField(props: FieldProps) {
@@ -81,7 +81,10 @@ export default function ParamsForm({ schema, params, fieldProblems, providers, r
       showErrorList={false}
       noHtml5Validate
       readonly={readOnly}
-      onChange={(event) => onChange((event.formData ?? {}) as Record<string, unknown>)}
+      onChange={(event) => {
+        const next = (event.formData ?? {}) as Record<string, unknown>;
+        if (paramsChanged(params, next)) onChange(next);
+      }}
     />
   );
 }
