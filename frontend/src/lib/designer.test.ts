@@ -6,7 +6,7 @@ import { FlowCache, editorEdges } from "./editorFlow";
 import type { GraphV1 } from "./graph";
 import { autoLayout } from "./layout";
 import { defaultParams, outputHandles, paletteGroups, type NodeKind } from "./nodeKinds";
-import { paramsChanged, readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
+import { formSchema, paramsChanged, readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
 import { placeProblems } from "./problems";
 
 function kind(name: string, extra: Partial<NodeKind> = {}): NodeKind {
@@ -87,12 +87,12 @@ describe("serialisation", () => {
     expect(saved.edges[1]).toEqual({ id: "e2", source: "route", source_handle: "true", target: "shape", target_handle: "in" });
   });
 
-  it("labels branch edges by their handle", () => {
+  it("draws edges from their named handles", () => {
     const edges = editorEdges(triage(), new Set(["e2"]));
-    expect(edges.map((e) => [e.id, e.label ?? null, e.selected])).toEqual([
-      ["e1", null, false],
-      ["e2", "true", true],
-      ["e3", null, false],
+    expect(edges.map((e) => [e.id, e.sourceHandle, e.targetHandle, e.selected])).toEqual([
+      ["e1", "out", "in", false],
+      ["e2", "true", "in", true],
+      ["e3", "out", "in", false],
     ]);
   });
 });
@@ -257,6 +257,20 @@ describe("the params form", () => {
     expect(suggestionsFor("provider", providers, {})).toEqual(["openai", "local"]);
     expect(suggestionsFor("model", providers, { provider: "local" })).toEqual(["llama4"]);
     expect(suggestionsFor("model", providers, {})).toEqual(["gpt-5", "gpt-5-mini", "llama4"]);
+  });
+
+  it("renders pydantic's optional fields as plain fields and drops the root title", () => {
+    const shown = formSchema({
+      title: "ReplyParams",
+      type: "object",
+      properties: {
+        callback_url: { anyOf: [{ type: "string", format: "uri" }, { type: "null" }], default: null, title: "Callback Url" },
+        answer: {},
+      },
+    });
+    expect(shown.title).toBeUndefined();
+    expect(shown.properties?.callback_url).toEqual({ type: "string", format: "uri", title: "Callback Url", default: undefined });
+    expect(shown.properties?.answer).toEqual({});
   });
 
   it("does not count fields the form fills in as null as an edit", () => {

@@ -73,3 +73,18 @@ export function paramsChanged(old: Record<string, unknown>, next: Record<string,
   const keys = new Set([...Object.keys(old), ...Object.keys(next)]);
   return [...keys].some((key) => JSON.stringify(old[key] ?? null) !== JSON.stringify(next[key] ?? null));
 }
+
+/** The schema the form renders: no root title (the panel names the node), and pydantic's
+ * optional fields (`anyOf: [X, {type: null}]`) as plain X fields that may stay empty. */
+export function formSchema(schema: JsonSchema): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    const options = property.anyOf ?? [];
+    const real = options.filter((option) => option.type !== "null");
+    const optional = options.length === 2 && real.length === 1 && !isFreeForm(real[0]);
+    const { anyOf: _dropped, ...rest } = property;
+    properties[name] = optional ? { ...real[0], ...rest, default: property.default ?? undefined } : property;
+  }
+  const { title: _title, ...root } = schema;
+  return { ...root, properties };
+}

@@ -5,7 +5,7 @@ import type { ErrorSchema, FieldProps, RJSFSchema, WidgetProps } from "@rjsf/uti
 import { useEffect, useState } from "react";
 import { formValidator } from "../../lib/formValidator";
 import type { JsonSchema } from "../../lib/nodeKinds";
-import { extraErrorsFor, paramsChanged, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
+import { extraErrorsFor, formSchema, paramsChanged, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
 
 /** Free-form values ("any", objects without fields): text is kept as text unless it reads as JSON. */
 function JsonField(props: FieldProps) {
@@ -70,7 +70,7 @@ export interface ParamsFormProps {
 export default function ParamsForm({ schema, params, fieldProblems, providers, readOnly, onChange }: ParamsFormProps) {
   return (
     <Form
-      schema={schema as RJSFSchema}
+      schema={formSchema(schema) as RJSFSchema}
       uiSchema={uiSchemaFor(schema, providers)}
       widgets={{ suggest: SuggestWidget }}
       formContext={{ providers, params } satisfies FormContext}
