@@ -165,3 +165,25 @@ def test_a_test_run_colours_the_nodes_and_shows_an_output(asgi_server, owner, pa
     expect(page.locator(".dz-test-details")).to_contain_text("Hello Ada")
     flow.refresh_from_db()
     assert flow.sample_input == {"name": "Ada"}
+
+
+def test_the_palette_and_panel_work_from_the_keyboard(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, flow)
+    page.get_by_label("Search node types").fill("reply")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Add Reply", exact=False)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(canvas_node(page, "reply_1")).to_be_visible()
+    panel = page.get_by_role("complementary", name="Node settings")
+    expect(panel).to_have_attribute("data-panel-node", "reply_1")
+    panel.get_by_label("Label").focus()
+    page.keyboard.type(" to customer")
+    expect(canvas_node(page, "reply_1")).to_contain_text("Reply to customer")
+    page.keyboard.press("Shift+Slash")  # typed into the field, not a shortcut
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("Undo")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
