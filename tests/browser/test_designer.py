@@ -187,3 +187,19 @@ def test_the_palette_and_panel_work_from_the_keyboard(asgi_server, owner, page: 
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("Undo")
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+
+
+def test_a_sticky_note_is_saved_beside_the_nodes(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, flow)
+    page.get_by_role("button", name="Add note").click()
+    note = page.get_by_label("Sticky note").first
+    note.fill("Ask legal before changing the reply")
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    flow.refresh_from_db()
+    assert [n["text"] for n in flow.draft["notes"]] == ["Ask legal before changing the reply"]
+    assert [n["id"] for n in flow.draft["nodes"]] == ["start"]
+    page.keyboard.press("Control+z")
+    expect(page.get_by_label("Sticky note")).to_have_value("")
