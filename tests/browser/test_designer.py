@@ -7,6 +7,7 @@ from builder.models import Workflow
 from tests.browser.test_shell import sign_in
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory
+from tests.fakes import Reply
 
 
 def canvas_node(page: Page, node_id: str):
@@ -203,3 +204,27 @@ def test_a_sticky_note_is_saved_beside_the_nodes(asgi_server, owner, page: Page)
     assert [n["id"] for n in flow.draft["nodes"]] == ["start"]
     page.keyboard.press("Control+z")
     expect(page.get_by_label("Sticky note")).to_have_value("")
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_run_from_here_reuses_the_upstream_outputs(asgi_server, owner, server, page: Page):
+    server.then(Reply(body={"status": "open"}))
+    owner.workspace.http_allowlist = ["127.0.0.1"]
+    owner.workspace.save()
+    draft = chain(
+        TRIGGER,
+        node("call", "http_request", url=server.url + "/ticket"),
+        node("answer", "reply", answer="{{ nodes.call.status }}"),
+    )
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
+    open_designer(page, asgi_server, flow)
+    page.get_by_role("button", name="Test run").click()
+    expect(status_of(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    first = page.locator("[data-test-run]").get_attribute("data-test-run")
+
+    canvas_node(page, "answer").click()
+    page.get_by_role("button", name="Run from here").click()
+    expect(page.locator("[data-test-run]")).not_to_have_attribute("data-test-run", first or "")
+    expect(page.locator("[data-test-run]")).to_have_attribute("data-test-status", "succeeded", timeout=15_000)
+    expect(status_of(page, "call")).to_have_attribute("data-status", "succeeded")
+    assert len(server.requests("/ticket")) == 1, "the upstream HTTP call ran again"
