@@ -183,6 +183,13 @@ def test_the_palette_and_panel_work_from_the_keyboard(asgi_server, owner, page: 
     expect(canvas_node(page, "reply_1")).to_contain_text("Reply to customer")
     page.keyboard.press("Shift+Slash")  # typed into the field, not a shortcut
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+    canvas_node(page, "start").focus()
+    page.keyboard.press("Enter")
+    expect(panel).to_have_attribute("data-panel-node", "start")
+    panel.get_by_text("Connections").click()
+    panel.get_by_label("to node").select_option("reply_1")
+    panel.get_by_role("button", name="Connect").click()
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
     page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("Undo")

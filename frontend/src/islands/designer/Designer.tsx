@@ -366,6 +366,10 @@ function DesignerInner(props: DesignerProps) {
           </TestStatesContext.Provider>
         </section>
         <Panel
+          graph={graph}
+          kinds={kinds}
+          onConnect={(edge) => store.getState().connect(edge)}
+          onRemoveEdge={(id) => store.getState().remove([id])}
           node={selectedNode}
           note={selectedNote}
           kind={selectedNode ? kinds.get(selectedNode.type) : undefined}
