@@ -7,6 +7,7 @@ from builder.models import Workflow
 from tests.browser.test_shell import sign_in
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory
+from tests.fakes import Reply
 
 
 def canvas_node(page: Page, node_id: str):
@@ -104,6 +105,37 @@ def test_undo_brings_back_a_deleted_node(asgi_server, owner, page: Page):
     expect(canvas_node(page, "answer")).to_have_count(0)
 
 
+def test_it_copies_nodes_into_another_workflow(asgi_server, owner, page: Page):
+    source = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="hi")))
+    target = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, source)
+    canvas_node(page, "answer").click()
+    page.keyboard.press("Control+c")
+    page.goto(f"{asgi_server}/workflows/{target.pk}/")
+    canvas_node(page, "start").click()
+    page.keyboard.press("Control+v")
+    expect(canvas_node(page, "answer_1")).to_be_visible()
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    target.refresh_from_db()
+    assert [n["id"] for n in target.draft["nodes"]] == ["start", "answer_1"]
+    assert target.draft["nodes"][1]["params"] == {"answer": "hi"}
+
+
+def test_it_shows_problems_on_their_node_and_field(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(
+        workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="{{ nodes.ghost.x }}"))
+    )
+    open_designer(page, asgi_server, flow)
+    expect(status_of(page, "answer")).to_have_attribute("data-problems", "1")
+    expect(status_of(page, "start")).to_have_attribute("data-problems", "0")
+    canvas_node(page, "answer").click()
+    expect(page.get_by_role("alert", name="Problems of this node")).to_contain_text("ghost")
+    expect(page.locator(".dz-json-field")).to_contain_text("There is no node 'ghost'")
+    page.locator("#root_answer").fill("Fixed")
+    expect(status_of(page, "answer")).to_have_attribute("data-problems", "0", timeout=10_000)
+
+
 def test_a_concurrent_edit_is_shown_with_a_reload(asgi_server, owner, page: Page):
     flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
     open_designer(page, asgi_server, flow)
@@ -134,3 +166,72 @@ def test_a_test_run_colours_the_nodes_and_shows_an_output(asgi_server, owner, pa
     expect(page.locator(".dz-test-details")).to_contain_text("Hello Ada")
     flow.refresh_from_db()
     assert flow.sample_input == {"name": "Ada"}
+
+
+def test_the_palette_and_panel_work_from_the_keyboard(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, flow)
+    page.get_by_label("Search node types").fill("reply")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Add Reply", exact=False)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(canvas_node(page, "reply_1")).to_be_visible()
+    panel = page.get_by_role("complementary", name="Node settings")
+    expect(panel).to_have_attribute("data-panel-node", "reply_1")
+    panel.get_by_label("Label").focus()
+    page.keyboard.type(" to customer")
+    expect(canvas_node(page, "reply_1")).to_contain_text("Reply to customer")
+    page.keyboard.press("Shift+Slash")  # typed into the field, not a shortcut
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+    canvas_node(page, "start").focus()
+    page.keyboard.press("Enter")
+    expect(panel).to_have_attribute("data-panel-node", "start")
+    panel.get_by_text("Connections").click()
+    panel.get_by_label("to node").select_option("reply_1")
+    panel.get_by_role("button", name="Connect").click()
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("Undo")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+
+
+def test_a_sticky_note_is_saved_beside_the_nodes(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER))
+    open_designer(page, asgi_server, flow)
+    page.get_by_role("button", name="Add note").click()
+    note = page.get_by_label("Sticky note").first
+    note.fill("Ask legal before changing the reply")
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    flow.refresh_from_db()
+    assert [n["text"] for n in flow.draft["notes"]] == ["Ask legal before changing the reply"]
+    assert [n["id"] for n in flow.draft["nodes"]] == ["start"]
+    page.keyboard.press("Control+z")
+    expect(page.get_by_label("Sticky note")).to_have_value("")
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_run_from_here_reuses_the_upstream_outputs(asgi_server, owner, server, page: Page):
+    server.then(Reply(body={"status": "open"}))
+    owner.workspace.http_allowlist = ["127.0.0.1"]
+    owner.workspace.save()
+    draft = chain(
+        TRIGGER,
+        node("call", "http_request", url=server.url + "/ticket"),
+        node("answer", "reply", answer="{{ nodes.call.status }}"),
+    )
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
+    open_designer(page, asgi_server, flow)
+    page.get_by_role("button", name="Test run").click()
+    expect(status_of(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    first = page.locator("[data-test-run]").get_attribute("data-test-run")
+
+    canvas_node(page, "answer").click()
+    page.get_by_role("button", name="Run from here").click()
+    expect(page.locator("[data-test-run]")).not_to_have_attribute("data-test-run", first or "")
+    expect(page.locator("[data-test-run]")).to_have_attribute("data-test-status", "succeeded", timeout=15_000)
+    expect(status_of(page, "call")).to_have_attribute("data-status", "succeeded")
+    assert len(server.requests("/ticket")) == 1, "the upstream HTTP call ran again"

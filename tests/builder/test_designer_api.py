@@ -44,6 +44,16 @@ def test_it_lets_a_viewer_not_pin(login_as, owner, viewer):
     assert flow.sample_input == {}
 
 
+def test_it_lets_a_viewer_open_but_not_save_the_draft(login_as, owner, viewer):
+    flow = WorkflowFactory(workspace=owner.workspace)
+    client = login_as(viewer)
+    assert client.get(f"/api/v1/workflows/{flow.pk}").status_code == 200
+    saved = put_json(client, f"/api/v1/workflows/{flow.pk}/draft", {"graph": chain(TRIGGER), "revision": 1})
+    assert saved.status_code == 403
+    flow.refresh_from_db()
+    assert flow.draft_revision == 1
+
+
 def test_it_hides_pinning_and_running_from_an_outsider(login_as, owner, outsider):
     flow = WorkflowFactory(workspace=owner.workspace)
     client = login_as(outsider)

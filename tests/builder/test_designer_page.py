@@ -28,6 +28,8 @@ def test_it_mounts_the_canvas_with_the_draft_and_node_types(login_as, owner):
     assert boot["graph"] == flow.draft
     assert boot["sample_input"] == {"subject": "hi"}
     assert "trigger" in {kind["kind"] for kind in boot["node_types"]}
+    assert boot["problems"] == [{"path": "nodes", "code": "no_trigger", "message": boot["problems"][0]["message"]}]
+    assert boot["providers_url"] == "", "this build has no AI providers endpoint: fields stay free text"
     assert b'data-can-edit="true"' in response.content
 
 

@@ -6,6 +6,7 @@ import { FlowCache, editorEdges } from "./editorFlow";
 import type { GraphV1 } from "./graph";
 import { autoLayout } from "./layout";
 import { defaultParams, outputHandles, paletteGroups, type NodeKind } from "./nodeKinds";
+import { formSchema, paramsChanged, readValue, suggestionsFor, uiSchemaFor } from "./paramsUi";
 import { placeProblems } from "./problems";
 
 function kind(name: string, extra: Partial<NodeKind> = {}): NodeKind {
@@ -86,12 +87,12 @@ describe("serialisation", () => {
     expect(saved.edges[1]).toEqual({ id: "e2", source: "route", source_handle: "true", target: "shape", target_handle: "in" });
   });
 
-  it("labels branch edges by their handle", () => {
+  it("draws edges from their named handles", () => {
     const edges = editorEdges(triage(), new Set(["e2"]));
-    expect(edges.map((e) => [e.id, e.label ?? null, e.selected])).toEqual([
-      ["e1", null, false],
-      ["e2", "true", true],
-      ["e3", null, false],
+    expect(edges.map((e) => [e.id, e.sourceHandle, e.targetHandle, e.selected])).toEqual([
+      ["e1", "out", "in", false],
+      ["e2", "true", "in", true],
+      ["e3", "out", "in", false],
     ]);
   });
 });
@@ -222,5 +223,66 @@ describe("problems, palette and layout", () => {
     expect(positions.start.x).toBeLessThan(positions.route.x);
     expect(positions.route.x).toBeLessThan(positions.shape.x);
     expect(positions.shape.x).toBeLessThan(positions.answer.x);
+  });
+});
+
+describe("the params form", () => {
+  const schema = {
+    type: "object",
+    properties: {
+      prompt: { type: "string" },
+      provider: { type: "string" },
+      model: { type: "string" },
+      fields: { type: "object" },
+      answer: {},
+      mode: { type: "string", enum: ["a", "b"] },
+    },
+  };
+  const providers = [
+    { name: "openai", kind: "openai", label: "OpenAI", models: ["gpt-5", "gpt-5-mini"] },
+    { name: "local", kind: "ollama", label: "Local", models: ["llama4"] },
+  ];
+
+  it("gives prompts a large editor, free-form values the JSON field, providers suggestions", () => {
+    const ui = uiSchemaFor(schema, providers);
+    expect(ui.prompt).toMatchObject({ "ui:widget": "textarea" });
+    expect(ui.fields).toEqual({ "ui:field": "json" });
+    expect(ui.answer).toEqual({ "ui:field": "json" });
+    expect(ui.provider).toEqual({ "ui:widget": "suggest" });
+    expect(ui.mode).toBeUndefined();
+    expect(uiSchemaFor(schema, []).provider).toBeUndefined();
+  });
+
+  it("suggests the chosen provider's models", () => {
+    expect(suggestionsFor("provider", providers, {})).toEqual(["openai", "local"]);
+    expect(suggestionsFor("model", providers, { provider: "local" })).toEqual(["llama4"]);
+    expect(suggestionsFor("model", providers, {})).toEqual(["gpt-5", "gpt-5-mini", "llama4"]);
+  });
+
+  it("renders pydantic's optional fields as plain fields and drops the root title", () => {
+    const shown = formSchema({
+      title: "ReplyParams",
+      type: "object",
+      properties: {
+        callback_url: { anyOf: [{ type: "string", format: "uri" }, { type: "null" }], default: null, title: "Callback Url" },
+        answer: {},
+      },
+    });
+    expect(shown.title).toBeUndefined();
+    expect(shown.properties?.callback_url).toEqual({ type: "string", format: "uri", title: "Callback Url", default: undefined });
+    expect(shown.properties?.answer).toEqual({});
+  });
+
+  it("does not count fields the form fills in as null as an edit", () => {
+    expect(paramsChanged({ answer: "hi" }, { answer: "hi", callback_url: null })).toBe(false);
+    expect(paramsChanged({ answer: "hi" }, { answer: "hi!" })).toBe(true);
+    expect(paramsChanged({ fields: { a: 1 } }, { fields: { a: 2 } })).toBe(true);
+  });
+
+  it("keeps free text as text and reads JSON values", () => {
+    expect(readValue("Thanks, {{ input.name }}")).toBe("Thanks, {{ input.name }}");
+    expect(readValue('{"a": 1}')).toEqual({ a: 1 });
+    expect(readValue("{not json")).toBe("{not json");
+    expect(readValue("  ")).toBeUndefined();
   });
 });

@@ -100,6 +100,5 @@ export function editorEdges(graph: GraphV1, selected: ReadonlySet<string>): Edge
     target: edge.target,
     targetHandle: targetHandleOf(edge),
     selected: selected.has(edge.id),
-    label: sourceHandleOf(edge) === "out" ? undefined : sourceHandleOf(edge),
   }));
 }

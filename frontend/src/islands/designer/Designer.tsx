@@ -18,20 +18,22 @@ import { useStore } from "zustand";
 import { CLIPBOARD_KEY, copyFragment, parseFragment } from "../../lib/clipboard";
 import { connectionProblem, upstreamOf } from "../../lib/connections";
 import { createDesignerStore, type DesignerState } from "../../lib/designerStore";
-import { DraftSaver, type SaveState } from "../../lib/draftSaver";
+import { DraftSaver } from "../../lib/draftSaver";
 import { editorEdges, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
 import type { GraphV1 } from "../../lib/graph";
-import { csrfToken } from "../../lib/http";
+import { csrfToken, sendJSON } from "../../lib/http";
 import { autoLayout } from "../../lib/layout";
 import type { NodeKind } from "../../lib/nodeKinds";
+import type { ProviderChoice } from "../../lib/paramsUi";
 import { placeProblems, type Problem } from "../../lib/problems";
-import type { RunViewState } from "../../lib/runEvents";
-import { messageOf, type RunController } from "../run-view/controller";
+import { messageOf } from "../run-view/controller";
 import { Help } from "./Help";
 import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
 import { KIND_MIME, Palette } from "./Palette";
 import { Panel, type Upstream } from "./Panel";
-import { follow, lastTestRun, runFromNode, startTestRun } from "./testRuns";
+import { TestBar } from "./TestBar";
+import { useTestRuns } from "./useTestRuns";
+import { Toolbar } from "./Toolbar";
 
 const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
 const PASTE_OFFSET = { x: 40, y: 40 };
@@ -44,19 +46,14 @@ export interface DesignerProps {
   kinds: NodeKind[];
   problems: Problem[];
   sampleInput: unknown;
+  /** GET list of {name, kind, label, models}; empty when this server has no AI providers endpoint. */
+  providersUrl: string;
   apiUrl: string;
   canEdit: boolean;
   versionsUrl: string;
   runsUrl: string;
 }
 
-const SAVE_TEXT: Record<SaveState["status"], string> = {
-  saved: "All changes saved",
-  unsaved: "Unsaved changes",
-  saving: "Saving…",
-  conflict: "Not saved: edited elsewhere",
-  error: "Not saved",
-};
 
 function typing(target: EventTarget | null): boolean {
   const element = target as HTMLElement | null;
@@ -111,61 +108,25 @@ function DesignerInner(props: DesignerProps) {
   }, [saver]);
   const placed = useMemo(() => placeProblems(save.checked, save.problems), [save.checked, save.problems]);
 
-  // --- test runs ------------------------------------------------------------------------
-  const [controller, setController] = useState<RunController | null>(null);
-  const [testRunId, setTestRunId] = useState<number | null>(null);
-  const [testError, setTestError] = useState("");
-  const [sample, setSample] = useState(() => JSON.stringify(props.sampleInput ?? {}, null, 2));
-  const [pin, setPin] = useState(true);
-  const [testing, setTesting] = useState(false);
-  const nodeIds = useMemo(() => graph.nodes.map((n) => n.id), [graph.nodes]);
-  const nodeIdsRef = useRef(nodeIds);
-  nodeIdsRef.current = nodeIds;
-  const api = useMemo(() => ({ apiUrl, workflowId }), [apiUrl, workflowId]);
-  const watch = useCallback(
-    (run: { id: number }) => {
-      setTestRunId(run.id);
-      setController((old) => {
-        old?.stop();
-        return follow(api, run, nodeIdsRef.current);
-      });
-    },
-    [api],
-  );
+  // Provider and model fields suggest from the AI providers where the server has them.
+  const { providersUrl } = props;
+  const [providers, setProviders] = useState<ProviderChoice[]>([]);
   useEffect(() => {
+    if (!providersUrl) return;
     let live = true;
-    lastTestRun(api)
-      .then((run) => live && run && watch(run))
+    sendJSON<ProviderChoice[]>(providersUrl, "GET", undefined, "")
+      .then((found) => live && Array.isArray(found) && setProviders(found))
       .catch(() => undefined);
     return () => {
       live = false;
     };
-  }, [api, watch]);
-  useEffect(() => () => controller?.stop(), [controller]);
-  const noView = useCallback(() => () => undefined, []);
-  const view = useSyncExternalStore(controller?.subscribe ?? noView, controller?.getView ?? (() => null));
-  const test: RunViewState | null = view?.run ?? null;
+  }, [providersUrl]);
 
-  const runTest = useCallback(async () => {
-    setTestError("");
-    let input: unknown;
-    try {
-      input = JSON.parse(sample || "{}");
-    } catch {
-      setTestError("Sample input: this is not valid JSON");
-      return;
-    }
-    setTesting(true);
-    try {
-      await saver.save();
-      if (saver.getState().status === "conflict") throw new Error(saver.getState().message);
-      watch(await startTestRun(api, input, pin));
-    } catch (error) {
-      setTestError(messageOf(error));
-    } finally {
-      setTesting(false);
-    }
-  }, [sample, saver, api, pin, watch]);
+  // --- test runs ------------------------------------------------------------------------
+  const nodeIds = useMemo(() => graph.nodes.map((n) => n.id), [graph.nodes]);
+  const api = useMemo(() => ({ apiUrl, workflowId }), [apiUrl, workflowId]);
+  const tests = useTestRuns(api, saver, nodeIds, props.sampleInput);
+  const { test, sample } = tests;
 
   // --- selection and the panel -------------------------------------------------------------
   const single = selectedList.length === 1 ? selectedList[0] : null;
@@ -187,20 +148,6 @@ function DesignerInner(props: DesignerProps) {
       return { id, label: node?.label || id, fields: seen.length ? seen : isTrigger ? sampleFields : [] };
     });
   }, [selectedNode, graph, kinds, test, sample]);
-
-  const runHere = useCallback(async () => {
-    if (!selectedNode || testRunId === null) return;
-    setTestError("");
-    setTesting(true);
-    try {
-      await saver.save();
-      watch(await runFromNode(api, selectedNode.id, testRunId));
-    } catch (error) {
-      setTestError(messageOf(error));
-    } finally {
-      setTesting(false);
-    }
-  }, [selectedNode, testRunId, saver, api, watch]);
 
   // --- canvas ---------------------------------------------------------------------------
   const cache = useRef(new FlowCache());
@@ -350,52 +297,15 @@ function DesignerInner(props: DesignerProps) {
 
   return (
     <div className="dz" data-save-status={save.status} data-revision={save.revision}>
-      <div className="dz-toolbar" role="toolbar" aria-label="Designer">
-        <span className={`dz-save dz-save-${save.status}`} role="status" data-save-state={save.status}>
-          {canEdit ? SAVE_TEXT[save.status] : "Read only: your role cannot edit"}
-        </span>
-        {canEdit ? (
-          <>
-            <button type="button" onClick={() => void saver.save()} disabled={save.status === "saved" || save.status === "conflict"}>
-              Save
-            </button>
-            <button type="button" onClick={undo} disabled={!canUndo} aria-keyshortcuts="Control+Z">
-              Undo
-            </button>
-            <button type="button" onClick={redo} disabled={!canRedo} aria-keyshortcuts="Control+Shift+Z">
-              Redo
-            </button>
-            <button type="button" onClick={layout}>
-              Auto-layout
-            </button>
-            <button type="button" onClick={addNote}>
-              Add note
-            </button>
-          </>
-        ) : null}
-        <button type="button" onClick={() => void validate()}>
-          Validate
-        </button>
-        <button type="button" onClick={() => void flow.fitView({ padding: 0.1, duration: 200 })}>
-          Fit view
-        </button>
-        <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">
-          ?
-        </button>
-        <span className="dz-spacer" />
-        <a href={props.versionsUrl}>Versions</a>
-        <a href={props.runsUrl}>Runs</a>
-      </div>
-      {save.status === "conflict" || save.status === "error" ? (
-        <div className={`dz-banner ${save.status === "conflict" ? "dz-conflict" : "error"}`} role="alert">
-          <span>{save.message}</span>
-          {save.status === "conflict" ? (
-            <button type="button" onClick={() => window.location.reload()}>
-              Reload
-            </button>
-          ) : null}
-        </div>
-      ) : null}
+      <Toolbar
+        save={save}
+        canEdit={canEdit}
+        canUndo={canUndo}
+        canRedo={canRedo}
+        versionsUrl={props.versionsUrl}
+        runsUrl={props.runsUrl}
+        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView: () => void flow.fitView({ padding: 0.1, duration: 200 }), help: () => setHelp(true) }}
+      />
       {placed.general.length ? (
         <ul className="dz-banner dz-general-problems" aria-label="Problems of the workflow">
           {placed.general.map((message) => (
@@ -409,36 +319,18 @@ function DesignerInner(props: DesignerProps) {
         </p>
       ) : null}
       {canEdit ? (
-        <form
-          className="dz-testbar"
-          aria-label="Test run"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void runTest();
-          }}
-        >
-          <label>
-            <span>Sample input (JSON)</span>
-            <textarea rows={2} value={sample} onChange={(event) => setSample(event.target.value)} spellCheck={false} />
-          </label>
-          <label className="dz-inline">
-            <input type="checkbox" checked={pin} onChange={(event) => setPin(event.target.checked)} /> Pin for this workflow
-          </label>
-          <button type="submit" disabled={testing}>
-            {testing ? "Starting…" : "Test run"}
-          </button>
-          {testRunId !== null ? (
-            <a href={`/runs/${testRunId}/`} data-test-run={testRunId} data-test-status={test?.status ?? ""}>
-              Test run #{testRunId}
-              {test?.status ? ` · ${test.status}` : ""}
-            </a>
-          ) : null}
-          {testError ? (
-            <span className="error" role="alert">
-              {testError}
-            </span>
-          ) : null}
-        </form>
+        <TestBar
+          api={api}
+          sample={sample}
+          pin={tests.pin}
+          testing={tests.testing}
+          runId={tests.runId}
+          status={test?.status ?? null}
+          error={tests.error}
+          onSample={tests.setSample}
+          onPin={tests.setPin}
+          onRun={() => void tests.runTest()}
+        />
       ) : null}
       <div className="dz-body">
         {canEdit ? <Palette kinds={props.kinds} onAdd={(kind) => addKind(kind)} /> : null}
@@ -474,18 +366,23 @@ function DesignerInner(props: DesignerProps) {
           </TestStatesContext.Provider>
         </section>
         <Panel
+          graph={graph}
+          kinds={kinds}
+          onConnect={(edge) => store.getState().connect(edge)}
+          onRemoveEdge={(id) => store.getState().remove([id])}
           node={selectedNode}
           note={selectedNote}
           kind={selectedNode ? kinds.get(selectedNode.type) : undefined}
           upstream={upstream}
           problems={selectedNode ? placed.byNode.get(selectedNode.id) ?? [] : []}
           fieldProblems={selectedNode ? placed.byField.get(selectedNode.id) : undefined}
+          providers={providers}
           readOnly={!canEdit}
           test={test}
-          canRunFromHere={canEdit && testRunId !== null && !testing}
+          canRunFromHere={canEdit && tests.runId !== null && !tests.testing}
           onChange={(patch) => selectedNode && store.getState().updateNode(selectedNode.id, patch)}
           onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
-          onRunFromHere={() => void runHere()}
+          onRunFromHere={() => selectedNode && void tests.runFrom(selectedNode.id)}
         />
       </div>
       {help ? <Help onClose={() => setHelp(false)} /> : null}

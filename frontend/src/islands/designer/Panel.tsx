@@ -1,11 +1,12 @@
 // The side panel: configure the selected node (label, params from its JSON Schema, retry,
 // timeout, cache), pick expressions from upstream outputs, and see its last test-run result.
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
-import type { GraphNodeV1, StickyNoteV1 } from "../../lib/graph";
+import type { GraphNodeV1, GraphV1, StickyNoteV1 } from "../../lib/graph";
 import type { NodeKind } from "../../lib/nodeKinds";
-import { spliceText } from "../../lib/paramsUi";
+import { spliceText, type ProviderChoice } from "../../lib/paramsUi";
 import type { RunViewState } from "../../lib/runEvents";
 import { Inspector } from "../run-view/Inspector";
+import { Connections, type ConnectionsProps } from "./Connections";
 
 const ParamsForm = lazy(() => import("./ParamsForm"));
 
@@ -16,18 +17,23 @@ export interface Upstream {
 }
 
 export interface PanelProps {
+  graph: GraphV1;
+  kinds: Map<string, NodeKind>;
   node: GraphNodeV1 | null;
   note: StickyNoteV1 | null;
   kind: NodeKind | undefined;
   upstream: Upstream[];
   problems: string[];
   fieldProblems: Record<string, string[]> | undefined;
+  providers: ProviderChoice[];
   readOnly: boolean;
   test: RunViewState | null;
   canRunFromHere: boolean;
   onChange: (patch: Partial<Omit<GraphNodeV1, "id">>) => void;
   onNoteChange: (text: string) => void;
   onRunFromHere: () => void;
+  onConnect: ConnectionsProps["onConnect"];
+  onRemoveEdge: (edgeId: string) => void;
 }
 
 function NumberSetting({ label, value, min, max, step, disabled, onChange }: { label: string; value: number; min: number; max: number; step?: number; disabled: boolean; onChange: (value: number) => void }) {
@@ -142,7 +148,7 @@ export function Panel(props: PanelProps) {
         <div ref={form} className="dz-form">
           {kind ? (
             <Suspense fallback={<p className="muted small">Loading the form…</p>}>
-              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
+              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
             </Suspense>
           ) : (
             <p className="error">There is no node type {node.type} on this server.</p>
@@ -153,6 +159,11 @@ export function Panel(props: PanelProps) {
         <Section title="Insert an expression">
           <ExpressionPicker upstream={upstream} onInsert={insert} />
           {copied ? <p className="muted small" role="status">{copied}</p> : null}
+        </Section>
+      ) : null}
+      {!readOnly ? (
+        <Section title="Connections" open={false}>
+          <Connections graph={props.graph} node={node} kinds={props.kinds} onConnect={props.onConnect} onRemove={props.onRemoveEdge} />
         </Section>
       ) : null}
       <Section title="Retry, timeout and cache" open={false}>

@@ -1,11 +1,11 @@
 // The params form, rendered by rjsf from the node type's JSON Schema. Loaded lazily: the canvas
 // draws before this chunk arrives.
 import Form from "@rjsf/core";
-import type { ErrorSchema, FieldProps, RJSFSchema } from "@rjsf/utils";
+import type { ErrorSchema, FieldProps, RJSFSchema, WidgetProps } from "@rjsf/utils";
 import { useEffect, useState } from "react";
 import { formValidator } from "../../lib/formValidator";
 import type { JsonSchema } from "../../lib/nodeKinds";
-import { extraErrorsFor, readValue, uiSchemaFor } from "../../lib/paramsUi";
+import { extraErrorsFor, formSchema, paramsChanged, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
 
 /** Free-form values ("any", objects without fields): text is kept as text unless it reads as JSON. */
 function JsonField(props: FieldProps) {
@@ -37,19 +37,43 @@ function JsonField(props: FieldProps) {
   );
 }
 
+interface FormContext {
+  providers: ProviderChoice[];
+  params: Record<string, unknown>;
+}
+
+/** Free text with suggestions (provider names, their models), so an unlisted value still works. */
+function SuggestWidget({ id, name, value, onChange, readonly, registry }: WidgetProps) {
+  const { providers, params } = registry.formContext as FormContext;
+  const options = suggestionsFor(name, providers, params);
+  return (
+    <>
+      <input id={id} type="text" list={`${id}-choices`} value={typeof value === "string" ? value : ""} readOnly={readonly} onChange={(event) => onChange(event.target.value || undefined)} />
+      <datalist id={`${id}-choices`}>
+        {options.map((option) => (
+          <option key={option} value={option} />
+        ))}
+      </datalist>
+    </>
+  );
+}
+
 export interface ParamsFormProps {
   schema: JsonSchema;
   params: Record<string, unknown>;
   fieldProblems: Record<string, string[]> | undefined;
+  providers: ProviderChoice[];
   readOnly: boolean;
   onChange: (params: Record<string, unknown>) => void;
 }
 
-export default function ParamsForm({ schema, params, fieldProblems, readOnly, onChange }: ParamsFormProps) {
+export default function ParamsForm({ schema, params, fieldProblems, providers, readOnly, onChange }: ParamsFormProps) {
   return (
     <Form
-      schema={schema as RJSFSchema}
-      uiSchema={uiSchemaFor(schema)}
+      schema={formSchema(schema) as RJSFSchema}
+      uiSchema={uiSchemaFor(schema, providers)}
+      widgets={{ suggest: SuggestWidget }}
+      formContext={{ providers, params } satisfies FormContext}
       formData={params}
       validator={formValidator}
       fields={{ json: JsonField }}
@@ -57,7 +81,10 @@ export default function ParamsForm({ schema, params, fieldProblems, readOnly, on
       showErrorList={false}
       noHtml5Validate
       readonly={readOnly}
-      onChange={(event) => onChange((event.formData ?? {}) as Record<string, unknown>)}
+      onChange={(event) => {
+        const next = (event.formData ?? {}) as Record<string, unknown>;
+        if (paramsChanged(params, next)) onChange(next);
+      }}
     />
   );
 }

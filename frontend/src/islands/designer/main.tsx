@@ -19,6 +19,7 @@ interface Boot {
   node_types: NodeKind[];
   sample_input: unknown;
   problems?: Problem[];
+  providers_url?: string;
 }
 
 function readProps(element: HTMLElement): DesignerProps {
@@ -33,6 +34,7 @@ function readProps(element: HTMLElement): DesignerProps {
     graph: parseGraph(JSON.stringify(boot.graph)),
     kinds: boot.node_types,
     problems: boot.problems ?? [],
+    providersUrl: boot.providers_url ?? "",
     sampleInput: boot.sample_input ?? {},
     apiUrl: apiUrl.replace(/\/+$/, ""),
     canEdit: canEdit === "true",

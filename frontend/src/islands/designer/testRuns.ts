@@ -33,3 +33,21 @@ export async function startTestRun(api: TestRunApi, input: unknown, pin: boolean
 export async function runFromNode(api: TestRunApi, nodeId: string, previousRunId: number): Promise<RunSnapshot> {
   return sendJSON<RunSnapshot>(`${api.apiUrl}/workflows/${api.workflowId}/test-runs/from-node`, "POST", { node_id: nodeId, run_id: previousRunId }, csrfToken(document));
 }
+
+export interface RecentInput {
+  runId: number;
+  label: string;
+  input: unknown;
+}
+
+/** The inputs of the workflow's last few runs, newest first, to pick a sample from. */
+export async function recentInputs(api: TestRunApi, count = 5): Promise<RecentInput[]> {
+  const page = await sendJSON<{ items: { id: number; trigger_kind: string; status: string }[] }>(
+    `${api.apiUrl}/runs?workflow=${api.workflowId}&limit=${count}`,
+    "GET",
+    undefined,
+    "",
+  );
+  const runs = await Promise.all(page.items.map((item) => sendJSON<RunSnapshot>(`${api.apiUrl}/runs/${item.id}`, "GET", undefined, "")));
+  return runs.map((run) => ({ runId: run.id, label: `Run #${run.id} (${run.trigger_kind}, ${run.status})`, input: run.input }));
+}

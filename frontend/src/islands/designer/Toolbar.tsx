@@ -1,0 +1,85 @@
+// The designer's toolbar: save state, edit commands, links to the versions and runs pages, and
+// the banners for a conflicting save or graph-wide problems.
+import type { SaveState } from "../../lib/draftSaver";
+
+const SAVE_TEXT: Record<SaveState["status"], string> = {
+  saved: "All changes saved",
+  unsaved: "Unsaved changes",
+  saving: "Saving…",
+  conflict: "Not saved: edited elsewhere",
+  error: "Not saved",
+};
+
+export interface ToolbarActions {
+  save: () => void;
+  undo: () => void;
+  redo: () => void;
+  layout: () => void;
+  addNote: () => void;
+  validate: () => void;
+  fitView: () => void;
+  help: () => void;
+}
+
+export interface ToolbarProps {
+  save: SaveState;
+  canEdit: boolean;
+  canUndo: boolean;
+  canRedo: boolean;
+  versionsUrl: string;
+  runsUrl: string;
+  on: ToolbarActions;
+}
+
+export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on }: ToolbarProps) {
+  return (
+    <>
+      <div className="dz-toolbar" role="toolbar" aria-label="Designer">
+        <span className={`dz-save dz-save-${save.status}`} role="status" data-save-state={save.status}>
+          {canEdit ? SAVE_TEXT[save.status] : "Read only: your role cannot edit"}
+        </span>
+        {canEdit ? (
+          <>
+            <button type="button" onClick={on.save} disabled={save.status === "saved" || save.status === "conflict"}>
+              Save
+            </button>
+            <button type="button" onClick={on.undo} disabled={!canUndo} aria-keyshortcuts="Control+Z">
+              Undo
+            </button>
+            <button type="button" onClick={on.redo} disabled={!canRedo} aria-keyshortcuts="Control+Shift+Z">
+              Redo
+            </button>
+            <button type="button" onClick={on.layout}>
+              Auto-layout
+            </button>
+            <button type="button" onClick={on.addNote}>
+              Add note
+            </button>
+          </>
+        ) : null}
+        <button type="button" onClick={on.validate}>
+          Validate
+        </button>
+        <button type="button" onClick={on.fitView}>
+          Fit view
+        </button>
+        <button type="button" onClick={on.help} aria-label="Keyboard shortcuts">
+          ?
+        </button>
+        <span className="dz-spacer" />
+        <a href={versionsUrl}>Versions</a>
+        <a href={runsUrl}>Runs</a>
+      </div>
+      {save.status === "conflict" || save.status === "error" ? (
+        <div className={`dz-banner ${save.status === "conflict" ? "dz-conflict" : "error"}`} role="alert">
+          <span>{save.message}</span>
+          {save.status === "conflict" ? (
+            <button type="button" onClick={() => window.location.reload()}>
+              Reload
+            </button>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}
