@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum, UniqueConstraint
 from django.utils import timezone
 
 from engine.models import CostDaily, CostEntry
@@ -97,15 +97,13 @@ def _label(key: str, value: Any) -> Any:
     return value
 
 
-DIMENSIONS = (
-    "workflow_id",
-    "version_number",
-    "node_id",
-    "node_type",
-    "trigger_kind",
-    "provider",
-    "provider_kind",
-    "model",
+# Every column of the rollup's unique key but the workspace and the day.
+DIMENSIONS = tuple(
+    name
+    for constraint in CostDaily._meta.constraints
+    if isinstance(constraint, UniqueConstraint)
+    for name in constraint.fields
+    if name not in ("workspace", "day")
 )
 
 

@@ -133,10 +133,15 @@ def test_it_agrees_with_postgresql_percentile_cont(owner, spend):
 
 
 def test_it_reports_per_run_cost_of_one_model_when_filtered(owner, spend):
-    [[count, _mean, _p50, _p95, most]] = per_run(filters(owner, model="gpt-mini")).rows
+    [[count, mean, p50, p95, most]] = per_run(filters(owner, model="gpt-mini")).rows
 
-    assert count == len(spend.triage)
-    assert most == max(CostEntry.objects.get(run=run, model="gpt-mini").cost for run in spend.triage)
+    costs = sorted(CostEntry.objects.get(run=run, model="gpt-mini").cost for run in spend.triage)
+    places = Decimal("0.000001")
+    assert count == len(spend.triage) == 6
+    assert mean == (sum(costs, Decimal(0)) / 6).quantize(places)
+    assert p50 == ((costs[2] + costs[3]) / 2).quantize(places)  # rank 2.5
+    assert p95 == (costs[4] + (costs[5] - costs[4]) * Decimal("0.75")).quantize(places)  # rank 4.75
+    assert most == costs[-1]
 
 
 def test_it_lists_the_most_expensive_production_runs_linked(owner, spend):
