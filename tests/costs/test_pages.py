@@ -86,6 +86,8 @@ def test_it_shows_viewers_the_report_and_hides_it_from_outsiders(owner, viewer, 
     page = login_as(viewer).get("/costs/")
     assert page.status_code == 200
     assert "Triage" in page.content.decode()
+    today = timezone.localdate()
+    assert f'name="since" value="{today - timedelta(days=29)}"' in page.content.decode()
     assert "Theirs" not in page.content.decode()
     assert "Triage" not in login_as(outsider).get("/costs/").content.decode()
 
