@@ -68,5 +68,14 @@ def export_view(request: HttpRequest, key: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="costs-{key}-{since}-{until}.csv"'
     writer = csv.writer(response)
     writer.writerow(rows.headers)
-    writer.writerows(rows.rows)
+    writer.writerows([_inert(cell) for cell in row] for row in rows.rows)
     return response
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula; names are user input.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: Any) -> Any:
+    """The cell as text a spreadsheet shows rather than evaluates (OWASP "CSV injection")."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
