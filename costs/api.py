@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,7 +15,7 @@ from accounts.permissions import Action, require
 from accounts.tokens import require_scope
 from accounts.views import current_membership
 from costs.forms import DEFAULT_DAYS, MAX_DAYS
-from costs.reports import SUMS, Filters, daily, grouped, totals
+from costs.reports import SUMS, Filters, combinations, daily, grouped, totals
 
 router = Router(tags=["costs"])
 
@@ -72,8 +73,8 @@ def _filters(workspace_id: int, query: SummaryQuery) -> Filters:
     return Filters(workspace_id, since, until, query.workflow, query.model or "")
 
 
-def _rows(filters: Filters, key: str, names: list[str]) -> list[dict[str, object]]:
-    table = grouped(filters, key=key)
+def _rows(rows: list[dict[str, Any]], key: str, names: list[str]) -> list[dict[str, object]]:
+    table = grouped(rows, key)
     return [dict(zip(names + list(SUMS), row, strict=True)) for row in table.rows]
 
 
@@ -84,11 +85,12 @@ def cost_summary(request: HttpRequest, query: Query[SummaryQuery]) -> CostSummar
     require(request.user, me.workspace_id, Action.VIEW)
     filters = _filters(me.workspace_id, query)
     days = daily(filters).values("day").annotate(**SUMS).order_by("day")
+    rows = combinations(filters)
     return CostSummary(
         since=filters.since,
         until=filters.until,
-        totals=Totals.model_validate(totals(filters), from_attributes=True),
-        by_workflow=[WorkflowSums(**row) for row in _rows(filters, "workflow", ["workflow_id", "workflow_name"])],  # type: ignore[arg-type]
-        by_model=[ModelSums(**row) for row in _rows(filters, "model", ["provider_kind", "model"])],  # type: ignore[arg-type]
+        totals=Totals.model_validate(totals(filters, rows), from_attributes=True),
+        by_workflow=[WorkflowSums(**row) for row in _rows(rows, "workflow", ["workflow_id", "workflow_name"])],  # type: ignore[arg-type]
+        by_model=[ModelSums(**row) for row in _rows(rows, "model", ["provider_kind", "model"])],  # type: ignore[arg-type]
         by_day=[DaySums.model_validate({**row, **{name: row[name] or 0 for name in SUMS}}) for row in days],
     )

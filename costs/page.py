@@ -3,11 +3,11 @@ bench/cost_report.py call, so what is timed and exported is what is shown."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property
 from typing import Any
 
 from costs.per_run import per_run, top_runs
-from costs.reports import GROUPINGS, Filters, Table, grouped, summary
+from costs.reports import GROUPINGS, Filters, Table, combinations, grouped, summary
 from costs.timeline import spend_over_time
 
 
@@ -29,22 +29,35 @@ class ReportQuery:
         return cls(filters, data["bucket"], data["stack"])
 
 
-def _over_time(query: ReportQuery) -> Table:
-    return spend_over_time(query.filters, query.bucket, query.stack)
+class Source:
+    """A query and the rollup rows that several tables share, read once."""
+
+    def __init__(self, query: ReportQuery) -> None:
+        self.query = query
+        self.filters = query.filters
+
+    @cached_property
+    def combinations(self) -> list[dict[str, Any]]:
+        return combinations(self.filters)
 
 
-def _on_filters(build: Callable[[Filters], Table], query: ReportQuery) -> Table:
-    return build(query.filters)
+def _grouping(key: str) -> Callable[[Source], Table]:
+    return lambda source: grouped(source.combinations, key)
 
 
-BUILDERS: dict[str, Callable[[ReportQuery], Table]] = {
-    "summary": partial(_on_filters, summary),
-    "over-time": _over_time,
-    **{key: partial(_on_filters, partial(grouped, key=key)) for key in GROUPINGS},
-    "per-run": partial(_on_filters, per_run),
-    "top-runs": partial(_on_filters, top_runs),
+BUILDERS: dict[str, Callable[[Source], Table]] = {
+    "summary": lambda source: summary(source.filters, source.combinations),
+    "over-time": lambda source: spend_over_time(source.filters, source.query.bucket, source.query.stack),
+    **{key: _grouping(key) for key in GROUPINGS},
+    "per-run": lambda source: per_run(source.filters),
+    "top-runs": lambda source: top_runs(source.filters),
 }
 
 
 def report(query: ReportQuery) -> dict[str, Table]:
-    return {key: build(query) for key, build in BUILDERS.items()}
+    source = Source(query)
+    return {key: build(source) for key, build in BUILDERS.items()}
+
+
+def table(query: ReportQuery, key: str) -> Table:
+    return BUILDERS[key](Source(query))

@@ -40,7 +40,7 @@ def price_list(request: HttpRequest) -> HttpResponse:
         if me.role != Role.OWNER:
             return _page(request, me, None)
         # "Change" links prefill the form with the price they change.
-        initial = {key: request.GET[key] for key in ("provider_kind", "model") if key in request.GET}
+        initial = {key: request.GET[key] for key in PriceForm.Meta.fields if key in request.GET}
         return _page(request, me, PriceForm(initial=initial))
     me = member(request, Action.MANAGE)
     form = PriceForm(request.POST)

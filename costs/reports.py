@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum, UniqueConstraint
 from django.utils import timezone
 
 from engine.models import CostDaily, CostEntry
@@ -23,6 +23,7 @@ SUMS = {
     "cost": Sum("cost"),
     "saved": Sum("saved"),
 }
+PLACES = Decimal("0.000001")
 SUM_HEADERS = ["Calls", "Cached calls", "Tokens in", "Tokens out", "Cost (USD)", "Saved by cache (USD)"]
 
 
@@ -82,7 +83,12 @@ def daily(filters: Filters) -> QuerySet[CostDaily]:
 
 
 def _sums(row: dict[str, Any]) -> list[Any]:
-    return [row[name] or 0 for name in SUMS]
+    # SQLite (the embedded mode) sums decimals with more places than the columns hold.
+    return [_places(row[name] or 0) for name in SUMS]
+
+
+def _places(value: Any) -> Any:
+    return value.quantize(PLACES) if isinstance(value, Decimal) else value
 
 
 def _label(key: str, value: Any) -> Any:
@@ -91,18 +97,41 @@ def _label(key: str, value: Any) -> Any:
     return value
 
 
-def grouped(filters: Filters, *, key: str) -> Table:
+# Every column of the rollup's unique key but the workspace and the day.
+DIMENSIONS = tuple(
+    name
+    for constraint in CostDaily._meta.constraints
+    if isinstance(constraint, UniqueConstraint)
+    for name in constraint.fields
+    if name not in ("workspace", "day")
+)
+
+
+def combinations(filters: Filters) -> list[dict[str, Any]]:
+    """The range's rollup rows summed over their days: one row per combination of dimensions.
+
+    Every grouping table and the totals are summed from these in Python: one query rather than
+    seven that each read every rollup row of the range again (bench/cost_report.py).
+    """
+    rows = daily(filters).values(*DIMENSIONS).annotate(workflow_name=Max("workflow_name"), **SUMS)
+    return list(rows.order_by())
+
+
+def grouped(rows: list[dict[str, Any]], key: str) -> Table:
     """Sums over one grouping, most expensive first; a workflow's name is its latest in the range."""
     grouping = GROUPINGS[key]
-    rows = daily(filters).values(*grouping.keys)
-    if "workflow_id" in grouping.keys:
-        rows = rows.annotate(workflow_name=Max("workflow_name"))
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(tuple(row[name] for name in grouping.keys), dict.fromkeys(SUMS, 0))
+        for name in SUMS:
+            group[name] += row[name] or 0
+        group["workflow_name"] = max(group.get("workflow_name", ""), row["workflow_name"] or "")
     result = []
-    for row in rows.annotate(**SUMS).order_by("-cost", *grouping.keys):
-        cells = [_label(name, row[name]) for name in grouping.keys]
+    for keys, sums in sorted(groups.items(), key=lambda item: (-item[1]["cost"], item[0])):
+        cells = [_label(name, value) for name, value in zip(grouping.keys, keys, strict=True)]
         if "workflow_id" in grouping.keys:
-            cells.insert(1, row["workflow_name"] or "(no workflow)")
-        result.append(cells + _sums(row))
+            cells.insert(1, sums["workflow_name"] or "(no workflow)")
+        result.append(cells + _sums(sums))
     return Table(key, grouping.title, [*grouping.headers, *SUM_HEADERS], result)
 
 
@@ -117,8 +146,11 @@ class Totals:
     test_cost: Decimal
 
 
-def totals(filters: Filters) -> Totals:
-    row = daily(filters).aggregate(**SUMS)
+def totals(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Totals:
+    row = dict.fromkeys(SUMS, 0)
+    for combination in combinations(filters) if rows is None else rows:
+        for name in SUMS:
+            row[name] += combination[name] or 0
     start, end = filters.bounds()
     tests = CostEntry.objects.filter(
         workspace_id=filters.workspace_id, is_test=True, created_at__gte=start, created_at__lt=end
@@ -128,13 +160,13 @@ def totals(filters: Filters) -> Totals:
     if filters.model:
         tests = tests.filter(model=filters.model)
     test_cost = tests.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
-    sums: dict[str, Any] = {name: row[name] or 0 for name in SUMS}
+    sums: dict[str, Any] = dict(zip(SUMS, _sums(row), strict=True))
     return Totals(**sums, test_cost=test_cost)
 
 
-def summary(filters: Filters) -> Table:
-    """The totals as a table, for the CSV export and the API."""
-    figures = totals(filters)
-    rows = [[header, getattr(figures, name)] for header, name in zip(SUM_HEADERS, SUMS, strict=True)]
-    rows.append(["Of which test runs (USD)", figures.test_cost])
-    return Table("summary", "Totals", ["Figure", "Value"], rows)
+def summary(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Table:
+    """The totals as a table, for the page and the CSV export."""
+    figures = totals(filters, rows)
+    cells = [[header, getattr(figures, name)] for header, name in zip(SUM_HEADERS, SUMS, strict=True)]
+    cells.append(["Of which test runs (USD)", figures.test_cost])
+    return Table("summary", "Totals", ["Figure", "Value"], cells)

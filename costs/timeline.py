@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import DateField, Max, Sum
 from django.db.models.functions import Trunc
 
-from costs.reports import Filters, Table, daily
+from costs.reports import PLACES, Filters, Table, daily
 
 # More series than this make a stacked bar unreadable; the rest are summed as "Other".
 SERIES = 8
@@ -55,8 +55,9 @@ def spend_over_time(filters: Filters, bucket: str, stack: str) -> Table:
     names: dict[Any, str] = {}
     for row in rows:
         key = row[column]
-        cells[(row["period"], key)] = row["cost"]
-        totals[key] = totals.get(key, Decimal(0)) + row["cost"]
+        cost = row["cost"].quantize(PLACES)
+        cells[(row["period"], key)] = cost
+        totals[key] = totals.get(key, Decimal(0)) + cost
         names[key] = (row["name"] or "(no workflow)") if stack == "workflow" else key
     ranked = sorted(totals, key=lambda key: (-totals[key], str(key)))
     shown, rest = (ranked[: SERIES - 1], ranked[SERIES - 1 :]) if len(ranked) > SERIES else (ranked, [])

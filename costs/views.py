@@ -12,7 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import Action, require
 from accounts.views import current_membership
 from costs.forms import ReportForm
-from costs.page import BUILDERS, ReportQuery, report
+from costs.page import BUILDERS, ReportQuery, report, table
 from costs.reports import GROUPINGS
 
 
@@ -62,11 +62,20 @@ def export_view(request: HttpRequest, key: str) -> HttpResponse:
     if query is None:
         problems = "; ".join(f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items())
         return HttpResponse(problems, status=422, content_type="text/plain")
-    table = BUILDERS[key](query)
+    rows = table(query, key)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     since, until = query.filters.since, query.filters.until
     response["Content-Disposition"] = f'attachment; filename="costs-{key}-{since}-{until}.csv"'
     writer = csv.writer(response)
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerow(rows.headers)
+    writer.writerows([_inert(cell) for cell in row] for row in rows.rows)
     return response
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula; names are user input.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: Any) -> Any:
+    """The cell as text a spreadsheet shows rather than evaluates (OWASP "CSV injection")."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Role
 from engine.models import Budget, ModelPrice
 from tests.costs.billing import bill, run_in
-from tests.factories import BudgetFactory, MembershipFactory, UserFactory, WorkflowFactory
+from tests.factories import BudgetFactory, MembershipFactory, ModelPriceFactory, UserFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,8 @@ def test_it_shows_viewers_the_report_and_hides_it_from_outsiders(owner, viewer, 
     page = login_as(viewer).get("/costs/")
     assert page.status_code == 200
     assert "Triage" in page.content.decode()
+    today = timezone.localdate()
+    assert f'name="since" value="{today - timedelta(days=29)}"' in page.content.decode()
     assert "Theirs" not in page.content.decode()
     assert "Triage" not in login_as(outsider).get("/costs/").content.decode()
 
@@ -262,3 +264,15 @@ def test_it_names_the_field_of_a_bad_price(owner, login_as):
     assert "cannot be negative" in page
     assert 'data-field="output_per_million"' in page
     assert not ModelPrice.objects.filter(model="gpt-x").exists()
+
+
+def test_it_exports_formula_like_names_as_text(owner, login_as):
+    ModelPriceFactory(model="gpt-x")
+    bill(
+        run_in(
+            owner.workspace, workflow_id=5, workflow_name='=HYPERLINK("http://evil.example","x")', trigger_kind="api"
+        )
+    )
+    rows = list(csv.reader(io.StringIO(login_as(owner).get("/costs/export/workflow.csv").content.decode())))
+
+    assert rows[1][:2] == ["5", '\'=HYPERLINK("http://evil.example","x")']

@@ -5,10 +5,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from costs.page import ReportQuery, report
-from costs.per_run import interpolated, per_run, top_runs
+from costs.per_run import per_run, rank_pair, top_runs
 from costs.reports import GROUPINGS, Filters, totals
 from costs.timeline import periods, spend_over_time
 from engine.models import CostEntry
@@ -104,32 +105,43 @@ def test_it_reports_mean_median_and_p95_per_production_run(owner, spend):
     costs = sorted(sum((e.cost for e in CostEntry.objects.filter(run=run)), Decimal(0)) for run in runs)
     [[count, mean, p50, p95, most]] = per_run(filters(owner)).rows
 
-    assert count == len(runs)
+    assert count == len(runs) == 7
     assert mean == (sum(costs, Decimal(0)) / len(costs)).quantize(Decimal("0.000001"))
     assert p50 == costs[3]
-    position = 0.95 * (len(costs) - 1)
-    low = int(position)
-    between = float(costs[low]) + (position - low) * (float(costs[low + 1]) - float(costs[low]))
-    assert p95 == Decimal(str(between)).quantize(Decimal("0.000001"))
+    # percentile_cont: rank 0.95 x 6 = 5.7, so 70 % of the way from the 6th to the 7th value.
+    assert p95 == (costs[5] + (costs[6] - costs[5]) * Decimal("0.7")).quantize(Decimal("0.000001"))
     assert most == costs[-1]
 
 
-def test_it_interpolates_percentiles_as_postgresql_does_for_sqlite(owner, spend):
-    """The embedded mode's percentiles (computed in Python) equal PostgreSQL's percentile_cont."""
-    runs = [*spend.triage, spend.refunds]
-    costs = sorted(float(sum((e.cost for e in CostEntry.objects.filter(run=run)), Decimal(0))) for run in runs)
+def test_it_finds_the_ranks_around_a_percentile():
+    assert rank_pair(7, 0.95) == (5, 6, pytest.approx(0.7))
+    assert rank_pair(7, 0.5) == (3, 4, 0)
+    assert rank_pair(1, 0.95) == (0, 0, 0)
+
+
+def test_it_agrees_with_postgresql_percentile_cont(owner, spend):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY cost), percentile_cont(0.95) WITHIN GROUP "
+            "(ORDER BY cost) FROM engine_run WHERE workspace_id = %s AND NOT is_test AND cost > 0",
+            [owner.workspace_id],
+        )
+        expected = [Decimal(str(value)).quantize(Decimal("0.000001")) for value in cursor.fetchone()]
     [[_count, _mean, p50, p95, _most]] = per_run(filters(owner)).rows
 
-    assert [Decimal(str(interpolated(costs, f))).quantize(Decimal("0.000001")) for f in (0.5, 0.95)] == [p50, p95]
-    assert interpolated([], 0.5) is None
-    assert interpolated([3.0], 0.95) == 3.0
+    assert [p50, p95] == expected
 
 
 def test_it_reports_per_run_cost_of_one_model_when_filtered(owner, spend):
-    [[count, _mean, _p50, _p95, most]] = per_run(filters(owner, model="gpt-mini")).rows
+    [[count, mean, p50, p95, most]] = per_run(filters(owner, model="gpt-mini")).rows
 
-    assert count == len(spend.triage)
-    assert most == max(CostEntry.objects.get(run=run, model="gpt-mini").cost for run in spend.triage)
+    costs = sorted(CostEntry.objects.get(run=run, model="gpt-mini").cost for run in spend.triage)
+    places = Decimal("0.000001")
+    assert count == len(spend.triage) == 6
+    assert mean == (sum(costs, Decimal(0)) / 6).quantize(places)
+    assert p50 == ((costs[2] + costs[3]) / 2).quantize(places)  # rank 2.5
+    assert p95 == (costs[4] + (costs[5] - costs[4]) * Decimal("0.75")).quantize(places)  # rank 4.75
+    assert most == costs[-1]
 
 
 def test_it_lists_the_most_expensive_production_runs_linked(owner, spend):
