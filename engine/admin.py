@@ -8,6 +8,7 @@ from engine.models import (
     Effect,
     ModelPrice,
     NodeRun,
+    ProviderConfig,
     Run,
     RunEvent,
     WebhookDelivery,
@@ -131,3 +132,13 @@ class BudgetAdmin(admin.ModelAdmin):
     list_display = ["name", "scope", "workflow_id", "limit", "alert_percent", "workspace", "updated_at"]
     list_filter = ["scope", "workspace"]
     search_fields = ["name"]
+
+
+@admin.register(ProviderConfig)
+class ProviderConfigAdmin(admin.ModelAdmin):
+    """Without the encrypted key: it is set on the workspace's Model providers page only."""
+
+    list_display = ["name", "workspace", "kind", "base_url", "updated_at"]
+    list_filter = ["kind", "workspace"]
+    search_fields = ["name", "base_url"]
+    exclude = ["api_key_encrypted"]
