@@ -1,9 +1,10 @@
 """The designer with a 300-node workflow: time until the canvas is interactive (target ≤ 1.5 s).
 
-Run against a database of its own (it empties it first, and refuses a name without 'bench'):
+    .venv/bin/python bench/canvas_load.py
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/switchyard_bench_canvas \
-    REDIS_URL=redis://127.0.0.1:6379/13 SECRET_KEY=... .venv/bin/python bench/canvas_load.py
+It creates and empties its own database, switchyard_bench_canvas on 127.0.0.1
+(BENCH_DATABASE_URL overrides it; the name must contain 'bench'). Build the frontend first
+(`make run` or `cd frontend && npm run build`).
 
 It serves the app with uvicorn in this process and drives Debian's Chromium with Playwright.
 "Interactive" is measured from the navigation's start to the moment a click on a node has
@@ -22,17 +23,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop here
+from bench.database import use_own_database
 
-import django
-
-django.setup()
+use_own_database("switchyard_bench_canvas", redis_db=13)
 
 import uvicorn  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from accounts.models import Membership, Role, Workspace  # noqa: E402
@@ -126,10 +124,6 @@ def measure(page: Page, probe: Callable[[Page, str], float], url: str) -> list[f
 
 
 def main() -> int:
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        print(f"refusing to empty {name!r}: point DATABASE_URL at a database whose name contains 'bench'")
-        return 2
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     flow, run = seed()

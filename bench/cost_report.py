@@ -10,7 +10,6 @@ server time without the network. The baseline, measured in the same run, is the 
 straight from the cost entries, without the rollup. --reuse keeps the data of an earlier run.
 """
 
-import os
 import statistics
 import sys
 import time
@@ -19,18 +18,10 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/switchyard_bench_costs")
-os.environ["DATABASE_URL"] = DATABASE_URL
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-that-is-long-enough-to-pass")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from bench.database import use_own_database
 
-import django  # noqa: E402
-
-django.setup()
+use_own_database("switchyard_bench_costs", redis_db=10)
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -107,23 +98,6 @@ WHERE r.id = s.run_id
 """
 
 
-def create_database() -> None:
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to fill {name!r}: the benchmark database's name must contain 'bench'")
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        dbname="postgres",
-        password=db["PASSWORD"] or None,
-        autocommit=True,
-    ) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-
-
 def seed() -> Workspace:
     call_command("migrate", verbosity=0)
     if "--reuse" in sys.argv:
@@ -181,7 +155,6 @@ def p90(values: list[float]) -> float:
 
 
 def main() -> int:
-    create_database()
     print("\n".join(environment()[:3]))
     print(
         f"database: {connection.settings_dict['NAME']}; seeding {RUNS * CALLS_PER_RUN:,} cost entries over {DAYS} days"

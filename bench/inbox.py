@@ -1,24 +1,24 @@
 """The review inbox under load: 10,000 pending items, the first page's server time (target ≤ 150 ms).
 
-Run against a database of its own (it empties it first, and refuses a name without 'bench'):
+    .venv/bin/python bench/inbox.py
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/switchyard_bench_inbox \
-    REDIS_URL=redis://127.0.0.1:6379/12 SECRET_KEY=... python -m bench.inbox
+It creates and empties its own database, switchyard_bench_inbox on 127.0.0.1
+(BENCH_DATABASE_URL overrides it; the name must contain 'bench').
 
 The pages are requested in this process through Django's test client, so the time measured
 is the server's: middleware, permission checks, queries and template rendering, no network.
 """
 
-import os
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import django
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.database import use_own_database
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django.setup()
+use_own_database("switchyard_bench_inbox", redis_db=12)
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -93,10 +93,6 @@ def p90(values: list[float]) -> float:
 
 
 def main() -> int:
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        print(f"refusing to empty {name!r}: point DATABASE_URL at a database whose name contains 'bench'")
-        return 2
     call_command("migrate", verbosity=0)
     # The audit log is append-only (a workspace with history cannot be deleted), so start from empty.
     call_command("flush", interactive=False, verbosity=0)

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -162,16 +162,8 @@ def workflow_runs(request: HttpRequest, workflow_id: int) -> HttpResponse:
     return run_list_page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id))
 
 
-# Added by the AI nodes (another branch); until then provider and model fields are free text.
+# The provider and model pickers' suggestions (engine/provider_api.py).
 PROVIDERS_PATH = "/api/v1/providers"
-
-
-def _existing(path: str) -> str:
-    try:
-        resolve(path)
-    except Resolver404:
-        return ""
-    return path
 
 
 @login_required
@@ -184,7 +176,7 @@ def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "node_types": [kind.describe() for kind in registry.kinds()],
         "sample_input": workflow.sample_input,
         "problems": [problem.as_dict() for problem in graphs.validate(workflow.draft)],
-        "providers_url": _existing(PROVIDERS_PATH),
+        "providers_url": PROVIDERS_PATH,
     }
     context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}
     return render(request, "builder/designer.html", context)

@@ -29,7 +29,8 @@ def test_it_mounts_the_canvas_with_the_draft_and_node_types(login_as, owner):
     assert boot["sample_input"] == {"subject": "hi"}
     assert "trigger" in {kind["kind"] for kind in boot["node_types"]}
     assert boot["problems"] == [{"path": "nodes", "code": "no_trigger", "message": boot["problems"][0]["message"]}]
-    assert boot["providers_url"] == "", "this build has no AI providers endpoint: fields stay free text"
+    providers = login_as(owner).get(boot["providers_url"]).json()
+    assert providers[0]["label"] == "built-in (offline)"
     assert b'data-can-edit="true"' in response.content
 
 

@@ -46,7 +46,7 @@ export interface DesignerProps {
   kinds: NodeKind[];
   problems: Problem[];
   sampleInput: unknown;
-  /** GET list of {name, kind, label, models}; empty when this server has no AI providers endpoint. */
+  /** GET list of {name, kind, label, models} for the provider and model pickers. */
   providersUrl: string;
   apiUrl: string;
   canEdit: boolean;
@@ -108,7 +108,7 @@ function DesignerInner(props: DesignerProps) {
   }, [saver]);
   const placed = useMemo(() => placeProblems(save.checked, save.problems), [save.checked, save.problems]);
 
-  // Provider and model fields suggest from the AI providers where the server has them.
+  // Provider and model fields suggest from the workspace's AI providers.
   const { providersUrl } = props;
   const [providers, setProviders] = useState<ProviderChoice[]>([]);
   useEffect(() => {
