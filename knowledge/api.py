@@ -152,7 +152,7 @@ def get_base(request: HttpRequest, base_id: int) -> KnowledgeBaseOut:
 )
 def list_documents(request: HttpRequest, base_id: int) -> list[DocumentOut]:
     base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
-    return [document_out(document) for document in base.documents.all()]
+    return [document_out(document) for document in base.documents.defer("raw")]
 
 
 @router.post(
@@ -195,7 +195,8 @@ def add_url(request: HttpRequest, base_id: int, body: UrlIn) -> Status[DocumentO
 
 @router.get("/knowledge-bases/{base_id}/documents/{document_id}", response=DocumentOut, summary="One document")
 def get_document(request: HttpRequest, base_id: int, document_id: int) -> DocumentOut:
-    return document_out(get_for(request.user, Document, Action.VIEW, pk=document_id, knowledge_base_id=base_id))
+    found = Document.objects.defer("raw")
+    return document_out(get_for(request.user, found, Action.VIEW, pk=document_id, knowledge_base_id=base_id))
 
 
 @router.delete(
