@@ -36,6 +36,8 @@ class FakeOpenAI:
         self.failures: list[Failure] = []
         self.json_schema_supported = True
         self.seen: list[Seen] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.lock = threading.Lock()
         owner = self
 
@@ -75,10 +77,14 @@ class FakeOpenAI:
             asks_schema = body.get("response_format", {}).get("type") == "json_schema"
             if failure is None and asks_schema and not self.json_schema_supported:
                 failure = Failure(400, message="response_format json_schema is not supported by this server")
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             content = (
                 self.answers.pop(0) if self.answers and failure is None and path.endswith("/chat/completions") else None
             )
         time.sleep(self.latency_s)
+        with self.lock:
+            self.in_flight -= 1
         if failure is not None:
             return failure.status, failure.headers, {"error": {"message": failure.message, "type": "fake"}}
         if path.endswith("/embeddings"):

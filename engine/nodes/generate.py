@@ -4,7 +4,7 @@ from pydantic import Field, field_validator
 
 from engine.nodes.llm import ModelNode, ModelParams, passages
 from engine.providers import structured
-from engine.providers.base import ChatRequest
+from engine.providers.base import SOURCES_HEADER, ChatRequest
 from engine.providers.calls import ModelCalls
 from engine.registry import register
 
@@ -58,7 +58,7 @@ def generate(calls: ModelCalls, params: GenerateParams) -> dict[str, Any]:
         numbered = "\n\n".join(
             f"[{number}] {passage.title or passage.source}\n{passage.text}" for number, passage in enumerate(context, 1)
         )
-        prompt = f"{prompt}\n\nSources (cite them as [n]):\n{numbered}"
+        prompt = f"{prompt}{SOURCES_HEADER}{numbered}"
     messages = ({"role": "system", "content": params.system},) if params.system else ()
     request = ChatRequest(
         model=params.model,

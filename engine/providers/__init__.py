@@ -36,7 +36,14 @@ def resolve(workspace_id: int, name: str) -> Provider:
     config = ProviderConfig.objects.filter(workspace_id=workspace_id, name=name).first()
     if config is None:
         raise NonRetryableError(f"There is no provider named {name!r} in this workspace", code="unknown_provider")
-    key = secrets.decrypt(config.api_key_encrypted) if config.api_key_encrypted else ""
+    try:
+        key = secrets.decrypt(config.api_key_encrypted) if config.api_key_encrypted else ""
+    except secrets.UnreadableSecret:
+        raise NonRetryableError(
+            f"The API key of provider {name!r} cannot be decrypted with the configured CREDENTIAL_KEYS; "
+            "an owner must enter it again, or the old key must be restored (docs/deploy.md)",
+            code="unreadable_credentials",
+        ) from None
     return OpenAICompatibleProvider(config.name, config.base_url, key, dict(config.headers), float(config.timeout_s))
 
 

@@ -5,6 +5,10 @@ from typing import Any, Protocol
 
 from engine.errors import NodeError
 
+# Starts the numbered passages appended to a prompt; the built-in provider reads the passages
+# from the request instead, so it cuts the prompt here.
+SOURCES_HEADER = "\n\nSources (cite them as [n]):\n"
+
 
 @dataclass(frozen=True)
 class Passage:

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from engine.providers import structured, tokens, vectors
-from engine.providers.base import ChatRequest, Completion, Exchange, Passage
+from engine.providers.base import SOURCES_HEADER, ChatRequest, Completion, Exchange, Passage
 from engine.providers.similarity import Index, classify
 
 NAME = "builtin"
@@ -59,7 +59,7 @@ class BuiltinProvider:
 def _last_user_message(request: ChatRequest) -> str:
     for message in reversed(request.messages):
         if message["role"] == "user":
-            return message["content"]
+            return message["content"].split(SOURCES_HEADER, 1)[0]
     return ""
 
 

@@ -14,12 +14,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from engine import budgets, costs
 from engine.errors import NodeError
 from engine.models import CachedCompletion
-from engine.providers import resolve, tokens
+from engine.providers import builtin, resolve, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
@@ -86,6 +87,8 @@ class ModelCalls:
         reservation = budgets.reserve(self.scope, self._estimate(provider, request))
         spent = Decimal(0)
         try:
+            if provider.kind != builtin.KIND:
+                _release_connection()
             completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
@@ -159,6 +162,16 @@ class ModelCalls:
     def _cache_key(self, provider: Provider, request: ChatRequest) -> str:
         material = {"provider": provider.name, "kind": provider.kind, **request.cache_material()}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _release_connection() -> None:
+    """Give this thread's database connection back while it waits on the network.
+
+    A hundred parallel model calls would otherwise hold a hundred idle connections (PostgreSQL's
+    default limit) for the seconds a model takes; Django reconnects at the next query.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def _cached(workspace_id: int, key: str) -> Completion | None:

@@ -1,0 +1,163 @@
+"""100 parallel generate nodes against a fake OpenAI-compatible server at 500 ms latency, on ONE worker process.
+
+    .venv/bin/python bench/llm_fanout.py [--nodes 100] [--latency 0.5] [--concurrency 50] [--reps 3]
+
+The graph is a trigger fanned out to `--nodes` generate nodes, each one model call. The worker
+is one `celery worker --pool=threads` process; a model call waits on the network holding no
+database connection, so the pool's threads overlap the calls. Printed: wall time per run
+(start_run to the run's end), beside the serial lower bound (nodes x latency) and the bound
+for this many threads (ceil(nodes / concurrency) x latency), and the same fan-out of no-op
+transform nodes, the engine's own floor measured in the same run. Target: at most 2 s for 100 nodes.
+Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first.
+Exit status: 0 when it measured (a missed target is reported), 1 when it could not measure.
+"""
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import django
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
+
+from bench.workers import POOL_ARGS, Worker, base_env  # noqa: E402
+from tests.fake_openai import FakeOpenAI  # noqa: E402
+
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "switchyard_ai_bench"
+BROKER_URL = "redis://127.0.0.1:6379/8"
+TARGET_S = 2.0
+
+
+class CouldNotMeasure(Exception):
+    pass
+
+
+class ModelWorker(Worker):
+    """One worker process with a thread pool sized for overlapping model calls."""
+
+    def __init__(self, app: object, env: dict[str, str], log_dir: Path, concurrency: int) -> None:
+        super().__init__("model-calls", app, "config", "celery", env, log_dir)  # type: ignore[arg-type]
+        pool = [arg for arg in POOL_ARGS if not arg.startswith("--concurrency")]
+        self.command = [*self.command[: self.command.index(POOL_ARGS[0])], *pool, f"--concurrency={concurrency}",
+                        *self.command[self.command.index(POOL_ARGS[-1]) + 1 :]]  # fmt: skip
+
+
+def prepare(data_dir: str) -> dict[str, str]:
+    try:
+        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3).flushdb()
+    except (psycopg.Error, redis.RedisError) as error:
+        raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error
+    env = {
+        "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
+        "REDIS_URL": BROKER_URL,
+        "SECRET_KEY": "bench-only-secret-key-not-used-for-anything-real-0123456789",
+        "SWITCHYARD_DATA_DIR": data_dir,
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    django.setup()
+    return env
+
+
+def setup_workspace(fake_url: str) -> int:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import Workspace
+    from engine import provider_configs
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE engine_run, engine_providerconfig CASCADE")
+    workspace, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Benchmarks"})
+    values = {"name": "fake", "base_url": fake_url, "chat_models": ["gpt-bench"]}
+    provider_configs.save(workspace.pk, values, "sk-bench")
+    return workspace.pk
+
+
+def fan_out(nodes: int, model_calls: bool = True) -> dict[str, object]:
+    """Trigger → `nodes` generate nodes; without model calls, as many no-op transforms (the engine's own floor)."""
+    generate = {"type": "generate", "params": {"provider": "fake", "model": "gpt-bench", "prompt": "ticket"}}
+    noop = {"type": "transform", "params": {"fields": {"n": 1}}}
+    drafts = [{"id": f"d{i}", **(generate if model_calls else noop)} for i in range(nodes)]
+    edges = [{"id": f"e{i}", "source": "start", "source_handle": "out", "target": f"d{i}", "target_handle": "in"}
+             for i in range(nodes)]  # fmt: skip
+    return {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}, *drafts], "edges": edges}
+
+
+def one_run(workspace_id: int, graph: dict[str, object], worker: Worker, timeout: float) -> float:
+    from engine.models import ENDED_RUN, NodeRun, Run, RunStatus
+    from engine.runs import Options, RunSource, start_run
+
+    began = time.perf_counter()
+    run = start_run(RunSource(workspace_id=workspace_id, graph=graph), {}, Options())
+    status = Run.objects.filter(pk=run.pk).values_list("status", flat=True)
+    while status.first() not in ENDED_RUN:
+        if time.perf_counter() - began > timeout:
+            raise CouldNotMeasure(f"run {run.pk} did not finish within {timeout} s")
+        if not worker.alive():
+            raise CouldNotMeasure(f"the worker died:\n{worker.output()}")
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - began
+    if status.first() != RunStatus.SUCCEEDED:
+        failed = NodeRun.objects.filter(run=run).exclude(status="succeeded").values_list("node_id", "error")[:3]
+        raise CouldNotMeasure(f"run {run.pk} ended {status.first()}: {list(failed)}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=50, help="threads of the one worker process")
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    fake = FakeOpenAI(latency_s=args.latency, tokens_in=50, tokens_out=20)
+    try:
+        with tempfile.TemporaryDirectory(prefix="llm-fanout-") as data_dir:
+            env = prepare(data_dir)
+            workspace_id = setup_workspace(fake.url)
+            from config.celery import app
+
+            with ModelWorker(app, base_env(**env), Path(data_dir), args.concurrency) as worker:
+                graph = fan_out(args.nodes)
+                one_run(workspace_id, graph, worker, 120)  # warm-up: imports, connection pools
+                fake.peak_in_flight = 0
+                walls = [one_run(workspace_id, graph, worker, 120) for _ in range(args.reps)]
+                floor = [one_run(workspace_id, fan_out(args.nodes, False), worker, 120) for _ in range(args.reps)]
+    except CouldNotMeasure as error:
+        print(f"could not measure: {error}", file=sys.stderr)
+        return 1
+    finally:
+        fake.close()
+    serial = args.nodes * args.latency
+    bound = math.ceil(args.nodes / args.concurrency) * args.latency
+    median = statistics.median(walls)
+    print(f"{args.nodes} parallel generate nodes, {args.latency * 1000:.0f} ms per model call, one worker process "
+          f"(--pool=threads --concurrency={args.concurrency})")  # fmt: skip
+    print(f"  wall per run:            {', '.join(f'{wall:.2f} s' for wall in walls)} (median {median:.2f} s)")
+    print(f"  same fan-out of no-op transform nodes (engine floor): median {statistics.median(floor):.2f} s")
+    print(f"  serial lower bound:      {serial:.1f} s ({args.nodes} x {args.latency} s)")
+    print(f"  bound for {args.concurrency} threads:   {bound:.1f} s")
+    print(f"  peak concurrent calls:   {fake.peak_in_flight}")
+    print(f"  speed-up over serial:    {serial / median:.0f}x")
+    verdict = "met" if median <= TARGET_S else "MISSED"
+    print(f"  target (<= {TARGET_S:.0f} s for the median): {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
