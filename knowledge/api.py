@@ -16,7 +16,7 @@ from accounts.tokens import require_scope
 from accounts.views import current_membership
 from knowledge import documents, sync
 from knowledge.models import LEXICAL, Document, KnowledgeBase
-from knowledge.search import search
+from knowledge.search import Passage, search
 
 router = Router(tags=["knowledge"])
 
@@ -80,20 +80,8 @@ class QueryIn(Schema):
     min_score: float = Field(0.0, ge=0, le=1)
 
 
-class PassageOut(Schema):
-    text: str
-    score: float = Field(description="relevance from 0 to 1")
-    title: str
-    source: str
-    heading: str
-    document_id: int
-    chunk_id: int
-    position: int
-    metadata: dict[str, Any]
-
-
 class QueryOut(Schema):
-    passages: list[PassageOut]
+    passages: list[Passage]
     top_score: float
 
 
@@ -216,6 +204,6 @@ def query(request: HttpRequest, base_id: int, body: QueryIn) -> QueryOut:
     base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
     passages = search(base, body.query, body.top_k, body.filters, body.min_score)
     return QueryOut(
-        passages=[PassageOut(**passage.as_output()) for passage in passages],
+        passages=passages,
         top_score=max((passage.score for passage in passages), default=0.0),
     )

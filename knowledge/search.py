@@ -8,10 +8,10 @@ chunk holding each query term once, capped at 1) and its cosine similarity to th
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import NodeError
 from engine.providers import embed
@@ -24,10 +24,12 @@ MIN_CANDIDATES = 50
 Filters = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Passage:
+class Passage(BaseModel):
+    """One ranked chunk; also the API's answer schema (knowledge/api.py)."""
+
+    model_config = ConfigDict(frozen=True)
     text: str
-    score: float
+    score: float = Field(description="relevance from 0 to 1")
     title: str
     source: str
     heading: str
@@ -35,9 +37,6 @@ class Passage:
     chunk_id: int
     position: int
     metadata: dict[str, Any]
-
-    def as_output(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _mask(index: Index, filters: Filters) -> np.ndarray:
