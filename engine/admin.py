@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from engine.models import CachedResult, Effect, NodeRun, Run, RunEvent, WebhookDelivery
+from engine.models import CachedResult, Effect, ModelPrice, NodeRun, ProviderConfig, Run, RunEvent, WebhookDelivery
 
 
 class NodeRunInline(admin.TabularInline):
@@ -59,3 +59,22 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """A price change is a new row with a later effective_from, so past calls keep their price."""
+
+    list_display = ["provider_kind", "model", "input_per_million", "output_per_million", "effective_from", "workspace"]
+    list_filter = ["provider_kind", "workspace"]
+    search_fields = ["model"]
+
+
+@admin.register(ProviderConfig)
+class ProviderConfigAdmin(admin.ModelAdmin):
+    """Without the encrypted key: it is set on the workspace's Model providers page only."""
+
+    list_display = ["name", "workspace", "kind", "base_url", "updated_at"]
+    list_filter = ["kind", "workspace"]
+    search_fields = ["name", "base_url"]
+    exclude = ["api_key_encrypted"]

@@ -127,3 +127,19 @@ def test_it_alerts_once_when_spend_crosses_the_alert_percent(workspace, owner, t
     with pytest.raises(budgets.BudgetExceeded, match='Budget "Monthly AI"'):
         budgets.reserve(scope, Decimal("0.06"))
     assert budget.spends.get().reserved == 0
+
+
+@pytest.mark.django_db
+def test_it_charges_each_budget_only_for_its_own_workflow_and_run(workspace):
+    BudgetFactory(workspace=workspace, name="Triage monthly", scope=BudgetScope.WORKFLOW_MONTH, workflow_id=7, limit=1)
+    BudgetFactory(workspace=workspace, name="Each run", scope=BudgetScope.RUN, limit=Decimal("0.60"))
+    first, second = RunFactory(workspace=workspace), RunFactory(workspace=workspace)
+
+    budgets.settle(budgets.reserve(budgets.Scope(workspace.pk, 7, first.pk), Decimal("0.50")), Decimal("0.50"), "d")
+    budgets.settle(budgets.reserve(budgets.Scope(workspace.pk, 8, second.pk), Decimal("0.50")), Decimal("0.50"), "d")
+
+    with pytest.raises(budgets.BudgetExceeded, match='Budget "Each run"'):
+        budgets.reserve(budgets.Scope(workspace.pk, 8, second.pk), Decimal("0.20"))
+    with pytest.raises(budgets.BudgetExceeded, match='Budget "Triage monthly"'):
+        budgets.reserve(budgets.Scope(workspace.pk, 7, RunFactory(workspace=workspace).pk), Decimal("0.55"))
+    assert budgets.reserve(budgets.Scope(workspace.pk, 8, RunFactory(workspace=workspace).pk), Decimal("0.55")).amount

@@ -104,3 +104,19 @@ def test_it_passes_only_confident_answers_that_keep_the_rules(workspace, confide
     checked = node_run(run, "check")
     assert (checked.handle, checked.output["reasons"]) == (handle, reasons)
     assert node_run(run, "yes" if handle == "pass" else "no").status == "succeeded"
+
+
+def test_it_gives_every_label_over_the_threshold_with_multi_label(workspace):
+    labels = [
+        {"name": "billing", "description": "invoice charge payment", "examples": ["I was charged twice"]},
+        {"name": "shipping", "description": "parcel delivery tracking", "examples": ["my parcel is late"]},
+        {"name": "account", "description": "login password", "examples": ["I cannot log in"]},
+    ]
+    sort = node("sort", "classify", text="{{ input.body }}", labels=labels, multi_label=True, threshold=0.3)
+
+    run = wait_for(start(workspace, chain(TRIGGER, sort), {"body": "I was charged twice and my parcel is late"}))
+
+    output = node_run(run, "sort").output
+    assert sorted(output["labels"]) == ["billing", "shipping"]
+    assert output["label"] in {"billing", "shipping"}
+    assert output["scores"]["account"] == 0

@@ -5,6 +5,8 @@ import pytest
 from engine.errors import NonRetryableError
 from engine.providers import BUILTIN_EMBEDDING_MODEL, embed, embedding_choices
 from engine.providers.vectors import cosine
+from tests.factories import ProviderConfigFactory
+from tests.fake_openai import FakeOpenAI
 
 
 def test_it_embeds_offline_with_a_fixed_dimension_and_unit_length():
@@ -34,3 +36,28 @@ def test_it_refuses_an_unknown_builtin_model():
 @pytest.mark.django_db
 def test_it_offers_the_builtin_model_first():
     assert embedding_choices(1)[0] == ("builtin|hashing-512", "built-in (offline) · hashing-512")
+
+
+@pytest.mark.django_db
+def test_it_embeds_with_a_configured_provider_and_lists_its_models(workspace):
+    fake = FakeOpenAI(tokens_in=7)
+    try:
+        ProviderConfigFactory(workspace=workspace, name="vllm", base_url=fake.url, embedding_models=["e5"], api_key="k")
+        result = embed(workspace.pk, "vllm", "e5", ["first", "second"])
+    finally:
+        fake.close()
+
+    assert result.vectors == [[0.1, 0.2, 0.0], [0.1, 0.2, 1.0]]
+    assert result.tokens == 7
+    assert (fake.seen[0].path, fake.seen[0].body["model"], fake.seen[0].body["input"]) == (
+        "/v1/embeddings",
+        "e5",
+        ["first", "second"],
+    )
+    assert ("vllm|e5", "vllm · e5") in embedding_choices(workspace.pk)
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_provider_the_workspace_does_not_have(workspace):
+    with pytest.raises(NonRetryableError, match="no provider named 'elsewhere'"):
+        embed(workspace.pk, "elsewhere", "e5", ["x"])
