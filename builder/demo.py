@@ -267,7 +267,7 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "params": {
                 "classifier_confidence": "{{ nodes.category.confidence }}",
                 "retrieval_score": "{{ nodes.retrieve.top_score }}",
-                # Long tickets score 0.2-0.5 against the article that answers them (docs/knowledge.md):
+                # Long tickets score 0.1-0.5 for their best passage (docs/knowledge.md):
                 # evidence, weighed at half the classifier's confidence.
                 "retrieval_weight": 0.5,
                 "threshold": 0.5,

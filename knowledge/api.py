@@ -16,7 +16,7 @@ from accounts.tokens import require_scope
 from accounts.views import current_membership
 from knowledge import documents, sync
 from knowledge.models import LEXICAL, Document, KnowledgeBase
-from knowledge.search import search
+from knowledge.search import Passage, search
 
 router = Router(tags=["knowledge"])
 
@@ -80,20 +80,8 @@ class QueryIn(Schema):
     min_score: float = Field(0.0, ge=0, le=1)
 
 
-class PassageOut(Schema):
-    text: str
-    score: float = Field(description="relevance from 0 to 1")
-    title: str
-    source: str
-    heading: str
-    document_id: int
-    chunk_id: int
-    position: int
-    metadata: dict[str, Any]
-
-
 class QueryOut(Schema):
-    passages: list[PassageOut]
+    passages: list[Passage]
     top_score: float
 
 
@@ -152,7 +140,7 @@ def get_base(request: HttpRequest, base_id: int) -> KnowledgeBaseOut:
 )
 def list_documents(request: HttpRequest, base_id: int) -> list[DocumentOut]:
     base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
-    return [document_out(document) for document in base.documents.all()]
+    return [document_out(document) for document in base.documents.defer("raw")]
 
 
 @router.post(
@@ -195,7 +183,8 @@ def add_url(request: HttpRequest, base_id: int, body: UrlIn) -> Status[DocumentO
 
 @router.get("/knowledge-bases/{base_id}/documents/{document_id}", response=DocumentOut, summary="One document")
 def get_document(request: HttpRequest, base_id: int, document_id: int) -> DocumentOut:
-    return document_out(get_for(request.user, Document, Action.VIEW, pk=document_id, knowledge_base_id=base_id))
+    found = Document.objects.defer("raw")
+    return document_out(get_for(request.user, found, Action.VIEW, pk=document_id, knowledge_base_id=base_id))
 
 
 @router.delete(
@@ -215,6 +204,6 @@ def query(request: HttpRequest, base_id: int, body: QueryIn) -> QueryOut:
     base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
     passages = search(base, body.query, body.top_k, body.filters, body.min_score)
     return QueryOut(
-        passages=[PassageOut(**passage.as_output()) for passage in passages],
+        passages=passages,
         top_score=max((passage.score for passage in passages), default=0.0),
     )

@@ -21,11 +21,15 @@ class RetrieveParams(BaseModel):
     min_score: float = Field(0.0, ge=0, le=1, description="leave out passages scoring below this (0 to 1)")
 
 
+PASSAGE_FIELDS = ("text", "score", "title", "source", "heading", "document_id")
+
+
 @register
 class Retrieve(Node):
     """Finds the passages of a knowledge base that best answer the query (hybrid BM25 + embeddings).
 
-    Output: {passages: [{text, score, title, source, heading, document_id}], top_score, query}.
+    Output: {passages: [{text, score, title, source, heading, document_id, url}], top_score, query};
+    `url` is the source when it is a web link, else "".
     `score` is a relevance from 0 to 1 (docs/knowledge.md); `top_score` is the best one, 0 when
     nothing matched, for the confidence check. Fails (not retryable) when the knowledge base is
     not in the run's workspace.
@@ -57,7 +61,13 @@ class Retrieve(Node):
             )
         passages = search(base, p.query, p.top_k, p.filters, p.min_score)
         output = [
-            {key: getattr(passage, key) for key in ("text", "score", "title", "source", "heading", "document_id")}
+            {
+                **{
+                    key: getattr(passage, key) for key in ("text", "score", "title", "source", "heading", "document_id")
+                },
+                # A link for the review card's source list (approvals/cards.py reads `url`).
+                "url": passage.source if passage.source.startswith(("https://", "http://")) else "",
+            }
             for passage in passages
         ]
         return NodeResult(

@@ -6,25 +6,30 @@ the larger of its lexical relevance (its BM25 score over the score of an average
 chunk holding each query term once, capped at 1) and its cosine similarity to the query.
 """
 
+import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from engine.errors import NodeError
 from engine.providers import embed
 from knowledge.index import Index, cache, terms
 from knowledge.models import KnowledgeBase
 
+log = logging.getLogger(__name__)
 RRF_K = 60
 MIN_CANDIDATES = 50
 Filters = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Passage:
+class Passage(BaseModel):
+    """One ranked chunk; also the API's answer schema (knowledge/api.py)."""
+
+    model_config = ConfigDict(frozen=True)
     text: str
-    score: float
+    score: float = Field(description="relevance from 0 to 1")
     title: str
     source: str
     heading: str
@@ -32,9 +37,6 @@ class Passage:
     chunk_id: int
     position: int
     metadata: dict[str, Any]
-
-    def as_output(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _mask(index: Index, filters: Filters) -> np.ndarray:
@@ -65,9 +67,13 @@ def _lexical(index: Index, query: str) -> tuple[np.ndarray, float]:
 def _dense(base: KnowledgeBase, index: Index, query: str) -> np.ndarray | None:
     if base.is_lexical or index.vectors is None or not query.strip():
         return None
-    vector = np.asarray(
-        embed(base.workspace_id, base.embedding_provider, base.embedding_model, [query]).vectors[0], dtype=np.float32
-    )
+    try:
+        embedded = embed(base.workspace_id, base.embedding_provider, base.embedding_model, [query])
+    except NodeError as error:
+        # The provider is down or was removed: keyword results beat no results; the log says why.
+        log.warning("searching %s lexically: embedding the query failed: %s", base.pk, error)
+        return None
+    vector = np.asarray(embedded.vectors[0], dtype=np.float32)
     if vector.shape[0] != index.vectors.shape[1]:
         return None  # the model changed since these chunks were embedded; lexical until re-ingested
     norm = float(np.linalg.norm(vector))

@@ -50,5 +50,5 @@ def claim_due(now: datetime | None = None) -> list[int]:
 
 
 def stale(base: KnowledgeBase, now: datetime | None = None) -> list[Document]:
-    scheduled: QuerySet[Document] = base.documents.filter(sync_every__isnull=False)
+    scheduled: QuerySet[Document] = base.documents.filter(sync_every__isnull=False).defer("raw")
     return [document for document in scheduled if document.is_stale(now)]

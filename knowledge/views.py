@@ -46,7 +46,7 @@ def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **form
     now = timezone.now()
     context = {
         "base": base,
-        "documents": base.documents.all(),
+        "documents": base.documents.defer("raw"),
         "stale": sync.stale(base, now),
         "can_edit": can(request.user, base.workspace_id, Action.EDIT),
         "upload_form": forms.get("upload_form") or UploadForm(),
@@ -134,11 +134,13 @@ def query_view(request: HttpRequest, base_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def document_view(request: HttpRequest, base_id: int, document_id: int) -> HttpResponse:
-    document = get_for(request.user, Document, Action.VIEW, pk=document_id, knowledge_base_id=base_id)
+    document = get_for(
+        request.user, Document.objects.defer("raw"), Action.VIEW, pk=document_id, knowledge_base_id=base_id
+    )
     context = {
         "document": document,
         "base": document.knowledge_base,
-        "chunks": document.chunks.all(),
+        "chunks": document.chunks.defer("embedding", "terms"),
         "can_edit": can(request.user, document.workspace_id, Action.EDIT),
     }
     return render(request, "knowledge/document_detail.html", context)

@@ -1,13 +1,16 @@
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import Role, Scope
 from knowledge.models import Chunk, Document, KnowledgeBase
+from knowledge.tasks import sync_due_documents
 from tests.factories import KnowledgeBaseFactory, MembershipFactory, UserFactory
 from tests.fakes import Reply
 
@@ -153,3 +156,35 @@ def test_it_deletes_a_document_and_its_chunks(owner, writer):
     assert writer.delete(f"/api/v1/knowledge-bases/{base.pk}/documents/{added.json()['id']}").status_code == 204
     assert not Chunk.objects.exists()
     assert KnowledgeBase.objects.get(pk=base.pk).index_version == 2
+
+
+def test_the_beat_tick_skips_an_unchanged_page_and_re_ingests_a_changed_one(owner, writer, server):
+    owner.workspace.http_allowlist = ["127.0.0.1"]
+    owner.workspace.save()
+    server.default = Reply(body=b"<html><body><h1>Plans</h1><p>Plus costs $8.</p></body></html>")
+    base = KnowledgeBaseFactory(workspace=owner.workspace)
+    added = writer.post(
+        f"/api/v1/knowledge-bases/{base.pk}/documents/url",
+        {"url": f"{server.url}/plans", "title": "Plans", "sync_hours": 1},
+        content_type="application/json",
+    ).json()
+    settled(writer, base.pk)
+    first_chunks = set(Chunk.objects.values_list("pk", flat=True))
+
+    def tick_and_wait(fetches: int) -> dict:
+        Document.objects.update(next_sync_at=timezone.now() - timedelta(minutes=1))
+        assert sync_due_documents() == 1
+        deadline = time.monotonic() + 20
+        while len(server.requests("/plans")) < fetches or Document.objects.get().status != "ready":
+            assert time.monotonic() < deadline, "the re-sync did not finish"
+            time.sleep(0.1)
+        return writer.get(f"/api/v1/knowledge-bases/{base.pk}/documents/{added['id']}").json()
+
+    unchanged = tick_and_wait(2)
+    assert set(Chunk.objects.values_list("pk", flat=True)) == first_chunks
+    assert unchanged["last_synced_at"] > added["created_at"]
+
+    server.default = Reply(body=b"<html><body><h1>Plans</h1><p>Plus now costs $9.</p></body></html>")
+    changed = tick_and_wait(3)
+    assert list(Chunk.objects.values_list("text", flat=True)) == ["Plus now costs $9."]
+    assert changed["last_synced_at"] > unchanged["last_synced_at"]

@@ -55,6 +55,7 @@ def test_support_triage_drafts_a_reply_that_cites_the_help_centre(owner):
     run = wait_for(run_version(version, ticket, Options()))
     retrieved = node(run, "retrieve").output
     assert retrieved["passages"][0]["title"] == "I was charged twice"
+    assert retrieved["passages"][0]["url"] == "https://help.quillpad.example/double-charge"
     assert retrieved["top_score"] > 0.3
     draft = node(run, "draft").output["text"]
     assert "[1]" in draft

@@ -141,3 +141,12 @@ def test_the_cached_index_follows_changes(workspace):
     assert [p.text for p in search(base, "penguins")] == ["Penguins cannot fly."]
     pipeline.delete(Document.objects.get(pk=document.pk))
     assert search(base, "penguins") == []
+
+
+def test_it_falls_back_to_keywords_when_the_query_cannot_be_embedded(workspace, caplog):
+    base = KnowledgeBaseFactory(workspace=workspace, embedding="builtin|hashing-512")
+    pipeline.ingest(DocumentFactory(knowledge_base=base, raw=b"Parrots can talk.").pk)
+    KnowledgeBase.objects.filter(pk=base.pk).update(embedding="builtin|removed-model")
+    base.refresh_from_db()
+    assert [p.text for p in search(base, "parrots")] == ["Parrots can talk."]
+    assert "embedding the query failed" in caplog.text
