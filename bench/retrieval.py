@@ -1,9 +1,9 @@
 """Retrieval at 10,000 chunks: ingestion throughput and top-5 hybrid query latency (target p95 ≤ 50 ms).
 
-Run against a database of its own (it empties it first, and refuses a name without 'bench'):
+    .venv/bin/python bench/retrieval.py
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/switchyard_bench_retrieval \
-    REDIS_URL=redis://127.0.0.1:6379/13 SECRET_KEY=... .venv/bin/python bench/retrieval.py
+It creates and empties its own database, switchyard_bench_retrieval on 127.0.0.1
+(BENCH_DATABASE_URL overrides it; the name must contain 'bench').
 
 It exits 0 when it measured (printing PASS or FAIL against the target) and non-zero when it
 could not (no database, a document that did not ingest, fewer chunks than 10,000).
@@ -16,7 +16,6 @@ through knowledge.search.search, the function the retrieve node, the page and th
 the lexical-only figure uses the same index with the dense half switched off, as a baseline.
 """
 
-import os
 import random
 import resource
 import statistics
@@ -24,14 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-import django
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django.setup()
+from bench.database import use_own_database
+
+use_own_database("switchyard_bench_retrieval", redis_db=13)
 
 from django.core.management import call_command  # noqa: E402
-from django.db import OperationalError, connection  # noqa: E402
 
 from accounts.models import Workspace  # noqa: E402
 from knowledge import pipeline  # noqa: E402
@@ -104,15 +101,6 @@ def latencies(base: KnowledgeBase, queries: list[str], **options: object) -> lis
 
 
 def main() -> int:
-    name = connection.settings_dict["NAME"]
-    if "bench" not in str(name):
-        print(f"refusing to empty {name!r}: point DATABASE_URL at a database whose name contains 'bench'")
-        return 2
-    try:
-        connection.ensure_connection()
-    except OperationalError as error:
-        print(f"cannot use {name!r} ({error}); create it first: createdb -h 127.0.0.1 -U postgres {name}")
-        return 2
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     rng = random.Random(7)  # noqa: S311  (repeatable text, not secrets)
