@@ -23,6 +23,8 @@ class Change:
     run_fields: set[str] = field(default_factory=set)
     ready: list[int] = field(default_factory=list)
     later: list[tuple[int, datetime]] = field(default_factory=list)
+    # Set when a read under this lock saw a node of the run running or scheduled: the run is busy.
+    busy: bool = False
 
     def event(self, type: str, node_id: str = "", **payload: Any) -> None:
         self.run.last_seq += 1

@@ -29,6 +29,11 @@ def _settled(status: str, scheduled: bool) -> bool:
     return status in SETTLED or (status in (NodeStatus.FAILED, NodeStatus.CRASHED) and not scheduled)
 
 
+def _busy(status: str, scheduled: bool) -> bool:
+    """Running, ready, or failed with another attempt scheduled (as statements.counts counts busy)."""
+    return status == NodeStatus.RUNNING or (status != NodeStatus.WAITING and scheduled)
+
+
 def _edge_state(edge: GraphEdge, rows: dict[str, Row]) -> str:
     status, handle, scheduled, _ = rows[edge.source]
     if status == NodeStatus.SUCCEEDED:
@@ -76,6 +81,8 @@ def advance(step: Change, changed: Iterable[str] | None = None) -> None:
                 skipped.append(pk)
                 step.event("node.skipped", node_id)
                 generation.extend(edge.target for edge in graph.outgoing(node_id))
+    # A join's other inputs still running (a fan-out's branches) say the run is busy without counting.
+    step.busy = step.busy or any(_busy(status, scheduled) for status, _, scheduled, _ in rows.values())
     if ready:
         statements.update_nodes(ready, {"wake_at": step.now, "dispatched_at": step.now})
         step.ready.extend(ready)
@@ -87,8 +94,8 @@ def settle(step: Change) -> None:
     """Set the run's status from its nodes: running, waiting on a person or a timer, or ended."""
     if step.run.status in ENDED_RUN:
         return
-    if step.ready and step.run.status == RunStatus.RUNNING:
-        return  # a node was just queued: the run goes on, and nothing needs counting
+    if (step.ready or step.busy) and step.run.status == RunStatus.RUNNING:
+        return  # a node is queued or still running: the run goes on, and nothing needs counting
     busy, waiting, failed = statements.counts(step.run.pk)
     if busy:
         if step.run.status == RunStatus.WAITING:
