@@ -22,6 +22,8 @@ class Change:
     events: list[RunEvent] = field(default_factory=list)
     run_fields: set[str] = field(default_factory=set)
     ready: list[int] = field(default_factory=list)
+    # The node id of each node this change made ready (flow.advance), by its NodeRun pk.
+    queued: dict[int, str] = field(default_factory=dict)
     later: list[tuple[int, datetime]] = field(default_factory=list)
     # Set when a read under this lock saw a node of the run running or scheduled: the run is busy.
     busy: bool = False

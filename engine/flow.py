@@ -75,6 +75,7 @@ def advance(step: Change, changed: Iterable[str] | None = None) -> None:
             if ACTIVE in states:
                 rows[node_id] = (status, handle, True, pk)
                 ready.append(pk)
+                step.queued[pk] = node_id
                 step.event("node.queued", node_id)
             else:
                 rows[node_id] = (NodeStatus.SKIPPED, handle, scheduled, pk)

@@ -166,7 +166,19 @@ class Then:
     claimed: NodeRun | None = None
 
 
-def _take(step: Change, node_run_id: int, owner: str, lease_s: float, within_s: float | None = None) -> NodeRun | None:
+def _lease(owner: str, lease_s: float, now: Any) -> dict[str, Any]:
+    """The columns a claim sets besides the attempt."""
+    return {
+        "status": NodeStatus.RUNNING,
+        "lease_owner": owner,
+        "lease_expires_at": now + timedelta(seconds=lease_s),
+        "wake_at": None,
+        "started_at": now,
+        "finished_at": None,
+    }
+
+
+def _take(step: Change, node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
     if step.run.status in ENDED_RUN:
         return None
     # The run lock is held, so no other transition can move this node between the read and the update.
@@ -176,22 +188,30 @@ def _take(step: Change, node_run_id: int, owner: str, lease_s: float, within_s: 
     current = node_run.status
     if current not in CLAIMABLE or node_run.wake_at is None or node_run.wake_at > step.now:
         return None
-    if within_s is not None and run_graph(step.run.pk).node(node_run.node_id).timeout_s > within_s:
-        return None
-    claimed = {
-        "status": NodeStatus.RUNNING,
-        # Resuming after a wait continues the same attempt; anything else is a new one.
-        "attempt": node_run.attempt + (0 if current == NodeStatus.WAITING else 1),
-        "lease_owner": owner,
-        "lease_expires_at": step.now + timedelta(seconds=lease_s),
-        "wake_at": None,
-        "started_at": step.now,
-        "finished_at": None,
+    # Resuming after a wait continues the same attempt; anything else is a new one.
+    claimed = _lease(owner, lease_s, step.now) | {
+        "attempt": node_run.attempt + (0 if current == NodeStatus.WAITING else 1)
     }
     if not statements.update_node(node_run_id, claimed, status=current, attempt=node_run.attempt):
         return None
     for field, value in claimed.items():
         setattr(node_run, field, value)
+    return _started(step, node_run, resumed=current == NodeStatus.WAITING)
+
+
+def _take_queued(step: Change, then: Then) -> None:
+    """Claim for `then` the first node this change made ready, if its timeout fits (see Then)."""
+    node_run_id = step.ready[0]
+    if run_graph(step.run.pk).node(step.queued[node_run_id]).timeout_s > then.within_s:
+        return
+    # It was pending and made ready under this lock: one conditional UPDATE claims it.
+    node_run = statements.claim_pending(node_run_id, _lease(then.owner, then.lease_s, step.now))
+    if node_run is not None:
+        step.ready.pop(0)
+        then.claimed = _started(step, node_run, resumed=False)
+
+
+def _started(step: Change, node_run: NodeRun, *, resumed: bool) -> NodeRun:
     step.event("node.running", node_run.node_id, attempt=node_run.attempt)
     if step.run.status == RunStatus.QUEUED:
         step.set_run(status=RunStatus.RUNNING, started_at=step.now)
@@ -200,7 +220,7 @@ def _take(step: Change, node_run_id: int, owner: str, lease_s: float, within_s: 
         step.set_run(status=RunStatus.RUNNING)
         step.event("run.running")
     node_run.run = step.run
-    node_run.resumed_from_wait = current == NodeStatus.WAITING  # type: ignore[attr-defined]
+    node_run.resumed_from_wait = resumed  # type: ignore[attr-defined]
     return node_run
 
 
@@ -277,10 +297,8 @@ def succeed(
             step.event("run.escalated", node_run.node_id, reason=result.escalation)
         # A parked node resolves no edge: only the run's status may move (to waiting).
         _progress(step, [] if parks else [node_run.node_id])
-        if then is not None and step.ready:
-            then.claimed = _take(step, step.ready[0], then.owner, then.lease_s, then.within_s)
-            if then.claimed is not None:
-                step.ready.pop(0)
+        if then is not None and step.ready and step.run.status not in ENDED_RUN:
+            _take_queued(step, then)
     return True
 
 

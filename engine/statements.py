@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
@@ -25,6 +25,8 @@ LOCKED_FIELDS = ("id", "workspace_id", "status", "last_seq")
 # What a claim reads of the node; the node's input, output and error are not needed to run it.
 CLAIM_FIELDS = ("id", "run_id", "node_id", "status", "attempt", "crashes", "wake_at", "resume", "lease_owner")
 CLAIMABLE = (NodeStatus.PENDING, NodeStatus.FAILED, NodeStatus.CRASHED, NodeStatus.WAITING)
+
+M = TypeVar("M", bound=Model)
 
 # A node's row as readiness needs it: status, chosen handle, whether wake_at is set, pk.
 Row = tuple[str, str, bool, int]
@@ -68,7 +70,7 @@ def lock_run(run_id: int | None = None, node_run_id: int | None = None) -> Run:
         row = cursor.fetchone()
     if row is None:
         raise Run.DoesNotExist
-    return Run.from_db(connection.alias, list(LOCKED_FIELDS), row)
+    return _instance(Run, dict(zip(LOCKED_FIELDS, row, strict=True)))
 
 
 def save(run: Run, fields: Iterable[str], events: list[RunEvent], at: datetime) -> None:
@@ -106,15 +108,35 @@ def node_for_claim(node_run_id: int) -> NodeRun | None:
     return _node(row)
 
 
+def claim_pending(node_run_id: int, values: dict[str, Any]) -> NodeRun | None:
+    """Set `values` and a new attempt on a pending node; the claimed node, or None if it was not pending."""
+    columns, params = _prepared(NodeRun, values)
+    assignments = ", ".join([*(f"{column} = %s" for column in columns), "attempt = attempt + 1"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE engine_noderun SET {assignments} "  # noqa: S608
+            f"WHERE id = %s AND status = %s RETURNING {', '.join(CLAIM_FIELDS)}",
+            [*params, node_run_id, NodeStatus.PENDING],
+        )
+        row = cursor.fetchone()
+    return _node(row) if row is not None else None
+
+
 def _node(row: Sequence[Any]) -> NodeRun:
     """A NodeRun from a CLAIM_FIELDS row, its values converted as the ORM's compiler converts them."""
-    values = []
+    converted = {}
     for name, value in zip(CLAIM_FIELDS, row, strict=True):
         column = _field(NodeRun, name).get_col(NodeRun._meta.db_table)
         for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             value = convert(value, column, connection)
-        values.append(value)
-    return NodeRun.from_db(connection.alias, list(CLAIM_FIELDS), values)
+        converted[name] = value
+    return _instance(NodeRun, converted)
+
+
+def _instance(model: type[M], values: dict[str, Any]) -> M:
+    """A model instance with only `values` loaded; from_db wants them in the model's field order."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def update_node(node_run_id: int, values: dict[str, Any], **expected: Any) -> bool:
