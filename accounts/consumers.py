@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,26 @@ def workspace_group(workspace_id: int) -> str:
     return f"workspace-{workspace_id}"
 
 
-class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
+class PromptedConsumer(AsyncJsonWebsocketConsumer):
+    """A consumer whose channel-layer handlers named in `without_database` skip Channels'
+    per-message close_old_connections.
+
+    Channels runs close_old_connections on its one database thread before every handler: with
+    a hundred sockets open, that is a hundred thread hops per published message, which were a
+    quarter of the web process's CPU (docs/benchmarks.md). Handlers listed here use no database
+    connection, or only through database_sync_to_async, which closes stale ones itself.
+    """
+
+    without_database: frozenset[str] = frozenset()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") in self.without_database:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
+
+
+class WorkspaceConsumer(PromptedConsumer):
     """Joins the group of the session's current workspace after checking membership.
 
     Publishers send {"type": "workspace.event", "payload": {...}} to `workspace_group(id)`;
@@ -26,6 +46,7 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
     """
 
     group: str | None = None
+    without_database = frozenset({"workspace.event"})
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -5,11 +5,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
+from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, PromptedConsumer
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from engine.live import as_message, run_group
@@ -27,7 +26,7 @@ def _after(raw: Any) -> int:
         return 0
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
+class RunConsumer(PromptedConsumer):
     """Protocol (docs/websocket.md): connect with ?after=SEQ; receive hello, then every event
     with a higher seq, in order, exactly once; send {"type": "resume", "after": SEQ} to be sent
     everything after SEQ again. Channel-layer messages only prompt a read of the database.
@@ -37,6 +36,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     sent: int = 0
     group: str | None = None
     check: asyncio.TimerHandle | None = None
+    without_database = frozenset({"run.hint"})  # its database reads go through events_after
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -22,14 +22,17 @@ def send_notices(delivery_ids: list[int]) -> None:
 
 def dispatch_after_commit(ready: list[int], later: list[tuple[int, datetime]]) -> None:
     if ready or later:
-        transaction.on_commit(lambda: dispatch(ready, later))
+        # The transaction that made these nodes ready stamped their dispatched_at already.
+        transaction.on_commit(lambda: dispatch(ready, later, stamped=True))
 
 
-def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None) -> None:
+def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None, *, stamped: bool = False) -> None:
     """Send now what is ready, and with a countdown what wakes soon; far wake-ups are the reaper's.
 
     Long countdowns are avoided on purpose: Redis redelivers an unacknowledged message after
-    the visibility timeout, so a task parked for hours could run twice.
+    the visibility timeout, so a task parked for hours could run twice. What is sent gets
+    `dispatched_at`, so the reaper leaves it alone for a while (unless `stamped` says the
+    ready ones have it already).
     """
     from engine.tasks import execute_node
 
@@ -38,7 +41,8 @@ def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None) 
     sent = []
     for node_run_id in ready:
         execute_node.delay(node_run_id)
-        sent.append(node_run_id)
+        if not stamped:
+            sent.append(node_run_id)
     for node_run_id, wake_at in later or []:
         if wake_at <= horizon:
             execute_node.apply_async((node_run_id,), countdown=max(0.0, (wake_at - now).total_seconds()))

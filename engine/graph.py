@@ -7,7 +7,7 @@ It returns every problem it finds as {path, code, message}, with paths such as
 
 import json
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -155,11 +155,11 @@ _run_graphs: OrderedDict[int, Graph] = OrderedDict()
 RUN_GRAPHS_KEPT = 256
 
 
-def of_run(run_id: int, data: Any) -> Graph:
-    """The parsed graph of a run. A run's graph never changes, so each process parses it once."""
+def of_run(run_id: int, load: Callable[[], Any]) -> Graph:
+    """The parsed graph of a run. A run's graph never changes, so each process loads and parses it once."""
     graph = _run_graphs.get(run_id)
     if graph is None:
-        graph = _run_graphs[run_id] = Graph.model_validate(data)
+        graph = _run_graphs[run_id] = Graph.model_validate(load())
         if len(_run_graphs) > RUN_GRAPHS_KEPT:
             _run_graphs.popitem(last=False)
     return graph

@@ -23,15 +23,17 @@ from django.conf import settings
 from django.utils import timezone
 from pydantic import ValidationError
 
-from engine import expressions, ledger, registry, runs
-from engine import graph as graphs
+from engine import expressions, ledger, registry, runs, statements
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
+from engine.flow import run_graph
 from engine.graph import GraphNode
-from engine.models import CachedResult, NodeRun, NodeStatus
+from engine.models import CachedResult, NodeRun
 from engine.registry import NodeContext, NodeResult
 
 log = logging.getLogger(__name__)
 _node_threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
+# Time kept free at the end of the task's soft limit when taking on one more node.
+INLINE_MARGIN_S = 60
 
 
 def worker_name() -> str:
@@ -39,18 +41,31 @@ def worker_name() -> str:
 
 
 def execute(node_run_id: int) -> None:
-    """Run one node if it is still ready; called by the Celery task with the id only."""
-    node_run = runs.claim(node_run_id, worker_name(), settings.ENGINE_LEASE_S)
-    if node_run is None:
-        return
-    run = node_run.run
-    graph = graphs.of_run(run.pk, run.graph)
+    """Run one node if it is still ready; called by the Celery task with the id only.
+
+    When the node's success makes others ready, the worker claims one of them in the same
+    transaction and runs it too (runs.Then), for as long as the next node's timeout fits in
+    what is left of this task's time limit.
+    """
+    began = time.monotonic()
+    owner = worker_name()
+    node_run = runs.claim(node_run_id, owner, settings.ENGINE_LEASE_S)
+    while node_run is not None:
+        left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - began)
+        then = runs.Then(owner, settings.ENGINE_LEASE_S, left)
+        _run(node_run, then)
+        node_run = then.claimed
+
+
+def _run(node_run: NodeRun, then: runs.Then) -> None:
+    run = statements.context(node_run.run_id)
+    graph = run_graph(node_run.run_id)
     node = graph.node(node_run.node_id)
     kind = registry.get(node.type)
     if kind is None:
         runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
         return
-    scope = expressions.scope(run.input, _outputs(node_run.run_id, graph.upstream[node.id]))
+    scope = expressions.scope(run["input"], statements.outputs(node_run.run_id, graph.upstream[node.id]))
     try:
         params = resolve_params(kind, node, scope)
     except NodeError as error:
@@ -58,28 +73,29 @@ def execute(node_run_id: int) -> None:
         return
     resolved = params.model_dump(mode="json")
     key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
-    if key and (hit := _cached(run.workspace_id, key)) is not None:
-        runs.succeed(node_run, hit, cache_hit=True, input=resolved)
+    if key and (hit := _cached(run["workspace_id"], key)) is not None:
+        runs.succeed(node_run, hit, cache_hit=True, input=resolved, then=then)
         return
     ctx = NodeContext(
-        run_id=run.pk,
-        workspace_id=run.workspace_id,
+        run_id=node_run.run_id,
+        workspace_id=run["workspace_id"],
         node_id=node.id,
         attempt=node_run.attempt,
         params=params,
         scope=scope,
         deadline=time.monotonic() + node.timeout_s,
         resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
-        http_allowlist=list(run.workspace.http_allowlist),
-        once=ledger.bind(run.pk, node.id),
-        run_created_by=run.created_by_id,
-        workflow_id=run.workflow_id,
-        version_number=run.version_number,
+        http_allowlist=list(run["http_allowlist"]),
+        once=ledger.bind(node_run.run_id, node.id),
+        run_created_by=run["created_by_id"],
+        workflow_id=run["workflow_id"],
+        version_number=run["version_number"],
     )
     outcome = _supervise(node_run, _node_threads.submit(kind().run, ctx), ctx.deadline)
     if isinstance(outcome, NodeResult):
-        if runs.succeed(node_run, outcome, input=resolved) and key and outcome.wait_until is None and not outcome.park:
-            _store(run.workspace_id, key, node, outcome)
+        stored = runs.succeed(node_run, outcome, input=resolved, then=then)
+        if stored and key and outcome.wait_until is None and not outcome.park:
+            _store(run["workspace_id"], key, node, outcome)
     elif outcome is not None:
         runs.fail(node_run, *outcome, input=resolved)
 
@@ -116,11 +132,6 @@ def resolve_params(kind: type[registry.Node], node: GraphNode, scope: dict[str, 
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise NonRetryableError(f"After rendering, the params are invalid: {problems}", code="bad_params") from None
-
-
-def _outputs(run_id: int, upstream: set[str]) -> dict[str, Any]:
-    rows = NodeRun.objects.filter(run_id=run_id, node_id__in=upstream, status=NodeStatus.SUCCEEDED)
-    return dict(rows.values_list("node_id", "output"))
 
 
 def cache_key(node: GraphNode, params: Any, scope: dict[str, Any]) -> str:

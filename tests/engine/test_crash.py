@@ -75,3 +75,24 @@ def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
     assert NodeRun.objects.get(pk=zombie.pk).output == {"from": "fresh"}
     kinds = list(RunEvent.objects.filter(run=run, node_id="start").values_list("type", flat=True))
     assert kinds == ["node.queued", "node.running", "node.crashed", "node.running", "node.succeeded"]
+
+
+def test_it_claims_a_retried_node_with_its_own_lease_and_no_resume_payload(workspace):
+    """A claim reads only some columns of the node; each must land in its own field."""
+    from engine.registry import NodeResult
+
+    graph = chain(TRIGGER, node("next", "transform"))
+    run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=graph), {}, runs.Options())
+    first = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "first-owner", lease_s=0.01)
+    assert first is not None
+    time.sleep(0.05)
+    assert runs.crash(first)
+    again = runs.claim(first.pk, "second-owner", lease_s=30)
+    assert again is not None
+    assert (again.lease_owner, again.resume, again.attempt) == ("second-owner", None, 2)
+    then = runs.Then("second-owner", 30, within_s=3600)
+    assert runs.succeed(again, NodeResult(output={}), then=then)
+    taken = then.claimed
+    assert taken is not None, "the node made ready is claimed in the same transaction"
+    assert (taken.node_id, taken.lease_owner, taken.resume, taken.attempt) == ("next", "second-owner", None, 1)
+    assert NodeRun.objects.get(pk=taken.pk).status == NodeStatus.RUNNING
