@@ -20,3 +20,13 @@ def delay_s(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = rando
     """
     base = min(policy.max_delay_s, policy.initial_delay_s * policy.backoff ** (attempt - 1))
     return base * (1 - policy.jitter) + base * policy.jitter * rand()
+
+
+def wait_s(policy: RetryPolicy, attempt: int, error: NodeError) -> float:
+    """The backoff delay, or the server's Retry-After when the failed call was asked to wait longer.
+
+    Coming back sooner than a rate-limiting server asked only earns another 429.
+    """
+    asked = error.details.get("retry_after_s")
+    delay = delay_s(policy, attempt)
+    return max(delay, float(asked)) if isinstance(asked, int | float) else delay

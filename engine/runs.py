@@ -309,7 +309,7 @@ def fail(node_run: NodeRun, error: NodeError, trace: str = "", input: Any = None
         details = {"code": error.code, "message": str(error), "details": error.details, "traceback": trace}
         tries = node_run.attempt - node_run.crashes  # attempts a crash cut short are not the node's failures
         again = retry.may_retry(policy, tries, error)
-        wake_at = step.now + timedelta(seconds=retry.delay_s(policy, tries)) if again else None
+        wake_at = step.now + timedelta(seconds=retry.wait_s(policy, tries, error)) if again else None
         values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
         if input is not None:
             values["input"] = input

@@ -74,6 +74,23 @@ def test_it_waits_as_retry_after_asks_before_trying_again(workspace, provider, p
     assert CostEntry.objects.filter(run=run).count() == 1
 
 
+def test_it_schedules_the_next_attempt_after_a_retry_after_too_long_to_wait_in_one(workspace, provider, price, fake):
+    fake.failures.append(Failure(429, {"Retry-After": "300"}, "slow down"))
+    retry = {"max_attempts": 2, "initial_delay_s": 0.1, "jitter": 0}
+
+    run = start(workspace, chain(TRIGGER, generate(retry=retry)), {"body": "hi"})
+
+    deadline = time.monotonic() + 30
+    while (drafted := node_run(run, "draft")).status != "failed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert drafted.status == "failed"
+    assert drafted.error["code"] == "model_unavailable"
+    assert drafted.wake_at is not None
+    assert drafted.finished_at is not None
+    assert (drafted.wake_at - drafted.finished_at).total_seconds() >= 300
+    assert len(fake.chat_requests()) == 1
+
+
 def test_it_repairs_an_answer_that_is_off_schema_once(workspace, provider, price, fake):
     fake.answers = ['{"reply": 42}', '{"reply": "Your parcel ships today."}']
     schema = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}
