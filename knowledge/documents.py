@@ -59,11 +59,12 @@ def embedding_options(workspace_id: int) -> list[tuple[str, str]]:
     return [(LEXICAL, "None: keyword search (BM25) only"), *embedding_choices(workspace_id)]
 
 
-def _checked(workspace_id: int, spec: BaseSpec) -> BaseSpec:
+def _checked(workspace_id: int, spec: BaseSpec, kept_embedding: str | None = None) -> BaseSpec:
     name = spec.name.strip()
     if not name:
         raise DocumentInvalid("name", "a name is required")
-    if spec.embedding not in dict(embedding_options(workspace_id)):
+    # A model whose provider was removed since stays acceptable unchanged, so renaming still works.
+    if spec.embedding != kept_embedding and spec.embedding not in dict(embedding_options(workspace_id)):
         raise DocumentInvalid("embedding", f"{spec.embedding!r} is not an embedding model of this workspace")
     if not 50 <= spec.chunk_size <= 2000:
         raise DocumentInvalid("chunk_size", "the chunk size must be from 50 to 2000 tokens")
@@ -93,7 +94,7 @@ def update_base(base: KnowledgeBase, spec: BaseSpec, by: Actor) -> list[str]:
     A change of chunking or embedding model re-ingests every document (the content hash covers
     that recipe, so the pipeline rebuilds their chunks rather than skipping them as unchanged).
     """
-    wanted = asdict(_checked(base.workspace_id, spec))
+    wanted = asdict(_checked(base.workspace_id, spec, kept_embedding=base.embedding))
     changed = [name for name, value in wanted.items() if getattr(base, name) != value]
     if not changed:
         return []

@@ -45,8 +45,10 @@ def base_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def _settings_form(base: KnowledgeBase, data: Any = None) -> KnowledgeBaseForm:
-    initial = asdict(documents.spec_of(base))
-    return KnowledgeBaseForm(data, initial=initial, choices=documents.embedding_options(base.workspace_id))
+    choices = documents.embedding_options(base.workspace_id)
+    if base.embedding not in dict(choices):
+        choices.append((base.embedding, f"{base.embedding} (no longer offered)"))
+    return KnowledgeBaseForm(data, initial=asdict(documents.spec_of(base)), choices=choices)
 
 
 def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **forms: Any) -> HttpResponse:

@@ -274,3 +274,10 @@ def test_it_names_the_field_when_a_change_is_wrong(owner, writer):
         assert refused.json()["error"]["details"]["problems"][0]["path"] == path, body
     assert KnowledgeBase.objects.get(pk=base.pk).chunk_overlap == 10
     assert not AuditEntry.objects.filter(action="knowledge_base.updated").exists()
+
+
+def test_it_renames_a_knowledge_base_whose_embedding_model_is_no_longer_offered(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help", embedding="gone|old-model")
+    renamed = writer.patch(f"/api/v1/knowledge-bases/{base.pk}", {"name": "Help centre"}, "application/json")
+    assert renamed.status_code == 200, renamed.json()
+    assert (renamed.json()["name"], renamed.json()["embedding"]) == ("Help centre", "gone|old-model")

@@ -243,3 +243,12 @@ def test_outsiders_cannot_find_a_knowledge_base_to_change_or_delete(outsider, ba
     assert client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "name": "Mine"}, headers=csrf).status_code == 404
     assert client.post(f"/knowledge/{base.pk}/delete/", {"confirm": "Help"}, headers=csrf).status_code == 404
     assert KnowledgeBase.objects.filter(pk=base.pk, name="Help").exists()
+
+
+def test_it_renames_a_knowledge_base_whose_embedding_model_is_no_longer_offered(teammate, workspace, login_as):
+    base = KnowledgeBaseFactory(workspace=workspace, name="Help", embedding="gone|old-model")
+    client = login_as(teammate)
+    settings = {**SETTINGS, "name": "Help centre", "embedding": "gone|old-model"}
+    saved = client.post(f"/knowledge/{base.pk}/edit/", settings, headers={"X-CSRFToken": client.csrf_token()})
+    assert saved.status_code == 302
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help centre"
