@@ -1,7 +1,8 @@
-"""Knowledge bases over the API: create and list them, add documents (multipart upload, text, web page), list
-documents with their ingestion status, delete one, and query. Writes need the knowledge:write scope."""
+"""Knowledge bases over the API: create, list, change and delete them, add documents (multipart upload, text, web
+page), list documents with their ingestion status, delete one, and query. Writes need the knowledge:write scope."""
 
 import json
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,6 +28,16 @@ class KnowledgeBaseIn(Schema):
     embedding: str = Field(LEXICAL, description='"provider|model" from the workspace\'s choices; "" = BM25 only')
     chunk_size: int = Field(300, ge=50, le=2000, description="tokens")
     chunk_overlap: int = Field(40, ge=0, le=1000, description="tokens, at most half the chunk size")
+
+
+class KnowledgeBasePatch(Schema):
+    """Only the fields sent change. A new chunk size, overlap or embedding re-ingests every document."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    embedding: str | None = None
+    chunk_size: int | None = Field(None, ge=50, le=2000)
+    chunk_overlap: int | None = Field(None, ge=0, le=1000)
 
 
 class KnowledgeBaseOut(Schema):
@@ -88,7 +99,7 @@ class QueryOut(Schema):
 def base_out(base: KnowledgeBase) -> KnowledgeBaseOut:
     return KnowledgeBaseOut(
         id=base.pk,
-        **{name: getattr(base, name) for name in ("name", "description", "embedding", "chunk_size", "chunk_overlap")},
+        **asdict(documents.spec_of(base)),
         documents=base.documents.count(),
         last_ingest_at=base.last_ingest_at,
         stale_documents=[document.pk for document in sync.stale(base)],
@@ -133,6 +144,25 @@ def create_base(request: HttpRequest, body: KnowledgeBaseIn) -> Status[Knowledge
 @router.get("/knowledge-bases/{base_id}", response=KnowledgeBaseOut, summary="One knowledge base and its freshness")
 def get_base(request: HttpRequest, base_id: int) -> KnowledgeBaseOut:
     return base_out(get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id))
+
+
+@router.patch(
+    "/knowledge-bases/{base_id}",
+    response=KnowledgeBaseOut,
+    summary="Rename a knowledge base or change its chunking or embedding (which re-ingests its documents)",
+)
+def update_base(request: HttpRequest, base_id: int, body: KnowledgeBasePatch) -> KnowledgeBaseOut:
+    base = _writable(request, base_id)
+    documents.update_base(base, replace(documents.spec_of(base), **body.dict(exclude_none=True)), request.user)
+    return base_out(base)
+
+
+@router.delete(
+    "/knowledge-bases/{base_id}", response={204: None}, summary="Delete a knowledge base with its documents and chunks"
+)
+def delete_base(request: HttpRequest, base_id: int) -> Status[None]:
+    documents.delete_base(_writable(request, base_id), request.user)
+    return Status(204, None)
 
 
 @router.get(

@@ -1,9 +1,9 @@
-"""What people do to a knowledge base: create it, add uploads, pasted text or web pages, re-ingest, delete.
+"""What people do to a knowledge base: create, change or delete it; add, re-ingest or delete its documents.
 
 Pages and the API both come through here, so the same checks answer both with the field at fault.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -14,13 +14,15 @@ from accounts.models import Workspace
 from engine import outbound
 from engine.errors import NodeError
 from engine.providers import embedding_choices
-from knowledge import pipeline, sync
+from knowledge import index, pipeline, sync
 from knowledge.extract import format_of
 from knowledge.models import LEXICAL, Document, KnowledgeBase, SourceKind
 
 MAX_FILE_BYTES = 20_000_000
 MAX_TEXT_CHARS = 2_000_000
 Actor = User | AnonymousUser
+# Settings whose change makes every document's chunks out of date.
+REINGESTING = frozenset({"chunk_size", "chunk_overlap", "embedding"})
 
 
 class DocumentInvalid(ValueError):
@@ -49,34 +51,78 @@ class Upload:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def spec_of(base: KnowledgeBase) -> BaseSpec:
+    return BaseSpec(**{name: getattr(base, name) for name in asdict(BaseSpec(""))})
+
+
 def embedding_options(workspace_id: int) -> list[tuple[str, str]]:
     return [(LEXICAL, "None: keyword search (BM25) only"), *embedding_choices(workspace_id)]
 
 
-def create_base(workspace: Workspace, spec: BaseSpec, by: Actor) -> KnowledgeBase:
+def _checked(workspace_id: int, spec: BaseSpec, kept_embedding: str | None = None) -> BaseSpec:
     name = spec.name.strip()
     if not name:
         raise DocumentInvalid("name", "a name is required")
-    if spec.embedding not in dict(embedding_options(workspace.pk)):
+    # A model whose provider was removed since stays acceptable unchanged, so renaming still works.
+    if spec.embedding != kept_embedding and spec.embedding not in dict(embedding_options(workspace_id)):
         raise DocumentInvalid("embedding", f"{spec.embedding!r} is not an embedding model of this workspace")
     if not 50 <= spec.chunk_size <= 2000:
         raise DocumentInvalid("chunk_size", "the chunk size must be from 50 to 2000 tokens")
     if not 0 <= spec.chunk_overlap <= spec.chunk_size // 2:
         raise DocumentInvalid("chunk_overlap", "the overlap must be from 0 to half the chunk size")
+    return replace(spec, name=name[:200])
+
+
+def _saved_base(base: KnowledgeBase) -> None:
     try:
         with transaction.atomic():
-            base = KnowledgeBase.objects.create(
-                workspace=workspace,
-                name=name[:200],
-                description=spec.description,
-                embedding=spec.embedding,
-                chunk_size=spec.chunk_size,
-                chunk_overlap=spec.chunk_overlap,
-            )
+            base.save()
     except IntegrityError:
-        raise DocumentInvalid("name", f"a knowledge base named {name!r} already exists") from None
+        raise DocumentInvalid("name", f"a knowledge base named {base.name!r} already exists") from None
+
+
+def create_base(workspace: Workspace, spec: BaseSpec, by: Actor) -> KnowledgeBase:
+    base = KnowledgeBase(workspace=workspace, **asdict(_checked(workspace.pk, spec)))
+    _saved_base(base)
     record(by, "knowledge_base.created", workspace=workspace, target=base, name=base.name)
     return base
+
+
+def update_base(base: KnowledgeBase, spec: BaseSpec, by: Actor) -> list[str]:
+    """Apply new settings; return the names of the fields that changed.
+
+    A change of chunking or embedding model re-ingests every document (the content hash covers
+    that recipe, so the pipeline rebuilds their chunks rather than skipping them as unchanged).
+    """
+    wanted = asdict(_checked(base.workspace_id, spec, kept_embedding=base.embedding))
+    changed = [name for name, value in wanted.items() if getattr(base, name) != value]
+    if not changed:
+        return []
+    before = {name: getattr(base, name) for name in changed}
+    with transaction.atomic():
+        for name in changed:
+            setattr(base, name, wanted[name])
+        try:
+            _saved_base(base)
+        except DocumentInvalid:
+            for name, value in before.items():
+                setattr(base, name, value)  # the page re-renders this base with the form's errors
+            raise
+        record(by, "knowledge_base.updated", workspace=base.workspace, target=base, changed=changed)
+        if set(changed) & REINGESTING:
+            for document in base.documents.only("pk", "workspace_id", "knowledge_base_id"):
+                pipeline.enqueue(document)
+    return changed
+
+
+def delete_base(base: KnowledgeBase, by: Actor) -> None:
+    """Remove a knowledge base with its documents and chunks (the cascade); ingestions in flight find them gone."""
+    documents = base.documents.count()
+    with transaction.atomic():
+        record(by, "knowledge_base.deleted", workspace=base.workspace, name=base.name, documents=documents)
+        base_id = base.pk
+        base.delete()
+        transaction.on_commit(lambda: index.cache.forget(base_id))
 
 
 def _check_metadata(metadata: Any) -> dict[str, Any]:

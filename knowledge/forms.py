@@ -20,6 +20,20 @@ class KnowledgeBaseForm(forms.Form):
         self.fields["embedding"].choices = choices  # type: ignore[attr-defined]
 
 
+class DeleteBaseForm(forms.Form):
+    confirm = forms.CharField(max_length=200, label="Type the knowledge base's name to confirm")
+
+    def __init__(self, *args: Any, base_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_name = base_name
+
+    def clean_confirm(self) -> str:
+        typed: str = self.cleaned_data["confirm"]
+        if typed.strip() != self.base_name:
+            raise forms.ValidationError(f"type {self.base_name!r} to delete it")
+        return typed
+
+
 class MetadataField(forms.CharField):
     """A JSON object, e.g. {"category": "billing"}; empty means none."""
 

@@ -138,5 +138,11 @@ class _Cache:
                 self.indexes.popitem(last=False)
         return built
 
+    def forget(self, base_id: int) -> None:
+        """Drop a deleted knowledge base's index now. Other processes never reach theirs again (primary keys
+        are not reused) and the least-recently-used rule evicts it."""
+        with self.lock:
+            self.indexes.pop(base_id, None)
+
 
 cache = _Cache()

@@ -1,5 +1,7 @@
-"""Knowledge pages: the list, one knowledge base (documents live, uploads, try a query), one document's chunks."""
+"""Knowledge pages: the list, one knowledge base (documents live, uploads, settings, delete, try a query), one
+document's chunks."""
 
+from dataclasses import asdict
 from typing import Any
 
 from django.contrib import messages
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from knowledge import documents, sync
-from knowledge.forms import KnowledgeBaseForm, QueryForm, TextForm, UploadForm, UrlForm
+from knowledge.forms import DeleteBaseForm, KnowledgeBaseForm, QueryForm, TextForm, UploadForm, UrlForm
 from knowledge.models import Document, KnowledgeBase
 from knowledge.search import search
 
@@ -42,6 +44,13 @@ def base_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/knowledge_base_list.html", context, status=status)
 
 
+def _settings_form(base: KnowledgeBase, data: Any = None) -> KnowledgeBaseForm:
+    choices = documents.embedding_options(base.workspace_id)
+    if base.embedding not in dict(choices):
+        choices.append((base.embedding, f"{base.embedding} (no longer offered)"))
+    return KnowledgeBaseForm(data, initial=asdict(documents.spec_of(base)), choices=choices)
+
+
 def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **forms: Any) -> HttpResponse:
     now = timezone.now()
     context = {
@@ -52,6 +61,8 @@ def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **form
         "upload_form": forms.get("upload_form") or UploadForm(),
         "text_form": forms.get("text_form") or TextForm(),
         "url_form": forms.get("url_form") or UrlForm(),
+        "edit_form": forms.get("edit_form") or _settings_form(base),
+        "delete_form": forms.get("delete_form") or DeleteBaseForm(base_name=base.name),
         "query_form": QueryForm(initial={"top_k": 5, "min_score": 0}),
     }
     template = f"{DETAIL}#documents" if request.GET.get("fragment") == "documents" else DETAIL
@@ -62,6 +73,37 @@ def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **form
 @require_GET
 def base_detail_view(request: HttpRequest, base_id: int) -> HttpResponse:
     return _detail(request, get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id))
+
+
+@login_required
+@require_POST
+def base_edit_view(request: HttpRequest, base_id: int) -> HttpResponse:
+    base = get_for(request.user, KnowledgeBase, Action.EDIT, pk=base_id)
+    form = _settings_form(base, request.POST)
+    if form.is_valid():
+        try:
+            changed = documents.update_base(base, documents.BaseSpec(**form.cleaned_data), request.user)
+        except documents.DocumentInvalid as invalid:
+            form.add_error(invalid.field, str(invalid))
+        else:
+            if documents.REINGESTING & set(changed):
+                messages.success(request, "Settings saved; every document was queued for re-ingestion.")
+            elif changed:
+                messages.success(request, "Settings saved.")
+            return redirect("knowledge:knowledge-base-detail", base.pk)
+    return _detail(request, base, 422, edit_form=form)
+
+
+@login_required
+@require_POST
+def base_delete_view(request: HttpRequest, base_id: int) -> HttpResponse:
+    base = get_for(request.user, KnowledgeBase, Action.EDIT, pk=base_id)
+    form = DeleteBaseForm(request.POST, base_name=base.name)
+    if not form.is_valid():
+        return _detail(request, base, 422, delete_form=form)
+    documents.delete_base(base, request.user)
+    messages.success(request, f"“{form.base_name}” and its documents were deleted.")
+    return redirect("knowledge:knowledge-base-list")
 
 
 @login_required

@@ -57,7 +57,7 @@ if (document.querySelector("[data-live-inbox]")) {
 const knowledgeBase = document.querySelector<HTMLElement>("[data-live-knowledge]");
 if (knowledgeBase) {
   followKnowledgeBase(workspaceSocket, Number(knowledgeBase.dataset.liveKnowledge), () => {
-    void htmx.ajax("GET", documentsUrl(location), { target: "#documents", swap: "outerHTML" });
+    void htmx.ajax("GET", documentsUrl(knowledgeBase), { target: "#documents", swap: "outerHTML" });
   });
 }
 

@@ -58,3 +58,41 @@ def test_each_step_of_ingestion_reaches_the_open_page(asgi_server, owner, page: 
     expect(page.locator("#freshness")).to_contain_text("ago")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert console_errors == []
+
+
+def test_a_chunking_change_re_ingests_live_and_deleting_needs_the_name(asgi_server, owner, page: Page, console_errors):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
+    text = " ".join(f"Sentence {n} explains one more detail of shipping." for n in range(60))
+    documents.add_text(base, "Shipping", text, {}, owner.user)
+    sign_in(page, asgi_server, "olivia")
+    page.goto(f"{asgi_server}/knowledge/{base.pk}/")
+    row = page.locator("tr", has_text="Shipping")
+    expect(row).to_have_attribute("data-status", "ready", timeout=15_000)
+    chunks_before = int(row.locator("td").nth(2).inner_text())
+
+    page.get_by_text("Rename or change chunking and embedding").click()
+    page.fill("#settings-form input[name=chunk_size]", "60")
+    page.fill("#settings-form input[name=chunk_overlap]", "10")
+    page.click("#settings-form button[type=submit]")
+    expect(page.get_by_text("every document was queued for re-ingestion")).to_be_visible()
+    expect(row).to_have_attribute("data-status", "ready", timeout=15_000)
+    expect(page.locator("h1 + p")).to_contain_text("chunks of 60 tokens, 10 overlap")
+    expect(row.locator("td").nth(2)).not_to_have_text(str(chunks_before), timeout=15_000)
+
+    page.get_by_text("Delete this knowledge base").click()
+    page.fill("#delete-base-form input[name=confirm]", "help")
+    page.click("#delete-base-form button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("confirm: type 'Help' to delete it")
+    # The refused form stands at /delete/; the live list must still refresh from the knowledge base's page.
+    with page.expect_response(lambda response: "fragment=documents" in response.url) as refreshed:
+        documents.add_text(base, "Returns", "Send it back within 30 days.", {}, owner.user)
+    assert refreshed.value.url.endswith(f"/knowledge/{base.pk}/?fragment=documents")
+    assert refreshed.value.status == 200
+    page.fill("#delete-base-form input[name=confirm]", "Help")
+    page.click("#delete-base-form button[type=submit]")
+    expect(page.get_by_text("“Help” and its documents were deleted.")).to_be_visible()
+    assert page.url.endswith("/knowledge/")
+    # Chromium logs the 422 of the refused form post itself; nothing else may go wrong on the page.
+    assert console_errors == [
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    ]

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import tokens
-from accounts.models import Role, Scope
+from accounts.models import AuditEntry, Role, Scope
 from knowledge.models import Chunk, Document, KnowledgeBase
 from knowledge.tasks import sync_due_documents
 from tests.factories import KnowledgeBaseFactory, MembershipFactory, UserFactory
@@ -188,3 +188,96 @@ def test_the_beat_tick_skips_an_unchanged_page_and_re_ingests_a_changed_one(owne
     changed = tick_and_wait(3)
     assert list(Chunk.objects.values_list("text", flat=True)) == ["Plus now costs $9."]
     assert changed["last_synced_at"] > unchanged["last_synced_at"]
+
+
+LONG_TEXT = " ".join(f"Sentence {n} explains one more detail of shipping and returns." for n in range(60))
+
+
+def test_it_re_ingests_through_the_worker_when_the_chunking_changes(owner, writer):
+    base_id = writer.post("/api/v1/knowledge-bases", {"name": "Help"}, content_type="application/json").json()["id"]
+    writer.post(
+        f"/api/v1/knowledge-bases/{base_id}/documents/text", {"title": "Ship", "text": LONG_TEXT}, "application/json"
+    )
+    first = settled(writer, base_id)["Ship"]
+    before = set(Chunk.objects.values_list("pk", flat=True))
+    changed = writer.patch(
+        f"/api/v1/knowledge-bases/{base_id}", {"chunk_size": 60, "chunk_overlap": 10}, content_type="application/json"
+    )
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["name"] == "Help"
+    assert (changed.json()["chunk_size"], changed.json()["chunk_overlap"]) == (60, 10)
+    # The PATCH queued the document in its own transaction, so `settled` waits for the re-ingestion.
+    again = settled(writer, base_id)["Ship"]
+    assert again["status"] == "ready"
+    assert again["ingested_at"] > first["ingested_at"]
+    assert again["chunk_count"] > first["chunk_count"]
+    assert before.isdisjoint(Chunk.objects.values_list("pk", flat=True))
+    assert AuditEntry.objects.get(action="knowledge_base.updated").details == {
+        "changed": ["chunk_size", "chunk_overlap"]
+    }
+
+
+def test_it_renames_a_knowledge_base_without_re_ingesting(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
+    renamed = writer.patch(f"/api/v1/knowledge-bases/{base.pk}", {"name": "Help centre"}, "application/json")
+    assert renamed.status_code == 200
+    assert renamed.json()["name"] == "Help centre"
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help centre"
+
+
+def test_it_deletes_a_knowledge_base_with_its_documents_and_chunks(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
+    writer.post(
+        f"/api/v1/knowledge-bases/{base.pk}/documents/text", {"title": "Note", "text": "Hi"}, "application/json"
+    )
+    settled(writer, base.pk)
+    assert Chunk.objects.count() == 1
+    assert writer.delete(f"/api/v1/knowledge-bases/{base.pk}").status_code == 204
+    assert not KnowledgeBase.objects.exists()
+    assert not Document.objects.exists()
+    assert not Chunk.objects.exists()
+    assert writer.get(f"/api/v1/knowledge-bases/{base.pk}").status_code == 404
+    assert AuditEntry.objects.get(action="knowledge_base.deleted").details == {"name": "Help", "documents": 1}
+
+
+def test_it_refuses_changes_without_the_scope_or_the_role_and_hides_them_from_outsiders(
+    workspace, owner, outsider, reader, login_as
+):
+    base = KnowledgeBaseFactory(workspace=workspace, name="Help")
+    url = f"/api/v1/knowledge-bases/{base.pk}"
+    unscoped = reader.patch(url, {"name": "Mine"}, "application/json")
+    assert unscoped.status_code == 403
+    assert "knowledge:write" in unscoped.json()["error"]["message"]
+    assert reader.delete(url).status_code == 403
+    viewer = login_as(MembershipFactory(workspace=workspace, user=UserFactory(username="vera"), role=Role.VIEWER))
+    csrf = {"X-CSRFToken": viewer.csrf_token()}
+    assert viewer.patch(url, {"name": "Mine"}, "application/json", headers=csrf).status_code == 403
+    assert viewer.delete(url, headers=csrf).status_code == 403
+    stranger = token_client(outsider, [Scope.KNOWLEDGE_WRITE])
+    assert stranger.patch(url, {"name": "Mine"}, "application/json").status_code == 404
+    assert stranger.delete(url).status_code == 404
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help"
+
+
+def test_it_names_the_field_when_a_change_is_wrong(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help", chunk_size=100, chunk_overlap=10)
+    KnowledgeBaseFactory(workspace=owner.workspace, name="Other")
+    url = f"/api/v1/knowledge-bases/{base.pk}"
+    for body, path in [
+        ({"chunk_overlap": 80}, "body.chunk_overlap"),
+        ({"name": "Other"}, "body.name"),
+        ({"embedding": "vendor|nope"}, "body.embedding"),
+        ({"chunk_size": 10}, "body.chunk_size"),
+    ]:
+        refused = writer.patch(url, body, "application/json")
+        assert refused.status_code == 422, body
+        assert refused.json()["error"]["details"]["problems"][0]["path"] == path, body
+    assert KnowledgeBase.objects.get(pk=base.pk).chunk_overlap == 10
+    assert not AuditEntry.objects.filter(action="knowledge_base.updated").exists()
+
+
+def test_it_renames_a_knowledge_base_whose_embedding_model_is_no_longer_offered(owner, writer):
+    base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help", embedding="gone|old-model")
+    renamed = writer.patch(f"/api/v1/knowledge-bases/{base.pk}", {"name": "Help centre"}, "application/json")
+    assert renamed.status_code == 200, renamed.json()
+    assert (renamed.json()["name"], renamed.json()["embedding"]) == ("Help centre", "gone|old-model")

@@ -1,6 +1,6 @@
 import pytest
 
-from knowledge import pipeline
+from knowledge import documents, pipeline
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
@@ -55,3 +55,16 @@ def test_it_fails_on_a_knowledge_base_of_another_workspace(workspace, outsider):
     )
     assert run.status == "failed"
     assert "no knowledge base" in node_run(run, "retrieve").error["message"]
+
+
+def test_it_fails_naming_a_knowledge_base_that_was_deleted(workspace, owner, base):
+    by_name = wait_for(start(workspace, chain(TRIGGER, node("retrieve", "retrieve", query="x", knowledge_base="Help"))))
+    assert by_name.status == "succeeded"
+    base_id = base.pk
+    documents.delete_base(base, owner.user)
+    for named, shown in [("Help", "'Help'"), (base_id, str(base_id))]:
+        run = wait_for(start(workspace, chain(TRIGGER, node("retrieve", "retrieve", query="x", knowledge_base=named))))
+        assert run.status == "failed"
+        error = node_run(run, "retrieve").error
+        assert error["message"] == f"there is no knowledge base {shown} in this workspace"
+        assert error["code"] == "not_found"

@@ -2,8 +2,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditEntry, Role
-from knowledge import pipeline
-from knowledge.models import Document, KnowledgeBase, Status
+from knowledge import index, pipeline
+from knowledge.models import Chunk, Document, KnowledgeBase, Status
+from knowledge.search import search
 from tests.factories import DocumentFactory, KnowledgeBaseFactory, MembershipFactory, UserFactory
 
 
@@ -135,3 +136,119 @@ def test_it_renders_the_documents_fragment_for_live_refresh(owner, base, login_a
     html = login_as(owner).get(f"/knowledge/{base.pk}/?fragment=documents").content.decode()
     assert html.lstrip().startswith('<div id="documents" data-live-knowledge')
     assert "<html" not in html
+
+
+LONG_TEXT = " ".join(f"Sentence {n} explains one more detail of shipping and returns." for n in range(60))
+SETTINGS = {"name": "Help", "description": "", "embedding": "", "chunk_size": 300, "chunk_overlap": 40}
+
+
+def test_it_shows_editors_the_settings_and_delete_controls(teammate, base, login_as):
+    html = login_as(teammate).get(f"/knowledge/{base.pk}/").content.decode()
+    assert 'id="settings-form"' in html
+    assert 'id="delete-base-form"' in html
+    assert "re-ingests every document" in html
+
+
+def test_it_renames_without_re_ingesting(teammate, base, login_as):
+    client = login_as(teammate)
+    saved = client.post(
+        f"/knowledge/{base.pk}/edit/", {**SETTINGS, "name": "Help centre"}, headers={"X-CSRFToken": client.csrf_token()}
+    )
+    assert saved.status_code == 302
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help centre"
+    assert base.documents.get().status == Status.READY
+    entry = AuditEntry.objects.get(action="knowledge_base.updated")
+    assert entry.details == {"changed": ["name"]}
+
+
+def test_it_re_ingests_every_document_when_the_chunking_changes(teammate, base, login_as):
+    long = DocumentFactory(knowledge_base=base, title="Shipping", raw=LONG_TEXT.encode())
+    pipeline.ingest(long.pk)
+    before = set(long.chunks.values_list("pk", flat=True))
+    client = login_as(teammate)
+    saved = client.post(
+        f"/knowledge/{base.pk}/edit/",
+        {**SETTINGS, "chunk_size": 60, "chunk_overlap": 10},
+        headers={"X-CSRFToken": client.csrf_token()},
+        follow=True,
+    )
+    assert "every document was queued for re-ingestion" in saved.content.decode()
+    assert set(base.documents.values_list("status", flat=True)) == {Status.QUEUED}
+    assert AuditEntry.objects.get(action="knowledge_base.updated").details == {
+        "changed": ["chunk_size", "chunk_overlap"]
+    }
+    assert pipeline.ingest(long.pk) == Status.READY
+    after = list(long.chunks.values_list("pk", "token_count"))
+    assert before.isdisjoint(pk for pk, _ in after)
+    assert len(after) > len(before)
+    assert all(tokens <= 60 for _, tokens in after)
+
+
+def test_it_names_the_field_when_settings_are_wrong(teammate, base, login_as):
+    KnowledgeBaseFactory(workspace=base.workspace, name="Other")
+    client = login_as(teammate)
+    csrf = {"X-CSRFToken": client.csrf_token()}
+    overlap = client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "chunk_overlap": 200}, headers=csrf)
+    assert overlap.status_code == 422
+    assert "Overlap (tokens): the overlap must be from 0 to half the chunk size" in overlap.content.decode()
+    taken = client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "name": "Other"}, headers=csrf)
+    assert taken.status_code == 422
+    html = taken.content.decode()
+    assert "Name: a knowledge base named &#x27;Other&#x27; already exists" in html
+    assert "<h1>Help</h1>" in html
+    embedding = client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "embedding": "vendor|nope"}, headers=csrf)
+    assert embedding.status_code == 422
+    assert "Embedding model:" in embedding.content.decode()
+    assert KnowledgeBase.objects.get(pk=base.pk).chunk_overlap == 40
+    assert not AuditEntry.objects.filter(action="knowledge_base.updated").exists()
+
+
+def test_it_deletes_a_knowledge_base_with_its_documents_and_chunks_once_confirmed(
+    teammate, base, login_as, django_capture_on_commit_callbacks
+):
+    search(base, "refund", 5, {}, 0.0)
+    assert base.pk in index.cache.indexes
+    client = login_as(teammate)
+    csrf = {"X-CSRFToken": client.csrf_token()}
+    unconfirmed = client.post(f"/knowledge/{base.pk}/delete/", {"confirm": "help"}, headers=csrf)
+    assert unconfirmed.status_code == 422
+    assert "confirm: type &#x27;Help&#x27; to delete it" in unconfirmed.content.decode()
+    assert KnowledgeBase.objects.filter(pk=base.pk).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.post(f"/knowledge/{base.pk}/delete/", {"confirm": "Help"}, headers=csrf)
+    assert deleted.status_code == 302
+    assert deleted["Location"] == "/knowledge/"
+    assert not KnowledgeBase.objects.exists()
+    assert not Document.objects.exists()
+    assert not Chunk.objects.exists()
+    assert base.pk not in index.cache.indexes
+    entry = AuditEntry.objects.get(action="knowledge_base.deleted")
+    assert entry.details == {"name": "Help", "documents": 1}
+
+
+def test_viewers_cannot_change_or_delete_a_knowledge_base(viewer, base, login_as):
+    client = login_as(viewer)
+    html = client.get(f"/knowledge/{base.pk}/").content.decode()
+    assert 'id="settings-form"' not in html
+    assert 'id="delete-base-form"' not in html
+    csrf = {"X-CSRFToken": client.csrf_token()}
+    assert client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "name": "Mine"}, headers=csrf).status_code == 403
+    assert client.post(f"/knowledge/{base.pk}/delete/", {"confirm": "Help"}, headers=csrf).status_code == 403
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help"
+
+
+def test_outsiders_cannot_find_a_knowledge_base_to_change_or_delete(outsider, base, login_as):
+    client = login_as(outsider)
+    csrf = {"X-CSRFToken": client.csrf_token()}
+    assert client.post(f"/knowledge/{base.pk}/edit/", {**SETTINGS, "name": "Mine"}, headers=csrf).status_code == 404
+    assert client.post(f"/knowledge/{base.pk}/delete/", {"confirm": "Help"}, headers=csrf).status_code == 404
+    assert KnowledgeBase.objects.filter(pk=base.pk, name="Help").exists()
+
+
+def test_it_renames_a_knowledge_base_whose_embedding_model_is_no_longer_offered(teammate, workspace, login_as):
+    base = KnowledgeBaseFactory(workspace=workspace, name="Help", embedding="gone|old-model")
+    client = login_as(teammate)
+    settings = {**SETTINGS, "name": "Help centre", "embedding": "gone|old-model"}
+    saved = client.post(f"/knowledge/{base.pk}/edit/", settings, headers={"X-CSRFToken": client.csrf_token()})
+    assert saved.status_code == 302
+    assert KnowledgeBase.objects.get(pk=base.pk).name == "Help centre"

@@ -16,7 +16,8 @@ describe("isDocumentPrompt", () => {
 });
 
 describe("documentsUrl", () => {
-  it("asks the page for its documents fragment", () => {
-    expect(documentsUrl({ pathname: "/knowledge/7/" })).toBe("/knowledge/7/?fragment=documents");
+  it("asks the knowledge base's page for its documents fragment, wherever the address bar stands", () => {
+    const list = { dataset: { documentsUrl: "/knowledge/7/?fragment=documents" } };
+    expect(documentsUrl(list)).toBe("/knowledge/7/?fragment=documents");
   });
 });

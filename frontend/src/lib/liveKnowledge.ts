@@ -11,8 +11,9 @@ export function isDocumentPrompt(data: unknown, baseId: number): boolean {
   return type === "knowledge.document" && base === baseId;
 }
 
-export function documentsUrl(location: Pick<Location, "pathname">): string {
-  return `${location.pathname}?fragment=documents`;
+/** The list's own address, not the address bar's: a form refused with 422 is shown at its POST address. */
+export function documentsUrl(list: Pick<HTMLElement, "dataset">): string {
+  return list.dataset.documentsUrl ?? "";
 }
 
 export function followKnowledgeBase(socketUrl: string, baseId: number, refresh: () => void): void {
