@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -91,13 +92,25 @@ def _run(node_run: NodeRun, then: runs.Then) -> None:
         workflow_id=run["workflow_id"],
         version_number=run["version_number"],
     )
-    outcome = _supervise(node_run, _node_threads.submit(kind().run, ctx), ctx.deadline)
+    outcome = _supervise(node_run, _node_threads.submit(_run_node, kind(), ctx), ctx.deadline)
     if isinstance(outcome, NodeResult):
         stored = runs.succeed(node_run, outcome, input=resolved, then=then)
         if stored and key and outcome.wait_until is None and not outcome.park:
             _store(run["workspace_id"], key, node, outcome)
     elif outcome is not None:
         runs.fail(node_run, *outcome, input=resolved)
+
+
+def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
+    """The node's code, on a node thread that gives back any database connection it opened.
+
+    Node threads outlive their nodes; a connection a node opened (to bill a model call, say)
+    would otherwise stay open with the idle thread, up to one per thread per worker process.
+    """
+    try:
+        return node.run(ctx)
+    finally:
+        connections.close_all()
 
 
 def _supervise(

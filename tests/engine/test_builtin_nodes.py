@@ -1,6 +1,9 @@
 """The AI nodes on the built-in offline provider, run by a real worker."""
 
+import time
+
 import pytest
+from django.db import connection
 
 from engine.models import CostEntry
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
@@ -120,3 +123,26 @@ def test_it_gives_every_label_over_the_threshold_with_multi_label(workspace):
     assert sorted(output["labels"]) == ["billing", "shipping"]
     assert output["label"] in {"billing", "shipping"}
     assert output["scores"]["account"] == 0
+
+
+def test_node_threads_give_back_the_database_connections_their_nodes_opened(workspace):
+    drafts = [node(f"d{i}", "generate", prompt="Reply to {{ input.body }}") for i in range(12)]
+    fan_out = graph(TRIGGER, *drafts, edges=[edge("start", f"d{i}") for i in range(12)])
+
+    run = wait_for(start(workspace, fan_out, {"body": "Where is my parcel?"}))
+
+    assert run.status == "succeeded"
+    assert CostEntry.objects.filter(run=run).count() == 12
+    deadline = time.monotonic() + 5
+    while (held := _other_connections()) > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert held == 0
+
+
+def _other_connections() -> int:
+    """Sessions on this test database other than this test's own: the worker's, idle between tasks."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
