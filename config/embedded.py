@@ -5,6 +5,7 @@ the ASGI server (HTTP and websockets) in the main thread and a Celery worker and
 scheduler in background threads on Celery's in-memory broker. Ctrl-C stops all three.
 """
 
+import logging
 import os
 import sys
 import threading
@@ -55,6 +56,14 @@ def start_worker() -> tuple[EmbeddedWorker, threading.Thread]:
     return worker, thread
 
 
+def quiet_ticks() -> None:
+    """The reaper and the schedules tick every few seconds; at INFO each tick logs three lines
+    to the terminal the user is reading, burying the app's own messages. LOG_LEVEL=DEBUG keeps them."""
+    if settings.LOG_LEVEL != "DEBUG":
+        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main() -> None:
     if not settings.EMBEDDED:
         sys.exit(
@@ -65,6 +74,7 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_demo")
+    quiet_ticks()
     worker, worker_thread = start_worker()
     print("Worker ready: in-process Celery worker consuming from the in-memory broker.", flush=True)
     beat = EmbeddedService(celery_app, thread=True, schedule_filename=settings.CELERY_BEAT_SCHEDULE_FILENAME)

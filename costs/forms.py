@@ -16,8 +16,8 @@ MAX_DAYS = 731
 
 
 class ReportForm(DateRangeForm):
-    workflow = forms.IntegerField(required=False, min_value=1)
-    model = forms.CharField(required=False, max_length=200, strip=True)
+    """`workflows` and `models` are what the workspace has been billed for: the filters offer those."""
+
     bucket = forms.ChoiceField(
         required=False, choices=[("day", "day"), ("week", "week"), ("month", "month")], initial="day"
     )
@@ -26,6 +26,16 @@ class ReportForm(DateRangeForm):
         choices=[("workflow", "workflow"), ("model", "model"), ("node_type", "node type")],
         initial="workflow",
     )
+
+    def __init__(self, *args: Any, workflows: dict[int, str], models: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        named = sorted(workflows.items(), key=lambda w: w[1])
+        self.fields["workflow"] = forms.TypedChoiceField(
+            required=False, coerce=int, empty_value=None, choices=[("", "All workflows"), *named]
+        )
+        self.fields["model"] = forms.ChoiceField(
+            required=False, choices=[("", "All models"), *((name, name) for name in models)]
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

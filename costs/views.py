@@ -14,6 +14,7 @@ from accounts.views import current_membership
 from costs.forms import ReportForm
 from costs.page import BUILDERS, ReportQuery, report, table
 from costs.reports import GROUPINGS
+from engine.models import CostDaily
 
 
 def member(request: HttpRequest, action: Action = Action.VIEW) -> Membership:
@@ -23,7 +24,10 @@ def member(request: HttpRequest, action: Action = Action.VIEW) -> Membership:
 
 
 def _query(request: HttpRequest, me: Membership) -> tuple[ReportForm, ReportQuery | None]:
-    form = ReportForm(request.GET)
+    billed = CostDaily.objects.filter(workspace_id=me.workspace_id)
+    workflows = dict(billed.exclude(workflow_id=0).values_list("workflow_id", "workflow_name").distinct())
+    models = list(billed.order_by("model").values_list("model", flat=True).distinct())
+    form = ReportForm(request.GET, workflows=workflows, models=models)
     if not form.is_valid():
         return form, None
     return form, ReportQuery.from_form(me.workspace_id, form.cleaned_data)

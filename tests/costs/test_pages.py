@@ -104,6 +104,19 @@ def test_it_names_the_field_of_a_bad_filter(owner, login_as):
     assert client.get("/costs/export/nothing.csv").status_code == 404
 
 
+def test_it_offers_the_billed_workflows_and_models_as_filters(owner, spend, login_as):
+    client = login_as(owner)
+    page = client.get("/costs/").content.decode()
+    assert '<option value="gpt-mini">gpt-mini</option>' in page
+    assert "Theirs" not in page
+    filtered = client.get("/costs/?model=gpt-mini")
+    assert filtered.status_code == 200
+    assert '<option value="gpt-mini" selected>gpt-mini</option>' in filtered.content.decode()
+    unbilled = client.get("/costs/?model=claude-x")
+    assert unbilled.status_code == 422
+    assert "claude-x is not one of the available choices" in unbilled.content.decode()
+
+
 def test_it_answers_htmx_with_the_report_alone(owner, spend, login_as):
     response = login_as(owner).get("/costs/?stack=node_type", headers={"HX-Request": "true"})
     page = response.content.decode()
