@@ -2,7 +2,7 @@
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from builder import demo
@@ -15,18 +15,28 @@ class Template:
     name: str
     description: str
     graph: Callable[[], dict[str, Any]]
+    sample_input: dict[str, Any] = field(default_factory=dict)
 
 
 TEMPLATES: dict[str, Template] = {
     t.slug: t
     for t in (
         Template("blank", "Blank", "An empty canvas.", empty_graph),
+        # The demo module owns these graphs (other features extend them); a copy keeps them unshared.
         Template(
             "support-triage",
             "Support triage",
-            "Route a ticket: draft a reply, or send urgent and refund tickets to a person for review.",
-            # The demo module owns this graph (other features extend it); a copy keeps it unshared.
+            "Classify a ticket, search the help centre, draft a cited reply, and send it when "
+            "confident; a person reviews the rest. Runs offline on the built-in model.",
+            lambda: copy.deepcopy(demo.SUPPORT_TRIAGE),
+            demo.SAMPLE_TICKET,
+        ),
+        Template(
+            "ticket-routing",
+            "Ticket routing",
+            "Logic only: draft a reply, or send urgent and refund tickets to a person for review.",
             lambda: copy.deepcopy(demo.TICKET_ROUTING),
+            demo.SAMPLE_TICKET,
         ),
     )
 }

@@ -15,6 +15,13 @@ TICKET_SCHEMA: dict[str, Any] = {
     },
 }
 
+# What the designer's test run starts with in the demo workflows and their templates.
+SAMPLE_TICKET: dict[str, Any] = {
+    "subject": "Charged twice",
+    "body": "Hi, I was charged twice for my Quillpad Pro subscription this month. Can you refund one?",
+    "customer": "Ann Lee",
+}
+
 TICKET_ROUTING: dict[str, Any] = {
     "schema_version": 1,
     "nodes": [

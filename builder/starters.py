@@ -3,7 +3,7 @@
 from typing import Any
 
 from accounts.models import Workspace
-from builder.demo import SUPPORT_TRIAGE
+from builder.demo import SAMPLE_TICKET, SUPPORT_TRIAGE
 from builder.models import Workflow
 from builder.versions import publish_version
 
@@ -17,6 +17,7 @@ def add_support_triage(workspace: Workspace) -> Workflow:
         name=SUPPORT_TRIAGE_NAME,
         defaults={
             "draft": SUPPORT_TRIAGE,
+            "sample_input": SAMPLE_TICKET,
             "description": "Classifies a ticket, drafts a reply, and sends it when confident; "
             "a person reviews the rest. Runs offline on the built-in model.",
         },

@@ -1,5 +1,7 @@
 """What a user does to a workflow from the list page: create, rename, duplicate, archive."""
 
+import copy
+
 from django.contrib.auth.models import User
 from django.utils import timezone
 
@@ -10,7 +12,13 @@ from builder.models import Workflow
 
 
 def create_workflow(workspace: Workspace, name: str, template: Template, by: User) -> Workflow:
-    workflow = Workflow.objects.create(workspace=workspace, name=name, draft=template.graph(), created_by=by)
+    workflow = Workflow.objects.create(
+        workspace=workspace,
+        name=name,
+        draft=template.graph(),
+        sample_input=copy.deepcopy(template.sample_input),
+        created_by=by,
+    )
     record(by, "workflow.created", workspace=workspace, target=workflow, template=template.slug)
     return workflow
 

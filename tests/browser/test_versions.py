@@ -17,7 +17,7 @@ def test_it_searches_and_renames_in_place_through_htmx(asgi_server, owner, page:
     WorkflowFactory(workspace=owner.workspace, name="Invoices")
     sign_in(page, asgi_server, "olivia")
     page.goto(f"{asgi_server}/workflows/")
-    page.get_by_label("Search").fill("triage")
+    page.get_by_label("Search", exact=True).fill("triage")
     expect(page.locator("#workflows tbody tr")).to_have_count(1)
     page.get_by_label("Rename Ticket triage").click()
     page.get_by_label("New name").fill("Refund triage")
@@ -25,7 +25,7 @@ def test_it_searches_and_renames_in_place_through_htmx(asgi_server, owner, page:
         page.get_by_role("button", name="Save").click()
     assert answer.value.status == 200
     expect(page.get_by_role("status")).to_contain_text("Renamed Ticket triage to Refund triage.")
-    expect(page.get_by_label("Search")).to_have_value("triage")
+    expect(page.get_by_label("Search", exact=True)).to_have_value("triage")
     flow.refresh_from_db()
     assert flow.name == "Refund triage"
     assert console_errors == []

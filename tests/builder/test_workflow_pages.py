@@ -56,8 +56,9 @@ def test_it_creates_a_workflow_from_the_support_triage_template(owner, login_as)
     workflow = Workflow.objects.get(name="Tickets")
     assert response.status_code == 302
     assert response["Location"] == f"/workflows/{workflow.pk}/"
-    assert workflow.draft == demo.TICKET_ROUTING
-    assert workflow.draft is not demo.TICKET_ROUTING
+    assert workflow.draft == demo.SUPPORT_TRIAGE
+    assert workflow.draft is not demo.SUPPORT_TRIAGE
+    assert workflow.sample_input == demo.SAMPLE_TICKET
     assert workflow.workspace == owner.workspace
 
 

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Membership, Role, Workspace
-from builder.demo import TICKET_ROUTING
+from builder.demo import SAMPLE_TICKET, TICKET_ROUTING
 from builder.models import Workflow
 from builder.starters import add_support_triage
 from builder.versions import publish_version
@@ -70,6 +70,7 @@ class Command(BaseCommand):
             name="Ticket routing",
             defaults={
                 "draft": TICKET_ROUTING,
+                "sample_input": SAMPLE_TICKET,
                 "description": "Replies to routine tickets; a person reviews urgent ones and refunds first.",
             },
         )
