@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { copyFragment, freshId, parseFragment, pasteFragment } from "./clipboard";
 import { connectionProblem, upstreamOf } from "./connections";
-import { createDesignerStore, edgeKeys } from "./designerStore";
+import { createDesignerStore, edgeKeys, TYPING_BURST_MS } from "./designerStore";
 import { FlowCache, editorEdges } from "./editorFlow";
 import type { GraphV1 } from "./graph";
 import { autoLayout } from "./layout";
@@ -151,6 +151,34 @@ describe("undo and redo", () => {
     redo();
     redo();
     expect(edgeKeys(store.getState().graph)).toContain("start.out->transform_1.in");
+  });
+
+  it("makes a burst of typing in one node one step, and a pause or another node a new one", () => {
+    let clock = 0;
+    const store = createDesignerStore(triage(), kinds, () => clock);
+    const label = () => store.getState().graph.nodes.find((n) => n.id === "shape")?.label;
+    for (const typed of ["T", "Ti", "Tid", "Tidy"]) {
+      store.getState().updateNode("shape", { label: typed });
+      clock += 300;
+    }
+    clock += TYPING_BURST_MS;
+    store.getState().updateNode("shape", { label: "Tidy up" });
+    store.getState().updateNode("route", { label: "Route it" });
+    expect(store.temporal.getState().pastStates).toHaveLength(3);
+
+    store.temporal.getState().undo();
+    store.temporal.getState().undo();
+    expect(label()).toBe("Tidy");
+    store.temporal.getState().undo();
+    expect(store.getState().graph).toEqual(triage());
+  });
+
+  it("ends a burst of typing when another edit comes between", () => {
+    const store = createDesignerStore(triage(), kinds, () => 0);
+    store.getState().updateNode("shape", { label: "A" });
+    store.getState().connect({ source: "start", target: "answer" });
+    store.getState().updateNode("shape", { label: "AB" });
+    expect(store.temporal.getState().pastStates).toHaveLength(3);
   });
 
   it("records a drag as one step when it ends", () => {

@@ -2,8 +2,8 @@
 // graph to graph. zundo records the graph (only the graph) so each edit is one undo step;
 // selection and in-flight drag positions are not edits and are not recorded.
 
-import { temporal } from "zundo";
-import { createStore } from "zustand/vanilla";
+import { temporal, type TemporalState } from "zundo";
+import { createStore, type StoreApi } from "zustand/vanilla";
 import { freshId, pasteFragment, type Fragment } from "./clipboard";
 import { sourceHandleOf, targetHandleOf, type GraphNodeV1, type GraphV1 } from "./graph";
 import { defaultParams, outputHandles, type NodeKind } from "./nodeKinds";
@@ -29,6 +29,8 @@ export interface DesignerState {
 }
 
 export const UNDO_LIMIT = 200;
+/** Edits of one node's (or note's) fields closer together than this are one undo step: a typed word, not each key. */
+export const TYPING_BURST_MS = 1000;
 
 function allIds(graph: GraphV1): Set<string> {
   return new Set([...graph.nodes.map((n) => n.id), ...(graph.notes ?? []).map((n) => n.id), ...graph.edges.map((e) => e.id)]);
@@ -44,11 +46,34 @@ function pruneEdges(graph: GraphV1, nodeId: string, kinds: Map<string, NodeKind>
   return edges.length === graph.edges.length ? graph : { ...graph, edges };
 }
 
-export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKind>) {
+export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKind>, now: () => number = Date.now) {
   return createStore<DesignerState>()(
     temporal(
-      (set, get) => {
+      (set, get, store) => {
         const edit = (change: (graph: GraphV1) => GraphV1) => set({ graph: change(get().graph) });
+        // The first edit of a burst is recorded; the rest change the graph without a step of their own.
+        // A burst ends after a pause, on another node, or when any other step (or an undo) came between.
+        let burst = { id: "", at: -Infinity, steps: -1 };
+        // zundo attaches `temporal` to the store before this runs; its type does not say so here.
+        const undoHistory = () =>
+          (store as unknown as { temporal: StoreApi<TemporalState<{ graph: GraphV1 }>> }).temporal.getState();
+        const editFields = (id: string, change: (graph: GraphV1) => GraphV1) => {
+          const at = now();
+          const history = undoHistory();
+          const continues =
+            burst.id === id && at - burst.at < TYPING_BURST_MS && history.pastStates.length === burst.steps && history.isTracking;
+          if (continues) {
+            history.pause();
+            try {
+              edit(change);
+            } finally {
+              history.resume();
+            }
+          } else {
+            edit(change);
+          }
+          burst = { id, at, steps: undoHistory().pastStates.length };
+        };
         return {
           graph: initial,
           selected: [],
@@ -94,10 +119,10 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
             set({ graph: movedTo(get().graph, drag), drag: {} });
           },
           updateNode(id, patch) {
-            edit((graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, id, kinds));
+            editFields(id, (graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, id, kinds));
           },
           updateNote(id, patch) {
-            edit((graph) => ({ ...graph, notes: (graph.notes ?? []).map((n) => (n.id === id ? { ...n, ...patch } : n)) }));
+            editFields(id, (graph) => ({ ...graph, notes: (graph.notes ?? []).map((n) => (n.id === id ? { ...n, ...patch } : n)) }));
           },
           paste(fragment, offset) {
             const pasted = pasteFragment(get().graph, fragment, offset);
