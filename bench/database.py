@@ -17,6 +17,14 @@ class CouldNotMeasure(SystemExit):
     """Raised when the services a benchmark needs do not answer; exits non-zero with the reason."""
 
 
+def create_database(url: str) -> None:
+    """Create the database `url` names if it does not exist; psycopg.Error if PostgreSQL does not answer."""
+    server, _, name = url.rpartition("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
 def use_own_database(name: str, redis_db: int) -> str:
     """Create the database if needed, point Django at it, and set up Django; returns its URL."""
     url = os.environ.get("BENCH_DATABASE_URL", f"{SERVER}/{name}")
@@ -24,9 +32,7 @@ def use_own_database(name: str, redis_db: int) -> str:
     if "bench" not in db_name:
         raise CouldNotMeasure(f"refusing to fill {db_name!r}: a benchmark database's name must contain 'bench'")
     try:
-        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as admin:
-            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone():
-                admin.execute(f'CREATE DATABASE "{db_name}"')
+        create_database(url)
     except psycopg.Error as error:
         raise CouldNotMeasure(f"PostgreSQL on {server} is not usable: {error}") from error
     os.environ["DATABASE_URL"] = url

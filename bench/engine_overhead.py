@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
 
 from bench import diagnostics, graphs, query_profile, report  # noqa: E402
+from bench.database import create_database  # noqa: E402
 from bench.workers import Worker, base_env  # noqa: E402
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -48,9 +49,7 @@ class CouldNotMeasure(Exception):
 def prepare_services(data_dir: str) -> dict[str, str]:
     """Check the services, create the bench database, empty the bench Redis databases; return the env."""
     try:
-        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        create_database(f"{SERVER_URL}/{DB_NAME}")
         for url in (BROKER_URL, RESULT_URL):
             redis.Redis.from_url(url, socket_connect_timeout=3).flushdb()
     except (psycopg.Error, redis.RedisError) as error:

@@ -28,6 +28,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
 
+from bench.database import create_database  # noqa: E402
 from bench.workers import POOL_ARGS, Worker, base_env  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
@@ -53,9 +54,7 @@ class ModelWorker(Worker):
 
 def prepare(data_dir: str) -> dict[str, str]:
     try:
-        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        create_database(f"{SERVER_URL}/{DB_NAME}")
         redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3).flushdb()
     except (psycopg.Error, redis.RedisError) as error:
         raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error

@@ -29,6 +29,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from bench.database import create_database
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "switchyard_bench_ws"
@@ -65,9 +67,7 @@ class Site:
 def prepare(data_dir: str) -> dict[str, str]:
     """Create the database, empty Redis db 5, configure Django for both (before it loads), migrate, empty tables."""
     try:
-        with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        create_database(f"{SERVER_URL}/{DB_NAME}")
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).flushdb()
     except (psycopg.Error, redis.RedisError) as error:
         raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
+from engine.models.costs import ROLLUP_DIMENSIONS
 
 MILLION = Decimal(1_000_000)
 PLACES = Decimal("0.000001")
@@ -96,18 +97,8 @@ def record(run_id: int, node_id: str, node_type: str, attempt: int, call: Call, 
     return entry
 
 
-_DIMENSIONS = (
-    "workspace_id",
-    "day",
-    "workflow_id",
-    "version_number",
-    "node_id",
-    "node_type",
-    "trigger_kind",
-    "provider",
-    "provider_kind",
-    "model",
-)
+# ON CONFLICT names the unique key's columns, as the model declares them.
+_DIMENSIONS = [field.column for field in CostDaily._meta.concrete_fields if field.name in ROLLUP_DIMENSIONS]
 _SUMS = ("calls", "cached_calls", "tokens_in", "tokens_out", "cost", "saved")
 
 

@@ -97,6 +97,21 @@ class CostEntry(WorkspaceOwned):
         return f"{self.model} in {self.node_id} of run {self.run_id}: ${self.cost}"
 
 
+# What a CostDaily row is unique on: every dimension the reports group or filter by.
+ROLLUP_DIMENSIONS = (
+    "workspace",
+    "day",
+    "workflow_id",
+    "version_number",
+    "node_id",
+    "node_type",
+    "trigger_kind",
+    "provider",
+    "provider_kind",
+    "model",
+)
+
+
 class CostDaily(WorkspaceOwned):
     """The sum of a day's cost entries that share every reported dimension."""
 
@@ -123,18 +138,7 @@ class CostDaily(WorkspaceOwned):
         ordering = ["-day"]
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "workspace",
-                    "day",
-                    "workflow_id",
-                    "version_number",
-                    "node_id",
-                    "node_type",
-                    "trigger_kind",
-                    "provider",
-                    "provider_kind",
-                    "model",
-                ],
+                fields=list(ROLLUP_DIMENSIONS),
                 name="one_cost_daily_per_dimensions",
             )
         ]
