@@ -204,6 +204,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every connection around every task unless this is set, whatever
+# CONN_MAX_AGE says; config/celery.py applies CONN_MAX_AGE around tasks instead.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ENGINE_LEASE_S = env.integer("ENGINE_LEASE_SECONDS", 30, minimum=2, maximum=600)
 ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3

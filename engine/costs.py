@@ -86,10 +86,11 @@ def record(run_id: int, node_id: str, node_type: str, attempt: int, call: Call, 
     try:
         with transaction.atomic():
             entry.save(force_insert=True)
-            _add_to_rollup(entry)
             if entry.cost:
                 NodeRun.objects.filter(run_id=run_id, node_id=node_id).update(cost=F("cost") + entry.cost)
                 Run.objects.filter(pk=run_id).update(cost=F("cost") + entry.cost)
+            # Last: every call of a day shares the rollup row, whose lock is held until COMMIT.
+            _add_to_rollup(entry)
     except IntegrityError:
         if CostEntry.objects.filter(run_id=run_id, node_id=node_id, attempt=attempt, call=index).exists():
             return None

@@ -1,16 +1,25 @@
 """Run events: numbered per run, written in the same transaction as the change they describe."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from engine import live, statements, webhooks
 from engine.models import ENDED_RUN, Run, RunEvent
+from engine.statements import Outcome, Statement
+
+
+@dataclass
+class Deferred:
+    """A write whose outcome nobody needs before the transaction's end; `outcome` is set once it ran."""
+
+    statement: Statement
+    outcome: Outcome | None = None
 
 
 @dataclass
@@ -22,11 +31,27 @@ class Change:
     events: list[RunEvent] = field(default_factory=list)
     run_fields: set[str] = field(default_factory=set)
     ready: list[int] = field(default_factory=list)
-    # The node id of each node this change made ready (flow.advance), by its NodeRun pk.
-    queued: dict[int, str] = field(default_factory=dict)
+    # The node id and attempt of each node this change made ready (flow.advance), by its NodeRun pk.
+    queued: dict[int, tuple[str, int]] = field(default_factory=dict)
     later: list[tuple[int, datetime]] = field(default_factory=list)
     # Set when a read under this lock saw a node of the run running or scheduled: the run is busy.
     busy: bool = False
+    # What the reads sent with the lock gave (change's `prelude`), in their order.
+    prelude: list[Outcome] = field(default_factory=list)
+    # Writes sent with the events and the COMMIT, unless a read needs them done first (flush).
+    deferred: list[Deferred] = field(default_factory=list)
+
+    def defer(self, statement: Statement) -> Deferred:
+        """Send `statement` with the transaction's last script; its outcome is there after the change."""
+        write = Deferred(statement)
+        self.deferred.append(write)
+        return write
+
+    def flush(self) -> None:
+        """Run the deferred writes now: a read that follows must see them."""
+        writes, self.deferred = self.deferred, []
+        for write, outcome in zip(writes, statements.run_script([w.statement for w in writes]), strict=True):
+            write.outcome = outcome
 
     def event(self, type: str, node_id: str = "", **payload: Any) -> None:
         self.run.last_seq += 1
@@ -39,29 +64,47 @@ class Change:
 
 
 @contextmanager
-def change(run_id: int | None = None, *, node_run_id: int | None = None) -> Iterator[Change]:
+def change(
+    run_id: int | None = None,
+    *,
+    node_run_id: int | None = None,
+    prelude: Sequence[Statement] = (),
+    now: datetime | None = None,
+) -> Iterator[Change]:
     """Lock the run row first, so concurrent transitions of one run see each other's commits.
 
     Two branches finishing at once both need to know whether the join after them is ready;
     with the lock taken before anything is read, the second one sees the first's result.
     The run is named by its id or by one of its nodes' (Run.DoesNotExist if there is none).
     Only statements.LOCKED_FIELDS are read; other run fields are only written (set_run).
+
+    `prelude` statements are sent with the lock and run right after it (step.prelude has
+    what they gave), and the deferred writes go with the events and, when this change is a
+    transaction of its own, with the COMMIT: on PostgreSQL the lock is then held for one
+    round trip of the client (statements.run_script). `step.now` is `now` if given (the time
+    the prelude's writes used), else the time before the lock.
     """
     from engine.dispatch import dispatch_after_commit, send_notices
 
+    commit = connection.vendor == "postgresql" and not connection.in_atomic_block
+    now = now or timezone.now()
     with transaction.atomic():
-        run = statements.lock_run(run_id, node_run_id)
-        step = Change(run=run, now=timezone.now())
+        outcomes = statements.run_script([statements.lock(run_id, node_run_id), *prelude])
+        run = statements.locked_run(outcomes[0])
+        step = Change(run=run, now=now, prelude=outcomes[1:])
         yield step
         if step.events:
             step.run_fields.add("last_seq")
-        if step.run_fields:
-            statements.save(run, step.run_fields, step.events, timezone.now())
-        dispatch_after_commit(step.ready, step.later)
         if "status" in step.run_fields and run.status in ENDED_RUN:
             notices = webhooks.queue(run, step.now)
             if notices:
                 transaction.on_commit(lambda: send_notices(notices))
+        saved = statements.save(run, step.run_fields, step.events, timezone.now()) if step.run_fields else []
+        writes = step.deferred
+        done = statements.run_script([*(w.statement for w in writes), *saved], commit=commit)
+        for write, outcome in zip(writes, done, strict=False):
+            write.outcome = outcome
+        dispatch_after_commit(step.ready, step.later)
         if step.events:
             moved = run.status if "status" in step.run_fields else None
             committed = list(step.events)

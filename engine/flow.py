@@ -35,13 +35,34 @@ def _busy(status: str, scheduled: bool) -> bool:
 
 
 def _edge_state(edge: GraphEdge, rows: dict[str, Row]) -> str:
-    status, handle, scheduled, _ = rows[edge.source]
+    status, handle, scheduled, _, _ = rows[edge.source]
     if status == NodeStatus.SUCCEEDED:
         return ACTIVE if handle in ("", edge.source_handle) else INACTIVE
     return INACTIVE if _settled(status, scheduled) else OPEN
 
 
-def advance(step: Change, changed: Iterable[str] | None = None) -> None:
+def first_reads(graph: graphs.Graph, changed: Iterable[str]) -> set[str]:
+    """The nodes whose rows `advance` reads first after the nodes in `changed` settled."""
+    targets = {edge.target for node_id in changed for edge in graph.outgoing(node_id)}
+    return targets | {edge.source for target in targets for edge in graph.incoming(target)}
+
+
+def blockers(graph: graphs.Graph, node_id: str) -> list[list[str]] | None:
+    """What must still be busy for the node's success to make nothing ready and leave the run going.
+
+    For each successor, its other inputs: while one of them is busy the successor waits. For a
+    node with no successors, [[]], meaning any other node of the run: while one is busy the
+    run goes on. None when a successor has no other input, so it may become ready. Used by
+    statements.record_alone.
+    """
+    targets = dict.fromkeys(edge.target for edge in graph.outgoing(node_id))
+    others = [sorted({edge.source for edge in graph.incoming(target)} - {node_id}) for target in targets]
+    if not others:
+        return [[]]
+    return others if all(others) else None
+
+
+def advance(step: Change, changed: Iterable[str] | None = None, known: dict[str, Row] | None = None) -> None:
     """Queue the nodes that became ready and skip those that can no longer run.
 
     Only the successors of the nodes in `changed` can have changed (all nodes when None), so
@@ -49,13 +70,15 @@ def advance(step: Change, changed: Iterable[str] | None = None) -> None:
     makes its successors the next generation), each generation with one read of the rows it
     needs, and the nodes queued or skipped are written with one statement each at the end:
     a trigger before a 100-wide fan-out costs a handful of statements, not two hundred.
+    `known` holds rows read already under this lock (a transition's prelude reads
+    `first_reads`); the writes are deferred to the transaction's last script.
     """
     graph = run_graph(step.run.pk)
     if changed is None:
         generation = [node.id for node in graph.nodes if graph.incoming(node.id)]
     else:
         generation = [edge.target for node_id in changed for edge in graph.outgoing(node_id)]
-    rows: dict[str, Row] = {}
+    rows: dict[str, Row] = dict(known or {})
     seen: set[str] = set()
     ready: list[int] = []
     skipped: list[int] = []
@@ -63,32 +86,33 @@ def advance(step: Change, changed: Iterable[str] | None = None) -> None:
         candidates = [node_id for node_id in dict.fromkeys(generation) if node_id not in seen]
         seen.update(candidates)
         wanted = {n for node_id in candidates for n in (node_id, *(e.source for e in graph.incoming(node_id)))}
-        rows.update(statements.rows(step.run.pk, wanted - rows.keys()))
+        if missing := wanted - rows.keys():
+            rows.update(statements.by_node(statements.run_script([statements.rows(step.run.pk, missing)])[0]))
         generation = []
         for node_id in candidates:
-            status, handle, scheduled, pk = rows[node_id]
+            status, handle, scheduled, pk, attempt = rows[node_id]
             if status != NodeStatus.PENDING or scheduled:
                 continue
             states = {_edge_state(edge, rows) for edge in graph.incoming(node_id)}
             if OPEN in states:
                 continue
             if ACTIVE in states:
-                rows[node_id] = (status, handle, True, pk)
+                rows[node_id] = (status, handle, True, pk, attempt)
                 ready.append(pk)
-                step.queued[pk] = node_id
+                step.queued[pk] = (node_id, attempt)
                 step.event("node.queued", node_id)
             else:
-                rows[node_id] = (NodeStatus.SKIPPED, handle, scheduled, pk)
+                rows[node_id] = (NodeStatus.SKIPPED, handle, scheduled, pk, attempt)
                 skipped.append(pk)
                 step.event("node.skipped", node_id)
                 generation.extend(edge.target for edge in graph.outgoing(node_id))
     # A join's other inputs still running (a fan-out's branches) say the run is busy without counting.
-    step.busy = step.busy or any(_busy(status, scheduled) for status, _, scheduled, _ in rows.values())
+    step.busy = step.busy or any(_busy(status, scheduled) for status, _, scheduled, _, _ in rows.values())
     if ready:
-        statements.update_nodes(ready, {"wake_at": step.now, "dispatched_at": step.now})
+        step.defer(statements.update_nodes(ready, {"wake_at": step.now, "dispatched_at": step.now}))
         step.ready.extend(ready)
     if skipped:
-        statements.update_nodes(skipped, {"status": NodeStatus.SKIPPED, "finished_at": step.now})
+        step.defer(statements.update_nodes(skipped, {"status": NodeStatus.SKIPPED, "finished_at": step.now}))
 
 
 def settle(step: Change) -> None:
@@ -97,6 +121,7 @@ def settle(step: Change) -> None:
         return
     if (step.ready or step.busy) and step.run.status == RunStatus.RUNNING:
         return  # a node is queued or still running: the run goes on, and nothing needs counting
+    step.flush()
     busy, waiting, failed = statements.counts(step.run.pk)
     if busy:
         if step.run.status == RunStatus.WAITING:

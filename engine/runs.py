@@ -12,15 +12,16 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from engine import graph as graphs
-from engine import retry, statements
+from engine import live, retry, statements
 from engine.errors import NodeError
-from engine.events import Change, change
-from engine.flow import advance, run_graph, settle
-from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunStatus, TriggerKind
+from engine.events import Change, Deferred, change
+from engine.flow import advance, blockers, first_reads, run_graph, settle
+from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunEvent, RunStatus, TriggerKind
 from engine.registry import NodeResult
 
 CLAIMABLE = list(statements.CLAIMABLE)
@@ -141,12 +142,41 @@ def _make_ready(step: Change, node_run: NodeRun) -> None:
 
 
 def claim(node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
-    """Take a ready node for this worker, or None if it is not ready, taken, or its run ended."""
+    """Take a ready node for this worker, or None if it is not ready, taken, or its run ended.
+
+    On PostgreSQL the claim is one script (statements.claim) that holds the run lock only
+    while the server runs it: every node of a fan-out is claimed under that lock, so it must
+    not wait for the worker between statements. Elsewhere it is a change like any other.
+    """
+    if connection.vendor == "postgresql":
+        return _claim_in_one_script(node_run_id, owner, lease_s)
     try:
-        with change(node_run_id=node_run_id) as step:
-            return _take(step, node_run_id, owner, lease_s)
+        with change(node_run_id=node_run_id, prelude=[statements.node_for_claim(node_run_id)]) as step:
+            return _take(step, owner, lease_s)
     except Run.DoesNotExist:
         return None
+
+
+def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
+    now = timezone.now()
+    script = statements.claim(node_run_id, owner, now + timedelta(seconds=lease_s), now)
+    # Outside a transaction the script is one of its own (a multi-statement query is atomic).
+    found = statements.run_script(script)[1].rows
+    if not found:
+        return None
+    *row, resumed, run_status, workspace_id, last_seq = found[0]
+    node_run = statements.node_from(row)
+    node_run.resumed_from_wait = resumed  # type: ignore[attr-defined]
+    moved = run_status in (RunStatus.QUEUED, RunStatus.WAITING)
+    first = last_seq - (1 if moved else 0)
+    events = [RunEvent(seq=first, type="node.running", node_id=node_run.node_id, payload={"attempt": node_run.attempt})]
+    if moved:
+        events.append(RunEvent(seq=last_seq, type="run.running", node_id="", payload={}))
+    for event in events:
+        event.run_id, event.created_at = node_run.run_id, now
+    status = RunStatus.RUNNING if moved else None
+    transaction.on_commit(lambda: live.publish(node_run.run_id, workspace_id, events, status))
+    return node_run
 
 
 @dataclass
@@ -164,6 +194,7 @@ class Then:
     lease_s: float
     within_s: float
     claimed: NodeRun | None = None
+    claim: Deferred | None = None
 
 
 def _lease(owner: str, lease_s: float, now: Any) -> dict[str, Any]:
@@ -178,11 +209,11 @@ def _lease(owner: str, lease_s: float, now: Any) -> dict[str, Any]:
     }
 
 
-def _take(step: Change, node_run_id: int, owner: str, lease_s: float) -> NodeRun | None:
+def _take(step: Change, owner: str, lease_s: float) -> NodeRun | None:
     if step.run.status in ENDED_RUN:
         return None
-    # The run lock is held, so no other transition can move this node between the read and the update.
-    node_run = statements.node_for_claim(node_run_id)
+    # Read with the lock (the prelude): no other transition can move this node until it is released.
+    node_run = statements.claimed_node(step.prelude[0])
     if node_run is None:
         return None
     current = node_run.status
@@ -192,36 +223,47 @@ def _take(step: Change, node_run_id: int, owner: str, lease_s: float) -> NodeRun
     claimed = _lease(owner, lease_s, step.now) | {
         "attempt": node_run.attempt + (0 if current == NodeStatus.WAITING else 1)
     }
-    if not statements.update_node(node_run_id, claimed, status=current, attempt=node_run.attempt):
-        return None
+    # Under the run lock the node cannot have moved since the prelude read it, so the
+    # conditional UPDATE matches and can wait for the transaction's last script.
+    step.defer(statements.update_node(node_run.pk, claimed, status=current, attempt=node_run.attempt))
     for field, value in claimed.items():
         setattr(node_run, field, value)
-    return _started(step, node_run, resumed=current == NodeStatus.WAITING)
+    _started(step, node_run.node_id, node_run.attempt)
+    node_run.resumed_from_wait = current == NodeStatus.WAITING  # type: ignore[attr-defined]
+    return node_run
 
 
 def _take_queued(step: Change, then: Then) -> None:
     """Claim for `then` the first node this change made ready, if its timeout fits (see Then)."""
     node_run_id = step.ready[0]
-    if run_graph(step.run.pk).node(step.queued[node_run_id]).timeout_s > then.within_s:
+    node_id, attempt = step.queued[node_run_id]
+    if run_graph(step.run.pk).node(node_id).timeout_s > then.within_s:
         return
     # It was pending and made ready under this lock: one conditional UPDATE claims it.
-    node_run = statements.claim_pending(node_run_id, _lease(then.owner, then.lease_s, step.now))
-    if node_run is not None:
-        step.ready.pop(0)
-        then.claimed = _started(step, node_run, resumed=False)
+    then.claim = step.defer(statements.claim_pending(node_run_id, _lease(then.owner, then.lease_s, step.now)))
+    step.ready.pop(0)
+    _started(step, node_id, attempt + 1)
 
 
-def _started(step: Change, node_run: NodeRun, *, resumed: bool) -> NodeRun:
-    step.event("node.running", node_run.node_id, attempt=node_run.attempt)
+def _claimed_by(then: Then) -> None:
+    """The node _take_queued claimed, read back from its UPDATE once the transaction is done."""
+    if then.claim is None or then.claim.outcome is None:
+        return
+    node_run = statements.claimed_node(then.claim.outcome)
+    if node_run is None:
+        raise RuntimeError("a node made ready under the run lock could not be claimed under it")
+    node_run.resumed_from_wait = False  # type: ignore[attr-defined]
+    then.claimed = node_run
+
+
+def _started(step: Change, node_id: str, attempt: int) -> None:
+    step.event("node.running", node_id, attempt=attempt)
     if step.run.status == RunStatus.QUEUED:
         step.set_run(status=RunStatus.RUNNING, started_at=step.now)
         step.event("run.running")
     elif step.run.status == RunStatus.WAITING:
         step.set_run(status=RunStatus.RUNNING)
         step.event("run.running")
-    node_run.run = step.run
-    node_run.resumed_from_wait = resumed  # type: ignore[attr-defined]
-    return node_run
 
 
 def resume(node_run_id: int, payload: dict[str, Any]) -> bool:
@@ -251,16 +293,14 @@ def _fenced(node_run: NodeRun) -> Q:
     return Q(pk=node_run.pk, status=NodeStatus.RUNNING, attempt=node_run.attempt, lease_owner=node_run.lease_owner)
 
 
-def _record(node_run: NodeRun, values: dict[str, Any]) -> bool:
-    """Write an outcome, fenced as _fenced says (through the hot path's SQL)."""
+def _record(node_run: NodeRun, values: dict[str, Any]) -> statements.Statement:
+    """Write an outcome, fenced as _fenced says (through the hot path's SQL; rowcount 0: fenced out)."""
     fence = {"status": NodeStatus.RUNNING, "attempt": node_run.attempt, "lease_owner": node_run.lease_owner}
     return statements.update_node(node_run.pk, values, **fence)
 
 
 def heartbeat(node_run: NodeRun, lease_s: float) -> bool:
     """Extend the lease; False when the node was cancelled or taken over, so the worker should stop."""
-    from django.utils import timezone
-
     expires = timezone.now() + timedelta(seconds=lease_s)
     return bool(NodeRun.objects.filter(_fenced(node_run)).update(lease_expires_at=expires))
 
@@ -271,17 +311,32 @@ def succeed(
     """Record the node's result (and its resolved params as `input`): done, or parked to wait.
 
     With `then`, one of the nodes that became ready is claimed for the caller (see Then).
+    The fenced write of the result and the rows that decide what follows are read with the
+    run lock, in one round trip (change's prelude).
     """
-    with change(node_run.run_id) as step:
-        values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
-        if input is not None:
-            values["input"] = input
-        parks = result.park or result.wait_until is not None
-        if parks:
-            values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
-        else:
-            values |= {"status": NodeStatus.SUCCEEDED, "finished_at": step.now, "cache_hit": cache_hit}
-        if not _record(node_run, values):
+    now = timezone.now()
+    values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
+    if input is not None:
+        values["input"] = input
+    parks = result.park or result.wait_until is not None
+    if parks:
+        values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
+    else:
+        values |= {"status": NodeStatus.SUCCEEDED, "finished_at": now, "cache_hit": cache_hit}
+    graph = run_graph(node_run.run_id)
+    plain = not parks and result.answer is None and result.escalation is None
+    if plain and connection.vendor == "postgresql" and (waiting := blockers(graph, node_run.node_id)):
+        event = RunEvent(
+            type="node.succeeded", node_id=node_run.node_id, payload={"handle": result.handle, "cache_hit": cache_hit}
+        )
+        if _recorded_alone(node_run, values, waiting, event):
+            return True
+    # A parked node resolves no edge: only the run's status may move (to waiting).
+    changed = [] if parks else [node_run.node_id]
+    reads = first_reads(graph, changed)
+    prelude = [_record(node_run, values), *([statements.rows(node_run.run_id, reads)] if reads else [])]
+    with change(node_run.run_id, prelude=prelude, now=now) as step:
+        if not step.prelude[0].rowcount:
             return False
         if parks:
             if result.wait_until is not None:
@@ -295,10 +350,27 @@ def succeed(
         if result.escalation is not None:
             step.set_run(escalation_reason=result.escalation)
             step.event("run.escalated", node_run.node_id, reason=result.escalation)
-        # A parked node resolves no edge: only the run's status may move (to waiting).
-        _progress(step, [] if parks else [node_run.node_id])
+        _progress(step, changed, statements.by_node(step.prelude[1]) if reads else {})
         if then is not None and step.ready and step.run.status not in ENDED_RUN:
             _take_queued(step, then)
+    if then is not None:
+        _claimed_by(then)
+    return True
+
+
+def _recorded_alone(node_run: NodeRun, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:
+    """Record a success that makes nothing ready in one script (statements.record_alone); False if it did not apply.
+
+    A fan-out's branches finish this way: each holds the run lock only while the server runs
+    the script, instead of across two round trips to this worker.
+    """
+    at = timezone.now()
+    found = statements.run_script(statements.record_alone(node_run, values, waiting, event, at))[1].rows
+    if not found:
+        return False
+    event.seq, workspace_id = found[0]
+    event.run_id, event.created_at = node_run.run_id, at
+    transaction.on_commit(lambda: live.publish(node_run.run_id, workspace_id, [event], None))
     return True
 
 
@@ -313,7 +385,7 @@ def fail(node_run: NodeRun, error: NodeError, trace: str = "", input: Any = None
         values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
         if input is not None:
             values["input"] = input
-        if not _record(node_run, values):
+        if not statements.run_script([_record(node_run, values)])[0].rowcount:
             return False
         retry_at = wake_at.isoformat() if wake_at else None
         step.event(
@@ -384,11 +456,14 @@ def _cancel_open_nodes(step: Change, *, include_running: bool) -> None:
     nodes.update(status=NodeStatus.CANCELLED, wake_at=None, lease_owner="", finished_at=step.now)
 
 
-def _progress(step: Change, changed: list[str] | None) -> None:
-    """After nodes in `changed` settled (None: any may have), queue what follows and settle the run."""
+def _progress(step: Change, changed: list[str] | None, known: dict[str, statements.Row] | None = None) -> None:
+    """After nodes in `changed` settled (None: any may have), queue what follows and settle the run.
+
+    `known`: rows read already under this lock (see flow.advance).
+    """
     if step.run.status in ENDED_RUN:
         return
-    advance(step, changed)
+    advance(step, changed, known)
     settle(step)
 
 

@@ -32,6 +32,7 @@ class Worker:
 
     def __init__(self, concurrency: int = 8, lease_s: int = 3, beat: bool = False) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.concurrency = concurrency
         self.data_dir = tempfile.mkdtemp(prefix="switchyard-worker-")
         self.log = open(os.path.join(self.data_dir, "worker.log"), "w+")  # noqa: SIM115  (closed in stop)
         env = {

@@ -129,6 +129,34 @@ def test_a_join_waits_for_every_active_branch(workspace, server):
     assert node_run(run, "join").started_at >= node_run(run, "slow").finished_at
 
 
+def test_a_wide_fan_out_records_every_transition_once_in_order(workspace):
+    branches = [f"b{i}" for i in range(30)]
+    leaves = [f"leaf{i}" for i in range(10)]
+    data = graph(
+        TRIGGER,
+        *(node(name, "transform", fields={"n": i}) for i, name in enumerate(branches + leaves)),
+        node("join", "transform", fields={"first": "{{ nodes.b0.n }}", "last": "{{ nodes.b29.n }}"}),
+        edges=[edge("start", name) for name in branches + leaves] + [edge(name, "join") for name in branches],
+    )
+
+    run = wait_for(start(workspace, data))
+
+    assert run.status == "succeeded"
+    assert node_run(run, "join").output == {"first": 0, "last": 29}
+    events = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", "type", "node_id"))
+    assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1)) == list(range(1, run.last_seq + 1))
+    for name in [*branches, *leaves, "join"]:
+        assert [kind for _, kind, node_id in events if node_id == name] == [
+            "node.queued",
+            "node.running",
+            "node.succeeded",
+        ]
+    seq = {(kind, node_id): seq for seq, kind, node_id in events}
+    assert seq[("node.queued", "join")] > max(seq[("node.succeeded", name)] for name in branches)
+    assert [kind for _, kind, _ in events].count("run.running") == 1
+    assert events[-1][1] == "run.succeeded"
+
+
 def test_independent_branches_run_in_parallel(workspace, server):
     server.default = Reply(delay_s=1.0)
     data = graph(
