@@ -10,11 +10,17 @@ database has it.
 A transition holds its run's lock from its first statement to COMMIT, and every transition
 of the run waits for it. So on PostgreSQL the statements of a transition go as two scripts
 (`run_script`): the lock with the reads it needs, then the writes with COMMIT. The lock is
-held for one client round trip, not one per statement.
+held for one client round trip, not one per statement. Each statement is a server-side
+prepared statement of the connection that runs it (`EXECUTE`), planned once per connection
+rather than at every run: planning the claim's and the outcome's statements took longer than
+running them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,7 +69,8 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
                 cursor.execute(sql, params)
                 outcomes.append(_outcome(cursor))
             return outcomes
-        text = "; ".join([*(sql for sql, _ in statements), *(["COMMIT"] if commit else [])])
+        calls = [_execute(cursor, sql, len(params)) for sql, params in statements]
+        text = "; ".join([*calls, *(["COMMIT"] if commit else [])])
         if not text:
             return []
         cursor.execute(text, [param for _, params in statements for param in params])
@@ -73,12 +80,58 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
     return outcomes[: len(statements)]
 
 
+class _Prepared:
+    """The names of the statements prepared on each PostgreSQL connection (by its psycopg object).
+
+    PREPARE lasts as long as the session and survives a rolled-back transaction, so a name is
+    recorded once its PREPARE has run. A connection holds at most LIMIT of them; statements
+    beyond that run unprepared, which bounds what an unusual text costs the server.
+    """
+
+    LIMIT = 200
+
+    def __init__(self) -> None:
+        self.names: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        self.lock = threading.Lock()
+
+    def of(self, raw: Any) -> set[str]:
+        with self.lock:
+            return self.names.setdefault(raw, set())
+
+
+_prepared_names = _Prepared()
+
+
+def _execute(cursor: Any, sql: str, count: int) -> str:
+    """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed)."""
+    name = "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+    names = _prepared_names.of(cursor.connection)
+    if name not in names:
+        if len(names) >= _Prepared.LIMIT:
+            return sql
+        numbered = sql.split("%s")
+        body = numbered[0] + "".join(f"${i}{part}" for i, part in enumerate(numbered[1:], start=1))
+        cursor.execute(f"PREPARE {name} AS {body}")
+        names.add(name)
+    return f"EXECUTE {name}({_marks(count)})" if count else f"EXECUTE {name}"
+
+
 def _outcome(cursor: Any) -> Outcome:
     return Outcome(cursor.fetchall() if cursor.description else [], cursor.rowcount)
 
 
 def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
+
+
+def _among(column: str, values: Sequence[Any]) -> Statement:
+    """`column` is one of `values`: one array parameter on PostgreSQL, so that every list size is one
+    prepared statement; a list of parameters elsewhere."""
+    if not values:
+        return "FALSE", []
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({_marks(len(values))})", list(values)
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
@@ -181,14 +234,13 @@ def update_node(node_run_id: int, values: dict[str, Any], **expected: Any) -> St
 
 
 def update_nodes(pks: list[int], values: dict[str, Any]) -> Statement:
-    return _update(NodeRun, values, f"id IN ({_marks(len(pks))})", pks)
+    return _update(NodeRun, values, *_among("id", pks))
 
 
 def _of_nodes(columns: str, run_id: int, node_ids: Iterable[str], status: str | None = None) -> Statement:
     """Read `columns` of the named nodes of a run (in `status` only, if given)."""
-    wanted = list(node_ids)
     only = " AND status = %s" if status is not None else ""
-    names = f"node_id IN ({_marks(len(wanted))})" if wanted else "FALSE"
+    names, wanted = _among("node_id", list(node_ids))
     sql = f"SELECT {columns} FROM engine_noderun WHERE run_id = %s{only} AND {names}"  # noqa: S608
     return sql, [run_id, *([status] if status is not None else []), *wanted]
 
@@ -205,42 +257,33 @@ def by_node(outcome: Outcome) -> dict[str, Row]:
 
 def counts(run_id: int) -> tuple[int, int, int]:
     """Nodes of a run that are busy (running, ready or retrying later), waiting, and failed or crashed."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT "
-            "COALESCE(SUM(CASE WHEN status = %s OR (status <> %s AND wake_at IS NOT NULL) THEN 1 ELSE 0 END), 0), "
-            "COALESCE(SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), 0), "
-            "COALESCE(SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END), 0) "
-            "FROM engine_noderun WHERE run_id = %s",
-            [
-                NodeStatus.RUNNING,
-                NodeStatus.WAITING,
-                NodeStatus.WAITING,
-                NodeStatus.FAILED,
-                NodeStatus.CRASHED,
-                run_id,
-            ],
-        )
-        busy, waiting, failed = cursor.fetchone()
+    sql = (
+        "SELECT "
+        "COALESCE(SUM(CASE WHEN status = %s OR (status <> %s AND wake_at IS NOT NULL) THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END), 0) "
+        "FROM engine_noderun WHERE run_id = %s"
+    )
+    params = [NodeStatus.RUNNING, NodeStatus.WAITING, NodeStatus.WAITING, NodeStatus.FAILED, NodeStatus.CRASHED, run_id]
+    [found] = run_script([(sql, params)])
+    busy, waiting, failed = found.rows[0]
     return int(busy), int(waiting), int(failed)
 
 
 def context(run_id: int) -> dict[str, Any]:
     """What a node needs of its run, and its workspace's outbound allowlist, read fresh for each node."""
     names = ("input", "workspace_id", "created_by_id", "workflow_id", "version_number")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(f'r.{n}' for n in names)}, w.http_allowlist FROM engine_run r "  # noqa: S608
-            "JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %s",
-            [run_id],
-        )
-        row = cursor.fetchone()
-    found = dict(zip((*names, "http_allowlist"), row, strict=True))
-    found["input"] = _json(Run, "input", found["input"])
+    sql = (
+        f"SELECT {', '.join(f'r.{n}' for n in names)}, w.http_allowlist FROM engine_run r "  # noqa: S608
+        "JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %s"
+    )
+    [found] = run_script([(sql, [run_id])])
+    values = dict(zip((*names, "http_allowlist"), found.rows[0], strict=True))
+    values["input"] = _json(Run, "input", values["input"])
     from accounts.models import Workspace
 
-    found["http_allowlist"] = _json(Workspace, "http_allowlist", found["http_allowlist"])
-    return found
+    values["http_allowlist"] = _json(Workspace, "http_allowlist", values["http_allowlist"])
+    return values
 
 
 def outputs(run_id: int, node_ids: Collection[str]) -> dict[str, Any]:
@@ -285,10 +328,10 @@ def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetim
         ), inserted AS (
             INSERT INTO engine_runevent (run_id, seq, type, node_id, payload, created_at)
             SELECT c.run_id, m.last_seq - CASE WHEN b.run_status IN (%s, %s) THEN 1 ELSE 0 END, 'node.running',
-                c.node_id, jsonb_build_object('attempt', c.attempt), %s
+                c.node_id, jsonb_build_object('attempt', c.attempt), %s::timestamptz
             FROM claimed c, moved m, before b
             UNION ALL
-            SELECT c.run_id, m.last_seq, 'run.running', '', '{{}}'::jsonb, %s
+            SELECT c.run_id, m.last_seq, 'run.running', '', '{{}}'::jsonb, %s::timestamptz
             FROM claimed c, moved m, before b WHERE b.run_status IN (%s, %s)
         )
         SELECT c.*, b.node_status = %s, b.run_status, b.workspace_id, m.last_seq FROM claimed c, moved m, before b
@@ -322,9 +365,8 @@ def record_alone(
     busy = "status = %s OR (status <> %s AND wake_at IS NOT NULL)"
     waits, wait_params = [], []
     for sources in blockers:
-        named = f"node_id IN ({_marks(len(sources))})" if sources else "id <> %s"
+        named, named_params = _among("node_id", sources) if sources else ("id <> %s", [node_run.pk])
         waits.append(f"EXISTS (SELECT 1 FROM engine_noderun WHERE run_id = %s AND {named} AND ({busy}))")  # noqa: S608
-        named_params: list[Any] = list(sources) if sources else [node_run.pk]
         wait_params += [node_run.run_id, *named_params, NodeStatus.RUNNING, NodeStatus.WAITING]
     payload = _field(RunEvent, "payload").get_db_prep_save(event.payload, connection)
     sql = f"""
