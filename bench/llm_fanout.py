@@ -1,10 +1,11 @@
 """100 parallel generate nodes against a fake OpenAI-compatible server at 500 ms latency, on ONE worker process.
 
-    .venv/bin/python bench/llm_fanout.py [--nodes 100] [--latency 0.5] [--concurrency 50] [--reps 3]
+    .venv/bin/python bench/llm_fanout.py [--nodes 100] [--latency 0.5] [--concurrency 50] [--reps 3] [--pool-size 20]
 
 The graph is a trigger fanned out to `--nodes` generate nodes, each one model call. The worker
-is one `celery worker --pool=threads` process; a model call waits on the network holding no
-database connection, so the pool's threads overlap the calls. Printed: wall time per run
+is one `celery worker --pool=threads` process sharing a pool of `--pool-size` database
+connections (DB_POOL_SIZE); a model call waits on the network holding no connection, so the
+pool's threads overlap the calls. Printed: wall time per run
 (start_run to the run's end), beside the serial lower bound (nodes x latency) and the bound
 for this many threads (ceil(nodes / concurrency) x latency), and the same fan-out of no-op
 transform nodes, the engine's own floor measured in the same run. Target: at most 2 s for 100 nodes.
@@ -131,6 +132,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=50, help="threads of the one worker process")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--pool-size", type=int, default=20, help="the worker's DB_POOL_SIZE (0: no pool)")
     args = parser.parse_args()
     fake = FakeOpenAI(latency_s=args.latency, tokens_in=50, tokens_out=20)
     try:
@@ -139,7 +141,8 @@ def main() -> int:
             workspace_id = setup_workspace(fake.url)
             from config.celery import app
 
-            with ModelWorker(app, base_env(**env), Path(data_dir), args.concurrency) as worker:
+            worker_env = base_env(**env, DB_POOL_SIZE=str(args.pool_size))
+            with ModelWorker(app, worker_env, Path(data_dir), args.concurrency) as worker:
                 graph = fan_out(args.nodes)
                 one_run(workspace_id, graph, worker, 120)  # warm-up: imports, connection pools
                 analyze()

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -120,16 +121,27 @@ if EMBEDDED:
 else:
     # The web process (ASGI) runs each request on its own thread, so persistent connections
     # would pile up rather than be reused: it connects per request. Celery workers keep theirs
-    # (DB_CONN_MAX_AGE=60 in their environment), which saves a connect per task.
-    DATABASES = {
-        "default": dict(
-            dj_database_url.parse(
-                DATABASE_URL,
-                conn_max_age=env.integer("DB_CONN_MAX_AGE", 0, maximum=3600),
-                conn_health_checks=True,
-            )
+    # (DB_CONN_MAX_AGE=60 in their environment), which saves a connect per task, or, with
+    # DB_POOL_SIZE, share a pool of that many: a worker whose node threads wait on model calls
+    # then takes a connection for each step of a node and gives it back, instead of holding
+    # one per thread or connecting anew for each step (docs/deploy.md).
+    DB_POOL_SIZE = env.integer("DB_POOL_SIZE", 0, maximum=1000)
+    database: dict[str, Any] = dict(
+        dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=0 if DB_POOL_SIZE else env.integer("DB_CONN_MAX_AGE", 0, maximum=3600),
+            # Pooled connections are not pinged before each use (a round trip per step): one
+            # that died idle fails its step once, the pool replaces it, the node is retried.
+            conn_health_checks=not DB_POOL_SIZE,
         )
-    }
+    )
+    if DB_POOL_SIZE:
+        # A thread waits up to `timeout` seconds for a connection before its step fails (and is retried).
+        database["OPTIONS"] = {
+            **database.get("OPTIONS", {}),
+            "pool": {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30},
+        }
+    DATABASES = {"default": database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,7 @@ nothing, so totals never count a call twice.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -52,12 +53,25 @@ def cost_of(price: ModelPrice | None, tokens_in: int, tokens_out: int) -> Decima
     return amount.quantize(PLACES)
 
 
-def record(run_id: int, node_id: str, node_type: str, attempt: int, call: Call, index: int = 0) -> CostEntry | None:
-    """Bill one call of one node attempt; None when this call was billed already."""
+def record(
+    run_id: int,
+    node_id: str,
+    node_type: str,
+    attempt: int,
+    call: Call,
+    index: int = 0,
+    price: ModelPrice | EllipsisType | None = ...,
+) -> CostEntry | None:
+    """Bill one call of one node attempt; None when this call was billed already.
+
+    `price` is the one the caller found in force for this call (price_for), if it looked;
+    otherwise it is looked up here.
+    """
     run = Run.objects.only("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
     run_row = run.get(pk=run_id)
     now = timezone.now()
-    price = price_for(run_row.workspace_id, call.provider_kind, call.model, now)
+    if isinstance(price, EllipsisType):
+        price = price_for(run_row.workspace_id, call.provider_kind, call.model, now)
     full = cost_of(price, call.tokens_in, call.tokens_out)
     entry = CostEntry(
         workspace_id=run_row.workspace_id,

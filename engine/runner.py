@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -92,7 +92,9 @@ def _run(node_run: NodeRun, then: runs.Then) -> None:
         workflow_id=run["workflow_id"],
         version_number=run["version_number"],
     )
-    outcome = _supervise(node_run, _node_threads.submit(_run_node, kind(), ctx), ctx.deadline)
+    future = _node_threads.submit(_run_node, kind(), ctx)
+    _release_connection()
+    outcome = _supervise(node_run, future, ctx.deadline)
     if isinstance(outcome, NodeResult):
         stored = runs.succeed(node_run, outcome, input=resolved, then=then)
         if stored and key and outcome.wait_until is None and not outcome.park:
@@ -113,6 +115,16 @@ def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
         connections.close_all()
 
 
+def _release_connection() -> None:
+    """Give a pooled connection back while the node runs: the worker needs it again only to record.
+
+    Without a pool (DB_POOL_SIZE) the thread keeps its connection, since closing it would mean
+    connecting again for the outcome.
+    """
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
+
+
 def _supervise(
     node_run: NodeRun, future: Future[NodeResult], deadline: float
 ) -> NodeResult | tuple[NodeError, str] | None:
@@ -123,7 +135,9 @@ def _supervise(
         except FutureTimeout:
             if time.monotonic() >= deadline:
                 return NodeTimeout("The node did not finish within its timeout"), ""
-            if not runs.heartbeat(node_run, settings.ENGINE_LEASE_S):
+            alive = runs.heartbeat(node_run, settings.ENGINE_LEASE_S)
+            _release_connection()
+            if not alive:
                 log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
                 return None
         except NodeError as error:

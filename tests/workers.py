@@ -26,16 +26,20 @@ def test_database_url() -> str:
 class Worker:
     """One worker process; with `beat`, the reaper runs inside it as `celery worker --beat` runs it.
 
+    `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say).
+
     The reaper is off unless a test needs it: it touches the tables every second, and a
     transactional test's TRUNCATE between tests can deadlock against it.
     """
 
-    def __init__(self, concurrency: int = 8, lease_s: int = 3, beat: bool = False) -> None:
+    def __init__(
+        self, concurrency: int = 8, lease_s: int = 3, beat: bool = False, env: dict[str, str] | None = None
+    ) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.concurrency = concurrency
         self.data_dir = tempfile.mkdtemp(prefix="switchyard-worker-")
         self.log = open(os.path.join(self.data_dir, "worker.log"), "w+")  # noqa: SIM115  (closed in stop)
-        env = {
+        environment = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
@@ -44,6 +48,7 @@ class Worker:
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
             "ENGINE_REDISPATCH_SECONDS": "5",
             "DB_CONN_MAX_AGE": "60",
+            **(env or {}),
         }
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
@@ -52,7 +57,7 @@ class Worker:
         ]  # fmt: skip
         # Its own process group: with --beat, beat is a child process that must die with the worker.
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 30
         while not app.control.ping(destination=[self.name], timeout=0.5):

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.db import connection
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from engine import budgets, costs
 from engine.errors import NodeError
-from engine.models import CachedCompletion
+from engine.models import CachedCompletion, ModelPrice
 from engine.providers import builtin, resolve, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
@@ -84,7 +85,9 @@ class ModelCalls:
             for exchange in hit.exchanges:
                 self._bill(provider, request, exchange, cached=True)
             return hit
-        reservation = budgets.reserve(self.scope, self._estimate(provider, request))
+        # One price for the whole call: the estimate and the bill both use it.
+        price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
+        reservation = budgets.reserve(self.scope, _estimate(price, request))
         spent = Decimal(0)
         try:
             if provider.kind != builtin.KIND:
@@ -92,27 +95,27 @@ class ModelCalls:
             completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
-                spent += self._bill(provider, request, exchange, cached=False)
+                spent += self._bill(provider, request, exchange, cached=False, price=price)
             budgets.settle(reservation, spent, self.ctx.node_id)
             raise
         except BaseException:
             budgets.release(reservation)
             raise
         for exchange in completion.exchanges:
-            spent += self._bill(provider, request, exchange, cached=False)
+            spent += self._bill(provider, request, exchange, cached=False, price=price)
         budgets.settle(reservation, spent, self.ctx.node_id)
         if key:
             _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
         return completion
 
-    def _estimate(self, provider: Provider, request: ChatRequest) -> Decimal:
-        price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
-        if price is None:
-            return Decimal(0)
-        prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
-        return costs.cost_of(price, prompt, request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
-
-    def _bill(self, provider: Provider, request: ChatRequest, exchange: Exchange, cached: bool) -> Decimal:
+    def _bill(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        exchange: Exchange,
+        cached: bool,
+        price: ModelPrice | EllipsisType | None = ...,
+    ) -> Decimal:
         call = costs.Call(
             provider=provider.name,
             provider_kind=provider.kind,
@@ -123,11 +126,12 @@ class ModelCalls:
             latency_ms=0 if cached else exchange.latency_ms,
         )
         index = len(self.log)
-        entry = costs.record(self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index)
+        entry = costs.record(self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price)
         if entry is not None:
             cost = entry.cost
         else:
-            price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
+            if isinstance(price, EllipsisType):
+                price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
             cost = Decimal(0) if cached else costs.cost_of(price, call.tokens_in, call.tokens_out)
         self.log.append(
             {
@@ -162,6 +166,13 @@ class ModelCalls:
     def _cache_key(self, provider: Provider, request: ChatRequest) -> str:
         material = {"provider": provider.name, "kind": provider.kind, **request.cache_material()}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _estimate(price: ModelPrice | None, request: ChatRequest) -> Decimal:
+    if price is None:
+        return Decimal(0)
+    prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    return costs.cost_of(price, prompt, request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
 
 
 def _release_connection() -> None:
