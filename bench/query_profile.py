@@ -85,7 +85,7 @@ def profile_run(name: str, workspace_id: int, graph: dict[str, Any]) -> Profile:
             before = started.count()
             began, publishing[0] = time.perf_counter(), 0.0
             with CaptureQueriesContext(connection) as captured:
-                runner.execute(node_run_id)
+                runner.execute([node_run_id])
             elapsed = (time.perf_counter() - began) * 1000
             n = max(1, started.count() - before)
             cost = NodeCost(

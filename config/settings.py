@@ -225,6 +225,11 @@ ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
 ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 30, minimum=1, maximum=3600)
 ENGINE_CRASH_RETRIES = 3
+# Threads per worker process that run node code: the most nodes one process runs at once.
+ENGINE_NODE_THREADS = env.integer("ENGINE_NODE_THREADS", 128, minimum=1, maximum=1024)
+# A transition that makes more nodes ready than this sends them in this many messages, each
+# naming several nodes that one task runs side by side (docs/engine.md, "Scheduling").
+ENGINE_DISPATCH_SPREAD = env.integer("ENGINE_DISPATCH_SPREAD", 16, minimum=1, maximum=10_000)
 ENGINE_COUNTDOWN_LIMIT_S = 60
 # A node may run for up to an hour (GraphNode.timeout_s); the task limits sit just above it.
 ENGINE_TASK_SOFT_LIMIT_S = 3660

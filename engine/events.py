@@ -63,6 +63,13 @@ class Change:
         self.run_fields.update(values)
 
 
+def announce(run_id: int, workspace_id: int, events: list[RunEvent], at: datetime, status: str | None) -> None:
+    """Stamp events a script wrote (its run, its time) and prompt the run's viewers once they are committed."""
+    for event in events:
+        event.run_id, event.created_at = run_id, at
+    transaction.on_commit(lambda: live.publish(run_id, workspace_id, events, status))
+
+
 @contextmanager
 def change(
     run_id: int | None = None,

@@ -1,8 +1,9 @@
-"""Running one node on a worker: claim, resolve params, run under a lease and a deadline, record.
+"""Running nodes on a worker: claim, resolve params, run under a lease and a deadline, record.
 
-The node's own code runs in a thread of this process while the worker thread keeps its
-lease alive. When the deadline passes, or the lease is lost (run cancelled, node taken over
-by the reaper), the worker stops waiting and the node thread's late result is discarded:
+A task carries one or several node ids (engine.dispatch). Each node's own code runs on a
+node thread of this process while the task's thread keeps the leases alive and records each
+outcome as it comes. When a deadline passes, or a lease is lost (run cancelled, node taken
+over by the reaper), the task stops waiting for that node and its late result is discarded:
 every write is fenced by attempt and lease owner.
 """
 
@@ -14,8 +15,9 @@ import socket
 import time
 import traceback
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +34,7 @@ from engine.models import CachedResult, NodeRun
 from engine.registry import NodeContext, NodeResult
 
 log = logging.getLogger(__name__)
-_node_threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
+_node_threads = ThreadPoolExecutor(max_workers=settings.ENGINE_NODE_THREADS, thread_name_prefix="node")
 # Time kept free at the end of the task's soft limit when taking on one more node.
 INLINE_MARGIN_S = 60
 
@@ -41,66 +43,139 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def execute(node_run_id: int) -> None:
-    """Run one node if it is still ready; called by the Celery task with the id only.
+def execute(node_run_ids: Sequence[int]) -> None:
+    """Run the given nodes that are still ready, side by side; called by the Celery task with ids only.
 
-    When the node's success makes others ready, the worker claims one of them in the same
+    Each node claimed runs on a node thread while this one supervises them all (Flight). When
+    a node's success makes others ready, the worker claims one of them in the same
     transaction and runs it too (runs.Then), for as long as the next node's timeout fits in
     what is left of this task's time limit.
     """
-    began = time.monotonic()
-    owner = worker_name()
-    node_run = runs.claim(node_run_id, owner, settings.ENGINE_LEASE_S)
-    while node_run is not None:
-        left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - began)
-        then = runs.Then(owner, settings.ENGINE_LEASE_S, left)
-        _run(node_run, then)
-        node_run = then.claimed
+    flight = Flight(worker_name(), time.monotonic())
+    for node_run_id in node_run_ids:
+        node_run = runs.claim(node_run_id, flight.owner, settings.ENGINE_LEASE_S)
+        if node_run is not None:
+            flight.take_off(node_run)
+    flight.land_all()
 
 
-def _run(node_run: NodeRun, then: runs.Then) -> None:
-    run = statements.context(node_run.run_id)
-    graph = run_graph(node_run.run_id)
-    node = graph.node(node_run.node_id)
-    kind = registry.get(node.type)
-    if kind is None:
-        runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
-        return
-    scope = expressions.scope(run["input"], statements.outputs(node_run.run_id, graph.upstream[node.id]))
-    try:
-        params = resolve_params(kind, node, scope)
-    except NodeError as error:
-        runs.fail(node_run, error)
-        return
-    resolved = params.model_dump(mode="json")
-    key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
-    if key and (hit := _cached(run["workspace_id"], key)) is not None:
-        runs.succeed(node_run, hit, cache_hit=True, input=resolved, then=then)
-        return
-    ctx = NodeContext(
-        run_id=node_run.run_id,
-        workspace_id=run["workspace_id"],
-        node_id=node.id,
-        attempt=node_run.attempt,
-        params=params,
-        scope=scope,
-        deadline=time.monotonic() + node.timeout_s,
-        resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
-        http_allowlist=list(run["http_allowlist"]),
-        once=ledger.bind(node_run.run_id, node.id),
-        run_created_by=run["created_by_id"],
-        workflow_id=run["workflow_id"],
-        version_number=run["version_number"],
-    )
-    future = _node_threads.submit(_run_node, kind(), ctx)
-    _release_connection()
-    outcome = _supervise(node_run, future, ctx.deadline)
-    if isinstance(outcome, NodeResult):
-        stored = runs.succeed(node_run, outcome, input=resolved, then=then)
-        if stored and key and outcome.wait_until is None and not outcome.park:
-            _store(run["workspace_id"], key, node, outcome)
-    elif outcome is not None:
-        runs.fail(node_run, *outcome, input=resolved)
+@dataclass
+class Airborne:
+    """A node running on a node thread, with what recording its outcome needs."""
+
+    node_run: NodeRun
+    node: GraphNode
+    workspace_id: int
+    resolved: Any
+    key: str | None
+    deadline: float
+    next_beat: float
+
+
+class Flight:
+    """The nodes one task runs at once: started on node threads, each recorded as it lands.
+
+    The task's thread renews each node's lease, enforces each node's deadline and records
+    each outcome; a node whose lease it lost (run cancelled, node taken over by the reaper)
+    is abandoned and its late result discarded, since every write is fenced by attempt and
+    lease owner.
+    """
+
+    def __init__(self, owner: str, began: float) -> None:
+        self.owner = owner
+        self.began = began
+        self.airborne: dict[Future[NodeResult], Airborne] = {}
+
+    def then(self) -> runs.Then:
+        left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - self.began)
+        return runs.Then(self.owner, settings.ENGINE_LEASE_S, left)
+
+    def take_off(self, node_run: NodeRun | None) -> None:
+        """Start the node, and whatever node an outcome recorded without running it claimed next."""
+        while node_run is not None:
+            then = self.then()
+            self._start(node_run, then)
+            node_run = then.claimed
+
+    def _start(self, node_run: NodeRun, then: runs.Then) -> None:
+        """Resolve the node's params and hand it to a node thread; record at once what needs no run."""
+        run = statements.context(node_run.run_id)
+        graph = run_graph(node_run.run_id)
+        node = graph.node(node_run.node_id)
+        kind = registry.get(node.type)
+        if kind is None:
+            runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
+            return
+        scope = expressions.scope(run["input"], statements.outputs(node_run.run_id, graph.upstream[node.id]))
+        try:
+            params = resolve_params(kind, node, scope)
+        except NodeError as error:
+            runs.fail(node_run, error)
+            return
+        resolved = params.model_dump(mode="json")
+        key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
+        if key and (hit := _cached(run["workspace_id"], key)) is not None:
+            runs.succeed(node_run, hit, cache_hit=True, input=resolved, then=then)
+            return
+        ctx = NodeContext(
+            run_id=node_run.run_id,
+            workspace_id=run["workspace_id"],
+            node_id=node.id,
+            attempt=node_run.attempt,
+            params=params,
+            scope=scope,
+            deadline=time.monotonic() + node.timeout_s,
+            resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
+            http_allowlist=list(run["http_allowlist"]),
+            once=ledger.bind(node_run.run_id, node.id),
+            run_created_by=run["created_by_id"],
+            workflow_id=run["workflow_id"],
+            version_number=run["version_number"],
+        )
+        future = _node_threads.submit(_run_node, kind(), ctx)
+        beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
+        self.airborne[future] = Airborne(node_run, node, run["workspace_id"], resolved, key, ctx.deadline, beat)
+
+    def land_all(self) -> None:
+        """Wait for the nodes in flight, recording each as it finishes, until none is left."""
+        while self.airborne:
+            _release_connection()
+            wake = min(min(a.deadline, a.next_beat) for a in self.airborne.values())
+            done, _ = wait(self.airborne, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
+            for future in done:
+                self._land(self.airborne.pop(future), future)
+            self._tend(time.monotonic())
+
+    def _tend(self, now: float) -> None:
+        """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours."""
+        for future, airborne in list(self.airborne.items()):
+            node_run = airborne.node_run
+            if now >= airborne.deadline:
+                del self.airborne[future]
+                late = NodeTimeout("The node did not finish within its timeout")
+                runs.fail(node_run, late, "", input=airborne.resolved)
+            elif now >= airborne.next_beat:
+                airborne.next_beat = now + settings.ENGINE_HEARTBEAT_S
+                if not runs.heartbeat(node_run, settings.ENGINE_LEASE_S):
+                    del self.airborne[future]
+                    log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
+
+    def _land(self, airborne: Airborne, future: Future[NodeResult]) -> None:
+        node_run = airborne.node_run
+        try:
+            outcome = future.result()
+        except NodeError as error:
+            runs.fail(node_run, error, "", input=airborne.resolved)
+            return
+        except Exception as error:  # noqa: BLE001  (a node's bug is that node's failure, not the worker's)
+            failure = NodeError(f"{type(error).__name__}: {error}", code="unexpected_error")
+            runs.fail(node_run, failure, traceback.format_exc(), input=airborne.resolved)
+            return
+        then = self.then()
+        stored = runs.succeed(node_run, outcome, input=airborne.resolved, then=then)
+        if stored and airborne.key and outcome.wait_until is None and not outcome.park:
+            _store(airborne.workspace_id, airborne.key, airborne.node, outcome)
+        self.take_off(then.claimed)
 
 
 def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
@@ -123,27 +198,6 @@ def _release_connection() -> None:
     """
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
         connection.close()
-
-
-def _supervise(
-    node_run: NodeRun, future: Future[NodeResult], deadline: float
-) -> NodeResult | tuple[NodeError, str] | None:
-    """Wait for the node while renewing the lease; None means the node is no longer ours."""
-    while True:
-        try:
-            return future.result(timeout=max(0.01, min(settings.ENGINE_HEARTBEAT_S, deadline - time.monotonic())))
-        except FutureTimeout:
-            if time.monotonic() >= deadline:
-                return NodeTimeout("The node did not finish within its timeout"), ""
-            alive = runs.heartbeat(node_run, settings.ENGINE_LEASE_S)
-            _release_connection()
-            if not alive:
-                log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
-                return None
-        except NodeError as error:
-            return error, ""
-        except Exception as error:  # noqa: BLE001  (a node's bug is that node's failure, not the worker's)
-            return NodeError(f"{type(error).__name__}: {error}", code="unexpected_error"), traceback.format_exc()
 
 
 def resolve_params(kind: type[registry.Node], node: GraphNode, scope: dict[str, Any]) -> Any:

@@ -17,9 +17,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import graph as graphs
-from engine import live, retry, statements
+from engine import retry, statements
 from engine.errors import NodeError
-from engine.events import Change, Deferred, change
+from engine.events import Change, Deferred, announce, change
 from engine.flow import advance, blockers, first_reads, run_graph, settle
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunEvent, RunStatus, TriggerKind
 from engine.registry import NodeResult
@@ -172,10 +172,7 @@ def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> NodeRu
     events = [RunEvent(seq=first, type="node.running", node_id=node_run.node_id, payload={"attempt": node_run.attempt})]
     if moved:
         events.append(RunEvent(seq=last_seq, type="run.running", node_id="", payload={}))
-    for event in events:
-        event.run_id, event.created_at = node_run.run_id, now
-    status = RunStatus.RUNNING if moved else None
-    transaction.on_commit(lambda: live.publish(node_run.run_id, workspace_id, events, status))
+    announce(node_run.run_id, workspace_id, events, now, RunStatus.RUNNING if moved else None)
     return node_run
 
 
@@ -369,8 +366,7 @@ def _recorded_alone(node_run: NodeRun, values: dict[str, Any], waiting: list[lis
     if not found:
         return False
     event.seq, workspace_id = found[0]
-    event.run_id, event.created_at = node_run.run_id, at
-    transaction.on_commit(lambda: live.publish(node_run.run_id, workspace_id, [event], None))
+    announce(node_run.run_id, workspace_id, [event], at, None)
     return True
 
 

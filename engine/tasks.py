@@ -12,8 +12,8 @@ from engine import reaper, runner, webhooks
     soft_time_limit=settings.ENGINE_TASK_SOFT_LIMIT_S,
     time_limit=settings.ENGINE_TASK_HARD_LIMIT_S,
 )
-def execute_node(node_run_id: int) -> None:
-    runner.execute(node_run_id)
+def execute_node(*node_run_ids: int) -> None:
+    runner.execute(node_run_ids)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=40)

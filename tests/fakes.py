@@ -26,6 +26,17 @@ class Received:
         return json.loads(self.body)
 
 
+class BurstServer(ThreadingHTTPServer):
+    """A threaded HTTP server whose listen queue takes a burst of connections.
+
+    socketserver's default queue of 5 lets the kernel drop the rest of a burst of connects
+    (a fan-out of calls), which the clients only retry a second later.
+    """
+
+    request_queue_size = 512
+    daemon_threads = True
+
+
 class RecordingServer:
     """Answers with queued replies (then the default one) and records every request."""
 
@@ -59,8 +70,7 @@ class RecordingServer:
             def log_message(self, *args: Any) -> None:
                 """Quiet: tests read what the server recorded, not its log."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = BurstServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

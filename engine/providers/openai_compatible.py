@@ -17,14 +17,18 @@ from typing import Any
 import openai
 
 from engine.errors import NodeError, NonRetryableError
+from engine.outbound import default_tls
 from engine.providers import structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Unavailable
 
 KIND = "openai_compatible"
 # Servers that refused response_format=json_schema once, by (base URL, model): asked by prompt from then on.
 _no_json_schema: set[tuple[str, str]] = set()
-_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
-_clients_lock = threading.Lock()
+# One SDK client per configuration and thread. The SDK's connection pool matches every
+# waiting request against every connection, under one lock, each time a request starts or
+# ends: shared by a hundred threads with calls in flight, that work grew with the square of
+# the calls and held most of them back for seconds (docs/benchmarks.md, "Model-call fan-out").
+_clients = threading.local()
 
 
 class OpenAICompatibleProvider:
@@ -41,19 +45,20 @@ class OpenAICompatibleProvider:
 
     @property
     def client(self) -> openai.OpenAI:
-        """One client (one connection pool) per configuration, shared by the worker's threads."""
-        with _clients_lock:
-            client = _clients.get(self._client_key)
-            if client is None:
-                client = openai.OpenAI(
-                    base_url=self.base_url,
-                    api_key=self._api_key or "no-key",
-                    default_headers=self._headers,
-                    timeout=self._timeout_s,
-                    max_retries=0,
-                )
-                _clients[self._client_key] = client
-            return client
+        """This thread's client (and connection pool) for this configuration."""
+        mine: dict[tuple[Any, ...], openai.OpenAI] = _clients.__dict__.setdefault("by_config", {})
+        client = mine.get(self._client_key)
+        if client is None:
+            client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key or "no-key",
+                default_headers=self._headers,
+                timeout=self._timeout_s,
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(verify=default_tls()),
+            )
+            mine[self._client_key] = client
+        return client
 
     def chat(self, request: ChatRequest, timeout_s: float) -> Completion:
         messages = [dict(message) for message in request.messages]

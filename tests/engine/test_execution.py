@@ -1,10 +1,11 @@
 """Runs on a real Celery worker process over PostgreSQL and Redis."""
 
 import time
+from datetime import datetime
 
 import pytest
 
-from engine.models import RunEvent
+from engine.models import NodeRun, RunEvent
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
 from tests.engine.running import history, start, statuses, wait_for
 from tests.engine.running import node as node_run
@@ -170,6 +171,47 @@ def test_independent_branches_run_in_parallel(workspace, server):
     assert run.status == "succeeded"
     elapsed = (run.finished_at - run.started_at).total_seconds()
     assert 1.0 <= elapsed < 1.8, f"two 1-second branches took {elapsed:.2f} s"
+
+
+def test_a_wide_fan_out_goes_in_sixteen_messages_whose_nodes_run_side_by_side(workspace, server):
+    server.default = Reply(delay_s=1.0)
+    calls = [node(f"c{i}", "http_request", url=f"{server.url}/c{i}") for i in range(40)]
+    data = graph(
+        TRIGGER, *calls, node("join", "transform"),
+        edges=[edge("start", f"c{i}") for i in range(40)] + [edge(f"c{i}", "join") for i in range(40)],
+    )  # fmt: skip
+
+    run = wait_for(start(workspace, data), timeout=30)
+
+    assert run.status == "succeeded"
+    # Each task claims its nodes under one lease owner: the trigger's task took one call
+    # itself, and the other 39 went in 16 messages, not 39.
+    spans = NodeRun.objects.filter(run=run, node_id__startswith="c").values_list(
+        "lease_owner", "started_at", "finished_at"
+    )
+    by_task: dict[str, list[tuple[datetime, datetime]]] = {}
+    for owner, started, finished in spans:
+        by_task.setdefault(owner, []).append((started, finished))
+    assert len(by_task) == 17
+    assert sorted(len(task) for task in by_task.values()) == [1] + [2] * 9 + [3] * 7
+    # The calls of one message were in flight together: each started before any of them ended.
+    for task in by_task.values():
+        assert max(started for started, _ in task) < min(finished for _, finished in task)
+
+
+def test_a_node_times_out_while_the_others_of_its_message_finish(workspace, server):
+    server.default = Reply(delay_s=3)
+    quick = [node(f"q{i}", "transform", fields={"n": i}) for i in range(39)]
+    hang = node("hang", "http_request", url=server.url + "/hang", timeout_s=0.5)
+    data = graph(TRIGGER, *quick, hang, edges=[edge("start", f"q{i}") for i in range(39)] + [edge("start", "hang")])
+    began = time.monotonic()
+
+    run = wait_for(start(workspace, data))
+
+    assert time.monotonic() - began < 2.5
+    assert run.status == "failed"
+    assert node_run(run, "hang").error["code"] == "timeout"
+    assert set(statuses(run).values()) <= {"succeeded", "failed", "cancelled"}
 
 
 def test_two_delays_wait_side_by_side_without_holding_workers(workspace):
