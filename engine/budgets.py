@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Membership, Role
-from engine import live
+from engine import live, statements
 from engine.errors import NonRetryableError
 from engine.models import Budget, BudgetScope, BudgetSpend
 
@@ -57,13 +57,20 @@ def period_of(budget: Budget, scope: Scope, now: datetime) -> str:
 
 
 def applicable(scope: Scope) -> list[Budget]:
-    mine = Q(scope=BudgetScope.WORKSPACE_MONTH)
-    if scope.workflow_id is not None:
-        mine |= Q(scope=BudgetScope.WORKFLOW_MONTH, workflow_id=scope.workflow_id)
-    mine |= Q(scope=BudgetScope.RUN, workflow_id__isnull=True)
-    if scope.workflow_id is not None:
-        mine |= Q(scope=BudgetScope.RUN, workflow_id=scope.workflow_id)
-    return list(Budget.objects.filter(mine, workspace_id=scope.workspace_id).order_by("pk"))
+    """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's)."""
+    where = (
+        "workspace_id = %s AND (scope = %s OR (scope = %s AND workflow_id = %s) "
+        "OR (scope = %s AND (workflow_id IS NULL OR workflow_id = %s)))",
+        [
+            scope.workspace_id,
+            BudgetScope.WORKSPACE_MONTH,
+            BudgetScope.WORKFLOW_MONTH,
+            scope.workflow_id,
+            BudgetScope.RUN,
+            scope.workflow_id,
+        ],
+    )
+    return statements.instances(Budget, where, order_by="id")
 
 
 def reserve(scope: Scope, estimate: Decimal) -> Reservation:

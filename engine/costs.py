@@ -12,9 +12,10 @@ from types import EllipsisType
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from engine import statements
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
 from engine.models.costs import ROLLUP_DIMENSIONS
 
@@ -37,13 +38,13 @@ class Call:
 
 def price_for(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
     """The price in force at `at`: the workspace's own if it set one, else the global one."""
-    rows = ModelPrice.objects.filter(
-        Q(workspace_id=workspace_id) | Q(workspace__isnull=True),
-        provider_kind=provider_kind,
-        model=model,
-        effective_from__lte=at,
+    stamp = ModelPrice._meta.get_field("effective_from").get_db_prep_value(at, connection)
+    where = (
+        "(workspace_id = %s OR workspace_id IS NULL) AND provider_kind = %s AND model = %s AND effective_from <= %s",
+        [workspace_id, provider_kind, model, stamp],
     )
-    return rows.order_by(F("workspace_id").desc(nulls_last=True), "-effective_from").first()
+    found = statements.instances(ModelPrice, where, order_by="workspace_id IS NULL, effective_from DESC", limit=1)
+    return found[0] if found else None
 
 
 def cost_of(price: ModelPrice | None, tokens_in: int, tokens_out: int) -> Decimal:
@@ -67,8 +68,11 @@ def record(
     `price` is the one the caller found in force for this call (price_for), if it looked;
     otherwise it is looked up here.
     """
-    run = Run.objects.only("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
-    run_row = run.get(pk=run_id)
+    facts = ("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
+    found = statements.instances(Run, ("id = %s", [run_id]), only=facts)
+    if not found:
+        raise Run.DoesNotExist(f"run {run_id} does not exist")
+    run_row = found[0]
     now = timezone.now()
     if isinstance(price, EllipsisType):
         price = price_for(run_row.workspace_id, call.provider_kind, call.model, now)

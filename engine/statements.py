@@ -212,13 +212,40 @@ def claim_pending(node_run_id: int, values: dict[str, Any]) -> Statement:
 
 def node_from(row: Sequence[Any]) -> NodeRun:
     """A NodeRun from a CLAIM_FIELDS row, its values converted as the ORM's compiler converts them."""
+    return _instance(NodeRun, _converted(NodeRun, CLAIM_FIELDS, row))
+
+
+def _converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A row's values by field name, converted as the ORM's compiler converts them."""
     converted = {}
-    for name, value in zip(CLAIM_FIELDS, row, strict=True):
-        column = _field(NodeRun, name).get_col(NodeRun._meta.db_table)
+    for name, value in zip(names, row, strict=True):
+        column = _field(model, name).get_col(model._meta.db_table)
         for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             value = convert(value, column, connection)
         converted[name] = value
-    return _instance(NodeRun, converted)
+    return converted
+
+
+def instances(
+    model: type[M], where: Statement, order_by: str = "", limit: int | None = None, only: Sequence[str] = ()
+) -> list[M]:
+    """Rows of `model` matching `where` (SQL and its parameters), read as one prepared statement.
+
+    For lookups made on every model call (prices, providers, budgets, the run a call bills):
+    compiling them through the ORM took several times what running them does. `only` names
+    the fields to read (as QuerySet.only), else all of them.
+    """
+    fields = [field for field in model._meta.concrete_fields if not only or field.attname in only or field.primary_key]
+    names = [field.attname for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    condition, params = where
+    sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {condition}"  # noqa: S608
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    [found] = run_script([(sql, params)])
+    return [_instance(model, _converted(model, names, row)) for row in found.rows]
 
 
 def _instance(model: type[M], values: dict[str, Any]) -> M:

@@ -27,13 +27,14 @@ class Embeddings:
 
 def resolve(workspace_id: int, name: str) -> Provider:
     """The provider called `name` in the workspace; NonRetryableError if there is none."""
-    from engine import secrets
+    from engine import secrets, statements
     from engine.models import ProviderConfig
     from engine.providers.openai_compatible import OpenAICompatibleProvider
 
     if name == BUILTIN:
         return builtin.BuiltinProvider()
-    config = ProviderConfig.objects.filter(workspace_id=workspace_id, name=name).first()
+    found = statements.instances(ProviderConfig, ("workspace_id = %s AND name = %s", [workspace_id, name]), limit=1)
+    config = found[0] if found else None
     if config is None:
         raise NonRetryableError(f"There is no provider named {name!r} in this workspace", code="unknown_provider")
     try:
