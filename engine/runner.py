@@ -99,14 +99,14 @@ class Flight:
 
     def _start(self, node_run: NodeRun, then: runs.Then) -> None:
         """Resolve the node's params and hand it to a node thread; record at once what needs no run."""
-        run = statements.context(node_run.run_id)
         graph = run_graph(node_run.run_id)
         node = graph.node(node_run.node_id)
         kind = registry.get(node.type)
         if kind is None:
             runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
             return
-        scope = expressions.scope(run["input"], statements.outputs(node_run.run_id, graph.upstream[node.id]))
+        run, produced = statements.inputs(node_run.run_id, graph.upstream[node.id])
+        scope = expressions.scope(run["input"], produced)
         try:
             params = resolve_params(kind, node, scope)
         except NodeError as error:

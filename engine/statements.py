@@ -297,28 +297,23 @@ def counts(run_id: int) -> tuple[int, int, int]:
     return int(busy), int(waiting), int(failed)
 
 
-def context(run_id: int) -> dict[str, Any]:
-    """What a node needs of its run, and its workspace's outbound allowlist, read fresh for each node."""
+def inputs(run_id: int, upstream: Collection[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a node needs of its run (with its workspace's outbound allowlist), and the outputs of
+    the nodes named in `upstream` that succeeded: read fresh for each node, in one round trip."""
     names = ("input", "workspace_id", "created_by_id", "workflow_id", "version_number")
-    sql = (
+    run_sql = (
         f"SELECT {', '.join(f'r.{n}' for n in names)}, w.http_allowlist FROM engine_run r "  # noqa: S608
         "JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %s"
     )
-    [found] = run_script([(sql, [run_id])])
-    values = dict(zip((*names, "http_allowlist"), found.rows[0], strict=True))
-    values["input"] = _json(Run, "input", values["input"])
+    found, produced = run_script(
+        [(run_sql, [run_id]), _of_nodes("node_id, output", run_id, upstream, NodeStatus.SUCCEEDED)]
+    )
+    run = dict(zip((*names, "http_allowlist"), found.rows[0], strict=True))
+    run["input"] = _json(Run, "input", run["input"])
     from accounts.models import Workspace
 
-    values["http_allowlist"] = _json(Workspace, "http_allowlist", values["http_allowlist"])
-    return values
-
-
-def outputs(run_id: int, node_ids: Collection[str]) -> dict[str, Any]:
-    """The outputs of the named nodes that succeeded."""
-    if not node_ids:
-        return {}
-    [found] = run_script([_of_nodes("node_id, output", run_id, node_ids, NodeStatus.SUCCEEDED)])
-    return {node_id: _json(NodeRun, "output", output) for node_id, output in found.rows}
+    run["http_allowlist"] = _json(Workspace, "http_allowlist", run["http_allowlist"])
+    return run, {node_id: _json(NodeRun, "output", output) for node_id, output in produced.rows}
 
 
 def _json(model: type[Model], name: str, value: Any) -> Any:
