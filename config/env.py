@@ -28,6 +28,13 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be set: {why}")
         return value
 
+    def file(self, name: str) -> str:
+        """A path to a readable file, or "" when the variable is unset."""
+        path = self.text(name)
+        if path and not os.access(path, os.R_OK):
+            raise ImproperlyConfigured(f"{name}={path!r} is not a readable file")
+        return path
+
     def flag(self, name: str, default: bool = False) -> bool:
         raw = self.source.get(name)
         if raw is None:

@@ -225,6 +225,9 @@ ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
 ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 30, minimum=1, maximum=3600)
 ENGINE_CRASH_RETRIES = 3
+# CA certificates (PEM) trusted for outbound HTTPS besides the usual ones: http_request
+# nodes, webhooks and model providers behind an internal CA.
+OUTBOUND_CA_BUNDLE = env.file("OUTBOUND_CA_BUNDLE")
 # Threads per worker process that run node code: the most nodes one process runs at once.
 ENGINE_NODE_THREADS = env.integer("ENGINE_NODE_THREADS", 128, minimum=1, maximum=1024)
 # A transition that makes more nodes ready than this sends them in this many messages, each

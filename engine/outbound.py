@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from django.conf import settings
 
 from engine.errors import NodeError, NonRetryableError
 
@@ -36,24 +37,25 @@ CGNAT, THIS_NETWORK = ipaddress.ip_network("100.64.0.0/10"), ipaddress.ip_networ
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
-# Tests swap in a context trusting their own CA; production keeps httpx's default verification.
-TLS_VERIFY: ssl.SSLContext | None = None
 
 
 _tls_once = threading.Lock()
 
 
 def default_tls() -> ssl.SSLContext:
-    """httpx's default verification, built once per process for every client that needs it: a
-    client that loads the CA bundle itself spends 50 to 75 ms of CPU on it. The lock keeps the
-    first fan-out's threads from each building it at once."""
+    """httpx's default verification plus OUTBOUND_CA_BUNDLE, built once per process for every
+    client: a client that loads the CA bundle itself spends 50 to 75 ms of CPU on it. The lock
+    keeps the first fan-out's threads from each building it at once."""
     with _tls_once:
-        return _tls()
+        return _tls(settings.OUTBOUND_CA_BUNDLE)
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+def _tls(extra_cas: str) -> ssl.SSLContext:
+    context = httpx.create_ssl_context()
+    if extra_cas:
+        context.load_verify_locations(cafile=extra_cas)
+    return context
 
 
 class BlockedDestination(NonRetryableError):
@@ -255,7 +257,7 @@ def _fetch(
         try:
             # A client per hop: a pooled TLS connection must never be reused under another hostname.
             with (
-                httpx.Client(verify=TLS_VERIFY or default_tls(), trust_env=False, timeout=remaining) as client,
+                httpx.Client(verify=default_tls(), trust_env=False, timeout=remaining) as client,
                 client.stream(method, url, headers=headers, content=body, extensions=extensions) as response,
             ):
                 return _read(response, target, deadline, max_bytes)

@@ -74,3 +74,12 @@ def test_it_starts_embedded_with_nothing_set(tmp_path):
     result = load_settings(tmp_path)
     assert result.stdout.strip() == "loaded", result.stderr
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_it_checks_that_a_file_setting_names_a_readable_file(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Env({"OUTBOUND_CA_BUNDLE": str(bundle)}).file("OUTBOUND_CA_BUNDLE") == str(bundle)
+    assert Env({}).file("OUTBOUND_CA_BUNDLE") == ""
+    with pytest.raises(ImproperlyConfigured, match=r"OUTBOUND_CA_BUNDLE='/nowhere/ca\.pem' is not a readable file"):
+        Env({"OUTBOUND_CA_BUNDLE": "/nowhere/ca.pem"}).file("OUTBOUND_CA_BUNDLE")

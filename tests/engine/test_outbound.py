@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from engine import outbound
 from engine.errors import NodeError, NonRetryableError
 from engine.outbound import BlockedDestination, OutboundResponse, check_destination, parse_allowlist, request
 
@@ -531,14 +530,14 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_it_pins_https_while_sending_the_hostname_for_sni_and_verification(servers, resolver, certificate, monkeypatch):
+def test_it_pins_https_while_sending_the_hostname_for_sni_and_verification(servers, resolver, certificate, settings):
     cert, key = certificate
     names: list[str | None] = []
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     tls.sni_callback = lambda _socket, name, _context: names.append(name)
     server = servers.start(tls=tls)
-    monkeypatch.setattr(outbound, "TLS_VERIFY", ssl.create_default_context(cafile=str(cert)))
+    settings.OUTBOUND_CA_BUNDLE = str(cert)
     resolver["pinned.test"] = [["127.0.0.1"]]
     resolver["other.test"] = [["127.0.0.1"]]
 
