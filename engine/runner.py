@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -32,6 +32,7 @@ from engine.flow import run_graph
 from engine.graph import GraphNode
 from engine.models import CachedResult, NodeRun
 from engine.registry import NodeContext, NodeResult
+from engine.waiting import give_back_connection
 
 log = logging.getLogger(__name__)
 _node_threads = ThreadPoolExecutor(max_workers=settings.ENGINE_NODE_THREADS, thread_name_prefix="node")
@@ -139,7 +140,7 @@ class Flight:
     def land_all(self) -> None:
         """Wait for the nodes in flight, recording each as it finishes, until none is left."""
         while self.airborne:
-            _release_connection()
+            give_back_connection(pooled_only=True)
             wake = min(min(a.deadline, a.next_beat) for a in self.airborne.values())
             done, _ = wait(self.airborne, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
             for future in done:
@@ -188,16 +189,6 @@ def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
         return node.run(ctx)
     finally:
         connections.close_all()
-
-
-def _release_connection() -> None:
-    """Give a pooled connection back while the node runs: the worker needs it again only to record.
-
-    Without a pool (DB_POOL_SIZE) the thread keeps its connection, since closing it would mean
-    connecting again for the outcome.
-    """
-    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
-        connection.close()
 
 
 def resolve_params(kind: type[registry.Node], node: GraphNode, scope: dict[str, Any]) -> Any:

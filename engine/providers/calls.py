@@ -15,7 +15,6 @@ from decimal import Decimal
 from types import EllipsisType
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from engine import budgets, costs
@@ -25,6 +24,7 @@ from engine.providers import builtin, resolve, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
+from engine.waiting import give_back_connection
 
 # Output tokens assumed for the budget estimate when a node sets no max tokens.
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
@@ -91,7 +91,7 @@ class ModelCalls:
         spent = Decimal(0)
         try:
             if provider.kind != builtin.KIND:
-                _release_connection()
+                give_back_connection(pooled_only=False)
             completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
@@ -173,16 +173,6 @@ def _estimate(price: ModelPrice | None, request: ChatRequest) -> Decimal:
         return Decimal(0)
     prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
     return costs.cost_of(price, prompt, request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
-
-
-def _release_connection() -> None:
-    """Give this thread's database connection back while it waits on the network.
-
-    A hundred parallel model calls would otherwise hold a hundred idle connections (PostgreSQL's
-    default limit) for the seconds a model takes; Django reconnects at the next query.
-    """
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 def _cached(workspace_id: int, key: str) -> Completion | None:
