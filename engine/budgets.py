@@ -6,6 +6,9 @@ calls never deadlock) and refuses the call if spent + reserved + estimate would 
 limit; concurrent calls therefore see each other's reservations, and since the estimate
 counts the prompt's tokens plus the node's max output tokens, a budget is overspent by at
 most the one call whose actual usage ran past its estimate.
+Each reservation is also kept as BudgetHold rows naming the node attempt that made it, so the
+reservation of a worker killed mid-call is given back by the reaper (release_orphans) instead
+of holding the budget back until the period ends.
 Crossing a budget's alert_percent emits a run event, a workspace live message and an email
 to the owners, once per budget per period.
 """
@@ -19,15 +22,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mass_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Membership, Role
 from engine import live, statements
 from engine.errors import NonRetryableError
-from engine.models import Budget, BudgetScope, BudgetSpend
+from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus
 
 log = logging.getLogger(__name__)
+# Holds given back per reaper tick at most; the rest wait for the next tick.
+ORPHANS_PER_SWEEP = 500
 
 
 class BudgetExceeded(NonRetryableError):
@@ -36,17 +42,20 @@ class BudgetExceeded(NonRetryableError):
 
 @dataclass(frozen=True)
 class Scope:
-    """What a call is charged to."""
+    """What a call is charged to (workspace, workflow, run), and the node attempt that makes it."""
 
     workspace_id: int
     workflow_id: int | None
     run_id: int
+    node_id: str
+    attempt: int
 
 
 @dataclass
 class Reservation:
     scope: Scope
     spend_ids: list[int]
+    hold_ids: list[int]
     amount: Decimal
 
 
@@ -77,7 +86,7 @@ def reserve(scope: Scope, estimate: Decimal) -> Reservation:
     """Hold `estimate` against every applicable budget, or raise BudgetExceeded naming the first that refuses."""
     budgets = applicable(scope)
     if not budgets:
-        return Reservation(scope, [], estimate)
+        return Reservation(scope, [], [], estimate)
     now = timezone.now()
     wanted = [BudgetSpend(budget=budget, period=period_of(budget, scope, now)) for budget in budgets]
     with transaction.atomic():
@@ -95,20 +104,35 @@ def reserve(scope: Scope, estimate: Decimal) -> Reservation:
                     budget=row.budget.name,
                     budget_id=row.budget.pk,
                 )
-        ids = [row.pk for row in rows]
-        BudgetSpend.objects.filter(pk__in=ids).update(reserved=F("reserved") + estimate)
-    return Reservation(scope, ids, estimate)
+        BudgetSpend.objects.filter(pk__in=[row.pk for row in rows]).update(reserved=F("reserved") + estimate)
+        holds = BudgetHold.objects.bulk_create(
+            BudgetHold(
+                spend=row,
+                run_id=scope.run_id,
+                node_id=scope.node_id,
+                attempt=scope.attempt,
+                amount=estimate,
+                created_at=now,
+            )
+            for row in rows
+        )
+    return Reservation(scope, [row.pk for row in rows], [hold.pk for hold in holds], estimate)
 
 
-def settle(reservation: Reservation, actual: Decimal, node_id: str) -> None:
-    """Replace the reservation by what the call cost; alert on budgets that crossed their threshold."""
+def settle(reservation: Reservation, actual: Decimal) -> None:
+    """Replace the reservation by what the call cost; alert on budgets that crossed their threshold.
+
+    The call's cost counts even when its holds were already given back (the reaper released
+    them while this worker, taken for dead, still waited for the answer): the money was spent.
+    """
     if not reservation.spend_ids:
         return
     crossed: list[BudgetSpend] = []
     with transaction.atomic():
-        rows = BudgetSpend.objects.select_for_update().filter(pk__in=reservation.spend_ids).order_by("pk")
-        for row in rows.select_related("budget"):
-            row.reserved = max(Decimal(0), row.reserved - reservation.amount)
+        rows = _locked(reservation.spend_ids)
+        held = _delete_holds(reservation.hold_ids)
+        for row in rows:
+            row.reserved = max(Decimal(0), row.reserved - held.get(row.pk, Decimal(0)))
             row.spent += actual
             row.calls += 1
             threshold = row.budget.limit * row.budget.alert_percent / 100
@@ -117,16 +141,65 @@ def settle(reservation: Reservation, actual: Decimal, node_id: str) -> None:
                 crossed.append(row)
             row.save(update_fields=["reserved", "spent", "calls", "alerted_at"])
     for row in crossed:
-        _alert(row, reservation.scope, node_id)
+        _alert(row, reservation.scope)
 
 
 def release(reservation: Reservation) -> None:
     """The call was not made or not answered: give the reservation back."""
-    if reservation.spend_ids:
-        BudgetSpend.objects.filter(pk__in=reservation.spend_ids).update(reserved=F("reserved") - reservation.amount)
+    if reservation.hold_ids:
+        _give_back(reservation.spend_ids, reservation.hold_ids)
 
 
-def _alert(row: BudgetSpend, scope: Scope, node_id: str) -> None:
+def release_orphans(older_than: datetime) -> int:
+    """Give back the holds of model calls whose node attempt is no longer running; how many.
+
+    Such a call's worker died, or lost its lease, before it could settle. Only holds made
+    before `older_than` are looked at, so that a sweep never races the transaction that is
+    still creating a hold beside its node's claim.
+    """
+    running = NodeRun.objects.filter(
+        run_id=OuterRef("run_id"), node_id=OuterRef("node_id"), attempt=OuterRef("attempt"), status=NodeStatus.RUNNING
+    )
+    orphans = list(
+        BudgetHold.objects.filter(created_at__lt=older_than)
+        .exclude(Exists(running))
+        .values_list("pk", "spend_id")[:ORPHANS_PER_SWEEP]
+    )
+    if not orphans:
+        return 0
+    given = _give_back(sorted({spend_id for _, spend_id in orphans}), [pk for pk, _ in orphans])
+    log.info("gave back %d budget holds of model calls whose worker is gone", given)
+    return given
+
+
+def _locked(spend_ids: list[int]) -> list[BudgetSpend]:
+    """The spend rows, locked in id order: every writer of a row's holds holds its lock first, so no
+    two of them can give the same hold back, and two calls never deadlock."""
+    rows = BudgetSpend.objects.select_for_update().filter(pk__in=spend_ids).select_related("budget")
+    return list(rows.order_by("pk"))
+
+
+def _delete_holds(hold_ids: list[int]) -> dict[int, Decimal]:
+    """Delete those of these holds still there (their rows locked); the amount each spend row held."""
+    held: dict[int, Decimal] = {}
+    found = BudgetHold.objects.filter(pk__in=hold_ids)
+    for spend_id, amount in found.values_list("spend_id", "amount"):
+        held[spend_id] = held.get(spend_id, Decimal(0)) + amount
+    found.delete()
+    return held
+
+
+def _give_back(spend_ids: list[int], hold_ids: list[int]) -> int:
+    """Take the holds still there off their rows' reserved amounts; how many holds that was."""
+    with transaction.atomic():
+        _locked(spend_ids)
+        still = list(BudgetHold.objects.filter(pk__in=hold_ids).values_list("pk", flat=True))
+        for spend_id, amount in _delete_holds(still).items():
+            BudgetSpend.objects.filter(pk=spend_id).update(reserved=Greatest(F("reserved") - amount, Decimal(0)))
+    return len(still)
+
+
+def _alert(row: BudgetSpend, scope: Scope) -> None:
     from engine.events import change
 
     budget = row.budget
@@ -140,7 +213,7 @@ def _alert(row: BudgetSpend, scope: Scope, node_id: str) -> None:
         "alert_percent": budget.alert_percent,
     }
     with change(scope.run_id) as step:
-        step.event("budget.alert", node_id, **facts)
+        step.event("budget.alert", scope.node_id, **facts)
     live.to_workspace(scope.workspace_id, {"type": "budget.alert", **facts})
     _email_owners(row, scope)
 

@@ -32,7 +32,9 @@ class ProviderConfigForm(forms.Form):
 
     name = forms.SlugField(max_length=100, help_text="How nodes name it, e.g. openai")
     kind = forms.ChoiceField(choices=ProviderKind.choices, initial=ProviderKind.OPENAI_COMPATIBLE)
-    base_url = forms.URLField(max_length=500, label="Base URL", help_text="e.g. https://api.openai.com/v1")
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", label="Base URL", help_text="e.g. https://api.openai.com/v1"
+    )
     chat_models = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One model name per line"
     )

@@ -1,7 +1,7 @@
 """The engine's models: runs (runs.py), costs and budgets (costs.py), providers and budget spend (providers.py)."""
 
 from engine.models.costs import Budget, BudgetScope, CostDaily, CostEntry, ModelPrice
-from engine.models.providers import BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
+from engine.models.providers import BudgetHold, BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
 from engine.models.runs import (
     ENDED_RUN,
     CachedResult,
@@ -20,6 +20,7 @@ from engine.models.runs import (
 __all__ = [
     "ENDED_RUN",
     "Budget",
+    "BudgetHold",
     "BudgetScope",
     "BudgetSpend",
     "CachedCompletion",

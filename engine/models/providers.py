@@ -1,4 +1,4 @@
-"""Model provider configurations per workspace, cached model answers, and budget spend per period."""
+"""Model provider configurations per workspace, cached model answers, budget spend per period and its holds."""
 
 from decimal import Decimal
 
@@ -74,3 +74,26 @@ class BudgetSpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget_id} {self.period}: ${self.spent}"
+
+
+class BudgetHold(models.Model):
+    """An estimate held on one budget period for one model call in flight.
+
+    Settling or releasing the call deletes its holds and takes their amount off
+    `BudgetSpend.reserved` under the spend row's lock; whoever deletes a hold gives it back, so
+    a hold is given back once. A worker killed mid-call leaves its holds behind: the reaper
+    releases those whose node attempt is no longer running (engine.budgets.release_orphans).
+    """
+
+    spend = models.ForeignKey(BudgetSpend, on_delete=models.CASCADE, related_name="holds")
+    run_id = models.BigIntegerField()
+    node_id = models.CharField(max_length=64)
+    attempt = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=14, decimal_places=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["run_id", "node_id"], name="budget_hold_node")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.spend_id} for {self.node_id}#{self.attempt} of run {self.run_id}"

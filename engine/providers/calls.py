@@ -20,7 +20,7 @@ from django.utils import timezone
 from engine import budgets, costs
 from engine.errors import NodeError
 from engine.models import CachedCompletion, ModelPrice
-from engine.providers import builtin, resolve, tokens
+from engine.providers import builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
@@ -30,6 +30,11 @@ from engine.waiting import give_back_connection
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
 # Tokens a chat message costs beyond its content (role and separators), for the estimate.
 MESSAGE_OVERHEAD_TOKENS = 4
+# A structured answer's request also carries the schema and, as a system message, an instruction
+# naming it; an off-schema answer costs a repair call whose prompt adds the answer and the
+# mismatch (at most structured.MISMATCH_CHARS characters, rarely more than a token each).
+SCHEMA_INSTRUCTION_TOKENS = 32
+REPAIR_MESSAGE_TOKENS = 32 + structured.MISMATCH_CHARS
 # Kept per call in the run's usage: enough to read, bounded so a long answer does not bloat rows.
 LOGGED_CHARS = 20_000
 LONGEST_WAIT_S = 60.0
@@ -50,7 +55,7 @@ class ModelCalls:
         self.cache_ttl_s = cache_ttl_s
         self.tries = max(1, tries)
         self.log: list[dict[str, Any]] = []
-        self.scope = budgets.Scope(ctx.workspace_id, ctx.workflow_id, ctx.run_id)
+        self.scope = budgets.Scope(ctx.workspace_id, ctx.workflow_id, ctx.run_id, ctx.node_id, ctx.attempt)
 
     def chat(self, targets: list[Target], request: ChatRequest) -> Completion:
         """The first answer along `targets`; each is tried `tries` times while it is unavailable.
@@ -96,14 +101,14 @@ class ModelCalls:
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
                 spent += self._bill(provider, request, exchange, cached=False, price=price)
-            budgets.settle(reservation, spent, self.ctx.node_id)
+            budgets.settle(reservation, spent)
             raise
         except BaseException:
             budgets.release(reservation)
             raise
         for exchange in completion.exchanges:
             spent += self._bill(provider, request, exchange, cached=False, price=price)
-        budgets.settle(reservation, spent, self.ctx.node_id)
+        budgets.settle(reservation, spent)
         if key:
             _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
         return completion
@@ -116,6 +121,7 @@ class ModelCalls:
         cached: bool,
         price: ModelPrice | EllipsisType | None = ...,
     ) -> Decimal:
+        """Bill the exchange and log it; what it added to the bill (0 when this call was billed already)."""
         call = costs.Call(
             provider=provider.name,
             provider_kind=provider.kind,
@@ -128,8 +134,10 @@ class ModelCalls:
         index = len(self.log)
         entry = costs.record(self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price)
         if entry is not None:
-            cost = entry.cost
+            cost = billed = entry.cost
         else:
+            # An earlier delivery of this attempt billed it, and charged its budgets with it.
+            billed = Decimal(0)
             if isinstance(price, EllipsisType):
                 price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
             cost = Decimal(0) if cached else costs.cost_of(price, call.tokens_in, call.tokens_out)
@@ -148,7 +156,7 @@ class ModelCalls:
                 "cached": cached,
             }
         )
-        return cost
+        return billed
 
     def usage(self) -> dict[str, Any]:
         """The node's usage: totals for the run page, and every call as it was made."""
@@ -169,10 +177,17 @@ class ModelCalls:
 
 
 def _estimate(price: ModelPrice | None, request: ChatRequest) -> Decimal:
+    """An upper bound of what the call can cost: its prompt and max output tokens, and for a
+    structured answer the schema and one repair call as well."""
     if price is None:
         return Decimal(0)
     prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
-    return costs.cost_of(price, prompt, request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS)
+    answer = request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+    if request.schema is None:
+        return costs.cost_of(price, prompt, answer)
+    prompt += tokens.count(json.dumps(request.schema)) + SCHEMA_INSTRUCTION_TOKENS
+    repair = prompt + answer + REPAIR_MESSAGE_TOKENS
+    return costs.cost_of(price, prompt, answer) + costs.cost_of(price, repair, answer)
 
 
 def _cached(workspace_id: int, key: str) -> Completion | None:

@@ -12,6 +12,8 @@ from engine.providers.similarity import Index, classify
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A mismatch is sent back to the model in the repair prompt; bounded so the budget estimate can bound that prompt.
+MISMATCH_CHARS = 300
 
 
 class SchemaMismatch(ValueError):
@@ -27,11 +29,11 @@ def parse(text: str, schema: dict[str, Any]) -> Any:
     try:
         data = json.loads(body)
     except json.JSONDecodeError as error:
-        raise SchemaMismatch(f"the answer is not JSON: {error}") from None
+        raise SchemaMismatch(f"the answer is not JSON: {error}"[:MISMATCH_CHARS]) from None
     problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if problem is not None:
         where = "/".join(map(str, problem.absolute_path)) or "(root)"
-        raise SchemaMismatch(f"the answer does not match the schema at {where}: {problem.message}")
+        raise SchemaMismatch(f"the answer does not match the schema at {where}: {problem.message}"[:MISMATCH_CHARS])
     return data
 
 

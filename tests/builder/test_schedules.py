@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -13,6 +14,7 @@ from builder.models import Schedule
 from builder.schedules import Spec, next_fire
 from builder.tasks import fire_schedules
 from engine.models import Run, RunStatus
+from tests import workers
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import wait_for
 from tests.factories import MembershipFactory, WorkflowFactory, WorkflowVersionFactory
@@ -127,18 +129,8 @@ def test_firing_the_same_slot_again_returns_the_same_run(workflow):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_ticks_fire_a_slot_once(workflow, monkeypatch):
+def test_two_concurrent_ticks_fire_a_slot_once(workflow):
     schedule = hourly(workflow)
-    # Both ticks read the due schedule before either claims it, so only the conditional UPDATE can decide.
-    both_read = threading.Barrier(2, timeout=10)
-    latest_slot = schedules._latest_slot
-
-    def read_then_wait(*args):
-        found = latest_slot(*args)
-        both_read.wait()
-        return found
-
-    monkeypatch.setattr(schedules, "_latest_slot", read_then_wait)
     results: list[list[schedules.Firing]] = []
 
     def tick() -> None:
@@ -147,15 +139,46 @@ def test_two_concurrent_ticks_fire_a_slot_once(workflow, monkeypatch):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=tick) for _ in range(2)]
-    for thread in threads:
-        thread.start()
+    threads = [threading.Thread(target=tick, daemon=True) for _ in range(2)]
+    with (
+        psycopg.connect(workers.test_database_url()) as holder,
+        psycopg.connect(workers.test_database_url(), autocommit=True) as watcher,
+    ):
+        # Another session holds the schedule's row. Both ticks read the due schedule (reads take
+        # no row lock) and then queue on their claiming UPDATE; only when both are seen waiting
+        # is the row let go, so each claim is decided by the UPDATE's condition, re-checked on
+        # the row as the winning tick left it.
+        holder.execute("SELECT 1 FROM builder_schedule WHERE id = %s FOR UPDATE", [schedule.pk])
+        try:
+            for thread in threads:
+                thread.start()
+            waiting = claims_waiting_on_a_lock(watcher, want=2, within=10)
+        finally:
+            holder.rollback()
     for thread in threads:
         thread.join(20)
 
+    assert len(waiting) == 2, f"both ticks should have queued on the claim; seen waiting: {waiting}"
+    assert not any(thread.is_alive() for thread in threads)
     assert sorted(len(fired) for fired in results) == [0, 1]
     assert Run.objects.filter(trigger_kind="schedule").count() == 1
     assert Schedule.objects.get(pk=schedule.pk).next_fire_at == at(12)
+
+
+def claims_waiting_on_a_lock(watcher: psycopg.Connection, want: int, within: float) -> set[int]:
+    """The sessions of the test database whose claiming UPDATE of a schedule waits on a lock,
+    polled until there are `want` of them or `within` seconds have passed."""
+    claim = 'UPDATE "builder_schedule" SET "next_fire_at"%'
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND wait_event_type = 'Lock' AND query LIKE %s"
+    )
+    deadline = time.monotonic() + within
+    while True:
+        waiting = {pid for (pid,) in watcher.execute(query, [claim]).fetchall()}
+        if len(waiting) >= want or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.01)
 
 
 def test_after_downtime_it_catches_up_once_for_the_latest_missed_slot(workflow):

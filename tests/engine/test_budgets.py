@@ -1,14 +1,18 @@
 """Budgets: refused calls name the budget, concurrent calls cannot overspend, alerts fire once."""
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core import mail
+from django.utils import timezone
 
 from config.celery import app
 from engine import budgets
-from engine.models import BudgetScope, BudgetSpend, CostEntry, NodeRun, RunEvent
+from engine.models import BudgetHold, BudgetScope, BudgetSpend, CostEntry, NodeRun, NodeStatus, RunEvent
+from tests.accounts.test_consumers import connect, session_cookie
 from tests.engine.graphs import TRIGGER, edge, graph, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
@@ -64,17 +68,46 @@ def fan_out(count: int, **params):
 def test_it_bills_at_most_one_call_past_a_budget_under_fifty_concurrent_calls(workspace, provider, fake):
     BudgetFactory(workspace=workspace, name="Monthly AI", limit=CALL_COST * 20)
 
-    run = wait_for(start(workspace, fan_out(50)), timeout=60)
+    # Retries allowed, so that a refusal tried again would show as a later attempt.
+    run = wait_for(start(workspace, fan_out(50, retry={"max_attempts": 3, "initial_delay_s": 0})), timeout=60)
     settled(run)
 
     billed = CostEntry.objects.filter(run=run).count()
-    assert 1 <= billed <= 21
+    # The estimate (prompt and max output tokens) is above a call's actual cost, so fewer than
+    # 20 calls hold the budget at once; at least that many must have been made side by side.
+    assert 15 <= billed <= 21
+    assert fake.peak_in_flight >= 10
     assert len(fake.chat_requests()) == billed
     assert sum(CostEntry.objects.filter(run=run).values_list("cost", flat=True)) <= CALL_COST * 21
     refused = NodeRun.objects.filter(run=run, status="failed", error__code="budget_exceeded")
     assert refused.exists()
     assert 'Budget "Monthly AI"' in refused.first().error["message"]
-    assert refused.first().attempt == 1
+    assert set(refused.values_list("attempt", flat=True)) == {1}
+    assert BudgetHold.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_worker")
+def test_structured_answers_with_a_repair_overspend_by_at_most_one_call(workspace, provider, fake):
+    """Off-schema answers take two exchanges each (the answer and its repair); the estimate must cover both.
+
+    With input tokens free, a node's cost is its output tokens: MAX_TOKENS per exchange. Were
+    the repair left out of the estimate, eight nodes would hold a budget meant for four at once
+    and bill twice its limit.
+    """
+    ModelPriceFactory(workspace=workspace, input_per_million=0)
+    node_cost = 2 * MAX_TOKENS * Decimal(10) / 1_000_000
+    schema = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}
+    BudgetFactory(workspace=workspace, name="Monthly AI", limit=node_cost * 4)
+
+    run = wait_for(start(workspace, fan_out(12, output_schema=schema)), timeout=60)
+    settled(run)
+
+    assert len(fake.chat_requests()) % 2 == 0, "every call was repaired once"
+    spent = sum(CostEntry.objects.filter(run=run).values_list("cost", flat=True))
+    assert node_cost <= spent <= node_cost * 5
+    assert NodeRun.objects.filter(run=run, error__code="budget_exceeded").exists()
+    assert NodeRun.objects.filter(run=run, error__code="schema_mismatch").exists()
 
 
 def settled(run, timeout: float = 30):
@@ -112,11 +145,11 @@ def test_it_alerts_once_when_spend_crosses_the_alert_percent(workspace, owner, t
     owner.user.save()
     budget = BudgetFactory(workspace=workspace, name="Monthly AI", limit=Decimal("1.00"), alert_percent=80)
     run = RunFactory(workspace=workspace)
-    scope = budgets.Scope(workspace.pk, None, run.pk)
+    scope = budgets.Scope(workspace.pk, None, run.pk, "draft", 1)
 
-    budgets.settle(budgets.reserve(scope, Decimal("0.50")), Decimal("0.50"), "draft")
-    budgets.settle(budgets.reserve(scope, Decimal("0.40")), Decimal("0.40"), "draft")
-    budgets.settle(budgets.reserve(scope, Decimal("0.05")), Decimal("0.05"), "draft")
+    budgets.settle(budgets.reserve(scope, Decimal("0.50")), Decimal("0.50"))
+    budgets.settle(budgets.reserve(scope, Decimal("0.40")), Decimal("0.40"))
+    budgets.settle(budgets.reserve(scope, Decimal("0.05")), Decimal("0.05"))
 
     alerts = RunEvent.objects.filter(run=run, type="budget.alert")
     assert [(e.node_id, e.payload["budget"], e.payload["spent"]) for e in alerts] == [
@@ -135,11 +168,67 @@ def test_it_charges_each_budget_only_for_its_own_workflow_and_run(workspace):
     BudgetFactory(workspace=workspace, name="Each run", scope=BudgetScope.RUN, limit=Decimal("0.60"))
     first, second = RunFactory(workspace=workspace), RunFactory(workspace=workspace)
 
-    budgets.settle(budgets.reserve(budgets.Scope(workspace.pk, 7, first.pk), Decimal("0.50")), Decimal("0.50"), "d")
-    budgets.settle(budgets.reserve(budgets.Scope(workspace.pk, 8, second.pk), Decimal("0.50")), Decimal("0.50"), "d")
+    budgets.settle(budgets.reserve(charged(workspace, 7, first), Decimal("0.50")), Decimal("0.50"))
+    budgets.settle(budgets.reserve(charged(workspace, 8, second), Decimal("0.50")), Decimal("0.50"))
 
     with pytest.raises(budgets.BudgetExceeded, match='Budget "Each run"'):
-        budgets.reserve(budgets.Scope(workspace.pk, 8, second.pk), Decimal("0.20"))
+        budgets.reserve(charged(workspace, 8, second), Decimal("0.20"))
     with pytest.raises(budgets.BudgetExceeded, match='Budget "Triage monthly"'):
-        budgets.reserve(budgets.Scope(workspace.pk, 7, RunFactory(workspace=workspace).pk), Decimal("0.55"))
-    assert budgets.reserve(budgets.Scope(workspace.pk, 8, RunFactory(workspace=workspace).pk), Decimal("0.55")).amount
+        budgets.reserve(charged(workspace, 7, RunFactory(workspace=workspace)), Decimal("0.55"))
+    assert budgets.reserve(charged(workspace, 8, RunFactory(workspace=workspace)), Decimal("0.55")).amount
+
+
+def charged(workspace, workflow_id: int, run) -> budgets.Scope:
+    return budgets.Scope(workspace.pk, workflow_id, run.pk, "draft", 1)
+
+
+@pytest.mark.django_db
+def test_the_sweep_gives_back_only_the_holds_of_attempts_no_longer_running(workspace):
+    budget = BudgetFactory(workspace=workspace, name="Monthly AI", limit=Decimal("1.00"))
+    run = RunFactory(workspace=workspace)
+    NodeRun.objects.create(run=run, node_id="gone", status=NodeStatus.CRASHED, attempt=1)
+    NodeRun.objects.create(run=run, node_id="busy", status=NodeStatus.RUNNING, attempt=2)
+    lost = budgets.reserve(budgets.Scope(workspace.pk, None, run.pk, "gone", 1), Decimal("0.30"))
+    budgets.reserve(budgets.Scope(workspace.pk, None, run.pk, "busy", 2), Decimal("0.20"))
+    earlier = budgets.reserve(budgets.Scope(workspace.pk, None, run.pk, "busy", 1), Decimal("0.40"))
+    later = timezone.now() + timedelta(seconds=1)
+
+    assert budgets.release_orphans(timezone.now() - timedelta(seconds=60)) == 0, "holds younger than the grace stay"
+    assert budgets.release_orphans(later) == 2
+    assert budgets.release_orphans(later) == 0
+
+    spend = budget.spends.get()
+    assert spend.reserved == Decimal("0.20")
+    assert list(BudgetHold.objects.values_list("node_id", "attempt")) == [("busy", 2)]
+    # A worker taken for dead that answers after all: its cost counts, its hold is not given back twice.
+    budgets.settle(lost, Decimal("0.25"))
+    budgets.release(earlier)
+    spend.refresh_from_db()
+    assert (spend.reserved, spend.spent, spend.calls) == (Decimal("0.20"), Decimal("0.25"), 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_worker")
+def test_a_call_crossing_the_alert_percent_tells_the_workspace_pages_live(workspace, owner, provider, fake):
+    BudgetFactory(workspace=workspace, name="Monthly AI", limit=CALL_COST * Decimal("1.2"), alert_percent=80)
+    draft = node("draft", "generate", provider="fake", model="gpt-test", prompt="hi", max_tokens=MAX_TOKENS)
+    data = graph(TRIGGER, draft, edges=[edge("start", "draft")])
+    cookie = session_cookie(owner)
+
+    async def scenario() -> tuple[int, dict]:
+        socket = connect(cookie)
+        connected, _ = await socket.connect()
+        assert connected
+        await socket.receive_json_from(timeout=5)
+        run = await sync_to_async(start)(workspace, data)
+        while (message := await socket.receive_json_from(timeout=30))["type"] != "budget.alert":
+            pass
+        await socket.disconnect()
+        return run.pk, message
+
+    run_id, message = async_to_sync(scenario)()
+
+    billed = CostEntry.objects.get(run_id=run_id).cost
+    assert (message["budget"], message["spent"], message["alert_percent"]) == ("Monthly AI", str(billed), 80)
+    alert = RunEvent.objects.get(run_id=run_id, type="budget.alert")
+    assert (alert.node_id, alert.payload["budget"]) == ("draft", "Monthly AI")

@@ -2,13 +2,16 @@
 
 import time
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
 from engine import runs
-from engine.models import NodeRun, NodeStatus, RunEvent
+from engine.models import BudgetHold, CostEntry, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, wait_for
+from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
+from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer, Reply
 from tests.workers import Worker
 
@@ -96,3 +99,41 @@ def test_it_claims_a_retried_node_with_its_own_lease_and_no_resume_payload(works
     assert taken is not None, "the node made ready is claimed in the same transaction"
     assert (taken.node_id, taken.lease_owner, taken.resume, taken.attempt) == ("next", "second-owner", None, 1)
     assert NodeRun.objects.get(pk=taken.pk).status == NodeStatus.RUNNING
+
+
+def test_a_model_call_cut_off_by_a_killed_worker_gives_its_budget_hold_back(workspace):
+    fake = FakeOpenAI(latency_s=30, tokens_in=1, tokens_out=10)
+    ModelPriceFactory()
+    ProviderConfigFactory(workspace=workspace, name="fake", base_url=fake.url)
+    budget = BudgetFactory(workspace=workspace, name="Monthly AI", limit=Decimal("1.00"))
+    draft = node("draft", "generate", provider="fake", model="gpt-test", prompt="hi", max_tokens=10)
+    first = Worker(lease_s=2)
+    try:
+        run = start(workspace, chain(TRIGGER, draft))
+        deadline = time.monotonic() + 15
+        while not (fake.chat_requests() and BudgetHold.objects.exists()):
+            assert time.monotonic() < deadline, "the model call never started"
+            time.sleep(0.05)
+    finally:
+        first.kill()
+    fake.latency_s = 0.05
+    assert budget.spends.get().reserved > 0, "the killed call left its reservation"
+
+    second = Worker(beat=True, lease_s=2)
+    try:
+        finished = wait_for(run, timeout=60)
+        deadline = time.monotonic() + 20
+        while BudgetHold.objects.exists():
+            assert time.monotonic() < deadline, "the reaper never gave the hold back"
+            time.sleep(0.1)
+    finally:
+        second.stop()
+    try:
+        assert finished.status == "succeeded"
+        assert len(fake.chat_requests()) == 2
+        spend = budget.spends.get()
+        billed = CostEntry.objects.get(run=run)
+        assert (spend.reserved, spend.spent, spend.calls) == (0, billed.cost, 1)
+        assert billed.attempt == 2
+    finally:
+        fake.close()
