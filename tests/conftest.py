@@ -17,8 +17,16 @@ from django.test import Client
 
 from accounts.models import Membership, Role, Workspace
 from config.celery import app
-from engine.models import NodeRun, NodeStatus, RunStatus
-from tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory
+from engine.models import ModelPrice, NodeRun, NodeStatus, ProviderConfig, RunStatus
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    ModelPriceFactory,
+    ProviderConfigFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
+from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer
 from tests.workers import Worker
 
@@ -189,3 +197,23 @@ def server() -> Iterator[RecordingServer]:
     fake = RecordingServer()
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible server that reports 1000 tokens in and 500 out for every call."""
+    server = FakeOpenAI(tokens_in=1000, tokens_out=500)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def provider(workspace: Workspace, fake: FakeOpenAI) -> ProviderConfig:
+    """The workspace's provider "fake", on the fake server, with the API key sk-test."""
+    return ProviderConfigFactory(workspace=workspace, name="fake", base_url=fake.url, api_key="sk-test")
+
+
+@pytest.fixture
+def price(db: None) -> ModelPrice:
+    """gpt-test at $2.50 in and $10 out per million tokens: a fake call costs $0.0075."""
+    return ModelPriceFactory()

@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible server on 127.0.0.1: chat completions and embeddings with usage,
-adjustable latency, injected failures (429 with Retry-After, 500, 400), recording every request."""
+adjustable latency (for all requests or per request), injected failures (429 with Retry-After,
+500, 400), recording every request."""
 
 import json
 import threading
@@ -27,7 +28,10 @@ class Seen:
 
 
 class FakeOpenAI:
-    """Answers `answers` in order (then `default_answer`); `failures` are served before answers."""
+    """Answers `answers` in order (then `default_answer`); `failures` are served before answers.
+
+    `delays` are the latencies of the next requests, in order; then every request takes `latency_s`.
+    """
 
     def __init__(self, latency_s: float = 0.0, tokens_in: int = 100, tokens_out: int = 20) -> None:
         self.latency_s = latency_s
@@ -36,6 +40,7 @@ class FakeOpenAI:
         self.default_answer = "Thanks for writing in. Here is what to do next."
         self.answers: list[str] = []
         self.failures: list[Failure] = []
+        self.delays: list[float] = []
         self.json_schema_supported = True
         self.seen: list[Seen] = []
         self.in_flight = 0
@@ -82,7 +87,8 @@ class FakeOpenAI:
             content = (
                 self.answers.pop(0) if self.answers and failure is None and path.endswith("/chat/completions") else None
             )
-        time.sleep(self.latency_s)
+            delay = self.delays.pop(0) if self.delays else self.latency_s
+        time.sleep(delay)
         with self.lock:
             self.in_flight -= 1
         if failure is not None:

@@ -26,14 +26,21 @@ def test_database_url() -> str:
 class Worker:
     """One worker process; with `beat`, the reaper runs inside it as `celery worker --beat` runs it.
 
-    `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say).
+    `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say). `loglevel` (DEBUG,
+    say) sets both Celery's level and the app's root logger (LOG_LEVEL); without it Celery logs
+    warnings only and the app logs at the level of this process's environment.
 
     The reaper is off unless a test needs it: it touches the tables every second, and a
     transactional test's TRUNCATE between tests can deadlock against it.
     """
 
     def __init__(
-        self, concurrency: int = 8, lease_s: int = 3, beat: bool = False, env: dict[str, str] | None = None
+        self,
+        concurrency: int = 8,
+        lease_s: int = 3,
+        beat: bool = False,
+        env: dict[str, str] | None = None,
+        loglevel: str | None = None,
     ) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.concurrency = concurrency
@@ -48,11 +55,12 @@ class Worker:
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
             "ENGINE_REDISPATCH_SECONDS": "5",
             "DB_CONN_MAX_AGE": "60",
+            **({"LOG_LEVEL": loglevel} if loglevel else {}),
             **(env or {}),
         }
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
-            f"--concurrency={concurrency}", "--loglevel=WARNING", "--hostname", self.name,
+            f"--concurrency={concurrency}", f"--loglevel={loglevel or 'WARNING'}", "--hostname", self.name,
             "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
         ]  # fmt: skip
         # Its own process group: with --beat, beat is a child process that must die with the worker.

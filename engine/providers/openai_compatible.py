@@ -111,7 +111,8 @@ class OpenAICompatibleProvider:
             response = self.client.chat.completions.create(
                 model=request.model,
                 messages=messages,  # type: ignore[arg-type]
-                timeout=timeout_s,
+                # A per-request timeout replaces the client's: without min() the provider's own would never apply.
+                timeout=min(timeout_s, self._timeout_s),
                 **options,
             )
         latency_ms = int((time.monotonic() - started) * 1000)
@@ -123,7 +124,7 @@ class OpenAICompatibleProvider:
 
     def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
         with _translated_errors(self.name):
-            response = self.client.embeddings.create(model=model, input=texts, timeout=timeout_s)
+            response = self.client.embeddings.create(model=model, input=texts, timeout=min(timeout_s, self._timeout_s))
         ordered = sorted(response.data, key=lambda item: item.index)
         used = response.usage.prompt_tokens if response.usage else tokens.count_all(texts)
         return [list(item.embedding) for item in ordered], used

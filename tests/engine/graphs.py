@@ -28,4 +28,13 @@ def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     return graph(*nodes, edges=[edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)])
 
 
+def generate(**params: Any) -> dict[str, Any]:
+    """A generate node "draft" asking model gpt-test of the provider "fake" (the `provider` fixture) to reply."""
+    return node(
+        "draft",
+        "generate",
+        **{"provider": "fake", "model": "gpt-test", "prompt": "Reply to: {{ input.body }}", **params},
+    )
+
+
 TRIGGER = node("start", "trigger")

@@ -8,38 +8,13 @@ import pytest
 
 from engine.models import CostEntry, NodeRun
 from engine.tasks import execute_node
-from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
-from tests.factories import ModelPriceFactory, ProviderConfigFactory
+from tests.factories import ProviderConfigFactory
 from tests.fake_openai import Failure, FakeOpenAI
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
-
-
-@pytest.fixture
-def fake():
-    server = FakeOpenAI(tokens_in=1000, tokens_out=500)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def provider(workspace, fake):
-    return ProviderConfigFactory(workspace=workspace, name="fake", base_url=fake.url, api_key="sk-test")
-
-
-@pytest.fixture
-def price():
-    return ModelPriceFactory()
-
-
-def generate(**params):
-    return node(
-        "draft",
-        "generate",
-        **{"provider": "fake", "model": "gpt-test", "prompt": "Reply to: {{ input.body }}", **params},
-    )
 
 
 def test_it_bills_one_exact_cost_row_for_known_token_counts(workspace, provider, price, fake):
