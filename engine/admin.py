@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from engine.models import (
     Budget,
@@ -81,9 +82,15 @@ class ModelPriceAdmin(admin.ModelAdmin):
     list_filter = ["provider_kind", "workspace"]
     search_fields = ["model", "provider_kind"]
     date_hierarchy = "effective_from"
+    exclude = ["created_by"]
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
         return obj is None
+
+    def save_model(self, request: HttpRequest, obj: ModelPrice, form: object, change: bool) -> None:
+        if not change and request.user.is_authenticated:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 class WrittenByTheEngine(admin.ModelAdmin):

@@ -52,7 +52,6 @@ def test_an_admin_adds_a_price_in_the_admin_and_the_next_call_is_billed_at_it(wo
         "output_per_million": "12",
         "effective_from_0": since.strftime("%Y-%m-%d"),
         "effective_from_1": since.strftime("%H:%M:%S"),
-        "created_by": "",
     }
 
     assert client.post(ADD_PRICE, body).status_code == 403  # no CSRF token
@@ -61,6 +60,7 @@ def test_an_admin_adds_a_price_in_the_admin_and_the_next_call_is_billed_at_it(wo
     assert response.status_code == 302, response.content.decode()
     new = ModelPrice.objects.exclude(pk=price.pk).get(model="gpt-test")
     assert (new.workspace_id, new.input_per_million, new.output_per_million) == (None, Decimal(3), Decimal(12))
+    assert new.created_by.username == "ada"
     run = wait_for(start(workspace, chain(TRIGGER, generate()), {"body": "hi"}))
     assert run.status == "succeeded", node_run(run, "draft").error
     entry = CostEntry.objects.get(run=run)
