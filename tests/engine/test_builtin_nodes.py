@@ -1,6 +1,7 @@
 """The AI nodes on the built-in offline provider, run by a real worker."""
 
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -9,6 +10,7 @@ from engine.models import CostEntry
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
+from tests.factories import ModelPriceFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -163,3 +165,20 @@ def _worker_sessions() -> set[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         return {pid for (pid,) in cursor.fetchall()}
+
+
+def test_it_counts_tokens_with_o200k_and_bills_them_once_a_price_is_set(workspace):
+    # $0.10 per input token and $0.50 per output token: the cost shows the counts exactly.
+    ModelPriceFactory(
+        provider_kind="builtin", model="builtin-extractive", input_per_million=100_000, output_per_million=500_000
+    )
+    draft = node("draft", "generate", prompt="hello world", max_tokens=3)
+
+    run = wait_for(start(workspace, chain(TRIGGER, draft)))
+
+    assert run.status == "succeeded", node_run(run, "draft").error
+    entry = CostEntry.objects.get(run=run)
+    # o200k_base: "hello world" is two tokens; the answer is cut to max_tokens.
+    assert (entry.tokens_in, entry.tokens_out) == (2, 3)
+    assert entry.cost == Decimal("1.7")
+    assert run.cost == entry.cost
