@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -144,8 +144,27 @@ class Flight:
             wake = min(min(a.deadline, a.next_beat) for a in self.airborne.values())
             done, _ = wait(self.airborne, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
             for future in done:
-                self._land(self.airborne.pop(future), future)
+                self._land_or_leave(self.airborne.pop(future), future)
             self._tend(time.monotonic())
+
+    def _land_or_leave(self, airborne: Airborne, future: Future[NodeResult]) -> None:
+        """Record the node; if the database will not take it, leave it to the reaper and go on.
+
+        The node stays running until its lease, no longer renewed, runs out; the reaper then
+        runs it again. The other nodes of this flight are still recorded as they land, instead
+        of waiting for their own leases to run out too.
+        """
+        node_run = airborne.node_run
+        try:
+            self._land(airborne, future)
+        except Exception:
+            log.exception(
+                "could not record node %s of run %s (attempt %s); the reaper runs it again when its lease runs out",
+                node_run.node_id,
+                node_run.run_id,
+                node_run.attempt,
+            )
+            connection.close_if_unusable_or_obsolete()
 
     def _tend(self, now: float) -> None:
         """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours."""

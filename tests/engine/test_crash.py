@@ -5,10 +5,11 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from engine import runs
 from engine.models import BudgetHold, CostEntry, NodeRun, NodeStatus, RunEvent
-from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.graphs import TRIGGER, chain, edge, graph, node
 from tests.engine.running import start, wait_for
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
 from tests.fake_openai import FakeOpenAI
@@ -137,3 +138,52 @@ def test_a_model_call_cut_off_by_a_killed_worker_gives_its_budget_hold_back(work
         assert billed.attempt == 2
     finally:
         fake.close()
+
+
+REFUSE_BAD_SUCCESS = """
+CREATE FUNCTION refuse_bad_success() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.node_id LIKE 'bad%' AND NEW.status = 'succeeded' THEN
+        RAISE EXCEPTION 'injected: the database refuses to record %', NEW.node_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_bad_success BEFORE UPDATE ON engine_noderun
+    FOR EACH ROW EXECUTE FUNCTION refuse_bad_success();
+"""
+
+
+@pytest.fixture
+def refused_success():
+    """The database itself refuses to record nodes "bad…" as succeeded, as a full disk or a lost connection would."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_BAD_SUCCESS)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_bad_success ON engine_noderun; DROP FUNCTION refuse_bad_success()")
+
+
+@pytest.mark.usefixtures("refused_success")
+def test_a_node_that_cannot_be_recorded_does_not_strand_the_others_of_its_message(workspace, server):
+    server.default = Reply(delay_s=1)
+    slow = [node(f"n{i}", "http_request", url=f"{server.url}/n{i}") for i in range(6)]
+    instant = [node(f"bad{i}", "transform", fields={"n": i}) for i in range(2)]
+    data = graph(TRIGGER, *instant, *slow, edges=[edge("start", each["id"]) for each in [*instant, *slow]])
+    # The trigger's task takes one ready node on itself and sends the rest as one message, so
+    # that message holds a "bad" node that lands at once while the slow ones are still running.
+    worker = Worker(env={"ENGINE_DISPATCH_SPREAD": "1"}, lease_s=3)
+    try:
+        run = start(workspace, data)
+        deadline = time.monotonic() + 20
+        others = NodeRun.objects.filter(run=run, node_id__startswith="n")
+        while others.filter(status=NodeStatus.SUCCEEDED).count() < len(slow):
+            assert time.monotonic() < deadline, f"the slow nodes were not recorded:\n{worker.output()[-3000:]}"
+            time.sleep(0.05)
+        said = worker.output()
+    finally:
+        worker.stop()
+    assert set(others.values_list("attempt", flat=True)) == {1}
+    assert set(NodeRun.objects.filter(run=run, node_id__startswith="bad").values_list("status", flat=True)) == {
+        NodeStatus.RUNNING
+    }, "left running, for the reaper to take when their leases run out"
+    assert said.count("could not record node bad") == 2
