@@ -31,7 +31,9 @@ class ConfidenceCheckParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     classifier_confidence: Any = Field(default=None, description="e.g. {{ nodes.classify.confidence }}")
     classifier_weight: float = Field(default=1.0, ge=0)
-    retrieval_score: Any = Field(default=None, description="e.g. {{ nodes.retrieve.passages.0.score }}")
+    retrieval_score: Any = Field(
+        default=None, description="e.g. {{ nodes.retrieve.top_score }} (the best passage's score)"
+    )
     retrieval_weight: float = Field(default=1.0, ge=0)
     self_rating: SelfRating | None = None
     threshold: float = Field(default=0.7, ge=0, le=1, description="The combined score must reach this to pass")
