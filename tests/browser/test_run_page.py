@@ -1,10 +1,12 @@
 """The live run page in Chromium: statuses stream in over the websocket; cancel and retry from the page."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_shell import sign_in
-from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import start
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 from tests.fakes import Reply
@@ -83,4 +85,24 @@ def test_model_output_is_shown_as_text_not_html(asgi_server, owner, page: Page):
     expect(node_status(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=10_000)
     node_status(page, "answer").click()
     expect(page.get_by_text("onerror", exact=False).first).to_be_visible()
+    assert page.evaluate("window.__xss") is None
+
+
+def test_the_inspector_lists_each_model_call_with_its_prompt_and_answer_as_text(
+    asgi_server, owner, provider, price, fake, page: Page
+):
+    payload = '<img src=x onerror="window.__xss = 1">'
+    fake.default_answer = f"Sorry about that {payload}"
+    run = start(owner.workspace, chain(TRIGGER, generate()), {"body": f"Charged twice {payload}"})
+    sign_in(page, asgi_server, "olivia")
+    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    expect(node_status(page, "draft")).to_have_attribute("data-status", "succeeded", timeout=10_000)
+    node_status(page, "draft").click()
+
+    calls = page.get_by_role("region", name="Model calls")
+    summary = re.compile(r"^fake · gpt-test · 1,000 in / 500 out · \$0\.0075 · \d+ ms$")
+    expect(calls.locator("summary")).to_have_text(summary)
+    calls.locator("summary").click()
+    expect(calls.get_by_text(f"Reply to: Charged twice {payload}")).to_be_visible()
+    expect(calls.get_by_text(f"Sorry about that {payload}")).to_be_visible()
     assert page.evaluate("window.__xss") is None

@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import { formatCost, formatDateTime, formatDuration, prettyJSON, tokenSummary } from "../../lib/format";
 import type { GraphNodeV1 } from "../../lib/graph";
+import { callSummary, modelCalls, type ModelCall } from "../../lib/modelCalls";
 import type { NodeState, RunViewState } from "../../lib/runEvents";
 import { STATUS_TEXT } from "./RunNode";
 
@@ -25,8 +26,36 @@ function Fact({ term, children }: { term: string; children: ReactNode }) {
   );
 }
 
+/** Each model call: one line to scan, the prompt and the raw answer (as text) to open. */
+function ModelCalls({ calls }: { calls: ModelCall[] }) {
+  return (
+    <section className="rv-calls" aria-label="Model calls">
+      <h3>Model calls</h3>
+      <ol>
+        {calls.map((call) => (
+          <li key={call.call} data-call={call.call}>
+            <details>
+              <summary>{callSummary(call)}</summary>
+              <h4>Prompt</h4>
+              {call.prompt.map((message, index) => (
+                <div key={index} className="rv-message">
+                  <span className="muted small">{message.role}</span>
+                  <pre>{message.content}</pre>
+                </div>
+              ))}
+              <h4>Response</h4>
+              <pre>{call.response}</pre>
+            </details>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
 function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: GraphNodeV1 | undefined }) {
   const tokens = tokenSummary(node.usage);
+  const calls = modelCalls(node.usage);
   return (
     <>
       <h2>
@@ -67,7 +96,7 @@ function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: Gr
       ) : null}
       <JsonBlock label="Input (resolved params)" value={node.input} />
       <JsonBlock label="Output" value={node.output} />
-      <JsonBlock label="Usage" value={node.usage} />
+      {calls.length ? <ModelCalls calls={calls} /> : <JsonBlock label="Usage" value={node.usage} />}
     </>
   );
 }
