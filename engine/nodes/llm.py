@@ -1,6 +1,7 @@
 """What the model-calling nodes share: provider and model choice with fallbacks, cache TTL, the error handle."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,22 +47,36 @@ class ModelParams(BaseModel):
 
 
 def passages(value: Any) -> tuple[Passage, ...]:
-    """The retrieve node's passages ({text, score, title, source} each), tolerant of plain strings."""
+    """The retrieve node's passages ({text, score, title, source} each), tolerant of plain strings.
+
+    Chunks of one document (same title and source) become one passage, their texts in the
+    order given: a reply cites each article once, not once per chunk retrieved from it.
+    """
     if not isinstance(value, list):
         return ()
-    found = []
+    found: list[Passage] = []
+    where: dict[tuple[str, str], int] = {}
     for item in value:
         if isinstance(item, str):
             found.append(Passage(text=item))
         elif isinstance(item, dict) and isinstance(item.get("text"), str):
-            found.append(
-                Passage(
-                    text=item["text"],
-                    score=float(item.get("score") or 0.0),
-                    title=str(item.get("title") or ""),
-                    source=str(item.get("source") or ""),
-                )
+            passage = Passage(
+                text=item["text"],
+                score=float(item.get("score") or 0.0),
+                title=str(item.get("title") or ""),
+                source=str(item.get("source") or ""),
             )
+            document = (passage.title, passage.source)
+            if document == ("", ""):
+                found.append(passage)
+            elif document in where:
+                earlier = found[where[document]]
+                found[where[document]] = replace(
+                    earlier, text=f"{earlier.text}\n\n{passage.text}", score=max(earlier.score, passage.score)
+                )
+            else:
+                where[document] = len(found)
+                found.append(passage)
     return tuple(found)
 
 

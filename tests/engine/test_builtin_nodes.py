@@ -59,6 +59,21 @@ def test_it_drafts_from_the_passages_and_cites_them(workspace):
     assert entry.tokens_out > 0
 
 
+def test_it_cites_two_chunks_of_one_article_as_one_source(workspace):
+    refunds = PASSAGES[0]
+    chunks = [refunds, PASSAGES[1], {**refunds, "text": "Refunds go back to the card you paid with.", "score": 0.9}]
+    draft = node("draft", "generate", prompt="Subject: Refund\n\n{{ input.body }}", passages="{{ input.passages }}")
+
+    run = wait_for(start(workspace, chain(TRIGGER, draft), {"body": "When is my refund paid?", "passages": chunks}))
+
+    assert run.status == "succeeded", node_run(run, "draft").error
+    output = node_run(run, "draft").output
+    assert [(source["number"], source["title"]) for source in output["sources"]] == [(1, "Refunds"), (2, "Returns")]
+    assert "Refunds are paid within 5 days. [1]" in output["text"]
+    assert "Refunds go back to the card you paid with. [1]" in output["text"]
+    assert output["text"].count("Refunds (kb/refunds.md)") == 1
+
+
 def test_it_extracts_fields_offline(workspace):
     fields = {
         "type": "object",
