@@ -51,7 +51,7 @@ def start_from_node(source: RunSource, previous: Run, node_id: str, options: Opt
             [{"path": "node_id", "code": "nothing_to_reuse", "message": f"No result for {n!r}"} for n in needed],
         )
     with transaction.atomic():
-        run = runs._create(source, graph, previous.input, options)
+        run = runs.create(source, graph, previous.input, options)
         reused = []
         for node_run in NodeRun.objects.filter(run=run).exclude(node_id__in=rerun):
             old = earlier.get(node_run.node_id)
@@ -67,6 +67,6 @@ def start_from_node(source: RunSource, previous: Run, node_id: str, options: Opt
         step.event("run.queued", trigger=options.trigger_kind, version=source.version_number, from_node=node_id)
         for node_run in reused:
             step.event(f"node.{node_run.status}", node_run.node_id, reused_from=previous.pk, handle=node_run.handle)
-        runs._progress(step, [n.node_id for n in reused])
+        runs.progress(step, [n.node_id for n in reused])
     run.refresh_from_db()
     return run

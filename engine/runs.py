@@ -78,7 +78,7 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
         raise RunRejected("The input does not match the trigger's schema", problems)
     try:
         with transaction.atomic():
-            run = _create(source, graph, input, options)
+            run = create(source, graph, input, options)
     except IntegrityError:
         # A concurrent start with the same idempotency key won the insert.
         earlier = _same_key(source, options.idempotency_key)
@@ -98,7 +98,8 @@ def _same_key(source: RunSource, key: str) -> Run | None:
     ).first()
 
 
-def _create(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
+def create(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
+    """The run's row and a pending row per node; callers wrap it in a transaction. Nothing is queued yet."""
     run = Run.objects.create(
         workspace_id=source.workspace_id,
         workflow_id=source.workflow_id,
@@ -347,7 +348,7 @@ def succeed(
         if result.escalation is not None:
             step.set_run(escalation_reason=result.escalation)
             step.event("run.escalated", node_run.node_id, reason=result.escalation)
-        _progress(step, changed, statements.by_node(step.prelude[1]) if reads else {})
+        progress(step, changed, statements.by_node(step.prelude[1]) if reads else {})
         if then is not None and step.ready and step.run.status not in ENDED_RUN:
             _take_queued(step, then)
     if then is not None:
@@ -431,7 +432,7 @@ def _after_failure(step: Change, node_run: NodeRun, message: str, wake_at: Any) 
     if wake_at is not None:
         NodeRun.objects.filter(pk=node_run.pk).update(dispatched_at=None)
         step.later.append((node_run.pk, wake_at))
-        _progress(step, [])
+        progress(step, [])
         return
     if step.run.status in ENDED_RUN:
         return
@@ -452,7 +453,7 @@ def _cancel_open_nodes(step: Change, *, include_running: bool) -> None:
     nodes.update(status=NodeStatus.CANCELLED, wake_at=None, lease_owner="", finished_at=step.now)
 
 
-def _progress(step: Change, changed: list[str] | None, known: dict[str, statements.Row] | None = None) -> None:
+def progress(step: Change, changed: list[str] | None, known: dict[str, statements.Row] | None = None) -> None:
     """After nodes in `changed` settled (None: any may have), queue what follows and settle the run.
 
     `known`: rows read already under this lock (see flow.advance).
@@ -497,5 +498,5 @@ def retry_from_failed(run: Run, by: User | None = None) -> bool:
         )
         step.ready.extend(ids)
         reopened.update(status=NodeStatus.PENDING, wake_at=None, finished_at=None)
-        _progress(step, None)
+        progress(step, None)
     return True
