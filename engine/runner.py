@@ -15,8 +15,9 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -144,27 +145,10 @@ class Flight:
             wake = min(min(a.deadline, a.next_beat) for a in self.airborne.values())
             done, _ = wait(self.airborne, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
             for future in done:
-                self._land_or_leave(self.airborne.pop(future), future)
+                airborne = self.airborne.pop(future)
+                with _left_to_reaper(airborne.node_run, "record"):
+                    self._land(airborne, future)
             self._tend(time.monotonic())
-
-    def _land_or_leave(self, airborne: Airborne, future: Future[NodeResult]) -> None:
-        """Record the node; if the database will not take it, leave it to the reaper and go on.
-
-        The node stays running until its lease, no longer renewed, runs out; the reaper then
-        runs it again. The other nodes of this flight are still recorded as they land, instead
-        of waiting for their own leases to run out too.
-        """
-        node_run = airborne.node_run
-        try:
-            self._land(airborne, future)
-        except Exception:
-            log.exception(
-                "could not record node %s of run %s (attempt %s); the reaper runs it again when its lease runs out",
-                node_run.node_id,
-                node_run.run_id,
-                node_run.attempt,
-            )
-            connection.close_if_unusable_or_obsolete()
 
     def _tend(self, now: float) -> None:
         """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours."""
@@ -173,10 +157,11 @@ class Flight:
             if now >= airborne.deadline:
                 del self.airborne[future]
                 late = NodeTimeout("The node did not finish within its timeout")
-                runs.fail(node_run, late, "", input=airborne.resolved)
+                with _left_to_reaper(node_run, "record the timeout of"):
+                    runs.fail(node_run, late, "", input=airborne.resolved)
             elif now >= airborne.next_beat:
                 airborne.next_beat = now + settings.ENGINE_HEARTBEAT_S
-                if not runs.heartbeat(node_run, settings.ENGINE_LEASE_S):
+                if not _renewed(node_run):
                     del self.airborne[future]
                     log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
 
@@ -196,6 +181,46 @@ class Flight:
         if stored and airborne.key and outcome.wait_until is None and not outcome.park:
             _store(airborne.workspace_id, airborne.key, airborne.node, outcome)
         self.take_off(then.claimed)
+
+
+@contextmanager
+def _left_to_reaper(node_run: NodeRun, doing: str) -> Iterator[None]:
+    """If the database will not take what the block writes about the node, log it and go on.
+
+    The node stays running until its lease, no longer renewed, runs out; the reaper then runs
+    it again. The other nodes of the flight are still tended and recorded as they land,
+    instead of waiting out their own leases too.
+    """
+    try:
+        yield
+    except Exception:
+        log.exception(
+            "could not %s node %s of run %s (attempt %s); the reaper runs it again when its lease runs out",
+            doing,
+            node_run.node_id,
+            node_run.run_id,
+            node_run.attempt,
+        )
+        connection.close_if_unusable_or_obsolete()
+
+
+def _renewed(node_run: NodeRun) -> bool:
+    """Renew the node's lease; False when it is no longer ours.
+
+    A renewal the database refuses (a failover, a dropped connection) is tried again at the
+    next beat: a lease outlives a few beats, and giving up would leave every node of this
+    flight to run again once its lease ran out.
+    """
+    try:
+        return runs.heartbeat(node_run, settings.ENGINE_LEASE_S)
+    except Exception:
+        log.exception(
+            "could not renew the lease of node %s of run %s; trying again at the next beat",
+            node_run.node_id,
+            node_run.run_id,
+        )
+        connection.close_if_unusable_or_obsolete()
+        return True
 
 
 def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:

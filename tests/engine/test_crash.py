@@ -187,3 +187,48 @@ def test_a_node_that_cannot_be_recorded_does_not_strand_the_others_of_its_messag
         NodeStatus.RUNNING
     }, "left running, for the reaper to take when their leases run out"
     assert said.count("could not record node bad") == 2
+
+
+REFUSE_FIRST_RENEWAL = """
+CREATE SEQUENCE renewals;
+CREATE FUNCTION refuse_first_renewal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A lease renewal is the only update of a running node that leaves it running.
+    IF OLD.status = 'running' AND NEW.status = 'running' AND nextval('renewals') = 1 THEN
+        RAISE EXCEPTION 'injected: the database refuses a lease renewal of %', NEW.node_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_first_renewal BEFORE UPDATE ON engine_noderun
+    FOR EACH ROW EXECUTE FUNCTION refuse_first_renewal();
+"""
+
+
+@pytest.fixture
+def refused_renewal():
+    """The database refuses the first lease renewal it is asked for, as during a failover."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_FIRST_RENEWAL)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER refuse_first_renewal ON engine_noderun; DROP FUNCTION refuse_first_renewal(); "
+            "DROP SEQUENCE renewals"
+        )
+
+
+@pytest.mark.usefixtures("refused_renewal")
+def test_a_lease_renewal_the_database_refuses_once_is_tried_again_at_the_next_beat(workspace, server):
+    # Leases of 3 s renewed every second: a 2.5 s call sees two renewals, the first refused.
+    server.default = Reply(delay_s=2.5)
+    lookups = [node(f"n{i}", "http_request", url=f"{server.url}/n{i}") for i in range(3)]
+    data = graph(TRIGGER, *lookups, edges=[edge("start", lookup["id"]) for lookup in lookups])
+    worker = Worker(env={"ENGINE_DISPATCH_SPREAD": "1"}, lease_s=3)
+    try:
+        run = wait_for(start(workspace, data), timeout=20)
+        said = worker.output()
+    finally:
+        worker.stop()
+    assert run.status == "succeeded", said[-3000:]
+    assert set(NodeRun.objects.filter(run=run, node_id__startswith="n").values_list("attempt", flat=True)) == {1}
+    assert said.count("could not renew the lease") == 1
