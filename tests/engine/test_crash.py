@@ -2,6 +2,8 @@
 
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -140,27 +142,32 @@ def test_a_model_call_cut_off_by_a_killed_worker_gives_its_budget_hold_back(work
         fake.close()
 
 
-REFUSE_BAD_SUCCESS = """
-CREATE FUNCTION refuse_bad_success() RETURNS trigger LANGUAGE plpgsql AS $$
+@contextmanager
+def refusing(name: str, condition: str, before: str = "", after: str = "") -> Iterator[None]:
+    """Inside the block, PostgreSQL itself refuses every update of a node row that meets `condition`."""
+    create = f"""{before}
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.node_id LIKE 'bad%' AND NEW.status = 'succeeded' THEN
-        RAISE EXCEPTION 'injected: the database refuses to record %', NEW.node_id;
+    IF {condition} THEN
+        RAISE EXCEPTION 'injected: the database refuses this update of %', NEW.node_id;
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER refuse_bad_success BEFORE UPDATE ON engine_noderun
-    FOR EACH ROW EXECUTE FUNCTION refuse_bad_success();
-"""
+CREATE TRIGGER {name} BEFORE UPDATE ON engine_noderun FOR EACH ROW EXECUTE FUNCTION {name}();"""
+    with connection.cursor() as cursor:
+        cursor.execute(create)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER {name} ON engine_noderun; DROP FUNCTION {name}(); {after}")
 
 
 @pytest.fixture
 def refused_success():
-    """The database itself refuses to record nodes "bad…" as succeeded, as a full disk or a lost connection would."""
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSE_BAD_SUCCESS)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER refuse_bad_success ON engine_noderun; DROP FUNCTION refuse_bad_success()")
+    """Nodes "bad…" cannot be recorded as succeeded, as with a full disk or a lost connection."""
+    with refusing("refuse_bad_success", "NEW.node_id LIKE 'bad%' AND NEW.status = 'succeeded'"):
+        yield
 
 
 @pytest.mark.usefixtures("refused_success")
@@ -189,32 +196,13 @@ def test_a_node_that_cannot_be_recorded_does_not_strand_the_others_of_its_messag
     assert said.count("could not record node bad") == 2
 
 
-REFUSE_FIRST_RENEWAL = """
-CREATE SEQUENCE renewals;
-CREATE FUNCTION refuse_first_renewal() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- A lease renewal is the only update of a running node that leaves it running.
-    IF OLD.status = 'running' AND NEW.status = 'running' AND nextval('renewals') = 1 THEN
-        RAISE EXCEPTION 'injected: the database refuses a lease renewal of %', NEW.node_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER refuse_first_renewal BEFORE UPDATE ON engine_noderun
-    FOR EACH ROW EXECUTE FUNCTION refuse_first_renewal();
-"""
-
-
 @pytest.fixture
 def refused_renewal():
-    """The database refuses the first lease renewal it is asked for, as during a failover."""
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSE_FIRST_RENEWAL)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER refuse_first_renewal ON engine_noderun; DROP FUNCTION refuse_first_renewal(); "
-            "DROP SEQUENCE renewals"
-        )
+    """The first lease renewal asked for is refused, as during a failover; a renewal is the only
+    update of a running node that leaves it running."""
+    first = "OLD.status = 'running' AND NEW.status = 'running' AND nextval('renewals') = 1"
+    with refusing("refuse_first_renewal", first, before="CREATE SEQUENCE renewals;", after="DROP SEQUENCE renewals"):
+        yield
 
 
 @pytest.mark.usefixtures("refused_renewal")
