@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from engine import budgets
 from engine.models import Budget, BudgetScope, CostDaily, Run
 
 PLACES = Decimal("0.000001")
@@ -22,6 +23,7 @@ class BudgetStatus:
     budget: Budget
     spent: Decimal
     projected: Decimal | None
+    held: Decimal = Decimal(0)
     alert_on: date | None = None
     limit_on: date | None = None
     runs_over_alert: int = 0
@@ -74,6 +76,7 @@ def _month_status(budget: Budget, now: datetime) -> BudgetStatus:
         if status.limit_on is None and spent >= budget.limit:
             status.limit_on = row["day"]
     status.spent, status.projected = spent, project(spent, now)
+    status.held = budgets.held(budget, now)
     return status
 
 

@@ -62,7 +62,20 @@ class Reservation:
 def period_of(budget: Budget, scope: Scope, now: datetime) -> str:
     if budget.scope == BudgetScope.RUN:
         return f"run:{scope.run_id}"
+    return month_period(now)
+
+
+def month_period(now: datetime) -> str:
+    """The BudgetSpend period of a monthly budget at `now`: the calendar month in the server's time zone."""
     return timezone.localtime(now).strftime("%Y-%m")
+
+
+def held(budget: Budget, now: datetime) -> Decimal:
+    """What calls in flight hold of a monthly budget now (0 for run budgets, which hold per run)."""
+    if budget.scope == BudgetScope.RUN:
+        return Decimal(0)
+    found = BudgetSpend.objects.filter(budget=budget, period=month_period(now)).values_list("reserved", flat=True)
+    return found.first() or Decimal(0)
 
 
 def applicable(scope: Scope) -> list[Budget]:

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from engine import budgets
 from engine.models import Budget, ModelPrice
 from tests.costs.billing import bill, run_in
 from tests.factories import BudgetFactory, MembershipFactory, ModelPriceFactory, UserFactory, WorkflowFactory
@@ -216,6 +217,18 @@ def test_it_shows_spend_against_each_budget(owner, spend, login_as):
     page = login_as(owner).get("/costs/budgets/").content.decode()
     assert "Limit reached" in page
     assert '<progress class="budget-bar over" max="100" value="100"' in page
+
+
+def test_it_shows_what_model_calls_in_flight_hold_of_a_budget(owner, login_as):
+    BudgetFactory(workspace=owner.workspace, name="Monthly AI", limit=Decimal("5"))
+    run = run_in(owner.workspace)
+    reservation = budgets.reserve(budgets.Scope(owner.workspace_id, None, run.pk, "draft", 1), Decimal("0.0125"))
+
+    page = login_as(owner).get("/costs/budgets/").content.decode()
+    assert "+ $0.0125 held by model calls in flight" in page
+
+    budgets.release(reservation)
+    assert "held by model calls in flight" not in login_as(owner).get("/costs/budgets/").content.decode()
 
 
 def test_it_sets_a_new_price_from_now_and_keeps_the_old_one_for_past_calls(owner, login_as):
