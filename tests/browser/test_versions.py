@@ -31,6 +31,20 @@ def test_it_searches_and_renames_in_place_through_htmx(asgi_server, owner, page:
     assert console_errors == []
 
 
+def test_duplicating_from_the_keyboard_keeps_the_focus_on_the_button(asgi_server, owner, page: Page, console_errors):
+    flow = WorkflowFactory(workspace=owner.workspace, name="Ticket triage", draft=GOOD)
+    sign_in(page, asgi_server, "olivia")
+    page.goto(f"{asgi_server}/workflows/")
+    page.get_by_label("Duplicate Ticket triage").focus()
+    with page.expect_response(lambda r: "/duplicate/" in r.url):
+        page.keyboard.press("Enter")
+    expect(page.locator("#workflows tbody tr")).to_have_count(2)
+    # htmx swapped the whole table; the button with the same id takes the focus back.
+    expect(page.get_by_label("Duplicate Ticket triage")).to_be_focused()
+    assert page.evaluate("document.activeElement.id") == f"duplicate-{flow.pk}"
+    assert console_errors == []
+
+
 def test_publishing_creates_a_version(asgi_server, owner, page: Page, console_errors):
     flow = WorkflowFactory(workspace=owner.workspace, name="Triage", draft=GOOD)
     sign_in(page, asgi_server, "olivia")
