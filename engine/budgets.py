@@ -143,7 +143,7 @@ def settle(reservation: Reservation, actual: Decimal) -> None:
     crossed: list[BudgetSpend] = []
     with transaction.atomic():
         rows = _locked(reservation.spend_ids)
-        held = _delete_holds(reservation.hold_ids)
+        held, _ = _delete_holds(reservation.hold_ids)
         for row in rows:
             row.reserved = max(Decimal(0), row.reserved - held.get(row.pk, Decimal(0)))
             row.spent += actual
@@ -180,7 +180,7 @@ def release_orphans(older_than: datetime) -> int:
     )
     if not orphans:
         return 0
-    given = _give_back(sorted({spend_id for _, spend_id in orphans}), [pk for pk, _ in orphans])
+    given = _give_back(list({spend_id for _, spend_id in orphans}), [pk for pk, _ in orphans])
     log.info("gave back %d budget holds of model calls whose worker is gone", given)
     return given
 
@@ -192,24 +192,24 @@ def _locked(spend_ids: list[int]) -> list[BudgetSpend]:
     return list(rows.order_by("pk"))
 
 
-def _delete_holds(hold_ids: list[int]) -> dict[int, Decimal]:
-    """Delete those of these holds still there (their rows locked); the amount each spend row held."""
+def _delete_holds(hold_ids: list[int]) -> tuple[dict[int, Decimal], int]:
+    """Delete those of these holds still there (their rows locked): the amount each spend row held, and how many."""
     held: dict[int, Decimal] = {}
     found = BudgetHold.objects.filter(pk__in=hold_ids)
     for spend_id, amount in found.values_list("spend_id", "amount"):
         held[spend_id] = held.get(spend_id, Decimal(0)) + amount
-    found.delete()
-    return held
+    deleted, _ = found.delete()
+    return held, deleted
 
 
 def _give_back(spend_ids: list[int], hold_ids: list[int]) -> int:
     """Take the holds still there off their rows' reserved amounts; how many holds that was."""
     with transaction.atomic():
         _locked(spend_ids)
-        still = list(BudgetHold.objects.filter(pk__in=hold_ids).values_list("pk", flat=True))
-        for spend_id, amount in _delete_holds(still).items():
+        held, deleted = _delete_holds(hold_ids)
+        for spend_id, amount in held.items():
             BudgetSpend.objects.filter(pk=spend_id).update(reserved=Greatest(F("reserved") - amount, Decimal(0)))
-    return len(still)
+    return deleted
 
 
 def _alert(row: BudgetSpend, scope: Scope) -> None:

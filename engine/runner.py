@@ -17,7 +17,7 @@ import traceback
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -184,24 +184,29 @@ class Flight:
 
 
 @contextmanager
-def _left_to_reaper(node_run: NodeRun, doing: str) -> Iterator[None]:
+def _refused(node_run: NodeRun, doing: str, then: str) -> Iterator[None]:
     """If the database will not take what the block writes about the node, log it and go on.
 
-    The node stays running until its lease, no longer renewed, runs out; the reaper then runs
-    it again. The other nodes of the flight are still tended and recorded as they land,
-    instead of waiting out their own leases too.
+    The other nodes of the flight are still tended and recorded as they land, instead of
+    waiting out their own leases too.
     """
     try:
         yield
     except Exception:
         log.exception(
-            "could not %s node %s of run %s (attempt %s); the reaper runs it again when its lease runs out",
+            "could not %s node %s of run %s (attempt %s); %s",
             doing,
             node_run.node_id,
             node_run.run_id,
             node_run.attempt,
+            then,
         )
         connection.close_if_unusable_or_obsolete()
+
+
+def _left_to_reaper(node_run: NodeRun, doing: str) -> AbstractContextManager[None]:
+    """The node stays running until its lease, no longer renewed, runs out; the reaper then runs it again."""
+    return _refused(node_run, doing, "the reaper runs it again when its lease runs out")
 
 
 def _renewed(node_run: NodeRun) -> bool:
@@ -211,16 +216,10 @@ def _renewed(node_run: NodeRun) -> bool:
     next beat: a lease outlives a few beats, and giving up would leave every node of this
     flight to run again once its lease ran out.
     """
-    try:
-        return runs.heartbeat(node_run, settings.ENGINE_LEASE_S)
-    except Exception:
-        log.exception(
-            "could not renew the lease of node %s of run %s; trying again at the next beat",
-            node_run.node_id,
-            node_run.run_id,
-        )
-        connection.close_if_unusable_or_obsolete()
-        return True
+    ours = True
+    with _refused(node_run, "renew the lease of", "trying again at the next beat"):
+        ours = runs.heartbeat(node_run, settings.ENGINE_LEASE_S)
+    return ours
 
 
 def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:

@@ -175,7 +175,8 @@ def test_it_charges_each_budget_only_for_its_own_workflow_and_run(workspace):
         budgets.reserve(charged(workspace, 8, second), Decimal("0.20"))
     with pytest.raises(budgets.BudgetExceeded, match='Budget "Triage monthly"'):
         budgets.reserve(charged(workspace, 7, RunFactory(workspace=workspace)), Decimal("0.55"))
-    assert budgets.reserve(charged(workspace, 8, RunFactory(workspace=workspace)), Decimal("0.55")).amount
+    another_workflow = budgets.reserve(charged(workspace, 8, RunFactory(workspace=workspace)), Decimal("0.55"))
+    assert (another_workflow.amount, len(another_workflow.hold_ids)) == (Decimal("0.55"), 1)
 
 
 def charged(workspace, workflow_id: int, run) -> budgets.Scope:
