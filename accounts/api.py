@@ -5,10 +5,13 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from accounts.models import Membership
+from accounts.api_auth import token_scope
+from accounts.invitation_api import router as invitation_router
+from accounts.models import Membership, Scope
 from accounts.permissions import Action, require, visible
 
 router = Router(tags=["workspaces"])
+router.add_router("/", invitation_router)
 
 
 class WorkspaceOut(Schema):
@@ -26,6 +29,7 @@ class MemberOut(Schema):
 
 
 @router.get("/workspaces", response=list[WorkspaceOut], summary="Workspaces I belong to, with my role")
+@token_scope(Scope.WORKSPACE_READ)
 def list_workspaces(request: HttpRequest) -> list[WorkspaceOut]:
     mine = Membership.objects.filter(user=request.user.pk or 0).select_related("workspace")
     memberships = visible(request.user, mine)
@@ -36,6 +40,7 @@ def list_workspaces(request: HttpRequest) -> list[WorkspaceOut]:
 
 
 @router.get("/workspaces/{workspace_id}/members", response=list[MemberOut], summary="Members of a workspace")
+@token_scope(Scope.WORKSPACE_READ)
 def list_members(request: HttpRequest, workspace_id: int) -> list[MemberOut]:
     require(request.user, workspace_id, Action.VIEW)
     members = Membership.objects.filter(workspace_id=workspace_id).select_related("user").order_by("user__username")

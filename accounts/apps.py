@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and workspaces"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the login/logout audit receivers)
+        # Importing connects the receivers: sign-in/out audit (signals), sign-in throttling (signin).
+        from accounts import signals, signin  # noqa: F401

@@ -1,9 +1,6 @@
 """Forms for workspace settings: they validate, the functions in accounts.workspaces change things."""
 
-from typing import Any
-
 from django import forms
-from django.contrib.auth import get_user_model
 
 from accounts.models import Role, Scope
 
@@ -12,16 +9,15 @@ class WorkspaceForm(forms.Form):
     name = forms.CharField(max_length=100, strip=True)
 
 
-class AddMemberForm(forms.Form):
-    username = forms.CharField(max_length=150, strip=True, help_text="An existing account's username")
+class InviteForm(forms.Form):
+    """Who to invite: text with an @ is taken as an e-mail address, anything else as a username."""
+
+    invitee = forms.CharField(max_length=254, strip=True, label="Username or e-mail")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def clean_username(self) -> Any:
-        username = self.cleaned_data["username"]
-        user = get_user_model()._default_manager.filter(username=username, is_active=True).first()
-        if user is None:
-            raise forms.ValidationError(f"No active account is called {username!r}")
-        return user
+    def invitee_fields(self) -> dict[str, str]:
+        invitee = self.cleaned_data["invitee"]
+        return {"email": invitee} if "@" in invitee else {"username": invitee}
 
 
 class RoleForm(forms.Form):

@@ -35,6 +35,8 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the user switches to (or creates, or joins) the workspace: sign-in lands here.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user")]
@@ -59,7 +61,9 @@ class Scope(models.TextChoices):
     WORKFLOWS_READ = "workflows:read", "Read workflows and node types"
     WORKFLOWS_WRITE = "workflows:write", "Change workflows"
     APPROVALS_DECIDE = "approvals:decide", "Decide approvals"
+    KNOWLEDGE_READ = "knowledge:read", "Read and query knowledge bases"
     KNOWLEDGE_WRITE = "knowledge:write", "Change knowledge bases"
+    WORKSPACE_READ = "workspace:read", "Read the workspace and its members"
 
 
 class ApiToken(models.Model):
@@ -135,3 +139,54 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("audit entries cannot be deleted")
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REVOKED = "revoked", "Revoked"
+
+
+class Invitation(models.Model):
+    """An owner's offer of one role in one workspace; nobody becomes a member until the invitee accepts.
+
+    The invitee is named as the owner typed it (a username or an e-mail address) and is
+    matched against the signed-in user only when they look, so whether an account exists
+    is never told to the owner. `user` is filled when a username named an account at once.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    username = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(username="") | ~models.Q(email=""), name="invitation_names_someone"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="invitation_by_workspace"),
+            models.Index(fields=["username", "status"], name="invitation_by_username"),
+            models.Index(fields=["email", "status"], name="invitation_by_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.invitee} to {self.workspace_id} as {self.role}"
+
+    @property
+    def invitee(self) -> str:
+        return self.username or self.email

@@ -14,9 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts import ratelimit
+from accounts import live_access, ratelimit
 from accounts.audit import record
 from accounts.models import ApiToken, Scope, Workspace
 
@@ -56,6 +57,7 @@ def revoke(token: ApiToken, by: User) -> bool:
     revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if revoked:
         record(by, "token.revoked", workspace=token.workspace, target=token)
+        live_access.token_revoked(token.pk)
     return bool(revoked)
 
 
@@ -82,11 +84,28 @@ def authenticate(raw: str) -> ApiToken | None:
     return token
 
 
-def require_scope(request: Any, scope: str) -> None:
-    """A no-op for browser sessions; a token must carry `scope`."""
-    scopes = getattr(request.user, "token_scopes", None)
-    if scopes is not None and scope not in scopes:
-        raise PermissionDenied(f"This API token lacks the {scope} scope")
+def check_scope(token: ApiToken, declared: str | None) -> None:
+    """Refuse `token` unless the operation or socket declared a scope the token carries.
+
+    `declared` is a Scope value, "session-only", or None for a route that declared nothing:
+    scopes deny by default, so a forgotten declaration refuses tokens rather than admitting all.
+    """
+    if declared is None:
+        raise PermissionDenied("This operation declares no token scope, so API tokens are refused here")
+    if declared not in Scope.values:
+        raise PermissionDenied("API tokens are refused here: sign in with a browser")
+    if declared not in token.scopes:
+        raise PermissionDenied(f"This API token lacks the {declared} scope")
+
+
+def is_live(token_id: int) -> bool:
+    """Whether the token still works: not revoked, not expired, its user still active. Live sockets re-ask this."""
+    return ApiToken.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+        pk=token_id,
+        revoked_at__isnull=True,
+        user__is_active=True,
+    ).exists()
 
 
 def count_trigger(request: Any) -> None:

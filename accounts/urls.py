@@ -1,19 +1,23 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import token_views, views
+from accounts import invitation_views, token_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", invitation_views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_page, name="settings"),
-    path("settings/members/", views.member_add, name="member-add"),
+    path("settings/invitations/", invitation_views.invitation_create, name="invitation-create"),
+    path(
+        "settings/invitations/<int:invitation_id>/revoke/",
+        invitation_views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("invitations/", invitation_views.invitation_list, name="invitations"),
+    path("invitations/<int:invitation_id>/accept/", invitation_views.invitation_accept, name="invitation-accept"),
+    path("invitations/<int:invitation_id>/decline/", invitation_views.invitation_decline, name="invitation-decline"),
     path("settings/members/<int:member_id>/role/", views.member_role, name="member-role"),
     path("settings/members/<int:member_id>/remove/", views.member_remove, name="member-remove"),
     path("settings/audit/", views.audit_log, name="audit"),

@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import workspaces
-from accounts.forms import AddMemberForm, RoleForm, WorkspaceForm
+from accounts import invitations, workspaces
+from accounts.forms import InviteForm, RoleForm, WorkspaceForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import AuditEntry, Membership, Role
 from accounts.permissions import Action, get_for, membership, require
@@ -32,12 +32,15 @@ def current_membership(request: HttpRequest) -> Membership:
     return found
 
 
-def render_settings(request: HttpRequest, me: Membership, add_form: AddMemberForm, status: int = 200) -> HttpResponse:
+def render_settings(request: HttpRequest, me: Membership, invite_form: InviteForm, status: int = 200) -> HttpResponse:
     members = Membership.objects.filter(workspace_id=me.workspace_id).select_related("user").order_by("user__username")
+    is_owner = me.role == Role.OWNER
     context = {
         "members": members,
-        "is_owner": me.role == Role.OWNER,
-        "add_form": add_form,
+        "is_owner": is_owner,
+        "invite_form": invite_form,
+        "sent": invitations.pending_in(me.workspace_id).select_related("invited_by") if is_owner else [],
+        "my_invitations": invitations.pending_for(signed_in(request)),
         "workspace_form": WorkspaceForm(),
         "roles": Role.choices,
     }
@@ -49,27 +52,9 @@ def render_settings(request: HttpRequest, me: Membership, add_form: AddMemberFor
 def settings_page(request: HttpRequest) -> HttpResponse:
     me = getattr(request, "membership", None)
     if me is None:
-        return render(request, "accounts/no_workspace.html", {"form": WorkspaceForm()})
-    return render_settings(request, me, AddMemberForm())
-
-
-@login_required
-@require_POST
-def member_add(request: HttpRequest) -> HttpResponse:
-    me = current_membership(request)
-    require(request.user, me.workspace_id, Action.MANAGE)
-    form = AddMemberForm(request.POST)
-    if form.is_valid():
-        try:
-            workspaces.add_member(
-                me.workspace, form.cleaned_data["username"], form.cleaned_data["role"], by=signed_in(request)
-            )
-        except workspaces.MembershipError as error:
-            form.add_error("username", str(error))
-    if not form.is_valid():
-        return render_settings(request, me, form, status=422)
-    messages.success(request, f"Added {form.cleaned_data['username'].get_username()}.")
-    return redirect("accounts:settings")
+        context = {"form": WorkspaceForm(), "my_invitations": invitations.pending_for(signed_in(request))}
+        return render(request, "accounts/no_workspace.html", context)
+    return render_settings(request, me, InviteForm())
 
 
 @login_required
@@ -111,7 +96,7 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, "A workspace needs a name of at most 100 characters.")
         return redirect("accounts:settings")
     workspace = workspaces.create_workspace(form.cleaned_data["name"], owner=signed_in(request))
-    request.session[SESSION_KEY] = workspace.pk
+    request.session[SESSION_KEY] = workspace.pk  # create_workspace marked it used
     messages.success(request, f"Created {workspace.name}; you are its owner.")
     return redirect("accounts:settings")
 
@@ -121,6 +106,7 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
 def workspace_switch(request: HttpRequest, workspace_id: int) -> HttpResponse:
     member = require(request.user, workspace_id, Action.VIEW)
     request.session[SESSION_KEY] = member.workspace_id
+    workspaces.mark_used(member)
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(target)

@@ -1,7 +1,12 @@
-"""What owners do to a workspace: create it, add and remove members, change roles. Each is audited."""
+"""What owners do to a workspace: create it, change roles, remove members; and where a user lands. Audited.
+
+Members join only by accepting an invitation (accounts.invitations).
+"""
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.audit import record
@@ -25,19 +30,24 @@ def unique_slug(name: str) -> str:
 @transaction.atomic
 def create_workspace(name: str, owner: User) -> Workspace:
     workspace = Workspace.objects.create(name=name, slug=unique_slug(name))
-    Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+    Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER, last_used_at=timezone.now())
     record(owner, "workspace.created", workspace=workspace, target=workspace)
     workspace_created.send(sender=Workspace, workspace=workspace)
     return workspace
 
 
-@transaction.atomic
-def add_member(workspace: Workspace, user: User, role: str, by: User) -> Membership:
-    if Membership.objects.filter(workspace=workspace, user_id=user.pk).exists():
-        raise MembershipError(f"{user.get_username()} is already a member of {workspace}")
-    member = Membership.objects.create(workspace=workspace, user=user, role=role)
-    record(by, "member.added", workspace=workspace, target=member, username=user.get_username(), role=role)
-    return member
+def mark_used(member: Membership) -> None:
+    """Remember that the user works in this workspace now: their next sign-in lands here."""
+    Membership.objects.filter(pk=member.pk).update(last_used_at=timezone.now())
+
+
+def landing(user_id: int) -> Membership | None:
+    """Where a fresh session starts: the workspace used last, else the one created or joined first.
+
+    Never by name: a workspace someone else named "!Acme" must not become anyone's landing place.
+    """
+    memberships = Membership.objects.select_related("workspace").filter(user_id=user_id)
+    return memberships.order_by(F("last_used_at").desc(nulls_last=True), "created_at", "pk").first()
 
 
 def _lock_owners(workspace_id: int) -> int:
@@ -53,8 +63,8 @@ def change_role(member: Membership, role: str, by: User) -> Membership:
     old = member.role
     if old == Role.OWNER and role != Role.OWNER and _lock_owners(member.workspace_id) <= 1:
         raise MembershipError("A workspace needs at least one owner: make someone else owner first")
-    Membership.objects.filter(pk=member.pk).update(role=role)
     member.role = role
+    member.save(update_fields=["role"])  # save(), not update(): post_save prompts the member's open sockets
     record(by, "member.role_changed", workspace=member.workspace, target=member, old=old, new=role)
     return member
 

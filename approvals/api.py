@@ -8,10 +8,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.audit import record
 from accounts.models import Membership, Scope
 from accounts.permissions import Action, get_for, membership, require
-from accounts.tokens import require_scope
 from accounts.views import current_membership
 from approvals import cards, decisions, inbox
 from approvals.models import ApprovalRequest, Status
@@ -90,8 +90,8 @@ def approval_out(approval: ApprovalRequest, user: User, me: Membership | None = 
 
 
 @router.get("/approvals", response=ApprovalPage, summary="Pending (or decided) approvals of the current workspace")
+@token_scope(Scope.APPROVALS_DECIDE)
 def list_approvals(request: HttpRequest, query: Query[ListQuery]) -> ApprovalPage:
-    require_scope(request, Scope.APPROVALS_DECIDE)
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     user = cast(User, request.user)
@@ -111,15 +111,14 @@ def list_approvals(request: HttpRequest, query: Query[ListQuery]) -> ApprovalPag
 
 
 @router.get("/approvals/{approval_id}", response=ApprovalOut, summary="One approval, with its context and draft")
+@token_scope(Scope.APPROVALS_DECIDE)
 def get_approval(request: HttpRequest, approval_id: int) -> ApprovalOut:
-    require_scope(request, Scope.APPROVALS_DECIDE)
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)
     record(request.user, "approval.viewed", workspace=approval.workspace, target=approval, via="api")
     return approval_out(approval, cast(User, request.user))
 
 
 def _for_decision(request: HttpRequest, approval_id: int) -> ApprovalRequest:
-    require_scope(request, Scope.APPROVALS_DECIDE)
     from django.core.exceptions import PermissionDenied
 
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)
@@ -134,6 +133,7 @@ def _for_decision(request: HttpRequest, approval_id: int) -> ApprovalRequest:
     response=ApprovalOut,
     summary="Approve, edit and approve, reject (comment required) or escalate; 409 if already decided",
 )
+@token_scope(Scope.APPROVALS_DECIDE)
 def decide(request: HttpRequest, approval_id: int, body: DecisionIn) -> ApprovalOut:
     approval = _for_decision(request, approval_id)
     user = cast(User, request.user)
@@ -142,6 +142,7 @@ def decide(request: HttpRequest, approval_id: int, body: DecisionIn) -> Approval
 
 
 @router.post("/approvals/{approval_id}/claim", response=ApprovalOut, summary="Claim an item you are assigned")
+@token_scope(Scope.APPROVALS_DECIDE)
 def claim(request: HttpRequest, approval_id: int) -> ApprovalOut:
     approval = _for_decision(request, approval_id)
     user = cast(User, request.user)

@@ -128,9 +128,21 @@ def timeline(request: ApprovalRequest) -> list[AuditEntry]:
 
 
 def assignee_labels(request: ApprovalRequest) -> list[str]:
+    """Who is asked, for people who can see the item: a username only while that user is a member."""
+    named = [a.user_id for a in request.assignees.all() if a.user_id]
+    members = dict(
+        Membership.objects.filter(workspace_id=request.workspace_id, user_id__in=named).values_list(
+            "user_id", "user__username"
+        )
+        if named
+        else []
+    )
     labels = []
     for assignee in request.assignees.all():
-        labels.append(assignee.user.get_username() if assignee.user else f"every {assignee.role}")
+        if assignee.user_id:
+            labels.append(members.get(assignee.user_id, "someone no longer in this workspace"))
+        else:
+            labels.append(f"every {assignee.role}")
     return labels
 
 

@@ -1,9 +1,10 @@
 """The approval node: parks a run until the people assigned decide, then takes the decision's handle."""
 
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accounts.models import Role
 from accounts.permissions import Action, roles_allowed
@@ -102,6 +103,17 @@ class Approval(Node):
     literal_params = frozenset(
         {"assignees", "decisions", "required_approvals", "no_self_approval", "decide_within_s", "timeout_action"}
     )
+
+    @classmethod
+    def workspace_problems(cls, params: dict[str, Any], workspace_id: int) -> Iterator[tuple[str, str]]:
+        from approvals import assignees
+
+        try:
+            users = ApprovalParams.model_validate(params).assignees.users
+        except ValidationError:
+            return  # already reported as bad params
+        for index, user_id in assignees.refused(workspace_id, users):
+            yield f"assignees.users.{index}", assignees.refusal_message(user_id)
 
     def run(self, ctx: NodeContext) -> NodeResult:
         from approvals import requests

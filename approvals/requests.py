@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.permissions import Action, roles_allowed
-from approvals import live, notifications
+from approvals import assignees, live, notifications
 from approvals.models import SYSTEM, ApprovalRequest, Assignee, Decision, Status
+from engine.errors import NonRetryableError
 from engine.models import NodeRun, Run
 from engine.registry import NodeContext
 
@@ -24,6 +25,9 @@ def open_request(ctx: NodeContext) -> ApprovalRequest:
     if found is not None:
         return found
     p = ctx.params
+    # Checked again at run time: someone named when the version was published may have left since.
+    for index, user_id in assignees.refused(ctx.workspace_id, list(p.assignees.users)):
+        raise NonRetryableError(f"assignees.users.{index}: {assignees.refusal_message(user_id)}", code="bad_assignee")
     run = Run.objects.only("workflow_id", "workflow_name", "version_number").get(pk=ctx.run_id)
     with transaction.atomic():
         request, created = ApprovalRequest.objects.get_or_create(

@@ -92,6 +92,7 @@ def make_site() -> Site:
     """An owner with a workspace, a published workflow and a bare run; a browser session with its CSRF token."""
     from django.conf import settings
     from django.contrib.auth.models import User
+    from django.http import HttpRequest
     from django.test import Client
 
     from accounts.models import Membership, Role, Workspace
@@ -105,7 +106,7 @@ def make_site() -> Site:
     WorkflowVersion.objects.create(workflow=workflow, number=1, graph=GRAPH)
     run = Run.objects.create(workspace=workspace, graph=GRAPH, workflow_name="commit bench")
     client = Client(HTTP_HOST="127.0.0.1")
-    assert client.login(username="bench", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="bench", password=PASSWORD)  # axes needs a request
     page = client.get("/workflows/")  # the middleware stores the current workspace in the session
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.content.decode())
     if page.status_code != 200 or token is None:

@@ -9,9 +9,10 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, HttpUrl
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
-from accounts.tokens import count_trigger, require_scope
+from accounts.tokens import count_trigger
 from builder import versions
 from builder.models import Workflow
 from engine import runs
@@ -30,8 +31,8 @@ class RerunQuery(Schema):
 @router.post(
     "/runs/{run_id}/rerun", response={202: RunOut}, summary="Start a new run with the same input", tags=["runs"]
 )
+@token_scope(Scope.RUNS_TRIGGER)
 def rerun(request: HttpRequest, run_id: int, query: Query[RerunQuery]) -> Status[RunOut]:
-    require_scope(request, Scope.RUNS_TRIGGER)
     count_trigger(request)
     old = get_for(request.user, Run, Action.EDIT, pk=run_id)
     options = Options(trigger_kind=TriggerKind.MANUAL, created_by=cast(User, request.user))
@@ -57,10 +58,10 @@ class RunIn(Schema):
 
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
+@token_scope(Scope.RUNS_TRIGGER)
 def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
     """202 with the queued run; with `wait`, 200 once it ended. An `Idempotency-Key` header makes
     retries of this call safe: the same key for the same workflow returns the same run."""
-    require_scope(request, Scope.RUNS_TRIGGER)
     count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     key = request.headers.get("Idempotency-Key", "").strip()

@@ -8,9 +8,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
-from accounts.tokens import count_trigger, require_scope
+from accounts.tokens import count_trigger
 from builder.models import Workflow
 from engine import partial_runs
 from engine.api import RunOut, run_out
@@ -35,8 +36,8 @@ class FromNodeIn(Schema):
 
 
 @router.put("/workflows/{workflow_id}/sample-input", response=SampleInputOut, summary="Pin the test-run input")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def pin_sample_input(request: HttpRequest, workflow_id: int, body: SampleInputIn) -> SampleInputOut:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     if len(request.body) > MAX_SAMPLE_BYTES:
         raise RunRejected(f"input: at most {MAX_SAMPLE_BYTES} bytes")
@@ -50,8 +51,8 @@ def pin_sample_input(request: HttpRequest, workflow_id: int, body: SampleInputIn
     response={202: RunOut},
     summary="Test-run the draft from one node, reusing an earlier test run's upstream results",
 )
+@token_scope(Scope.RUNS_TRIGGER)
 def run_from_node(request: HttpRequest, workflow_id: int, body: FromNodeIn) -> Status[RunOut]:
-    require_scope(request, Scope.RUNS_TRIGGER)
     count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     previous = Run.objects.filter(pk=body.run_id, workflow_id=workflow.pk, workspace_id=workflow.workspace_id).first()

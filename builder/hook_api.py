@@ -1,6 +1,5 @@
 """Inbound webhooks: a secret URL per workflow that starts runs from any system's POST."""
 
-import json
 import secrets
 from typing import Any, cast
 
@@ -12,13 +11,13 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts import ratelimit
+from accounts.api_auth import public, token_scope
 from accounts.audit import record
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
-from accounts.tokens import require_scope
 from builder import versions
 from builder.models import WebhookTrigger, Workflow
-from engine import expressions
+from engine import expressions, json_input
 from engine.api import RunOut, run_out
 from engine.graph import strings
 from engine.models import TriggerKind
@@ -58,8 +57,8 @@ def _out(request: HttpRequest, hook: WebhookTrigger, secret: str | None = None) 
 @router.post(
     "/workflows/{workflow_id}/webhook", response={201: HookOut}, summary="Create or rotate the inbound webhook"
 )
+@token_scope(Scope.WORKFLOWS_WRITE)
 def create_hook(request: HttpRequest, workflow_id: int, body: HookIn) -> Status[HookOut]:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     for path, text in strings(body.input_mapping, "input_mapping"):
         if problems := expressions.problems(text):
@@ -81,8 +80,8 @@ def create_hook(request: HttpRequest, workflow_id: int, body: HookIn) -> Status[
 
 
 @router.get("/workflows/{workflow_id}/webhook", response=HookOut, summary="The inbound webhook's URL")
+@token_scope(Scope.WORKFLOWS_READ)
 def get_hook(request: HttpRequest, workflow_id: int) -> HookOut:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     hook = WebhookTrigger.objects.filter(workflow=workflow).first()
     if hook is None:
@@ -91,8 +90,8 @@ def get_hook(request: HttpRequest, workflow_id: int) -> HookOut:
 
 
 @router.delete("/workflows/{workflow_id}/webhook", response={204: None}, summary="Remove the inbound webhook")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def delete_hook(request: HttpRequest, workflow_id: int) -> Status[None]:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     WebhookTrigger.objects.filter(workflow=workflow).delete()
     record(cast(User, request.user), "webhook.deleted", workspace=workflow.workspace, target=workflow)
@@ -100,6 +99,7 @@ def delete_hook(request: HttpRequest, workflow_id: int) -> Status[None]:
 
 
 @router.post("/hooks/{token}", auth=None, response={202: RunOut}, summary="Start a run from a webhook")
+@public
 def receive(request: HttpRequest, token: str) -> Status[RunOut]:
     """Body: a JSON object. Signed hooks need `X-Switchyard-Signature: t=<unix time>,v1=<hex>`, the
     HMAC-SHA256 of "<t>.<body>" with the hook's secret, made within the last 5 minutes."""
@@ -111,11 +111,9 @@ def receive(request: HttpRequest, token: str) -> Status[RunOut]:
     ):
         raise HttpError(401, "X-Switchyard-Signature: missing, wrong or older than 5 minutes")
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise HttpError(422, "body: not JSON") from None
-    if not isinstance(body, dict):
-        raise HttpError(422, "body: must be a JSON object")
+        body = json_input.parse_object(request.body or b"{}")
+    except json_input.JsonRefused as refused:
+        raise HttpError(422, f"body: {refused}") from None
     ratelimit.hit(f"hook:{hook.pk}:{hook.token[:8]}", settings.API_TOKEN_TRIGGERS_PER_MINUTE, "through this webhook")
     try:
         payload = expressions.render(hook.input_mapping, {"input": body, "nodes": {}}) if hook.input_mapping else body

@@ -8,9 +8,9 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
-from accounts.tokens import require_scope
 from builder import schedules
 from builder.models import Schedule, Workflow
 
@@ -63,39 +63,39 @@ def _schedule(request: HttpRequest, schedule_id: int, action: Action) -> Schedul
 
 
 @router.get("/workflows/{workflow_id}/schedules", response=list[ScheduleOut], summary="A workflow's schedules")
+@token_scope(Scope.WORKFLOWS_READ)
 def list_schedules(request: HttpRequest, workflow_id: int) -> list[ScheduleOut]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     return [schedule_out(s) for s in workflow.schedules.order_by("pk")]
 
 
 @router.post("/workflows/{workflow_id}/schedules", response={201: ScheduleOut}, summary="Add a schedule")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def create_schedule(request: HttpRequest, workflow_id: int, body: ScheduleIn) -> Status[ScheduleOut]:
     """Each fire time starts a run of the latest published version with `input`. 422 names a bad
     `cron` or `timezone`."""
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     spec = schedules.Spec(body.cron, body.timezone, body.input, body.enabled)
     return Status(201, schedule_out(schedules.create(workflow, spec, by=cast(User, request.user))))
 
 
 @router.get("/schedules/{schedule_id}", response=ScheduleOut, summary="One schedule")
+@token_scope(Scope.WORKFLOWS_READ)
 def get_schedule(request: HttpRequest, schedule_id: int) -> ScheduleOut:
-    require_scope(request, Scope.WORKFLOWS_READ)
     return schedule_out(_schedule(request, schedule_id, Action.VIEW))
 
 
 @router.patch("/schedules/{schedule_id}", response=ScheduleOut, summary="Change, pause or resume a schedule")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def update_schedule(request: HttpRequest, schedule_id: int, body: SchedulePatch) -> ScheduleOut:
     """A new cron or time zone, or resuming, counts from now: a paused schedule does not catch up."""
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     schedule = _schedule(request, schedule_id, Action.EDIT)
     changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}
     return schedule_out(schedules.update(schedule, changes, by=cast(User, request.user)))
 
 
 @router.delete("/schedules/{schedule_id}", response={204: None}, summary="Delete a schedule")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def delete_schedule(request: HttpRequest, schedule_id: int) -> Status[None]:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     schedules.delete(_schedule(request, schedule_id, Action.EDIT), by=cast(User, request.user))
     return Status(204, None)

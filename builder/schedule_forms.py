@@ -1,11 +1,11 @@
 """The schedule form of the Schedules page; it validates with the same checks as the API and does not save."""
 
-import json
 from typing import Any
 
 from django import forms
 
 from builder import schedules
+from engine import json_input
 
 
 class ScheduleForm(forms.Form):
@@ -22,9 +22,9 @@ class ScheduleForm(forms.Form):
     def clean_input(self) -> dict[str, Any]:
         text = self.cleaned_data["input"].strip() or "{}"
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"input: not JSON ({error.msg} at line {error.lineno})") from None
+            value = json_input.parse(text)
+        except json_input.JsonRefused as refused:
+            raise forms.ValidationError(f"input: {refused}") from None
         return _checked(schedules.check_input, value)
 
     def clean(self) -> dict[str, Any] | None:

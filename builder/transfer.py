@@ -3,7 +3,6 @@
 An import is data only: the graph is validated against this server's node types and nothing
 in it runs. Shared by the API (workflow_api.py) and the pages (workflow_views.py)."""
 
-import json
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
@@ -14,6 +13,7 @@ from accounts.audit import record
 from accounts.models import Workspace
 from builder.models import Workflow
 from engine import graph as graphs
+from engine import json_input
 
 # Drafts may be unfinished (no trigger, dangling edges), but an import must not carry what this
 # server cannot read or run: other shapes, oversize graphs, unknown node types, bad parameters.
@@ -42,9 +42,9 @@ def read_file(raw: bytes) -> ExportDoc:
     if len(raw) > MAX_FILE_BYTES:
         raise graphs.GraphInvalid([graphs.Problem("", "too_large", f"The file is over {MAX_FILE_BYTES} bytes")])
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise graphs.GraphInvalid([graphs.Problem("", "not_json", f"The file is not JSON: {error}")]) from None
+        data = json_input.parse(raw)
+    except json_input.JsonRefused as refused:
+        raise graphs.GraphInvalid([graphs.Problem("", "not_json", f"The file is refused: {refused}")]) from None
     if not isinstance(data, dict):
         raise graphs.GraphInvalid([graphs.Problem("", "schema", "The file must hold a JSON object")])
     problems: list[graphs.Problem] = []

@@ -35,7 +35,7 @@ def _page(request: HttpRequest, workflow: Workflow, form: PublishForm, status: i
     context = {
         "workflow": workflow,
         "history": history,
-        "problems": graphs.validate(workflow.draft),
+        "problems": graphs.validate(workflow.draft, workspace_id=workflow.workspace_id),
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
         "compare_before": str(history[0].number) if history else DRAFT,

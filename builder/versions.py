@@ -21,7 +21,7 @@ class NothingPublished(Exception):
 @transaction.atomic
 def publish_version(workflow: Workflow, note: str, by: User | None) -> WorkflowVersion:
     """Freeze the draft as the next version; raises GraphInvalid if the draft does not validate."""
-    graphs.parse(workflow.draft)
+    graphs.parse(workflow.draft, workspace_id=workflow.workspace_id)
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
     number = (workflow.versions.aggregate(top=Max("number"))["top"] or 0) + 1
     version = WorkflowVersion.objects.create(

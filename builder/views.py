@@ -175,7 +175,9 @@ def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "graph": workflow.draft,
         "node_types": [kind.describe() for kind in registry.kinds()],
         "sample_input": workflow.sample_input,
-        "problems": [problem.as_dict() for problem in graphs.validate(workflow.draft)],
+        "problems": [
+            problem.as_dict() for problem in graphs.validate(workflow.draft, workspace_id=workflow.workspace_id)
+        ],
         "providers_url": PROVIDERS_PATH,
     }
     context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}

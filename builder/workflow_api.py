@@ -13,13 +13,14 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.audit import record
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
-from accounts.tokens import require_scope
 from builder import transfer, versions
 from builder.models import Workflow, WorkflowVersion, empty_graph
 from engine import graph as graphs
+from engine.partial_update import PartialUpdate
 
 router = Router(tags=["workflows"])
 
@@ -37,7 +38,7 @@ class WorkflowIn(Schema):
     workspace_id: int | None = Field(None, description="defaults to the token's workspace or your current one")
 
 
-class WorkflowPatch(Schema):
+class WorkflowPatch(PartialUpdate):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     archived: bool | None = None
@@ -83,8 +84,8 @@ class ImportIn(transfer.ExportDoc):
     workspace_id: int | None = None
 
 
-def _problems(graph: Any) -> list[ProblemOut]:
-    return [ProblemOut(**problem.as_dict()) for problem in graphs.validate(graph)]
+def _problems(graph: Any, workspace_id: int) -> list[ProblemOut]:
+    return [ProblemOut(**problem.as_dict()) for problem in graphs.validate(graph, workspace_id=workspace_id)]
 
 
 def _detail(workflow: Workflow) -> WorkflowDetail:
@@ -97,7 +98,7 @@ def _detail(workflow: Workflow) -> WorkflowDetail:
         draft_revision=workflow.draft_revision,
         latest_version=latest.number if latest else None,
         archived=workflow.archived_at is not None,
-        problems=_problems(workflow.draft),
+        problems=_problems(workflow.draft, workflow.workspace_id),
     )
 
 
@@ -111,9 +112,8 @@ def _workspace(request: HttpRequest, workspace_id: int | None) -> Workspace:
 
 def _refuse_malformed(graph: Any) -> None:
     """Drafts may be unfinished, but never a different shape or oversized: those are refused."""
-    broken = [
-        p for p in graphs.validate(graph) if p.code in {"schema", "too_large", "too_many_nodes", "too_many_edges"}
-    ]
+    malformed = {"schema", "too_large", "too_deep", "too_many_nodes", "too_many_edges"}
+    broken = [p for p in graphs.validate(graph) if p.code in malformed]
     if broken:
         raise graphs.GraphInvalid(broken)
 
@@ -131,8 +131,8 @@ class WorkflowOut(Schema):
 
 
 @router.get("/workflows", response=list[WorkflowOut], summary="Workflows of my workspaces")
+@token_scope(Scope.WORKFLOWS_READ)
 def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflows = visible(request.user, Workflow.objects.filter(archived_at__isnull=True)).annotate(
         latest=Max("versions__number")
     )
@@ -145,8 +145,8 @@ def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
 
 
 @router.post("/workflows", response={201: WorkflowDetail}, summary="Create a workflow")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def create_workflow(request: HttpRequest, body: WorkflowIn) -> Status[WorkflowDetail]:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workspace = _workspace(request, body.workspace_id)
     draft = body.draft if body.draft is not None else empty_graph()
     _refuse_malformed(draft)
@@ -162,26 +162,26 @@ def create_workflow(request: HttpRequest, body: WorkflowIn) -> Status[WorkflowDe
 
 
 @router.post("/workflows/import", response={201: WorkflowDetail}, summary="Create a workflow from an export")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def import_workflow(request: HttpRequest, body: ImportIn) -> Status[WorkflowDetail]:
     """Registered before /workflows/{id} so that "import" is not taken for an id.
 
     The graph is validated against the node types this server has; unknown types are refused."""
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workspace = _workspace(request, body.workspace_id)
     return Status(201, _detail(transfer.import_workflow(workspace, body, by=cast(User, request.user))))
 
 
 @router.get("/workflows/{workflow_id}", response=WorkflowDetail, summary="A workflow with its draft")
+@token_scope(Scope.WORKFLOWS_READ)
 def get_workflow(request: HttpRequest, response: HttpResponse, workflow_id: int) -> WorkflowDetail:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     response["ETag"] = _etag(workflow)
     return _detail(workflow)
 
 
 @router.patch("/workflows/{workflow_id}", response=WorkflowDetail, summary="Rename, describe or archive")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch) -> WorkflowDetail:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     changed = body.model_dump(exclude_unset=True)
     if "archived" in changed:
@@ -200,9 +200,9 @@ def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch)
 
 
 @router.put("/workflows/{workflow_id}/draft", response=DraftOut, summary="Save the draft graph")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def save_draft(request: HttpRequest, response: HttpResponse, workflow_id: int, body: DraftIn) -> DraftOut:
     """Send the revision you loaded (If-Match: "<revision>" or `revision`); a newer save elsewhere gives 409."""
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     match = request.headers.get("If-Match", "").strip('"')
     expected = body.revision if body.revision is not None else (int(match) if match.isdigit() else None)
@@ -221,19 +221,19 @@ def save_draft(request: HttpRequest, response: HttpResponse, workflow_id: int, b
             )
     workflow.refresh_from_db()
     response["ETag"] = _etag(workflow)
-    return DraftOut(revision=workflow.draft_revision, problems=_problems(workflow.draft))
+    return DraftOut(revision=workflow.draft_revision, problems=_problems(workflow.draft, workflow.workspace_id))
 
 
 @router.post("/workflows/{workflow_id}/validate", response=list[ProblemOut], summary="Check a graph; runs nothing")
+@token_scope(Scope.WORKFLOWS_READ)
 def validate_graph(request: HttpRequest, workflow_id: int, body: GraphIn) -> list[ProblemOut]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
-    return _problems(body.graph if body.graph is not None else workflow.draft)
+    return _problems(body.graph if body.graph is not None else workflow.draft, workflow.workspace_id)
 
 
 @router.post("/workflows/{workflow_id}/publish", response={201: VersionOut}, summary="Publish the draft as a version")
+@token_scope(Scope.WORKFLOWS_WRITE)
 def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[VersionOut]:
-    require_scope(request, Scope.WORKFLOWS_WRITE)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
     version = versions.publish_version(workflow, body.note, by=cast(User, request.user))
     return Status(
@@ -242,8 +242,8 @@ def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[V
 
 
 @router.get("/workflows/{workflow_id}/versions", response=list[VersionOut], summary="Published versions, newest first")
+@token_scope(Scope.WORKFLOWS_READ)
 def list_versions(request: HttpRequest, workflow_id: int) -> list[VersionOut]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     return [
         VersionOut(number=v.number, note=v.note, created_at=v.created_at) for v in workflow.versions.order_by("-number")
@@ -251,8 +251,8 @@ def list_versions(request: HttpRequest, workflow_id: int) -> list[VersionOut]:
 
 
 @router.get("/workflows/{workflow_id}/versions/{number}", response=VersionOut, summary="One version with its graph")
+@token_scope(Scope.WORKFLOWS_READ)
 def get_version(request: HttpRequest, workflow_id: int, number: int) -> VersionOut:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     version = WorkflowVersion.objects.filter(workflow=workflow, number=number).first()
     if version is None:
@@ -263,8 +263,8 @@ def get_version(request: HttpRequest, workflow_id: int, number: int) -> VersionO
 @router.get(
     "/workflows/{workflow_id}/export", response=transfer.ExportDoc, summary="The draft or a version as a document"
 )
+@token_scope(Scope.WORKFLOWS_READ)
 def export_workflow(request: HttpRequest, workflow_id: int, version: int | None = None) -> transfer.ExportDoc:
-    require_scope(request, Scope.WORKFLOWS_READ)
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     if version is None:
         return transfer.export_doc(workflow, workflow.draft)

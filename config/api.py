@@ -8,8 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import django_auth
 
 from accounts.api import router as accounts_router
@@ -26,10 +28,29 @@ from builder.workflow_api import router as workflow_router
 from costs.api import router as costs_router
 from engine.api import router as engine_router
 from engine.graph import GraphInvalid
+from engine.json_input import JsonRefused, parse
 from engine.provider_api import router as provider_router
 from engine.runs import RunRejected
+from engine.secret_api import router as secret_router
 from knowledge.api import router as knowledge_router
 from knowledge.documents import DocumentInvalid
+
+
+class BodyParser(Parser):
+    """Request bodies through the one depth-limited JSON parser; NUL refused in query and form values,
+    which PostgreSQL cannot store or compare with a text column."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return parse(request.body)
+
+    def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> Any:
+        source = "query" if data is request.GET else "form"  # request.POST itself would parse a multipart body
+        for key, values in data.lists():
+            if any(isinstance(value, str) and "\x00" in value for value in [key, *values]):
+                problem = {"loc": (source, key), "msg": "text cannot contain the NUL character (\\u0000)"}
+                raise ValidationError([problem])
+        return super().parse_querydict(data, list_fields, request)
+
 
 api = NinjaAPI(
     title="Switchyard API",
@@ -40,6 +61,7 @@ api = NinjaAPI(
     ),
     auth=[TokenAuth(), django_auth],
     urls_namespace="api",
+    parser=BodyParser(),
 )
 
 
@@ -72,6 +94,9 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, JsonRefused):
+        # ninja wraps every body parser error in a bare "Cannot parse request body"; the cause says why.
+        return error_response(request, 400, "invalid_json", f"body: {exc.__cause__}")
     return error_response(request, exc.status_code, f"http_{exc.status_code}", str(exc))
 
 
@@ -140,6 +165,7 @@ api.add_router("/", builder_router)
 api.add_router("/", designer_router)
 api.add_router("/", engine_router)
 api.add_router("/", provider_router)
+api.add_router("/", secret_router)
 api.add_router("/", approvals_router)
 api.add_router("/", costs_router)
 api.add_router("/", knowledge_router)

@@ -18,7 +18,7 @@ SECTIONS = [
     Section("Inbox", "approvals:inbox", "approvals:"),
     Section("Knowledge", "knowledge:knowledge-base-list", "knowledge:"),
     Section("Costs", "costs:report", "costs:"),
-    Section("Settings", "accounts:settings", ("accounts:", "engine:network")),
+    Section("Settings", "accounts:settings", ("accounts:", "engine:network", "engine:secret")),
 ]
 
 

@@ -1,4 +1,8 @@
-"""Websocket URL routes; asgi.py wraps them in origin and session checks."""
+"""Websocket URL routes; asgi.py wraps them in origin, session and token checks.
+
+Every route's consumer is an accounts.consumers.AccessCheckedConsumer that declares its
+`token_scope` (tests/accounts/test_scopes.py holds every route to that).
+"""
 
 from django.urls import path
 

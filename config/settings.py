@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "channels",
     "django_htmx",
     "django_vite",
@@ -82,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentWorkspaceMiddleware",
+    # Last, so it sees the flag a refused sign-in leaves on the request and answers with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -154,6 +158,23 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# Sign-in throttling (django-axes, docs/deploy.md "Sign-in throttling"): its backend refuses a
+# locked-out username or address before the password is checked, on /accounts/login/ and /admin/ alike.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.integer("SIGNIN_FAILURE_LIMIT", 10, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("SIGNIN_COOLOFF_MINUTES", 15, minimum=1, maximum=10_080))
+# Either counter alone locks: guessing one account from many addresses, or many accounts from one.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Axes' own reset on success deletes the address's rows too, so anyone with an account could sign
+# in to it between guesses and wipe the count for the account they attack; accounts/signin.py
+# resets only the signed-in username's failures.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+# Successful sign-ins are already in the audit log; axes' access log would be a second, unbounded copy.
+AXES_DISABLE_ACCESS_LOG = True
+# No AXES_IPWARE_* settings: axes counts by REMOTE_ADDR, which uvicorn takes from X-Forwarded-For
+# only when the peer is listed in FORWARDED_ALLOW_IPS (docs/deploy.md), so no client picks its own.
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -179,10 +200,30 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.flag("SECURE_COOKIES", not EMBEDDED and not DEBUG)
+# SECURE=1 says the site is served over HTTPS only: plain HTTP is redirected and browsers are
+# told (HSTS) never to use it again (docs/deploy.md "HTTPS").
+SECURE = env.flag("SECURE", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.flag("SECURE_COOKIES", SECURE or (not EMBEDDED and not DEBUG))
+if SECURE and not SESSION_COOKIE_SECURE:
+    raise ImproperlyConfigured("SECURE=1 needs HTTPS-only cookies: unset SECURE_COOKIES or set it to true")
+if SECURE:
+    SECURE_SSL_REDIRECT = True
+    # Load balancers and the compose health check call it over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.integer("HSTS_SECONDS", 31_536_000, minimum=0, maximum=63_072_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env.flag("HSTS_PRELOAD", False)
 if env.flag("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The largest file any upload may be; past it a file is counted while it streams in, not kept
+# (engine/upload_limit.py), and the page or API call refuses it by its size.
+MAX_UPLOAD_FILE_BYTES = 20_000_000
+FILE_UPLOAD_HANDLERS = [
+    "engine.upload_limit.UploadSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -270,6 +311,8 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.EmbeddedChannelLayer"}}
+# Open websockets re-check their access this often, in case the prompt of a change was dropped (docs/websocket.md).
+WS_ACCESS_RECHECK_SECONDS = env.integer("WS_ACCESS_RECHECK_SECONDS", 30, minimum=1, maximum=3600)
 
 # Fernet keys for provider credentials, newest first (engine/secrets.py); empty derives one from SECRET_KEY.
 CREDENTIAL_KEYS = env.fernet_keys("CREDENTIAL_KEYS")

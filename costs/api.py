@@ -10,9 +10,9 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, require
-from accounts.tokens import require_scope
 from accounts.views import current_membership
 from costs.forms import DEFAULT_DAYS, MAX_DAYS
 from costs.reports import SUMS, Filters, combinations, daily, grouped, totals
@@ -79,8 +79,8 @@ def _rows(rows: list[dict[str, Any]], key: str, names: list[str]) -> list[dict[s
 
 
 @router.get("/costs/summary", response=CostSummary, summary="Spend by workflow, model and day")
+@token_scope(Scope.RUNS_READ)
 def cost_summary(request: HttpRequest, query: Query[SummaryQuery]) -> CostSummary:
-    require_scope(request, Scope.RUNS_READ)
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     filters = _filters(me.workspace_id, query)

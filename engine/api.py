@@ -10,9 +10,9 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, can, get_for, visible
-from accounts.tokens import require_scope
 from engine import graph as graphs
 from engine import registry, runs
 from engine.filters import filtered
@@ -129,22 +129,22 @@ def run_out(run: Run, user: Any = None) -> RunOut:
 
 
 @router.get("/runs", response=RunListOut, summary="Runs, newest first, filtered, with a cursor")
+@token_scope(Scope.RUNS_READ)
 def list_runs(request: HttpRequest, query: Query[RunsQuery]) -> RunListOut:
-    require_scope(request, Scope.RUNS_READ)
     page = filtered(visible(request.user, Run), query.model_dump(exclude={"limit"}), size=query.limit)
     items = [RunSummaryOut.model_validate(run, from_attributes=True) for run in page.runs]
     return RunListOut(items=items, next_before=page.next_before)
 
 
 @router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")
+@token_scope(Scope.RUNS_READ)
 def get_run(request: HttpRequest, run_id: int) -> RunOut:
-    require_scope(request, Scope.RUNS_READ)
     return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id), request.user)
 
 
 @router.get("/runs/{run_id}/events", response=EventsOut, summary="Events after a sequence number, oldest first")
+@token_scope(Scope.RUNS_READ)
 def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> EventsOut:
-    require_scope(request, Scope.RUNS_READ)
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
     page = list(run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1])
     events = [EventOut.model_validate(event, from_attributes=True) for event in page[: query.limit]]
@@ -154,8 +154,8 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 
 
 @router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")
+@token_scope(Scope.RUNS_TRIGGER)
 def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
-    require_scope(request, Scope.RUNS_TRIGGER)
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.cancel_run(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
@@ -164,8 +164,8 @@ def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
 
 
 @router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
+@token_scope(Scope.RUNS_TRIGGER)
 def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
-    require_scope(request, Scope.RUNS_TRIGGER)
     run = get_for(request.user, Run, Action.EDIT, pk=run_id)
     if not runs.retry_from_failed(run, by=cast(User, request.user)):
         raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
@@ -174,12 +174,12 @@ def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
 
 
 @router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])
+@token_scope(Scope.WORKFLOWS_READ)
 def node_types(request: HttpRequest) -> list[dict[str, Any]]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     return [kind.describe() for kind in registry.kinds()]
 
 
 @router.get("/graph-schema", summary="JSON Schema of graph JSON v1", tags=["graphs"])
+@token_scope(Scope.WORKFLOWS_READ)
 def graph_schema(request: HttpRequest) -> dict[str, Any]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     return graphs.json_schema()

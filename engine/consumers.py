@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, PromptedConsumer
+from accounts.consumers import CLOSE_FORBIDDEN, AccessCheckedConsumer
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from engine.live import as_message, run_group
@@ -26,50 +26,44 @@ def _after(raw: Any) -> int:
         return 0
 
 
-class RunConsumer(PromptedConsumer):
+class RunConsumer(AccessCheckedConsumer):
     """Protocol (docs/websocket.md): connect with ?after=SEQ; receive hello, then every event
     with a higher seq, in order, exactly once; send {"type": "resume", "after": SEQ} to be sent
     everything after SEQ again. Channel-layer messages only prompt a read of the database.
     """
 
+    token_scope = Scope.RUNS_READ
     run_id: int
+    last_seq = 0
     sent: int = 0
-    group: str | None = None
     check: asyncio.TimerHandle | None = None
-    without_database = frozenset({"run.hint"})  # its database reads go through events_after
+    without_database = AccessCheckedConsumer.without_database | {"run.hint"}  # its reads go through events_after
 
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
-            return
+    async def authorize(self) -> int | None:
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        if Scope.RUNS_READ not in getattr(user, "token_scopes", {Scope.RUNS_READ}):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
         try:
-            run = await database_sync_to_async(get_for)(user, Run, Action.VIEW, pk=self.run_id)
+            run = await database_sync_to_async(get_for)(self.scope["user"], Run, Action.VIEW, pk=self.run_id)
         except Http404:
-            await self.close(code=CLOSE_NO_SUCH_RUN)
-            return
+            return CLOSE_NO_SUCH_RUN
         except PermissionDenied:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+            return CLOSE_FORBIDDEN
+        self.last_seq = run.last_seq
+        return None
+
+    async def opened(self) -> None:
         self.sending = asyncio.Lock()
         self.behind = False
-        self.group = run_group(self.run_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(run_group(self.run_id))
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.sent = _after(query.get("after", ["0"])[0])
-        await self.send_json({"type": "hello", "run": self.run_id, "last_seq": run.last_seq})
+        await self.send_json({"type": "hello", "run": self.run_id, "last_seq": self.last_seq})
         await self.catch_up()
 
     async def disconnect(self, code: int) -> None:
         if self.check is not None:
             self.check.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await super().disconnect(code)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "resume":

@@ -2,6 +2,8 @@
 
 Semantics:
 - Two top-level names exist, `input` and `nodes`; any other name is an error, statically and at run time.
+  A third, `secrets`, exists only in the node params that allow it (`Node.secret_params`), and only as
+  `secrets.NAME` with a literal name (engine/workspace_secrets.py).
 - `a.b` and `a["b"]` look up dict keys or list indexes only, never Python attributes. A missing key is
   "undefined": it chains (`input.a.b.c`), is falsy, works with `default` and `is defined`, becomes None as a
   native value and "" in text. Arithmetic or ordering on it is an error.
@@ -9,16 +11,20 @@ Semantics:
   text, where None and undefined print as "", booleans as true/false, lists and dicts as JSON.
   Strings without `{` are returned as they are.
 - Only if/for blocks, a fixed set of pure filters and tests, and no calls, globals or Python attributes.
-- Limits: template length, nesting, rendered size, size of built strings and lists, and a step and
-  wall-clock budget; whatever exceeds one raises ExpressionError.
+- Limits: template length, nesting, size of numbers (MAX_INT_BITS, checked on every operand and result),
+  size of built strings and lists and of each rendered result, the total a node's params render to, and a
+  step and wall-clock budget per render or evaluate call (never past the node's deadline); whatever
+  exceeds one raises ExpressionError, whose message is short and safe to show.
 """
 
 import functools
 import json
+import logging
 import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,8 +44,15 @@ MAX_DEPTH = 100
 MAX_STEPS = 5_000_000
 MAX_SECONDS = 2.0
 MAX_EXPONENT = 64
+MAX_INT_BITS = 4096  # about 1,233 decimal digits: big enough for any real figure, cheap to multiply and print
+MAX_RENDERED_CHARS = 1_000_000  # all of one node's rendered params together
+MAX_PARSE_DEPTH = 200  # deeper trees are refused before anything recursive walks them
+TOO_DEEP = f"nested more than {MAX_PARSE_DEPTH} levels deep; split it up"
+_TOO_BIG = f"numbers are limited to {MAX_INT_BITS} bits (about 1,233 digits)"
 NAMES = frozenset({"input", "nodes"})
-_RESERVED = NAMES | {"self"}  # Jinja binds self to the template itself
+SECRETS = "secrets"
+SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_RESERVED = NAMES | {"self", SECRETS}  # Jinja binds self to the template itself
 
 
 def _words(text: str) -> frozenset[str]:
@@ -69,6 +82,7 @@ _TAGS = {
 }
 _LOOP_FIELDS = _words("index index0 revindex revindex0 first last length depth depth0 previtem nextitem")
 _budget: ContextVar[list[float] | None] = ContextVar("expression_budget", default=None)
+log = logging.getLogger(__name__)
 
 
 class ExpressionError(Exception):
@@ -88,28 +102,42 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, str | list | tuple | dict) else 1
 
 
-def _weight(value: Any) -> int:
-    # Characters plus items, nested ones included; counting stops soon after MAX_OUTPUT_CHARS.
+def _weight(value: Any, limit: int = MAX_OUTPUT_CHARS) -> int:
+    # Characters plus items, nested ones included; counting stops soon after `limit`.
     total, stack = 0, [value]
-    while stack and total <= MAX_OUTPUT_CHARS:
+    while stack and total <= limit:
         item = stack.pop()
         total += _size(item)
         stack.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list | tuple) else ())
     return total
 
 
-def _cap(length: int) -> None:
-    if length > MAX_OUTPUT_CHARS:
-        raise ExpressionError(f"the result would be longer than {MAX_OUTPUT_CHARS} characters or items")
+def _cap(length: int, limit: int = MAX_OUTPUT_CHARS) -> None:
+    if length > limit:
+        raise ExpressionError(f"the result would be longer than {limit} characters or items")
 
 
-def _to_json(value: Any, depth: int = 0) -> Any:
+def _bounded(value: Any) -> None:
+    # Python multiplies, divides and prints big integers in more than linear time, and refuses to print
+    # more than 4,300 digits at all: a result too big to store held a worker until the reaper gave up.
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise ExpressionError(_TOO_BIG)
+
+
+def _to_json(value: Any, depth: int = 0, weight: list[int] | None = None) -> Any:
     _spend(1)
     if depth > MAX_DEPTH:
         raise ExpressionError(f"the value is nested deeper than {MAX_DEPTH} levels")
+    # Count characters and items as they are copied: a list holding one long string 1,000 times is small
+    # until it is written out. A value passed through as it is (`{{ nodes.fetch.body }}`) may be as large
+    # as all of a node's params together; text and what filters and operators build stay within one result.
+    weight = [0] if weight is None else weight
+    weight[0] += _size(value)
+    _cap(weight[0], MAX_RENDERED_CHARS)
     if value is None or isinstance(value, Undefined):
         return None
     if isinstance(value, bool | int):
+        _bounded(value)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -118,9 +146,9 @@ def _to_json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(key): _to_json(item, depth + 1) for key, item in value.items()}
+        return {str(key): _to_json(item, depth + 1, weight) for key, item in value.items()}
     if isinstance(value, list | tuple | Iterator):
-        return [_to_json(item, depth + 1) for item in value]
+        return [_to_json(item, depth + 1, weight) for item in value]
     raise ExpressionError("the result is not JSON data")
 
 
@@ -130,6 +158,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):
+        _bounded(value)
         return str(value)
     return json.dumps(_to_json(value), ensure_ascii=False)
 
@@ -194,11 +223,15 @@ def _iterate(value: Any) -> Iterator[Any]:
 
 
 class _Environment(ImmutableSandboxedEnvironment):
-    # Only + * ** % can grow values without bound; the rest are cheap on bounded JSON data.
-    intercepted_binops = frozenset({"+", "*", "**", "%"})
+    # Every arithmetic operator, so that each operand and result is checked (and none is folded at compile
+    # time, where nothing is metered): + * ** grow values, and any of them is slow on huge integers.
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    intercepted_unops = frozenset({"+", "-"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         sized = (str, list, tuple)
+        _bounded(left)
+        _bounded(right)
         if operator == "%" and isinstance(left, str):
             raise SecurityError("string formatting with % is not allowed")
         if operator == "**":
@@ -214,8 +247,13 @@ class _Environment(ImmutableSandboxedEnvironment):
                 # Weigh nested items too: [[1] * 1000] * 1000 is small on the outside only.
                 _cap(_weight(sequence) * max(times, 0))
         result = super().call_binop(context, operator, left, right)
+        _bounded(result)
         _spend(_size(result))
         return result
+
+    def call_unop(self, context: Context, operator: str, arg: Any) -> Any:
+        _bounded(arg)
+        return super().call_unop(context, operator, arg)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # A dot is a key lookup on data; Python attributes are never reachable.
@@ -260,19 +298,38 @@ def _parse(text: str, expression: bool) -> nodes.Template:
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
-        if not expression:
-            return _ENV.parse(text)
-        parser = Parser(_ENV, text, state="variable")
-        expr = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
-        tree = nodes.Template([nodes.Output([expr], lineno=1)], lineno=1)
-        tree.set_environment(_ENV)
-        return tree
+        tree = _ENV.parse(text) if not expression else _parse_expression(text)
     except TemplateSyntaxError as error:
         raise ExpressionError(f"syntax error on line {error.lineno}: {error.message}") from None
     except RecursionError:
-        raise ExpressionError("nested too deeply") from None
+        raise ExpressionError(TOO_DEEP) from None
+    except ValueError:
+        # The lexer turns digits into an int, and Python refuses more than 4,300 of them.
+        raise ExpressionError(_TOO_BIG) from None
+    if _deeper_than(tree, MAX_PARSE_DEPTH):
+        # `1 + 1 + ...` and `input.a.a...` parse without recursion, but Jinja walks the tree recursively.
+        raise ExpressionError(TOO_DEEP)
+    return tree
+
+
+def _parse_expression(text: str) -> nodes.Template:
+    parser = Parser(_ENV, text, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+    tree = nodes.Template([nodes.Output([expr], lineno=1)], lineno=1)
+    tree.set_environment(_ENV)
+    return tree
+
+
+def _deeper_than(tree: nodes.Node, limit: int) -> bool:
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return False
 
 
 def _check(tree: nodes.Template) -> list[str]:
@@ -300,17 +357,28 @@ def _check(tree: nodes.Template) -> list[str]:
             or {getattr(n, "name", "") for n in [node.target, *node.target.find_all(nodes.Name)]} & _RESERVED
         ):
             found.append("recursive loops and loop variables named input, nodes or self are not allowed")
+        elif isinstance(node, nodes.Const) and not _fits(node.value):
+            found.append(f"{_TOO_BIG}, and must be finite")
         elif isinstance(node, nodes.Name) and node.name == "self":
             found.append("unknown name 'self'; use input or nodes")
         elif isinstance(node, nodes.Name) and node.name == "nodes" and not _static_node_ref(parent):
             found.append("refer to a node as nodes.<id>; a computed node id is not allowed")
+        elif isinstance(node, nodes.Name) and node.name == SECRETS and _secret_name(parent) is None:
+            # A computed name would let whoever writes the run's input choose which secret is sent.
+            found.append("refer to a secret as secrets.NAME (capital letters); a computed name is not allowed")
         stack.extend((child, depth + 1, node) for child in reversed(list(node.iter_child_nodes())))
     try:
-        names = meta.find_undeclared_variables(tree) - NAMES
+        names = meta.find_undeclared_variables(tree) - NAMES - {SECRETS}
     except TemplateError as error:
         # Only reachable when an earlier check already failed, e.g. on an unknown filter.
         return list(dict.fromkeys(found)) or [error.message or "invalid template"]
     return list(dict.fromkeys(found + [f"unknown name '{name}'; use input or nodes" for name in sorted(names)]))
+
+
+def _fits(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)  # 1e999 reads as inf, which Jinja would compile to an unknown name
+    return not isinstance(value, int) or value.bit_length() <= MAX_INT_BITS
 
 
 def _check_by_name(node: nodes.Filter | nodes.Test) -> list[str]:
@@ -331,6 +399,13 @@ def _static_node_ref(parent: nodes.Node | None) -> bool:
     return (
         isinstance(parent, nodes.Getitem) and isinstance(parent.arg, nodes.Const) and isinstance(parent.arg.value, str)
     )
+
+
+def _secret_name(parent: nodes.Node | None) -> str | None:
+    key = parent.attr if isinstance(parent, nodes.Getattr) else None
+    if isinstance(parent, nodes.Getitem) and isinstance(parent.arg, nodes.Const):
+        key = parent.arg.value
+    return key if isinstance(key, str) and SECRET_NAME.match(key) else None
 
 
 class _Guard(NodeTransformer):
@@ -360,13 +435,33 @@ def _compile(text: str, expression: bool) -> tuple[Template | TemplateExpression
     return _ENV.from_string(_Guard().visit(tree)), names
 
 
+@contextmanager
+def budget(deadline: float | None = None) -> Iterator[None]:
+    """One budget for everything rendered or evaluated inside: MAX_STEPS steps, MAX_SECONDS ending no
+    later than `deadline` (a time.monotonic() value), and MAX_RENDERED_CHARS of rendered templates.
+
+    render() and evaluate() open one of their own when none is open. A node's params share one, so a
+    node with a thousand templates gets MAX_SECONDS in all, not a thousand times that, and never more
+    than what is left of its timeout. Inside an open budget, a nested call's `deadline` is ignored.
+    """
+    if _budget.get() is not None:
+        yield
+        return
+    ends = time.monotonic() + MAX_SECONDS
+    token = _budget.set([MAX_STEPS, ends if deadline is None else min(ends, deadline), 0])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
 def _run(text: str, scope: Mapping[str, Any], expression: bool) -> Any:
     compiled, names = _compile(text, expression)
     missing = sorted(names - set(scope))
     if missing:
         raise ExpressionError(f"unknown name '{missing[0]}'")
-    token = _budget.set([MAX_STEPS, time.monotonic() + MAX_SECONDS])
     try:
+        _spend(1)  # fails at once when the node's time is already up
         if isinstance(compiled, TemplateExpression):
             return _to_json(compiled(dict(scope)))
         total, chunks = 0, []
@@ -387,8 +482,10 @@ def _run(text: str, scope: Mapping[str, Any], expression: bool) -> Any:
         raise ExpressionError("the expression does too much work") from None
     except (TypeError, ValueError, OverflowError, LookupError, AttributeError) as error:
         raise ExpressionError(f"cannot evaluate: {_clean(error)}") from None
-    finally:
-        _budget.reset(token)
+    except Exception as error:
+        # A sandbox bug must still fail the node with a message, not a traceback; the log keeps the details.
+        log.exception("expression failed unexpectedly")
+        raise ExpressionError(f"cannot evaluate ({type(error).__name__})") from None
 
 
 def _clean(error: Exception) -> str:
@@ -397,16 +494,30 @@ def _clean(error: Exception) -> str:
     return re.sub(r"<[^>]*>|\b0x[0-9a-f]+", "…", message)[:300] or type(error).__name__
 
 
-def render(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Render every string value inside `value` (dict keys stay as they are); see the module docstring."""
-    return _render(value, scope, 0)
+def render(value: Any, scope: Mapping[str, Any], *, deadline: float | None = None) -> Any:
+    """Render every string value inside `value` (dict keys stay as they are); see the module docstring.
+
+    All templates in `value` share one budget, which ends by `deadline` (a time.monotonic() value), and
+    together render to at most MAX_RENDERED_CHARS characters and items.
+    """
+    with budget(deadline):
+        return _render(value, scope, 0)
 
 
 def _render(value: Any, scope: Mapping[str, Any], depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ExpressionError(f"parameters are nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
-        return _run(value, scope, expression=False) if "{" in value else value
+        if "{" not in value:
+            return value
+        result = _run(value, scope, expression=False)
+        # Each template is capped on its own; without a total, 100 of them made a 40 MB node input.
+        spent = _budget.get()
+        assert spent is not None  # render() opened one
+        spent[2] += _weight(result, MAX_RENDERED_CHARS)
+        if spent[2] > MAX_RENDERED_CHARS:
+            raise ExpressionError(f"the templates render to more than {MAX_RENDERED_CHARS} characters in all")
+        return result
     if isinstance(value, Mapping):
         return {key: _render(item, scope, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -414,19 +525,27 @@ def _render(value: Any, scope: Mapping[str, Any], depth: int) -> Any:
     return value
 
 
-def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
+def evaluate(expression: str, scope: Mapping[str, Any], *, deadline: float | None = None) -> Any:
     """Evaluate a bare expression such as `nodes.classify.confidence >= 0.8` to its native JSON value."""
-    return _run(expression, scope, expression=True)
+    with budget(deadline):
+        return _run(expression, scope, expression=True)
 
 
-def problems(text: str, *, expression: bool = False) -> list[str]:
-    """Every problem found in `text` without running it; an empty list means it is fine."""
+def problems(text: str, *, expression: bool = False, secrets: bool = False) -> list[str]:
+    """Every problem found in `text` without running it; an empty list means it is fine.
+
+    `secrets` False reports any use of `secrets`; graph validation passes True and reports
+    secrets in params that do not allow them itself (engine/graph.py).
+    """
     if not expression and "{" not in text:
         return []
     try:
-        return _check(_parse(text, expression))
+        found = _check(_parse(text, expression))
     except ExpressionError as error:
         return [str(error)]
+    if not secrets and referenced_secrets(text, expression=expression):
+        found.append("secrets are not available here")
+    return found
 
 
 def referenced_nodes(text: str, *, expression: bool = False) -> set[str]:
@@ -442,6 +561,22 @@ def referenced_nodes(text: str, *, expression: bool = False) -> set[str]:
             key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
             if isinstance(key, str):
                 found.add(key)
+    return found
+
+
+def referenced_secrets(text: str, *, expression: bool = False) -> set[str]:
+    """Secret names that `text` refers to as secrets.NAME or secrets["NAME"]; empty when it does not parse."""
+    if SECRETS not in text:
+        return set()
+    try:
+        tree = _parse(text, expression)
+    except ExpressionError:
+        return set()
+    found = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
+        if isinstance(node.node, nodes.Name) and node.node.name == SECRETS and (name := _secret_name(node)):
+            found.add(name)
     return found
 
 

@@ -44,7 +44,11 @@ class ProviderConfigForm(forms.Form):
     headers = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
-        help_text="One per line as Name: value (not for credentials)",
+        help_text=(
+            "One per line as Name: value. Allowed: OpenAI-Organization, OpenAI-Project, OpenAI-Beta, HTTP-Referer, "
+            "X-Title; and api-key, x-api-key, Helicone-Auth, x-portkey-api-key with a secret as value: "
+            "{{ secrets.NAME }}"
+        ),
     )
     timeout_s = forms.IntegerField(min_value=1, max_value=600, initial=60, label="Timeout (seconds)")
     api_key = forms.CharField(
@@ -52,7 +56,10 @@ class ProviderConfigForm(forms.Form):
         max_length=4000,
         label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again; leave blank to keep the current key",
+        help_text=(
+            "Stored encrypted and never shown again; leave blank to keep the current key. Changing the base URL, "
+            "kind or headers removes a stored key unless you enter it again here"
+        ),
     )
     remove_api_key = forms.BooleanField(required=False, label="Remove the stored key")
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine import expressions, registry
+from engine import expressions, registry, workspace_secrets
 
 MAX_NODES = 500
 MAX_EDGES = 2000
@@ -169,15 +169,19 @@ def json_schema() -> dict[str, Any]:
     return Graph.model_json_schema()
 
 
-def parse(data: Any) -> Graph:
-    """A valid Graph, or GraphInvalid listing every problem."""
-    found = validate(data)
+def parse(data: Any, *, workspace_id: int | None = None) -> Graph:
+    """A valid Graph, or GraphInvalid listing every problem (with a workspace, Node.workspace_problems too)."""
+    found = validate(data, workspace_id=workspace_id)
     if found:
         raise GraphInvalid(found)
     return Graph.model_validate(data)
 
 
-def validate(data: Any) -> list[Problem]:
+def validate(data: Any, *, secret_names: set[str] | None = None, workspace_id: int | None = None) -> list[Problem]:
+    """Every problem of the graph; with `secret_names` or `workspace_id`, secrets it lacks are problems too.
+
+    With `workspace_id`, params naming what that workspace lacks (Node.workspace_problems), e.g. a
+    non-member as an approval's assignee."""
     size = len(json.dumps(data, default=str))
     if size > MAX_GRAPH_BYTES:
         return [Problem("", "too_large", f"The graph is {size} bytes; the limit is {MAX_GRAPH_BYTES}")]
@@ -188,7 +192,9 @@ def validate(data: Any) -> list[Problem]:
     problems = list(_limits(graph))
     if problems:
         return problems
-    problems += _nodes(graph)
+    if secret_names is None and workspace_id is not None:
+        secret_names = workspace_secrets.names(workspace_id)
+    problems += _nodes(graph, secret_names)
     problems += _edges(graph)
     problems += _triggers(graph)
     cyclic = _cycle_members(graph)
@@ -198,7 +204,17 @@ def validate(data: Any) -> list[Problem]:
     if not cyclic:
         problems += _unreachable(graph)
         problems += _references(graph)
+    if workspace_id is not None:
+        problems += _in_workspace(graph, workspace_id)
     return problems
+
+
+def _in_workspace(graph: Graph, workspace_id: int) -> Iterator[Problem]:
+    for i, node in enumerate(graph.nodes):
+        kind = registry.get(node.type)
+        if kind is not None:
+            for path, message in kind.workspace_problems(node.params, workspace_id):
+                yield Problem(f"nodes.{i}.params.{path}", "not_in_workspace", message)
 
 
 def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -230,6 +246,12 @@ def strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def _expression_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str, bool]]:
     """(path, text, is_bare_expression) for every param string the engine will evaluate."""
+    for path, text, bare, _ in _param_strings(node, index):
+        yield path, text, bare
+
+
+def _param_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str, bool, bool]]:
+    """(path, text, is_bare_expression, may_use_secrets) for every param string the engine will evaluate."""
     kind = registry.get(node.type)
     if kind is None:
         return
@@ -237,10 +259,10 @@ def _expression_strings(node: GraphNode, index: int) -> Iterator[tuple[str, str,
         if key in kind.literal_params:
             continue
         for path, text in strings(value, f"nodes.{index}.params.{key}"):
-            yield path, text, key in kind.expression_params
+            yield path, text, key in kind.expression_params, key in kind.secret_params
 
 
-def _nodes(graph: Graph) -> Iterator[Problem]:
+def _nodes(graph: Graph, secret_names: set[str] | None) -> Iterator[Problem]:
     seen: set[str] = set()
     for i, node in enumerate(graph.nodes):
         if node.id in seen:
@@ -255,9 +277,18 @@ def _nodes(graph: Graph) -> Iterator[Problem]:
         except ValidationError as error:
             for e in error.errors():
                 yield Problem(f"nodes.{i}.params.{_dotted(e['loc'])}".rstrip("."), "bad_params", e["msg"])
-        for path, text, bare in _expression_strings(node, i):
-            for message in expressions.problems(text, expression=bare):
-                yield Problem(path, "bad_expression", message)
+        for path, text, bare, may_use_secrets in _param_strings(node, i):
+            for message in expressions.problems(text, expression=bare, secrets=True):
+                # Too deep to read is refused at save, like an oversized graph; other problems are unfinished work.
+                yield Problem(path, "too_deep" if message == expressions.TOO_DEEP else "bad_expression", message)
+            used = expressions.referenced_secrets(text, expression=bare)
+            if used and not may_use_secrets:
+                allowed = ", ".join(sorted(kind.secret_params)) or "none of this node's params"
+                message = f"secrets.{min(used)} cannot be used here; secrets are allowed in {allowed}"
+                yield Problem(path, "secret_not_allowed", message)
+            elif secret_names is not None:
+                for name in sorted(used - secret_names):
+                    yield Problem(path, "unknown_secret", f"There is no secret {name} in this workspace")
 
 
 def _edges(graph: Graph) -> Iterator[Problem]:

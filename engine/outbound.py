@@ -7,12 +7,12 @@ so a second DNS answer (rebinding) cannot redirect it.
 
 import functools
 import ipaddress
-import json
 import re
 import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from django.conf import settings
 
+from engine import json_input
 from engine.errors import NodeError, NonRetryableError
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -30,6 +31,7 @@ Reply = tuple[int, dict[str, str], bytes]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 # Metadata endpoints hand out cloud credentials, so only an allowlist entry naming the exact address admits one.
 _METADATA = ("169.254.169.254", "169.254.170.2", "169.254.170.23", "100.100.100.200", "fd00:ec2::254", "fd00:ec2::23")
 METADATA = frozenset(map(ipaddress.ip_address, _METADATA))
@@ -88,7 +90,8 @@ class OutboundResponse:
             return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """Raises ValueError (JsonRefused) when the body is not JSON or nests too deep to parse safely."""
+        return json_input.parse(self.body)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,12 @@ def _check(url: str, rules: Sequence[AllowEntry]) -> _Target:
     return _Target(url, scheme, host, port, f"{userinfo}@" if userinfo else "", path, addresses)
 
 
+def checked_destination(url: str, rules: Sequence[AllowEntry]) -> "_Target":
+    """Where a client that opens its own connections (a model SDK's, engine/guarded_transport.py) may
+    connect for `url`: the checked host, port and addresses. Raises BlockedDestination as `request` does."""
+    return _check(url, rules)
+
+
 def check_destination(url: str, allowlist: Sequence[str] = ()) -> list[Address]:
     """Validate scheme, host and port, resolve once and return the addresses a request may connect to."""
     return _check(url, parse_allowlist(allowlist)).addresses
@@ -228,16 +237,67 @@ def _read(response: httpx.Response, target: _Target, deadline: float, max_bytes:
     too_large = NonRetryableError(f"{target.host} sent more than {max_bytes} bytes", code="response_too_large")
     if found.get("content-length", "").isdigit() and int(found["content-length"]) > max_bytes:
         raise too_large
+    inflater = _Inflater(found.get("content-encoding", ""), max_bytes, too_large, target)
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
+    # Raw bytes: httpx's own decoding would inflate a whole chunk before any size check could see it.
+    for raw in response.iter_raw():
+        size += len(raw)
         if size > max_bytes:
             raise too_large
         # httpx's timeouts are per operation, so a server dripping bytes is stopped by the overall deadline here.
         if time.monotonic() > deadline:
             raise _timed_out(target)
-        chunks.append(chunk)
+        chunks.append(inflater.feed(raw))
+    chunks.append(inflater.finish())
     return response.status_code, found, b"".join(chunks)
+
+
+@dataclass
+class _Layer:
+    encoding: str
+    inflate: Any  # zlib's decompression object
+    produced: int = 0
+    raw_deflate: bool = False
+
+
+class _Inflater:
+    """Undoes gzip and deflate content encodings a chunk at a time, each layer stopped as soon as its
+    output would pass `limit` in all: a 10 kB gzip bomb never becomes the 10 GB it claims to be.
+    Encodings it does not know (we ask for identity) pass through as they came, as httpx's did."""
+
+    def __init__(self, header: str, limit: int, too_large: Exception, target: "_Target") -> None:
+        names = [name.strip().lower() for name in header.split(",") if name.strip()]
+        # Listed in the order they were applied, so undone last first.
+        self.layers = [_Layer(name, zlib.decompressobj(WBITS[name])) for name in reversed(names) if name in WBITS]
+        self.limit, self.too_large, self.target = limit, too_large, target
+
+    def feed(self, data: bytes) -> bytes:
+        for layer in self.layers:
+            data = self._step(layer, data)
+        return data
+
+    def finish(self) -> bytes:
+        data = b""
+        for layer in self.layers:
+            data = self._step(layer, data) + self._counted(layer, layer.inflate.flush())
+        return data
+
+    def _step(self, layer: _Layer, data: bytes) -> bytes:
+        try:
+            return self._counted(layer, layer.inflate.decompress(data, self.limit - layer.produced + 1))
+        except zlib.error as error:
+            if layer.encoding == "deflate" and not layer.produced and not layer.raw_deflate:
+                # Servers send "deflate" raw as often as zlib-wrapped; httpx accepts both, so this does.
+                layer.inflate, layer.raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), True
+                return self._step(layer, data)
+            message = f"{self.target.host} sent a broken {layer.encoding} body ({error})"
+            raise NonRetryableError(message, code="bad_response") from None
+
+    def _counted(self, layer: _Layer, out: bytes) -> bytes:
+        layer.produced += len(out)
+        if layer.produced > self.limit:
+            raise self.too_large
+        return out
 
 
 def _timed_out(target: _Target) -> NodeError:
@@ -288,10 +348,12 @@ def request(
     timeout_s: float = 30.0,
     max_bytes: int = 5_000_000,
     max_redirects: int = 5,
+    secret_headers: Sequence[str] = (),
 ) -> OutboundResponse:
     """Send a request, following redirects by hand and checking each hop's destination before connecting.
 
     4xx and 5xx answers are returned, not raised: the caller decides what a status means.
+    `secret_headers` (names) are dropped, like Authorization and Cookie, on a redirect to another origin.
     """
     deadline = time.monotonic() + timeout_s
     method = method.upper()
@@ -319,6 +381,6 @@ def request(
             sent = _without(sent, ("content-type", "content-length"))
         upgrade = (target.scheme, target.port, following.scheme, following.port) == ("http", 80, "https", 443)
         if following.host != target.host or (following.port != target.port and not upgrade):
-            sent = _without(sent, CREDENTIAL_HEADERS)
+            sent = _without(sent, (*CREDENTIAL_HEADERS, *(name.lower() for name in secret_headers)))
         target = following
     raise NonRetryableError(f"{target.host} redirected more than {max_redirects} times", code="too_many_redirects")

@@ -36,7 +36,7 @@ def start_from_node(source: RunSource, previous: Run, node_id: str, options: Opt
     no result in `previous` to reuse (it was added since, failed, or never ran).
     """
     try:
-        graph = graphs.parse(source.graph)
+        graph = graphs.parse(source.graph, workspace_id=source.workspace_id)
     except graphs.GraphInvalid as invalid:
         raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
     if node_id not in {node.id for node in graph.nodes}:

@@ -9,12 +9,13 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from accounts.api_auth import session_only, token_scope
 from accounts.audit import record
 from accounts.models import Scope
 from accounts.permissions import Action, get_for, require
-from accounts.tokens import require_scope
 from engine import provider_configs, providers
 from engine.models import ProviderConfig, ProviderKind
+from engine.partial_update import PartialUpdate
 
 router = Router(tags=["providers"])
 
@@ -40,7 +41,8 @@ class ProviderConfigOut(Schema):
     updated_at: datetime
 
 
-class ProviderConfigPatch(Schema):
+class ProviderConfigPatch(PartialUpdate):
+    nullable = frozenset({"api_key", "workspace_id"})
     name: str | None = Field(None, pattern=r"^[-a-zA-Z0-9_]{1,100}$")
     kind: ProviderKind | None = None
     base_url: str | None = Field(None, max_length=500)
@@ -84,14 +86,15 @@ def _save(workspace_id: int, body: ProviderConfigPatch, config: ProviderConfig |
 
 
 @router.get("/providers", response=list[ProviderOut], summary="Providers and models a node may use; built-in first")
+@token_scope(Scope.WORKFLOWS_READ)
 def list_providers(request: HttpRequest, workspace_id: int | None = None) -> list[dict[str, Any]]:
-    require_scope(request, Scope.WORKFLOWS_READ)
     chosen = _workspace_id(request, workspace_id)
     require(request.user, chosen, Action.VIEW)
     return providers.catalog(chosen)
 
 
 @router.get("/provider-configs", response=list[ProviderConfigOut], summary="Provider configurations, without keys")
+@session_only
 def list_configs(request: HttpRequest, workspace_id: int | None = None) -> list[ProviderConfigOut]:
     _session_only(request)
     chosen = _workspace_id(request, workspace_id)
@@ -100,6 +103,7 @@ def list_configs(request: HttpRequest, workspace_id: int | None = None) -> list[
 
 
 @router.post("/provider-configs", response={201: ProviderConfigOut}, summary="Add a provider; the key is write-only")
+@session_only
 def create_config(request: HttpRequest, body: ProviderConfigIn) -> Status[ProviderConfigOut]:
     _session_only(request)
     membership = require(request.user, _workspace_id(request, body.workspace_id), Action.MANAGE)
@@ -109,6 +113,7 @@ def create_config(request: HttpRequest, body: ProviderConfigIn) -> Status[Provid
 
 
 @router.patch("/provider-configs/{config_id}", response=ProviderConfigOut, summary="Change a provider")
+@session_only
 def update_config(request: HttpRequest, config_id: int, body: ProviderConfigPatch) -> ProviderConfigOut:
     _session_only(request)
     config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)
@@ -119,6 +124,7 @@ def update_config(request: HttpRequest, config_id: int, body: ProviderConfigPatc
 
 
 @router.delete("/provider-configs/{config_id}", response={204: None}, summary="Remove a provider and its key")
+@session_only
 def delete_config(request: HttpRequest, config_id: int) -> Status[None]:
     _session_only(request)
     config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from engine.providers.calls import ModelCalls
+    from engine.workspace_secrets import SecretsInUse
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class NoParams(BaseModel):
@@ -60,6 +63,15 @@ class NodeContext:
     run_created_by: int | None = None
     workflow_id: int | None = None
     version_number: int | None = None
+    secrets: "SecretsInUse | None" = None
+
+    def reveal(self, params: P) -> P:
+        """The params with `{{ secrets.NAME }}` filled in: call just before the outbound call, store none of it."""
+        return self.secrets.reveal(params) if self.secrets else params
+
+    def redact(self, value: Any) -> Any:
+        """`value` with any secret revealed to this node replaced by `[secret NAME]`."""
+        return self.secrets.redact(value) if self.secrets else value
 
     def evaluate(self, expression: str) -> Any:
         from engine.expressions import evaluate
@@ -92,11 +104,18 @@ class Node:
     expression_params: ClassVar[frozenset[str]] = frozenset()
     # Params passed to the node as written, neither rendered nor checked for references.
     literal_params: ClassVar[frozenset[str]] = frozenset()
+    # Params that may refer to workspace secrets ({{ secrets.NAME }}); the node calls ctx.reveal.
+    secret_params: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def output_handles(cls, params: dict[str, Any]) -> tuple[str, ...]:
         """Handles for this node's params; switch nodes override this to name one per case."""
         return cls.outputs
+
+    @classmethod
+    def workspace_problems(cls, params: dict[str, Any], workspace_id: int) -> Iterator[tuple[str, str]]:
+        """(path under params, message) for params naming things the workspace lacks, e.g. a non-member."""
+        return iter(())
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

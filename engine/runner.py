@@ -27,7 +27,7 @@ from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
-from engine import expressions, ledger, registry, runs, statements
+from engine import expressions, ledger, output_limits, registry, runs, statements, workspace_secrets
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
 from engine.graph import GraphNode
@@ -72,6 +72,7 @@ class Airborne:
     key: str | None
     deadline: float
     next_beat: float
+    secrets: workspace_secrets.SecretsInUse
 
 
 class Flight:
@@ -109,8 +110,14 @@ class Flight:
             return
         run, produced = statements.inputs(node_run.run_id, graph.upstream[node.id])
         scope = expressions.scope(run["input"], produced)
+        # Rendering the params counts against the node's timeout, as its own run does.
+        deadline = time.monotonic() + node.timeout_s
+        secret_params = {k: v for k, v in node.params.items() if k in kind.secret_params}
+        templates = {k: v for k, v in secret_params.items() if workspace_secrets.referenced(v)}
+        in_use = workspace_secrets.SecretsInUse(run["workspace_id"], templates, scope)
         try:
-            params = resolve_params(kind, node, scope)
+            in_use.check_exist()
+            params = resolve_params(kind, node, scope, in_use.placeholders(), deadline=deadline)
         except NodeError as error:
             runs.fail(node_run, error)
             return
@@ -126,17 +133,18 @@ class Flight:
             attempt=node_run.attempt,
             params=params,
             scope=scope,
-            deadline=time.monotonic() + node.timeout_s,
+            deadline=deadline,
             resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
             http_allowlist=list(run["http_allowlist"]),
             once=ledger.bind(node_run.run_id, node.id),
             run_created_by=run["created_by_id"],
             workflow_id=run["workflow_id"],
             version_number=run["version_number"],
+            secrets=in_use,
         )
         future = _node_threads.submit(_run_node, kind(), ctx)
         beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
-        self.airborne[future] = Airborne(node_run, node, run["workspace_id"], resolved, key, ctx.deadline, beat)
+        self.airborne[future] = Airborne(node_run, node, run["workspace_id"], resolved, key, ctx.deadline, beat, in_use)
 
     def land_all(self) -> None:
         """Wait for the nodes in flight, recording each as it finishes, until none is left."""
@@ -167,15 +175,21 @@ class Flight:
 
     def _land(self, airborne: Airborne, future: Future[NodeResult]) -> None:
         node_run = airborne.node_run
+        secrets = airborne.secrets
         try:
             outcome = future.result()
         except NodeError as error:
-            runs.fail(node_run, error, "", input=airborne.resolved)
+            runs.fail(node_run, secrets.redact_error(error), "", input=airborne.resolved)
             return
         except Exception as error:  # noqa: BLE001  (a node's bug is that node's failure, not the worker's)
-            failure = NodeError(f"{type(error).__name__}: {error}", code="unexpected_error")
-            runs.fail(node_run, failure, traceback.format_exc(), input=airborne.resolved)
+            # The traceback goes to the log only: it shows code, paths and values, not something to show users.
+            trace = secrets.redact(traceback.format_exc())
+            log.error("node %s of run %s failed unexpectedly:\n%s", node_run.node_id, node_run.run_id, trace)
+            failure = NodeError(f"The node failed unexpectedly ({type(error).__name__})", code="unexpected_error")
+            runs.fail(node_run, failure, "", input=airborne.resolved)
             return
+        if secrets.revealed:
+            outcome.output, outcome.answer = secrets.redact(outcome.output), secrets.redact(outcome.answer)
         then = self.then()
         stored = runs.succeed(node_run, outcome, input=airborne.resolved, then=then)
         if stored and airborne.key and outcome.wait_until is None and not outcome.park:
@@ -228,18 +242,41 @@ def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
     Node threads outlive their nodes; a connection a node opened (to bill a model call, say)
     would otherwise stay open with the idle thread, up to one per thread per worker process.
     """
+    token = workspace_secrets.in_use.set(ctx.secrets)
     try:
-        return node.run(ctx)
+        result = node.run(ctx)
+        output_limits.check(result)  # here, so that a huge output is measured off the supervising thread
+        return result
     finally:
+        workspace_secrets.in_use.reset(token)
         connections.close_all()
 
 
-def resolve_params(kind: type[registry.Node], node: GraphNode, scope: dict[str, Any]) -> Any:
-    """Render the node's templates against the run so far and check them against its schema."""
+def resolve_params(
+    kind: type[registry.Node],
+    node: GraphNode,
+    scope: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    *,
+    deadline: float | None = None,
+) -> Any:
+    """Render the node's templates against the run so far and check them against its schema.
+
+    `secrets` (names to placeholders) is visible to the node's secret params only; the real
+    values are filled in by the node itself, just before its call (NodeContext.reveal).
+    """
     raw = dict(node.params)
     verbatim = kind.literal_params | kind.expression_params
+    with_secrets = {**scope, "secrets": secrets or {}}
+
+    def seen_by(key: str) -> dict[str, Any]:
+        return with_secrets if key in kind.secret_params else scope
+
     try:
-        rendered = {key: value if key in verbatim else expressions.render(value, scope) for key, value in raw.items()}
+        with expressions.budget(deadline):  # one time and size budget for all of the node's params
+            rendered = {
+                key: value if key in verbatim else expressions.render(value, seen_by(key)) for key, value in raw.items()
+            }
     except expressions.ExpressionError as error:
         raise NonRetryableError(f"An expression failed: {error}", code="expression_error") from None
     try:

@@ -65,7 +65,7 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
     if options.idempotency_key and (earlier := _same_key(source, options.idempotency_key)) is not None:
         return earlier
     try:
-        graph = graphs.parse(source.graph)
+        graph = graphs.parse(source.graph, workspace_id=source.workspace_id)
     except graphs.GraphInvalid as invalid:
         raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
     trigger = graph.trigger()

@@ -1,7 +1,7 @@
 """Knowledge bases over the API: create, list, change and delete them, add documents (multipart upload, text, web
-page), list documents with their ingestion status, delete one, and query. Writes need the knowledge:write scope."""
+page), list documents with their ingestion status, delete one, and query. Tokens need knowledge:read to read and
+query, knowledge:write to change; a query needs a role that may spend, as it may call a paid embedding provider."""
 
-import json
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -11,10 +11,11 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for, require
-from accounts.tokens import require_scope
 from accounts.views import current_membership
+from engine import json_input
 from knowledge import documents, sync
 from knowledge.models import LEXICAL, Document, KnowledgeBase
 from knowledge.search import Passage, search
@@ -121,11 +122,11 @@ def document_out(document: Document) -> DocumentOut:
 
 
 def _writable(request: HttpRequest, base_id: int) -> KnowledgeBase:
-    require_scope(request, Scope.KNOWLEDGE_WRITE)
     return get_for(request.user, KnowledgeBase, Action.EDIT, pk=base_id)
 
 
 @router.get("/knowledge-bases", response=list[KnowledgeBaseOut], summary="Knowledge bases of the current workspace")
+@token_scope(Scope.KNOWLEDGE_READ)
 def list_bases(request: HttpRequest) -> list[KnowledgeBaseOut]:
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
@@ -133,8 +134,8 @@ def list_bases(request: HttpRequest) -> list[KnowledgeBaseOut]:
 
 
 @router.post("/knowledge-bases", response={201: KnowledgeBaseOut}, summary="Create a knowledge base")
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def create_base(request: HttpRequest, body: KnowledgeBaseIn) -> Status[KnowledgeBaseOut]:
-    require_scope(request, Scope.KNOWLEDGE_WRITE)
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.EDIT)
     base = documents.create_base(me.workspace, documents.BaseSpec(**body.dict()), request.user)
@@ -142,6 +143,7 @@ def create_base(request: HttpRequest, body: KnowledgeBaseIn) -> Status[Knowledge
 
 
 @router.get("/knowledge-bases/{base_id}", response=KnowledgeBaseOut, summary="One knowledge base and its freshness")
+@token_scope(Scope.KNOWLEDGE_READ)
 def get_base(request: HttpRequest, base_id: int) -> KnowledgeBaseOut:
     return base_out(get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id))
 
@@ -151,6 +153,7 @@ def get_base(request: HttpRequest, base_id: int) -> KnowledgeBaseOut:
     response=KnowledgeBaseOut,
     summary="Rename a knowledge base or change its chunking or embedding (which re-ingests its documents)",
 )
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def update_base(request: HttpRequest, base_id: int, body: KnowledgeBasePatch) -> KnowledgeBaseOut:
     base = _writable(request, base_id)
     documents.update_base(base, replace(documents.spec_of(base), **body.dict(exclude_none=True)), request.user)
@@ -160,6 +163,7 @@ def update_base(request: HttpRequest, base_id: int, body: KnowledgeBasePatch) ->
 @router.delete(
     "/knowledge-bases/{base_id}", response={204: None}, summary="Delete a knowledge base with its documents and chunks"
 )
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def delete_base(request: HttpRequest, base_id: int) -> Status[None]:
     documents.delete_base(_writable(request, base_id), request.user)
     return Status(204, None)
@@ -168,6 +172,7 @@ def delete_base(request: HttpRequest, base_id: int) -> Status[None]:
 @router.get(
     "/knowledge-bases/{base_id}/documents", response=list[DocumentOut], summary="Documents with their ingestion status"
 )
+@token_scope(Scope.KNOWLEDGE_READ)
 def list_documents(request: HttpRequest, base_id: int) -> list[DocumentOut]:
     base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
     return [document_out(document) for document in base.documents.defer("raw")]
@@ -178,6 +183,7 @@ def list_documents(request: HttpRequest, base_id: int) -> list[DocumentOut]:
     response={201: list[DocumentOut]},
     summary="Upload files (multipart field `files`, repeatable; .txt .md .html .pdf), ingested in the background",
 )
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def upload_documents(
     request: HttpRequest,
     base_id: int,
@@ -186,24 +192,24 @@ def upload_documents(
 ) -> Status[list[DocumentOut]]:
     base = _writable(request, base_id)
     try:
-        parsed = json.loads(metadata) if metadata.strip() else {}
-    except ValueError:
-        raise documents.DocumentInvalid("metadata", "metadata must be a JSON object") from None
-    uploads = [
-        documents.Upload(file.name or "upload", file.read(), file.content_type or "", "", parsed) for file in files
-    ]
+        parsed = json_input.parse_object(metadata) if metadata.strip() else {}
+    except json_input.JsonRefused as refused:
+        raise documents.DocumentInvalid("metadata", f"metadata {refused}") from None
+    uploads = [documents.read_upload(file, parsed) for file in files]
     for upload in uploads:
         documents.check_upload(upload)  # refuse the whole request before adding any of it
     return Status(201, [document_out(documents.add_upload(base, upload, request.user)) for upload in uploads])
 
 
 @router.post("/knowledge-bases/{base_id}/documents/text", response={201: DocumentOut}, summary="Add pasted text")
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def add_text(request: HttpRequest, base_id: int, body: TextIn) -> Status[DocumentOut]:
     base = _writable(request, base_id)
     return Status(201, document_out(documents.add_text(base, body.title, body.text, body.metadata, request.user)))
 
 
 @router.post("/knowledge-bases/{base_id}/documents/url", response={201: DocumentOut}, summary="Add a web page")
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def add_url(request: HttpRequest, base_id: int, body: UrlIn) -> Status[DocumentOut]:
     base = _writable(request, base_id)
     hours = body.sync_hours or None
@@ -212,6 +218,7 @@ def add_url(request: HttpRequest, base_id: int, body: UrlIn) -> Status[DocumentO
 
 
 @router.get("/knowledge-bases/{base_id}/documents/{document_id}", response=DocumentOut, summary="One document")
+@token_scope(Scope.KNOWLEDGE_READ)
 def get_document(request: HttpRequest, base_id: int, document_id: int) -> DocumentOut:
     found = Document.objects.defer("raw")
     return document_out(get_for(request.user, found, Action.VIEW, pk=document_id, knowledge_base_id=base_id))
@@ -222,16 +229,18 @@ def get_document(request: HttpRequest, base_id: int, document_id: int) -> Docume
     response={204: None},
     summary="Delete a document and its chunks",
 )
+@token_scope(Scope.KNOWLEDGE_WRITE)
 def delete_document(request: HttpRequest, base_id: int, document_id: int) -> Status[None]:
-    require_scope(request, Scope.KNOWLEDGE_WRITE)
     document = get_for(request.user, Document, Action.EDIT, pk=document_id, knowledge_base_id=base_id)
     documents.remove(document, request.user)
     return Status(204, None)
 
 
 @router.post("/knowledge-bases/{base_id}/query", response=QueryOut, summary="Search a knowledge base (hybrid)")
+@token_scope(Scope.KNOWLEDGE_READ)
 def query(request: HttpRequest, base_id: int, body: QueryIn) -> QueryOut:
-    base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
+    """Needs a role that may spend (editor or owner): a query may call a paid embedding provider."""
+    base = get_for(request.user, KnowledgeBase, Action.EDIT, pk=base_id)
     passages = search(base, body.query, body.top_k, body.filters, body.min_score)
     return QueryOut(
         passages=passages,

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from accounts.audit import record
@@ -14,6 +15,7 @@ from accounts.models import Workspace
 from engine import outbound
 from engine.errors import NodeError
 from engine.providers import embedding_choices
+from engine.upload_limit import RefusedUpload
 from knowledge import index, pipeline, sync
 from knowledge.extract import format_of
 from knowledge.models import LEXICAL, Document, KnowledgeBase, SourceKind
@@ -131,11 +133,24 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
     return metadata
 
 
+def _too_large(filename: str) -> DocumentInvalid:
+    return DocumentInvalid("files", f"{filename}: files can be at most {MAX_FILE_BYTES // 1_000_000} MB")
+
+
+def read_upload(file: UploadedFile, metadata: dict[str, Any]) -> Upload:
+    """An uploaded file's content, read only when its size is within the limit (engine/upload_limit.py
+    already kept no more than MAX_UPLOAD_FILE_BYTES of it)."""
+    name = file.name or "upload"
+    if isinstance(file, RefusedUpload) or file.size is None or file.size > MAX_FILE_BYTES:
+        raise _too_large(name)
+    return Upload(name, file.read(MAX_FILE_BYTES + 1), file.content_type or "", "", metadata)
+
+
 def check_upload(upload: Upload) -> None:
     if format_of(upload.filename, upload.content_type) is None:
         raise DocumentInvalid("files", f"{upload.filename}: only .txt, .md, .html and .pdf files can be added")
     if len(upload.data) > MAX_FILE_BYTES:
-        raise DocumentInvalid("files", f"{upload.filename}: files can be at most {MAX_FILE_BYTES // 1_000_000} MB")
+        raise _too_large(upload.filename)
     if not upload.data:
         raise DocumentInvalid("files", f"{upload.filename}: the file is empty")
     _check_metadata(upload.metadata)

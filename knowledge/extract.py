@@ -1,20 +1,21 @@
-"""Text out of files and web pages: PDF (pypdf), HTML (inscriptis), Markdown and plain text; then normalised.
+"""Text out of files and web pages: PDF (pypdf, in a child process), HTML (inscriptis), Markdown and
+plain text; then normalised and capped.
 
 Headings survive extraction as Markdown `#` lines, so the chunker can start new chunks at them
 whatever the source format was.
 """
 
-import io
+import json
 import re
+import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import lxml.html
 from inscriptis import get_text
 from lxml.etree import ParserError
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
 
 FORMATS = {
     ".txt": "text",
@@ -26,7 +27,11 @@ FORMATS = {
     ".pdf": "pdf",
 }
 CONTENT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/html": "html", "application/pdf": "pdf"}
-MAX_PDF_PAGES = 2000
+# About 2.5 million tokens: the chunks and index rows of more text than this would not fit one ingestion.
+MAX_TEXT_CHARS = 10_000_000
+# The Celery task's limit (knowledge/tasks.py) does not reach the embedded mode's worker threads; this does.
+PDF_TIMEOUT_S = 120.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class ExtractionFailed(ValueError):
@@ -47,12 +52,17 @@ def format_of(filename: str = "", content_type: str = "") -> str | None:
     return CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
 
 
-def extract(data: bytes, fmt: str) -> Extracted:
+def extract(data: bytes, fmt: str, pdf_timeout_s: float = PDF_TIMEOUT_S) -> Extracted:
+    """The normalised text of `data`; ExtractionFailed when it cannot be read or is over MAX_TEXT_CHARS."""
     if fmt == "pdf":
-        return _pdf(data)
-    if fmt == "html":
-        return _html(_decode(data))
-    return Extracted(normalise(_decode(data)))
+        extracted = _pdf(data, pdf_timeout_s)
+    elif fmt == "html":
+        extracted = _html(_decode(data))
+    else:
+        extracted = Extracted(normalise(_decode(data)))
+    if len(extracted.text) > MAX_TEXT_CHARS:
+        raise ExtractionFailed(f"the text is over {MAX_TEXT_CHARS:,} characters; split it into smaller files")
+    return extracted
 
 
 def _decode(data: bytes) -> str:
@@ -63,24 +73,26 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _pdf(data: bytes) -> Extracted:
+def _pdf(data: bytes, timeout_s: float) -> Extracted:
+    """pypdf runs in a child process (knowledge/pdf_text.py), killed after `timeout_s`."""
+    command = [sys.executable, "-m", "knowledge.pdf_text", str(MAX_TEXT_CHARS)]
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise ExtractionFailed("the PDF is encrypted; upload an unprotected copy")
-        if len(reader.pages) > MAX_PDF_PAGES:
-            raise ExtractionFailed(f"the PDF has more than {MAX_PDF_PAGES} pages")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
-    except ExtractionFailed:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as error:
-        # pypdf reports damage through several exception types depending on where it trips.
-        raise ExtractionFailed(f"the PDF could not be read ({type(error).__name__}: {error})") from None
-    text = normalise("\n\n".join(pages))
+        done = subprocess.run(  # noqa: S603  (our own interpreter and module; the PDF goes to stdin)
+            command, input=data, capture_output=True, timeout=timeout_s, cwd=ROOT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ExtractionFailed(f"reading the PDF took longer than {timeout_s:g} s") from None
+    try:
+        result = json.loads(done.stdout)  # our own child's one flat object
+    except ValueError:
+        # The child died (at its memory cap, for one) before it could answer.
+        raise ExtractionFailed("the PDF could not be read (the reader stopped)") from None
+    if "error" in result:
+        raise ExtractionFailed(result["error"])
+    text = normalise(result["text"])
     if not text:
         raise ExtractionFailed("the PDF has no extractable text (a scan needs OCR first)")
-    return Extracted(text, title.strip())
+    return Extracted(text, result["title"].strip())
 
 
 def _html(markup: str) -> Extracted:

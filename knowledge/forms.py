@@ -1,10 +1,10 @@
 """Forms of the knowledge pages: they validate; knowledge/documents.py does the work."""
 
-import json
 from typing import Any
 
 from django import forms
 
+from engine import json_input
 from knowledge.sync import SCHEDULES
 
 
@@ -42,12 +42,9 @@ class MetadataField(forms.CharField):
         if not text:
             return {}
         try:
-            parsed = json.loads(text)
-        except ValueError:
-            raise forms.ValidationError('write a JSON object, e.g. {"category": "billing"}') from None
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError('write a JSON object, e.g. {"category": "billing"}')
-        return parsed
+            return json_input.parse_object(text)
+        except json_input.JsonRefused as refused:
+            raise forms.ValidationError(f'write a JSON object, e.g. {{"category": "billing"}} ({refused})') from None
 
 
 class UploadForm(forms.Form):

@@ -118,11 +118,8 @@ def upload_view(request: HttpRequest, base_id: int) -> HttpResponse:
         return _detail(request, base, 422, upload_form=form)
     added = 0
     for file in files:
-        upload = documents.Upload(
-            file.name or "upload", file.read(), file.content_type or "", "", form.cleaned_data["metadata"]
-        )
         try:
-            documents.add_upload(base, upload, request.user)
+            documents.add_upload(base, documents.read_upload(file, form.cleaned_data["metadata"]), request.user)
             added += 1
         except documents.DocumentInvalid as invalid:
             messages.error(request, str(invalid))  # one refused file does not stop the others
@@ -164,7 +161,8 @@ def url_view(request: HttpRequest, base_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def query_view(request: HttpRequest, base_id: int) -> HttpResponse:
-    base = get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id)
+    # EDIT, not VIEW: a query may call a paid embedding provider, and only editors and owners may spend.
+    base = get_for(request.user, KnowledgeBase, Action.EDIT, pk=base_id)
     form = QueryForm(request.GET)
     if not form.is_valid():
         return render(request, f"{DETAIL}#results", {"query_form": form, "base": base}, status=422)

@@ -13,6 +13,7 @@ import redis
 import uvicorn
 from django.conf import settings
 from django.db.models import Q
+from django.http import HttpRequest
 from django.test import Client
 
 from accounts.models import Membership, Role, Workspace
@@ -123,7 +124,8 @@ class SessionClient(Client):
 
 def signed_in(member: Membership) -> SessionClient:
     client = SessionClient(enforce_csrf_checks=True)
-    assert client.login(username=member.user.username, password=PASSWORD)
+    # django-axes throttles by request, so authenticate() needs one even outside a view.
+    assert client.login(request=HttpRequest(), username=member.user.username, password=PASSWORD)
     return client
 
 

@@ -118,6 +118,7 @@ class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
     class Meta:
         model = ProviderConfig
         exclude = ("api_key",)
+        skip_postgeneration_save = True
 
     workspace = factory.SubFactory(WorkspaceFactory)
     name = factory.Sequence(lambda n: f"server{n}")
@@ -126,6 +127,15 @@ class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
     embedding_models = factory.LazyFunction(lambda: ["embed-test"])
     api_key = ""
     api_key_encrypted = factory.LazyAttribute(lambda config: secrets.encrypt(config.api_key) if config.api_key else "")
+
+    @factory.post_generation
+    def admit_loopback(self, create: bool, extracted: object, **kwargs: object) -> None:
+        """Fake model servers listen on 127.0.0.1, which the outbound guard refuses until an owner
+        allowlists it (Settings → Network), as they would for a vLLM or Ollama on their own machine."""
+        workspace = self.workspace
+        if create and extracted is not False and "127.0.0.1" not in workspace.http_allowlist:
+            workspace.http_allowlist = [*workspace.http_allowlist, "127.0.0.1"]
+            workspace.save(update_fields=["http_allowlist"])
 
 
 class BudgetFactory(factory.django.DjangoModelFactory[Budget]):

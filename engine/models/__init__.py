@@ -1,4 +1,4 @@
-"""The engine's models: runs (runs.py), costs and budgets (costs.py), providers and budget spend (providers.py)."""
+"""The engine's models: runs, costs and budgets, providers and budget spend, workspace secrets."""
 
 from engine.models.costs import Budget, BudgetScope, CostDaily, CostEntry, ModelPrice
 from engine.models.providers import BudgetHold, BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
@@ -16,6 +16,7 @@ from engine.models.runs import (
     TriggerKind,
     WebhookDelivery,
 )
+from engine.models.secrets import WorkspaceSecret
 
 __all__ = [
     "ENDED_RUN",
@@ -40,4 +41,5 @@ __all__ = [
     "RunStatus",
     "TriggerKind",
     "WebhookDelivery",
+    "WorkspaceSecret",
 ]

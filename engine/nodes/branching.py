@@ -1,9 +1,22 @@
 """Nodes that choose a path: condition (true/false) and switch (one handle per case)."""
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engine import expressions
+from engine.errors import NonRetryableError
 from engine.graph import NODE_ID_PATTERN
 from engine.registry import Node, NodeContext, NodeResult, register
+
+
+def evaluate(ctx: NodeContext, expression: str) -> Any:
+    """The expression's value, within the node's timeout; a failure is the node's expression_error, as in
+    a transform's params, rather than an unexpected error."""
+    try:
+        return expressions.evaluate(expression, ctx.scope, deadline=ctx.deadline)
+    except expressions.ExpressionError as error:
+        raise NonRetryableError(f"An expression failed: {error}", code="expression_error") from None
 
 
 class ConditionParams(BaseModel):
@@ -23,7 +36,7 @@ class Condition(Node):
     expression_params = frozenset({"expression"})
 
     def run(self, ctx: NodeContext) -> NodeResult:
-        result = bool(ctx.evaluate(ctx.params.expression))
+        result = bool(evaluate(ctx, ctx.params.expression))
         return NodeResult(output={"result": result}, handle="true" if result else "false")
 
 
@@ -63,6 +76,6 @@ class Switch(Node):
         return (*names, "default")
 
     def run(self, ctx: NodeContext) -> NodeResult:
-        value = ctx.evaluate(ctx.params.value)
+        value = evaluate(ctx, ctx.params.value)
         case = str(value) if str(value) in ctx.params.cases else "default"
         return NodeResult(output={"value": value, "case": case}, handle=case)

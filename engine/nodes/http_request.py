@@ -46,7 +46,9 @@ class HttpRequest(Node):
     Loopback, private, link-local and metadata addresses are refused unless the workspace
     allowlist admits them, on every redirect hop. POST, PUT, PATCH and DELETE are recorded in
     the effect ledger and carry an Idempotency-Key, so a retried node does not repeat them.
-    5xx and 429 answers are retryable, other 4xx are not.
+    5xx and 429 answers are retryable, other 4xx are not. The URL and headers may use
+    `{{ secrets.NAME }}`: the values are filled in just before the call, and the recorded input,
+    the output and any error show `[secret NAME]` instead.
     """
 
     kind = "http_request"
@@ -55,6 +57,7 @@ class HttpRequest(Node):
     description = "Calls an HTTP API."
     Params = HttpRequestParams
     side_effect = True
+    secret_params = frozenset({"url", "headers"})
 
     def run(self, ctx: NodeContext) -> NodeResult:
         p: HttpRequestParams = ctx.params
@@ -62,22 +65,30 @@ class HttpRequest(Node):
         body = p.body if isinstance(p.body, str | None) else json.dumps(p.body)
         if body is not None and not isinstance(p.body, str):
             headers.setdefault("Content-Type", "application/json")
-
-        def call() -> dict[str, Any]:
-            response = outbound.request(
-                p.method,
-                p.url,
-                headers=headers,
-                body=body,
-                allowlist=ctx.http_allowlist,
-                timeout_s=min(p.timeout_s, ctx.seconds_left()),
-                max_bytes=p.max_bytes,
-            )
-            if p.fail_on_error_status:
-                check_status(response)
-            return response_output(response)
-
         if p.method in WRITE_METHODS:
             headers.setdefault("Idempotency-Key", effect_key(ctx.run_id, ctx.node_id, "request"))
+
+        def call() -> dict[str, Any]:
+            # Secrets are decrypted here, inside the ledger's once(), and nothing holding them is returned.
+            real = ctx.reveal(p)
+            try:
+                response = outbound.request(
+                    p.method,
+                    real.url,
+                    headers={**headers, **real.headers},
+                    body=body,
+                    allowlist=ctx.http_allowlist,
+                    timeout_s=min(p.timeout_s, ctx.seconds_left()),
+                    max_bytes=p.max_bytes,
+                    # Headers that carry a secret are not sent on to another origin on a redirect.
+                    secret_headers=[name for name, value in real.headers.items() if value != p.headers.get(name)],
+                )
+                if p.fail_on_error_status:
+                    check_status(response)
+            except NodeError as error:
+                raise ctx.secrets.redact_error(error) if ctx.secrets else error from None
+            return ctx.redact(response_output(response))
+
+        if p.method in WRITE_METHODS:
             return NodeResult(output=ctx.once("request", call))
         return NodeResult(output=call())

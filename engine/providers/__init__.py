@@ -27,7 +27,8 @@ class Embeddings:
 
 def resolve(workspace_id: int, name: str) -> Provider:
     """The provider called `name` in the workspace; NonRetryableError if there is none."""
-    from engine import secrets, statements
+    from accounts.models import Workspace
+    from engine import provider_configs, secrets, statements, workspace_secrets
     from engine.models import ProviderConfig
     from engine.providers.openai_compatible import OpenAICompatibleProvider
 
@@ -45,7 +46,15 @@ def resolve(workspace_id: int, name: str) -> Provider:
             "an owner must enter it again, or the old key must be restored (docs/deploy.md)",
             code="unreadable_credentials",
         ) from None
-    return OpenAICompatibleProvider(config.name, config.base_url, key, dict(config.headers), float(config.timeout_s))
+    [workspace] = statements.instances(Workspace, ("id = %s", [workspace_id]), only=("http_allowlist",))
+    return OpenAICompatibleProvider(
+        config.name,
+        config.base_url,
+        key,
+        workspace_secrets.render_headers(workspace_id, provider_configs.headers_to_send(config.headers)),
+        float(config.timeout_s),
+        allowlist=list(workspace.http_allowlist),
+    )
 
 
 def embed(workspace_id: int, provider: str, model: str, texts: list[str]) -> Embeddings:

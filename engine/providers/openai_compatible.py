@@ -9,7 +9,7 @@ The SDK's own retries are off (max_retries=0): the caller decides what to try ag
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,11 +17,13 @@ from typing import Any
 import openai
 
 from engine.errors import NodeError, NonRetryableError
-from engine.outbound import default_tls
+from engine.guarded_transport import guarded_client
 from engine.providers import structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Unavailable
 
 KIND = "openai_compatible"
+# How much of a server's error message a node error repeats.
+REASON_CHARS = 160
 # Servers that refused response_format=json_schema once, by (base URL, model): asked by prompt from then on.
 _no_json_schema: set[tuple[str, str]] = set()
 # One SDK client per configuration and thread. The SDK's connection pool matches every
@@ -34,11 +36,20 @@ _clients = threading.local()
 class OpenAICompatibleProvider:
     kind = KIND
 
-    def __init__(self, name: str, base_url: str, api_key: str, headers: dict[str, str], timeout_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str,
+        headers: dict[str, str],
+        timeout_s: float,
+        allowlist: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.label = name
         self.base_url = base_url
-        self._client_key = (base_url, api_key, tuple(sorted(headers.items())), timeout_s)
+        self._allowlist = tuple(allowlist)
+        self._client_key = (base_url, api_key, tuple(sorted(headers.items())), timeout_s, self._allowlist)
         self._api_key = api_key
         self._headers = headers
         self._timeout_s = timeout_s
@@ -55,7 +66,8 @@ class OpenAICompatibleProvider:
                 default_headers=self._headers,
                 timeout=self._timeout_s,
                 max_retries=0,
-                http_client=openai.DefaultHttpxClient(verify=default_tls()),
+                # Every request passes the outbound guard; no redirects, no proxy variables.
+                http_client=guarded_client(self._allowlist, self._timeout_s),
             )
             mine[self._client_key] = client
         return client
@@ -156,22 +168,28 @@ def _translated_errors(provider: str) -> Iterator[None]:
         yield
     except openai.APITimeoutError:
         raise Unavailable(f"{provider} did not answer in time") from None
-    except openai.APIConnectionError:
+    except openai.APIConnectionError as error:
+        if isinstance(error.__cause__, NodeError):
+            raise error.__cause__ from None  # the guard refused the destination, or the answer was too large
         raise Unavailable(f"{provider} could not be reached") from None
     except openai.APIStatusError as error:
         status = error.status_code
         message = f"{provider} answered {status}: {_reason(error)}"
+        if 300 <= status < 400:
+            message = f"{provider} answered {status}, a redirect; redirects are not followed: set the final base URL"
         if status in {408, 429} or status >= 500:
             raise Unavailable(message, retry_after_s=retry_after(error.response.headers)) from None
         raise NonRetryableError(message, code="model_refused", status=status) from None
 
 
 def _reason(error: openai.APIStatusError) -> str:
+    """A short, printable reason: the server's own text could be anything an internal service returns."""
     body = error.body
     if isinstance(body, dict):
         detail = body.get("error", body)
         if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-            return detail["message"][:300]
+            printable = "".join(c if c.isprintable() else " " for c in detail["message"])
+            return " ".join(printable.split())[:REASON_CHARS] or "error"
     return error.response.reason_phrase or "error"
 
 

@@ -1,11 +1,11 @@
 """JSON against a schema: checking a model's answer, and the built-in provider's extractive filling."""
 
-import json
 import re
 from typing import Any
 
 import jsonschema
 
+from engine import json_input
 from engine.providers.base import Label, Passage
 from engine.providers.similarity import Index, classify
 
@@ -27,9 +27,9 @@ def parse(text: str, schema: dict[str, Any]) -> Any:
     if fenced:
         body = fenced.group(1)
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise SchemaMismatch(f"the answer is not JSON: {error}"[:MISMATCH_CHARS]) from None
+        data = json_input.parse(body)
+    except json_input.JsonRefused as error:
+        raise SchemaMismatch(f"the answer is not usable JSON ({error})"[:MISMATCH_CHARS]) from None
     problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if problem is not None:
         where = "/".join(map(str, problem.absolute_path)) or "(root)"

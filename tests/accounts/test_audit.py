@@ -59,5 +59,5 @@ def test_it_records_sign_in_and_sign_out(owner, client):
     actions = list(AuditEntry.objects.order_by("id").values_list("action", "actor_label"))
     assert actions == [("user.logged_in", "olivia"), ("user.logged_out", "olivia"), ("user.login_failed", "")]
     failure = AuditEntry.objects.get(action="user.login_failed")
-    assert failure.details == {"username": "olivia"}
+    assert failure.details == {"username": "olivia", "ip_address": "127.0.0.1"}
     assert "wrong" not in str(AuditEntry.objects.values_list("details", flat=True))

@@ -5,6 +5,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.http import HttpRequest
 from django.test import Client
 
 from accounts.consumers import workspace_group
@@ -16,13 +17,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def session_cookie(member) -> bytes:
     client = Client()
-    assert client.login(username=member.user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=member.user.username, password=PASSWORD)
     client.get("/workflows/")  # the middleware stores the current workspace in the session
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
 
 
 def connect(cookie: bytes | None, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
-    headers = [(b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
+    headers = [(b"host", b"localhost"), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
     return WebsocketCommunicator(application, "/ws/workspace/", headers=headers)
 
 

@@ -1,8 +1,9 @@
 import re
 
+from django.http import HttpRequest
 from django.test import Client
 
-from accounts.models import AuditEntry, Membership, Role, Workspace
+from accounts.models import AuditEntry, Invitation, Membership, Role, Workspace
 from tests.factories import MembershipFactory, UserFactory
 
 
@@ -30,25 +31,33 @@ def test_it_lists_the_members_of_the_current_workspace(owner, teammate, outsider
     assert "oscar" not in page
 
 
-def test_it_adds_a_member(owner, login_as):
-    newcomer = UserFactory(username="nina")
-    client = login_as(owner)
-    response = post(client, "/accounts/settings/members/", {"username": "nina", "role": "reviewer"})
+def test_it_adds_a_member_who_accepts_an_invitation(owner, login_as):
+    newcomer = MembershipFactory(user=UserFactory(username="nina"), role=Role.OWNER)
+    response = post(login_as(owner), "/accounts/settings/invitations/", {"invitee": "nina", "role": "reviewer"})
     assert response.status_code == 302
-    assert Membership.objects.get(user=newcomer, workspace=owner.workspace).role == Role.REVIEWER
-    entry = AuditEntry.objects.get(action="member.added")
-    assert (entry.actor_label, entry.details) == ("olivia", {"username": "nina", "role": "reviewer"})
+    assert not Membership.objects.filter(user=newcomer.user, workspace=owner.workspace).exists()
+    invitation = Invitation.objects.get(workspace=owner.workspace)
+    response = post(login_as(newcomer), f"/accounts/invitations/{invitation.pk}/accept/")
+    assert response.status_code == 302
+    assert Membership.objects.get(user=newcomer.user, workspace=owner.workspace).role == Role.REVIEWER
+    entry = AuditEntry.objects.get(action="member.joined")
+    assert (entry.actor_label, entry.details["role"], entry.details["invitation"]) == (
+        "nina",
+        "reviewer",
+        invitation.pk,
+    )
 
 
-def test_it_names_the_field_when_the_user_does_not_exist(owner, login_as):
-    response = post(login_as(owner), "/accounts/settings/members/", {"username": "ghost", "role": "viewer"})
-    assert response.status_code == 422
-    assert "No active account is called &#x27;ghost&#x27;" in response.content.decode()
-    assert not AuditEntry.objects.filter(action="member.added").exists()
+def test_it_does_not_tell_whether_a_username_exists(owner, login_as):
+    client = login_as(owner)
+    response = post(client, "/accounts/settings/invitations/", {"invitee": "ghost", "role": "viewer"})
+    assert response.status_code == 302
+    assert "Invitation sent." in client.get("/accounts/settings/").content.decode()
+    assert not AuditEntry.objects.filter(action="member.joined").exists()
 
 
-def test_it_refuses_to_add_someone_twice(owner, teammate, login_as):
-    response = post(login_as(owner), "/accounts/settings/members/", {"username": "ted", "role": "viewer"})
+def test_it_refuses_to_invite_a_member(owner, teammate, login_as):
+    response = post(login_as(owner), "/accounts/settings/invitations/", {"invitee": "ted", "role": "viewer"})
     assert response.status_code == 422
     assert "already a member" in response.content.decode()
     assert Membership.objects.get(pk=teammate.pk).role == Role.EDITOR
@@ -85,7 +94,7 @@ def test_it_removes_a_member(owner, teammate, login_as):
 def test_it_forbids_non_owners_to_manage_members(owner, teammate, login_as):
     client = login_as(teammate)
     assert post(client, f"/accounts/settings/members/{owner.pk}/role/", {"role": "viewer"}).status_code == 403
-    assert post(client, "/accounts/settings/members/", {"username": "olivia", "role": "viewer"}).status_code == 403
+    assert post(client, "/accounts/settings/invitations/", {"invitee": "olivia", "role": "viewer"}).status_code == 403
     assert Membership.objects.get(pk=owner.pk).role == Role.OWNER
 
 
@@ -139,7 +148,7 @@ def test_it_offers_a_workspace_to_a_user_without_one(db, client):
     UserFactory(username="solo")
     from tests.factories import PASSWORD
 
-    client.login(username="solo", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="solo", password=PASSWORD)
     assert "You are not in a workspace yet" in client.get("/accounts/settings/").content.decode()
     assert client.get("/workflows/").status_code == 404
 

@@ -69,7 +69,7 @@ def test_it_reads_runs_with_the_right_scope_only(owner, issue):
 def test_a_token_reaches_only_its_own_workspace(owner, outsider, issue):
     MembershipFactory(user=owner.user, workspace=outsider.workspace, role="owner")
     theirs = RunFactory(workspace=outsider.workspace)
-    secret = issue("runs:read")
+    secret = issue("runs:read", "workspace:read")
     assert Client().get(f"/api/v1/runs/{theirs.pk}", headers=bearer(secret)).status_code == 404
     names = [w["name"] for w in Client().get("/api/v1/workspaces", headers=bearer(secret)).json()]
     assert names == ["Support"]

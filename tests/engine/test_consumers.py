@@ -24,7 +24,7 @@ def burst(run_id: int, count: int) -> None:
 def connect(
     cookie: bytes | None, run_id: int, after: int = 0, origin: bytes = b"http://localhost"
 ) -> WebsocketCommunicator:
-    headers = [(b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
+    headers = [(b"host", b"localhost"), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
     return WebsocketCommunicator(application, f"/ws/runs/{run_id}/?after={after}", headers=headers)
 
 

@@ -13,7 +13,9 @@ from engine import expressions
 from engine.expressions import (
     MAX_EXPRESSION_LENGTH,
     MAX_OUTPUT_CHARS,
+    MAX_RENDERED_CHARS,
     SAFE_FILTERS,
+    TOO_DEEP,
     ExpressionError,
     evaluate,
     problems,
@@ -258,6 +260,83 @@ def test_it_exercises_every_allowed_filter():
     assert used == SAFE_FILTERS
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(2**63)**64 * (2**63)**64 * (2**63)**64 * (2**63)**64",
+        "(2**63)**64 * 2**64",
+        "(2**63)**64 * 2**63 + (2**63)**64 * 2**63",
+        "(2**63)**64 * 2**63 - (0 - (2**63)**64 * 2**63)",
+        "('9' * 2000)|int * ('9' * 2000)|int",
+        "('9' * 4000)|int + 1",
+        "('9' * 4000)|int // 2",
+        "('9' * 4000)|int % 7",
+        "-(('9' * 4000)|int)",
+        "('9' * 4000)|int",
+        "[('9' * 1300)|int, 1]",
+        "((2**63)**64 * 2**64)|string",
+    ],
+)
+def test_it_bounds_integers_on_every_operator_and_result(expression: str):
+    with pytest.raises(ExpressionError, match="numbers are limited to 4096 bits"):
+        evaluate(expression, SCOPE)
+
+
+def test_it_keeps_ordinary_large_numbers():
+    assert evaluate("2**64 * 2**64", SCOPE) == 2**128
+    assert evaluate("(2**63)**64", SCOPE) == (2**63) ** 64
+    assert evaluate("('9' * 1000)|int + 1", SCOPE) == 10**1000
+    assert render("{{ 2**64 * 2**36 }} apples", SCOPE) == f"{2**100} apples"
+
+
+def test_it_caps_what_all_of_a_nodes_templates_render_to():
+    fields = {f"f{i}": "{{ 'a' * 199999 }}" for i in range(100)}
+    with pytest.raises(ExpressionError, match=f"more than {MAX_RENDERED_CHARS} characters in all"):
+        render(fields, SCOPE)
+    with expressions.budget():  # one budget for a node's params, however many calls render them
+        for key, value in list(fields.items())[:5]:
+            render({key: value}, SCOPE)
+        with pytest.raises(ExpressionError, match="in all"):
+            render({"f5": fields["f5"]}, SCOPE)
+    assert len(render(dict(list(fields.items())[:5]), SCOPE)) == 5
+    assert render({"literal": "x" * 2_000_000}, SCOPE) == {"literal": "x" * 2_000_000}  # only templates count
+
+
+def test_it_caps_a_native_value_by_what_it_holds_not_its_length():
+    assert len(render("{{ [input.long, input.long] }}", SCOPE)) == 2  # passed through: a node's params' worth
+    with pytest.raises(ExpressionError, match=f"longer than {MAX_RENDERED_CHARS}"):
+        render("{{ [" + ", ".join(["input.long"] * 7) + "] }}", SCOPE)
+    with pytest.raises(ExpressionError, match=f"longer than {MAX_OUTPUT_CHARS}"):
+        render("Both: {{ [input.long, input.long] }}", SCOPE)  # written out as text: one result's worth
+
+
+def test_it_stops_at_the_deadline_it_is_given():
+    with pytest.raises(ExpressionError, match="does too much work"):
+        render("{{ input.count }}", SCOPE, deadline=time.monotonic() - 1)
+    with pytest.raises(ExpressionError, match="does too much work"):
+        evaluate("input.count > 1", SCOPE, deadline=time.monotonic() - 1)
+    assert evaluate("input.count > 1", SCOPE, deadline=time.monotonic() + 60) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expression"),
+    [
+        ("{{ " + " + ".join(["1"] * 3000) + " }}", False),
+        ("{{ input" + ".a" * 3000 + " }}", False),
+        ("{{ nodes.x" + ".a" * 3000 + " }}", False),
+        (" + ".join(["nodes.x.a"] * 1500), True),
+        ("input" + ".a" * 3000, True),
+        ("(" * 3000 + "1" + ")" * 3000, True),
+        ("{% if 1 %}" * 900 + "{% endif %}" * 900, False),
+    ],
+)
+def test_it_reports_templates_too_deep_to_read_without_recursing(text: str, expression: bool):
+    assert problems(text, expression=expression) == [TOO_DEEP]
+    assert referenced_nodes(text, expression=expression) == set()
+    with pytest.raises(ExpressionError, match="levels deep"):
+        evaluate(text, SCOPE) if expression else render(text, SCOPE)
+
+
 def test_it_caps_rendered_output():
     with pytest.raises(ExpressionError, match=f"longer than {MAX_OUTPUT_CHARS}"):
         render("{% for n in input.big %}{{ input.customer }}{{ input.customer }}{% endfor %}", SCOPE)
@@ -412,6 +491,26 @@ PAYLOADS = [
     "{% for a in input.big %}{% for b in input.big %}{{ b }}{% endfor %}{% endfor %}",
     "{{ " + "[" * 300 + "]" * 300 + " }}",
     "{{ " + "(" * 1000 + "1" + ")" * 1000 + " }}",
+    # Big integers: plain multiplication was not capped, and the result could not even be stored.
+    "{{ (2**63)**64 * (2**63)**64 * (2**63)**64 * (2**63)**64 }}",
+    "{{ " + " * ".join(["(2**63)**64"] * 300) + " }}",
+    "{{ ((2**63)**64 * (2**63)**64)|string }}",
+    "{{ (2**63)**64 * (2**63)**64 - 1 }}",
+    "{{ -((2**63)**64 * (2**63)**64) }}",
+    "{{ ('9' * 4000)|int * ('9' * 4000)|int }}",
+    "{{ ('9' * 4000)|int }}",
+    "{{ [(2**63)**64, (2**63)**64]|sum * (2**63)**64 }}",
+    "{{ " + "9" * 5000 + " }}",
+    "{{ 1.5e400 }}",
+    "{{ (2**63)**64 / 3 }}",
+    # Values that are small until they are written out.
+    "{{ [" + ", ".join(["input.long"] * 7) + "] }}",
+    "{{ {'a': input.long, 'b': input.long}|tojson }}",
+    # Too deep for Jinja's recursive tree walks (RecursionError answered 500 on save).
+    "{{ " + " + ".join(["1"] * 3000) + " }}",
+    "{{ input" + ".a" * 3000 + " }}",
+    "{{ nodes.x" + ".a" * 3000 + " }}",
+    "{% if 1 %}" * 900 + "{% endif %}" * 900,
 ]
 
 

@@ -18,7 +18,7 @@ def test_it_accepts_json_in_a_fenced_block():
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ("Sure! Here it is", "the answer is not JSON"),
+        ("Sure! Here it is", "the answer is not usable JSON (not JSON"),
         ('{"answer": "hi"}', "at (root): 'reply' is a required property"),
         ('{"reply": 1}', "at reply: 1 is not of type 'string'"),
     ],

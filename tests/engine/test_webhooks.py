@@ -162,7 +162,7 @@ def test_it_names_the_problem_with_a_bad_body_or_unknown_hook(hook):
         hook["url"], raw, content_type="application/json", headers={"X-Switchyard-Signature": signature}
     )
     assert bad.status_code == 422
-    assert bad.json()["error"]["message"] == "body: not JSON"
+    assert bad.json()["error"]["message"].startswith("body: not JSON")
     assert Client().post("/api/v1/hooks/nope", {}, content_type="application/json").status_code == 404
 
 

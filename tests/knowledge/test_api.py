@@ -24,12 +24,12 @@ def token_client(member, scopes) -> Client:
 
 @pytest.fixture
 def writer(owner):
-    return token_client(owner, [Scope.KNOWLEDGE_WRITE])
+    return token_client(owner, [Scope.KNOWLEDGE_READ, Scope.KNOWLEDGE_WRITE])
 
 
 @pytest.fixture
 def reader(owner):
-    return token_client(owner, [Scope.RUNS_READ])
+    return token_client(owner, [Scope.KNOWLEDGE_READ])
 
 
 def settled(client, base_id, timeout=30.0):
@@ -90,7 +90,7 @@ def test_viewers_read_but_do_not_write(workspace, login_as):
 
 def test_it_hides_other_workspaces_knowledge_bases(owner, outsider):
     base = KnowledgeBaseFactory(workspace=owner.workspace)
-    client = token_client(outsider, [Scope.KNOWLEDGE_WRITE])
+    client = token_client(outsider, [Scope.KNOWLEDGE_READ, Scope.KNOWLEDGE_WRITE])
     assert client.get(f"/api/v1/knowledge-bases/{base.pk}").status_code == 404
     assert client.get(f"/api/v1/knowledge-bases/{base.pk}/documents").status_code == 404
     query = client.post(f"/api/v1/knowledge-bases/{base.pk}/query", {"query": "x"}, "application/json")
@@ -253,7 +253,7 @@ def test_it_refuses_changes_without_the_scope_or_the_role_and_hides_them_from_ou
     csrf = {"X-CSRFToken": viewer.csrf_token()}
     assert viewer.patch(url, {"name": "Mine"}, "application/json", headers=csrf).status_code == 403
     assert viewer.delete(url, headers=csrf).status_code == 403
-    stranger = token_client(outsider, [Scope.KNOWLEDGE_WRITE])
+    stranger = token_client(outsider, [Scope.KNOWLEDGE_READ, Scope.KNOWLEDGE_WRITE])
     assert stranger.patch(url, {"name": "Mine"}, "application/json").status_code == 404
     assert stranger.delete(url).status_code == 404
     assert KnowledgeBase.objects.get(pk=base.pk).name == "Help"

@@ -81,8 +81,8 @@ def test_it_hides_everything_from_outsiders(outsider, base, login_as):
     assert "Help" not in client.get("/knowledge/").content.decode()
 
 
-def test_it_shows_ranked_chunks_with_scores_for_a_query(viewer, base, login_as):
-    page = login_as(viewer).get(f"/knowledge/{base.pk}/query/?q=refund+days&top_k=3", headers={"HX-Request": "true"})
+def test_it_shows_ranked_chunks_with_scores_for_a_query(teammate, base, login_as):
+    page = login_as(teammate).get(f"/knowledge/{base.pk}/query/?q=refund+days&top_k=3", headers={"HX-Request": "true"})
     html = page.content.decode()
     assert page.status_code == 200
     assert 'id="query-results"' in html
@@ -90,8 +90,8 @@ def test_it_shows_ranked_chunks_with_scores_for_a_query(viewer, base, login_as):
     assert 'class="badge"' in html
 
 
-def test_it_refuses_a_bad_query_with_the_field(viewer, base, login_as):
-    page = login_as(viewer).get(f"/knowledge/{base.pk}/query/?q=x&top_k=500")
+def test_it_refuses_a_bad_query_with_the_field(teammate, base, login_as):
+    page = login_as(teammate).get(f"/knowledge/{base.pk}/query/?q=x&top_k=500")
     assert page.status_code == 422
     assert "Top k:" in page.content.decode()
 
