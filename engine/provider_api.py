@@ -3,7 +3,6 @@
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -67,12 +66,6 @@ def _workspace_id(request: HttpRequest, chosen: int | None) -> int:
     return int(workspace_id)
 
 
-def _session_only(request: HttpRequest) -> None:
-    """Credentials are managed by signed-in owners, never by API tokens."""
-    if getattr(request.user, "token_scopes", None) is not None:
-        raise PermissionDenied("API tokens cannot manage provider credentials; sign in as an owner")
-
-
 def _out(config: ProviderConfig) -> ProviderConfigOut:
     return ProviderConfigOut.from_orm(config)
 
@@ -96,7 +89,6 @@ def list_providers(request: HttpRequest, workspace_id: int | None = None) -> lis
 @router.get("/provider-configs", response=list[ProviderConfigOut], summary="Provider configurations, without keys")
 @session_only
 def list_configs(request: HttpRequest, workspace_id: int | None = None) -> list[ProviderConfigOut]:
-    _session_only(request)
     chosen = _workspace_id(request, workspace_id)
     require(request.user, chosen, Action.MANAGE)
     return [_out(config) for config in ProviderConfig.objects.filter(workspace_id=chosen)]
@@ -105,7 +97,6 @@ def list_configs(request: HttpRequest, workspace_id: int | None = None) -> list[
 @router.post("/provider-configs", response={201: ProviderConfigOut}, summary="Add a provider; the key is write-only")
 @session_only
 def create_config(request: HttpRequest, body: ProviderConfigIn) -> Status[ProviderConfigOut]:
-    _session_only(request)
     membership = require(request.user, _workspace_id(request, body.workspace_id), Action.MANAGE)
     config = _save(membership.workspace_id, body, None)
     record(request.user, "provider.created", workspace=membership.workspace, target=config, name=config.name)
@@ -115,7 +106,6 @@ def create_config(request: HttpRequest, body: ProviderConfigIn) -> Status[Provid
 @router.patch("/provider-configs/{config_id}", response=ProviderConfigOut, summary="Change a provider")
 @session_only
 def update_config(request: HttpRequest, config_id: int, body: ProviderConfigPatch) -> ProviderConfigOut:
-    _session_only(request)
     config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)
     config = _save(config.workspace_id, body, config)
     changed = sorted(body.model_dump(exclude_unset=True))
@@ -126,7 +116,6 @@ def update_config(request: HttpRequest, config_id: int, body: ProviderConfigPatc
 @router.delete("/provider-configs/{config_id}", response={204: None}, summary="Remove a provider and its key")
 @session_only
 def delete_config(request: HttpRequest, config_id: int) -> Status[None]:
-    _session_only(request)
     config = get_for(request.user, ProviderConfig, Action.MANAGE, pk=config_id)
     record(request.user, "provider.deleted", workspace=config.workspace, target=config, name=config.name)
     config.delete()
