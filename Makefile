@@ -8,6 +8,7 @@ PY_STAMP := $(VENV)/.installed
 JS_STAMP := frontend/node_modules/.installed
 BUILD := static/dist/manifest.json
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/vite.config.ts frontend/tsconfig.json
+EVENT_TYPES := frontend/src/lib/eventTypes.generated.ts
 
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
@@ -27,7 +28,12 @@ $(JS_STAMP): frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(BUILD): $(JS_STAMP) $(FRONTEND_SOURCES)
+# The frontend's copy of engine/event_types.py. It is committed as well, so npm commands work on
+# their own; tests/engine/test_event_types.py fails when the copy is stale.
+$(EVENT_TYPES): engine/event_types.py engine/models/runs.py | $(PY_STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py write_event_types
+
+$(BUILD): $(JS_STAMP) $(EVENT_TYPES) $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 
 test: lint typecheck frontend-test pytest
@@ -35,18 +41,22 @@ test: lint typecheck frontend-test pytest
 lint: $(PY_STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) frontend/node_modules/htmx.org/dist/scripts/upgrade-check.py templates/
 
-typecheck: $(PY_STAMP) $(JS_STAMP)
+typecheck: $(PY_STAMP) $(JS_STAMP) $(EVENT_TYPES)
 	$(VENV)/bin/mypy .
 	cd frontend && npm run typecheck
 
-frontend-test: $(JS_STAMP)
+frontend-test: $(JS_STAMP) $(EVENT_TYPES)
 	cd frontend && npm test
 
+# Everything on PostgreSQL and Redis, then the engine core again on SQLite, as the embedded mode runs it.
 pytest: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-that-is-long-enough \
 		$(VENV)/bin/pytest
+	env -u DATABASE_URL -u REDIS_URL SECRET_KEY=test-only-secret-key-that-is-long-enough \
+		$(VENV)/bin/pytest tests/engine/core
 
 clean:
 	rm -rf $(VENV) frontend/node_modules static/dist

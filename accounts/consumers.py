@@ -1,4 +1,4 @@
-"""Websocket consumers' shared machinery (token scopes, live re-checks of access) and the workspace websocket."""
+"""Websocket consumers' shared machinery: token scopes, and live re-checks of access."""
 
 import asyncio
 from typing import Any, ClassVar
@@ -9,21 +9,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.utils.module_loading import import_string
 
 from accounts import live_access, tokens
-from accounts.middleware import SESSION_KEY
-from accounts.models import Scope
-from accounts.permissions import Action, require
 from engine import json_input
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-
-
-def workspace_group(workspace_id: int) -> str:
-    return f"workspace-{workspace_id}"
 
 
 class PromptedConsumer(AsyncJsonWebsocketConsumer):
@@ -179,34 +171,3 @@ class AccessCheckedConsumer(PromptedConsumer):
     async def send_json(self, content: Any, close: bool = False) -> None:
         if not self.stopped:
             await super().send_json(content, close)
-
-
-class WorkspaceConsumer(AccessCheckedConsumer):
-    """Joins the group of the session's current workspace (a token's own workspace) after checking membership.
-
-    Publishers send {"type": "workspace.event", "payload": {...}} to `workspace_group(id)`;
-    the payload is forwarded as JSON. Closes with 4401 when not signed in, 4403 otherwise refused.
-    """
-
-    token_scope = Scope.RUNS_READ
-    workspace_id: int | None = None
-    without_database = AccessCheckedConsumer.without_database | {"workspace.event"}
-
-    async def authorize(self) -> int | None:
-        if self.workspace_id is None:
-            user = self.scope["user"]
-            # An API token works in its own workspace; a browser in the one chosen in its session.
-            self.workspace_id = getattr(user, "token_workspace_id", None) or self.scope["session"].get(SESSION_KEY) or 0
-        try:
-            await database_sync_to_async(require)(self.scope["user"], self.workspace_id or 0, Action.VIEW)
-        except (Http404, PermissionDenied):
-            return CLOSE_FORBIDDEN
-        return None
-
-    async def opened(self) -> None:
-        await self.join(workspace_group(self.workspace_id or 0))
-        await self.accept()
-        await self.send_json({"type": "subscribed", "workspace": self.workspace_id})
-
-    async def workspace_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])

@@ -53,7 +53,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for(request.user, Invitation.objects.select_related("workspace"), Action.MANAGE, pk=invitation_id)
     invitations.revoke(invitation, by=signed_in(request))
-    if request.headers.get("HX-Request"):
+    if request.htmx:  # type: ignore[attr-defined]
         return HttpResponse("")
     messages.success(request, f"Revoked the invitation of {invitation.invitee}.")
     return redirect("accounts:settings")

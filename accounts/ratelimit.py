@@ -11,7 +11,13 @@ class RateLimited(Exception):
 
 
 def hit(key: str, per_minute: int, what: str) -> None:
-    """Count one use of `key`; raise RateLimited once it is over `per_minute` in this minute."""
+    """Count one use of `key`; raise RateLimited once it is over `per_minute` in this minute.
+
+    With the cache (Redis) unreachable, its ConnectionError goes up on purpose and the caller
+    answers 503 with Retry-After (config/unavailable.py): the limit does not fail open, since the
+    run it would let through could not be queued either, Redis being the Celery broker too
+    (docs/security.md).
+    """
     now = int(timezone.now().timestamp())
     window = now - now % 60
     slot = f"rate:{key}:{window}"

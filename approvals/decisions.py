@@ -20,6 +20,7 @@ from accounts.permissions import ROLE_ACTIONS, Action
 from approvals import live
 from approvals.models import STATUS_FOR, ApprovalRequest, Decision, Status, Vote
 from engine import runs
+from engine.event_types import LiveMessage
 from engine.models import NodeRun, NodeStatus
 
 MAX_TEXT = 20_000
@@ -165,7 +166,7 @@ def _apply(request: ApprovalRequest, user: User, choice: Choice) -> bool:
     )
     if final:
         _continue_run(request)
-        transaction.on_commit(lambda: live.publish(request.workspace_id, "approval.decided", request.pk))
+        transaction.on_commit(lambda: live.publish(request.workspace_id, LiveMessage.APPROVAL_DECIDED, request.pk))
     return True
 
 
@@ -205,5 +206,5 @@ def claim(request: ApprovalRequest, user: User) -> ApprovalRequest:
         raise Conflict(f"Already claimed by {request.claimed_by.get_username() if request.claimed_by else 'someone'}")
     if claimed:
         record(user, "approval.claimed", workspace=request.workspace, target=request)
-        transaction.on_commit(lambda: live.publish(request.workspace_id, "approval.claimed", request.pk))
+        transaction.on_commit(lambda: live.publish(request.workspace_id, LiveMessage.APPROVAL_CLAIMED, request.pk))
     return request

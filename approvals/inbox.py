@@ -8,8 +8,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import Membership
 from approvals.models import ApprovalRequest, Assignee, Decision, Status
-from engine.filters import DateRangeForm, narrowed
 from engine.models import RunStatus
+from monitoring.filters import DateRangeForm, narrowed
 
 PAGE = 25
 SCOPES = {"all": "All", "me": "Assigned to me", "roles": "For my role"}

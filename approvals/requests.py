@@ -13,6 +13,7 @@ from accounts.permissions import Action, roles_allowed
 from approvals import assignees, live, notifications
 from approvals.models import SYSTEM, ApprovalRequest, Assignee, Decision, Status
 from engine.errors import NonRetryableError
+from engine.event_types import LiveMessage
 from engine.models import NodeRun, Run
 from engine.registry import NodeContext
 
@@ -67,7 +68,7 @@ def announce(request: ApprovalRequest) -> dict[str, int]:
     except Exception:  # a mail server outage must not fail the run: the item is in the inbox all the same
         log.warning("could not email the assignees of approval %s", request.pk, exc_info=True)
         sent = 0
-    live.publish(request.workspace_id, "approval.created", request.pk)
+    live.publish(request.workspace_id, LiveMessage.APPROVAL_CREATED, request.pk)
     return {"emailed": sent}
 
 
@@ -89,7 +90,7 @@ def time_out(request: ApprovalRequest) -> ApprovalRequest:
     request.refresh_from_db()
     if won:
         record(None, "approval.timed_out", workspace=request.workspace, target=request, decision=decision)
-        transaction.on_commit(lambda: live.publish(request.workspace_id, "approval.decided", request.pk))
+        transaction.on_commit(lambda: live.publish(request.workspace_id, LiveMessage.APPROVAL_DECIDED, request.pk))
     return request
 
 

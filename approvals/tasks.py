@@ -9,7 +9,7 @@ from engine.models import NodeRun, NodeStatus
 TRIES = 30
 
 
-@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30, max_retries=TRIES)
+@shared_task(soft_time_limit=20, time_limit=30, max_retries=TRIES)
 def resume_decided(approval_id: int, tries: int = 0) -> None:
     request = ApprovalRequest.objects.filter(pk=approval_id).first()
     if request is None or request.is_pending or runs.resume(request.node_run_id, {"approval": approval_id}):

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.audit import record
 from accounts.models import Membership
@@ -33,8 +34,7 @@ def _listing(request: HttpRequest, me: Membership, selected: ApprovalRequest | N
     page = inbox.inbox_page(me, scope, sort, data.get("page") or 1)
     setting = NotificationSetting.objects.filter(user_id=me.user_id).first()
     query = request.GET.copy()
-    for key in ("fragment", "page"):
-        query.pop(key, None)
+    query.pop("page", None)
     return {
         "form": form,
         "scope": scope,
@@ -49,29 +49,40 @@ def _listing(request: HttpRequest, me: Membership, selected: ApprovalRequest | N
     }
 
 
+def _swapping(request: HttpRequest) -> str:
+    """The id of the element an htmx request swaps ("" for a whole page); htmx 4 names it `tag#id` in HX-Target."""
+    if not request.htmx:  # type: ignore[attr-defined]
+        return ""
+    return (request.htmx.target or "").partition("#")[2]  # type: ignore[attr-defined]
+
+
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def inbox_view(request: HttpRequest) -> HttpResponse:
     me = _member(request)
     context = _listing(request, me)
     status = 200 if context["form"].is_valid() else 422
-    # The live inbox re-fetches only its list (frontend/src/lib/liveInbox.ts) when a prompt arrives.
-    template = "approvals/inbox.html#list" if request.GET.get("fragment") == "list" else "approvals/inbox.html"
+    # The live inbox re-fetches only its list over htmx (frontend/src/app.ts) when a prompt arrives.
+    template = "approvals/inbox.html#list" if request.htmx else "approvals/inbox.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request", "HX-Target")
 def item_view(request: HttpRequest, approval_id: int) -> HttpResponse:
+    """The inbox with one item's card; the live inbox (frontend/src/app.ts) swaps in just the list,
+    or just the card when the item moved elsewhere (a refresh, not a view: nothing is recorded)."""
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)
     me = membership(request.user, approval.workspace_id)
-    fragment = request.GET.get("fragment")
-    if fragment == "list":
+    swapping = _swapping(request)
+    if swapping == "inbox-list":
         return render(request, "approvals/inbox.html#list", _listing(request, _member(request), approval))
-    if fragment != "card-refresh":
+    if swapping != "approval-card":
         record(request.user, "approval.viewed", workspace=approval.workspace, target=approval)
     context = cards.card(approval, request.user, me)  # type: ignore[arg-type]
-    if fragment in ("card", "card-refresh"):
+    if swapping == "approval-card":
         return render(request, "approvals/inbox.html#card", context)
     return render(request, "approvals/inbox.html", {**_listing(request, _member(request), approval), **context})
 

@@ -101,22 +101,25 @@ def main() -> int:
     print(f"seeded {ITEMS} pending items in {time.perf_counter() - began:.1f} s")
     client = Client(SERVER_NAME="127.0.0.1")
     client.force_login(reviewer)
+    # The live inbox asks over htmx, which the server answers with the list only.
+    htmx = Client(SERVER_NAME="127.0.0.1", headers={"HX-Request": "true"})
+    htmx.force_login(reviewer)
     pages: dict[str, Any] = {
-        "inbox, all, oldest first (first page)": "/inbox/",
-        "inbox, assigned to me, by deadline": "/inbox/?scope=me&sort=deadline",
-        "inbox, for my role": "/inbox/?scope=roles",
-        "live refresh (list fragment)": "/inbox/?fragment=list",
-        "API list, first page": "/api/v1/approvals",
+        "inbox, all, oldest first (first page)": (client, "/inbox/"),
+        "inbox, assigned to me, by deadline": (client, "/inbox/?scope=me&sort=deadline"),
+        "inbox, for my role": (client, "/inbox/?scope=roles"),
+        "live refresh (list fragment)": (htmx, "/inbox/"),
+        "API list, first page": (client, "/api/v1/approvals"),
     }
     first = ApprovalRequest.objects.filter(workspace__slug=SLUG).order_by("pk").first()
-    pages["one item's card"] = f"/inbox/{first.pk}/"
+    pages["one item's card"] = (client, f"/inbox/{first.pk}/")
     print(f"{'page':<40}{'median':>10}{'p90':>10}{'queries':>9}")
     verdict = True
-    for label, url in pages.items():
-        samples, queries = measure(client, url)
+    for label, (asker, url) in pages.items():
+        samples, queries = measure(asker, url)
         median = statistics.median(samples)
         print(f"{label:<40}{median:>8.1f}ms{p90(samples):>8.1f}ms{queries:>9}")
-        if url == "/inbox/":
+        if label.endswith("(first page)"):
             verdict = median <= TARGET_MS
     print(f"target: first page median ≤ {TARGET_MS:.0f} ms — {'PASS' if verdict else 'FAIL'}")
     return 0 if verdict else 1

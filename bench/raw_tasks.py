@@ -13,8 +13,8 @@ from celery import Celery
 
 QUEUE = "bench_raw"
 TABLE = "bench_raw_step"
-BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/3")
-RESULT_URL = os.environ.get("BENCH_RESULT_URL", "redis://127.0.0.1:6379/4")
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12")
+RESULT_URL = os.environ.get("BENCH_RESULT_URL", "redis://127.0.0.1:6379/13")
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/switchyard_bench")
 
 # fixups=[]: without it Celery would install its Django fixup whenever DJANGO_SETTINGS_MODULE

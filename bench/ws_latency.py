@@ -59,6 +59,7 @@ def commit_events(run_id: int, count: int, interval: float, stamps: dict[int, fl
     """In a thread, as the ORM is sync. Each `change` is one transaction; the stamp hook runs before the publish."""
     from django.db import connection, transaction
 
+    from engine.event_types import EventType
     from engine.events import change
 
     began = time.monotonic()
@@ -66,7 +67,7 @@ def commit_events(run_id: int, count: int, interval: float, stamps: dict[int, fl
         for i in range(count):
             time.sleep(max(0.0, began + i * interval - time.monotonic()))  # a fixed schedule, so no drift
             with change(run_id) as step:
-                step.event("node.running", "bench", attempt=1)
+                step.event(EventType.NODE_RUNNING, "bench", attempt=1)
                 seq = step.run.last_seq
                 transaction.on_commit(lambda seq=seq: stamps.__setitem__(seq, time.time()))  # type: ignore[misc]
     finally:

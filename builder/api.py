@@ -16,9 +16,9 @@ from accounts.tokens import count_trigger
 from builder import versions
 from builder.models import Workflow
 from engine import runs
-from engine.api import RunOut, run_out
 from engine.models import ENDED_RUN, Run, TriggerKind
 from engine.runs import Options
+from monitoring.api import RunOut, run_out
 
 router = Router(tags=["workflows"])
 MAX_WAIT_S = 60

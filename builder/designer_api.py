@@ -1,5 +1,6 @@
-"""What the designer needs beyond the workflow API: the pinned sample input of test runs, and
-"run from here" (a test run of the draft that reuses an earlier test run's upstream results)."""
+"""What the designer needs beyond the workflow API: the node kinds and the graph's JSON Schema, the
+pinned sample input of test runs, and "run from here" (a test run of the draft that reuses an
+earlier test run's upstream results)."""
 
 from typing import Any, cast
 
@@ -13,10 +14,11 @@ from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from accounts.tokens import count_trigger
 from builder.models import Workflow
-from engine import partial_runs
-from engine.api import RunOut, run_out
+from engine import graph as graphs
+from engine import partial_runs, registry
 from engine.models import Run, TriggerKind
 from engine.runs import Options, RunRejected, RunSource
+from monitoring.api import RunOut, run_out
 
 router = Router(tags=["workflows"])
 MAX_SAMPLE_BYTES = 200_000
@@ -64,3 +66,15 @@ def run_from_node(request: HttpRequest, workflow_id: int, body: FromNodeIn) -> S
     options = Options(trigger_kind=TriggerKind.TEST, created_by=cast(User, request.user), is_test=True)
     run = partial_runs.start_from_node(source, previous, body.node_id, options)
     return Status(202, run_out(run, request.user))
+
+
+@router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])
+@token_scope(Scope.WORKFLOWS_READ)
+def node_types(request: HttpRequest) -> list[dict[str, Any]]:
+    return [kind.describe() for kind in registry.kinds()]
+
+
+@router.get("/graph-schema", summary="JSON Schema of graph JSON v1", tags=["graphs"])
+@token_scope(Scope.WORKFLOWS_READ)
+def graph_schema(request: HttpRequest) -> dict[str, Any]:
+    return graphs.json_schema()

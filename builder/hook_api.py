@@ -18,11 +18,11 @@ from accounts.permissions import Action, get_for
 from builder import versions
 from builder.models import WebhookTrigger, Workflow
 from engine import expressions, json_input
-from engine.api import RunOut, run_out
 from engine.graph import strings
 from engine.models import TriggerKind
 from engine.runs import Options
 from engine.webhooks import verify
+from monitoring.api import RunOut, run_out
 
 router = Router(tags=["webhooks"])
 

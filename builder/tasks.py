@@ -5,7 +5,7 @@ from celery import shared_task
 from builder import schedules
 
 
-@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+@shared_task(soft_time_limit=50, time_limit=60)
 def fire_schedules() -> dict[str, int]:
     firings = schedules.fire_due()
     return {

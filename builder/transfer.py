@@ -1,17 +1,18 @@
-"""Workflows as portable JSON documents: the export shape, and the checks an import must pass.
+"""Workflows as portable JSON documents: the export, and the checks an import must pass.
 
 An import is data only: the graph is validated against this server's node types and nothing
-in it runs. Shared by the API (workflow_api.py) and the pages (workflow_views.py)."""
+in it runs. Shared by the API (workflow_api.py) and the pages (views.py)."""
 
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
+from django.utils.text import slugify
 from ninja import Schema
 from pydantic import Field, ValidationError
 
 from accounts.audit import record
 from accounts.models import Workspace
-from builder.models import Workflow
+from builder.models import Workflow, WorkflowVersion
 from engine import graph as graphs
 from engine import json_input
 
@@ -29,8 +30,24 @@ class ExportDoc(Schema):
     graph: dict[str, Any]
 
 
-def export_doc(workflow: Workflow, graph: dict[str, Any]) -> ExportDoc:
+class NoSuchVersion(LookupError):
+    """The workflow has no published version of the number asked for."""
+
+
+def export_workflow(workflow: Workflow, version: int | None = None) -> ExportDoc:
+    """The draft, or the published version `version`, as a document; raises NoSuchVersion."""
+    if version is None:
+        graph = workflow.draft
+    else:
+        found = WorkflowVersion.objects.filter(workflow=workflow, number=version).first()
+        if found is None:
+            raise NoSuchVersion(f"version: {workflow.name!r} has no version {version}")
+        graph = found.graph
     return ExportDoc(name=workflow.name, description=workflow.description, graph=graph)
+
+
+def export_filename(workflow: Workflow, version: int | None = None) -> str:
+    return f"{slugify(workflow.name) or 'workflow'}-{'draft' if version is None else f'v{version}'}.json"
 
 
 def import_problems(graph: Any) -> list[graphs.Problem]:

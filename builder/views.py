@@ -8,8 +8,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership, signed_in
@@ -20,7 +20,7 @@ from engine import graph as graphs
 from engine import registry
 from engine.graph import GraphInvalid
 from engine.models import Run
-from engine.views import run_list_page
+from monitoring.views import run_list_page
 
 
 def _listed(workspace_id: int, query: str, archived: bool) -> QuerySet[Workflow]:
@@ -34,10 +34,6 @@ def _listed(workspace_id: int, query: str, archived: bool) -> QuerySet[Workflow]
         last_status=Subquery(last_run.values("status")[:1]),
         last_run_at=Subquery(last_run.values("created_at")[:1]),
     )
-
-
-def _htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _page(request: HttpRequest, status: int = 200, **forms: object) -> HttpResponse:
@@ -58,13 +54,13 @@ def _page(request: HttpRequest, status: int = 200, **forms: object) -> HttpRespo
         "import_problems": forms.get("import_problems", []),
         "notice": forms.get("notice", ""),
     }
-    template = "builder/workflow_list.html#table" if _htmx(request) else "builder/workflow_list.html"
+    template = "builder/workflow_list.html#table" if request.htmx else "builder/workflow_list.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
 def _done(request: HttpRequest, notice: str) -> HttpResponse:
     """After a write: htmx swaps in the refreshed table; a plain form post follows the redirect."""
-    if _htmx(request):
+    if request.htmx:  # type: ignore[attr-defined]
         return _page(request, notice=notice)
     messages.success(request, notice)
     filters = request.GET.urlencode()
@@ -73,6 +69,7 @@ def _done(request: HttpRequest, notice: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def workflow_list(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
@@ -86,7 +83,7 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, status=422, create_form=form)
     template = catalogue.TEMPLATES[form.cleaned_data["template"]]
-    workflow = workflows.create_workflow(me.workspace, form.cleaned_data["name"], template, by=signed_in(request))
+    workflow = workflows.create_workflow(me.workspace, form.cleaned_data["name"], signed_in(request), template=template)
     messages.success(request, f"Created {workflow.name} from the {template.name} template.")
     return redirect("builder:workflow-designer", workflow.pk)
 
@@ -143,26 +140,25 @@ def workflow_export(request: HttpRequest, workflow_id: int) -> HttpResponse:
     """The draft, or ?version=N, as a JSON file download."""
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     number = request.GET.get("version", "")
-    if not number:
-        graph, suffix = workflow.draft, "draft"
-    else:
-        version = WorkflowVersion.objects.filter(workflow=workflow, number=int(number) if number.isdigit() else 0)
-        found = version.first()
-        if found is None:
-            return HttpResponse(f"version: {workflow.name} has no version {number}", status=404)
-        graph, suffix = found.graph, f"v{found.number}"
-    body = json.dumps(transfer.export_doc(workflow, graph).model_dump(), indent=2, ensure_ascii=False)
+    # There is never a version 0, so a value that is not a number answers 404 like a missing version.
+    version = None if not number else int(number) if number.isdigit() else 0
+    try:
+        doc = transfer.export_workflow(workflow, version)
+    except transfer.NoSuchVersion as missing:
+        return HttpResponse(str(missing), status=404, content_type="text/plain")
+    body = json.dumps(doc.model_dump(), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{slugify(workflow.name) or "workflow"}-{suffix}.json"'
+    response["Content-Disposition"] = f'attachment; filename="{transfer.export_filename(workflow, version)}"'
     return response
 
 
 @login_required
+@vary_on_headers("HX-Request")
 def workflow_runs(request: HttpRequest, workflow_id: int) -> HttpResponse:
     return run_list_page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id))
 
 
-# The provider and model pickers' suggestions (engine/provider_api.py).
+# The provider and model pickers' suggestions (integrations/provider_api.py).
 PROVIDERS_PATH = "/api/v1/providers"
 
 

@@ -8,17 +8,15 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Max
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts.api_auth import token_scope
-from accounts.audit import record
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
-from builder import transfer, versions
-from builder.models import Workflow, WorkflowVersion, empty_graph
+from builder import transfer, versions, workflows
+from builder.models import Workflow, WorkflowVersion
 from engine import graph as graphs
 from engine.partial_update import PartialUpdate
 
@@ -110,14 +108,6 @@ def _workspace(request: HttpRequest, workspace_id: int | None) -> Workspace:
     return require(request.user, chosen_id, Action.EDIT).workspace
 
 
-def _refuse_malformed(graph: Any) -> None:
-    """Drafts may be unfinished, but never a different shape or oversized: those are refused."""
-    malformed = {"schema", "too_large", "too_deep", "too_many_nodes", "too_many_edges"}
-    broken = [p for p in graphs.validate(graph) if p.code in malformed]
-    if broken:
-        raise graphs.GraphInvalid(broken)
-
-
 def _etag(workflow: Workflow) -> str:
     return f'"{workflow.draft_revision}"'
 
@@ -148,16 +138,9 @@ def list_workflows(request: HttpRequest) -> list[WorkflowOut]:
 @token_scope(Scope.WORKFLOWS_WRITE)
 def create_workflow(request: HttpRequest, body: WorkflowIn) -> Status[WorkflowDetail]:
     workspace = _workspace(request, body.workspace_id)
-    draft = body.draft if body.draft is not None else empty_graph()
-    _refuse_malformed(draft)
-    workflow = Workflow.objects.create(
-        workspace=workspace,
-        name=body.name,
-        description=body.description,
-        draft=draft,
-        created_by=cast(User, request.user),
+    workflow = workflows.create_workflow(
+        workspace, body.name, cast(User, request.user), description=body.description, draft=body.draft
     )
-    record(request.user, "workflow.created", workspace=workspace, target=workflow)
     return Status(201, _detail(workflow))
 
 
@@ -183,19 +166,15 @@ def get_workflow(request: HttpRequest, response: HttpResponse, workflow_id: int)
 @token_scope(Scope.WORKFLOWS_WRITE)
 def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch) -> WorkflowDetail:
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    by = cast(User, request.user)
     changed = body.model_dump(exclude_unset=True)
-    if "archived" in changed:
-        workflow.archived_at = timezone.now() if changed.pop("archived") else None
-    for field, value in changed.items():
-        setattr(workflow, field, value)
-    workflow.save()
-    record(
-        request.user,
-        "workflow.updated",
-        workspace=workflow.workspace,
-        target=workflow,
-        fields=sorted(body.model_dump(exclude_unset=True)),
-    )
+    with transaction.atomic():
+        if "name" in changed:
+            workflows.rename_workflow(workflow, changed["name"], by)
+        if "description" in changed:
+            workflows.describe_workflow(workflow, changed["description"], by)
+        if "archived" in changed:
+            workflows.set_archived(workflow, changed["archived"], by)
     return _detail(workflow)
 
 
@@ -208,7 +187,7 @@ def save_draft(request: HttpRequest, response: HttpResponse, workflow_id: int, b
     expected = body.revision if body.revision is not None else (int(match) if match.isdigit() else None)
     if expected is None:
         raise HttpError(428, "revision: send the revision you edited (If-Match header or `revision`)")
-    _refuse_malformed(body.graph)
+    workflows.refuse_malformed(body.graph)
     with transaction.atomic():
         saved = Workflow.objects.filter(pk=workflow.pk, draft_revision=expected).update(
             draft=body.graph, draft_revision=F("draft_revision") + 1
@@ -266,9 +245,7 @@ def get_version(request: HttpRequest, workflow_id: int, number: int) -> VersionO
 @token_scope(Scope.WORKFLOWS_READ)
 def export_workflow(request: HttpRequest, workflow_id: int, version: int | None = None) -> transfer.ExportDoc:
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
-    if version is None:
-        return transfer.export_doc(workflow, workflow.draft)
-    found = WorkflowVersion.objects.filter(workflow=workflow, number=version).first()
-    if found is None:
-        raise HttpError(404, f"version: {workflow.name!r} has no version {version}")
-    return transfer.export_doc(workflow, found.graph)
+    try:
+        return transfer.export_workflow(workflow, version)
+    except transfer.NoSuchVersion as missing:
+        raise HttpError(404, str(missing)) from None

@@ -1,6 +1,7 @@
-"""What a user does to a workflow from the list page: create, rename, duplicate, archive."""
+"""What a user does to a workflow, from the list page or the API: create, rename, describe, duplicate, archive."""
 
 import copy
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -8,18 +9,49 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.models import Workspace
 from builder.catalogue import Template
-from builder.models import Workflow
+from builder.models import Workflow, empty_graph
+from engine import graph as graphs
+
+# Drafts may be unfinished, but never a different shape or oversized.
+MALFORMED = {"schema", "too_large", "too_deep", "too_many_nodes", "too_many_edges"}
 
 
-def create_workflow(workspace: Workspace, name: str, template: Template, by: User) -> Workflow:
+def refuse_malformed(graph: Any) -> None:
+    """Raises GraphInvalid when `graph` cannot be a draft at all; unfinished drafts pass."""
+    broken = [p for p in graphs.validate(graph) if p.code in MALFORMED]
+    if broken:
+        raise graphs.GraphInvalid(broken)
+
+
+def create_workflow(
+    workspace: Workspace,
+    name: str,
+    by: User,
+    *,
+    description: str = "",
+    draft: dict[str, Any] | None = None,
+    template: Template | None = None,
+) -> Workflow:
+    """A new workflow whose draft is the template's graph (with its sample input), or `draft`, or an
+    empty graph. Raises GraphInvalid, creating nothing, when `draft` is malformed."""
+    details: dict[str, Any] = {}
+    sample_input: dict[str, Any] = {}
+    if template is not None:
+        draft, sample_input = template.graph(), copy.deepcopy(template.sample_input)
+        details["template"] = template.slug
+    elif draft is None:
+        draft = empty_graph()
+    else:
+        refuse_malformed(draft)
     workflow = Workflow.objects.create(
         workspace=workspace,
         name=name,
-        draft=template.graph(),
-        sample_input=copy.deepcopy(template.sample_input),
+        description=description,
+        draft=draft,
+        sample_input=sample_input,
         created_by=by,
     )
-    record(by, "workflow.created", workspace=workspace, target=workflow, template=template.slug)
+    record(by, "workflow.created", workspace=workspace, target=workflow, **details)
     return workflow
 
 
@@ -30,17 +62,23 @@ def rename_workflow(workflow: Workflow, name: str, by: User) -> None:
     record(by, "workflow.renamed", workspace=workflow.workspace, target=workflow, old=old, new=name)
 
 
+def describe_workflow(workflow: Workflow, description: str, by: User) -> None:
+    workflow.description = description
+    workflow.save(update_fields=["description", "updated_at"])
+    record(by, "workflow.described", workspace=workflow.workspace, target=workflow)
+
+
 def duplicate_workflow(workflow: Workflow, by: User) -> Workflow:
     """A new workflow with a copy of the draft; versions and runs stay with the original."""
-    copy = Workflow.objects.create(
+    duplicate = Workflow.objects.create(
         workspace=workflow.workspace,
         name=f"Copy of {workflow.name}"[:200],
         description=workflow.description,
         draft=workflow.draft,
         created_by=by,
     )
-    record(by, "workflow.duplicated", workspace=workflow.workspace, target=copy, source=workflow.pk)
-    return copy
+    record(by, "workflow.duplicated", workspace=workflow.workspace, target=duplicate, source=workflow.pk)
+    return duplicate
 
 
 def set_archived(workflow: Workflow, archived: bool, by: User) -> None:

@@ -25,15 +25,16 @@ from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
 from builder.schedules import ScheduleInvalid
 from builder.workflow_api import router as workflow_router
+from config import unavailable
 from costs.api import router as costs_router
-from engine.api import router as engine_router
 from engine.graph import GraphInvalid
 from engine.json_input import JsonRefused, parse
-from engine.provider_api import router as provider_router
 from engine.runs import RunRejected
-from engine.secret_api import router as secret_router
+from integrations.provider_api import router as provider_router
+from integrations.secret_api import router as secret_router
 from knowledge.api import router as knowledge_router
 from knowledge.documents import DocumentInvalid
+from monitoring.api import router as runs_router
 
 
 class BodyParser(Parser):
@@ -157,13 +158,22 @@ def on_document_invalid(request: HttpRequest, exc: DocumentInvalid) -> HttpRespo
     return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
 
 
+def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """503 with Retry-After while PostgreSQL or Redis is unavailable (config/unavailable.py), for every endpoint."""
+    return unavailable.api_response(request, exc)
+
+
+for unavailable_error in unavailable.ERRORS:
+    api.exception_handler(unavailable_error)(on_unavailable)
+
+
 api.add_router("/", accounts_router)
 api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
 api.add_router("/", schedule_router)
 api.add_router("/", builder_router)
 api.add_router("/", designer_router)
-api.add_router("/", engine_router)
+api.add_router("/", runs_router)
 api.add_router("/", provider_router)
 api.add_router("/", secret_router)
 api.add_router("/", approvals_router)

@@ -4,11 +4,37 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.app.amqp import AMQP
 from celery.signals import task_postrun, task_prerun
+from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("switchyard")
+
+class BrokerConnection(Connection):
+    """kombu's Connection, with collect() also letting go of the default channel.
+
+    On a lost broker connection Celery 5.7's consumer calls collect() and then close(). kombu
+    5.7's collect() detaches the transport (its client becomes None) but keeps the default
+    channel, so close() closes that channel a second time. A Redis channel that holds
+    unacknowledged messages (a task with a countdown, one still running) then tries to put
+    them back through the detached transport, raises AttributeError ("'NoneType' object has
+    no attribute 'hostname'") instead of a connection error, and the worker exits as on an
+    unrecoverable error. Forgetting the channel loses nothing: its messages cannot be put
+    back while Redis is away anyway, and stay in Redis's unacked set for redelivery. No newer
+    kombu or Celery fixes this yet; without this class tests/config/test_celery.py fails.
+    """
+
+    def collect(self, socket_timeout: float | None = None) -> None:
+        super().collect(socket_timeout)
+        self._default_channel = None
+
+
+class BrokerAMQP(AMQP):
+    Connection = BrokerConnection
+
+
+app = Celery("switchyard", amqp=BrokerAMQP)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

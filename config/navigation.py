@@ -14,11 +14,11 @@ class Section(NamedTuple):
 
 SECTIONS = [
     Section("Workflows", "builder:workflow-list", "builder:"),
-    Section("Runs", "engine:run-list", "engine:run"),
+    Section("Runs", "monitoring:run-list", "monitoring:run"),
     Section("Inbox", "approvals:inbox", "approvals:"),
     Section("Knowledge", "knowledge:knowledge-base-list", "knowledge:"),
     Section("Costs", "costs:report", "costs:"),
-    Section("Settings", "accounts:settings", ("accounts:", "engine:network", "engine:secret")),
+    Section("Settings", "accounts:settings", ("accounts:", "integrations:")),
 ]
 
 

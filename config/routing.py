@@ -6,8 +6,7 @@ Every route's consumer is an accounts.consumers.AccessCheckedConsumer that decla
 
 from django.urls import path
 
-from accounts.consumers import WorkspaceConsumer
-from engine.consumers import RunConsumer
+from monitoring.consumers import RunConsumer, WorkspaceConsumer
 
 websocket_urlpatterns = [
     path("ws/workspace/", WorkspaceConsumer.as_asgi()),

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "approvals",
     "knowledge",
     "costs",
+    "monitoring",
+    "integrations",
 ]
 
 MIDDLEWARE = [

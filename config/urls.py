@@ -5,15 +5,19 @@ from django.views.generic import RedirectView
 from config.api import api
 from config.health import healthz
 
+# A request that finds PostgreSQL or Redis unavailable answers 503 with Retry-After instead of 500.
+handler500 = "config.unavailable.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="builder:workflow-list"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/settings/", include("integrations.urls")),
     path("workflows/", include("builder.urls")),
     path("inbox/", include("approvals.urls")),
     path("knowledge/", include("knowledge.urls")),
     path("costs/", include("costs.urls")),
-    path("", include("engine.urls")),
+    path("", include("monitoring.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

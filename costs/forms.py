@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from engine.filters import DateRangeForm
 from engine.models import Budget, BudgetScope, ModelPrice
+from monitoring.filters import DateRangeForm
 
 DEFAULT_DAYS = 30
 # A report over more than this many days reads too many rollup rows for one page.

@@ -114,6 +114,6 @@ def top_runs(filters: Filters) -> Table:
         ]
         for run in runs
     ]
-    links = [reverse("engine:run-detail", args=[run.pk]) for run in runs]
+    links = [reverse("monitoring:run-detail", args=[run.pk]) for run in runs]
     headers = ["Run", "Workflow", "Version", "Trigger", "Started", "Cost (USD)"]
     return Table("top-runs", "Most expensive runs", headers, rows, links)

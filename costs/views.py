@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import Membership
 from accounts.permissions import Action, require
@@ -35,6 +36,7 @@ def _query(request: HttpRequest, me: Membership) -> tuple[ReportForm, ReportQuer
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def report_view(request: HttpRequest) -> HttpResponse:
     me = member(request)
     form, query = _query(request, me)

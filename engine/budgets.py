@@ -27,9 +27,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Membership, Role
-from engine import live, statements
+from engine import live
 from engine.errors import NonRetryableError
+from engine.event_types import EventType, LiveMessage
 from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus
+from engine.sql import lookups
 
 log = logging.getLogger(__name__)
 # Holds given back per reaper tick at most; the rest wait for the next tick.
@@ -80,19 +82,7 @@ def held(budget: Budget, now: datetime) -> Decimal:
 
 def applicable(scope: Scope) -> list[Budget]:
     """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's)."""
-    where = (
-        "workspace_id = %s AND (scope = %s OR (scope = %s AND workflow_id = %s) "
-        "OR (scope = %s AND (workflow_id IS NULL OR workflow_id = %s)))",
-        [
-            scope.workspace_id,
-            BudgetScope.WORKSPACE_MONTH,
-            BudgetScope.WORKFLOW_MONTH,
-            scope.workflow_id,
-            BudgetScope.RUN,
-            scope.workflow_id,
-        ],
-    )
-    return statements.instances(Budget, where, order_by="id")
+    return lookups.budgets(scope.workspace_id, scope.workflow_id)
 
 
 def reserve(scope: Scope, estimate: Decimal) -> Reservation:
@@ -226,8 +216,8 @@ def _alert(row: BudgetSpend, scope: Scope) -> None:
         "alert_percent": budget.alert_percent,
     }
     with change(scope.run_id) as step:
-        step.event("budget.alert", scope.node_id, **facts)
-    live.to_workspace(scope.workspace_id, {"type": "budget.alert", **facts})
+        step.event(EventType.BUDGET_ALERT, scope.node_id, **facts)
+    live.to_workspace(scope.workspace_id, {"type": LiveMessage.BUDGET_ALERT.value, **facts})
     _email_owners(row, scope)
 
 

@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from engine import statements
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
 from engine.models.costs import ROLLUP_DIMENSIONS
+from engine.sql import lookups
 
 MILLION = Decimal(1_000_000)
 PLACES = Decimal("0.000001")
@@ -38,13 +38,7 @@ class Call:
 
 def price_for(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
     """The price in force at `at`: the workspace's own if it set one, else the global one."""
-    stamp = ModelPrice._meta.get_field("effective_from").get_db_prep_value(at, connection)
-    where = (
-        "(workspace_id = %s OR workspace_id IS NULL) AND provider_kind = %s AND model = %s AND effective_from <= %s",
-        [workspace_id, provider_kind, model, stamp],
-    )
-    found = statements.instances(ModelPrice, where, order_by="workspace_id IS NULL, effective_from DESC", limit=1)
-    return found[0] if found else None
+    return lookups.price(workspace_id, provider_kind, model, at)
 
 
 def cost_of(price: ModelPrice | None, tokens_in: int, tokens_out: int) -> Decimal:
@@ -68,11 +62,9 @@ def record(
     `price` is the one the caller found in force for this call (price_for), if it looked;
     otherwise it is looked up here.
     """
-    facts = ("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
-    found = statements.instances(Run, ("id = %s", [run_id]), only=facts)
-    if not found:
+    run_row = lookups.billing_facts(run_id)
+    if run_row is None:
         raise Run.DoesNotExist(f"run {run_id} does not exist")
-    run_row = found[0]
     now = timezone.now()
     if isinstance(price, EllipsisType):
         price = price_for(run_row.workspace_id, call.provider_kind, call.model, now)

@@ -1,4 +1,5 @@
-"""Run events: numbered per run, written in the same transaction as the change they describe."""
+"""One change to a run as one transaction: the run lock, the run's events (numbered per run and written with
+the change they describe), the nodes to dispatch and the viewers to prompt once it commits."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -9,9 +10,11 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engine import live, statements, webhooks
+from engine import live, webhooks
+from engine.event_types import EventType
 from engine.models import ENDED_RUN, Run, RunEvent
-from engine.statements import Outcome, Statement
+from engine.sql import run_lock
+from engine.sql.script import Outcome, Statement, run_script
 
 
 @dataclass
@@ -36,8 +39,8 @@ class Change:
     later: list[tuple[int, datetime]] = field(default_factory=list)
     # Set when a read under this lock saw a node of the run running or scheduled: the run is busy.
     busy: bool = False
-    # What the reads sent with the lock gave (change's `prelude`), in their order.
-    prelude: list[Outcome] = field(default_factory=list)
+    # What the statements sent with the lock gave (change's `locked_reads`), in their order.
+    reads: list[Outcome] = field(default_factory=list)
     # Writes sent with the events and the COMMIT, unless a read needs them done first (flush).
     deferred: list[Deferred] = field(default_factory=list)
 
@@ -50,10 +53,10 @@ class Change:
     def flush(self) -> None:
         """Run the deferred writes now: a read that follows must see them."""
         writes, self.deferred = self.deferred, []
-        for write, outcome in zip(writes, statements.run_script([w.statement for w in writes]), strict=True):
+        for write, outcome in zip(writes, run_script([w.statement for w in writes]), strict=True):
             write.outcome = outcome
 
-    def event(self, type: str, node_id: str = "", **payload: Any) -> None:
+    def event(self, type: EventType, node_id: str = "", **payload: Any) -> None:
         self.run.last_seq += 1
         self.events.append(RunEvent(run=self.run, seq=self.run.last_seq, type=type, node_id=node_id, payload=payload))
 
@@ -75,7 +78,7 @@ def change(
     run_id: int | None = None,
     *,
     node_run_id: int | None = None,
-    prelude: Sequence[Statement] = (),
+    locked_reads: Sequence[Statement] = (),
     now: datetime | None = None,
 ) -> Iterator[Change]:
     """Lock the run row first, so concurrent transitions of one run see each other's commits.
@@ -83,22 +86,22 @@ def change(
     Two branches finishing at once both need to know whether the join after them is ready;
     with the lock taken before anything is read, the second one sees the first's result.
     The run is named by its id or by one of its nodes' (Run.DoesNotExist if there is none).
-    Only statements.LOCKED_FIELDS are read; other run fields are only written (set_run).
+    Only run_lock.LOCKED_FIELDS are read; other run fields are only written (set_run).
 
-    `prelude` statements are sent with the lock and run right after it (step.prelude has
-    what they gave), and the deferred writes go with the events and, when this change is a
-    transaction of its own, with the COMMIT: on PostgreSQL the lock is then held for one
-    round trip of the client (statements.run_script). `step.now` is `now` if given (the time
-    the prelude's writes used), else the time before the lock.
+    `locked_reads` are sent with the lock and run right after it (step.reads has what they
+    gave), and the deferred writes go with the events and, when this change is a transaction
+    of its own, with the COMMIT: on PostgreSQL the lock is then held for one round trip of
+    the client (engine.sql.script.run_script). `step.now` is `now` if given (the time the
+    locked reads' writes used), else the time before the lock.
     """
     from engine.dispatch import dispatch_after_commit, send_notices
 
     commit = connection.vendor == "postgresql" and not connection.in_atomic_block
     now = now or timezone.now()
     with transaction.atomic():
-        outcomes = statements.run_script([statements.lock(run_id, node_run_id), *prelude])
-        run = statements.locked_run(outcomes[0])
-        step = Change(run=run, now=now, prelude=outcomes[1:])
+        outcomes = run_script([run_lock.lock(run_id, node_run_id), *locked_reads])
+        run = run_lock.locked_run(outcomes[0])
+        step = Change(run=run, now=now, reads=outcomes[1:])
         yield step
         if step.events:
             step.run_fields.add("last_seq")
@@ -106,9 +109,9 @@ def change(
             notices = webhooks.queue(run, step.now)
             if notices:
                 transaction.on_commit(lambda: send_notices(notices))
-        saved = statements.save(run, step.run_fields, step.events, timezone.now()) if step.run_fields else []
+        saved = run_lock.save(run, step.run_fields, step.events, timezone.now()) if step.run_fields else []
         writes = step.deferred
-        done = statements.run_script([*(w.statement for w in writes), *saved], commit=commit)
+        done = run_script([*(w.statement for w in writes), *saved], commit=commit)
         for write, outcome in zip(writes, done, strict=False):
             write.outcome = outcome
         dispatch_after_commit(step.ready, step.later)

@@ -1,20 +1,23 @@
-"""Which nodes may run next, which can no longer run, and when the run has ended.
+"""Scheduling decisions: which nodes become ready, which are skipped, and what status the run moves to.
 
 A node becomes ready when every incoming edge is resolved and at least one is active. An
 edge is active when its source succeeded and chose that edge's handle (or chose none: then
 all its outputs are active); it is resolved once its source can no longer change. A node
 whose incoming edges are all resolved and none active is skipped, which may in turn resolve
 the edges after it.
+
+This module only reads and decides; engine/runs/ applies the decisions with their events.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from engine import graph as graphs
-from engine import statements
-from engine.events import Change
 from engine.graph import GraphEdge
-from engine.models import ENDED_RUN, NodeStatus, Run, RunStatus
-from engine.statements import Row
+from engine.models import NodeStatus, Run, RunStatus
+from engine.sql import readiness
+from engine.sql.readiness import Counts, Row
+from engine.sql.script import run_script
 
 ACTIVE, INACTIVE, OPEN = "active", "inactive", "open"
 SETTLED = (NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.CANCELLED)
@@ -25,20 +28,38 @@ def run_graph(run_id: int) -> graphs.Graph:
     return graphs.of_run(run_id, lambda: Run.objects.values_list("graph", flat=True).get(pk=run_id))
 
 
+@dataclass(frozen=True)
+class NodeDecision:
+    """A pending node that becomes ready (`ready`) or is skipped (not `ready`)."""
+
+    pk: int
+    node_id: str
+    attempt: int
+    ready: bool
+
+
+@dataclass
+class Advance:
+    """What `advance` decided, in the order it decided it, and whether it saw a node of the run busy."""
+
+    nodes: list[NodeDecision] = field(default_factory=list)
+    busy: bool = False
+
+
 def _settled(status: str, scheduled: bool) -> bool:
     return status in SETTLED or (status in (NodeStatus.FAILED, NodeStatus.CRASHED) and not scheduled)
 
 
-def _busy(status: str, scheduled: bool) -> bool:
-    """Running, ready, or failed with another attempt scheduled (as statements.counts counts busy)."""
-    return status == NodeStatus.RUNNING or (status != NodeStatus.WAITING and scheduled)
+def _busy(row: Row) -> bool:
+    """Running, ready, or failed with another attempt scheduled (as readiness.counts counts busy)."""
+    return row.status == NodeStatus.RUNNING or (row.status != NodeStatus.WAITING and row.scheduled)
 
 
 def _edge_state(edge: GraphEdge, rows: dict[str, Row]) -> str:
-    status, handle, scheduled, _, _ = rows[edge.source]
-    if status == NodeStatus.SUCCEEDED:
-        return ACTIVE if handle in ("", edge.source_handle) else INACTIVE
-    return INACTIVE if _settled(status, scheduled) else OPEN
+    source = rows[edge.source]
+    if source.status == NodeStatus.SUCCEEDED:
+        return ACTIVE if source.handle in ("", edge.source_handle) else INACTIVE
+    return INACTIVE if _settled(source.status, source.scheduled) else OPEN
 
 
 def first_reads(graph: graphs.Graph, changed: Iterable[str]) -> set[str]:
@@ -53,7 +74,7 @@ def blockers(graph: graphs.Graph, node_id: str) -> list[list[str]] | None:
     For each successor, its other inputs: while one of them is busy the successor waits. For a
     node with no successors, [[]], meaning any other node of the run: while one is busy the
     run goes on. None when a successor has no other input, so it may become ready. Used by
-    statements.record_alone.
+    engine.sql.outcomes.record_alone.
     """
     targets = dict.fromkeys(edge.target for edge in graph.outgoing(node_id))
     others = [sorted({edge.source for edge in graph.incoming(target)} - {node_id}) for target in targets]
@@ -62,76 +83,59 @@ def blockers(graph: graphs.Graph, node_id: str) -> list[list[str]] | None:
     return others if all(others) else None
 
 
-def advance(step: Change, changed: Iterable[str] | None = None, known: dict[str, Row] | None = None) -> None:
-    """Queue the nodes that became ready and skip those that can no longer run.
+def advance(run_id: int, changed: Iterable[str] | None = None, known: dict[str, Row] | None = None) -> Advance:
+    """Decide which pending nodes become ready and which are skipped after the nodes in `changed` settled.
 
     Only the successors of the nodes in `changed` can have changed (all nodes when None), so
     only those are looked at. Candidates are examined a generation at a time (a skipped node
     makes its successors the next generation), each generation with one read of the rows it
-    needs, and the nodes queued or skipped are written with one statement each at the end:
-    a trigger before a 100-wide fan-out costs a handful of statements, not two hundred.
-    `known` holds rows read already under this lock (a transition's prelude reads
-    `first_reads`); the writes are deferred to the transaction's last script.
+    needs: a trigger before a 100-wide fan-out costs a handful of statements, not two hundred.
+    `known` holds rows read already under this lock (a transition reads `first_reads` with it).
+    Call it under the run lock; it writes nothing.
     """
-    graph = run_graph(step.run.pk)
+    graph = run_graph(run_id)
     if changed is None:
         generation = [node.id for node in graph.nodes if graph.incoming(node.id)]
     else:
         generation = [edge.target for node_id in changed for edge in graph.outgoing(node_id)]
     rows: dict[str, Row] = dict(known or {})
     seen: set[str] = set()
-    ready: list[int] = []
-    skipped: list[int] = []
+    decided = Advance()
     while generation:
         candidates = [node_id for node_id in dict.fromkeys(generation) if node_id not in seen]
         seen.update(candidates)
         wanted = {n for node_id in candidates for n in (node_id, *(e.source for e in graph.incoming(node_id)))}
         if missing := wanted - rows.keys():
-            rows.update(statements.by_node(statements.run_script([statements.rows(step.run.pk, missing)])[0]))
+            rows.update(readiness.by_node(run_script([readiness.rows(run_id, missing)])[0]))
         generation = []
         for node_id in candidates:
-            status, handle, scheduled, pk, attempt = rows[node_id]
-            if status != NodeStatus.PENDING or scheduled:
+            row = rows[node_id]
+            if row.status != NodeStatus.PENDING or row.scheduled:
                 continue
             states = {_edge_state(edge, rows) for edge in graph.incoming(node_id)}
             if OPEN in states:
                 continue
-            if ACTIVE in states:
-                rows[node_id] = (status, handle, True, pk, attempt)
-                ready.append(pk)
-                step.queued[pk] = (node_id, attempt)
-                step.event("node.queued", node_id)
+            ready = ACTIVE in states
+            decided.nodes.append(NodeDecision(row.pk, node_id, row.attempt, ready))
+            if ready:
+                rows[node_id] = row._replace(scheduled=True)
             else:
-                rows[node_id] = (NodeStatus.SKIPPED, handle, scheduled, pk, attempt)
-                skipped.append(pk)
-                step.event("node.skipped", node_id)
+                rows[node_id] = row._replace(status=NodeStatus.SKIPPED)
                 generation.extend(edge.target for edge in graph.outgoing(node_id))
     # A join's other inputs still running (a fan-out's branches) say the run is busy without counting.
-    step.busy = step.busy or any(_busy(status, scheduled) for status, _, scheduled, _, _ in rows.values())
-    if ready:
-        step.defer(statements.update_nodes(ready, {"wake_at": step.now, "dispatched_at": step.now}))
-        step.ready.extend(ready)
-    if skipped:
-        step.defer(statements.update_nodes(skipped, {"status": NodeStatus.SKIPPED, "finished_at": step.now}))
+    decided.busy = any(_busy(row) for row in rows.values())
+    return decided
 
 
-def settle(step: Change) -> None:
-    """Set the run's status from its nodes: running, waiting on a person or a timer, or ended."""
-    if step.run.status in ENDED_RUN:
-        return
-    if (step.ready or step.busy) and step.run.status == RunStatus.RUNNING:
-        return  # a node is queued or still running: the run goes on, and nothing needs counting
-    step.flush()
-    busy, waiting, failed = statements.counts(step.run.pk)
-    if busy:
-        if step.run.status == RunStatus.WAITING:
-            step.set_run(status=RunStatus.RUNNING)
-            step.event("run.running")
-    elif waiting:
-        if step.run.status != RunStatus.WAITING:
-            step.set_run(status=RunStatus.WAITING)
-            step.event("run.waiting")
-    else:
-        final = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
-        step.set_run(status=final, finished_at=step.now)
-        step.event(f"run.{final}")
+def needs_count(run_status: str, ready: bool, busy: bool) -> bool:
+    """Whether the run's status may move: not while it runs and a node is queued or still running."""
+    return not ((ready or busy) and run_status == RunStatus.RUNNING)
+
+
+def next_run_status(run_status: str, counts: Counts) -> RunStatus | None:
+    """The status a run that has not ended moves to, from its nodes' counts; None: it stays."""
+    if counts.busy:
+        return RunStatus.RUNNING if run_status == RunStatus.WAITING else None
+    if counts.waiting:
+        return RunStatus.WAITING if run_status != RunStatus.WAITING else None
+    return RunStatus.FAILED if counts.failed else RunStatus.SUCCEEDED

@@ -16,7 +16,6 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
-from accounts.consumers import workspace_group
 from engine.models import RunEvent
 
 # Prompts stay small: a transaction with more events than this sends only "look again".
@@ -26,7 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def run_group(run_id: int) -> str:
+    """The channel-layer group of a run's viewers (monitoring.consumers.RunConsumer)."""
     return f"run-{run_id}"
+
+
+def workspace_group(workspace_id: int) -> str:
+    """The channel-layer group of a workspace's open lists (monitoring.consumers.WorkspaceConsumer).
+
+    Named here, by the publisher, so that the consumers in the web layer import the engine and
+    never the other way round."""
+    return f"workspace-{workspace_id}"
 
 
 def as_message(event: RunEvent) -> dict[str, Any]:

@@ -3,19 +3,16 @@
 The new run executes the chosen node and everything downstream of it. Every other node keeps
 the result it had in an earlier run of the same workflow (its output, its chosen branch), so
 the chosen node sees the same upstream outputs without calling a model or a URL again. Reused
-nodes are copied as they ended and cost nothing in the new run.
+nodes are copied as they ended and cost nothing in the new run. This module decides what is
+reused; engine.runs.start_reusing records it.
 """
-
-from django.db import transaction
 
 from engine import graph as graphs
 from engine import runs
-from engine.events import change
 from engine.models import NodeRun, NodeStatus, Run
 from engine.runs import Options, RunRejected, RunSource
 
 REUSABLE = (NodeStatus.SUCCEEDED, NodeStatus.SKIPPED)
-COPIED_FIELDS = ("status", "attempt", "input", "output", "handle", "usage", "started_at", "finished_at")
 
 
 def downstream(graph: graphs.Graph, node_id: str) -> set[str]:
@@ -41,7 +38,6 @@ def start_from_node(source: RunSource, previous: Run, node_id: str, options: Opt
         raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
     if node_id not in {node.id for node in graph.nodes}:
         raise RunRejected(f"node_id: there is no node {node_id!r} in the draft")
-    rerun = downstream(graph, node_id)
     earlier = {n.node_id: n for n in NodeRun.objects.filter(run=previous, status__in=REUSABLE)}
     needed = sorted(graph.upstream.get(node_id, set()) - earlier.keys())
     if needed:
@@ -50,23 +46,4 @@ def start_from_node(source: RunSource, previous: Run, node_id: str, options: Opt
             "run the whole workflow first",
             [{"path": "node_id", "code": "nothing_to_reuse", "message": f"No result for {n!r}"} for n in needed],
         )
-    with transaction.atomic():
-        run = runs.create(source, graph, previous.input, options)
-        reused = []
-        for node_run in NodeRun.objects.filter(run=run).exclude(node_id__in=rerun):
-            old = earlier.get(node_run.node_id)
-            if old is None:
-                node_run.status = NodeStatus.SKIPPED
-            else:
-                for field in COPIED_FIELDS:
-                    setattr(node_run, field, getattr(old, field))
-                node_run.cache_hit = True
-            reused.append(node_run)
-        NodeRun.objects.bulk_update(reused, [*COPIED_FIELDS, "cache_hit"])
-    with change(run.pk) as step:
-        step.event("run.queued", trigger=options.trigger_kind, version=source.version_number, from_node=node_id)
-        for node_run in reused:
-            step.event(f"node.{node_run.status}", node_run.node_id, reused_from=previous.pk, handle=node_run.handle)
-        runs.progress(step, [n.node_id for n in reused])
-    run.refresh_from_db()
-    return run
+    return runs.start_reusing(source, graph, previous, earlier, downstream(graph, node_id), options, node_id)

@@ -27,13 +27,14 @@ from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
-from engine import expressions, ledger, output_limits, registry, runs, statements, workspace_secrets
+from engine import expressions, ledger, output_limits, registry, runs, workspace_secrets
+from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
 from engine.graph import GraphNode
-from engine.models import CachedResult, NodeRun
+from engine.models import CachedResult
 from engine.registry import NodeContext, NodeResult
-from engine.waiting import give_back_connection
+from engine.sql import node_inputs
 
 log = logging.getLogger(__name__)
 _node_threads = ThreadPoolExecutor(max_workers=settings.ENGINE_NODE_THREADS, thread_name_prefix="node")
@@ -48,24 +49,24 @@ def worker_name() -> str:
 def execute(node_run_ids: Sequence[int]) -> None:
     """Run the given nodes that are still ready, side by side; called by the Celery task with ids only.
 
-    Each node claimed runs on a node thread while this one supervises them all (Flight). When
-    a node's success makes others ready, the worker claims one of them in the same
-    transaction and runs it too (runs.Then), for as long as the next node's timeout fits in
-    what is left of this task's time limit.
+    Each node claimed runs on a node thread while this one supervises them all (NodeBatch).
+    When a node's success makes others ready, the worker claims one of them in the same
+    transaction and runs it too (runs.ClaimNext), for as long as the next node's timeout fits
+    in what is left of this task's time limit.
     """
-    flight = Flight(worker_name(), time.monotonic())
+    batch = NodeBatch(worker_name(), time.monotonic())
     for node_run_id in node_run_ids:
-        node_run = runs.claim(node_run_id, flight.owner, settings.ENGINE_LEASE_S)
-        if node_run is not None:
-            flight.take_off(node_run)
-    flight.land_all()
+        claim = runs.claim(node_run_id, batch.owner, settings.ENGINE_LEASE_S)
+        if claim is not None:
+            batch.start(claim)
+    batch.record_all()
 
 
 @dataclass
-class Airborne:
+class Execution:
     """A node running on a node thread, with what recording its outcome needs."""
 
-    node_run: NodeRun
+    node_run: runs.Claim
     node: GraphNode
     workspace_id: int
     resolved: Any
@@ -75,8 +76,8 @@ class Airborne:
     secrets: workspace_secrets.SecretsInUse
 
 
-class Flight:
-    """The nodes one task runs at once: started on node threads, each recorded as it lands.
+class NodeBatch:
+    """The node executions one task runs at once: started on node threads, each recorded as it finishes.
 
     The task's thread renews each node's lease, enforces each node's deadline and records
     each outcome; a node whose lease it lost (run cancelled, node taken over by the reaper)
@@ -87,20 +88,21 @@ class Flight:
     def __init__(self, owner: str, began: float) -> None:
         self.owner = owner
         self.began = began
-        self.airborne: dict[Future[NodeResult], Airborne] = {}
+        self.executions: dict[Future[NodeResult], Execution] = {}
 
-    def then(self) -> runs.Then:
+    def claim_next(self) -> runs.ClaimNext:
+        """Asks the next recorded success to claim a node it made ready, within this task's time limit."""
         left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - self.began)
-        return runs.Then(self.owner, settings.ENGINE_LEASE_S, left)
+        return runs.ClaimNext(self.owner, settings.ENGINE_LEASE_S, left)
 
-    def take_off(self, node_run: NodeRun | None) -> None:
+    def start(self, node_run: runs.Claim | None) -> None:
         """Start the node, and whatever node an outcome recorded without running it claimed next."""
         while node_run is not None:
-            then = self.then()
-            self._start(node_run, then)
+            then = self.claim_next()
+            self._launch(node_run, then)
             node_run = then.claimed
 
-    def _start(self, node_run: NodeRun, then: runs.Then) -> None:
+    def _launch(self, node_run: runs.Claim, then: runs.ClaimNext) -> None:
         """Resolve the node's params and hand it to a node thread; record at once what needs no run."""
         graph = run_graph(node_run.run_id)
         node = graph.node(node_run.node_id)
@@ -108,13 +110,13 @@ class Flight:
         if kind is None:
             runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
             return
-        run, produced = statements.inputs(node_run.run_id, graph.upstream[node.id])
-        scope = expressions.scope(run["input"], produced)
+        run, produced = node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
+        scope = expressions.scope(run.input, produced)
         # Rendering the params counts against the node's timeout, as its own run does.
         deadline = time.monotonic() + node.timeout_s
         secret_params = {k: v for k, v in node.params.items() if k in kind.secret_params}
         templates = {k: v for k, v in secret_params.items() if workspace_secrets.referenced(v)}
-        in_use = workspace_secrets.SecretsInUse(run["workspace_id"], templates, scope)
+        in_use = workspace_secrets.SecretsInUse(run.workspace_id, templates, scope)
         try:
             in_use.check_exist()
             params = resolve_params(kind, node, scope, in_use.placeholders(), deadline=deadline)
@@ -123,86 +125,87 @@ class Flight:
             return
         resolved = params.model_dump(mode="json")
         key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
-        if key and (hit := _cached(run["workspace_id"], key)) is not None:
+        if key and (hit := _cached(run.workspace_id, key)) is not None:
             runs.succeed(node_run, hit, cache_hit=True, input=resolved, then=then)
             return
         ctx = NodeContext(
             run_id=node_run.run_id,
-            workspace_id=run["workspace_id"],
+            workspace_id=run.workspace_id,
             node_id=node.id,
             attempt=node_run.attempt,
             params=params,
             scope=scope,
             deadline=deadline,
-            resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),  # type: ignore[attr-defined]
-            http_allowlist=list(run["http_allowlist"]),
+            resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),
+            http_allowlist=list(run.http_allowlist),
             once=ledger.bind(node_run.run_id, node.id),
-            run_created_by=run["created_by_id"],
-            workflow_id=run["workflow_id"],
-            version_number=run["version_number"],
+            run_created_by=run.created_by_id,
+            workflow_id=run.workflow_id,
+            version_number=run.version_number,
             secrets=in_use,
         )
         future = _node_threads.submit(_run_node, kind(), ctx)
         beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
-        self.airborne[future] = Airborne(node_run, node, run["workspace_id"], resolved, key, ctx.deadline, beat, in_use)
+        self.executions[future] = Execution(node_run, node, run.workspace_id, resolved, key, ctx.deadline, beat, in_use)
 
-    def land_all(self) -> None:
-        """Wait for the nodes in flight, recording each as it finishes, until none is left."""
-        while self.airborne:
-            give_back_connection(pooled_only=True)
-            wake = min(min(a.deadline, a.next_beat) for a in self.airborne.values())
-            done, _ = wait(self.airborne, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
+    def record_all(self) -> None:
+        """Wait for the running nodes, recording each as it finishes, until none is left."""
+        while self.executions:
+            release_connection(pooled_only=True)
+            wake = min(min(e.deadline, e.next_beat) for e in self.executions.values())
+            done, _ = wait(self.executions, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
             for future in done:
-                airborne = self.airborne.pop(future)
-                with _left_to_reaper(airborne.node_run, "record"):
-                    self._land(airborne, future)
-            self._tend(time.monotonic())
+                execution = self.executions.pop(future)
+                with _left_to_reaper(execution.node_run, "record"):
+                    self.record(execution, future)
+            self.enforce_deadlines_and_renew_leases(time.monotonic())
 
-    def _tend(self, now: float) -> None:
+    def enforce_deadlines_and_renew_leases(self, now: float) -> None:
         """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours."""
-        for future, airborne in list(self.airborne.items()):
-            node_run = airborne.node_run
-            if now >= airborne.deadline:
-                del self.airborne[future]
+        for future, execution in list(self.executions.items()):
+            node_run = execution.node_run
+            if now >= execution.deadline:
+                del self.executions[future]
                 late = NodeTimeout("The node did not finish within its timeout")
                 with _left_to_reaper(node_run, "record the timeout of"):
-                    runs.fail(node_run, late, "", input=airborne.resolved)
-            elif now >= airborne.next_beat:
-                airborne.next_beat = now + settings.ENGINE_HEARTBEAT_S
+                    runs.fail(node_run, late, "", input=execution.resolved)
+            elif now >= execution.next_beat:
+                execution.next_beat = now + settings.ENGINE_HEARTBEAT_S
                 if not _renewed(node_run):
-                    del self.airborne[future]
+                    del self.executions[future]
                     log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
 
-    def _land(self, airborne: Airborne, future: Future[NodeResult]) -> None:
-        node_run = airborne.node_run
-        secrets = airborne.secrets
+    def record(self, execution: Execution, future: Future[NodeResult]) -> None:
+        """Record the outcome of a finished execution; start the node its success claimed next, if any."""
+        node_run = execution.node_run
+        secrets = execution.secrets
         try:
             outcome = future.result()
         except NodeError as error:
-            runs.fail(node_run, secrets.redact_error(error), "", input=airborne.resolved)
+            runs.fail(node_run, secrets.redact_error(error), "", input=execution.resolved)
             return
         except Exception as error:  # noqa: BLE001  (a node's bug is that node's failure, not the worker's)
             # The traceback goes to the log only: it shows code, paths and values, not something to show users.
             trace = secrets.redact(traceback.format_exc())
             log.error("node %s of run %s failed unexpectedly:\n%s", node_run.node_id, node_run.run_id, trace)
             failure = NodeError(f"The node failed unexpectedly ({type(error).__name__})", code="unexpected_error")
-            runs.fail(node_run, failure, "", input=airborne.resolved)
+            runs.fail(node_run, failure, "", input=execution.resolved)
             return
         if secrets.revealed:
             outcome.output, outcome.answer = secrets.redact(outcome.output), secrets.redact(outcome.answer)
-        then = self.then()
-        stored = runs.succeed(node_run, outcome, input=airborne.resolved, then=then)
-        if stored and airborne.key and outcome.wait_until is None and not outcome.park:
-            _store(airborne.workspace_id, airborne.key, airborne.node, outcome)
-        self.take_off(then.claimed)
+        then = self.claim_next()
+        stored = runs.succeed(node_run, outcome, input=execution.resolved, then=then)
+        if stored and execution.key and outcome.wait_until is None and not outcome.park:
+            _store(execution.workspace_id, execution.key, execution.node, outcome)
+        self.start(then.claimed)
 
 
 @contextmanager
-def _refused(node_run: NodeRun, doing: str, then: str) -> Iterator[None]:
+def _refused(node_run: runs.Claim, doing: str, then: str) -> Iterator[None]:
     """If the database will not take what the block writes about the node, log it and go on.
 
-    The other nodes of the flight are still tended and recorded as they land, instead of
-    waiting out their own leases too.
+    The other nodes of the batch still have their deadlines enforced and leases renewed, and
+    are recorded as they finish, instead of waiting out their own leases too.
     """
     try:
         yield
@@ -218,17 +221,17 @@ def _refused(node_run: NodeRun, doing: str, then: str) -> Iterator[None]:
         connection.close_if_unusable_or_obsolete()
 
 
-def _left_to_reaper(node_run: NodeRun, doing: str) -> AbstractContextManager[None]:
+def _left_to_reaper(node_run: runs.Claim, doing: str) -> AbstractContextManager[None]:
     """The node stays running until its lease, no longer renewed, runs out; the reaper then runs it again."""
     return _refused(node_run, doing, "the reaper runs it again when its lease runs out")
 
 
-def _renewed(node_run: NodeRun) -> bool:
+def _renewed(node_run: runs.Claim) -> bool:
     """Renew the node's lease; False when it is no longer ours.
 
     A renewal the database refuses (a failover, a dropped connection) is tried again at the
     next beat: a lease outlives a few beats, and giving up would leave every node of this
-    flight to run again once its lease ran out.
+    batch to run again once its lease ran out.
     """
     ours = True
     with _refused(node_run, "renew the lease of", "trying again at the next beat"):

@@ -21,9 +21,6 @@ class RetrieveParams(BaseModel):
     min_score: float = Field(0.0, ge=0, le=1, description="leave out passages scoring below this (0 to 1)")
 
 
-PASSAGE_FIELDS = ("text", "score", "title", "source", "heading", "document_id")
-
-
 @register
 class Retrieve(Node):
     """Finds the passages of a knowledge base that best answer the query (hybrid BM25 + embeddings).

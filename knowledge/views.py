@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
@@ -65,12 +66,14 @@ def _detail(request: HttpRequest, base: KnowledgeBase, status: int = 200, **form
         "delete_form": forms.get("delete_form") or DeleteBaseForm(base_name=base.name),
         "query_form": QueryForm(initial={"top_k": 5, "min_score": 0}),
     }
-    template = f"{DETAIL}#documents" if request.GET.get("fragment") == "documents" else DETAIL
+    # The live page re-fetches only its documents over htmx (frontend/src/app.ts) while they are ingested.
+    template = f"{DETAIL}#documents" if request.htmx else DETAIL  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def base_detail_view(request: HttpRequest, base_id: int) -> HttpResponse:
     return _detail(request, get_for(request.user, KnowledgeBase, Action.VIEW, pk=base_id))
 

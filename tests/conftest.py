@@ -2,7 +2,6 @@
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,13 @@ import pytest
 import redis
 import uvicorn
 from django.conf import settings
-from django.db.models import Q
 from django.http import HttpRequest
 from django.test import Client
 
 from accounts.models import Membership, Role, Workspace
 from config.celery import app
-from engine.models import ModelPrice, NodeRun, NodeStatus, ProviderConfig, RunStatus
+from engine.models import ModelPrice, ProviderConfig
+from tests.eventually import eventually
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -29,7 +28,7 @@ from tests.factories import (
 )
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer
-from tests.workers import Worker
+from tests.workers import SharedWorker, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Stop at once, with the fix, when PostgreSQL or Redis is not there."""
     if settings.EMBEDDED:
-        pytest.exit("The tests run on PostgreSQL and Redis: set DATABASE_URL and REDIS_URL, or use `make test`.", 2)
+        return  # only the engine core runs on SQLite (pytest_collection_modifyitems)
     db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
     try:
         psycopg.connect(
@@ -70,14 +69,47 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+CORE = "tests/engine/core/"
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests go last: Playwright keeps an event loop running in the main thread for the
-    rest of the session, and Django's test client cannot adapt async middleware under it."""
+    rest of the session, and Django's test client cannot adapt async middleware under it.
+
+    Among the transactional tests, those that stop the session's worker or bring their own go
+    first, so that the shared worker starts once after them instead of again after each such
+    module. The order pytest-django gives (tests that roll back, then transactional ones, then
+    the rest) and the random order within each group stay as they are.
+
+    In the embedded mode (SQLite, no Redis) only the engine core can run: the rest needs
+    PostgreSQL, Redis and real workers.
+    """
+    if settings.EMBEDDED and (elsewhere := [item.nodeid for item in items if not item.nodeid.startswith(CORE)]):
+        raise pytest.UsageError(
+            f"Without DATABASE_URL and REDIS_URL (SQLite) only {CORE} runs; {elsewhere[0]} needs PostgreSQL and "
+            "Redis: set both, or use `make pytest`."
+        )
     for item in items:
         if "tests/browser/" in item.nodeid:
             item.add_marker(pytest.mark.browser)
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None, django_rank(item), shares(item)))
+
+
+def django_rank(item: pytest.Item) -> int:
+    """pytest-django's order: 0 for a test that rolls back, 1 for a transactional one, 2 without the database."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if (marker and marker.kwargs.get("transaction")) or fixtures & {"transactional_db", "live_server"}:
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+def shares(item: pytest.Item) -> bool:
+    """False for a test that stops the session's worker, or whose module overrides worker_process with its own."""
+    module = getattr(item, "module", None)
+    own = module is not None and "worker_process" in vars(module)
+    return not (own or "without_worker" in getattr(item, "fixturenames", ()))
 
 
 def free_port() -> int:
@@ -152,46 +184,62 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     port = free_port()
     thread = ServerThread(port)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not thread.server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test ASGI server did not start within 10 s")
-        time.sleep(0.02)
+    eventually(lambda: thread.server.started, timeout=10, message="the test ASGI server did not start")
     yield f"http://127.0.0.1:{port}"
     thread.server.should_exit = True
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[Worker]:
-    """A real `celery worker` process on Redis over the test database, one per test module.
+@pytest.fixture(scope="session")
+def shared_worker(django_db_setup: None) -> Iterator[SharedWorker]:
+    """One real `celery worker` process on Redis over the test database, for every test that needs one."""
+    shared = SharedWorker()
+    yield shared
+    shared.stop()
 
-    Module scope lets a module that kills workers (the crash test) run with no other worker
-    consuming the same queue.
+
+@pytest.fixture
+def worker_process(shared_worker: SharedWorker) -> Worker:
+    """The session's worker; a module that needs one configured otherwise overrides this fixture."""
+    return shared_worker.get()
+
+
+@pytest.fixture
+def without_worker(shared_worker: SharedWorker) -> None:
+    """Stops the session's worker: the test's tasks stay queued, or go to the workers it starts (and kills) itself.
+
+    A transactional test that starts runs and requests no worker needs this: the shared worker
+    would otherwise run them, racing the test and the flush after it.
     """
-    app.control.purge()
-    worker = Worker()
-    yield worker
-    worker.stop()
+    shared_worker.stop()
 
 
 @pytest.fixture
 def celery_worker(transactional_db: None, worker_process: Worker) -> Iterator[Worker]:
-    """The module's worker, and after the test a wait until it is idle.
+    """The worker, and after the test a wait until it and the engine are idle.
 
     The worker sees only committed rows, so its tests are transactional; such a test empties
-    every table after it ends (TRUNCATE), and a worker still writing a run the test started
-    and did not wait for would deadlock with it. Requesting transactional_db here puts this
-    wait before that.
+    every table after it ends, and a worker still writing a run the test started and did not
+    wait for would deadlock with that. Requesting transactional_db here puts this wait before it.
     """
     yield worker_process
-    deadline = time.monotonic() + 15
-    busy = Q(run__status__in=[RunStatus.QUEUED, RunStatus.RUNNING]) & ~Q(status__in=[NodeStatus.WAITING])
-    while NodeRun.objects.filter(busy).exists() or NodeRun.objects.filter(status=NodeStatus.RUNNING).exists():
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    time.sleep(0.2)  # the last commit's after-commit work (dispatch, prompts)
+    worker_process.settle()
+
+
+@pytest.fixture
+def in_process(transactional_db: None) -> Iterator[None]:
+    """The engine in the test's thread: a node's task runs as soon as the commit that made it ready, no worker.
+
+    Celery's documented eager mode: dispatch's after-commit send runs runner.execute at once,
+    so start() returns once the run has gone as far as it can without waiting; wait_for sends
+    the nodes whose timer or retry delay has come (tests.engine.running). The nodes themselves
+    still run on the runner's node threads, with their own database connections, so the test
+    is transactional: they see only what is committed.
+    """
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
 
 
 @pytest.fixture

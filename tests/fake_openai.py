@@ -31,6 +31,8 @@ class FakeOpenAI:
     """Answers `answers` in order (then `default_answer`); `failures` are served before answers.
 
     `delays` are the latencies of the next requests, in order; then every request takes `latency_s`.
+    With `gather` set, requests are held until that many are in flight at once (or 10 s pass):
+    a test of concurrent calls then sees them overlap however slowly a busy machine starts them.
     """
 
     def __init__(self, latency_s: float = 0.0, tokens_in: int = 100, tokens_out: int = 20) -> None:
@@ -45,7 +47,8 @@ class FakeOpenAI:
         self.seen: list[Seen] = []
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.lock = threading.Lock()
+        self.gather = 0
+        self.lock = threading.Condition()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,7 +76,8 @@ class FakeOpenAI:
 
         self.server = BurstServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # serve_forever looks for shutdown() between polls: at its default 0.5 s, closing waits that long.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def answer(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         with self.lock:
@@ -84,6 +88,11 @@ class FakeOpenAI:
                 failure = Failure(400, message="response_format json_schema is not supported by this server")
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.gather and self.in_flight >= self.gather:
+                self.gather = 0
+                self.lock.notify_all()
+            elif self.gather:
+                self.lock.wait_for(lambda: not self.gather, timeout=10)
             content = (
                 self.answers.pop(0) if self.answers and failure is None and path.endswith("/chat/completions") else None
             )

@@ -11,6 +11,7 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import ROOT, free_port
+from tests.eventually import eventually
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], timeout: float) -> re.Match[str]:
@@ -25,6 +26,14 @@ def read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], ti
         if found:
             return found
     raise AssertionError(f"no line matched {pattern!r} within {timeout} s:\n" + "".join(seen))
+
+
+def answered(browser: httpx.Client, path: str) -> httpx.Response | None:
+    """The page, or None while the server does not accept connections yet."""
+    try:
+        return browser.get(path)
+    except httpx.ConnectError:
+        return None
 
 
 def must_find(pattern: str, text: str) -> str:
@@ -76,15 +85,18 @@ def follow_demo_runs(browser: httpx.Client, token: str, socket: ClientConnection
         headers={"X-CSRFToken": token},
     )
     assert decided.status_code == 200, decided.text
-    deadline = time.monotonic() + 10
-    while (run := browser.get(f"/api/v1/runs/{reviewed}").json())["status"] != "succeeded":
-        assert time.monotonic() < deadline, f"the reviewed run did not finish: {run['status']}"
-        time.sleep(0.1)
+    run = eventually(
+        lambda: found if (found := browser.get(f"/api/v1/runs/{reviewed}").json())["status"] == "succeeded" else None,
+        timeout=10,
+        message="the reviewed run did not finish",
+    )
     assert run["output"] == {"answer": "Refund on its way."}
 
 
 def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}}
+    # DJANGO_SETTINGS_MODULE too: pytest's own (tests.settings) is not what a user runs.
+    unset = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     port = free_port()
     env.update(SWITCHYARD_DATA_DIR=str(tmp_path), PORT=str(port))
     process = subprocess.Popen(
@@ -106,12 +118,7 @@ def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
         assert (tmp_path / "db.sqlite3").exists()
 
         with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as browser:
-            for _ in range(100):
-                try:
-                    login_page = browser.get("/accounts/login/")
-                    break
-                except httpx.ConnectError:
-                    time.sleep(0.1)
+            login_page = eventually(lambda: answered(browser, "/accounts/login/"), timeout=10)
             token = must_find(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
             home = browser.post(
                 "/accounts/login/", data={"csrfmiddlewaretoken": token, "username": "admin", "password": password}

@@ -1,18 +1,25 @@
 """Real `celery worker` processes for tests, pointed at the test database and Redis."""
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
+import redis
 from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from config.celery import app
+from engine.models import NodeRun, NodeStatus, RunStatus
+from tests.eventually import eventually
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,6 +28,46 @@ def test_database_url() -> str:
     db = {key: str(value or "") for key, value in settings.DATABASES["default"].items()}
     credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
     return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+# The statuses a claim takes a node from once its wake_at has come.
+CLAIMABLE = [NodeStatus.PENDING, NodeStatus.FAILED, NodeStatus.CRASHED, NodeStatus.WAITING]
+
+
+def busy_nodes() -> QuerySet[NodeRun]:
+    """Nodes running, or due to be claimed by the message already sent for them."""
+    active_run = Q(run__status__in=[RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING])
+    due = Q(status__in=CLAIMABLE, wake_at__lte=timezone.now()) & active_run
+    return NodeRun.objects.filter(Q(status=NodeStatus.RUNNING) | due)
+
+
+def queued_messages() -> int:
+    """Messages in the default queue that no worker has taken yet."""
+    return int(broker().llen(app.conf.task_default_queue))
+
+
+def taken_messages() -> int:
+    """Messages a worker took and has not acknowledged: running, taken to run next, or held for a countdown.
+
+    Every task acknowledges late (CELERY_TASK_ACKS_LATE), after its after-commit work, and
+    Celery's Redis transport keeps each taken message in its `unacked` hash until then.
+    """
+    return int(broker().hlen("unacked"))
+
+
+def forget_messages() -> None:
+    """Drop the messages of earlier tests, for rows long gone: those queued, and those a killed worker held.
+
+    Only while no worker runs: Redis would hand a killed worker's messages to another only
+    after the visibility timeout (two hours), and until then they look like work in hand.
+    """
+    app.control.purge()
+    broker().delete("unacked", "unacked_index")
+
+
+@functools.cache
+def broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 class Worker:
@@ -50,6 +97,8 @@ class Worker:
             **os.environ,
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
+            # The app's own settings, not the test runner's (tests.settings).
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "SWITCHYARD_DATA_DIR": self.data_dir,
             "ENGINE_LEASE_SECONDS": str(lease_s),
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
@@ -67,12 +116,43 @@ class Worker:
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + 30
-        while not app.control.ping(destination=[self.name], timeout=0.5):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                raise RuntimeError(f"the Celery worker did not come up:\n{self.output()}")
+        try:
+            eventually(self._answers, timeout=30, interval=0)
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            raise RuntimeError(f"the Celery worker did not come up:\n{self.output()}") from None
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until the engine has nothing in hand for this worker: the provable end of what a test started.
+
+        Asked twice in a row: a task that sends a message (a webhook notice, a ready node) and
+        ends between two looks is seen by the next round.
+        """
+        eventually(
+            lambda: self._quiet() and self._quiet(),
+            timeout=timeout,
+            message=lambda: f"still busy: {list(busy_nodes().values_list('run_id', 'node_id', 'status'))}",
+        )
+
+    def _quiet(self) -> bool:
+        """No node busy, no message in the queue, and this worker holds no task but countdowns.
+
+        The worker is asked only when it holds a message: its answer takes a round trip through Redis.
+        """
+        if busy_nodes().exists() or queued_messages():
+            return False
+        return not taken_messages() or not self._busy()
+
+    def _busy(self) -> bool:
+        """Whether it runs a task or has one taken to run next; a task held for a countdown is not work in hand."""
+        inspect = app.control.inspect(destination=[self.name], timeout=2, limit=1)
+        return any((found or {}).get(self.name) for found in (inspect.active(), inspect.reserved()))
+
+    def _answers(self) -> bool:
+        """Whether it answers a ping (each waits up to 0.2 s for the reply); AssertionError if it exited."""
+        assert self.process.poll() is None, f"the Celery worker exited:\n{self.output()}"
+        return bool(app.control.ping(destination=[self.name], timeout=0.2))
 
     def output(self) -> str:
         self.log.flush()
@@ -97,3 +177,37 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
+
+
+class SharedWorker:
+    """The session's worker, started when a test first needs it.
+
+    A test that kills workers or needs one configured otherwise stops it, so that no other
+    worker takes its tasks; the next test that needs the shared worker starts it again.
+    """
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+
+    def get(self) -> Worker:
+        if self.worker is None or self.worker.process.poll() is not None:
+            self.stop()
+            forget_messages()
+            self.worker = Worker()
+        return self.worker
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    @contextlib.contextmanager
+    def replaced_by(self, **options: Any) -> Iterator[Worker]:
+        """A worker configured otherwise (Worker's options) in place of the shared one, for a module's tests."""
+        self.stop()
+        forget_messages()
+        worker = Worker(**options)
+        try:
+            yield worker
+        finally:
+            worker.stop()

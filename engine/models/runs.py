@@ -1,7 +1,8 @@
 """Runs, their node runs and events, the effect ledger and the node result cache.
 
-Status fields change only through engine/runs.py, which pairs every change with a RunEvent
-in the same transaction.
+The status fields of Run and NodeRun change only through engine/runs.py, which pairs every
+change with a RunEvent in the same transaction (tests/engine/test_status_owner.py checks that
+no other module writes one).
 """
 
 from django.conf import settings

@@ -27,15 +27,13 @@ class Embeddings:
 
 def resolve(workspace_id: int, name: str) -> Provider:
     """The provider called `name` in the workspace; NonRetryableError if there is none."""
-    from accounts.models import Workspace
-    from engine import provider_configs, secrets, statements, workspace_secrets
-    from engine.models import ProviderConfig
+    from engine import provider_configs, secrets, workspace_secrets
     from engine.providers.openai_compatible import OpenAICompatibleProvider
+    from engine.sql import lookups
 
     if name == BUILTIN:
         return builtin.BuiltinProvider()
-    found = statements.instances(ProviderConfig, ("workspace_id = %s AND name = %s", [workspace_id, name]), limit=1)
-    config = found[0] if found else None
+    config = lookups.provider_config(workspace_id, name)
     if config is None:
         raise NonRetryableError(f"There is no provider named {name!r} in this workspace", code="unknown_provider")
     try:
@@ -46,14 +44,13 @@ def resolve(workspace_id: int, name: str) -> Provider:
             "an owner must enter it again, or the old key must be restored (docs/deploy.md)",
             code="unreadable_credentials",
         ) from None
-    [workspace] = statements.instances(Workspace, ("id = %s", [workspace_id]), only=("http_allowlist",))
     return OpenAICompatibleProvider(
         config.name,
         config.base_url,
         key,
         workspace_secrets.render_headers(workspace_id, provider_configs.headers_to_send(config.headers)),
         float(config.timeout_s),
-        allowlist=list(workspace.http_allowlist),
+        allowlist=lookups.http_allowlist(workspace_id),
     )
 
 
@@ -102,13 +99,4 @@ def embedding_choices(workspace_id: int) -> list[tuple[str, str]]:
         (f"{entry['name']}|{model}", f"{entry['label']} · {model}")
         for entry in catalog(workspace_id)
         for model in entry["embedding_models"]
-    ]
-
-
-def chat_choices(workspace_id: int) -> list[tuple[str, str]]:
-    """("provider|model", label) pairs for a chat model picker; the built-in one first."""
-    return [
-        (f"{entry['name']}|{model}", f"{entry['label']} · {model}")
-        for entry in catalog(workspace_id)
-        for model in entry["models"]
     ]

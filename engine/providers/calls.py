@@ -18,13 +18,13 @@ from typing import Any
 from django.utils import timezone
 
 from engine import budgets, costs
+from engine.connection_release import release_connection
 from engine.errors import NodeError
 from engine.models import CachedCompletion, ModelPrice
 from engine.providers import builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
-from engine.waiting import give_back_connection
 
 # Output tokens assumed for the budget estimate when a node sets no max tokens.
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
@@ -96,7 +96,7 @@ class ModelCalls:
         spent = Decimal(0)
         try:
             if provider.kind != builtin.KIND:
-                give_back_connection(pooled_only=False)
+                release_connection(pooled_only=False)
             completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
         except SchemaFailure as failure:
             for exchange in failure.exchanges:

@@ -18,12 +18,13 @@ if (document.querySelector("[data-live-runs]")) {
 if (document.querySelector("[data-live-inbox]")) {
   followInbox(
     workspaceSocket,
-    () => void htmx.ajax("GET", listUrl(location), { target: "#inbox-list", swap: "outerHTML" }),
+    // The list is also the request's source, so that HX-Target names it and the server sends only the list.
+    () => void htmx.ajax("GET", listUrl(location), { source: "#inbox-list", target: "#inbox-list", swap: "outerHTML" }),
     (id) => {
       // The open item moved (decided or claimed elsewhere): show its new state instead of a stale form.
       const card = document.querySelector<HTMLElement>("[data-approval-card]");
       if (card?.dataset.approvalCard === String(id)) {
-        void htmx.ajax("GET", `/inbox/${id}/?fragment=card-refresh`, { target: "#approval-card", swap: "outerHTML" });
+        void htmx.ajax("GET", `/inbox/${id}/`, { source: card, target: card, swap: "outerHTML" });
       }
     },
   );

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client
 
-from accounts.consumers import workspace_group
 from config.asgi import application
+from engine.live import workspace_group
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,5 @@
 """Support-triage graphs with an approval step, and waiting for the step to ask."""
 
-import time
 from typing import Any
 
 from accounts.models import Workspace
@@ -10,6 +9,7 @@ from engine.models import NodeStatus, Run
 from engine.runs import Options
 from tests.engine.graphs import TRIGGER, edge, graph, node
 from tests.engine.running import node as node_run
+from tests.eventually import eventually
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
 TICKET = {
@@ -60,11 +60,9 @@ def start(workspace: Workspace, graph: dict[str, Any], input: dict[str, Any] | N
 
 def asking(run: Run, node_id: str = "review", timeout: float = 20) -> ApprovalRequest:
     """The run's approval request once its node has parked (decisions before that are retried later)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def parked() -> ApprovalRequest | None:
         found = ApprovalRequest.objects.filter(run=run, node_id=node_id).first()
-        if found is not None and node_run(run, node_id).status == NodeStatus.WAITING:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run.pk} did not ask for approval within {timeout} s")
-        time.sleep(0.05)
+        return found if found is not None and node_run(run, node_id).status == NodeStatus.WAITING else None
+
+    return eventually(parked, timeout, message=f"run {run.pk} did not ask for approval")

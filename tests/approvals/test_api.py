@@ -14,7 +14,7 @@ from tests.engine.graphs import graph as flow_graph
 from tests.engine.running import statuses, wait_for
 from tests.factories import MembershipFactory, UserFactory
 
-pytestmark = [pytest.mark.usefixtures("celery_worker"), pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("in_process"), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from accounts.models import Role
+from approvals.decisions import Choice, decide
 from tests.approvals.flows import TICKET, asking, start, triage
 from tests.browser.test_shell import sign_in
 from tests.engine.running import wait_for
@@ -39,6 +40,25 @@ def test_a_reviewer_sees_an_item_arrive_edits_the_draft_and_approves(asgi_server
     expect(page.get_by_text("Approved: Check the reply to Refund for order 1042")).to_be_visible()
     run = wait_for(run)
     assert run.output == {"answer": "Hello, your refund of the double charge is on its way."}
+    assert console_errors == []
+
+
+def test_an_open_item_decided_elsewhere_shows_its_new_state_in_place(asgi_server, owner, page: Page, console_errors):
+    MembershipFactory(workspace=owner.workspace, user=UserFactory(username="rita"), role=Role.REVIEWER)
+    run = start(owner.workspace, triage())
+    approval = asking(run)
+    sign_in(page, asgi_server, "rita")
+    page.goto(f"{asgi_server}/inbox/{approval.pk}/")
+    card = page.locator("#approval-card")
+    expect(card).to_have_attribute("data-status", "pending")
+    page.evaluate("window.__sameDocument = true")
+
+    decide(approval, owner.user, Choice("approve"))
+    expect(card).to_have_attribute("data-status", "approved", timeout=5000)
+    assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+    # Only the card was swapped in: not the whole page inside it.
+    assert (page.locator("#approval-card").count(), page.locator("h1").count()) == (1, 1)
+    wait_for(run)
     assert console_errors == []
 
 

@@ -1,7 +1,6 @@
 """Schedules: fire times across DST, validation, firing each slot once, catching up once, the API and page."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -17,6 +16,7 @@ from engine.models import Run, RunStatus
 from tests import workers
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import wait_for
+from tests.eventually import eventually
 from tests.factories import MembershipFactory, WorkflowFactory, WorkflowVersionFactory
 
 GOOD = chain(TRIGGER, node("answer", "reply", answer="hi {{ input.customer }}"))
@@ -166,19 +166,18 @@ def test_two_concurrent_ticks_fire_a_slot_once(workflow):
 
 
 def claims_waiting_on_a_lock(watcher: psycopg.Connection, want: int, within: float) -> set[int]:
-    """The sessions of the test database whose claiming UPDATE of a schedule waits on a lock,
-    polled until there are `want` of them or `within` seconds have passed."""
+    """The sessions of the test database whose claiming UPDATE of a schedule waits on a lock, once there are `want`."""
     claim = 'UPDATE "builder_schedule" SET "next_fire_at"%'
     query = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         " AND wait_event_type = 'Lock' AND query LIKE %s"
     )
-    deadline = time.monotonic() + within
-    while True:
-        waiting = {pid for (pid,) in watcher.execute(query, [claim]).fetchall()}
-        if len(waiting) >= want or time.monotonic() > deadline:
-            return waiting
-        time.sleep(0.01)
+
+    def waiting() -> set[int] | None:
+        found = {pid for (pid,) in watcher.execute(query, [claim]).fetchall()}
+        return found if len(found) >= want else None
+
+    return eventually(waiting, within, message=f"fewer than {want} claims waited on the lock")
 
 
 def test_after_downtime_it_catches_up_once_for_the_latest_missed_slot(workflow):
@@ -367,10 +366,11 @@ def test_a_real_worker_fires_a_due_schedule_and_the_run_succeeds(celery_worker, 
 
     fire_schedules.delay()
 
-    deadline = time.monotonic() + 20
-    while not (run := Run.objects.filter(trigger_kind="schedule").first()):
-        assert time.monotonic() < deadline, f"no scheduled run within 20 s:\n{celery_worker.output()}"
-        time.sleep(0.1)
+    run = eventually(
+        lambda: Run.objects.filter(trigger_kind="schedule").first(),
+        timeout=20,
+        message=lambda: f"no scheduled run:\n{celery_worker.output()}",
+    )
     assert wait_for(run).status == RunStatus.SUCCEEDED
     assert run.output == {"answer": "hi Eve"}
     schedule.refresh_from_db()

@@ -227,3 +227,18 @@ def test_it_lists_runs_with_filters_and_a_capped_page(owner, outsider, login_as)
     assert client.get(f"/api/v1/runs?status=failed&before={failed['next_before']}").json()["items"][0]["id"] == mine[1]
     assert client.get("/api/v1/runs?limit=1000").status_code == 422
     assert client.get("/api/v1/runs?status=exploded").json()["error"]["message"].startswith("Invalid fields: ")
+
+
+def test_it_changes_a_workflow_as_the_list_page_does(client):
+    from accounts.models import AuditEntry
+
+    workflow = create(client).json()
+    client.patch(
+        f"/api/v1/workflows/{workflow['id']}",
+        {"name": "Renamed", "description": "refunds", "archived": True},
+        content_type="application/json",
+        headers={"X-CSRFToken": client.csrf_token()},
+    )
+    entries = AuditEntry.objects.filter(target_type="builder.workflow", target_id=str(workflow["id"])).order_by("pk")
+    actions = entries.values_list("action", flat=True)
+    assert list(actions) == ["workflow.created", "workflow.renamed", "workflow.described", "workflow.archived"]

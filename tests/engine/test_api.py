@@ -7,8 +7,8 @@ from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import wait_for
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
-# Every test here may start a run; the worker must be idle before the tables are emptied.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+# Every test here may start a run: in-process, it has gone as far as it can when the API answers.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process")]
 
 GRAPH = chain(
     node(

@@ -1,6 +1,5 @@
 """Budgets: refused calls name the budget, concurrent calls cannot overspend, alerts fire once."""
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,16 +8,15 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core import mail
 from django.utils import timezone
 
-from config.celery import app
 from engine import budgets
 from engine.models import BudgetHold, BudgetScope, BudgetSpend, CostEntry, NodeRun, NodeStatus, RunEvent
 from tests.accounts.test_consumers import connect, session_cookie
 from tests.engine.graphs import TRIGGER, edge, graph, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
+from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory, RunFactory
 from tests.fake_openai import FakeOpenAI
-from tests.workers import Worker
 
 # Output tokens per call; the fake reports exactly this many, and 1 token in.
 MAX_TOKENS = 10
@@ -26,12 +24,10 @@ CALL_COST = (1 * Decimal("2.50") + MAX_TOKENS * Decimal("10")) / 1_000_000
 
 
 @pytest.fixture(scope="module")
-def worker_process(django_db_setup, django_db_blocker):
+def worker_process(shared_worker):
     """Enough threads for fifty model calls at once."""
-    app.control.purge()
-    worker = Worker(concurrency=60)
-    yield worker
-    worker.stop()
+    with shared_worker.replaced_by(concurrency=60) as worker:
+        yield worker
 
 
 @pytest.fixture
@@ -67,6 +63,7 @@ def fan_out(count: int, **params):
 @pytest.mark.usefixtures("celery_worker")
 def test_it_bills_at_most_one_call_past_a_budget_under_fifty_concurrent_calls(workspace, provider, fake):
     BudgetFactory(workspace=workspace, name="Monthly AI", limit=CALL_COST * 20)
+    fake.gather = 10
 
     # Retries allowed, so that a refusal tried again would show as a later attempt.
     run = wait_for(start(workspace, fan_out(50, retry={"max_attempts": 3, "initial_delay_s": 0})), timeout=60)
@@ -112,10 +109,15 @@ def test_structured_answers_with_a_repair_overspend_by_at_most_one_call(workspac
 
 def settled(run, timeout: float = 30):
     """The run fails at its first refusal; calls already in flight finish and bill after that."""
-    deadline = time.monotonic() + timeout
-    while NodeRun.objects.filter(run=run, status="running").exists() or BudgetSpend.objects.filter(reserved__gt=0):
-        assert time.monotonic() < deadline, "model calls still in flight"
-        time.sleep(0.1)
+    eventually(
+        lambda: (
+            not (
+                NodeRun.objects.filter(run=run, status="running").exists() or BudgetSpend.objects.filter(reserved__gt=0)
+            )
+        ),
+        timeout,
+        message="model calls still in flight",
+    )
 
 
 @pytest.mark.django_db(transaction=True)

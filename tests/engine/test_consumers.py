@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
+from engine.event_types import EventType
 from engine.events import change
 from engine.models import RunEvent
 from tests.accounts.test_consumers import session_cookie
@@ -18,7 +19,7 @@ def burst(run_id: int, count: int) -> None:
     """`count` committed transitions, each publishing its prompt, as a busy run would."""
     for n in range(count):
         with change(run_id) as step:
-            step.event("node.running", f"n{n}")
+            step.event(EventType.NODE_RUNNING, f"n{n}")
 
 
 def connect(

@@ -1,6 +1,5 @@
 """kill -9 in the middle of nodes: every run still finishes, and no callback is posted twice."""
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,17 +7,19 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from engine import runs
 from engine.models import BudgetHold, CostEntry, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
 from tests.engine.running import start, wait_for
+from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer, Reply
 from tests.workers import Worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
 RUNS = 20
 
 
@@ -39,10 +40,8 @@ def test_runs_survive_a_killed_worker_without_duplicate_callbacks(workspace, ser
     first = Worker(beat=True, lease_s=2)
     try:
         started = [start(workspace, data, {"n": n}) for n in range(RUNS)]
-        deadline = time.monotonic() + 15
-        while NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING).count() < 5:
-            assert time.monotonic() < deadline, "nodes never got going"
-            time.sleep(0.05)
+        lookups = NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING)
+        eventually(lambda: lookups.count() >= 5, timeout=15, message="nodes never got going")
     finally:
         first.kill()
     assert NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING).exists(), "the kill hit no running node"
@@ -62,6 +61,10 @@ def test_runs_survive_a_killed_worker_without_duplicate_callbacks(workspace, ser
     assert RunEvent.objects.filter(type="node.crashed").count() >= 5
 
 
+def lease_expired(node_run_id: int) -> bool:
+    return NodeRun.objects.get(pk=node_run_id).lease_expires_at < timezone.now()
+
+
 def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
     from engine.registry import NodeResult
 
@@ -70,7 +73,7 @@ def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
     )
     zombie = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "zombie", lease_s=0.01)
     assert zombie is not None
-    time.sleep(0.05)
+    eventually(lambda: lease_expired(zombie.pk))
     assert runs.crash(zombie), "the reaper takes the expired lease"
     fresh = runs.claim(zombie.pk, "fresh", lease_s=30)
     assert fresh is not None
@@ -91,12 +94,12 @@ def test_it_claims_a_retried_node_with_its_own_lease_and_no_resume_payload(works
     run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=graph), {}, runs.Options())
     first = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "first-owner", lease_s=0.01)
     assert first is not None
-    time.sleep(0.05)
+    eventually(lambda: lease_expired(first.pk))
     assert runs.crash(first)
     again = runs.claim(first.pk, "second-owner", lease_s=30)
     assert again is not None
     assert (again.lease_owner, again.resume, again.attempt) == ("second-owner", None, 2)
-    then = runs.Then("second-owner", 30, within_s=3600)
+    then = runs.ClaimNext("second-owner", 30, within_s=3600)
     assert runs.succeed(again, NodeResult(output={}), then=then)
     taken = then.claimed
     assert taken is not None, "the node made ready is claimed in the same transaction"
@@ -113,10 +116,11 @@ def test_a_model_call_cut_off_by_a_killed_worker_gives_its_budget_hold_back(work
     first = Worker(lease_s=2)
     try:
         run = start(workspace, chain(TRIGGER, draft))
-        deadline = time.monotonic() + 15
-        while not (fake.chat_requests() and BudgetHold.objects.exists()):
-            assert time.monotonic() < deadline, "the model call never started"
-            time.sleep(0.05)
+        eventually(
+            lambda: fake.chat_requests() and BudgetHold.objects.exists(),
+            timeout=15,
+            message="the model call never started",
+        )
     finally:
         first.kill()
     fake.latency_s = 0.05
@@ -125,10 +129,7 @@ def test_a_model_call_cut_off_by_a_killed_worker_gives_its_budget_hold_back(work
     second = Worker(beat=True, lease_s=2)
     try:
         finished = wait_for(run, timeout=60)
-        deadline = time.monotonic() + 20
-        while BudgetHold.objects.exists():
-            assert time.monotonic() < deadline, "the reaper never gave the hold back"
-            time.sleep(0.1)
+        eventually(lambda: not BudgetHold.objects.exists(), timeout=20, message="the reaper never gave the hold back")
     finally:
         second.stop()
     try:
@@ -181,11 +182,12 @@ def test_a_node_that_cannot_be_recorded_does_not_strand_the_others_of_its_messag
     worker = Worker(env={"ENGINE_DISPATCH_SPREAD": "1"}, lease_s=3)
     try:
         run = start(workspace, data)
-        deadline = time.monotonic() + 20
         others = NodeRun.objects.filter(run=run, node_id__startswith="n")
-        while others.filter(status=NodeStatus.SUCCEEDED).count() < len(slow):
-            assert time.monotonic() < deadline, f"the slow nodes were not recorded:\n{worker.output()[-3000:]}"
-            time.sleep(0.05)
+        eventually(
+            lambda: others.filter(status=NodeStatus.SUCCEEDED).count() == len(slow),
+            timeout=20,
+            message=lambda: f"the slow nodes were not recorded:\n{worker.output()[-3000:]}",
+        )
         said = worker.output()
     finally:
         worker.stop()

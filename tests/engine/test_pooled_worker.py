@@ -20,11 +20,12 @@ APP_NAME = "pooled-test-worker"
 
 
 @pytest.fixture(scope="module")
-def worker_process(django_db_setup: None, django_db_blocker: object) -> Iterator[workers.Worker]:
+def worker_process(shared_worker: workers.SharedWorker) -> Iterator[workers.Worker]:
     """This module's worker: eight threads, three connections."""
-    worker = workers.Worker(concurrency=8, env={"DB_POOL_SIZE": str(POOL_SIZE), "PGAPPNAME": APP_NAME})
-    yield worker
-    worker.stop()
+    with shared_worker.replaced_by(
+        concurrency=8, env={"DB_POOL_SIZE": str(POOL_SIZE), "PGAPPNAME": APP_NAME}
+    ) as worker:
+        yield worker
 
 
 @pytest.fixture

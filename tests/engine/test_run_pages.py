@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from engine.filters import PAGE
 from engine.models import Run
+from monitoring.filters import PAGE
 from tests.factories import RunFactory, WorkflowFactory, WorkflowVersionFactory
 
 GRAPH = {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
@@ -93,7 +93,7 @@ def test_it_pages_with_a_cursor(owner, login_as):
 
 
 def test_it_serves_only_the_rows_for_live_refresh(owner, runs, login_as):
-    response = login_as(owner).get("/runs/?status=failed&fragment=rows")
+    response = login_as(owner).get("/runs/?status=failed", headers={"HX-Request": "true"})
     html = response.content.decode()
     assert html.strip().startswith('<tbody id="run-rows">')
     assert "<nav" not in html

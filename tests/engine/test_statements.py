@@ -1,9 +1,10 @@
-"""The engine's statements on PostgreSQL: prepared once per connection, one statement per list size."""
+"""The engine's SQL on PostgreSQL: named parameters, prepared once per connection, one statement per list size."""
 
 import pytest
 from django.db import connection, transaction
 
-from engine import statements
+from engine.sql import readiness
+from engine.sql.script import run_script
 
 pytestmark = pytest.mark.django_db
 
@@ -15,27 +16,33 @@ def _prepared(fragment: str) -> list[str]:
 
 
 def test_a_statement_is_prepared_once_and_then_executed():
-    query = ("SELECT count(*) FROM engine_run WHERE id = %s AND last_seq >= %s", [0, 0])
-    assert statements.run_script([query])[0].rows == [(0,)]
-    assert statements.run_script([query])[0].rows == [(0,)]
+    query = ("SELECT count(*) FROM engine_run WHERE id = %(id)s AND last_seq >= %(seq)s", {"id": 0, "seq": 0})
+    assert run_script([query])[0].rows == [(0,)]
+    assert run_script([query])[0].rows == [(0,)]
     [prepared] = _prepared("FROM engine_run WHERE id = $1 AND last_seq >= $2")
     assert prepared.startswith("PREPARE engine_")
 
 
+def test_a_name_used_twice_is_one_parameter():
+    query = ("SELECT %(n)s::int + %(n)s::int, %(m)s::int", {"m": 1, "n": 20})
+    assert run_script([query])[0].rows == [(40, 1)]
+    assert _prepared("SELECT $1::int + $1::int, $2::int")
+
+
 def test_lists_of_any_size_share_one_prepared_statement():
     for node_ids in (["a"], ["a", "b", "c"], [f"n{i}" for i in range(150)]):
-        assert statements.run_script([statements.rows(0, node_ids)])[0].rows == []
+        assert run_script([readiness.rows(0, node_ids)])[0].rows == []
     assert len(_prepared("FROM engine_noderun WHERE run_id = $1 AND node_id = ANY($2)")) == 1
 
 
 def test_a_statement_prepared_in_a_rolled_back_transaction_still_runs():
-    query = ("SELECT %s::int + 41", [1])
+    query = ("SELECT %(one)s::int + 41", {"one": 1})
     sid = transaction.savepoint()
-    assert statements.run_script([query])[0].rows == [(42,)]
+    assert run_script([query])[0].rows == [(42,)]
     transaction.savepoint_rollback(sid)
-    assert statements.run_script([query])[0].rows == [(42,)]
+    assert run_script([query])[0].rows == [(42,)]
 
 
 def test_a_script_gives_each_statement_its_own_outcome():
-    outcomes = statements.run_script([("SELECT %s::text", ["one"]), ("SELECT %s::int, %s::int", [2, 3])])
+    outcomes = run_script([("SELECT %(a)s::text", {"a": "one"}), ("SELECT %(a)s::int, %(b)s::int", {"a": 2, "b": 3})])
     assert [outcome.rows for outcome in outcomes] == [[("one",)], [(2, 3)]]

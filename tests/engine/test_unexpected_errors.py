@@ -10,11 +10,11 @@ from engine import runs
 from engine.flow import run_graph
 from engine.models import NodeRun
 from engine.registry import NodeResult
-from engine.runner import Airborne, Flight
+from engine.runner import Execution, NodeBatch
 from engine.workspace_secrets import SecretsInUse
 from tests.engine.graphs import TRIGGER, chain, node
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
 
 
 def test_it_shows_an_unexpected_error_without_its_traceback_and_logs_the_traceback(workspace, caplog):
@@ -29,9 +29,9 @@ def test_it_shows_an_unexpected_error_without_its_traceback_and_logs_the_traceba
         landed.set_exception(error)
     later = time.monotonic() + 60
     trigger = run_graph(run.pk).node("start")
-    airborne = Airborne(claimed, trigger, workspace.pk, {}, None, later, later, SecretsInUse(workspace.pk))
+    execution = Execution(claimed, trigger, workspace.pk, {}, None, later, later, SecretsInUse(workspace.pk))
     with caplog.at_level(logging.ERROR, logger="engine.runner"):
-        Flight("this-test", time.monotonic())._land(airborne, landed)
+        NodeBatch("this-test", time.monotonic()).record(execution, landed)
     failed = NodeRun.objects.get(pk=claimed.pk)
     assert failed.error["code"] == "unexpected_error"
     assert failed.error["message"] == "The node failed unexpectedly (RuntimeError)"

@@ -12,6 +12,7 @@ from engine import reaper, webhooks
 from engine.models import DeliveryStatus, Run, WebhookDelivery
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, wait_for
+from tests.eventually import eventually
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 from tests.fakes import Reply
 
@@ -19,13 +20,11 @@ GRAPH = chain(TRIGGER, node("answer", "reply", answer="Re: {{ input.subject }}")
 
 
 def wait_for_delivery(delivery: WebhookDelivery, status: str, timeout: float = 15) -> WebhookDelivery:
-    deadline = time.monotonic() + timeout
-    while True:
+    def reached() -> WebhookDelivery | None:
         delivery.refresh_from_db()
-        if delivery.status == status:
-            return delivery
-        assert time.monotonic() < deadline, f"delivery is {delivery.status} after {timeout} s: {delivery.last_error}"
-        time.sleep(0.05)
+        return delivery if delivery.status == status else None
+
+    return eventually(reached, timeout, message=lambda: f"delivery is {delivery.status}: {delivery.last_error}")
 
 
 def test_signatures_check_secret_time_and_body():

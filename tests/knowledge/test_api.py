@@ -1,5 +1,4 @@
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from accounts import tokens
 from accounts.models import AuditEntry, Role, Scope
 from knowledge.models import Chunk, Document, KnowledgeBase
 from knowledge.tasks import sync_due_documents
+from tests.eventually import eventually
 from tests.factories import KnowledgeBaseFactory, MembershipFactory, UserFactory
 from tests.fakes import Reply
 
@@ -33,12 +33,13 @@ def reader(owner):
 
 
 def settled(client, base_id, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        documents = client.get(f"/api/v1/knowledge-bases/{base_id}/documents").json()
-        if all(d["status"] in ("ready", "failed") for d in documents) or time.monotonic() > deadline:
-            return {d["title"]: d for d in documents}
-        time.sleep(0.1)
+    """The base's documents by title, once each is ready or failed."""
+
+    def documents():
+        found = client.get(f"/api/v1/knowledge-bases/{base_id}/documents").json()
+        return {d["title"]: d for d in found} if all(d["status"] in ("ready", "failed") for d in found) else None
+
+    return eventually(documents, timeout, message="documents still being ingested")
 
 
 def test_it_creates_uploads_ingests_and_answers_queries(writer, reader):
@@ -174,10 +175,11 @@ def test_the_beat_tick_skips_an_unchanged_page_and_re_ingests_a_changed_one(owne
     def tick_and_wait(fetches: int) -> dict:
         Document.objects.update(next_sync_at=timezone.now() - timedelta(minutes=1))
         assert sync_due_documents() == 1
-        deadline = time.monotonic() + 20
-        while len(server.requests("/plans")) < fetches or Document.objects.get().status != "ready":
-            assert time.monotonic() < deadline, "the re-sync did not finish"
-            time.sleep(0.1)
+        eventually(
+            lambda: len(server.requests("/plans")) >= fetches and Document.objects.get().status == "ready",
+            timeout=20,
+            message="the re-sync did not finish",
+        )
         return writer.get(f"/api/v1/knowledge-bases/{base.pk}/documents/{added['id']}").json()
 
     unchanged = tick_and_wait(2)

@@ -6,7 +6,7 @@ from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
 from tests.factories import DocumentFactory, KnowledgeBaseFactory
 
-pytestmark = [pytest.mark.usefixtures("celery_worker"), pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("in_process"), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def test_it_names_the_field_when_pasted_text_or_a_url_is_wrong(teammate, base, l
 
 
 def test_it_renders_the_documents_fragment_for_live_refresh(owner, base, login_as):
-    html = login_as(owner).get(f"/knowledge/{base.pk}/?fragment=documents").content.decode()
+    html = login_as(owner).get(f"/knowledge/{base.pk}/", headers={"HX-Request": "true"}).content.decode()
     assert html.lstrip().startswith('<div id="documents" data-live-knowledge')
     assert "<html" not in html
 

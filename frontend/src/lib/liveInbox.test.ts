@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { approvalOf, isInboxPrompt, keyAction, listUrl, neighbour } from "./liveInbox";
 
 describe("listUrl", () => {
-  it("keeps scope and sort and asks for the list fragment", () => {
-    expect(listUrl({ pathname: "/inbox/", search: "?scope=me&sort=deadline" })).toBe("/inbox/?scope=me&sort=deadline&fragment=list");
-    expect(listUrl({ pathname: "/inbox/7/", search: "" })).toBe("/inbox/7/?fragment=list");
+  it("keeps scope and sort", () => {
+    expect(listUrl({ pathname: "/inbox/", search: "?scope=me&sort=deadline" })).toBe("/inbox/?scope=me&sort=deadline");
+    expect(listUrl({ pathname: "/inbox/7/", search: "" })).toBe("/inbox/7/");
   });
 });
 

@@ -1,25 +1,25 @@
 // Keeps the review inbox current and drives it from the keyboard. The workspace socket says an
 // approval appeared or was decided; the page re-fetches its list (server-rendered) and, when the
 // open item is the one that moved, its card. Messages are only prompts; the database is the truth.
+import { ENDED_RUN_STATUSES, LiveMessage } from "./eventTypes.generated";
 import { coalesce, followSocket } from "./liveRuns";
 
-const PROMPTS = new Set(["approval.created", "approval.decided", "approval.claimed"]);
-const ENDED = new Set(["cancelled", "failed", "succeeded"]);
+const PROMPTS = new Set<unknown>([LiveMessage.APPROVAL_CREATED, LiveMessage.APPROVAL_DECIDED, LiveMessage.APPROVAL_CLAIMED]);
+const ENDED = new Set<unknown>(ENDED_RUN_STATUSES);
 
 export type InboxKeyAction = "next" | "previous" | "approve" | "edit" | "reject";
 
+/** The page's own address, scope and sort kept; asked over htmx, the server answers with the list alone. */
 export function listUrl(location: Pick<Location, "pathname" | "search">): string {
-  const params = new URLSearchParams(location.search);
-  params.set("fragment", "list");
-  return `${location.pathname}?${params.toString()}`;
+  return `${location.pathname}${location.search}`;
 }
 
 /** True for prompts that can change the list: an approval moved, or a run ended (its item leaves). */
 export function isInboxPrompt(data: unknown): boolean {
   if (typeof data !== "object" || data === null) return false;
   const { type, status } = data as { type?: unknown; status?: unknown };
-  if (typeof type === "string" && PROMPTS.has(type)) return true;
-  return type === "run.updated" && typeof status === "string" && ENDED.has(status);
+  if (PROMPTS.has(type)) return true;
+  return type === LiveMessage.RUN_UPDATED && ENDED.has(status);
 }
 
 /** The approval id a prompt is about, if any. */

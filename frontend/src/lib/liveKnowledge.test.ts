@@ -16,8 +16,8 @@ describe("isDocumentPrompt", () => {
 });
 
 describe("documentsUrl", () => {
-  it("asks the knowledge base's page for its documents fragment, wherever the address bar stands", () => {
-    const list = { dataset: { documentsUrl: "/knowledge/7/?fragment=documents" } };
-    expect(documentsUrl(list)).toBe("/knowledge/7/?fragment=documents");
+  it("asks the knowledge base's own page, wherever the address bar stands", () => {
+    const list = { dataset: { documentsUrl: "/knowledge/7/" } };
+    expect(documentsUrl(list)).toBe("/knowledge/7/");
   });
 });

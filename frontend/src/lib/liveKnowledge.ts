@@ -2,13 +2,14 @@
 // socket says a document of some knowledge base moved; the page re-fetches its list (server-
 // rendered, progress bars included) when it is this page's knowledge base. Prompts only: the
 // database is the truth, and a reconnect re-fetches in case prompts were lost meanwhile.
+import { LiveMessage } from "./eventTypes.generated";
 import { coalesce, followSocket } from "./liveRuns";
 
 /** True for a prompt about a document of knowledge base `baseId`. */
 export function isDocumentPrompt(data: unknown, baseId: number): boolean {
   if (typeof data !== "object" || data === null) return false;
   const { type, knowledge_base: base } = data as { type?: unknown; knowledge_base?: unknown };
-  return type === "knowledge.document" && base === baseId;
+  return type === LiveMessage.KNOWLEDGE_DOCUMENT && base === baseId;
 }
 
 /** The list's own address, not the address bar's: a form refused with 422 is shown at its POST address. */

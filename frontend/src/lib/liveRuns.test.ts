@@ -2,9 +2,9 @@ import { describe, expect, it, vi } from "vitest";
 import { coalesce, isRunUpdate, nextDelay, rowsUrl } from "./liveRuns";
 
 describe("rowsUrl", () => {
-  it("keeps the filters and asks for the rows fragment", () => {
-    expect(rowsUrl({ pathname: "/runs/", search: "?status=failed&before=9" })).toBe("/runs/?status=failed&before=9&fragment=rows");
-    expect(rowsUrl({ pathname: "/runs/", search: "" })).toBe("/runs/?fragment=rows");
+  it("keeps the filters", () => {
+    expect(rowsUrl({ pathname: "/runs/", search: "?status=failed&before=9" })).toBe("/runs/?status=failed&before=9");
+    expect(rowsUrl({ pathname: "/runs/", search: "" })).toBe("/runs/");
   });
 });
 

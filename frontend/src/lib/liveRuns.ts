@@ -1,16 +1,16 @@
 // Keeps a runs list current: the workspace socket says a run moved, and the list re-fetches its
 // rows (the server renders them). Messages are only prompts; the rows come from the database.
+import { LiveMessage } from "./eventTypes.generated";
 
 const REFUSED = new Set([4401, 4403, 4404]);
 
+/** The page's own address, filters kept; asked over htmx, the server answers with the rows alone. */
 export function rowsUrl(location: Pick<Location, "pathname" | "search">): string {
-  const params = new URLSearchParams(location.search);
-  params.set("fragment", "rows");
-  return `${location.pathname}?${params.toString()}`;
+  return `${location.pathname}${location.search}`;
 }
 
 export function isRunUpdate(data: unknown): boolean {
-  return typeof data === "object" && data !== null && (data as { type?: unknown }).type === "run.updated";
+  return typeof data === "object" && data !== null && (data as { type?: unknown }).type === LiveMessage.RUN_UPDATED;
 }
 
 export function nextDelay(attempt: number, random: () => number = Math.random): number {

@@ -7,14 +7,10 @@
 // the server to resend after lastSeq, and refetches the snapshot if that has not filled the gap
 // within RESUME_TIMEOUT_MS.
 
+import { ENDED_RUN_STATUSES, EventType, NODE_STATUS_AFTER, NODE_STATUSES, RUN_STATUS_AFTER, RUN_STATUSES, type NodeStatus, type RunStatus } from "./eventTypes.generated";
 import { formatClock, formatDateTime } from "./format";
 
-export type NodeStatus = "pending" | "running" | "succeeded" | "failed" | "crashed" | "skipped" | "waiting" | "cancelled";
-export type RunStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
-
-export const NODE_STATUSES: readonly NodeStatus[] = ["pending", "running", "succeeded", "failed", "crashed", "skipped", "waiting", "cancelled"];
-export const RUN_STATUSES: readonly RunStatus[] = ["queued", "running", "waiting", "succeeded", "failed", "cancelled"];
-export const ENDED_RUN_STATUSES: readonly RunStatus[] = ["succeeded", "failed", "cancelled"];
+export { ENDED_RUN_STATUSES, NODE_STATUSES, RUN_STATUSES, type NodeStatus, type RunStatus };
 export const RESUME_TIMEOUT_MS = 2000;
 
 export interface NodeError {
@@ -130,36 +126,16 @@ export interface Step {
   effects: Effect[];
 }
 
-const NODE_EVENT_STATUS: Record<string, NodeStatus> = {
-  "node.queued": "pending",
-  "node.running": "running",
-  "node.succeeded": "succeeded",
-  "node.failed": "failed",
-  "node.crashed": "crashed",
-  "node.skipped": "skipped",
-  "node.waiting": "waiting",
-  "node.cancelled": "cancelled",
-};
-
-const RUN_EVENT_STATUS: Record<string, RunStatus> = {
-  "run.queued": "queued",
-  "run.running": "running",
-  "run.waiting": "waiting",
-  "run.succeeded": "succeeded",
-  "run.failed": "failed",
-  "run.cancelled": "cancelled",
-  "run.retried": "running",
-};
-
 /** Events after which the node's duration (since its last node.running) is known. */
-const DURATION_EVENTS = new Set(["node.succeeded", "node.failed", "node.crashed", "node.cancelled", "node.waiting"]);
+const DURATION_EVENTS = new Set<string>([EventType.NODE_SUCCEEDED, EventType.NODE_FAILED, EventType.NODE_CRASHED, EventType.NODE_CANCELLED, EventType.NODE_WAITING]);
 
+// An event from the wire may be of a type this build does not know: it then moves no status.
 export function nodeStatusForEvent(event: string): NodeStatus | null {
-  return NODE_EVENT_STATUS[event] ?? null;
+  return NODE_STATUS_AFTER[event as EventType] ?? null;
 }
 
 export function runStatusForEvent(event: string): RunStatus | null {
-  return RUN_EVENT_STATUS[event] ?? null;
+  return RUN_STATUS_AFTER[event as EventType] ?? null;
 }
 
 export function isRunEnded(status: RunStatus | null): boolean {
@@ -310,13 +286,13 @@ function applyToNode(node: NodeState, message: EventMessage, status: NodeStatus)
   const payload = message.payload ?? {};
   const next: NodeState = { ...node, status };
   switch (message.event) {
-    case "node.queued":
+    case EventType.NODE_QUEUED:
       next.retryAt = null;
       next.durationMs = null;
       next.runningSince = null;
       if (payload.retry_of_attempt !== undefined) next.error = null;
       break;
-    case "node.running":
+    case EventType.NODE_RUNNING:
       next.runningSince = message.at;
       next.startedAt = message.at;
       next.finishedAt = null;
@@ -325,22 +301,22 @@ function applyToNode(node: NodeState, message: EventMessage, status: NodeStatus)
       next.error = null;
       if (typeof payload.attempt === "number") next.attempt = payload.attempt;
       break;
-    case "node.succeeded":
+    case EventType.NODE_SUCCEEDED:
       next.handle = typeof payload.handle === "string" ? payload.handle : "";
       next.cacheHit = Boolean(payload.cache_hit);
       next.error = null;
       break;
-    case "node.failed":
-    case "node.crashed": {
+    case EventType.NODE_FAILED:
+    case EventType.NODE_CRASHED: {
       const retryAt = payload.retry_at;
       next.retryAt = typeof retryAt === "string" && retryAt ? retryAt : null;
       if (typeof payload.attempt === "number") next.attempt = payload.attempt;
-      const code = typeof payload.code === "string" ? payload.code : message.event === "node.crashed" ? "worker_lost" : "error";
-      const text = typeof payload.error === "string" ? payload.error : message.event === "node.crashed" ? "The worker running this node stopped answering" : "";
+      const code = typeof payload.code === "string" ? payload.code : message.event === EventType.NODE_CRASHED ? "worker_lost" : "error";
+      const text = typeof payload.error === "string" ? payload.error : message.event === EventType.NODE_CRASHED ? "The worker running this node stopped answering" : "";
       next.error = { code, message: text };
       break;
     }
-    case "node.cancelled":
+    case EventType.NODE_CANCELLED:
       next.retryAt = null;
       break;
   }
@@ -348,7 +324,7 @@ function applyToNode(node: NodeState, message: EventMessage, status: NodeStatus)
     const ms = durationBetween(node.runningSince, message.at);
     if (ms !== null) next.durationMs = ms;
     next.runningSince = null;
-    next.finishedAt = message.event === "node.waiting" ? null : message.at;
+    next.finishedAt = message.event === EventType.NODE_WAITING ? null : message.at;
   }
   return next;
 }
@@ -386,7 +362,7 @@ export function receiveEvent(state: RunViewState, message: EventMessage, now: nu
   const row = rowOf(message);
   const timeline = !last || last.seq < row.seq ? [...state.timeline, row] : mergeTimeline(state.timeline, [row], lastSeq);
   const effects: Effect[] = [];
-  if (["run.succeeded", "run.failed", "run.cancelled"].includes(message.event)) effects.push({ type: "refetch", reason: "run-ended" });
+  if (isRunEnded(runStatusForEvent(message.event))) effects.push({ type: "refetch", reason: "run-ended" });
   return {
     state: { ...applied, lastSeq, timeline, resume: state.resume && state.resume.after < lastSeq ? null : state.resume },
     effects,
@@ -448,36 +424,36 @@ export function describeEvent(row: Pick<TimelineRow, "event" | "payload">): stri
   const str = (key: string) => (typeof p[key] === "string" && p[key] ? (p[key] as string) : "");
   const parts: string[] = [];
   switch (row.event) {
-    case "node.running":
+    case EventType.NODE_RUNNING:
       if (typeof p.attempt === "number" && p.attempt > 1) parts.push(`attempt ${p.attempt}`);
       break;
-    case "node.succeeded":
+    case EventType.NODE_SUCCEEDED:
       if (str("handle")) parts.push(`→ ${str("handle")}`);
       if (p.cache_hit) parts.push("cache hit");
       break;
-    case "node.failed":
-    case "node.crashed":
+    case EventType.NODE_FAILED:
+    case EventType.NODE_CRASHED:
       if (str("code")) parts.push(str("code"));
       if (str("error")) parts.push(str("error"));
       if (str("retry_at")) parts.push(`retry at ${formatClock(str("retry_at")) || str("retry_at")}`);
       break;
-    case "node.queued":
+    case EventType.NODE_QUEUED:
       if (typeof p.retry_of_attempt === "number") parts.push(`retry of attempt ${p.retry_of_attempt}`);
       break;
-    case "node.waiting":
+    case EventType.NODE_WAITING:
       if (str("until")) parts.push(`until ${formatDateTime(str("until"))}`);
       break;
-    case "run.queued":
+    case EventType.RUN_QUEUED:
       if (str("trigger")) parts.push(`trigger ${str("trigger")}`);
       break;
-    case "run.failed":
+    case EventType.RUN_FAILED:
       if (str("error")) parts.push(str("error"));
       break;
-    case "run.escalated":
+    case EventType.RUN_ESCALATED:
       if (str("reason")) parts.push(str("reason"));
       break;
-    case "run.cancelled":
-    case "run.retried":
+    case EventType.RUN_CANCELLED:
+    case EventType.RUN_RETRIED:
       if (str("by")) parts.push(`by ${str("by")}`);
       break;
   }

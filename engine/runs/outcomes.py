@@ -1,0 +1,174 @@
+"""Recording a node's outcome: its result (succeed), its error (fail), or its worker's death (crash)."""
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from engine import retry
+from engine.errors import NodeError
+from engine.event_types import EventType
+from engine.events import Change, announce, change
+from engine.flow import blockers, first_reads, run_graph
+from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunEvent, RunStatus
+from engine.registry import NodeResult
+from engine.runs.claims import Attempt, ClaimNext, claimed_by, fenced, take_queued
+from engine.runs.progress import cancel_open_nodes, progress
+from engine.sql import outcomes, readiness
+from engine.sql.script import Statement, run_script
+
+
+def _record(node_run: Attempt, values: Mapping[str, Any]) -> Statement:
+    """Write an outcome, fenced as `fenced` says (through the hot path's SQL; rowcount 0: fenced out)."""
+    return outcomes.record(node_run.pk, node_run.attempt, node_run.lease_owner, values)
+
+
+def succeed(
+    node_run: Attempt,
+    result: NodeResult,
+    *,
+    cache_hit: bool = False,
+    input: Any = None,
+    then: ClaimNext | None = None,
+) -> bool:
+    """Record the node's result (and its resolved params as `input`): done, or parked to wait.
+
+    With `then`, one of the nodes that became ready is claimed for the caller (see ClaimNext).
+    The fenced write of the result and the rows that decide what follows are sent with the
+    run lock, in one round trip (change's `locked_reads`).
+    """
+    now = timezone.now()
+    values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
+    if input is not None:
+        values["input"] = input
+    parks = result.park or result.wait_until is not None
+    if parks:
+        values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
+    else:
+        values |= {"status": NodeStatus.SUCCEEDED, "finished_at": now, "cache_hit": cache_hit}
+    graph = run_graph(node_run.run_id)
+    plain = not parks and result.answer is None and result.escalation is None
+    if plain and connection.vendor == "postgresql" and (waiting := blockers(graph, node_run.node_id)):
+        event = RunEvent(
+            type=EventType.NODE_SUCCEEDED,
+            node_id=node_run.node_id,
+            payload={"handle": result.handle, "cache_hit": cache_hit},
+        )
+        if _recorded_alone(node_run, values, waiting, event):
+            return True
+    # A parked node resolves no edge: only the run's status may move (to waiting).
+    changed = [] if parks else [node_run.node_id]
+    reads = first_reads(graph, changed)
+    locked_reads = [_record(node_run, values), *([readiness.rows(node_run.run_id, reads)] if reads else [])]
+    with change(node_run.run_id, locked_reads=locked_reads, now=now) as step:
+        if not step.reads[0].rowcount:
+            return False
+        if parks:
+            if result.wait_until is not None:
+                step.later.append((node_run.pk, result.wait_until))
+            until = result.wait_until.isoformat() if result.wait_until else None
+            step.event(EventType.NODE_WAITING, node_run.node_id, until=until)
+        else:
+            step.event(EventType.NODE_SUCCEEDED, node_run.node_id, handle=result.handle, cache_hit=cache_hit)
+        if result.answer is not None:
+            step.set_run(output=result.answer)
+        if result.escalation is not None:
+            step.set_run(escalation_reason=result.escalation)
+            step.event(EventType.RUN_ESCALATED, node_run.node_id, reason=result.escalation)
+        progress(step, changed, readiness.by_node(step.reads[1]) if reads else {})
+        if then is not None and step.ready and step.run.status not in ENDED_RUN:
+            take_queued(step, then)
+    if then is not None:
+        claimed_by(then)
+    return True
+
+
+def _recorded_alone(node_run: Attempt, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:
+    """Record a success that makes nothing ready in one script (outcomes.record_alone); False if it did not apply.
+
+    A fan-out's branches finish this way: each holds the run lock only while the server runs
+    the script, instead of across two round trips to this worker.
+    """
+    at = timezone.now()
+    fence = (node_run.attempt, node_run.lease_owner)
+    script = outcomes.record_alone(node_run.pk, node_run.run_id, fence, values, waiting, event, at)
+    found = run_script(script)[1].rows
+    if not found:
+        return False
+    event.seq, workspace_id = found[0]
+    announce(node_run.run_id, workspace_id, [event], at, None)
+    return True
+
+
+def fail(node_run: Attempt, error: NodeError, trace: str = "", input: Any = None) -> bool:
+    """Record the node's error; schedule the next attempt if the policy allows, else fail the run."""
+    with change(node_run.run_id) as step:
+        policy = run_graph(step.run.pk).node(node_run.node_id).retry
+        details = {"code": error.code, "message": str(error), "details": error.details, "traceback": trace}
+        tries = node_run.attempt - node_run.crashes  # attempts a crash cut short are not the node's failures
+        again = retry.may_retry(policy, tries, error)
+        wake_at = step.now + timedelta(seconds=retry.wait_s(policy, tries, error)) if again else None
+        values = {"status": NodeStatus.FAILED, "error": details, "wake_at": wake_at, "finished_at": step.now}
+        if input is not None:
+            values["input"] = input
+        if not run_script([_record(node_run, values)])[0].rowcount:
+            return False
+        retry_at = wake_at.isoformat() if wake_at else None
+        step.event(
+            EventType.NODE_FAILED,
+            node_run.node_id,
+            attempt=node_run.attempt,
+            code=error.code,
+            error=str(error),
+            retry_at=retry_at,
+        )
+        _after_failure(step, node_run, str(error), wake_at)
+    return True
+
+
+def crash(node_run: Attempt) -> bool:
+    """The worker died holding this node (its lease expired): run it again at once, a few times.
+
+    A crash is not the node's failure, so it does not spend the node's retry policy; it is
+    capped separately so a node that kills every worker it lands on cannot loop forever.
+    """
+    with change(node_run.run_id) as step:
+        lost = NodeError("The worker running this node stopped answering", code="worker_lost")
+        again = node_run.crashes < settings.ENGINE_CRASH_RETRIES
+        wake_at = step.now if again else None
+        values = {
+            "crashes": F("crashes") + 1,
+            "status": NodeStatus.CRASHED,
+            "wake_at": wake_at,
+            "finished_at": step.now,
+            "error": {"code": lost.code, "message": str(lost)},
+        }
+        expired = fenced(node_run) & Q(lease_expires_at__lt=step.now)
+        if not NodeRun.objects.filter(expired).update(**values):
+            return False
+        step.event(
+            EventType.NODE_CRASHED,
+            node_run.node_id,
+            attempt=node_run.attempt,
+            retry_at=wake_at.isoformat() if wake_at else None,
+        )
+        _after_failure(step, node_run, str(lost), wake_at)
+    return True
+
+
+def _after_failure(step: Change, node_run: Attempt, message: str, wake_at: Any) -> None:
+    node_id = node_run.node_id
+    if wake_at is not None:
+        NodeRun.objects.filter(pk=node_run.pk).update(dispatched_at=None)
+        step.later.append((node_run.pk, wake_at))
+        progress(step, [])
+        return
+    if step.run.status in ENDED_RUN:
+        return
+    cancel_open_nodes(step, include_running=False)
+    step.set_run(status=RunStatus.FAILED, finished_at=step.now, error=f"{node_id}: {message}")
+    step.event(EventType.RUN_FAILED, node_id, error=message)

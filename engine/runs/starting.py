@@ -1,0 +1,172 @@
+"""Starting a run: from a version or a draft, again with the same input, or reusing an earlier run's results."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from engine import graph as graphs
+from engine.event_types import EventType, node_event
+from engine.events import Change, change
+from engine.models import NodeRun, NodeStatus, Run, TriggerKind
+from engine.runs.progress import progress
+
+# The fields a node of a partial run copies from the earlier run whose result it reuses.
+REUSED_FIELDS = ("status", "attempt", "input", "output", "handle", "usage", "started_at", "finished_at")
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """Where a run's graph comes from: a published version, or a draft for a test run."""
+
+    workspace_id: int
+    graph: dict[str, Any]
+    workflow_id: int | None = None
+    workflow_name: str = ""
+    version_id: int | None = None
+    version_number: int | None = None
+    callback_urls: tuple[str, ...] = ()
+
+
+class RunRejected(Exception):
+    """The run cannot start; `problems` say why, each with a path."""
+
+    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass
+class Options:
+    trigger_kind: str = TriggerKind.MANUAL
+    created_by: User | None = None
+    is_test: bool = False
+    idempotency_key: str = ""
+
+
+def start_run(source: RunSource, input: Any, options: Options | None = None) -> Run:
+    """Validate the graph and the input against the trigger's schema, store the run, queue its trigger.
+
+    With an idempotency key, a second start with the same key returns the first run unchanged.
+    """
+    options = options or Options()
+    if options.idempotency_key and (earlier := _same_key(source, options.idempotency_key)) is not None:
+        return earlier
+    try:
+        graph = graphs.parse(source.graph, workspace_id=source.workspace_id)
+    except graphs.GraphInvalid as invalid:
+        raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
+    trigger = graph.trigger()
+    schema = trigger.params.get("input_schema") or {"type": "object"}
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(input), key=lambda e: list(e.path))
+    if errors:
+        problems = [
+            {"path": ".".join(["input", *map(str, e.path)]), "code": "bad_input", "message": e.message} for e in errors
+        ]
+        raise RunRejected("The input does not match the trigger's schema", problems)
+    try:
+        with transaction.atomic():
+            run = create(source, graph, input, options)
+    except IntegrityError:
+        # A concurrent start with the same idempotency key won the insert.
+        earlier = _same_key(source, options.idempotency_key)
+        if earlier is None:
+            raise
+        return earlier
+    with change(run.pk) as step:
+        step.event(EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number)
+        _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
+    run.refresh_from_db()
+    return run
+
+
+def _same_key(source: RunSource, key: str) -> Run | None:
+    return Run.objects.filter(
+        workspace_id=source.workspace_id, workflow_id=source.workflow_id, idempotency_key=key
+    ).first()
+
+
+def create(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
+    """The run's row and a pending row per node; callers wrap it in a transaction. Nothing is queued yet."""
+    run = Run.objects.create(
+        workspace_id=source.workspace_id,
+        workflow_id=source.workflow_id,
+        workflow_name=source.workflow_name,
+        version_id=source.version_id,
+        version_number=source.version_number,
+        graph=graph.model_dump(mode="json"),
+        input=input,
+        trigger_kind=options.trigger_kind,
+        is_test=options.is_test,
+        created_by=options.created_by,
+        idempotency_key=options.idempotency_key,
+        callback_urls=list(dict.fromkeys(source.callback_urls)),
+    )
+    NodeRun.objects.bulk_create(
+        NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
+        for node in graph.nodes
+    )
+    return run
+
+
+def rerun(run: Run, options: Options) -> Run:
+    """A new run with the same input on the same graph (and so the same pinned version)."""
+    source = RunSource(
+        workspace_id=run.workspace_id,
+        graph=run.graph,
+        workflow_id=run.workflow_id,
+        workflow_name=run.workflow_name,
+        version_id=run.version_id,
+        version_number=run.version_number,
+        callback_urls=tuple(run.callback_urls),
+    )
+    options.is_test = run.is_test
+    return start_run(source, run.input, options)
+
+
+def start_reusing(
+    source: RunSource,
+    graph: graphs.Graph,
+    previous: Run,
+    earlier: Mapping[str, NodeRun],
+    rerun: set[str],
+    options: Options,
+    from_node: str,
+) -> Run:
+    """A new run of `graph` whose nodes outside `rerun` keep the result they had in `previous` (`earlier`).
+
+    `earlier` holds `previous`'s node runs by node id; a node outside `rerun` with none there
+    is skipped (engine.partial_runs, which decides all this, checks that none of those is
+    needed). The reused nodes are recorded as they ended, then what follows them is queued.
+    """
+    with transaction.atomic():
+        run = create(source, graph, previous.input, options)
+        reused = []
+        for node_run in NodeRun.objects.filter(run=run).exclude(node_id__in=rerun):
+            old = earlier.get(node_run.node_id)
+            if old is None:
+                node_run.status = NodeStatus.SKIPPED
+            else:
+                for name in REUSED_FIELDS:
+                    setattr(node_run, name, getattr(old, name))
+                node_run.cache_hit = True
+            reused.append(node_run)
+        NodeRun.objects.bulk_update(reused, [*REUSED_FIELDS, "cache_hit"])
+    with change(run.pk) as step:
+        step.event(
+            EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number, from_node=from_node
+        )
+        for node_run in reused:
+            step.event(node_event(node_run.status), node_run.node_id, reused_from=previous.pk, handle=node_run.handle)
+        progress(step, [n.node_id for n in reused])
+    run.refresh_from_db()
+    return run
+
+
+def _make_ready(step: Change, node_run: NodeRun) -> None:
+    NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now, dispatched_at=step.now)
+    step.ready.append(node_run.pk)
+    step.event(EventType.NODE_QUEUED, node_run.node_id)

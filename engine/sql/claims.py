@@ -1,0 +1,134 @@
+"""Taking a ready node for a worker: the claim statements and the `Claim` they give."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from engine.event_types import EventType
+from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunStatus
+from engine.sql.run_lock import lock
+from engine.sql.script import Outcome, Statement, assignments, converted, stored
+
+# What a claim reads of the node; the node's input, output and error are not needed to run it.
+CLAIM_FIELDS = ("id", "run_id", "node_id", "status", "attempt", "crashes", "wake_at", "resume", "lease_owner")
+CLAIMABLE = (NodeStatus.PENDING, NodeStatus.FAILED, NodeStatus.CRASHED, NodeStatus.WAITING)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A node run as a claim read it (CLAIM_FIELDS), and whether the claim woke it from a wait."""
+
+    pk: int
+    run_id: int
+    node_id: str
+    status: str
+    attempt: int
+    crashes: int
+    wake_at: datetime | None
+    resume: Any
+    lease_owner: str
+    resumed_from_wait: bool = False
+
+
+def claim_from(row: Sequence[Any], resumed_from_wait: bool = False) -> Claim:
+    """A Claim from a CLAIM_FIELDS row, its values converted as the ORM's compiler converts them."""
+    values = converted(NodeRun, CLAIM_FIELDS, row)
+    values["pk"] = values.pop("id")
+    return Claim(**values, resumed_from_wait=resumed_from_wait)
+
+
+def node_for_claim(node_run_id: int) -> Statement:
+    """Read what a claim needs of a node (see `claimed`)."""
+    return f"SELECT {', '.join(CLAIM_FIELDS)} FROM engine_noderun WHERE id = %(id)s", {"id": node_run_id}  # noqa: S608
+
+
+def claimed(outcome: Outcome) -> Claim | None:
+    """The node `node_for_claim` or `claim_pending` gave, if there was one."""
+    return claim_from(outcome.rows[0]) if outcome.rows else None
+
+
+def take(claim: Claim, values: Mapping[str, Any]) -> Statement:
+    """Set `values` on the node if it still has the status and attempt `claim` read (rowcount 0: it moved)."""
+    columns, params = assignments(NodeRun, values, "set_")
+    sql = (
+        f"UPDATE engine_noderun SET {columns} "  # noqa: S608
+        "WHERE id = %(id)s AND status = %(was_status)s AND attempt = %(was_attempt)s"
+    )
+    return sql, {**params, "id": claim.pk, "was_status": claim.status, "was_attempt": claim.attempt}
+
+
+def claim_pending(node_run_id: int, values: Mapping[str, Any]) -> Statement:
+    """Set `values` and a new attempt on a pending node, returning it (see `claimed`) if it was pending."""
+    columns, params = assignments(NodeRun, values, "set_")
+    sql = (
+        f"UPDATE engine_noderun SET {columns}, attempt = attempt + 1 "  # noqa: S608
+        f"WHERE id = %(id)s AND status = %(pending)s RETURNING {', '.join(CLAIM_FIELDS)}"
+    )
+    return sql, {**params, "id": node_run_id, "pending": NodeStatus.PENDING}
+
+
+def _marks(name: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
+    names = {f"{name}_{i}": value for i, value in enumerate(values)}
+    return ", ".join(f"%({n})s" for n in names), names
+
+
+def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetime) -> list[Statement]:
+    """A whole claim on PostgreSQL, for `run_script` (see runs.claim): lock, claim, events.
+
+    The first statement takes the run lock; the second, with its own snapshot taken under
+    the lock, claims the node if it is due and its run has not ended, moves a queued or
+    waiting run to running, and inserts node.running (and run.running) with the next seqs.
+    It returns the claimed node (CLAIM_FIELDS), whether the node was waiting, the run's
+    status before the claim, its workspace and its last seq: nothing if nothing was claimed.
+    """
+    claimable, claimable_params = _marks("claimable", CLAIMABLE)
+    ended, ended_params = _marks("ended", sorted(ENDED_RUN))
+    sql = f"""
+        WITH before AS (
+            SELECT n.status AS node_status, r.status AS run_status, r.workspace_id
+            FROM engine_noderun n JOIN engine_run r ON r.id = n.run_id WHERE n.id = %(id)s
+        ), claimed AS (
+            UPDATE engine_noderun SET status = %(running)s, lease_owner = %(owner)s, lease_expires_at = %(expires)s,
+                wake_at = NULL, started_at = %(now)s, finished_at = NULL,
+                attempt = attempt + CASE WHEN status = %(waiting)s THEN 0 ELSE 1 END
+            WHERE id = %(id)s AND status IN ({claimable}) AND wake_at IS NOT NULL AND wake_at <= %(now)s
+                AND (SELECT run_status FROM before) NOT IN ({ended})
+            RETURNING {", ".join(CLAIM_FIELDS)}
+        ), moved AS (
+            UPDATE engine_run
+            SET last_seq = last_seq + CASE WHEN status IN (%(queued)s, %(run_waiting)s) THEN 2 ELSE 1 END,
+                status = %(run_running)s, started_at = CASE WHEN status = %(queued)s THEN %(now)s ELSE started_at END
+            WHERE id = (SELECT run_id FROM claimed)
+            RETURNING last_seq
+        ), inserted AS (
+            INSERT INTO engine_runevent (run_id, seq, type, node_id, payload, created_at)
+            SELECT c.run_id, m.last_seq - CASE WHEN b.run_status IN (%(queued)s, %(run_waiting)s) THEN 1 ELSE 0 END,
+                %(node_running_event)s, c.node_id, jsonb_build_object('attempt', c.attempt), %(now)s::timestamptz
+            FROM claimed c, moved m, before b
+            UNION ALL
+            SELECT c.run_id, m.last_seq, %(run_running_event)s, '', '{{}}'::jsonb, %(now)s::timestamptz
+            FROM claimed c, moved m, before b WHERE b.run_status IN (%(queued)s, %(run_waiting)s)
+        )
+        SELECT c.*, b.node_status = %(waiting)s, b.run_status, b.workspace_id, m.last_seq
+        FROM claimed c, moved m, before b
+    """  # noqa: S608
+    params = {
+        "id": node_run_id,
+        "owner": owner,
+        "expires": stored(NodeRun, "lease_expires_at", lease_expires_at),
+        "now": stored(NodeRun, "started_at", now),
+        "running": NodeStatus.RUNNING,
+        "waiting": NodeStatus.WAITING,
+        "queued": RunStatus.QUEUED,
+        "run_waiting": RunStatus.WAITING,
+        "run_running": RunStatus.RUNNING,
+        "node_running_event": EventType.NODE_RUNNING,
+        "run_running_event": EventType.RUN_RUNNING,
+        **claimable_params,
+        **ended_params,
+    }
+    assert connection.vendor == "postgresql", "the one-statement claim is PostgreSQL's (runs.claim)"
+    return [lock(node_run_id=node_run_id), (sql, params)]

@@ -1,0 +1,36 @@
+"""What a node reads before it runs: its run's facts and the outputs of its upstream nodes, in one round trip."""
+
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+from accounts.models import Workspace
+from engine.models import NodeRun, NodeStatus, Run
+from engine.sql.readiness import of_nodes
+from engine.sql.script import from_json, run_script
+
+
+class RunFacts(NamedTuple):
+    """What a node needs of its run, with its workspace's outbound allowlist."""
+
+    input: Any
+    workspace_id: int
+    created_by_id: int | None
+    workflow_id: int | None
+    version_number: int | None
+    http_allowlist: list[str]
+
+
+def inputs(run_id: int, upstream: Collection[str]) -> tuple[RunFacts, dict[str, Any]]:
+    """The run's facts, and the outputs of the nodes named in `upstream` that succeeded (read fresh for each node)."""
+    sql = (
+        "SELECT r.input, r.workspace_id, r.created_by_id, r.workflow_id, r.version_number, w.http_allowlist "
+        "FROM engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %(run_id)s"
+    )
+    found, produced = run_script(
+        [(sql, {"run_id": run_id}), of_nodes("node_id, output", run_id, upstream, NodeStatus.SUCCEEDED)]
+    )
+    row = found.rows[0]
+    facts = RunFacts(
+        from_json(Run, "input", row[0]), row[1], row[2], row[3], row[4], from_json(Workspace, "http_allowlist", row[5])
+    )
+    return facts, {node_id: from_json(NodeRun, "output", output) for node_id, output in produced.rows}

@@ -1,0 +1,186 @@
+"""Running the engine's SQL: named parameters, several statements in one round trip, each prepared once.
+
+Every node passes through these statements a few times. Through the ORM, building and
+compiling each statement cost several times what the database spends running it, and the run
+row stays locked meanwhile (docs/benchmarks.md). Values are prepared by the models' own fields
+(`get_db_prep_save`), so what is stored is exactly what the ORM would store. The SQL is
+written for PostgreSQL and SQLite (the embedded mode) alike.
+
+A transition holds its run's lock from its first statement to COMMIT, and every transition
+of the run waits for it. So on PostgreSQL the statements of a transition go as two scripts
+(`run_script`): the lock with the reads it needs, then the writes with COMMIT. The lock is
+held for one client round trip, not one per statement. Each statement is a server-side
+prepared statement of the connection that runs it (`EXECUTE`), planned once per connection
+rather than at every run: planning the claim's and the outcome's statements took longer than
+running them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from django.db import connection
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+
+# SQL with `%(name)s` parameters, and their values by name.
+Statement = tuple[str, Mapping[str, Any]]
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+@dataclass
+class Outcome:
+    """What one statement of a script gave: its rows (empty for a write without RETURNING) and rowcount."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list[Outcome]:
+    """Run `statements` in order and give each one's outcome.
+
+    On PostgreSQL they go as one query string (the simple query protocol runs each statement
+    with its own snapshot, as separate calls would), so a script costs one round trip; with
+    `commit`, COMMIT ends the string and the transaction ends with it. Elsewhere they run one
+    by one and `commit` is left to the caller's transaction.
+    """
+    outcomes = []
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            for sql, params in statements:
+                cursor.execute(*positional(sql, params))
+                outcomes.append(_outcome(cursor))
+            return outcomes
+        calls, values = [], []
+        for sql, params in statements:
+            call, args = _execute(cursor, sql, params)
+            calls.append(call)
+            values += args
+        text = "; ".join([*calls, *(["COMMIT"] if commit else [])])
+        if not text:
+            return []
+        cursor.execute(text, values)
+        outcomes.append(_outcome(cursor))
+        while cursor.nextset():
+            outcomes.append(_outcome(cursor))
+    return outcomes[: len(statements)]
+
+
+def positional(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`sql` with a `%s` for each named parameter, and the values in that order."""
+    values: list[Any] = []
+
+    def mark(found: re.Match[str]) -> str:
+        values.append(params[found.group(1)])
+        return "%s"
+
+    return _NAMED.sub(mark, sql), values
+
+
+def _numbered(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`sql` with `$1`, `$2`… for its named parameters (a name used twice keeps its number), and the values."""
+    numbers: dict[str, int] = {}
+
+    def number(found: re.Match[str]) -> str:
+        return f"${numbers.setdefault(found.group(1), len(numbers) + 1)}"
+
+    body = _NAMED.sub(number, sql)
+    return body, [params[name] for name in numbers]
+
+
+class _Prepared:
+    """The names of the statements prepared on each PostgreSQL connection (by its psycopg object).
+
+    PREPARE lasts as long as the session and survives a rolled-back transaction, so a name is
+    recorded once its PREPARE has run. A connection holds at most LIMIT of them; statements
+    beyond that run unprepared, which bounds what an unusual text costs the server.
+    """
+
+    LIMIT = 200
+
+    def __init__(self) -> None:
+        self.names: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        self.lock = threading.Lock()
+
+    def of(self, raw: Any) -> set[str]:
+        with self.lock:
+            return self.names.setdefault(raw, set())
+
+
+_prepared_names = _Prepared()
+
+
+def _execute(cursor: Any, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed)."""
+    name = "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+    names = _prepared_names.of(cursor.connection)
+    body, values = _numbered(sql, params)
+    if name not in names:
+        if len(names) >= _Prepared.LIMIT:
+            return positional(sql, params)
+        cursor.execute(f"PREPARE {name} AS {body}")
+        names.add(name)
+    return (f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"), values
+
+
+def _outcome(cursor: Any) -> Outcome:
+    return Outcome(cursor.fetchall() if cursor.description else [], cursor.rowcount)
+
+
+def among(column: str, values: Sequence[Any], name: str) -> tuple[str, dict[str, Any]]:
+    """`column` is one of `values`: one array parameter on PostgreSQL, so that every list size is one
+    prepared statement; a parameter per value elsewhere."""
+    if not values:
+        return "FALSE", {}
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%({name})s)", {name: list(values)}
+    names = [f"{name}_{i}" for i in range(len(values))]
+    return f"{column} IN ({', '.join(f'%({n})s' for n in names)})", dict(zip(names, values, strict=True))
+
+
+def field(model: type[Model], name: str) -> Field[Any, Any]:
+    return cast("Field[Any, Any]", model._meta.get_field(name))
+
+
+def stored(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the model's field `name` stores it."""
+    return field(model, name).get_db_prep_save(value, connection)
+
+
+def assignments(model: type[Model], values: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    """`column = %(prefix_name)s, …` for an UPDATE's SET, and the values as the model's fields store them."""
+    parts, params = [], {}
+    for name, value in values.items():
+        parts.append(f"{connection.ops.quote_name(field(model, name).column)} = %({prefix}{name})s")
+        params[f"{prefix}{name}"] = stored(model, name, value)
+    return ", ".join(parts), params
+
+
+def converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A row's values by field name, converted as the ORM's compiler converts them."""
+    values = {}
+    for name, value in zip(names, row, strict=True):
+        column = field(model, name).get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = convert(value, column, connection)
+        values[name] = value
+    return values
+
+
+def instance(model: type[M], values: Mapping[str, Any]) -> M:
+    """A model instance with only `values` loaded; from_db wants them in the model's field order."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def from_json(model: type[Model], name: str, value: Any) -> Any:
+    """A JSON column's raw value as the model's field reads it."""
+    return field(model, name).from_db_value(value, None, connection)  # type: ignore[attr-defined]

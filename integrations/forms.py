@@ -1,0 +1,112 @@
+"""Forms of the settings pages (network, model providers, secrets); they validate, views save.
+
+The secrets forms check the shape only; engine/workspace_secrets.py checks the rest."""
+
+from django import forms
+
+from engine.models import ProviderKind
+from engine.outbound import parse_allowlist
+
+
+class AllowlistForm(forms.Form):
+    entries = forms.CharField(
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="One per line: a host name, an IP or a CIDR, each optionally with :port",
+    )
+
+    def clean_entries(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["entries"].splitlines() if line.strip()]
+        try:
+            parse_allowlist(lines)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return lines
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ProviderConfigForm(forms.Form):
+    """A provider configuration; the API key field is write-only: blank keeps the stored key."""
+
+    name = forms.SlugField(max_length=100, help_text="How nodes name it, e.g. openai")
+    kind = forms.ChoiceField(choices=ProviderKind.choices, initial=ProviderKind.OPENAI_COMPATIBLE)
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", label="Base URL", help_text="e.g. https://api.openai.com/v1"
+    )
+    chat_models = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="One model name per line"
+    )
+    embedding_models = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One model name per line"
+    )
+    headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text=(
+            "One per line as Name: value. Allowed: OpenAI-Organization, OpenAI-Project, OpenAI-Beta, HTTP-Referer, "
+            "X-Title; and api-key, x-api-key, Helicone-Auth, x-portkey-api-key with a secret as value: "
+            "{{ secrets.NAME }}"
+        ),
+    )
+    timeout_s = forms.IntegerField(min_value=1, max_value=600, initial=60, label="Timeout (seconds)")
+    api_key = forms.CharField(
+        required=False,
+        max_length=4000,
+        label="API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "Stored encrypted and never shown again; leave blank to keep the current key. Changing the base URL, "
+            "kind or headers removes a stored key unless you enter it again here"
+        ),
+    )
+    remove_api_key = forms.BooleanField(required=False, label="Remove the stored key")
+
+    def clean_chat_models(self) -> list[str]:
+        return _lines(self.cleaned_data["chat_models"])
+
+    def clean_embedding_models(self) -> list[str]:
+        return _lines(self.cleaned_data["embedding_models"])
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = {}
+        for line in _lines(self.cleaned_data["headers"]):
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                raise forms.ValidationError(f"{line!r} is not Name: value")
+            headers[name.strip()] = value.strip()
+        return headers
+
+    def values(self) -> dict[str, object]:
+        fields = ("name", "kind", "base_url", "chat_models", "embedding_models", "headers", "timeout_s")
+        return {field: self.cleaned_data[field] for field in fields}
+
+    def new_api_key(self) -> str | None:
+        """None keeps the stored key, "" removes it."""
+        if self.cleaned_data["remove_api_key"]:
+            return ""
+        return self.cleaned_data["api_key"] or None
+
+
+class SecretForm(forms.Form):
+    name = forms.CharField(
+        max_length=64, help_text="Capital letters, digits and _, e.g. CRM_API_KEY. Nodes use {{ secrets.NAME }}."
+    )
+    value = forms.CharField(
+        max_length=8000,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown again.",
+    )
+
+
+class RotateForm(forms.Form):
+    value = forms.CharField(
+        max_length=8000,
+        strip=False,
+        label="New value",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from integrations import network_views, provider_views, secret_views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("network/", network_views.network_settings, name="network-settings"),
+    path("network/rotate/", network_views.rotate_webhook_secret, name="rotate-webhook-secret"),
+    path("providers/", provider_views.provider_settings, name="provider-settings"),
+    path("providers/<int:config_id>/", provider_views.provider_settings, name="provider-edit"),
+    path("providers/<int:config_id>/delete/", provider_views.provider_delete, name="provider-delete"),
+    path("secrets/", secret_views.secret_settings, name="secret-settings"),
+    path("secrets/<int:secret_id>/rotate/", secret_views.secret_rotate, name="secret-rotate"),
+    path("secrets/<int:secret_id>/delete/", secret_views.secret_delete, name="secret-delete"),
+]

@@ -1,0 +1,172 @@
+"""Runs over the API: read status and node statuses, page through events, cancel, retry."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field
+
+from accounts.api_auth import token_scope
+from accounts.models import Scope
+from accounts.permissions import Action, can, get_for, visible
+from engine import runs
+from engine.models import NodeRun, Run, RunStatus, TriggerKind
+from monitoring.filters import filtered
+
+router = Router(tags=["runs"])
+EVENT_PAGE = 500
+MAX_PAGE = 100
+
+
+class NodeRunOut(Schema):
+    node_id: str
+    node_type: str
+    status: str
+    attempt: int
+    handle: str
+    input: Any = Field(description="the node's params after rendering")
+    output: Any
+    error: dict[str, Any] | None = Field(description="code, message, details; traceback only for owners")
+    usage: dict[str, Any] | None
+    cost: Decimal
+    cache_hit: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+class RunOut(Schema):
+    id: int
+    workflow_id: int | None
+    workflow_name: str
+    version_number: int | None
+    status: str
+    trigger_kind: str
+    is_test: bool
+    input: Any
+    output: Any
+    escalation_reason: str
+    error: str
+    cost: Decimal
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_seq: int
+    nodes: list[NodeRunOut]
+
+
+class EventOut(Schema):
+    seq: int
+    type: str
+    node_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventsOut(Schema):
+    events: list[EventOut]
+    next_after: int = Field(description="pass as ?after= to continue")
+    has_more: bool
+
+
+class RunSummaryOut(Schema):
+    id: int
+    workflow_id: int | None
+    workflow_name: str
+    version_number: int | None
+    status: str
+    trigger_kind: str
+    is_test: bool
+    created_at: datetime
+    finished_at: datetime | None
+    cost: Decimal
+
+
+class RunListOut(Schema):
+    items: list[RunSummaryOut]
+    next_before: int | None = Field(description="pass as ?before= for the next (older) page")
+
+
+class RunsQuery(Schema):
+    workflow: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1)
+    status: RunStatus | None = None
+    trigger: TriggerKind | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str | None = Field(None, max_length=200, description="text in the run input")
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+class EventsQuery(Schema):
+    after: int = Field(0, ge=0)
+    limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
+
+
+def node_out(node: NodeRun, *, with_traceback: bool) -> NodeRunOut:
+    error = dict(node.error) if node.error else None
+    if error is not None and not with_traceback:
+        error.pop("traceback", None)
+    duration = None
+    if node.started_at and node.finished_at:
+        duration = int((node.finished_at - node.started_at).total_seconds() * 1000)
+    fields = {f: getattr(node, f) for f in NodeRunOut.model_fields if f not in {"error", "duration_ms"}}
+    return NodeRunOut.model_validate({**fields, "error": error, "duration_ms": duration})
+
+
+def run_out(run: Run, user: Any = None) -> RunOut:
+    """The run as the API shows it; tracebacks are for workspace owners only."""
+    owner = user is not None and can(user, run.workspace_id, Action.MANAGE)
+    nodes = [node_out(node, with_traceback=owner) for node in NodeRun.objects.filter(run=run).order_by("id")]
+    fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}
+    return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes})
+
+
+@router.get("/runs", response=RunListOut, summary="Runs, newest first, filtered, with a cursor")
+@token_scope(Scope.RUNS_READ)
+def list_runs(request: HttpRequest, query: Query[RunsQuery]) -> RunListOut:
+    page = filtered(visible(request.user, Run), query.model_dump(exclude={"limit"}), size=query.limit)
+    items = [RunSummaryOut.model_validate(run, from_attributes=True) for run in page.runs]
+    return RunListOut(items=items, next_before=page.next_before)
+
+
+@router.get("/runs/{run_id}", response=RunOut, summary="A run with the status of each node")
+@token_scope(Scope.RUNS_READ)
+def get_run(request: HttpRequest, run_id: int) -> RunOut:
+    return run_out(get_for(request.user, Run, Action.VIEW, pk=run_id), request.user)
+
+
+@router.get("/runs/{run_id}/events", response=EventsOut, summary="Events after a sequence number, oldest first")
+@token_scope(Scope.RUNS_READ)
+def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) -> EventsOut:
+    run = get_for(request.user, Run, Action.VIEW, pk=run_id)
+    page = list(run.events.filter(seq__gt=query.after).order_by("seq")[: query.limit + 1])
+    events = [EventOut.model_validate(event, from_attributes=True) for event in page[: query.limit]]
+    return EventsOut(
+        events=events, next_after=events[-1].seq if events else query.after, has_more=len(page) > query.limit
+    )
+
+
+@router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")
+@token_scope(Scope.RUNS_TRIGGER)
+def cancel_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
+    run = get_for(request.user, Run, Action.EDIT, pk=run_id)
+    if not runs.cancel_run(run, by=cast(User, request.user)):
+        raise HttpError(409, f"Run {run.pk} has already ended ({run.status})")
+    run.refresh_from_db()
+    return Status(202, run_out(run, request.user))
+
+
+@router.post("/runs/{run_id}/retry", response={202: RunOut}, summary="Retry an ended run from its failed nodes")
+@token_scope(Scope.RUNS_TRIGGER)
+def retry_run(request: HttpRequest, run_id: int) -> Status[RunOut]:
+    run = get_for(request.user, Run, Action.EDIT, pk=run_id)
+    if not runs.retry_from_failed(run, by=cast(User, request.user)):
+        raise HttpError(409, f"Run {run.pk} is {run.status}: only failed or cancelled runs can be retried")
+    run.refresh_from_db()
+    return Status(202, run_out(run, request.user))

@@ -1,0 +1,45 @@
+"""Run pages of the current workspace: the runs list and one run's page."""
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.permissions import Action, can, get_for, require
+from accounts.views import current_membership
+from engine.models import Run
+from monitoring.filters import RunFilterForm, RunPage, filtered
+
+
+def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
+    """The runs list, of the workspace or (the builder's runs tab) of one workflow, filtered and paged."""
+    me = current_membership(request)
+    require(request.user, me.workspace_id, Action.VIEW)
+    query = request.GET.copy()
+    if workflow is not None:
+        query["workflow"] = str(workflow.pk)
+    form = RunFilterForm(query)
+    runs = Run.objects.filter(workspace_id=me.workspace_id)
+    page = filtered(runs, form.cleaned_data) if form.is_valid() else RunPage(runs=[], next_before=None)
+    params = query.copy()
+    params.pop("before", None)
+    context = {"form": form, "page": page, "workflow": workflow, "params": params.urlencode()}
+    # The live list re-fetches only its rows over htmx (app.ts, liveRuns) when the workspace socket says a run moved.
+    template = "monitoring/run_list.html#rows" if request.htmx else "monitoring/run_list.html"  # type: ignore[attr-defined]
+    return render(request, template, context, status=200 if form.is_valid() else 422)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def run_list(request: HttpRequest) -> HttpResponse:
+    return run_list_page(request)
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_for(request.user, Run, Action.VIEW, pk=run_id)
+    can_edit = can(request.user, run.workspace_id, Action.EDIT)
+    context = {"run": run, "can_edit": can_edit, "deliveries": run.deliveries.all()}
+    return render(request, "monitoring/run_detail.html", context)

@@ -1,0 +1,72 @@
+"""A busy worker outlives a Redis restart (config/celery.py's BrokerConnection), with no supervisor to restart it."""
+
+import json
+import signal
+from collections import Counter
+
+import pytest
+import redis
+
+from engine.models import NodeStatus, RunStatus
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import start, statuses, wait_for
+from tests.eventually import eventually
+from tests.fakes import Reply
+from tests.private_services import RedisServer, celery_broker
+from tests.workers import Worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
+
+
+def held_nodes(broker: redis.Redis) -> Counter[str]:
+    """The node messages a worker holds unacknowledged, as "countdown" (not due yet) or "running"."""
+    held: Counter[str] = Counter()
+    for entry in broker.hvals("unacked"):
+        headers = json.loads(entry)[0]["headers"]  # [message, exchange, routing key], as kombu stores it
+        if headers["task"] == "engine.tasks.execute_node":
+            held["countdown" if headers.get("eta") else "running"] += 1
+    return held
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "graceful"])
+def test_it_keeps_working_through_a_redis_restart(how, workspace, server, private_redis: RedisServer):
+    # The outside world answers slowly, so the call is still running when Redis goes away.
+    server.default = Reply(delay_s=3)
+    with celery_broker(private_redis.url):
+        worker = Worker(beat=True, env={"REDIS_URL": private_redis.url})
+        try:
+            slow = start(workspace, chain(TRIGGER, node("call", "http_request", url=server.url + "/slow")))
+            # Sent with a countdown: the worker holds the message, unacknowledged, until it is due.
+            parked = start(workspace, chain(TRIGGER, node("wait", "delay", seconds=20)))
+            broker = private_redis.client()
+            eventually(
+                lambda: (
+                    statuses(slow).get("call") == NodeStatus.RUNNING
+                    and held_nodes(broker) == Counter(countdown=1, running=1)
+                ),
+                timeout=20,
+                message=lambda: f"runs {statuses(slow)} {statuses(parked)}; held {held_nodes(broker)}",
+            )
+
+            private_redis.stop(how)
+            eventually(
+                lambda: "Connection to broker lost" in worker.output() or worker.process.poll() is not None,
+                timeout=20,
+                message="the worker did not notice that Redis went away",
+            )
+            private_redis.start()
+
+            try:
+                fresh = wait_for(start(workspace, chain(TRIGGER, node("shape", "transform", fields={"ok": True}))))
+            except AssertionError as stuck:
+                state = "exited" if worker.process.poll() is not None else "is alive"
+                raise AssertionError(f"{stuck}\nthe worker {state}; its log:\n{worker.output()[-4000:]}") from None
+            assert fresh.status == RunStatus.SUCCEEDED
+            assert worker.process.poll() is None, "the same worker process, not a restarted one"
+            # The runs caught by the restart finish too: the reaper (in the worker, with --beat)
+            # sends again what Redis lost.
+            assert [wait_for(run, timeout=60).status for run in (slow, parked)] == [RunStatus.SUCCEEDED] * 2
+            assert worker.process.poll() is None
+            assert "Unrecoverable error" not in worker.output()
+        finally:
+            worker.stop()
