@@ -263,10 +263,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # CONN_MAX_AGE says; config/celery.py applies CONN_MAX_AGE around tasks instead.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-ENGINE_LEASE_S = env.integer("ENGINE_LEASE_SECONDS", 30, minimum=2, maximum=600)
+# A crashed worker's node is taken over one lease after its last heartbeat (three beats per
+# lease, so two missed beats are survived); an outcome the database refuses for a moment is
+# recorded again for up to a lease (docs/engine.md, "Leases").
+ENGINE_LEASE_S = env.integer("ENGINE_LEASE_SECONDS", 12, minimum=2, maximum=600)
 ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
-ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 30, minimum=1, maximum=3600)
+ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 15, minimum=1, maximum=3600)
 ENGINE_CRASH_RETRIES = 3
 # CA certificates (PEM) trusted for outbound HTTPS besides the usual ones: http_request
 # nodes, webhooks and model providers behind an internal CA.

@@ -38,6 +38,9 @@ class Sums(Schema):
 
 class Totals(Sums):
     test_cost: Decimal = Field(description="the part of `cost` spent by test runs")
+    estimated_cost: Decimal = Field(
+        description="the part of `cost` billed at its budget reservation: calls whose worker died mid-call"
+    )
 
 
 class WorkflowSums(Sums):

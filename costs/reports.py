@@ -144,6 +144,8 @@ class Totals:
     cost: Decimal
     saved: Decimal
     test_cost: Decimal
+    # Calls whose worker died mid-call, billed at their budget reservation (engine.budgets.charge_orphans).
+    estimated_cost: Decimal = Decimal(0)
 
 
 def totals(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Totals:
@@ -160,8 +162,16 @@ def totals(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Totals
     if filters.model:
         tests = tests.filter(model=filters.model)
     test_cost = tests.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
+    estimated = CostEntry.objects.filter(
+        workspace_id=filters.workspace_id, estimated=True, created_at__gte=start, created_at__lt=end
+    )
+    if filters.workflow_id:
+        estimated = estimated.filter(workflow_id=filters.workflow_id)
+    if filters.model:
+        estimated = estimated.filter(model=filters.model)
+    estimated_cost = estimated.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
     sums: dict[str, Any] = dict(zip(SUMS, _sums(row), strict=True))
-    return Totals(**sums, test_cost=test_cost)
+    return Totals(**sums, test_cost=test_cost, estimated_cost=estimated_cost)
 
 
 def summary(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Table:
@@ -169,4 +179,5 @@ def summary(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Table
     figures = totals(filters, rows)
     cells = [[header, getattr(figures, name)] for header, name in zip(SUM_HEADERS, SUMS, strict=True)]
     cells.append(["Of which test runs (USD)", figures.test_cost])
+    cells.append(["Of which estimated: calls cut off by a crash, at their reservation (USD)", figures.estimated_cost])
     return Table("summary", "Totals", ["Figure", "Value"], cells)

@@ -6,9 +6,12 @@ calls never deadlock) and refuses the call if spent + reserved + estimate would 
 limit; concurrent calls therefore see each other's reservations, and since the estimate
 counts the prompt's tokens plus the node's max output tokens, a budget is overspent by at
 most the one call whose actual usage ran past its estimate.
-Each reservation is also kept as BudgetHold rows naming the node attempt that made it, so the
-reservation of a worker killed mid-call is given back by the reaper (release_orphans) instead
-of holding the budget back until the period ends.
+Each reservation is also kept as BudgetHold rows naming the node attempt and call that made
+it (one hold without a spend row when no budget applies). A worker killed mid-call leaves
+them behind with the call's outcome unknown: the provider may have answered and charged. The
+reaper (charge_orphans) then bills the call at its reservation, as a cost entry marked
+estimated, and moves the reservation from reserved to spent, so recorded spend never falls
+short of what a provider bills; a late answer to that call bills nothing more.
 Crossing a budget's alert_percent emits a run event, a workspace live message and an email
 to the owners, once per budget per period.
 """
@@ -17,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -27,7 +31,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Membership, Role
-from engine import live
+from engine import costs, live
 from engine.errors import NonRetryableError
 from engine.event_types import EventType, LiveMessage
 from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus
@@ -85,12 +89,28 @@ def applicable(scope: Scope) -> list[Budget]:
     return lookups.budgets(scope.workspace_id, scope.workflow_id)
 
 
-def reserve(scope: Scope, estimate: Decimal) -> Reservation:
-    """Hold `estimate` against every applicable budget, or raise BudgetExceeded naming the first that refuses."""
+def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None) -> Reservation:
+    """Hold `estimate` against every applicable budget, or raise BudgetExceeded naming the first that refuses.
+
+    `bill` (call number, node type, provider, model) is kept on the holds for an estimated
+    bill if the call's worker dies; with no budget, a call that may cost something still
+    leaves one hold for that.
+    """
     budgets = applicable(scope)
-    if not budgets:
-        return Reservation(scope, [], [], estimate)
     now = timezone.now()
+    if not budgets:
+        if not estimate or bill is None:
+            return Reservation(scope, [], [], estimate)
+        alone = BudgetHold.objects.create(
+            spend=None,
+            run_id=scope.run_id,
+            node_id=scope.node_id,
+            attempt=scope.attempt,
+            amount=estimate,
+            created_at=now,
+            bill=bill,
+        )
+        return Reservation(scope, [], [alone.pk], estimate)
     wanted = [BudgetSpend(budget=budget, period=period_of(budget, scope, now)) for budget in budgets]
     with transaction.atomic():
         BudgetSpend.objects.bulk_create(wanted, ignore_conflicts=True)
@@ -116,6 +136,7 @@ def reserve(scope: Scope, estimate: Decimal) -> Reservation:
                 attempt=scope.attempt,
                 amount=estimate,
                 created_at=now,
+                bill=bill or {},
             )
             for row in rows
         )
@@ -125,15 +146,18 @@ def reserve(scope: Scope, estimate: Decimal) -> Reservation:
 def settle(reservation: Reservation, actual: Decimal) -> None:
     """Replace the reservation by what the call cost; alert on budgets that crossed their threshold.
 
-    The call's cost counts even when its holds were already given back (the reaper released
-    them while this worker, taken for dead, still waited for the answer): the money was spent.
+    When none of the reservation's holds is left, the call was charged already: the reaper,
+    taking this worker for dead, billed it at its reservation (charge_orphans), or an earlier
+    try of this settle committed before its connection was lost. Nothing more is charged.
     """
-    if not reservation.spend_ids:
+    if not reservation.hold_ids:
         return
     crossed: list[BudgetSpend] = []
     with transaction.atomic():
         rows = _locked(reservation.spend_ids)
-        held, _ = _delete_holds(reservation.hold_ids)
+        held, deleted = _delete_holds(reservation.hold_ids)
+        if not deleted:
+            return
         for row in rows:
             row.reserved = max(Decimal(0), row.reserved - held.get(row.pk, Decimal(0)))
             row.spent += actual
@@ -153,12 +177,15 @@ def release(reservation: Reservation) -> None:
         _give_back(reservation.spend_ids, reservation.hold_ids)
 
 
-def release_orphans(older_than: datetime) -> int:
-    """Give back the holds of model calls whose node attempt is no longer running; how many.
+def charge_orphans(older_than: datetime) -> int:
+    """Bill, at their reservation, the model calls whose node attempt is no longer running; how many.
 
-    Such a call's worker died, or lost its lease, before it could settle. Only holds made
-    before `older_than` are looked at, so that a sweep never races the transaction that is
-    still creating a hold beside its node's claim.
+    Such a call's worker died, or lost its lease, before it could settle, so whether the
+    provider answered (and charged) is unknown: the call is billed at its reservation as an
+    estimated cost entry (or at its own bill, if it was billed before the worker died), and
+    its budgets are charged the same. Only holds made before `older_than` are looked at, so
+    that a sweep never races the transaction that is still creating a hold beside its node's
+    claim.
     """
     running = NodeRun.objects.filter(
         run_id=OuterRef("run_id"), node_id=OuterRef("node_id"), attempt=OuterRef("attempt"), status=NodeStatus.RUNNING
@@ -166,13 +193,37 @@ def release_orphans(older_than: datetime) -> int:
     orphans = list(
         BudgetHold.objects.filter(created_at__lt=older_than)
         .exclude(Exists(running))
-        .values_list("pk", "spend_id")[:ORPHANS_PER_SWEEP]
+        .values_list("pk", "spend_id", "run_id", "node_id", "attempt", "amount", "bill")[:ORPHANS_PER_SWEEP]
     )
-    if not orphans:
-        return 0
-    given = _give_back(list({spend_id for _, spend_id in orphans}), [pk for pk, _ in orphans])
-    log.info("gave back %d budget holds of model calls whose worker is gone", given)
-    return given
+    calls: dict[tuple[int, str, int, int], list[tuple[int, int | None, Decimal, dict[str, Any]]]] = {}
+    for pk, spend_id, run_id, node_id, attempt, amount, bill in orphans:
+        calls.setdefault((run_id, node_id, attempt, int(bill.get("call", 0))), []).append((pk, spend_id, amount, bill))
+    charged = 0
+    for (run_id, node_id, attempt, _), holds in calls.items():
+        charged += _charge_unknown(run_id, node_id, attempt, holds)
+    if charged:
+        log.info("billed %d model calls whose worker is gone at their reservation", charged)
+    return charged
+
+
+def _charge_unknown(
+    run_id: int, node_id: str, attempt: int, holds: list[tuple[int, int | None, Decimal, dict[str, Any]]]
+) -> int:
+    """Bill one call of unknown outcome and charge its budgets, once: 1 if this sweep did it."""
+    spend_ids = [spend_id for _, spend_id, _, _ in holds if spend_id is not None]
+    _, _, amount, bill = holds[0]
+    with transaction.atomic():
+        rows = _locked(spend_ids)
+        held, deleted = _delete_holds([pk for pk, _, _, _ in holds])
+        if not deleted:
+            return 0
+        cost = costs.record_estimate(run_id, node_id, attempt, bill, amount)
+        for row in rows:
+            row.reserved = max(Decimal(0), row.reserved - held.get(row.pk, Decimal(0)))
+            row.spent += cost
+            row.calls += 1
+            row.save(update_fields=["reserved", "spent", "calls"])
+    return 1
 
 
 def _locked(spend_ids: list[int]) -> list[BudgetSpend]:
@@ -182,9 +233,9 @@ def _locked(spend_ids: list[int]) -> list[BudgetSpend]:
     return list(rows.order_by("pk"))
 
 
-def _delete_holds(hold_ids: list[int]) -> tuple[dict[int, Decimal], int]:
+def _delete_holds(hold_ids: list[int]) -> tuple[dict[int | None, Decimal], int]:
     """Delete those of these holds still there (their rows locked): the amount each spend row held, and how many."""
-    held: dict[int, Decimal] = {}
+    held: dict[int | None, Decimal] = {}
     found = BudgetHold.objects.filter(pk__in=hold_ids)
     for spend_id, amount in found.values_list("spend_id", "amount"):
         held[spend_id] = held.get(spend_id, Decimal(0)) + amount
@@ -198,6 +249,8 @@ def _give_back(spend_ids: list[int], hold_ids: list[int]) -> int:
         _locked(spend_ids)
         held, deleted = _delete_holds(hold_ids)
         for spend_id, amount in held.items():
+            if spend_id is None:
+                continue
             BudgetSpend.objects.filter(pk=spend_id).update(reserved=Greatest(F("reserved") - amount, Decimal(0)))
     return deleted
 

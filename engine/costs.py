@@ -2,7 +2,9 @@
 
 `record` is the only writer of CostEntry and CostDaily. It is idempotent per
 (run, node, attempt, call): a redelivered task that records the same call again changes
-nothing, so totals never count a call twice.
+nothing, so totals never count a call twice. `record_estimate` bills a call whose outcome
+is unknown (its worker died mid-call) at its budget reservation, marked `estimated`; it
+takes the call's place, so a late answer to the same call is not billed again.
 """
 
 from dataclasses import dataclass
@@ -93,19 +95,60 @@ def record(
         latency_ms=call.latency_ms,
         created_at=now,
     )
+    return entry if _insert(entry) else None
+
+
+def record_estimate(run_id: int, node_id: str, attempt: int, bill: dict[str, Any], amount: Decimal) -> Decimal:
+    """Bill a call whose outcome is unknown at `amount`, its reservation; what it adds to the bill.
+
+    When the call was billed already (its worker died after billing it), that bill stands and
+    its cost is returned instead.
+    """
+    run_row = lookups.billing_facts(run_id)
+    if run_row is None:
+        return Decimal(0)
+    index = int(bill.get("call", 0))
+    entry = CostEntry(
+        workspace_id=run_row.workspace_id,
+        run_id=run_id,
+        node_id=node_id,
+        node_type=bill.get("node_type", ""),
+        attempt=attempt,
+        call=index,
+        workflow_id=run_row.workflow_id,
+        workflow_name=run_row.workflow_name,
+        version_number=run_row.version_number,
+        trigger_kind=run_row.trigger_kind,
+        is_test=run_row.is_test,
+        provider=bill.get("provider", ""),
+        provider_kind=bill.get("provider_kind", ""),
+        model=bill.get("model", ""),
+        cost=amount,
+        estimated=True,
+        created_at=timezone.now(),
+    )
+    if _insert(entry):
+        return amount
+    billed = CostEntry.objects.filter(run_id=run_id, node_id=node_id, attempt=attempt, call=index)
+    return billed.values_list("cost", flat=True).first() or Decimal(0)
+
+
+def _insert(entry: CostEntry) -> bool:
+    """Save the entry and add it to its node, run and day; False when its call has an entry already."""
     try:
         with transaction.atomic():
             entry.save(force_insert=True)
             if entry.cost:
-                NodeRun.objects.filter(run_id=run_id, node_id=node_id).update(cost=F("cost") + entry.cost)
-                Run.objects.filter(pk=run_id).update(cost=F("cost") + entry.cost)
+                NodeRun.objects.filter(run_id=entry.run_id, node_id=entry.node_id).update(cost=F("cost") + entry.cost)
+                Run.objects.filter(pk=entry.run_id).update(cost=F("cost") + entry.cost)
             # Last: every call of a day shares the rollup row, whose lock is held until COMMIT.
             _add_to_rollup(entry)
     except IntegrityError:
-        if CostEntry.objects.filter(run_id=run_id, node_id=node_id, attempt=attempt, call=index).exists():
-            return None
+        one_call = {"run_id": entry.run_id, "node_id": entry.node_id, "attempt": entry.attempt, "call": entry.call}
+        if CostEntry.objects.filter(**one_call).exists():
+            return False
         raise
-    return entry
+    return True
 
 
 # ON CONFLICT names the unique key's columns, as the model declares them.

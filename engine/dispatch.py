@@ -2,15 +2,30 @@
 
 A crash between commit and send loses the message, not the work: the node is stored as
 ready (wake_at set), and the reaper sends every ready node that has not been sent recently.
+Two faults of the broker are noticed at once rather than after ENGINE_REDISPATCH_SECONDS: a
+message that could not be published (Redis down) leaves its nodes unstamped, so the next
+reaper tick sends them; and a Redis that lost its data (restarted without persistence, and
+with it every message in flight) is noticed by the reaper (`broker_lost_messages`), which
+then sends every ready node again. A node sent twice is claimed once: the claim is conditional.
 """
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from engine.models import NodeRun
+
+log = logging.getLogger(__name__)
+# Kept in the broker's Redis: when it is gone, Redis lost its keys, and the messages it held with them.
+BROKER_MARK = "switchyard:engine:broker-mark"
+UNREACHABLE = (BrokerError, redis.RedisError, OSError)
 
 
 def send_notices(delivery_ids: list[int]) -> None:
@@ -52,11 +67,48 @@ def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None, 
     now = timezone.now()
     horizon = now + timedelta(seconds=settings.ENGINE_COUNTDOWN_LIMIT_S)
     sent = [] if stamped else list(ready)
+    unsent: list[int] = []
     for message in messages(ready):
-        execute_node.delay(*message)
+        if not _sent(partial(execute_node.delay, *message)):
+            unsent.extend(message)
     for node_run_id, wake_at in later or []:
         if wake_at <= horizon:
-            execute_node.apply_async((node_run_id,), countdown=max(0.0, (wake_at - now).total_seconds()))
-            sent.append(node_run_id)
+            countdown = max(0.0, (wake_at - now).total_seconds())
+            if _sent(partial(execute_node.apply_async, (node_run_id,), countdown=countdown)):
+                sent.append(node_run_id)
+    lost = set(unsent)
+    sent = [node_run_id for node_run_id in sent if node_run_id not in lost]
     if sent:
         NodeRun.objects.filter(pk__in=sent).update(dispatched_at=now)
+    if unsent:
+        # Not sent: the reaper's next tick sends them, instead of taking them for sent a while.
+        NodeRun.objects.filter(pk__in=unsent).update(dispatched_at=None)
+
+
+def _sent(publish: Callable[[], object]) -> bool:
+    """Publish one message; False (logged) when the broker cannot be reached."""
+    try:
+        publish()
+    except UNREACHABLE as error:
+        log.warning("could not send a node message (%s); the reaper sends it again", error)
+        return False
+    return True
+
+
+def broker_lost_messages() -> bool:
+    """True when the broker's Redis lost its keys since the last look (and at the very first look).
+
+    Messages are not in the database: when Redis restarts without its data, those in flight
+    are gone, and the reaper sends every ready node again instead of waiting for
+    ENGINE_REDISPATCH_SECONDS to pass. The embedded mode's broker lives in the process.
+    """
+    if not settings.REDIS_URL:
+        return False
+    from config.celery import app
+
+    try:
+        # kombu's Redis channel holds its redis-py client; kombu's stubs know only the base channel.
+        with app.connection_for_write() as broker:
+            return bool(broker.default_channel.client.set(BROKER_MARK, "1", nx=True))  # type: ignore[attr-defined]
+    except UNREACHABLE:
+        return False

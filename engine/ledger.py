@@ -5,6 +5,11 @@ the row is marked done with the result. A redelivered or retried node finds `don
 the stored result without repeating the effect. Finding `in_flight` means an earlier attempt
 died mid-effect and its outcome is unknown: the effect is repeated with the same
 idempotency key (`effect_key`), which receivers use to drop the duplicate.
+
+Once the effect's answer has arrived, marking the row done is tried again through a
+database blip (engine.transient.persist, for up to a lease): only a worker that died
+mid-effect leaves an unknown outcome, so an effect is repeated only then (at-least-once
+with a stable key), never after an answer that was received.
 """
 
 from collections.abc import Callable
@@ -14,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from engine.models import Effect, EffectStatus
+from engine.transient import persist
 
 
 def effect_key(run_id: int, node_id: str, key: str) -> str:
@@ -31,7 +37,10 @@ def once(run_id: int, node_id: str, key: str, work: Callable[[], Any]) -> Any:
             return record.result
         Effect.objects.filter(pk=record.pk).update(attempts=F("attempts") + 1)
     result = work()
-    Effect.objects.filter(pk=record.pk).update(status=EffectStatus.DONE, result=result)
+    persist(
+        lambda: Effect.objects.filter(pk=record.pk).update(status=EffectStatus.DONE, result=result),
+        f"record the effect {key} of node {node_id} of run {run_id} as done",
+    )
     return result
 
 

@@ -8,20 +8,24 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine import budgets, runs, webhooks
-from engine.dispatch import dispatch, send_notices
+from engine.dispatch import broker_lost_messages, dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
 
 BATCH = 500
 
 
 def reap() -> dict[str, int]:
-    """Crash nodes whose lease expired, give back their model calls' budget holds, then send every due
+    """Crash nodes whose lease expired, bill their cut-off model calls at their reservation, then send every due
     node not sent recently."""
     now = timezone.now()
     crashed = 0
     for node_run in NodeRun.objects.filter(status=NodeStatus.RUNNING, lease_expires_at__lt=now)[:BATCH]:
         crashed += runs.crash(node_run)
-    released = budgets.release_orphans(now - timedelta(seconds=settings.ENGINE_LEASE_S))
+    billed = budgets.charge_orphans(now - timedelta(seconds=settings.ENGINE_LEASE_S))
+    if broker_lost_messages():
+        # Redis lost the messages in flight: every ready node is sent again (those due now at
+        # once, those sent with a countdown when due), not once it looks stale.
+        NodeRun.objects.filter(status__in=runs.CLAIMABLE, dispatched_at__isnull=False).update(dispatched_at=None)
     stale = now - timedelta(seconds=settings.ENGINE_REDISPATCH_AFTER_S)
     due = NodeRun.objects.filter(
         Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale),
@@ -33,4 +37,4 @@ def reap() -> dict[str, int]:
     dispatch(ids)
     notices = webhooks.due(now, BATCH)
     send_notices(notices)
-    return {"crashed": crashed, "budget_holds_released": released, "dispatched": len(ids), "notices": len(notices)}
+    return {"crashed": crashed, "unknown_calls_billed": billed, "dispatched": len(ids), "notices": len(notices)}

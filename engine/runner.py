@@ -4,7 +4,9 @@ A task carries one or several node ids (engine.dispatch). Each node's own code r
 node thread of this process while the task's thread keeps the leases alive and records each
 outcome as it comes. When a deadline passes, or a lease is lost (run cancelled, node taken
 over by the reaper), the task stops waiting for that node and its late result is discarded:
-every write is fenced by attempt and lease owner.
+every write is fenced by attempt and lease owner. An outcome the database cannot take for
+a moment (a lost connection, a restart) is recorded again with backoff while its lease is
+kept alive, for up to a lease, instead of being thrown away for the reaper to run again.
 """
 
 import hashlib
@@ -15,11 +17,12 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +38,7 @@ from engine.graph import GraphNode
 from engine.models import CachedResult
 from engine.registry import NodeContext, NodeResult
 from engine.sql import node_inputs
+from engine.transient import FIRST_DELAY_S, is_transient, next_delay
 
 log = logging.getLogger(__name__)
 _node_threads = ThreadPoolExecutor(max_workers=settings.ENGINE_NODE_THREADS, thread_name_prefix="node")
@@ -76,6 +80,18 @@ class Execution:
     secrets: workspace_secrets.SecretsInUse
 
 
+@dataclass
+class Unrecorded:
+    """A finished execution whose outcome the database refused for a moment: tried again at `next_try`."""
+
+    execution: Execution
+    write: Callable[[], None]
+    doing: str
+    give_up: float
+    next_try: float
+    delay: float = field(default=FIRST_DELAY_S)
+
+
 class NodeBatch:
     """The node executions one task runs at once: started on node threads, each recorded as it finishes.
 
@@ -89,6 +105,7 @@ class NodeBatch:
         self.owner = owner
         self.began = began
         self.executions: dict[Future[NodeResult], Execution] = {}
+        self.unrecorded: list[Unrecorded] = []
 
     def claim_next(self) -> runs.ClaimNext:
         """Asks the next recorded success to claim a node it made ready, within this task's time limit."""
@@ -149,31 +166,97 @@ class NodeBatch:
         self.executions[future] = Execution(node_run, node, run.workspace_id, resolved, key, ctx.deadline, beat, in_use)
 
     def record_all(self) -> None:
-        """Wait for the running nodes, recording each as it finishes, until none is left."""
-        while self.executions:
+        """Wait for the running nodes, recording each as it finishes, until none is left to run or record."""
+        while self.executions or self.unrecorded:
             release_connection(pooled_only=True)
-            wake = min(min(e.deadline, e.next_beat) for e in self.executions.values())
-            done, _ = wait(self.executions, timeout=max(0.01, wake - time.monotonic()), return_when=FIRST_COMPLETED)
+            wake = min(
+                [min(e.deadline, e.next_beat) for e in self.executions.values()]
+                + [min(u.next_try, u.execution.next_beat) for u in self.unrecorded]
+            )
+            timeout = max(0.01, wake - time.monotonic())
+            if self.executions:
+                done, _ = wait(self.executions, timeout=timeout, return_when=FIRST_COMPLETED)
+            else:
+                # Only outcomes waiting to be recorded again: nothing to wake for before then.
+                time.sleep(timeout)
+                done = set()
             for future in done:
                 execution = self.executions.pop(future)
-                with _left_to_reaper(execution.node_run, "record"):
-                    self.record(execution, future)
+                self._record(execution, partial(self.record, execution, future), "record")
+            self.retry_records(time.monotonic())
             self.enforce_deadlines_and_renew_leases(time.monotonic())
 
+    def _record(self, execution: Execution, write: Callable[[], None], doing: str) -> None:
+        """Make the write that records the execution's outcome; if the database refuses it for a
+        moment, try again later (retry_records) rather than leave finished work to the reaper."""
+        node_run = execution.node_run
+        try:
+            write()
+        except Exception as error:  # noqa: BLE001  (logged by _log_refused, or tried again)
+            connection.close_if_unusable_or_obsolete()
+            if not is_transient(error):
+                _log_refused(node_run, doing, "the reaper runs it again when its lease runs out")
+                return
+            log.warning(
+                "could not %s node %s of run %s (attempt %s) for now (%s); trying again",
+                doing,
+                node_run.node_id,
+                node_run.run_id,
+                node_run.attempt,
+                error,
+            )
+            now = time.monotonic()
+            self.unrecorded.append(
+                Unrecorded(execution, write, doing, now + settings.ENGINE_LEASE_S, now + FIRST_DELAY_S)
+            )
+
+    def retry_records(self, now: float) -> None:
+        """Record again the outcomes due for another try; give up on one after a lease of tries."""
+        for pending in [u for u in self.unrecorded if u.next_try <= now]:
+            node_run = pending.execution.node_run
+            try:
+                pending.write()
+            except Exception as error:  # noqa: BLE001  (logged by _log_refused, or tried again)
+                connection.close_if_unusable_or_obsolete()
+                if is_transient(error) and now + pending.delay < pending.give_up:
+                    pending.delay = next_delay(pending.delay)
+                    pending.next_try = now + pending.delay
+                    continue
+                _log_refused(node_run, pending.doing, "the reaper runs it again when its lease runs out")
+            self.unrecorded.remove(pending)
+
     def enforce_deadlines_and_renew_leases(self, now: float) -> None:
-        """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours."""
+        """Fail the nodes past their deadline; renew due leases, dropping the nodes no longer ours.
+
+        The lease of a finished node whose outcome waits to be recorded again is renewed too,
+        so that the reaper does not take it while the database comes back.
+        """
         for future, execution in list(self.executions.items()):
             node_run = execution.node_run
             if now >= execution.deadline:
                 del self.executions[future]
                 late = NodeTimeout("The node did not finish within its timeout")
-                with _left_to_reaper(node_run, "record the timeout of"):
-                    runs.fail(node_run, late, "", input=execution.resolved)
+                self._record(
+                    execution,
+                    partial(_fail_late, node_run, late, execution.resolved),
+                    "record the timeout of",
+                )
             elif now >= execution.next_beat:
                 execution.next_beat = now + settings.ENGINE_HEARTBEAT_S
                 if not _renewed(node_run):
                     del self.executions[future]
                     log.info("node %s of run %s is no longer ours; abandoning it", node_run.node_id, node_run.run_id)
+        for pending in list(self.unrecorded):
+            execution = pending.execution
+            if now >= execution.next_beat:
+                execution.next_beat = now + settings.ENGINE_HEARTBEAT_S
+                if not _renewed(execution.node_run):
+                    self.unrecorded.remove(pending)
+                    log.info(
+                        "node %s of run %s is no longer ours; not recording it",
+                        execution.node_run.node_id,
+                        execution.node_run.run_id,
+                    )
 
     def record(self, execution: Execution, future: Future[NodeResult]) -> None:
         """Record the outcome of a finished execution; start the node its success claimed next, if any."""
@@ -200,6 +283,21 @@ class NodeBatch:
         self.start(then.claimed)
 
 
+def _fail_late(node_run: runs.Claim, late: NodeTimeout, resolved: Any) -> None:
+    runs.fail(node_run, late, "", input=resolved)
+
+
+def _log_refused(node_run: runs.Claim, doing: str, then: str) -> None:
+    log.exception(
+        "could not %s node %s of run %s (attempt %s); %s",
+        doing,
+        node_run.node_id,
+        node_run.run_id,
+        node_run.attempt,
+        then,
+    )
+
+
 @contextmanager
 def _refused(node_run: runs.Claim, doing: str, then: str) -> Iterator[None]:
     """If the database will not take what the block writes about the node, log it and go on.
@@ -209,21 +307,9 @@ def _refused(node_run: runs.Claim, doing: str, then: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception:
-        log.exception(
-            "could not %s node %s of run %s (attempt %s); %s",
-            doing,
-            node_run.node_id,
-            node_run.run_id,
-            node_run.attempt,
-            then,
-        )
+    except Exception:  # noqa: BLE001  (logged by _log_refused)
+        _log_refused(node_run, doing, then)
         connection.close_if_unusable_or_obsolete()
-
-
-def _left_to_reaper(node_run: runs.Claim, doing: str) -> AbstractContextManager[None]:
-    """The node stays running until its lease, no longer renewed, runs out; the reaper then runs it again."""
-    return _refused(node_run, doing, "the reaper runs it again when its lease runs out")
 
 
 def _renewed(node_run: runs.Claim) -> bool:

@@ -66,6 +66,8 @@ class CostEntry(WorkspaceOwned):
     price = models.ForeignKey(ModelPrice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
+    # A call whose outcome is unknown (its worker died mid-call), charged at its budget reservation.
+    estimated = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "cost entries"

@@ -81,16 +81,21 @@ class BudgetHold(models.Model):
 
     Settling or releasing the call deletes its holds and takes their amount off
     `BudgetSpend.reserved` under the spend row's lock; whoever deletes a hold gives it back, so
-    a hold is given back once. A worker killed mid-call leaves its holds behind: the reaper
-    releases those whose node attempt is no longer running (engine.budgets.release_orphans).
+    a hold is given back once. A worker killed mid-call leaves its holds behind: the call's
+    outcome is unknown (the provider may have answered and charged), so the reaper charges
+    those whose node attempt is no longer running at their amount, as an estimated cost entry
+    (engine.budgets.charge_orphans). A call under no budget keeps one hold without a spend
+    row, only for that. `bill` holds what the estimated entry needs (call number, node type,
+    provider, model).
     """
 
-    spend = models.ForeignKey(BudgetSpend, on_delete=models.CASCADE, related_name="holds")
+    spend = models.ForeignKey(BudgetSpend, null=True, on_delete=models.CASCADE, related_name="holds")
     run_id = models.BigIntegerField()
     node_id = models.CharField(max_length=64)
     attempt = models.PositiveIntegerField()
     amount = models.DecimalField(max_digits=14, decimal_places=6)
     created_at = models.DateTimeField()
+    bill = models.JSONField(default=dict)
 
     class Meta:
         indexes = [models.Index(fields=["run_id", "node_id"], name="budget_hold_node")]

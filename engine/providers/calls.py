@@ -4,6 +4,10 @@ A node gets a ModelCalls from `ctx.model_calls(...)`; every call it makes is num
 the attempt, billed once through engine.costs.record (idempotent per call, so a redelivered
 task bills nothing twice) and kept in `log` with its prompt, raw answer, tokens, cost,
 latency and whether it came from the cache, which the node returns as its usage.
+
+A call the provider answered is billed even through a database blip: the bill and the
+budgets' settlement are tried again with backoff for up to a lease (engine.transient), so
+the answer is billed before the node's outcome is recorded, whatever becomes of that.
 """
 
 import hashlib
@@ -20,11 +24,12 @@ from django.utils import timezone
 from engine import budgets, costs
 from engine.connection_release import release_connection
 from engine.errors import NodeError
-from engine.models import CachedCompletion, ModelPrice
+from engine.models import CachedCompletion, CostEntry, ModelPrice
 from engine.providers import builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
+from engine.transient import persist
 
 # Output tokens assumed for the budget estimate when a node sets no max tokens.
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
@@ -92,7 +97,14 @@ class ModelCalls:
             return hit
         # One price for the whole call: the estimate and the bill both use it.
         price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
-        reservation = budgets.reserve(self.scope, _estimate(price, request))
+        bill = {
+            "call": len(self.log),
+            "node_type": self.node_type,
+            "provider": provider.name,
+            "provider_kind": provider.kind,
+            "model": request.model,
+        }
+        reservation = budgets.reserve(self.scope, _estimate(price, request), bill)
         spent = Decimal(0)
         try:
             if provider.kind != builtin.KIND:
@@ -101,14 +113,14 @@ class ModelCalls:
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
                 spent += self._bill(provider, request, exchange, cached=False, price=price)
-            budgets.settle(reservation, spent)
+            self._settle(reservation, spent)
             raise
         except BaseException:
             budgets.release(reservation)
             raise
         for exchange in completion.exchanges:
             spent += self._bill(provider, request, exchange, cached=False, price=price)
-        budgets.settle(reservation, spent)
+        self._settle(reservation, spent)
         if key:
             _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
         return completion
@@ -132,7 +144,21 @@ class ModelCalls:
             latency_ms=0 if cached else exchange.latency_ms,
         )
         index = len(self.log)
-        entry = costs.record(self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price)
+        tries = 0
+
+        def write() -> CostEntry | None:
+            nonlocal tries
+            tries += 1
+            entry = costs.record(
+                self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price
+            )
+            if entry is None and tries > 1:
+                # An earlier try committed before its connection was lost: that entry is this bill.
+                one_call = {"node_id": self.ctx.node_id, "attempt": self.ctx.attempt, "call": index}
+                return CostEntry.objects.filter(run_id=self.ctx.run_id, **one_call).first()
+            return entry
+
+        entry = persist(write, f"bill call {index} of node {self.ctx.node_id} of run {self.ctx.run_id}")
         if entry is not None:
             cost = billed = entry.cost
         else:
@@ -157,6 +183,10 @@ class ModelCalls:
             }
         )
         return billed
+
+    def _settle(self, reservation: budgets.Reservation, spent: Decimal) -> None:
+        what = f"charge the budgets of node {self.ctx.node_id} of run {self.ctx.run_id}"
+        persist(lambda: budgets.settle(reservation, spent), what)
 
     def usage(self) -> dict[str, Any]:
         """The node's usage: totals for the run page, and every call as it was made."""

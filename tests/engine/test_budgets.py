@@ -186,7 +186,7 @@ def charged(workspace, workflow_id: int, run) -> budgets.Scope:
 
 
 @pytest.mark.django_db
-def test_the_sweep_gives_back_only_the_holds_of_attempts_no_longer_running(workspace):
+def test_the_sweep_bills_at_their_reservation_only_the_calls_of_attempts_no_longer_running(workspace):
     budget = BudgetFactory(workspace=workspace, name="Monthly AI", limit=Decimal("1.00"))
     run = RunFactory(workspace=workspace)
     NodeRun.objects.create(run=run, node_id="gone", status=NodeStatus.CRASHED, attempt=1)
@@ -196,18 +196,23 @@ def test_the_sweep_gives_back_only_the_holds_of_attempts_no_longer_running(works
     earlier = budgets.reserve(budgets.Scope(workspace.pk, None, run.pk, "busy", 1), Decimal("0.40"))
     later = timezone.now() + timedelta(seconds=1)
 
-    assert budgets.release_orphans(timezone.now() - timedelta(seconds=60)) == 0, "holds younger than the grace stay"
-    assert budgets.release_orphans(later) == 2
-    assert budgets.release_orphans(later) == 0
+    assert budgets.charge_orphans(timezone.now() - timedelta(seconds=60)) == 0, "holds younger than the grace stay"
+    assert budgets.charge_orphans(later) == 2
+    assert budgets.charge_orphans(later) == 0
 
     spend = budget.spends.get()
-    assert spend.reserved == Decimal("0.20")
+    assert (spend.reserved, spend.spent, spend.calls) == (Decimal("0.20"), Decimal("0.70"), 2)
     assert list(BudgetHold.objects.values_list("node_id", "attempt")) == [("busy", 2)]
-    # A worker taken for dead that answers after all: its cost counts, its hold is not given back twice.
+    estimated = CostEntry.objects.filter(run=run, estimated=True).order_by("node_id")
+    assert list(estimated.values_list("node_id", "attempt", "cost")) == [
+        ("busy", 1, Decimal("0.40")),
+        ("gone", 1, Decimal("0.30")),
+    ]
+    # A worker taken for dead that answers after all: its call was billed at its reservation, not again.
     budgets.settle(lost, Decimal("0.25"))
     budgets.release(earlier)
     spend.refresh_from_db()
-    assert (spend.reserved, spend.spent, spend.calls) == (Decimal("0.20"), Decimal("0.25"), 1)
+    assert (spend.reserved, spend.spent, spend.calls) == (Decimal("0.20"), Decimal("0.70"), 2)
 
 
 @pytest.mark.django_db(transaction=True)
