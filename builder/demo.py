@@ -219,7 +219,8 @@ URGENCIES: list[dict[str, Any]] = [
 TICKET_TEXT = "Subject: {{ input.subject }}\n\n{{ input.body }}"
 
 # `retrieve` searches the workspace's "Help centre" knowledge base (knowledge/demo.py seeds it
-# with the template); the draft cites its passages and the check weighs its top score.
+# with the template); the draft cites its passages and the check weighs its top score. Positions
+# are the designer's auto-layout (two bands), so the graph opens readable in a 1400x900 window.
 SUPPORT_TRIAGE: dict[str, Any] = {
     "schema_version": 1,
     "nodes": [
@@ -227,35 +228,35 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "ticket",
             "type": "trigger",
             "label": "Ticket",
-            "position": {"x": 0, "y": 160},
+            "position": {"x": 0, "y": 0},
             "params": {"input_schema": TICKET_SCHEMA},
         },
         {
             "id": "category",
             "type": "classify",
             "label": "Category",
-            "position": {"x": 240, "y": 160},
+            "position": {"x": 310, "y": 0},
             "params": {"text": TICKET_TEXT, "labels": CATEGORIES},
         },
         {
             "id": "urgency",
             "type": "classify",
             "label": "Urgency",
-            "position": {"x": 480, "y": 160},
+            "position": {"x": 620, "y": 0},
             "params": {"text": TICKET_TEXT, "labels": URGENCIES},
         },
         {
             "id": "retrieve",
             "type": "retrieve",
             "label": "Search help centre",
-            "position": {"x": 720, "y": 160},
+            "position": {"x": 930, "y": 0},
             "params": {"query": TICKET_TEXT, "knowledge_base": HELP_CENTRE, "top_k": 4},
         },
         {
             "id": "draft",
             "type": "generate",
             "label": "Draft reply",
-            "position": {"x": 960, "y": 160},
+            "position": {"x": 0, "y": 338},
             "params": {
                 "system": "You are a friendly support agent. Write a short reply to the customer. Answer only "
                 "from the sources and cite them as [n]; if they do not cover the question, say that a "
@@ -270,7 +271,7 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "check",
             "type": "confidence_check",
             "label": "Confident?",
-            "position": {"x": 1200, "y": 160},
+            "position": {"x": 310, "y": 329},
             "params": {
                 "classifier_confidence": "{{ nodes.category.confidence }}",
                 "retrieval_score": "{{ nodes.retrieve.top_score }}",
@@ -293,14 +294,14 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "reply",
             "type": "reply",
             "label": "Reply",
-            "position": {"x": 1440, "y": 60},
+            "position": {"x": 620, "y": 403},
             "params": {"answer": "{{ nodes.draft.text }}"},
         },
         {
             "id": "review",
             "type": "approval",
             "label": "Review draft",
-            "position": {"x": 1440, "y": 260},
+            "position": {"x": 620, "y": 255},
             "params": {
                 "title": "{{ input.subject }}",
                 "instructions": "The confidence check failed: {{ nodes.check.reasons | join('; ') }}. "
@@ -327,14 +328,14 @@ SUPPORT_TRIAGE: dict[str, Any] = {
             "id": "send",
             "type": "reply",
             "label": "Send reviewed reply",
-            "position": {"x": 1680, "y": 220},
+            "position": {"x": 930, "y": 329},
             "params": {"answer": "{{ nodes.review.values.reply }}"},
         },
         {
             "id": "escalate",
             "type": "escalate",
             "label": "Escalate",
-            "position": {"x": 1680, "y": 340},
+            "position": {"x": 930, "y": 217},
             "params": {"reason": "Needs a person ({{ nodes.category.label }}, {{ nodes.urgency.label }})"},
         },
     ],

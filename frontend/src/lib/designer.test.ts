@@ -191,6 +191,18 @@ describe("undo and redo", () => {
     expect(store.getState().graph.nodes[0].position).toEqual({ x: 0, y: 0 });
   });
 
+  it("does not count a drag that ends where it began (a click) as an edit", () => {
+    const store = createDesignerStore(triage(), kinds);
+    const before = store.getState().graph;
+    store.getState().dragTo({ route: { x: 200, y: 0 } });
+    store.getState().commitDrag();
+    expect(store.getState().graph).toBe(before);
+    expect(store.getState().drag).toEqual({});
+    expect(store.temporal.getState().pastStates).toHaveLength(0);
+    store.getState().select(["route"]);
+    expect(store.getState().graph).toBe(before);
+  });
+
   it("drops edges from switch cases that no longer exist", () => {
     const graph = triage();
     graph.nodes.push({ id: "pick", type: "switch", params: { value: "x", cases: ["a", "b"] } });

@@ -116,7 +116,9 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
           commitDrag() {
             const drag = get().drag;
             if (!Object.keys(drag).length) return;
-            set({ graph: movedTo(get().graph, drag), drag: {} });
+            const graph = movedTo(get().graph, drag);
+            // Unchanged, zundo records nothing and the saver sees the same graph: not an edit.
+            set(graph === get().graph ? { drag: {} } : { graph, drag: {} });
           },
           updateNode(id, patch) {
             editFields(id, (graph) => pruneEdges({ ...graph, nodes: graph.nodes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }, id, kinds));
@@ -141,12 +143,18 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
   );
 }
 
+/** The graph with these positions; the same graph when none of them moves anything, so a click
+ * (which React Flow reports as a drag that ends where it began) is not an edit. */
 function movedTo(graph: GraphV1, positions: Record<string, Point>): GraphV1 {
-  const at = (id: string, old: Point | undefined) => positions[id] ?? old ?? { x: 0, y: 0 };
+  const moves = (id: string, old: Point | undefined) => {
+    const to = positions[id];
+    return !!to && (!old || old.x !== to.x || old.y !== to.y);
+  };
+  if (!graph.nodes.some((n) => moves(n.id, n.position)) && !(graph.notes ?? []).some((n) => moves(n.id, n.position))) return graph;
   return {
     ...graph,
-    nodes: graph.nodes.map((n) => (positions[n.id] ? { ...n, position: at(n.id, n.position) } : n)),
-    notes: (graph.notes ?? []).map((n) => (positions[n.id] ? { ...n, position: at(n.id, n.position) } : n)),
+    nodes: graph.nodes.map((n) => (moves(n.id, n.position) ? { ...n, position: positions[n.id] } : n)),
+    notes: (graph.notes ?? []).map((n) => (moves(n.id, n.position) ? { ...n, position: positions[n.id] } : n)),
   };
 }
 

@@ -6,11 +6,15 @@
 import type { Edge, Node } from "@xyflow/react";
 import { handleSpecs, sourceHandleOf, targetHandleOf, type GraphNodeV1, type GraphV1, type HandleSpec, type StickyNoteV1 } from "./graph";
 import { inputHandles, outputHandles, type NodeKind } from "./nodeKinds";
+import { nodeSummary } from "./nodeSummary";
 
 export type EditorNodeData = {
   label: string;
   kind: string;
   kindLabel: string;
+  category: string;
+  /** What it is configured to do, in one line (lib/nodeSummary.ts). */
+  summary: string;
   inputs: HandleSpec[];
   outputs: HandleSpec[];
   problems: string[];
@@ -28,7 +32,12 @@ export interface FlowOverlay {
 }
 
 const NO_PROBLEMS: string[] = [];
-export const NODE_SIZE = { width: 200, height: 64 };
+export const NODE_SIZE = { width: 240, height: 72 };
+
+/** A card's size before React measures it: taller with more handles (one row each). */
+export function cardSize(outputs: number, inputs = 1): { width: number; height: number } {
+  return { width: NODE_SIZE.width, height: NODE_SIZE.height + 18 * Math.max(0, Math.max(outputs, inputs) - 1) };
+}
 
 type Entry = { source: GraphNodeV1 | StickyNoteV1; selected: boolean; problems: string[]; at: { x: number; y: number } | undefined; node: DesignerFlowNode };
 
@@ -68,12 +77,14 @@ export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overla
     position: overlay.drag[node.id] ?? node.position ?? { x: 0, y: 0 },
     // A size before React measures the node, so fitView can frame a large graph on first paint.
     initialWidth: NODE_SIZE.width,
-    initialHeight: NODE_SIZE.height,
+    initialHeight: cardSize(outputHandles(kind, node.params).length).height,
     selected: overlay.selected.has(node.id),
     data: {
       label: node.label || node.id,
       kind: node.type,
       kindLabel: kind?.label ?? `unknown type ${node.type}`,
+      category: kind?.category ?? "",
+      summary: nodeSummary(node.type, node.params),
       inputs: handleSpecs(inputHandles(kind), "in"),
       outputs: handleSpecs(outputHandles(kind, node.params), "out"),
       problems: overlay.problems.get(node.id) ?? NO_PROBLEMS,
@@ -101,4 +112,17 @@ export function editorEdges(graph: GraphV1, selected: ReadonlySet<string>): Edge
     targetHandle: targetHandleOf(edge),
     selected: selected.has(edge.id),
   }));
+}
+
+/** The box around the graph's nodes and notes, from their positions and card sizes, so the first
+ * view can be framed before React Flow has measured anything. */
+export function graphBounds(graph: GraphV1, kinds: Map<string, NodeKind>): { x: number; y: number; width: number; height: number } {
+  const boxes = [
+    ...graph.nodes.map((node) => ({ ...(node.position ?? { x: 0, y: 0 }), ...cardSize(outputHandles(kinds.get(node.type), node.params).length) })),
+    ...(graph.notes ?? []).map((note) => ({ ...note.position, width: note.width ?? 200, height: note.height ?? 120 })),
+  ];
+  if (!boxes.length) return { x: 0, y: 0, width: 0, height: 0 };
+  const x = Math.min(...boxes.map((b) => b.x));
+  const y = Math.min(...boxes.map((b) => b.y));
+  return { x, y, width: Math.max(...boxes.map((b) => b.x + b.width)) - x, height: Math.max(...boxes.map((b) => b.y + b.height)) - y };
 }

@@ -14,18 +14,20 @@ import {
   type NodeTypes,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { PanelLeftOpen, PanelRightOpen } from "lucide-react";
 import { useStore } from "zustand";
 import { CLIPBOARD_KEY, copyFragment, parseFragment } from "../../lib/clipboard";
 import { connectionProblem, upstreamOf } from "../../lib/connections";
 import { createDesignerStore, type DesignerState } from "../../lib/designerStore";
 import { DraftSaver } from "../../lib/draftSaver";
-import { editorEdges, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
+import { cardSize, editorEdges, graphBounds, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
 import type { GraphV1 } from "../../lib/graph";
 import { csrfToken, sendJSON } from "../../lib/http";
-import { autoLayout } from "../../lib/layout";
-import type { NodeKind } from "../../lib/nodeKinds";
+import { autoLayout, type LayoutDirection } from "../../lib/layout";
+import { outputHandles, type NodeKind } from "../../lib/nodeKinds";
 import type { ProviderChoice } from "../../lib/paramsUi";
 import { placeProblems, type Problem } from "../../lib/problems";
+import { READABLE_ZOOM, readableViewport } from "../../lib/viewport";
 import { messageOf } from "../run-view/controller";
 import { Help } from "./Help";
 import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
@@ -36,11 +38,34 @@ import { useTestRuns } from "./useTestRuns";
 import { Toolbar } from "./Toolbar";
 
 const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
+const MINIMAP_FILL: Record<string, string> = { idle: "#c3c9d2", pending: "#c3c9d2", running: "#2f5bd3", succeeded: "#137a3a", failed: "#b42318", crashed: "#b42318", waiting: "#d08a00", skipped: "#e4e7ec", cancelled: "#98a2b3" };
 const PASTE_OFFSET = { x: 40, y: 40 };
 const EMPTY_STATES = {};
+/** The minimap's size, and the band at the bottom of the canvas kept free of nodes at the first view. */
+export const MINIMAP = { width: 180, height: 110 };
+export const BOTTOM_BAND = MINIMAP.height + 24;
+const VIEW_PADDING = 24;
+
+/** A side panel's open state, remembered in this browser. */
+function useRemembered(key: string, initial: boolean): [boolean, (open: boolean) => void] {
+  const [open, setOpen] = useState(() => {
+    const stored = window.localStorage.getItem(key);
+    return stored === null ? initial : stored === "1";
+  });
+  const set = useCallback(
+    (next: boolean) => {
+      window.localStorage.setItem(key, next ? "1" : "0");
+      setOpen(next);
+    },
+    [key],
+  );
+  return [open, set];
+}
 
 export interface DesignerProps {
   workflowId: number;
+  workflowName: string;
+  listUrl: string;
   revision: number;
   graph: GraphV1;
   kinds: NodeKind[];
@@ -153,6 +178,10 @@ function DesignerInner(props: DesignerProps) {
   const cache = useRef(new FlowCache());
   const nodes = useMemo(() => cache.current.nodes(graph, kinds, { selected, problems: placed.byNode, drag }), [graph, kinds, selected, placed.byNode, drag]);
   const edges = useMemo(() => editorEdges(graph, selected), [graph, selected]);
+  const [paletteOpen, setPaletteOpen] = useRemembered("switchyard.designer.palette", true);
+  const [panelOpen, setPanelOpen] = useRemembered("switchyard.designer.panel", true);
+  const panelShown = panelOpen && !!(selectedNode || selectedNote);
+  const minimapColor = useCallback((node: { id: string; type?: string }) => (node.type === "note" ? "#f5e69a" : MINIMAP_FILL[test?.nodes[node.id]?.status ?? "idle"] ?? MINIMAP_FILL.idle), [test]);
   const [notice, setNotice] = useState("");
   const [help, setHelp] = useState(false);
   const addCount = useRef(0);
@@ -224,10 +253,37 @@ function DesignerInner(props: DesignerProps) {
 
   const undo = useCallback(() => store.temporal.getState().undo(), [store]);
   const redo = useCallback(() => store.temporal.getState().redo(), [store]);
+  // The first view, Fit view and F: fitted, but never below a readable zoom (lib/viewport.ts).
+  const canvasRef = useRef<HTMLElement>(null);
+  const frame = useCallback(
+    (duration = 0) => {
+      const element = canvasRef.current;
+      const current = store.getState().graph;
+      if (!element || !(current.nodes.length || current.notes?.length)) return;
+      const view = readableViewport(graphBounds(current, kinds), { width: element.clientWidth, height: element.clientHeight }, { padding: VIEW_PADDING, reserveBottom: BOTTOM_BAND });
+      void flow.setViewport(view, { duration });
+    },
+    [flow, store, kinds],
+  );
+  const [framed, setFramed] = useState(false);
+  const onInit = useCallback(() => {
+    frame();
+    setFramed(true);
+  }, [frame]);
+  const fitView = useCallback(() => frame(200), [frame]);
+
+  const [direction, setDirection] = useState<LayoutDirection>("LR");
   const layout = useCallback(() => {
-    store.getState().moveAll(autoLayout(store.getState().graph));
-    window.requestAnimationFrame(() => void flow.fitView({ padding: 0.1, duration: 200 }));
-  }, [store, flow]);
+    const element = canvasRef.current;
+    const room = element ? (direction === "LR" ? element.clientWidth : element.clientHeight - BOTTOM_BAND) - 2 * VIEW_PADDING : 1100;
+    const positions = autoLayout(store.getState().graph, {
+      direction,
+      wrapAt: Math.max(600, room / READABLE_ZOOM),
+      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node.params).length),
+    });
+    store.getState().moveAll(positions);
+    window.requestAnimationFrame(() => frame(200));
+  }, [store, frame, direction, kinds]);
   const addNote = useCallback(() => {
     const center = flow.screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 });
     store.getState().addNote({ x: Math.round(center.x), y: Math.round(center.y) });
@@ -280,12 +336,12 @@ function DesignerInner(props: DesignerProps) {
       else if (event.key === "?") setHelp(true);
       else if (key === "n" && canEdit) addNote();
       else if (key === "l" && canEdit) layout();
-      else if (key === "f") void flow.fitView({ padding: 0.1, duration: 200 });
+      else if (key === "f") fitView();
       else if (event.key === "Escape") store.getState().select([]);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [store, saver, canEdit, help, undo, redo, copy, paste, addNote, layout, flow]);
+  }, [store, saver, canEdit, help, undo, redo, copy, paste, addNote, layout, fitView]);
 
   useEffect(() => {
     if (!notice) return;
@@ -304,7 +360,11 @@ function DesignerInner(props: DesignerProps) {
         canRedo={canRedo}
         versionsUrl={props.versionsUrl}
         runsUrl={props.runsUrl}
-        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView: () => void flow.fitView({ padding: 0.1, duration: 200 }), help: () => setHelp(true) }}
+        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView, help: () => setHelp(true) }}
+        title={props.workflowName}
+        listUrl={props.listUrl}
+        direction={direction}
+        onDirection={setDirection}
       />
       {placed.general.length ? (
         <ul className="dz-banner dz-general-problems" aria-label="Problems of the workflow">
@@ -313,28 +373,24 @@ function DesignerInner(props: DesignerProps) {
           ))}
         </ul>
       ) : null}
-      {notice ? (
-        <p className="dz-notice" role="status" data-notice>
-          {notice}
-        </p>
-      ) : null}
-      {canEdit ? (
-        <TestBar
-          api={api}
-          sample={sample}
-          pin={tests.pin}
-          testing={tests.testing}
-          runId={tests.runId}
-          status={test?.status ?? null}
-          error={tests.error}
-          onSample={tests.setSample}
-          onPin={tests.setPin}
-          onRun={() => void tests.runTest()}
-        />
-      ) : null}
-      <div className="dz-body">
-        {canEdit ? <Palette kinds={props.kinds} onAdd={(kind) => addKind(kind)} /> : null}
-        <section className="dz-canvas card" aria-label="Workflow canvas" onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
+      <div className="dz-body" data-palette={canEdit && paletteOpen ? "open" : "closed"} data-panel={panelShown ? "open" : "closed"}>
+        {canEdit ? (
+          paletteOpen ? (
+            <Palette kinds={props.kinds} onAdd={(kind) => addKind(kind)} onClose={() => setPaletteOpen(false)} />
+          ) : (
+            <div className="dz-rail">
+              <button type="button" className="dz-icon-button" onClick={() => setPaletteOpen(true)} aria-label="Show the node palette" title="Show the node palette">
+                <PanelLeftOpen size={18} aria-hidden="true" />
+              </button>
+            </div>
+          )
+        ) : null}
+        <section ref={canvasRef} className="dz-canvas" aria-label="Workflow canvas" data-framed={framed} onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
+          {notice ? (
+            <p className="dz-notice" role="status" data-notice>
+              {notice}
+            </p>
+          ) : null}
           <TestStatesContext.Provider value={test?.nodes ?? EMPTY_STATES}>
             <NoteEditContext.Provider value={canEdit ? editNote : null}>
               <ReactFlow
@@ -352,38 +408,61 @@ function DesignerInner(props: DesignerProps) {
                 deleteKeyCode={canEdit ? ["Delete", "Backspace"] : null}
                 multiSelectionKeyCode={["Control", "Meta"]}
                 selectionKeyCode="Shift"
+                onInit={onInit}
                 onlyRenderVisibleElements={graph.nodes.length > 150}
-                fitView
-                fitViewOptions={{ padding: 0.1, maxZoom: 1.25 }}
                 minZoom={0.1}
+                maxZoom={2}
                 ariaLabelConfig={{ "node.a11yDescription.default": "Press Enter or Space to select this node, then configure it in the side panel." }}
               >
-                <Background />
-                <MiniMap pannable zoomable />
-                <Controls />
+                <Background gap={20} />
+                <MiniMap pannable zoomable style={MINIMAP} nodeColor={minimapColor} />
+                <Controls orientation="horizontal" showInteractive={false} />
               </ReactFlow>
             </NoteEditContext.Provider>
           </TestStatesContext.Provider>
+          {canEdit ? (
+            <TestBar
+              api={api}
+              sample={sample}
+              pin={tests.pin}
+              testing={tests.testing}
+              runId={tests.runId}
+              status={test?.status ?? null}
+              error={tests.error}
+              onSample={tests.setSample}
+              onPin={tests.setPin}
+              onRun={() => void tests.runTest()}
+            />
+          ) : null}
         </section>
-        <Panel
-          graph={graph}
-          kinds={kinds}
-          onConnect={(edge) => store.getState().connect(edge)}
-          onRemoveEdge={(id) => store.getState().remove([id])}
-          node={selectedNode}
-          note={selectedNote}
-          kind={selectedNode ? kinds.get(selectedNode.type) : undefined}
-          upstream={upstream}
-          problems={selectedNode ? placed.byNode.get(selectedNode.id) ?? [] : []}
-          fieldProblems={selectedNode ? placed.byField.get(selectedNode.id) : undefined}
-          providers={providers}
-          readOnly={!canEdit}
-          test={test}
-          canRunFromHere={canEdit && tests.runId !== null && !tests.testing}
-          onChange={(patch) => selectedNode && store.getState().updateNode(selectedNode.id, patch)}
-          onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
-          onRunFromHere={() => selectedNode && void tests.runFrom(selectedNode.id)}
-        />
+        {panelShown ? (
+          <Panel
+            graph={graph}
+            kinds={kinds}
+            onConnect={(edge) => store.getState().connect(edge)}
+            onRemoveEdge={(id) => store.getState().remove([id])}
+            node={selectedNode}
+            note={selectedNote}
+            kind={selectedNode ? kinds.get(selectedNode.type) : undefined}
+            upstream={upstream}
+            problems={selectedNode ? placed.byNode.get(selectedNode.id) ?? [] : []}
+            fieldProblems={selectedNode ? placed.byField.get(selectedNode.id) : undefined}
+            providers={providers}
+            readOnly={!canEdit}
+            test={test}
+            canRunFromHere={canEdit && tests.runId !== null && !tests.testing}
+            onChange={(patch) => selectedNode && store.getState().updateNode(selectedNode.id, patch)}
+            onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
+            onRunFromHere={() => selectedNode && void tests.runFrom(selectedNode.id)}
+            onClose={() => setPanelOpen(false)}
+          />
+        ) : selectedNode || selectedNote ? (
+          <div className="dz-rail">
+            <button type="button" className="dz-icon-button" onClick={() => setPanelOpen(true)} aria-label="Show the settings panel" title="Show the settings panel">
+              <PanelRightOpen size={18} aria-hidden="true" />
+            </button>
+          </div>
+        ) : null}
       </div>
       {help ? <Help onClose={() => setHelp(false)} /> : null}
     </div>

@@ -1,5 +1,6 @@
 // The side panel: configure the selected node (label, params from its JSON Schema, retry,
 // timeout, cache), pick expressions from upstream outputs, and see its last test-run result.
+import { PanelRightClose } from "lucide-react";
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
 import type { GraphNodeV1, GraphV1, StickyNoteV1 } from "../../lib/graph";
 import type { NodeKind } from "../../lib/nodeKinds";
@@ -7,6 +8,7 @@ import { spliceText, type ProviderChoice } from "../../lib/paramsUi";
 import type { RunViewState } from "../../lib/runEvents";
 import { Inspector } from "../run-view/Inspector";
 import { Connections, type ConnectionsProps } from "./Connections";
+import { categoryOf, KindIcon } from "./look";
 
 const ParamsForm = lazy(() => import("./ParamsForm"));
 
@@ -34,6 +36,15 @@ export interface PanelProps {
   onRunFromHere: () => void;
   onConnect: ConnectionsProps["onConnect"];
   onRemoveEdge: (edgeId: string) => void;
+  onClose: () => void;
+}
+
+function CloseButton({ onClose }: { onClose: () => void }) {
+  return (
+    <button type="button" className="dz-icon-button dz-panel-close" onClick={onClose} aria-label="Hide the settings panel" title="Hide the settings panel">
+      <PanelRightClose size={18} aria-hidden="true" />
+    </button>
+  );
 }
 
 function NumberSetting({ label, value, min, max, step, disabled, onChange }: { label: string; value: number; min: number; max: number; step?: number; disabled: boolean; onChange: (value: number) => void }) {
@@ -92,8 +103,11 @@ export function Panel(props: PanelProps) {
   const [copied, setCopied] = useState("");
   if (note) {
     return (
-      <aside className="dz-panel card" aria-label="Sticky note">
-        <h2>Sticky note</h2>
+      <aside className="dz-panel dz-side" aria-label="Sticky note">
+        <div className="dz-side-head">
+          <h2>Sticky note</h2>
+          <CloseButton onClose={props.onClose} />
+        </div>
         <label className="dz-setting dz-setting-wide">
           <span>Text</span>
           <textarea key={note.id + note.text} rows={8} defaultValue={note.text} readOnly={readOnly} onBlur={(event) => event.target.value !== note.text && props.onNoteChange(event.target.value)} />
@@ -103,7 +117,7 @@ export function Panel(props: PanelProps) {
   }
   if (!node) {
     return (
-      <aside className="dz-panel card" aria-label="Node settings">
+      <aside className="dz-panel dz-side" aria-label="Node settings">
         <p className="muted">Select a node to configure it. Drag node types from the palette, or click one to add it.</p>
       </aside>
     );
@@ -126,10 +140,16 @@ export function Panel(props: PanelProps) {
   };
 
   return (
-    <aside className="dz-panel card" aria-label="Node settings" data-panel-node={node.id}>
-      <h2>
-        {node.label || node.id} <span className="muted small">{kind?.label ?? node.type}</span>
-      </h2>
+    <aside className="dz-panel dz-side" aria-label="Node settings" data-panel-node={node.id}>
+      <div className="dz-side-head">
+        <h2>
+          <span className="dz-palette-icon" data-category={categoryOf(node.type, kind?.category)}>
+            <KindIcon kind={node.type} />
+          </span>
+          {node.label || node.id} <span className="muted small">{kind?.label ?? node.type}</span>
+        </h2>
+        <CloseButton onClose={props.onClose} />
+      </div>
       <p className="muted small">
         Id <code>{node.id}</code> — refer to its output as <code>{`{{ nodes.${node.id}.… }}`}</code>
       </p>

@@ -1,4 +1,4 @@
-// The test-run bar: the sample input (typed, or picked from a recent run), whether to pin it,
+// The test-run bar, floating at the bottom of the canvas: compact until used. The sample input (typed, or picked from a recent run), whether to pin it,
 // the run button, and a link to the test run being shown.
 import { useState } from "react";
 import { messageOf } from "../run-view/controller";
@@ -11,7 +11,7 @@ function RecentInputs({ api, onPick }: { api: TestRunApi; onPick: (input: unknow
   if (choices === null) {
     return (
       <button type="button" onClick={() => recentInputs(api).then(setChoices, (failure: unknown) => setError(messageOf(failure)))}>
-        Pick from a recent run{error ? ` (${error})` : ""}
+        Recent inputs{error ? ` (${error})` : ""}
       </button>
     );
   }
@@ -57,14 +57,14 @@ export function TestBar({ api, sample, pin, testing, runId, status, error, onSam
       }}
     >
       <label>
-        <span>Sample input (JSON)</span>
-        <textarea rows={2} value={sample} onChange={(event) => onSample(event.target.value)} spellCheck={false} />
+        <span className="visually-hidden">Sample input (JSON)</span>
+        <textarea rows={1} placeholder="Sample input (JSON)" title="Sample input (JSON); grows while you edit it" value={sample} onChange={(event) => onSample(event.target.value)} spellCheck={false} />
       </label>
       <RecentInputs api={api} onPick={(input) => onSample(JSON.stringify(input ?? {}, null, 2))} />
-      <label className="dz-inline">
-        <input type="checkbox" checked={pin} onChange={(event) => onPin(event.target.checked)} /> Pin for this workflow
+      <label className="dz-inline" title="Pin this input for everyone who tests this workflow">
+        <input type="checkbox" checked={pin} onChange={(event) => onPin(event.target.checked)} /> Pin
       </label>
-      <button type="submit" disabled={testing}>
+      <button type="submit" className="dz-run" disabled={testing}>
         {testing ? "Starting…" : "Test run"}
       </button>
       {runId !== null ? (

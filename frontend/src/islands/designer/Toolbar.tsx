@@ -1,6 +1,7 @@
 // The designer's toolbar: save state, edit commands, links to the versions and runs pages, and
 // the banners for a conflicting save or graph-wide problems.
 import type { SaveState } from "../../lib/draftSaver";
+import type { LayoutDirection } from "../../lib/layout";
 
 const SAVE_TEXT: Record<SaveState["status"], string> = {
   saved: "All changes saved",
@@ -29,12 +30,22 @@ export interface ToolbarProps {
   versionsUrl: string;
   runsUrl: string;
   on: ToolbarActions;
+  title: string;
+  listUrl: string;
+  direction: LayoutDirection;
+  onDirection: (direction: LayoutDirection) => void;
 }
 
-export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on }: ToolbarProps) {
+export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on, title, listUrl, direction, onDirection }: ToolbarProps) {
   return (
     <>
       <div className="dz-toolbar" role="toolbar" aria-label="Designer">
+        {listUrl ? (
+          <a className="dz-back" href={listUrl} title="All workflows">
+            Workflows
+          </a>
+        ) : null}
+        <h1 className="dz-title">{title}</h1>
         <span className={`dz-save dz-save-${save.status}`} role="status" data-save-state={save.status}>
           {canEdit ? SAVE_TEXT[save.status] : "Read only: your role cannot edit"}
         </span>
@@ -49,9 +60,18 @@ export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl,
             <button type="button" onClick={on.redo} disabled={!canRedo} aria-keyshortcuts="Control+Shift+Z">
               Redo
             </button>
-            <button type="button" onClick={on.layout}>
-              Auto-layout
-            </button>
+            <span className="dz-group">
+              <button type="button" onClick={on.layout} aria-keyshortcuts="L">
+                Auto-layout
+              </button>
+              <label>
+                <span className="visually-hidden">Layout direction</span>
+                <select value={direction} onChange={(event) => onDirection(event.target.value as LayoutDirection)}>
+                  <option value="LR">left to right</option>
+                  <option value="TB">top to bottom</option>
+                </select>
+              </label>
+            </span>
             <button type="button" onClick={on.addNote}>
               Add note
             </button>

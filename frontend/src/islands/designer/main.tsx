@@ -1,5 +1,5 @@
 // The designer island: <workflow-designer data-workflow-id data-api-url data-can-edit
-// data-versions-url data-runs-url> plus <script type="application/json" id="designer-boot">
+// data-versions-url data-runs-url data-list-url> plus <script type="application/json" id="designer-boot">
 // with the draft, its revision, the node types and the pinned sample input. A custom element,
 // so React mounts when the element enters the document and unmounts when it leaves.
 import "@xyflow/react/dist/style.css";
@@ -7,7 +7,9 @@ import "../run-view/run-view.css";
 import "./designer.css";
 import { createRoot, type Root } from "react-dom/client";
 import { parseGraph } from "../../lib/graph";
-import type { NodeKind } from "../../lib/nodeKinds";
+import { cardSize } from "../../lib/editorFlow";
+import { withPositions } from "../../lib/layout";
+import { outputHandles, type NodeKind } from "../../lib/nodeKinds";
 import type { Problem } from "../../lib/problems";
 import { Designer, type DesignerProps } from "./Designer";
 
@@ -26,12 +28,17 @@ function readProps(element: HTMLElement): DesignerProps {
   const script = document.getElementById(BOOT_SCRIPT_ID);
   if (!script?.textContent) throw new Error(`The page has no #${BOOT_SCRIPT_ID} data`);
   const boot = JSON.parse(script.textContent) as Boot;
-  const { apiUrl = "", canEdit = "", versionsUrl = "", runsUrl = "" } = element.dataset;
+  const { apiUrl = "", canEdit = "", versionsUrl = "", runsUrl = "", listUrl = "" } = element.dataset;
   if (!apiUrl) throw new Error("workflow-designer needs data-api-url");
+  const kinds = new Map(boot.node_types.map((kind) => [kind.kind, kind]));
   return {
     workflowId: boot.workflow.id,
+    workflowName: boot.workflow.name,
+    listUrl,
     revision: boot.workflow.revision,
-    graph: parseGraph(JSON.stringify(boot.graph)),
+    graph: withPositions(parseGraph(JSON.stringify(boot.graph)), {
+      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node.params).length),
+    }),
     kinds: boot.node_types,
     problems: boot.problems ?? [],
     providersUrl: boot.providers_url ?? "",

@@ -5,6 +5,9 @@ import { createContext, memo, useContext } from "react";
 import type { EditorFlowNode, NoteFlowNode } from "../../lib/editorFlow";
 import type { HandleSpec } from "../../lib/graph";
 import type { NodeState } from "../../lib/runEvents";
+import { formatDuration } from "../../lib/format";
+import { CircleAlert } from "lucide-react";
+import { categoryOf, KindIcon } from "./look";
 
 /** Statuses of the test run on show, by node id. */
 export const TestStatesContext = createContext<Record<string, NodeState>>({});
@@ -29,26 +32,39 @@ function Ports({ handles, type }: { handles: HandleSpec[]; type: "source" | "tar
 function EditorNodeView({ id, data, selected }: NodeProps<EditorFlowNode>) {
   const state = useContext(TestStatesContext)[id];
   const problems = data.problems;
+  const duration = state ? formatDuration(state.durationMs) : "";
   return (
     <div
       className={`dz-node${selected ? " dz-selected" : ""}${problems.length ? " dz-has-problems" : ""}`}
       data-node-id={id}
+      data-category={categoryOf(data.kind, data.category || undefined)}
       data-status={state?.status ?? "idle"}
       data-problems={problems.length}
       title={problems.length ? problems.join("\n") : undefined}
     >
       <div className="dz-node-head">
-        <span className="dz-node-label">{data.label}</span>
+        <span className="dz-node-icon">
+          <KindIcon kind={data.kind} />
+        </span>
+        <span className="dz-node-titles">
+          <span className="dz-node-label">{data.label}</span>
+          <span className="dz-node-kind">{data.kindLabel}</span>
+        </span>
         {problems.length ? (
           <span className="dz-node-problems" aria-label={`${problems.length} problem(s): ${problems.join("; ")}`}>
+            <CircleAlert size={12} aria-hidden="true" />
             {problems.length}
           </span>
         ) : null}
       </div>
-      <div className="dz-node-meta">
-        <span>{data.kindLabel}</span>
-        {state ? <span className="dz-node-status">{state.status}</span> : null}
-      </div>
+      {data.summary ? <div className="dz-node-summary">{data.summary}</div> : null}
+      {state ? (
+        <div className="dz-node-meta">
+          <span className="dz-node-status">{state.status}</span>
+          {duration ? <span className="dz-node-duration">{duration}</span> : null}
+          {state.cacheHit && state.status === "succeeded" ? <span>cached</span> : null}
+        </div>
+      ) : null}
       <div className="dz-node-ports">
         <Ports handles={data.inputs} type="target" />
         <Ports handles={data.outputs} type="source" />

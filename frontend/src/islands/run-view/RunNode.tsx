@@ -3,6 +3,7 @@ import { memo, useContext } from "react";
 import { formatDuration } from "../../lib/format";
 import type { HandleSpec, RunFlowNode } from "../../lib/graph";
 import { emptyNode, type NodeState } from "../../lib/runEvents";
+import { categoryOf, KindIcon } from "../designer/look";
 import { NodeStatesContext } from "./context";
 
 const PENDING = emptyNode();
@@ -65,11 +66,15 @@ function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
       className={`run-node${labelledPorts ? " run-node-ported" : ""}`}
       data-status={node.status}
       data-node-id={id}
+      data-category={categoryOf(data.subtitle)}
       title={`${data.label} (${data.subtitle}): ${statusText(node)}${duration ? `, ${duration}` : ""}`}
     >
       <div className="run-node-head">
-        <span className="run-node-dot" aria-hidden="true" />
+        <span className="run-node-icon">
+          <KindIcon kind={data.subtitle} size={14} />
+        </span>
         <span className="run-node-label">{data.label}</span>
+        <span className="run-node-dot" aria-hidden="true" />
       </div>
       <div className="run-node-meta">
         <span className="run-node-type">{data.subtitle}</span>

@@ -3,14 +3,17 @@ import {
   MiniMap,
   ReactFlow,
   ReactFlowProvider,
+  useNodesInitialized,
   useNodesState,
+  useReactFlow,
   type Node,
   type NodeTypes,
   type OnSelectionChangeParams,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { toFlow, type GraphV1, type RunFlowEdge, type RunFlowNode } from "../../lib/graph";
 import type { NodeState, NodeStatus } from "../../lib/runEvents";
+import { readableViewport } from "../../lib/viewport";
 import { NodeStatesContext } from "./context";
 import { messageOf, RunController, socketUrlFor, type ConnectionState, type RunAction } from "./controller";
 import { Header } from "./Header";
@@ -19,6 +22,7 @@ import { RunNode } from "./RunNode";
 import { Timeline } from "./Timeline";
 
 const nodeTypes: NodeTypes = { run: RunNode };
+const MINIMAP_SIZE = { width: 180, height: 110 };
 
 /** MiniMap fills (the canvas itself is styled by data-status in run-view.css). */
 const MINIMAP_COLORS: Record<NodeStatus, string> = {
@@ -95,6 +99,19 @@ function RunViewInner({ runId, apiUrl, wsPath, canEdit, graph }: RunViewProps) {
     (id: string) => setNodes((current) => current.map((node) => (node.selected === (node.id === id) ? node : { ...node, selected: node.id === id }))),
     [setNodes],
   );
+  // The first view: fitted, but never below the zoom at which titles read at 12 px (lib/viewport.ts).
+  const flowApi = useReactFlow();
+  const graphRef = useRef<HTMLElement>(null);
+  const initialised = useNodesInitialized();
+  const [framed, setFramed] = useState(false);
+  useEffect(() => {
+    const element = graphRef.current;
+    if (!initialised || framed || !element) return;
+    const shown = flowApi.getNodes();
+    if (!shown.length) return;
+    setFramed(true);
+    void flowApi.setViewport(readableViewport(flowApi.getNodesBounds(shown), { width: element.clientWidth, height: element.clientHeight }, { reserveBottom: MINIMAP_SIZE.height + 24 }));
+  }, [initialised, framed, flowApi]);
   const minimapColor = useCallback((node: Node) => MINIMAP_COLORS[state.nodes[node.id]?.status ?? "pending"], [state.nodes]);
 
   // Outputs and inputs come with snapshots: refresh when the selected node moves on.
@@ -133,7 +150,7 @@ function RunViewInner({ runId, apiUrl, wsPath, canEdit, graph }: RunViewProps) {
         </p>
       ) : null}
       <div className="rv-body">
-        <section className="rv-graph card" aria-label="Run graph">
+        <section ref={graphRef} className="rv-graph card" aria-label="Run graph" data-framed={framed}>
           <NodeStatesContext.Provider value={state.nodes}>
             <ReactFlow
               nodes={nodes}
@@ -150,12 +167,10 @@ function RunViewInner({ runId, apiUrl, wsPath, canEdit, graph }: RunViewProps) {
               multiSelectionKeyCode={null}
               zoomOnScroll={false}
               preventScrolling={false}
-              fitView
-              fitViewOptions={{ padding: 0.1, maxZoom: 1.25 }}
               minZoom={0.2}
               ariaLabelConfig={{ "node.a11yDescription.default": "Press Enter or Space to inspect this node." }}
             >
-              <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={2} />
+              <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={2} style={MINIMAP_SIZE} />
               <Controls showInteractive={false} />
             </ReactFlow>
           </NodeStatesContext.Provider>
