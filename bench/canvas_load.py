@@ -8,8 +8,9 @@ It creates and empties its own database, switchyard_bench_canvas on 127.0.0.1
 
 It serves the app with uvicorn in this process and drives Debian's Chromium with Playwright.
 "Interactive" is measured from the navigation's start to the moment a click on a node has
-selected it and the side panel shows that node: the page has loaded, React has mounted, all
-300 nodes are drawn and the canvas answers input. The baseline, measured in the same run, is
+selected it and the side panel shows that node: the page has loaded, React has mounted, the
+graph is drawn (at a readable zoom, from its start: the clicked node is one near it; all 300
+nodes are on the minimap) and the canvas answers input. The baseline, measured in the same run, is
 the read-only run view of a run of the same 300-node graph (until its nodes are drawn).
 """
 
@@ -40,6 +41,8 @@ from engine.models import Run, RunStatus  # noqa: E402
 
 NODES = 300
 TARGET_S = 1.5
+# A node in the part of the graph the first view shows (it opens from its start, readable).
+PROBE = "n2_2"
 REPS, WARMUP = 7, 2
 PORT = 8713
 PASSWORD = "bench-password-long-enough"  # noqa: S105 - a throwaway user in a bench database
@@ -100,20 +103,20 @@ class Server(threading.Thread):
 def designer_ready(page: Page, url: str) -> float:
     began = time.perf_counter()
     page.goto(url)
-    target = page.locator('.react-flow__node[data-id="n10_5"]')
+    target = page.locator(f'.react-flow__node[data-id="{PROBE}"]')
     target.click()
-    page.locator('[data-panel-node="n10_5"]').wait_for()
+    page.locator(f'[data-panel-node="{PROBE}"]').wait_for()
     elapsed = time.perf_counter() - began
-    drawn = page.locator(".react-flow__node").count()
+    drawn = page.locator(".react-flow__minimap-node").count()
     if drawn < NODES:
-        raise RuntimeError(f"only {drawn} of {NODES} nodes were drawn")
+        raise RuntimeError(f"only {drawn} of {NODES} nodes are on the minimap")
     return elapsed
 
 
 def run_view_ready(page: Page, url: str) -> float:
     began = time.perf_counter()
     page.goto(url)
-    page.locator('.react-flow__node[data-id="n10_5"]').wait_for()
+    page.locator(f'.react-flow__node[data-id="{PROBE}"]').wait_for()
     return time.perf_counter() - began
 
 
