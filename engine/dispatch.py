@@ -104,11 +104,12 @@ def broker_lost_messages() -> bool:
     """
     if not settings.REDIS_URL:
         return False
-    from config.celery import app
+    from engine.tasks import execute_node
 
     try:
-        # kombu's Redis channel holds its redis-py client; kombu's stubs know only the base channel.
-        with app.connection_for_write() as broker:
+        # The app the engine's tasks are bound to (the core does not import config). kombu's
+        # Redis channel holds its redis-py client; kombu's stubs know only the base channel.
+        with execute_node.app.connection_for_write() as broker:
             return bool(broker.default_channel.client.set(BROKER_MARK, "1", nx=True))  # type: ignore[attr-defined]
     except UNREACHABLE:
         return False

@@ -62,16 +62,16 @@ def follow_demo_runs(browser: httpx.Client, token: str, socket: ClientConnection
         {"subject": "Login", "body": "I cannot log in", "customer": "Ann"},
         {"subject": "Money", "body": "I want a REFUND", "priority": "normal"},
     ]
-    posted_at = time.monotonic()
     replied, reviewed = [
         browser.post(url, json={"input": t}, headers={"X-CSRFToken": token}).json()["id"] for t in tickets
     ]
-    heard: dict[tuple[int, str], float] = {}
+    # The workspace socket hears both runs move without the test asking the server anything
+    # (each receive gives up after 5 s: a stuck test, not a measurement).
+    heard: set[tuple[int, str]] = set()
     while (replied, "succeeded") not in heard or (reviewed, "waiting") not in heard:
         message = json.loads(socket.recv(timeout=5))
         if message.get("type") == "run.updated":
-            heard[(message["run"], message["status"])] = time.monotonic() - posted_at
-    assert max(heard.values()) < 2, f"the socket heard of the runs after {heard} s"
+            heard.add((message["run"], message["status"]))
     run = browser.get(f"/api/v1/runs/{replied}").json()
     assert run["status"] == "succeeded"
     assert run["output"]["answer"].startswith("Hi Ann, thanks for writing about")

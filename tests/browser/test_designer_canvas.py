@@ -5,7 +5,7 @@ and selecting or panning after a test run is not an edit. The run page's graph i
 import copy
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FloatRect, Locator, Page, expect
 
 from builder import demo
 from engine.models import Run, RunStatus
@@ -35,7 +35,9 @@ def title_heights(page: Page, selector: str, zoom: float) -> dict[str, float]:
     return {node_id: size * zoom for node_id, size in sizes}
 
 
-def boxes_overlap(a: dict, b: dict) -> bool:
+def boxes_overlap(a: FloatRect | None, b: FloatRect | None) -> bool:
+    assert a is not None, "the first element is not on the page"
+    assert b is not None, "the second element is not on the page"
     return not (
         a["x"] + a["width"] <= b["x"]
         or b["x"] + b["width"] <= a["x"]

@@ -12,10 +12,13 @@ them there costs a few reads instead.
 
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.postgresql import base, operations
+from psycopg.errors import DeadlockDetected
 
 # Rows post_migrate writes back after every flush; every test sees them, none changes them.
 KEPT = {"django_content_type", "auth_permission"}
+FLUSH_TRIES = 5
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -29,6 +32,22 @@ class DatabaseOperations(operations.DatabaseOperations):
         deletes = [f"{style.SQL_KEYWORD('DELETE FROM')} {table}" for table in emptied]
         # One script, one round trip: psycopg sends a query without parameters as it is.
         return ["; ".join([lock, *deletes]) + ";"]
+
+    def execute_sql_flush(self, sql_list: Any) -> None:
+        """The flush, tried again when PostgreSQL ends it to break a deadlock.
+
+        The session's worker may still be running a run that a test started without waiting for
+        it: its transaction holds a lock on one table and waits for another that the flush's LOCK
+        has taken. PostgreSQL then rolls one of the two back; when it is the flush, the worker's
+        transaction can finish and the flush goes through on the next try.
+        """
+        for attempt in range(FLUSH_TRIES):
+            try:
+                super().execute_sql_flush(sql_list)
+                return
+            except OperationalError as error:
+                if not isinstance(error.__cause__, DeadlockDetected) or attempt == FLUSH_TRIES - 1:
+                    raise
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
