@@ -13,12 +13,14 @@ from pydantic import Field, ValidationError
 from accounts.audit import record
 from accounts.models import Workspace
 from builder.models import Workflow, WorkflowVersion
+from builder.workflows import MALFORMED
 from engine import graph as graphs
 from engine import json_input
 
 # Drafts may be unfinished (no trigger, dangling edges), but an import must not carry what this
-# server cannot read or run: other shapes, oversize graphs, unknown node types, bad parameters.
-REFUSED_ON_IMPORT = {"schema", "too_large", "too_many_nodes", "too_many_edges", "unknown_type", "bad_params"}
+# server cannot read or run: what a draft refuses (other shapes, oversize or too deeply nested
+# graphs), unknown node types, bad parameters.
+REFUSED_ON_IMPORT = MALFORMED | {"unknown_type", "bad_params"}
 MAX_FILE_BYTES = graphs.MAX_GRAPH_BYTES + 100_000
 
 

@@ -66,6 +66,13 @@ def test_it_lists_a_template_too_deep_to_read_when_validating(client, template):
     assert {"path": "nodes.1.params.fields.x", "code": "too_deep", "message": TOO_DEEP} in response.json()
 
 
+@pytest.mark.parametrize("template", DEEP)
+def test_it_refuses_to_import_a_workflow_whose_template_is_too_deep_to_read(client, template):
+    response = client.post_json("/api/v1/workflows/import", {"name": "Deep", "graph": deep_graph(template)})
+    assert refused_as_too_deep(response), response.content[:300]
+    assert not Workflow.objects.filter(name="Deep").exists()
+
+
 def test_a_draft_with_a_merely_long_expression_is_still_saved_with_its_problem(client):
     long_sum = "{{ " + " + ".join(["1"] * 60) + " }}"
     response = client.post_json("/api/v1/workflows", {"name": "Long", "draft": deep_graph(long_sum)})
