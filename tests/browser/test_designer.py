@@ -158,11 +158,13 @@ def test_a_test_run_colours_the_nodes_and_shows_an_output(asgi_server, owner, pa
     )
     flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
     open_designer(page, asgi_server, flow)
+    page.get_by_role("button", name="Sample input").click()
     page.get_by_label("Sample input (JSON)").fill('{"name": "Ada"}')
     page.get_by_role("button", name="Test run").click()
     expect(status_of(page, "pause")).to_have_attribute("data-status", "waiting", timeout=10_000)
     expect(status_of(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=15_000)
     canvas_node(page, "answer").click()
+    page.get_by_role("tab", name="Last run").click()
     expect(page.locator(".dz-test-details")).to_contain_text("Hello Ada")
     flow.refresh_from_db()
     assert flow.sample_input == {"name": "Ada"}
@@ -230,6 +232,7 @@ def test_run_from_here_reuses_the_upstream_outputs(asgi_server, owner, server, p
     first = page.locator("[data-test-run]").get_attribute("data-test-run")
 
     canvas_node(page, "answer").click()
+    page.get_by_role("tab", name="Last run").click()
     page.get_by_role("button", name="Run from here").click()
     expect(page.locator("[data-test-run]")).not_to_have_attribute("data-test-run", first or "")
     expect(page.locator("[data-test-run]")).to_have_attribute("data-test-status", "succeeded", timeout=15_000)

@@ -7,6 +7,7 @@ import { createStore, type StoreApi } from "zustand/vanilla";
 import { freshId, pasteFragment, type Fragment } from "./clipboard";
 import { sourceHandleOf, targetHandleOf, type GraphNodeV1, type GraphV1 } from "./graph";
 import { defaultParams, outputHandles, type NodeKind } from "./nodeKinds";
+import { insertNode, type QuickAddTarget } from "./quickAdd";
 
 type Point = { x: number; y: number };
 
@@ -18,6 +19,8 @@ export interface DesignerState {
   select(ids: string[]): void;
   addNode(kind: NodeKind, position: Point): string;
   addNote(position: Point): string;
+  /** Add a node connected at `target` (after an output, on an edge), selected; one undo step. */
+  insert(kind: NodeKind, target: QuickAddTarget, sizeOf: (node: GraphNodeV1) => { width: number; height: number }): string | null;
   connect(edge: { source: string; sourceHandle?: string | null; target: string; targetHandle?: string | null }): void;
   remove(ids: string[]): void;
   dragTo(positions: Record<string, Point>): void;
@@ -84,6 +87,12 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
             const node: GraphNodeV1 = { id, type: kind.kind, label: kind.label, position, params: defaultParams(kind) };
             set({ graph: { ...get().graph, nodes: [...get().graph.nodes, node] }, selected: [id] });
             return id;
+          },
+          insert(kind, target, sizeOf) {
+            const inserted = insertNode(get().graph, kind, target, sizeOf);
+            if (!inserted) return null;
+            set({ graph: inserted.graph, selected: [inserted.id] });
+            return inserted.id;
           },
           addNote(position) {
             const id = freshId("note", allIds(get().graph));

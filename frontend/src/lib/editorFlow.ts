@@ -18,6 +18,8 @@ export type EditorNodeData = {
   inputs: HandleSpec[];
   outputs: HandleSpec[];
   problems: string[];
+  /** Output handles with an edge: their "+" shows only on hover or selection. */
+  linked: string;
 };
 export type NoteNodeData = { text: string };
 export type EditorFlowNode = Node<EditorNodeData, "editor">;
@@ -39,7 +41,18 @@ export function cardSize(outputs: number, inputs = 1): { width: number; height: 
   return { width: NODE_SIZE.width, height: NODE_SIZE.height + 18 * Math.max(0, Math.max(outputs, inputs) - 1) };
 }
 
-type Entry = { source: GraphNodeV1 | StickyNoteV1; selected: boolean; problems: string[]; at: { x: number; y: number } | undefined; node: DesignerFlowNode };
+type Entry = { source: GraphNodeV1 | StickyNoteV1; selected: boolean; problems: string[]; at: { x: number; y: number } | undefined; linked: string; node: DesignerFlowNode };
+
+/** Each node's output handles that have an edge, as one comparable string ("out true"). */
+function linkedHandles(graph: GraphV1): Map<string, string> {
+  const handles = new Map<string, Set<string>>();
+  for (const edge of graph.edges) {
+    const set = handles.get(edge.source) ?? new Set<string>();
+    set.add(sourceHandleOf(edge));
+    handles.set(edge.source, set);
+  }
+  return new Map([...handles].map(([id, set]) => [id, [...set].sort().join(" ")]));
+}
 
 export class FlowCache {
   private entries = new Map<string, Entry>();
@@ -47,20 +60,22 @@ export class FlowCache {
   nodes(graph: GraphV1, kinds: Map<string, NodeKind>, overlay: FlowOverlay): DesignerFlowNode[] {
     const next = new Map<string, Entry>();
     const out: DesignerFlowNode[] = [];
-    const reuse = (id: string, source: Entry["source"], build: () => DesignerFlowNode) => {
+    const links = linkedHandles(graph);
+    const reuse = (id: string, source: Entry["source"], build: (linked: string) => DesignerFlowNode) => {
+      const linked = links.get(id) ?? "";
       const selected = overlay.selected.has(id);
       const problems = overlay.problems.get(id) ?? NO_PROBLEMS;
       const at = overlay.drag[id];
       const old = this.entries.get(id);
       const entry =
-        old && old.source === source && old.selected === selected && old.problems === problems && old.at === at
+        old && old.source === source && old.selected === selected && old.problems === problems && old.at === at && old.linked === linked
           ? old
-          : { source, selected, problems, at, node: build() };
+          : { source, selected, problems, at, linked, node: build(linked) };
       next.set(id, entry);
       out.push(entry.node);
     };
     for (const node of graph.nodes) {
-      reuse(node.id, node, () => editorNode(node, kinds.get(node.type), overlay));
+      reuse(node.id, node, (linked) => editorNode(node, kinds.get(node.type), overlay, linked));
     }
     for (const note of graph.notes ?? []) {
       reuse(note.id, note, () => noteNode(note, overlay));
@@ -70,7 +85,7 @@ export class FlowCache {
   }
 }
 
-export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overlay: FlowOverlay): EditorFlowNode {
+export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overlay: FlowOverlay, linked = ""): EditorFlowNode {
   return {
     id: node.id,
     type: "editor",
@@ -88,6 +103,7 @@ export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overla
       inputs: handleSpecs(inputHandles(kind), "in"),
       outputs: handleSpecs(outputHandles(kind, node.params), "out"),
       problems: overlay.problems.get(node.id) ?? NO_PROBLEMS,
+      linked,
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   useReactFlow,
   type Connection as FlowConnection,
   type EdgeChange,
+  type EdgeTypes,
   type FinalConnectionState,
   type NodeChange,
   type NodeTypes,
@@ -25,19 +26,25 @@ import type { GraphV1 } from "../../lib/graph";
 import { csrfToken, sendJSON } from "../../lib/http";
 import { autoLayout, type LayoutDirection } from "../../lib/layout";
 import { outputHandles, type NodeKind } from "../../lib/nodeKinds";
+import { kindsFor, neighbourOf, type QuickAddTarget } from "../../lib/quickAdd";
 import type { ProviderChoice } from "../../lib/paramsUi";
 import { placeProblems, type Problem } from "../../lib/problems";
+import { triggerSchema } from "../../lib/sampleForm";
 import { READABLE_ZOOM, readableViewport } from "../../lib/viewport";
 import { messageOf } from "../run-view/controller";
 import { Help } from "./Help";
-import { EditorNode, NoteEditContext, NoteNode, TestStatesContext } from "./nodes";
+import { InsertEdge } from "./InsertEdge";
+import { NodePicker } from "./NodePicker";
+import { EditorNode, NoteEditContext, NoteNode, QuickAddContext, TestStatesContext } from "./nodes";
 import { KIND_MIME, Palette } from "./Palette";
-import { Panel, type Upstream } from "./Panel";
+import { Panel, type PanelTab, type Upstream } from "./Panel";
+import { RunHistory } from "./RunHistory";
 import { TestBar } from "./TestBar";
 import { useTestRuns } from "./useTestRuns";
 import { Toolbar } from "./Toolbar";
 
 const nodeTypes: NodeTypes = { editor: EditorNode, note: NoteNode };
+const edgeTypes: EdgeTypes = { default: InsertEdge };
 const MINIMAP_FILL: Record<string, string> = { idle: "#c3c9d2", pending: "#c3c9d2", running: "#2f5bd3", succeeded: "#137a3a", failed: "#b42318", crashed: "#b42318", waiting: "#d08a00", skipped: "#e4e7ec", cancelled: "#98a2b3" };
 const PASTE_OFFSET = { x: 40, y: 40 };
 const EMPTY_STATES = {};
@@ -95,6 +102,17 @@ function applySelection(state: DesignerState, changes: (NodeChange<DesignerFlowN
     else next.delete(change.id);
   }
   state.select([...next]);
+}
+
+/** What the quick-add picker will connect the new node to, in words. */
+function pickerTitle(graph: GraphV1, target: QuickAddTarget): string {
+  const label = (id: string) => graph.nodes.find((n) => n.id === id)?.label || id;
+  if (target.kind === "after") return `Add after ${label(target.source)} (${target.handle})`;
+  if (target.kind === "edge") {
+    const edge = graph.edges.find((e) => e.id === target.edge);
+    return edge ? `Insert between ${label(edge.source)} and ${label(edge.target)}` : "Insert a node";
+  }
+  return "Add a node";
 }
 
 function outputFields(value: unknown): string[] {
@@ -184,7 +202,11 @@ function DesignerInner(props: DesignerProps) {
   const minimapColor = useCallback((node: { id: string; type?: string }) => (node.type === "note" ? "#f5e69a" : MINIMAP_FILL[test?.nodes[node.id]?.status ?? "idle"] ?? MINIMAP_FILL.idle), [test]);
   const [notice, setNotice] = useState("");
   const [help, setHelp] = useState(false);
+  const [tab, setTab] = useState<PanelTab>("parameters");
+  const [historyOpen, setHistoryOpen] = useState(false);
+  const schema = useMemo(() => triggerSchema(graph, kinds), [graph, kinds]);
   const addCount = useRef(0);
+  const canvasRef = useRef<HTMLElement>(null);
 
   const onNodesChange = useCallback(
     (changes: NodeChange<DesignerFlowNode>[]) => {
@@ -241,6 +263,53 @@ function DesignerInner(props: DesignerProps) {
     },
     [store, flow, canEdit],
   );
+  // --- quick add: the "+" on outputs and edges, `/` and Ctrl/⌘ K -----------------------------
+  const [picker, setPicker] = useState<{ target: QuickAddTarget; at: { x: number; y: number } } | null>(null);
+  const pointer = useRef<{ x: number; y: number } | null>(null);
+  const openPicker = useCallback((target: QuickAddTarget, at: { x: number; y: number }) => setPicker({ target, at }), []);
+  const sizeOf = useCallback((node: { type: string; params?: Record<string, unknown> }) => cardSize(outputHandles(kinds.get(node.type), node.params).length), [kinds]);
+  /** Focus a node's card: the focus ring shows it, and React Flow pans to it when it is off screen. */
+  const focusNode = useCallback((id: string) => {
+    window.requestAnimationFrame(() => window.requestAnimationFrame(() => canvasRef.current?.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus()));
+  }, []);
+  const pick = useCallback(
+    (kind: NodeKind) => {
+      if (!picker) return;
+      setPicker(null);
+      const id = store.getState().insert(kind, picker.target, sizeOf);
+      if (id) focusNode(id);
+    },
+    [picker, store, sizeOf, focusNode],
+  );
+  /** `/` and Ctrl/⌘ K: after the selected node's first output, else where the pointer is. */
+  const quickAdd = useCallback(() => {
+    const element = canvasRef.current;
+    if (!element) return;
+    const bounds = element.getBoundingClientRect();
+    const inside = pointer.current && pointer.current.x >= bounds.left && pointer.current.x <= bounds.right && pointer.current.y >= bounds.top && pointer.current.y <= bounds.bottom;
+    const at = inside && pointer.current ? pointer.current : { x: bounds.left + bounds.width / 3, y: bounds.top + bounds.height / 4 };
+    const { graph: current, selected: ids } = store.getState();
+    const node = ids.length === 1 ? current.nodes.find((n) => n.id === ids[0]) : undefined;
+    const handle = node ? outputHandles(kinds.get(node.type), node.params)[0] : undefined;
+    if (node && handle) {
+      const card = element.querySelector(`.react-flow__node[data-id="${CSS.escape(node.id)}"]`)?.getBoundingClientRect();
+      openPicker({ kind: "after", source: node.id, handle }, card ? { x: card.right + 12, y: card.top } : at);
+      return;
+    }
+    const spot = flow.screenToFlowPosition(at);
+    openPicker({ kind: "free", position: { x: Math.round(spot.x), y: Math.round(spot.y) } }, at);
+  }, [store, kinds, flow, openPicker]);
+  const step = useCallback(
+    (forward: boolean) => {
+      const { graph: current, selected: ids } = store.getState();
+      const next = neighbourOf(current, ids.length === 1 ? ids[0] : null, forward);
+      if (!next) return;
+      store.getState().select([next]);
+      focusNode(next);
+    },
+    [store, focusNode],
+  );
+
   const onDrop = useCallback(
     (event: React.DragEvent) => {
       const kind = kinds.get(event.dataTransfer.getData(KIND_MIME));
@@ -254,7 +323,6 @@ function DesignerInner(props: DesignerProps) {
   const undo = useCallback(() => store.temporal.getState().undo(), [store]);
   const redo = useCallback(() => store.temporal.getState().redo(), [store]);
   // The first view, Fit view and F: fitted, but never below a readable zoom (lib/viewport.ts).
-  const canvasRef = useRef<HTMLElement>(null);
   const frame = useCallback(
     (duration = 0) => {
       const element = canvasRef.current;
@@ -318,7 +386,12 @@ function DesignerInner(props: DesignerProps) {
         if (canEdit) void saver.save();
         return;
       }
-      if (typing(event.target) || help) return;
+      if (typing(event.target) || help || picker) return;
+      if (canEdit && ((mod && key === "k") || (!mod && !event.altKey && event.key === "/"))) {
+        event.preventDefault();
+        quickAdd();
+        return;
+      }
       if (mod && key === "z" && canEdit) {
         event.preventDefault();
         if (event.shiftKey) redo();
@@ -337,11 +410,14 @@ function DesignerInner(props: DesignerProps) {
       else if (key === "n" && canEdit) addNote();
       else if (key === "l" && canEdit) layout();
       else if (key === "f") fitView();
+      else if (key === "h") setHistoryOpen((open) => !open);
+      else if (event.key === "]") step(true);
+      else if (event.key === "[") step(false);
       else if (event.key === "Escape") store.getState().select([]);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [store, saver, canEdit, help, undo, redo, copy, paste, addNote, layout, fitView]);
+  }, [store, saver, canEdit, help, picker, quickAdd, step, undo, redo, copy, paste, addNote, layout, fitView]);
 
   useEffect(() => {
     if (!notice) return;
@@ -360,7 +436,8 @@ function DesignerInner(props: DesignerProps) {
         canRedo={canRedo}
         versionsUrl={props.versionsUrl}
         runsUrl={props.runsUrl}
-        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView, help: () => setHelp(true) }}
+        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView, help: () => setHelp(true), history: () => setHistoryOpen(!historyOpen) }}
+        historyOpen={historyOpen}
         title={props.workflowName}
         listUrl={props.listUrl}
         direction={direction}
@@ -385,18 +462,30 @@ function DesignerInner(props: DesignerProps) {
             </div>
           )
         ) : null}
-        <section ref={canvasRef} className="dz-canvas" aria-label="Workflow canvas" data-framed={framed} onDragOver={(event) => event.preventDefault()} onDrop={onDrop}>
+        <section
+          ref={canvasRef}
+          className="dz-canvas"
+          aria-label="Workflow canvas"
+          data-framed={framed}
+          onDragOver={(event) => event.preventDefault()}
+          onDrop={onDrop}
+          onPointerMove={(event) => {
+            pointer.current = { x: event.clientX, y: event.clientY };
+          }}
+        >
           {notice ? (
             <p className="dz-notice" role="status" data-notice>
               {notice}
             </p>
           ) : null}
           <TestStatesContext.Provider value={test?.nodes ?? EMPTY_STATES}>
+            <QuickAddContext.Provider value={canEdit ? openPicker : null}>
             <NoteEditContext.Provider value={canEdit ? editNote : null}>
               <ReactFlow
                 nodes={nodes}
                 edges={edges}
                 nodeTypes={nodeTypes}
+                edgeTypes={edgeTypes}
                 onNodesChange={onNodesChange}
                 onEdgesChange={onEdgesChange}
                 onConnect={onConnect}
@@ -419,10 +508,12 @@ function DesignerInner(props: DesignerProps) {
                 <Controls orientation="horizontal" showInteractive={false} />
               </ReactFlow>
             </NoteEditContext.Provider>
+            </QuickAddContext.Provider>
           </TestStatesContext.Provider>
           {canEdit ? (
             <TestBar
               api={api}
+              schema={schema}
               sample={sample}
               pin={tests.pin}
               testing={tests.testing}
@@ -432,6 +523,18 @@ function DesignerInner(props: DesignerProps) {
               onSample={tests.setSample}
               onPin={tests.setPin}
               onRun={() => void tests.runTest()}
+            />
+          ) : null}
+          {historyOpen ? (
+            <RunHistory
+              api={api}
+              shownId={tests.runId}
+              shownStatus={test?.status ?? null}
+              onShow={(run) => {
+                tests.show(run);
+                setTab("run");
+              }}
+              onClose={() => setHistoryOpen(false)}
             />
           ) : null}
         </section>
@@ -455,6 +558,9 @@ function DesignerInner(props: DesignerProps) {
             onNoteChange={(text) => selectedNote && editNote(selectedNote.id, text)}
             onRunFromHere={() => selectedNode && void tests.runFrom(selectedNode.id)}
             onClose={() => setPanelOpen(false)}
+            tab={tab}
+            onTab={setTab}
+            runTitle={tests.runId !== null ? `Run #${tests.runId}${test?.status ? ` · ${test.status}` : ""}` : ""}
           />
         ) : selectedNode || selectedNote ? (
           <div className="dz-rail">
@@ -465,6 +571,7 @@ function DesignerInner(props: DesignerProps) {
         ) : null}
       </div>
       {help ? <Help onClose={() => setHelp(false)} /> : null}
+      {picker ? <NodePicker kinds={kindsFor(props.kinds, picker.target)} at={picker.at} title={pickerTitle(graph, picker.target)} onPick={pick} onClose={() => setPicker(null)} /> : null}
     </div>
   );
 }

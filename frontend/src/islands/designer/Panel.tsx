@@ -1,5 +1,6 @@
-// The side panel: configure the selected node (label, params from its JSON Schema, retry,
-// timeout, cache), pick expressions from upstream outputs, and see its last test-run result.
+// The side panel: configure the selected node in three tabs: Parameters (label, params from its
+// JSON Schema, expressions from upstream outputs, connections), Settings (retry, timeout, cache)
+// and Last run (its input, output, error, tokens, cost and duration in the run on the canvas).
 import { PanelRightClose } from "lucide-react";
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
 import type { GraphNodeV1, GraphV1, StickyNoteV1 } from "../../lib/graph";
@@ -16,6 +17,36 @@ export interface Upstream {
   id: string;
   label: string;
   fields: string[];
+}
+
+export type PanelTab = "parameters" | "settings" | "run";
+const TABS: { id: PanelTab; label: string }[] = [
+  { id: "parameters", label: "Parameters" },
+  { id: "settings", label: "Settings" },
+  { id: "run", label: "Last run" },
+];
+
+function Tabs({ tab, onTab }: { tab: PanelTab; onTab: (tab: PanelTab) => void }) {
+  return (
+    <div
+      className="dz-tabs"
+      role="tablist"
+      aria-label="Node settings"
+      onKeyDown={(event) => {
+        if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+        const index = TABS.findIndex((t) => t.id === tab);
+        const next = TABS[(index + (event.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length];
+        onTab(next.id);
+        (event.currentTarget.querySelector(`#dz-tab-${next.id}`) as HTMLElement | null)?.focus();
+      }}
+    >
+      {TABS.map((t) => (
+        <button key={t.id} type="button" role="tab" id={`dz-tab-${t.id}`} aria-selected={tab === t.id} aria-controls={`dz-tabpanel-${t.id}`} tabIndex={tab === t.id ? 0 : -1} onClick={() => onTab(t.id)}>
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
 }
 
 export interface PanelProps {
@@ -37,6 +68,10 @@ export interface PanelProps {
   onConnect: ConnectionsProps["onConnect"];
   onRemoveEdge: (edgeId: string) => void;
   onClose: () => void;
+  tab: PanelTab;
+  onTab: (tab: PanelTab) => void;
+  /** Which run the Last run tab shows, e.g. "Run #12 · succeeded". */
+  runTitle: string;
 }
 
 function CloseButton({ onClose }: { onClose: () => void }) {
@@ -160,57 +195,70 @@ export function Panel(props: PanelProps) {
           ))}
         </ul>
       ) : null}
-      <label className="dz-setting dz-setting-wide">
-        <span>Label</span>
-        <input type="text" value={node.label ?? ""} readOnly={readOnly} maxLength={200} onChange={(event) => onChange({ label: event.target.value })} />
-      </label>
-      <Section title="Parameters">
-        <div ref={form} className="dz-form">
-          {kind ? (
-            <Suspense fallback={<p className="muted small">Loading the form…</p>}>
-              <ParamsForm schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
-            </Suspense>
-          ) : (
-            <p className="error">There is no node type {node.type} on this server.</p>
-          )}
-        </div>
-      </Section>
-      {!readOnly ? (
-        <Section title="Insert an expression">
-          <ExpressionPicker upstream={upstream} onInsert={insert} />
-          {copied ? <p className="muted small" role="status">{copied}</p> : null}
-        </Section>
-      ) : null}
-      {!readOnly ? (
-        <Section title="Connections" open={false}>
-          <Connections graph={props.graph} node={node} kinds={props.kinds} onConnect={props.onConnect} onRemove={props.onRemoveEdge} />
-        </Section>
-      ) : null}
-      <Section title="Retry, timeout and cache" open={false}>
-        <NumberSetting label="Attempts" value={retry.max_attempts} min={1} max={20} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, max_attempts: v } })} />
-        <NumberSetting label="First retry after (s)" value={retry.initial_delay_s} min={0} max={3600} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, initial_delay_s: v } })} />
-        <NumberSetting label="Backoff factor" value={retry.backoff} min={1} max={10} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, backoff: v } })} />
-        <NumberSetting label="Timeout (s)" value={node.timeout_s ?? 300} min={1} max={3600} disabled={readOnly} onChange={(v) => onChange({ timeout_s: v })} />
-        <label className="dz-setting">
-          <span>Cache results</span>
-          <input type="checkbox" checked={cache.enabled} disabled={readOnly} onChange={(event) => onChange({ cache: { ...cache, enabled: event.target.checked } })} />
-        </label>
-        <NumberSetting label="Cache for (s)" value={cache.ttl_s} min={1} max={30 * 86400} disabled={readOnly || !cache.enabled} onChange={(v) => onChange({ cache: { ...cache, ttl_s: v } })} />
-      </Section>
-      <Section title="Last test run">
-        {!readOnly ? (
-          <button type="button" disabled={!props.canRunFromHere} onClick={props.onRunFromHere} title="Runs this node and what follows it, reusing the upstream outputs of the last test run">
-            Run from here
-          </button>
+      <Tabs tab={props.tab} onTab={props.onTab} />
+      <div className="dz-tabpanel" role="tabpanel" id={`dz-tabpanel-${props.tab}`} aria-labelledby={`dz-tab-${props.tab}`}>
+        {props.tab === "parameters" ? (
+          <>
+            <label className="dz-setting dz-setting-wide">
+              <span>Label</span>
+              <input type="text" value={node.label ?? ""} readOnly={readOnly} maxLength={200} onChange={(event) => onChange({ label: event.target.value })} />
+            </label>
+            <div ref={form} className="dz-form">
+              {kind ? (
+                <Suspense fallback={<p className="muted small">Loading the form…</p>}>
+                  <ParamsForm key={node.id} schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
+                </Suspense>
+              ) : (
+                <p className="error">There is no node type {node.type} on this server.</p>
+              )}
+            </div>
+            {!readOnly ? (
+              <Section title="Insert an expression">
+                <ExpressionPicker upstream={upstream} onInsert={insert} />
+                {copied ? <p className="muted small" role="status">{copied}</p> : null}
+              </Section>
+            ) : null}
+            {!readOnly ? (
+              <Section title="Connections" open={false}>
+                <Connections graph={props.graph} node={node} kinds={props.kinds} onConnect={props.onConnect} onRemove={props.onRemoveEdge} />
+              </Section>
+            ) : null}
+          </>
         ) : null}
-        {test?.nodes[node.id] ? (
-          <div className="dz-test-details">
-            <Inspector state={test} selectedId={node.id} graphNodes={new Map([[node.id, node]])} />
-          </div>
-        ) : (
-          <p className="muted small">No test run yet. Use “Test run” in the toolbar.</p>
-        )}
-      </Section>
+        {props.tab === "settings" ? (
+          <>
+            <h3 className="dz-subhead">Retry</h3>
+            <NumberSetting label="Attempts" value={retry.max_attempts} min={1} max={20} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, max_attempts: v } })} />
+            <NumberSetting label="First retry after (s)" value={retry.initial_delay_s} min={0} max={3600} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, initial_delay_s: v } })} />
+            <NumberSetting label="Backoff factor" value={retry.backoff} min={1} max={10} step={0.1} disabled={readOnly} onChange={(v) => onChange({ retry: { ...node.retry, backoff: v } })} />
+            <h3 className="dz-subhead">Timeout</h3>
+            <NumberSetting label="Timeout (s)" value={node.timeout_s ?? 300} min={1} max={3600} disabled={readOnly} onChange={(v) => onChange({ timeout_s: v })} />
+            <h3 className="dz-subhead">Cache</h3>
+            <label className="dz-setting">
+              <span>Cache results</span>
+              <input type="checkbox" checked={cache.enabled} disabled={readOnly} onChange={(event) => onChange({ cache: { ...cache, enabled: event.target.checked } })} />
+            </label>
+            <NumberSetting label="Cache for (s)" value={cache.ttl_s} min={1} max={30 * 86400} disabled={readOnly || !cache.enabled} onChange={(v) => onChange({ cache: { ...cache, ttl_s: v } })} />
+          </>
+        ) : null}
+        {props.tab === "run" ? (
+          <>
+            {!readOnly ? (
+              <button type="button" disabled={!props.canRunFromHere} onClick={props.onRunFromHere} title="Runs this node and what follows it, reusing the upstream outputs of the last test run">
+                Run from here
+              </button>
+            ) : null}
+            {props.runTitle ? <p className="muted small">{props.runTitle}</p> : null}
+            {test?.nodes[node.id] ? (
+              <div className="dz-test-details">
+                <Inspector state={test} selectedId={node.id} graphNodes={new Map([[node.id, node]])} />
+              </div>
+            ) : (
+              <p className="muted small">{test ? "This node did not run in this run." : "No test run yet: use “Test run” below the canvas."}</p>
+            )}
+          </>
+        ) : null}
+      </div>
     </aside>
   );
 }

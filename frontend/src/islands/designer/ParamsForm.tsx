@@ -2,7 +2,7 @@
 // draws before this chunk arrives.
 import Form from "@rjsf/core";
 import type { ErrorSchema, FieldProps, RJSFSchema, WidgetProps } from "@rjsf/utils";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { formValidator } from "../../lib/formValidator";
 import type { JsonSchema } from "../../lib/nodeKinds";
 import { extraErrorsFor, formSchema, paramsChanged, readValue, suggestionsFor, uiSchemaFor, type ProviderChoice } from "../../lib/paramsUi";
@@ -68,23 +68,32 @@ export interface ParamsFormProps {
 }
 
 export default function ParamsForm({ schema, params, fieldProblems, providers, readOnly, onChange }: ParamsFormProps) {
+  // rjsf reports a change when it fills in the schema's defaults on first render; that is not an
+  // edit (selecting a node must leave the draft saved), so changes count only after the user
+  // typed, picked or clicked in the form. Panel remounts the form per node.
+  const used = useRef(false);
+  const use = () => {
+    used.current = true;
+  };
   return (
-    <Form
-      schema={formSchema(schema) as RJSFSchema}
-      uiSchema={uiSchemaFor(schema, providers)}
-      widgets={{ suggest: SuggestWidget }}
-      formContext={{ providers, params } satisfies FormContext}
-      formData={params}
-      validator={formValidator}
-      fields={{ json: JsonField }}
-      extraErrors={extraErrorsFor(fieldProblems) as ErrorSchema}
-      showErrorList={false}
-      noHtml5Validate
-      readonly={readOnly}
-      onChange={(event) => {
-        const next = (event.formData ?? {}) as Record<string, unknown>;
-        if (paramsChanged(params, next)) onChange(next);
-      }}
-    />
+    <div onChangeCapture={use} onInputCapture={use} onClickCapture={(event) => (event.target as HTMLElement).closest("button") && use()}>
+      <Form
+        schema={formSchema(schema) as RJSFSchema}
+        uiSchema={uiSchemaFor(schema, providers)}
+        widgets={{ suggest: SuggestWidget }}
+        formContext={{ providers, params } satisfies FormContext}
+        formData={params}
+        validator={formValidator}
+        fields={{ json: JsonField }}
+        extraErrors={extraErrorsFor(fieldProblems) as ErrorSchema}
+        showErrorList={false}
+        noHtml5Validate
+        readonly={readOnly}
+        onChange={(event) => {
+          const next = (event.formData ?? {}) as Record<string, unknown>;
+          if (used.current && paramsChanged(params, next)) onChange(next);
+        }}
+      />
+    </div>
   );
 }

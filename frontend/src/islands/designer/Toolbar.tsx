@@ -20,6 +20,7 @@ export interface ToolbarActions {
   validate: () => void;
   fitView: () => void;
   help: () => void;
+  history: () => void;
 }
 
 export interface ToolbarProps {
@@ -34,9 +35,10 @@ export interface ToolbarProps {
   listUrl: string;
   direction: LayoutDirection;
   onDirection: (direction: LayoutDirection) => void;
+  historyOpen: boolean;
 }
 
-export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on, title, listUrl, direction, onDirection }: ToolbarProps) {
+export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on, title, listUrl, direction, onDirection, historyOpen }: ToolbarProps) {
   return (
     <>
       <div className="dz-toolbar" role="toolbar" aria-label="Designer">
@@ -87,6 +89,9 @@ export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl,
           ?
         </button>
         <span className="dz-spacer" />
+        <button type="button" onClick={on.history} aria-expanded={historyOpen} aria-keyshortcuts="H">
+          History
+        </button>
         <a href={versionsUrl}>Versions</a>
         <a href={runsUrl}>Runs</a>
       </div>

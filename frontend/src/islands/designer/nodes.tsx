@@ -6,23 +6,42 @@ import type { EditorFlowNode, NoteFlowNode } from "../../lib/editorFlow";
 import type { HandleSpec } from "../../lib/graph";
 import type { NodeState } from "../../lib/runEvents";
 import { formatDuration } from "../../lib/format";
-import { CircleAlert } from "lucide-react";
+import type { QuickAddTarget } from "../../lib/quickAdd";
+import { CircleAlert, Plus } from "lucide-react";
 import { categoryOf, KindIcon } from "./look";
 
 /** Statuses of the test run on show, by node id. */
 export const TestStatesContext = createContext<Record<string, NodeState>>({});
+/** Opens the quick-add picker at a window point; null when the viewer cannot edit. */
+export const QuickAddContext = createContext<((target: QuickAddTarget, at: { x: number; y: number }) => void) | null>(null);
 /** Changes a note's text (one undo step per edit). */
 export const NoteEditContext = createContext<((id: string, text: string) => void) | null>(null);
 
-function Ports({ handles, type }: { handles: HandleSpec[]; type: "source" | "target" }) {
+function Ports({ nodeId, handles, type, linked = "" }: { nodeId: string; handles: HandleSpec[]; type: "source" | "target"; linked?: string }) {
+  const quickAdd = useContext(QuickAddContext);
   if (!handles.length) return null;
   const position = type === "source" ? Position.Right : Position.Left;
   return (
     <div className={`dz-ports dz-ports-${type}`}>
       {handles.map((handle) => (
-        <div className="dz-port" key={handle.id} data-handle={handle.id}>
+        <div className="dz-port" key={handle.id} data-handle={handle.id} data-linked={linked.split(" ").includes(handle.id) || undefined}>
           {handle.label ? <span className="dz-port-label">{handle.label}</span> : null}
           <Handle type={type} position={position} id={handle.id} aria-label={`${type === "source" ? "output" : "input"} ${handle.id}`} />
+          {type === "source" && quickAdd ? (
+            <button
+              type="button"
+              className="dz-handle-add nodrag nopan"
+              aria-label={`Add a node after ${nodeId} ${handle.id}`}
+              title="Add a node here"
+              onClick={(event) => {
+                event.stopPropagation();
+                const box = event.currentTarget.getBoundingClientRect();
+                quickAdd({ kind: "after", source: nodeId, handle: handle.id }, { x: box.right + 8, y: box.top });
+              }}
+            >
+              <Plus size={10} aria-hidden="true" />
+            </button>
+          ) : null}
         </div>
       ))}
     </div>
@@ -66,8 +85,8 @@ function EditorNodeView({ id, data, selected }: NodeProps<EditorFlowNode>) {
         </div>
       ) : null}
       <div className="dz-node-ports">
-        <Ports handles={data.inputs} type="target" />
-        <Ports handles={data.outputs} type="source" />
+        <Ports nodeId={id} handles={data.inputs} type="target" />
+        <Ports nodeId={id} handles={data.outputs} type="source" linked={data.linked} />
       </div>
     </div>
   );

@@ -51,3 +51,18 @@ export async function recentInputs(api: TestRunApi, count = 5): Promise<RecentIn
   const runs = await Promise.all(page.items.map((item) => sendJSON<RunSnapshot>(`${api.apiUrl}/runs/${item.id}`, "GET", undefined, "")));
   return runs.map((run) => ({ runId: run.id, label: `Run #${run.id} (${run.trigger_kind}, ${run.status})`, input: run.input }));
 }
+
+export interface RunSummary {
+  id: number;
+  status: string;
+  trigger_kind: string;
+  is_test: boolean;
+  created_at: string;
+  cost: string;
+}
+
+/** The workflow's most recent runs, test and production, newest first. */
+export async function recentRuns(api: TestRunApi, count = 20): Promise<RunSummary[]> {
+  const page = await sendJSON<{ items: RunSummary[] }>(`${api.apiUrl}/runs?workflow=${api.workflowId}&limit=${count}`, "GET", undefined, "");
+  return page.items;
+}

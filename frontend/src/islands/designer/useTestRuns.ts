@@ -78,5 +78,5 @@ export function useTestRuns(api: TestRunApi, saver: DraftSaver, nodeIds: string[
     [runId, api, start],
   );
 
-  return { test, runId, error, sample, setSample, pin, setPin, testing, runTest, runFrom };
+  return { test, runId, error, sample, setSample, pin, setPin, testing, runTest, runFrom, show: watch };
 }
