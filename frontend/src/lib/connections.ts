@@ -21,7 +21,7 @@ export function connectionProblem(graph: GraphV1, kinds: Map<string, NodeKind>, 
   if (targetKind?.is_trigger) return "A trigger starts the workflow: nothing can lead into it";
   const sourceHandle = connection.sourceHandle || "out";
   const targetHandle = connection.targetHandle || "in";
-  if (!outputHandles(kinds.get(source.type), source.params).includes(sourceHandle)) return `${source.id} has no output ${sourceHandle}`;
+  if (!outputHandles(kinds.get(source.type), source).includes(sourceHandle)) return `${source.id} has no output ${sourceHandle}`;
   if (!inputHandles(targetKind).includes(targetHandle)) return `${target.id} has no input ${targetHandle}`;
   const duplicate = graph.edges.some(
     (edge) => edge.source === source.id && edge.target === target.id && sourceHandleOf(edge) === sourceHandle && targetHandleOf(edge) === targetHandle,

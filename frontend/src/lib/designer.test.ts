@@ -116,8 +116,30 @@ describe("connection rules", () => {
   });
 
   it("gives a switch one handle per case plus default", () => {
-    expect(outputHandles(kinds.get("switch"), { cases: ["billing", "tech", "billing"] })).toEqual(["billing", "tech", "default"]);
-    expect(outputHandles(kinds.get("switch"), {})).toEqual(["default"]);
+    expect(outputHandles(kinds.get("switch"), { params: { cases: ["billing", "tech", "billing"] } })).toEqual(["billing", "tech", "default"]);
+    expect(outputHandles(kinds.get("switch"), { params: {} })).toEqual(["default"]);
+  });
+
+  it("adds the error output to a node set to continue on failure, never to a trigger", () => {
+    const onFailure = { choices: ["fail_run", "continue"], default: "fail_run", handle: "error" };
+    const transform = kind("transform", { on_failure: onFailure });
+    const trigger = kind("trigger", { inputs: [], is_trigger: true, on_failure: null });
+    expect(outputHandles(transform, { on_failure: "continue" })).toEqual(["out", "error"]);
+    expect(outputHandles(transform, { on_failure: "fail_run" })).toEqual(["out"]);
+    expect(outputHandles(transform, {})).toEqual(["out"]);
+    expect(outputHandles(trigger, { on_failure: "continue" })).toEqual(["out"]);
+  });
+
+  it("drops the error output's edges, in the same undo step, when a node goes back to failing the run", () => {
+    const onFailure = { choices: ["fail_run", "continue"], default: "fail_run", handle: "error" };
+    const store = createDesignerStore(triage(), new Map(KINDS.map((k) => [k.kind, k.is_trigger ? k : { ...k, on_failure: onFailure }])));
+    store.getState().updateNode("shape", { on_failure: "continue" });
+    store.getState().connect({ source: "shape", sourceHandle: "error", target: "answer", targetHandle: "in" });
+    expect(edgeKeys(store.getState().graph)).toContain("shape.error->answer.in");
+    store.getState().updateNode("shape", { on_failure: "fail_run" });
+    expect(edgeKeys(store.getState().graph)).not.toContain("shape.error->answer.in");
+    store.temporal.getState().undo();
+    expect(edgeKeys(store.getState().graph)).toContain("shape.error->answer.in");
   });
 
   it("lists upstream nodes nearest first", () => {

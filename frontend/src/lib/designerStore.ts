@@ -44,7 +44,7 @@ function pruneEdges(graph: GraphV1, nodeId: string, kinds: Map<string, NodeKind>
   const node = graph.nodes.find((n) => n.id === nodeId);
   const kind = node && kinds.get(node.type);
   if (!node || !kind) return graph;
-  const handles = outputHandles(kind, node.params);
+  const handles = outputHandles(kind, node);
   const edges = graph.edges.filter((edge) => edge.source !== nodeId || handles.includes(sourceHandleOf(edge)));
   return edges.length === graph.edges.length ? graph : { ...graph, edges };
 }

@@ -92,7 +92,7 @@ export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overla
     position: overlay.drag[node.id] ?? node.position ?? { x: 0, y: 0 },
     // A size before React measures the node, so fitView can frame a large graph on first paint.
     initialWidth: NODE_SIZE.width,
-    initialHeight: cardSize(outputHandles(kind, node.params).length).height,
+    initialHeight: cardSize(outputHandles(kind, node).length).height,
     selected: overlay.selected.has(node.id),
     data: {
       label: node.label || node.id,
@@ -101,7 +101,7 @@ export function editorNode(node: GraphNodeV1, kind: NodeKind | undefined, overla
       category: kind?.category ?? "",
       summary: nodeSummary(node.type, node.params),
       inputs: handleSpecs(inputHandles(kind), "in"),
-      outputs: handleSpecs(outputHandles(kind, node.params), "out"),
+      outputs: handleSpecs(outputHandles(kind, node), "out"),
       problems: overlay.problems.get(node.id) ?? NO_PROBLEMS,
       linked,
     },
@@ -134,7 +134,7 @@ export function editorEdges(graph: GraphV1, selected: ReadonlySet<string>): Edge
  * view can be framed before React Flow has measured anything. */
 export function graphBounds(graph: GraphV1, kinds: Map<string, NodeKind>): { x: number; y: number; width: number; height: number } {
   const boxes = [
-    ...graph.nodes.map((node) => ({ ...(node.position ?? { x: 0, y: 0 }), ...cardSize(outputHandles(kinds.get(node.type), node.params).length) })),
+    ...graph.nodes.map((node) => ({ ...(node.position ?? { x: 0, y: 0 }), ...cardSize(outputHandles(kinds.get(node.type), node).length) })),
     ...(graph.notes ?? []).map((note) => ({ ...note.position, width: note.width ?? 200, height: note.height ?? 120 })),
   ];
   if (!boxes.length) return { x: 0, y: 0, width: 0, height: 0 };

@@ -12,6 +12,8 @@ export interface GraphNodeV1 {
   retry?: Record<string, unknown>;
   timeout_s?: number;
   cache?: Record<string, unknown>;
+  /** After its retries: fail the run (the default), or continue through the `error` output. */
+  on_failure?: "fail_run" | "continue";
 }
 
 export interface GraphEdgeV1 {

@@ -1,6 +1,7 @@
 // Node kinds as GET /api/v1/node-types describes them (engine/registry.py Node.describe), and the
 // handles a node of a kind has. Pure: shared by the designer and its tests.
 
+import type { GraphNodeV1 } from "./graph";
 export interface NodeKind {
   kind: string;
   label: string;
@@ -11,7 +12,12 @@ export interface NodeKind {
   side_effect: boolean;
   is_trigger: boolean;
   params_schema: JsonSchema;
+  /** The failure policies a node of this kind may choose, and the handle "continue" adds; null for a trigger. */
+  on_failure?: { choices: string[]; default: string; handle: string } | null;
 }
+
+/** What the outputs of a node depend on: its params (a switch's cases) and its failure policy. */
+export type HandleSource = Pick<GraphNodeV1, "params" | "on_failure">;
 
 export interface JsonSchema {
   type?: string | string[];
@@ -30,13 +36,15 @@ export interface JsonSchema {
 
 /** The output handles of a node: its kind's, except a switch, which has one per case plus
  * `default` (engine/nodes/branching.py Switch.output_handles). */
-export function outputHandles(kind: NodeKind | undefined, params: Record<string, unknown> | undefined): string[] {
+export function outputHandles(kind: NodeKind | undefined, node: HandleSource | undefined): string[] {
   if (!kind) return [];
-  if (kind.kind === "switch") {
-    const cases = Array.isArray(params?.cases) ? params.cases.filter((c): c is string => typeof c === "string" && c !== "") : [];
-    return [...new Set(cases), "default"];
-  }
-  return kind.outputs;
+  const params = node?.params;
+  const handles =
+    kind.kind === "switch"
+      ? [...new Set(Array.isArray(params?.cases) ? params.cases.filter((c): c is string => typeof c === "string" && c !== "") : []), "default"]
+      : kind.outputs;
+  const onError = kind.on_failure?.handle;
+  return node?.on_failure === "continue" && onError && !handles.includes(onError) ? [...handles, onError] : handles;
 }
 
 export function inputHandles(kind: NodeKind | undefined): string[] {

@@ -46,7 +46,7 @@ export function downstreamOf(graph: GraphV1, from: string): Set<string> {
  * an input (and, on an edge, an output to carry on); a trigger only goes on a free spot. */
 export function kindsFor(kinds: NodeKind[], target: QuickAddTarget): NodeKind[] {
   if (target.kind === "free") return kinds;
-  return kinds.filter((kind) => inputHandles(kind).length > 0 && !kind.is_trigger && (target.kind === "after" || outputHandles(kind, defaultParams(kind)).length > 0));
+  return kinds.filter((kind) => inputHandles(kind).length > 0 && !kind.is_trigger && (target.kind === "after" || outputHandles(kind, { params: defaultParams(kind) }).length > 0));
 }
 
 export interface Inserted {
@@ -64,7 +64,7 @@ export function insertNode(graph: GraphV1, kind: NodeKind, target: QuickAddTarge
   const draft: GraphNodeV1 = { id, type: kind.kind, label: kind.label, params: defaultParams(kind) };
   const size = sizeOf(draft);
   const input = inputHandles(kind)[0];
-  const output = outputHandles(kind, draft.params)[0];
+  const output = outputHandles(kind, draft)[0];
   const edgeId = (source: string, to: string) => {
     const fresh = freshId(`e_${source}_${to}`, taken);
     taken.add(fresh);

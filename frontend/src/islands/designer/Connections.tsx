@@ -13,7 +13,7 @@ export interface ConnectionsProps {
 }
 
 export function Connections({ graph, node, kinds, onConnect, onRemove }: ConnectionsProps) {
-  const handles = outputHandles(kinds.get(node.type), node.params);
+  const handles = outputHandles(kinds.get(node.type), node);
   const [handle, setHandle] = useState("");
   const [target, setTarget] = useState("");
   const from = handle || handles[0] || "";

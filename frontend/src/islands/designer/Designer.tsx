@@ -22,7 +22,7 @@ import { connectionProblem, upstreamOf } from "../../lib/connections";
 import { createDesignerStore, type DesignerState } from "../../lib/designerStore";
 import { DraftSaver } from "../../lib/draftSaver";
 import { cardSize, editorEdges, graphBounds, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
-import type { GraphV1 } from "../../lib/graph";
+import type { GraphNodeV1, GraphV1 } from "../../lib/graph";
 import { csrfToken, sendJSON } from "../../lib/http";
 import { autoLayout, type LayoutDirection } from "../../lib/layout";
 import { outputHandles, type NodeKind } from "../../lib/nodeKinds";
@@ -267,7 +267,7 @@ function DesignerInner(props: DesignerProps) {
   const [picker, setPicker] = useState<{ target: QuickAddTarget; at: { x: number; y: number } } | null>(null);
   const pointer = useRef<{ x: number; y: number } | null>(null);
   const openPicker = useCallback((target: QuickAddTarget, at: { x: number; y: number }) => setPicker({ target, at }), []);
-  const sizeOf = useCallback((node: { type: string; params?: Record<string, unknown> }) => cardSize(outputHandles(kinds.get(node.type), node.params).length), [kinds]);
+  const sizeOf = useCallback((node: GraphNodeV1) => cardSize(outputHandles(kinds.get(node.type), node).length), [kinds]);
   /** Focus a node's card: the focus ring shows it, and React Flow pans to it when it is off screen. */
   const focusNode = useCallback((id: string) => {
     window.requestAnimationFrame(() => window.requestAnimationFrame(() => canvasRef.current?.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus()));
@@ -290,7 +290,7 @@ function DesignerInner(props: DesignerProps) {
     const at = inside && pointer.current ? pointer.current : { x: bounds.left + bounds.width / 3, y: bounds.top + bounds.height / 4 };
     const { graph: current, selected: ids } = store.getState();
     const node = ids.length === 1 ? current.nodes.find((n) => n.id === ids[0]) : undefined;
-    const handle = node ? outputHandles(kinds.get(node.type), node.params)[0] : undefined;
+    const handle = node ? outputHandles(kinds.get(node.type), node)[0] : undefined;
     if (node && handle) {
       const card = element.querySelector(`.react-flow__node[data-id="${CSS.escape(node.id)}"]`)?.getBoundingClientRect();
       openPicker({ kind: "after", source: node.id, handle }, card ? { x: card.right + 12, y: card.top } : at);
@@ -347,7 +347,7 @@ function DesignerInner(props: DesignerProps) {
     const positions = autoLayout(store.getState().graph, {
       direction,
       wrapAt: Math.max(600, room / READABLE_ZOOM),
-      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node.params).length),
+      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node).length),
     });
     store.getState().moveAll(positions);
     window.requestAnimationFrame(() => frame(200));

@@ -1,5 +1,5 @@
 // The side panel: configure the selected node in three tabs: Parameters (label, params from its
-// JSON Schema, expressions from upstream outputs, connections), Settings (retry, timeout, cache)
+// JSON Schema, expressions from upstream outputs, connections), Settings (retry, timeout, cache, on failure)
 // and Last run (its input, output, error, tokens, cost and duration in the run on the canvas).
 import { PanelRightClose } from "lucide-react";
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
@@ -239,6 +239,27 @@ export function Panel(props: PanelProps) {
               <input type="checkbox" checked={cache.enabled} disabled={readOnly} onChange={(event) => onChange({ cache: { ...cache, enabled: event.target.checked } })} />
             </label>
             <NumberSetting label="Cache for (s)" value={cache.ttl_s} min={1} max={30 * 86400} disabled={readOnly || !cache.enabled} onChange={(v) => onChange({ cache: { ...cache, ttl_s: v } })} />
+            {props.kind?.on_failure ? (
+              <>
+                <h3 className="dz-subhead">On failure</h3>
+                <label className="dz-setting">
+                  <span>When the last attempt fails</span>
+                  <select
+                    value={node.on_failure ?? "fail_run"}
+                    disabled={readOnly}
+                    onChange={(event) => onChange({ on_failure: event.target.value === "continue" ? "continue" : "fail_run" })}
+                  >
+                    <option value="fail_run">Fail the run</option>
+                    <option value="continue">Continue through the error output</option>
+                  </select>
+                </label>
+                <p className="muted small">
+                  {node.on_failure === "continue"
+                    ? "The error ({code, message, attempt}) becomes the node's output on its error handle, and the run goes on from there."
+                    : "Switching back removes the edges that leave the error handle."}
+                </p>
+              </>
+            ) : null}
           </>
         ) : null}
         {props.tab === "run" ? (

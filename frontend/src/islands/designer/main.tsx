@@ -37,7 +37,7 @@ function readProps(element: HTMLElement): DesignerProps {
     listUrl,
     revision: boot.workflow.revision,
     graph: withPositions(parseGraph(JSON.stringify(boot.graph)), {
-      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node.params).length),
+      sizeOf: (node) => cardSize(outputHandles(kinds.get(node.type), node).length),
     }),
     kinds: boot.node_types,
     problems: boot.problems ?? [],

@@ -19,8 +19,14 @@ export const STATUS_TEXT: Record<NodeState["status"], string> = {
   cancelled: "cancelled",
 };
 
+/** A node set to continue on failure succeeds on its `error` handle once its retries are spent. */
+export function continuedOnError(node: NodeState): boolean {
+  return node.status === "succeeded" && node.handle === "error";
+}
+
 function statusText(node: NodeState): string {
   if ((node.status === "failed" || node.status === "crashed") && node.retryAt) return `${node.status}, retrying`;
+  if (continuedOnError(node)) return "continued on error";
   return STATUS_TEXT[node.status];
 }
 
@@ -65,6 +71,7 @@ function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
     <div
       className={`run-node${labelledPorts ? " run-node-ported" : ""}`}
       data-status={node.status}
+      data-continued={continuedOnError(node) || undefined}
       data-node-id={id}
       data-category={categoryOf(data.subtitle)}
       title={`${data.label} (${data.subtitle}): ${statusText(node)}${duration ? `, ${duration}` : ""}`}
