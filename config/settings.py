@@ -255,7 +255,11 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = (
     {"visibility_timeout": 7200} if REDIS_URL else {"polling_interval": 0.05}
 )
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A task whose message cannot be acknowledged after Redis went away runs on: its nodes' outcomes
+# are written to PostgreSQL, fenced by attempt and lease, and a redelivery of its message
+# claims nothing. Celery's cancel would SIGTERM a prefork child mid-node, leaving the node to
+# wait out its lease and run again (bench/chaos, tests/config/test_celery.py).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

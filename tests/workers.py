@@ -73,7 +73,8 @@ def broker() -> redis.Redis:
 class Worker:
     """One worker process; with `beat`, the reaper runs inside it as `celery worker --beat` runs it.
 
-    `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say). `loglevel` (DEBUG,
+    `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say). `pool` is Celery's
+    (threads, or prefork as docs/deploy.md runs it: each task in a child process). `loglevel` (DEBUG,
     say) sets both Celery's level and the app's root logger (LOG_LEVEL); without it Celery logs
     warnings only and the app logs at the level of this process's environment.
 
@@ -88,6 +89,7 @@ class Worker:
         beat: bool = False,
         env: dict[str, str] | None = None,
         loglevel: str | None = None,
+        pool: str = "threads",
     ) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.concurrency = concurrency
@@ -108,7 +110,7 @@ class Worker:
             **(env or {}),
         }
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
+            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}",
             f"--concurrency={concurrency}", f"--loglevel={loglevel or 'WARNING'}", "--hostname", self.name,
             "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
         ]  # fmt: skip

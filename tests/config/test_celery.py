@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import redis
 
-from engine.models import NodeStatus, RunStatus
+from engine.models import NodeRun, NodeStatus, RunStatus
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, statuses, wait_for
 from tests.eventually import eventually
@@ -68,5 +68,35 @@ def test_it_keeps_working_through_a_redis_restart(how, workspace, server, privat
             assert [wait_for(run, timeout=60).status for run in (slow, parked)] == [RunStatus.SUCCEEDED] * 2
             assert worker.process.poll() is None
             assert "Unrecoverable error" not in worker.output()
+        finally:
+            worker.stop()
+
+
+def test_a_prefork_worker_runs_on_a_node_that_was_running_when_redis_restarted(workspace, server, private_redis):
+    """A task whose message can no longer be acknowledged goes on: its node's outcome is the database's, not Redis's.
+
+    Celery would terminate it (worker_cancel_long_running_tasks_on_connection_loss): on a
+    prefork worker, as deployed, the child process running the node gets SIGTERM, the node
+    waits out its lease, and the reaper runs it again, repeating its effect.
+    """
+    server.default = Reply(delay_s=3)
+    with celery_broker(private_redis.url):
+        worker = Worker(pool="prefork", concurrency=2, beat=True, env={"REDIS_URL": private_redis.url})
+        try:
+            post = node("call", "http_request", method="POST", url=server.url + "/slow")
+            run = start(workspace, chain(TRIGGER, post))
+            eventually(lambda: len(server.requests()) == 1, timeout=20, message="the POST was not sent")
+
+            private_redis.stop(signal.SIGTERM)
+            eventually(
+                lambda: "Connection to broker lost" in worker.output(),
+                timeout=20,
+                message="the worker did not notice that Redis went away",
+            )
+            private_redis.start()
+
+            assert wait_for(run, timeout=60).status == RunStatus.SUCCEEDED
+            assert NodeRun.objects.get(run=run, node_id="call").attempt == 1
+            assert len(server.requests()) == 1
         finally:
             worker.stop()

@@ -1,0 +1,1 @@
+"""The chaos benchmark: infrastructure faults under load on the production stack (issue 19)."""
