@@ -38,7 +38,7 @@ COPY --from=frontend /src/static/dist ./static/dist
 
 # Settings create SWITCHYARD_DATA_DIR at import. Docker copies this directory's ownership into
 # an empty named volume on first mount, so the non-root processes can write to it.
-RUN mkdir -p /data && chown switchyard:switchyard /data
+RUN mkdir -p /data /metrics && chown switchyard:switchyard /data /metrics
 
 USER switchyard
 EXPOSE 8000

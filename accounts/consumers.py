@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.module_loading import import_string
 
 from accounts import live_access, tokens
-from engine import json_input
+from engine import json_input, metrics
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -66,6 +66,7 @@ class AccessCheckedConsumer(PromptedConsumer):
     without_database = frozenset({"access.changed", "access.revoked"})  # database work goes through sync_to_async
     joined: list[str]
     stopped = False  # access lost or socket closed: nothing more is sent, no more checks
+    counted = False  # in switchyard_websocket_connections, from opened until disconnect
     recheck: asyncio.TimerHandle | None = None
     rechecking: "asyncio.Task[None] | None" = None
 
@@ -97,6 +98,8 @@ class AccessCheckedConsumer(PromptedConsumer):
             await self.leave()
             await self.close(code=code)
             return
+        metrics.websocket_connections.labels(type(self).__name__).inc()
+        self.counted = True
         await self.opened()
         self.schedule_recheck()
 
@@ -111,6 +114,9 @@ class AccessCheckedConsumer(PromptedConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.stopped = True
+        if self.counted:
+            metrics.websocket_connections.labels(type(self).__name__).dec()
+            self.counted = False
         if self.recheck is not None:
             self.recheck.cancel()
         await self.leave()

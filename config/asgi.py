@@ -4,7 +4,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Before Django loads its middleware, which the Django instrumentation adds to.
+tracing.configure()
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry loaded above)

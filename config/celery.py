@@ -5,8 +5,13 @@ from typing import Any
 
 from celery import Celery
 from celery.app.amqp import AMQP
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init
 from kombu import Connection
+
+from config import (
+    tracing,
+    worker_beats,  # noqa: F401  (connects the worker's heartbeat to its start and stop)
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -37,6 +42,12 @@ class BrokerAMQP(AMQP):
 app = Celery("switchyard", amqp=BrokerAMQP)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def start_tracing(**_: Any) -> None:
+    """Traces from the worker when OTEL_* variables ask for them (config/tracing.py)."""
+    tracing.configure()
 
 
 @task_prerun.connect

@@ -18,6 +18,7 @@ django.setup()
 
 import uvicorn  # noqa: E402  (the settings must be loaded before Celery and Django imports below)
 from celery.beat import EmbeddedService  # noqa: E402
+from celery.signals import worker_ready  # noqa: E402
 from celery.worker import WorkController  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -28,13 +29,17 @@ STOP_TIMEOUT_S = 10
 
 
 class EmbeddedWorker(WorkController):
-    """A Celery worker that runs in a thread of this process and says when it consumes."""
+    """A Celery worker that runs in a thread of this process and says when it consumes.
+
+    It sends worker_ready as `celery worker` does, so that it records heartbeats for /readyz
+    (config/worker_beats.py) like any worker."""
 
     def __init__(self, **kwargs: Any) -> None:
         self.consuming = threading.Event()
         super().__init__(**kwargs)
 
     def on_consumer_ready(self, consumer: Any) -> None:
+        worker_ready.send(sender=consumer)
         self.consuming.set()
 
 

@@ -1,10 +1,17 @@
-"""Liveness of the services a web process depends on, for load balancers and compose health checks."""
+"""Health endpoints for load balancers and compose health checks.
+
+/healthz says the process answers (nothing else is touched, so a database outage does not get
+a healthy web process restarted); /readyz says it can do its work: the database and Redis
+answer and at least one worker has recorded a heartbeat lately (config/worker_beats.py).
+"""
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+from config import worker_beats
 
 
 def database_status() -> str:
@@ -26,8 +33,24 @@ def redis_status() -> str:
     return "ok"
 
 
+def workers_status() -> str:
+    within = settings.READY_WORKER_SECONDS
+    try:
+        count = worker_beats.live_workers(within)
+    except redis.RedisError as error:
+        return f"down: {type(error).__name__}"
+    if not count:
+        return f"down: no worker heartbeat in the last {within} s"
+    return f"ok: {count} live"
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    report = {"database": database_status(), "redis": redis_status()}
-    healthy = all(not value.startswith("down") for value in report.values())
-    return JsonResponse(report, status=200 if healthy else 503)
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    report = {"database": database_status(), "redis": redis_status(), "workers": workers_status()}
+    ready = all(not value.startswith("down") for value in report.values())
+    return JsonResponse(report, status=200 if ready else 503)

@@ -211,7 +211,7 @@ if SECURE and not SESSION_COOKIE_SECURE:
 if SECURE:
     SECURE_SSL_REDIRECT = True
     # Load balancers and the compose health check call it over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.integer("HSTS_SECONDS", 31_536_000, minimum=0, maximum=63_072_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag("HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env.flag("HSTS_PRELOAD", False)
@@ -275,6 +275,21 @@ ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
 ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 15, minimum=1, maximum=3600)
 ENGINE_CRASH_RETRIES = 3
+# Each worker records a heartbeat this often (config/worker_beats.py); /readyz wants one from the
+# last READY_WORKER_SECONDS.
+WORKER_BEAT_SECONDS = env.integer("WORKER_BEAT_SECONDS", 5, minimum=1, maximum=300)
+READY_WORKER_SECONDS = env.integer("READY_WORKER_SECONDS", 30, minimum=2, maximum=3600)
+# /metrics answers only a scrape that sends this bearer token; unset, it is off. Processes
+# that share PROMETHEUS_MULTIPROC_DIR (web and workers) are summed there (docs/observability.md).
+METRICS_TOKEN = env.text("METRICS_TOKEN")
+PROMETHEUS_MULTIPROC_DIR = env.text("PROMETHEUS_MULTIPROC_DIR")
+# The run page links to the trace of the request that started a run, e.g.
+# https://jaeger.example.com/trace/{trace_id} (docs/observability.md).
+TRACE_URL_TEMPLATE = env.text("TRACE_URL_TEMPLATE")
+if TRACE_URL_TEMPLATE and "{trace_id}" not in TRACE_URL_TEMPLATE:
+    raise ImproperlyConfigured(f"TRACE_URL_TEMPLATE={TRACE_URL_TEMPLATE!r} must contain {{trace_id}}")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # CA certificates (PEM) trusted for outbound HTTPS besides the usual ones: http_request
 # nodes, webhooks and model providers behind an internal CA.
 OUTBOUND_CA_BUNDLE = env.file("OUTBOUND_CA_BUNDLE")
@@ -332,11 +347,24 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "switchyard@localhost")
 LOG_LEVEL = env.text("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+# LOG_FORMAT=json writes one JSON object per line, with run_id, node_id and attempt on the lines
+# of a node execution (engine/log_context.py; docs/observability.md).
+LOG_FORMAT = env.text("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of plain, json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "message"],
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "filters": {"node_fields": {"()": "engine.log_context.NodeFields"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["node_fields"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -3,7 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.api import api
-from config.health import healthz
+from config.health import healthz, readyz
+from config.metrics import metrics
 
 # A request that finds PostgreSQL or Redis unavailable answers 503 with Retry-After instead of 500.
 handler500 = "config.unavailable.server_error"
@@ -11,6 +12,8 @@ handler500 = "config.unavailable.server_error"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="builder:workflow-list"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("accounts/settings/", include("integrations.urls")),
     path("workflows/", include("builder.urls")),

@@ -31,7 +31,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Membership, Role
-from engine import costs, live
+from engine import costs, live, metrics
 from engine.errors import NonRetryableError
 from engine.event_types import EventType, LiveMessage
 from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus
@@ -120,6 +120,7 @@ def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None)
         rows = list(BudgetSpend.objects.select_for_update().filter(keys).select_related("budget").order_by("pk"))
         for row in rows:
             if row.spent + row.reserved + estimate > row.budget.limit:
+                metrics.budget_refusals.inc()
                 raise BudgetExceeded(
                     f'Budget "{row.budget.name}" ({row.budget.get_scope_display().lower()}, '
                     f"${row.budget.limit}) would be exceeded: ${row.spent} spent, ${row.reserved} reserved, "

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from engine import metrics
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
 from engine.models.costs import ROLLUP_DIMENSIONS
 from engine.sql import lookups
@@ -138,6 +139,11 @@ def _insert(entry: CostEntry) -> bool:
     try:
         with transaction.atomic():
             entry.save(force_insert=True)
+            transaction.on_commit(
+                lambda: metrics.count_model_call(
+                    entry.provider_kind, entry.model, entry.tokens_in, entry.tokens_out, entry.cost
+                )
+            )
             if entry.cost:
                 NodeRun.objects.filter(run_id=entry.run_id, node_id=entry.node_id).update(cost=F("cost") + entry.cost)
                 Run.objects.filter(pk=entry.run_id).update(cost=F("cost") + entry.cost)

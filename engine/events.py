@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engine import live, webhooks
+from engine import live, metrics, webhooks
 from engine.event_types import EventType
 from engine.models import ENDED_RUN, Run, RunEvent
 from engine.sql import run_lock
@@ -119,3 +119,4 @@ def change(
             moved = run.status if "status" in step.run_fields else None
             committed = list(step.events)
             transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, committed, moved))
+            transaction.on_commit(lambda: metrics.count_events(run.workflow_id, committed))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine import budgets, runs, webhooks
+from engine import budgets, metrics, runs, webhooks
 from engine.dispatch import broker_lost_messages, dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
 
@@ -35,6 +35,7 @@ def reap() -> dict[str, int]:
     )
     ids = list(due.values_list("pk", flat=True)[:BATCH])
     dispatch(ids)
+    metrics.reaper_redispatches.inc(len(ids))
     notices = webhooks.due(now, BATCH)
     send_notices(notices)
     return {"crashed": crashed, "unknown_calls_billed": billed, "dispatched": len(ids), "notices": len(notices)}

@@ -30,7 +30,7 @@ from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
-from engine import expressions, ledger, output_limits, registry, runs, workspace_secrets
+from engine import expressions, ledger, log_context, metrics, output_limits, registry, runs, spans, workspace_secrets
 from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
@@ -116,7 +116,8 @@ class NodeBatch:
         """Start the node, and whatever node an outcome recorded without running it claimed next."""
         while node_run is not None:
             then = self.claim_next()
-            self._launch(node_run, then)
+            with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
+                self._launch(node_run, then)
             node_run = then.claimed
 
     def _launch(self, node_run: runs.Claim, then: runs.ClaimNext) -> None:
@@ -161,7 +162,7 @@ class NodeBatch:
             version_number=run.version_number,
             secrets=in_use,
         )
-        future = _node_threads.submit(_run_node, kind(), ctx)
+        future = _node_threads.submit(_run_node, kind(), ctx, spans.current_context())
         beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
         self.executions[future] = Execution(node_run, node, run.workspace_id, resolved, key, ctx.deadline, beat, in_use)
 
@@ -191,7 +192,8 @@ class NodeBatch:
         moment, try again later (retry_records) rather than leave finished work to the reaper."""
         node_run = execution.node_run
         try:
-            write()
+            with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
+                write()
         except Exception as error:  # noqa: BLE001  (logged by _log_refused, or tried again)
             connection.close_if_unusable_or_obsolete()
             if not is_transient(error):
@@ -215,7 +217,8 @@ class NodeBatch:
         for pending in [u for u in self.unrecorded if u.next_try <= now]:
             node_run = pending.execution.node_run
             try:
-                pending.write()
+                with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
+                    pending.write()
             except Exception as error:  # noqa: BLE001  (logged by _log_refused, or tried again)
                 connection.close_if_unusable_or_obsolete()
                 if is_transient(error) and now + pending.delay < pending.give_up:
@@ -325,18 +328,30 @@ def _renewed(node_run: runs.Claim) -> bool:
     return ours
 
 
-def _run_node(node: registry.Node, ctx: NodeContext) -> NodeResult:
+def _run_node(node: registry.Node, ctx: NodeContext, trace_parent: Any) -> NodeResult:
     """The node's code, on a node thread that gives back any database connection it opened.
+
+    Its span is a child of the task's (`trace_parent`, the supervising thread's trace context).
 
     Node threads outlive their nodes; a connection a node opened (to bill a model call, say)
     would otherwise stay open with the idle thread, up to one per thread per worker process.
     """
     token = workspace_secrets.in_use.set(ctx.secrets)
+    began, outcome = time.monotonic(), "failed"
     try:
-        result = node.run(ctx)
-        output_limits.check(result)  # here, so that a huge output is measured off the supervising thread
+        with (
+            spans.node_attempt(trace_parent, ctx.run_id, ctx.node_id, node.kind, ctx.attempt) as span,
+            log_context.executing(ctx.run_id, ctx.node_id, ctx.attempt),
+        ):
+            try:
+                result = node.run(ctx)
+                output_limits.check(result)  # here, so that a huge output is measured off the supervising thread
+                outcome = "succeeded"
+            finally:
+                span.set_attribute("switchyard.node.status", outcome)
         return result
     finally:
+        metrics.node_duration.labels(node.kind, outcome).observe(time.monotonic() - began)
         workspace_secrets.in_use.reset(token)
         connections.close_all()
 

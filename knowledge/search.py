@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine import spans
 from engine.errors import NodeError
 from engine.providers import embed
 from knowledge.index import Index, cache, terms
@@ -84,6 +85,17 @@ def search(
     base: KnowledgeBase, query: str, top_k: int = 5, filters: Filters | None = None, min_score: float = 0.0
 ) -> list[Passage]:
     """The `top_k` best passages for `query` whose score is at least `min_score`, best first."""
+    attributes: dict[str, spans.AttributeValue] = {
+        "switchyard.knowledge_base.id": base.pk,
+        "switchyard.search.top_k": top_k,
+    }
+    with spans.operation("knowledge search", attributes) as span:
+        passages = _search(base, query, top_k, filters, min_score)
+        span.set_attribute("switchyard.search.passages", len(passages))
+    return passages
+
+
+def _search(base: KnowledgeBase, query: str, top_k: int, filters: Filters | None, min_score: float) -> list[Passage]:
     index = cache.get(base)
     if not index.entries:
         return []

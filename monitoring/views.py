@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,7 +10,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
-from engine.models import Run
+from engine.event_types import EventType
+from engine.models import Run, RunEvent
 from monitoring.filters import RunFilterForm, RunPage, filtered
 
 
@@ -41,5 +43,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
     can_edit = can(request.user, run.workspace_id, Action.EDIT)
-    context = {"run": run, "can_edit": can_edit, "deliveries": run.deliveries.all()}
+    context = {"run": run, "can_edit": can_edit, "deliveries": run.deliveries.all(), "trace_url": trace_url(run)}
     return render(request, "monitoring/run_detail.html", context)
+
+
+def trace_url(run: Run) -> str:
+    """The run's trace in the operator's tracing UI (TRACE_URL_TEMPLATE), when it was started in a traced request."""
+    if not settings.TRACE_URL_TEMPLATE:
+        return ""
+    queued = RunEvent.objects.filter(run=run, type=EventType.RUN_QUEUED).values_list("payload", flat=True).first()
+    trace_id = (queued or {}).get("trace_id", "")
+    return settings.TRACE_URL_TEMPLATE.replace("{trace_id}", trace_id) if trace_id else ""

@@ -129,7 +129,10 @@ def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
                 assert f">{section}</a>" in home.text
             script = must_find(r'<script type="module"[^>]* src="([^"]+)"', home.text)
             assert browser.get(script).status_code == 200
-            assert browser.get("/healthz").json() == {"database": "ok", "redis": "not used (embedded mode)"}
+            assert browser.get("/healthz").json() == {"status": "ok"}
+            # The in-process worker's heartbeat counts.
+            ready = {"database": "ok", "redis": "not used (embedded mode)", "workers": "ok: 1 live"}
+            assert browser.get("/readyz").json() == ready
             run_demo_workflow(browser, must_find(r'name="csrf-token" content="([^"]+)"', home.text))
     finally:
         os.killpg(process.pid, signal.SIGINT)

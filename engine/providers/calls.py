@@ -21,7 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from engine import budgets, costs
+from engine import budgets, costs, spans
 from engine.connection_release import release_connection
 from engine.errors import NodeError
 from engine.models import CachedCompletion, CostEntry, ModelPrice
@@ -90,11 +90,20 @@ class ModelCalls:
         raise failure
 
     def _call(self, provider: Provider, request: ChatRequest) -> Completion:
+        with spans.model_call(provider.kind, request.model) as span:
+            completion, spent = self._call_billed(provider, request)
+            span.set_attribute("gen_ai.usage.input_tokens", sum(e.tokens_in for e in completion.exchanges))
+            span.set_attribute("gen_ai.usage.output_tokens", sum(e.tokens_out for e in completion.exchanges))
+            span.set_attribute("switchyard.cost", float(spent))
+            return completion
+
+    def _call_billed(self, provider: Provider, request: ChatRequest) -> tuple[Completion, Decimal]:
+        """The call, from the cache or the provider, billed; with what it added to the bill."""
         key = self._cache_key(provider, request) if self.cache_ttl_s else None
         if key and (hit := _cached(self.ctx.workspace_id, key)) is not None:
             for exchange in hit.exchanges:
                 self._bill(provider, request, exchange, cached=True)
-            return hit
+            return hit, Decimal(0)
         # One price for the whole call: the estimate and the bill both use it.
         price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
         bill = {
@@ -123,7 +132,7 @@ class ModelCalls:
         self._settle(reservation, spent)
         if key:
             _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
-        return completion
+        return completion, spent
 
     def _bill(
         self,

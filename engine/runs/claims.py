@@ -4,10 +4,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from engine import metrics
 from engine.event_types import EventType
 from engine.events import Change, Deferred, announce, change
 from engine.flow import run_graph
@@ -45,7 +46,8 @@ def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim 
     found = run_script(script)[1].rows
     if not found:
         return None
-    *row, resumed, run_status, workspace_id, last_seq = found[0]
+    *row, resumed, run_status, workspace_id, last_seq, due_at = found[0]
+    metrics.queue_lag.observe(max(0.0, (now - due_at).total_seconds()))
     taken = claims.claim_from(row, resumed_from_wait=resumed)
     moved = run_status in (RunStatus.QUEUED, RunStatus.WAITING)
     first = last_seq - (1 if moved else 0)
@@ -100,6 +102,8 @@ def _take(step: Change, owner: str, lease_s: float) -> Claim | None:
         return None
     # Resuming after a wait continues the same attempt; anything else is a new one.
     resumed = found.status == NodeStatus.WAITING
+    lag = max(0.0, (step.now - found.wake_at).total_seconds())
+    transaction.on_commit(lambda: metrics.queue_lag.observe(lag))
     columns = _claim_columns(owner, lease_s, step.now) | {"attempt": found.attempt + (0 if resumed else 1)}
     # Under the run lock the node cannot have moved since it was read, so the conditional
     # UPDATE matches and can wait for the transaction's last script.

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from engine import graph as graphs
+from engine import spans
 from engine.event_types import EventType, node_event
 from engine.events import Change, change
 from engine.models import NodeRun, NodeStatus, Run, TriggerKind
@@ -77,7 +78,9 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
             raise
         return earlier
     with change(run.pk) as step:
-        step.event(EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number)
+        # The trace of the request that started it, for the run page's link (docs/observability.md).
+        traced = {"trace_id": trace_id} if (trace_id := spans.trace_id()) else {}
+        step.event(EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number, **traced)
         _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
     run.refresh_from_db()
     return run

@@ -11,7 +11,7 @@ from engine.sql.script import Outcome, Statement, assignments, instance, stored
 
 # What a transition reads of the run row. The graph and the input are left out: they never
 # change, and decoding a wide graph under the lock was most of a fan-out's serial time.
-LOCKED_FIELDS = ("id", "workspace_id", "status", "last_seq")
+LOCKED_FIELDS = ("id", "workspace_id", "workflow_id", "status", "last_seq")
 
 
 def lock(run_id: int | None = None, node_run_id: int | None = None) -> Statement:

@@ -50,7 +50,7 @@ def test_it_redirects_to_https_and_sends_hsts_when_secure(tmp_path):
         "SESSION_COOKIE_SECURE": True,
         "CSRF_COOKIE_SECURE": True,
         "SECURE_PROXY_SSL_HEADER": None,
-        "SECURE_REDIRECT_EXEMPT": ["^healthz$"],
+        "SECURE_REDIRECT_EXEMPT": ["^healthz$", "^readyz$", "^metrics$"],
     }
     assert found["plain"] == [301, "https://localhost/accounts/login/"]
     assert found["health"] == 200  # load balancers probe over plain HTTP

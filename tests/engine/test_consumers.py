@@ -11,6 +11,7 @@ from engine.events import change
 from engine.models import RunEvent
 from tests.accounts.test_consumers import session_cookie
 from tests.factories import RunFactory
+from tests.metrics_text import TOKEN, scrape, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,3 +168,24 @@ def test_it_answers_404_for_a_run_that_does_not_exist(owner):
         return await connect(cookie, 999_999).connect()
 
     assert async_to_sync(scenario)() == (False, 4404)
+
+
+def test_it_counts_open_sockets_in_the_metrics(owner, run, client, settings):
+    settings.METRICS_TOKEN, settings.PROMETHEUS_MULTIPROC_DIR = TOKEN, ""
+    cookie = session_cookie(owner)
+
+    def open_run_sockets() -> float:
+        return value(scrape(client), "switchyard_websocket_connections", socket="RunConsumer")
+
+    before = open_run_sockets()
+
+    async def scenario() -> float:
+        socket = connect(cookie, run.pk)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=5)
+        during = await database_sync_to_async(open_run_sockets)()
+        await socket.disconnect()
+        return during
+
+    assert async_to_sync(scenario)() == before + 1
+    assert open_run_sockets() == before
