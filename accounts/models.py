@@ -63,6 +63,8 @@ class Scope(models.TextChoices):
     APPROVALS_DECIDE = "approvals:decide", "Decide approvals"
     KNOWLEDGE_READ = "knowledge:read", "Read and query knowledge bases"
     KNOWLEDGE_WRITE = "knowledge:write", "Change knowledge bases"
+    DATASETS_READ = "datasets:read", "Read datasets and batches"
+    DATASETS_WRITE = "datasets:write", "Change datasets"
     WORKSPACE_READ = "workspace:read", "Read the workspace and its members"
 
 

@@ -64,6 +64,11 @@ class Schedule(models.Model):
     cron = models.CharField(max_length=100)
     timezone = models.CharField(max_length=64, default="UTC")
     input = models.JSONField(default=dict, blank=True)
+    # Set: each fire starts a batch of the latest version over this dataset's rows (docs/batches.md) instead of one run.
+    dataset = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    batch_concurrency = models.PositiveIntegerField(default=10)
     enabled = models.BooleanField(default=True)
     next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_fired_at = models.DateTimeField(null=True, blank=True)

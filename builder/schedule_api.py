@@ -23,6 +23,8 @@ class ScheduleIn(Schema):
     timezone: str = Field("UTC", max_length=64, description="a tz database name such as Europe/Berlin")
     input: dict[str, Any] = Field(default_factory=dict, description="the trigger input of every run it starts")
     enabled: bool = True
+    dataset_id: int | None = Field(None, description="a dataset: each fire starts a batch over its rows (no `input`)")
+    batch_concurrency: int = Field(10, ge=1, le=500, description="a batch's rows running at once")
 
 
 class SchedulePatch(Schema):
@@ -30,6 +32,8 @@ class SchedulePatch(Schema):
     timezone: str | None = Field(None, max_length=64)
     input: dict[str, Any] | None = None
     enabled: bool | None = None
+    dataset_id: int | None = None
+    batch_concurrency: int | None = Field(None, ge=1, le=500)
 
 
 class ScheduleOut(Schema):
@@ -39,6 +43,8 @@ class ScheduleOut(Schema):
     timezone: str
     input: dict[str, Any]
     enabled: bool
+    dataset_id: int | None
+    batch_concurrency: int
     last_fired_at: datetime | None
     next_fire_times: list[datetime] = Field(description="the next 5, with the offset of the schedule's time zone")
 
@@ -51,6 +57,8 @@ def schedule_out(schedule: Schedule) -> ScheduleOut:
         timezone=schedule.timezone,
         input=schedule.input,
         enabled=schedule.enabled,
+        dataset_id=schedule.dataset_id,
+        batch_concurrency=schedule.batch_concurrency,
         last_fired_at=schedule.last_fired_at,
         next_fire_times=schedules.upcoming(schedule, SHOWN_FIRES),
     )
@@ -72,10 +80,10 @@ def list_schedules(request: HttpRequest, workflow_id: int) -> list[ScheduleOut]:
 @router.post("/workflows/{workflow_id}/schedules", response={201: ScheduleOut}, summary="Add a schedule")
 @token_scope(Scope.WORKFLOWS_WRITE)
 def create_schedule(request: HttpRequest, workflow_id: int, body: ScheduleIn) -> Status[ScheduleOut]:
-    """Each fire time starts a run of the latest published version with `input`. 422 names a bad
-    `cron` or `timezone`."""
+    """Each fire time starts a run of the latest published version with `input`, or with `dataset_id` a batch
+    of it over the dataset's rows. 422 names a bad `cron`, `timezone` or `dataset_id`."""
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
-    spec = schedules.Spec(body.cron, body.timezone, body.input, body.enabled)
+    spec = schedules.Spec(body.cron, body.timezone, body.input, body.enabled, body.dataset_id, body.batch_concurrency)
     return Status(201, schedule_out(schedules.create(workflow, spec, by=cast(User, request.user))))
 
 

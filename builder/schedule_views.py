@@ -16,6 +16,7 @@ from accounts.views import signed_in
 from builder import schedules
 from builder.models import Schedule, Workflow
 from builder.schedule_forms import ScheduleForm
+from datasets.models import Dataset
 
 SHOWN_FIRES = 3
 
@@ -32,6 +33,7 @@ def _row(schedule: Schedule) -> dict[str, Any]:
     return {
         "schedule": schedule,
         "input": json.dumps(schedule.input, indent=2, sort_keys=True),
+        "dataset": schedule.dataset,
         "last_fired": _local(schedule.last_fired_at, schedule),
         "upcoming": [_local(moment, schedule) for moment in schedules.upcoming(schedule, SHOWN_FIRES)],
     }
@@ -40,7 +42,7 @@ def _row(schedule: Schedule) -> dict[str, Any]:
 def _page(request: HttpRequest, workflow: Workflow, form: ScheduleForm, status: int = 200) -> HttpResponse:
     context = {
         "workflow": workflow,
-        "rows": [_row(s) for s in workflow.schedules.order_by("pk")],
+        "rows": [_row(s) for s in workflow.schedules.select_related("dataset").order_by("pk")],
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
         "zone_names": sorted(schedules.zone_names()),
@@ -52,14 +54,23 @@ def _page(request: HttpRequest, workflow: Workflow, form: ScheduleForm, status: 
 @require_http_methods(["GET", "POST"])
 def workflow_schedules(request: HttpRequest, workflow_id: int) -> HttpResponse:
     if request.method == "GET":
-        return _page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id), ScheduleForm())
+        workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+        return _page(request, workflow, ScheduleForm(datasets=_datasets(workflow)))
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
-    form = ScheduleForm(request.POST)
+    form = ScheduleForm(request.POST, datasets=_datasets(workflow))
     if not form.is_valid():
         return _page(request, workflow, form, status=422)
-    schedules.create(workflow, form.spec(), by=signed_in(request))
+    try:
+        schedules.create(workflow, form.spec(), by=signed_in(request))
+    except schedules.ScheduleInvalid as invalid:
+        form.add_error("dataset" if invalid.field == "dataset_id" else None, str(invalid))
+        return _page(request, workflow, form, status=422)
     messages.success(request, "Added the schedule.")
     return redirect("builder:workflow-schedules", workflow.pk)
+
+
+def _datasets(workflow: Workflow) -> list[tuple[int, str]]:
+    return list(Dataset.objects.filter(workspace_id=workflow.workspace_id).values_list("pk", "name"))
 
 
 def _schedule(request: HttpRequest, workflow_id: int, schedule_id: int) -> Schedule:

@@ -23,6 +23,8 @@ from django.utils import timezone
 from accounts.audit import record
 from builder import versions
 from builder.models import Schedule, Workflow
+from datasets import batches
+from datasets.models import Dataset
 from engine.models import TriggerKind
 from engine.runs import Options, RunRejected
 
@@ -37,7 +39,7 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-EDITABLE = frozenset({"cron", "timezone", "input", "enabled"})
+EDITABLE = frozenset({"cron", "timezone", "input", "enabled", "dataset_id", "batch_concurrency"})
 # Counting missed slots one by one costs ~0.1 ms each; past this many we stop counting and jump.
 MAX_COUNTED = 1000
 # One beat tick handles at most this many schedules; the rest are still due on the next tick.
@@ -58,6 +60,9 @@ class Spec:
     timezone: str = "UTC"
     input: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    # A dataset of the workflow's workspace: each fire starts a batch over its rows instead of one run.
+    dataset_id: int | None = None
+    batch_concurrency: int = 10
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,25 @@ def check_input(value: Any) -> dict[str, Any]:
     return value
 
 
+def check_batch(workflow: Workflow, spec: Spec) -> None:
+    """A batch schedule's dataset is one of the workflow's workspace, and its concurrency one a batch takes."""
+    if (
+        spec.dataset_id is not None
+        and not Dataset.objects.filter(pk=spec.dataset_id, workspace_id=workflow.workspace_id).exists()
+    ):
+        raise ScheduleInvalid("dataset_id", f"no dataset {spec.dataset_id} in this workspace")
+    if not 1 <= spec.batch_concurrency <= batches.MAX_CONCURRENCY:
+        raise ScheduleInvalid("batch_concurrency", f"must be from 1 to {batches.MAX_CONCURRENCY}")
+
+
 def clean(spec: Spec) -> Spec:
-    cleaned = Spec(check_cron(spec.cron), check_timezone(spec.timezone), check_input(spec.input), bool(spec.enabled))
+    cleaned = replace(
+        spec,
+        cron=check_cron(spec.cron),
+        timezone=check_timezone(spec.timezone),
+        input=check_input(spec.input),
+        enabled=bool(spec.enabled),
+    )
     try:
         next_fire(cleaned.cron, cleaned.timezone, timezone.now())
     except CroniterBadDateError:
@@ -154,12 +176,15 @@ def _arm(spec: Spec, now: datetime) -> datetime | None:
 def create(workflow: Workflow, spec: Spec, by: User | None, now: datetime | None = None) -> Schedule:
     """Raises ScheduleInvalid naming the field."""
     spec = clean(spec)
+    check_batch(workflow, spec)
     schedule = Schedule.objects.create(
         workflow=workflow,
         cron=spec.cron,
         timezone=spec.timezone,
         input=spec.input,
         enabled=spec.enabled,
+        dataset_id=spec.dataset_id,
+        batch_concurrency=spec.batch_concurrency,
         next_fire_at=_arm(spec, now or timezone.now()),
         created_by=by,
     )
@@ -185,8 +210,10 @@ def update(schedule: Schedule, changes: Mapping[str, Any], by: User | None, now:
     for name in changes:
         if name not in EDITABLE:
             raise ScheduleInvalid(name, "cannot be changed")
-    current = Spec(schedule.cron, schedule.timezone, schedule.input, schedule.enabled)
+    kept = (schedule.cron, schedule.timezone, schedule.input, schedule.enabled)
+    current = Spec(*kept, dataset_id=schedule.dataset_id, batch_concurrency=schedule.batch_concurrency)
     spec = clean(replace(current, **changes))
+    check_batch(schedule.workflow, spec)
     fields = [name for name in sorted(EDITABLE) if getattr(spec, name) != getattr(current, name)]
     for name in fields:
         setattr(schedule, name, getattr(spec, name))
@@ -256,6 +283,8 @@ def _fire(schedule: Schedule, now: datetime) -> Firing | None:
             archived = Firing(schedule.pk, fire_time, skipped, error=f"{workflow.name!r} is archived")
             return _failed(schedule, archived, details)
         key = f"schedule-{schedule.pk}-{slot.isoformat()}"
+        if schedule.dataset_id is not None:
+            return _fire_batch(schedule, Firing(schedule.pk, fire_time, skipped), details)
         try:
             with transaction.atomic():
                 run = versions.run_latest(
@@ -268,6 +297,29 @@ def _fire(schedule: Schedule, now: datetime) -> Firing | None:
         if skipped:
             record(None, "schedule.caught_up", workspace=workflow.workspace, target=schedule, run=run.pk, **details)
     return Firing(schedule.pk, fire_time, skipped, run_id=run.pk)
+
+
+def _fire_batch(schedule: Schedule, firing: Firing, details: dict[str, Any]) -> Firing:
+    """Start a batch of the latest version over the schedule's dataset, in the transaction that claimed the slot.
+
+    The claim is what makes it once per slot: a batch run has no workflow of its own for an idempotency key.
+    """
+    workflow = schedule.workflow
+    version = workflow.latest_version()
+    dataset = schedule.dataset
+    if version is None or dataset is None:
+        reason = f"{workflow.name!r} has no published version yet" if version is None else "the dataset is gone"
+        return _failed(schedule, replace(firing, error=reason), details)
+    spec = batches.BatchSpec(dataset, version, schedule.batch_concurrency)
+    try:
+        with transaction.atomic():
+            batch = batches.start_batch(spec, schedule.created_by, trigger_kind=TriggerKind.SCHEDULE)
+    except batches.BatchInvalid as error:
+        return _failed(schedule, replace(firing, error=str(error)), {**details, "problems": error.problems})
+    Schedule.objects.filter(pk=schedule.pk).update(last_fired_at=firing.fire_time.astimezone(UTC))
+    if firing.skipped:
+        record(None, "schedule.caught_up", workspace=workflow.workspace, target=schedule, run=batch.run_id, **details)
+    return replace(firing, run_id=batch.run_id)
 
 
 def _failed(schedule: Schedule, firing: Firing, details: dict[str, Any]) -> Firing:

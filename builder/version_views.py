@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import Action, can, get_for
 from accounts.views import signed_in
-from builder import versions
+from builder import calls, versions
 from builder.models import Workflow, WorkflowVersion
 from builder.workflow_forms import DRAFT, CompareForm, PublishForm, graph_of, side_label
 from engine import graph as graphs
@@ -35,7 +35,7 @@ def _page(request: HttpRequest, workflow: Workflow, form: PublishForm, status: i
     context = {
         "workflow": workflow,
         "history": history,
-        "problems": graphs.validate(workflow.draft, workspace_id=workflow.workspace_id),
+        "problems": calls.problems(workflow, workflow.draft),
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
         "compare_before": str(history[0].number) if history else DRAFT,

@@ -8,6 +8,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.audit import record
+from builder import calls
 from builder.models import Workflow, WorkflowVersion
 from engine import graph as graphs
 from engine.models import Run
@@ -20,8 +21,10 @@ class NothingPublished(Exception):
 
 @transaction.atomic
 def publish_version(workflow: Workflow, note: str, by: User | None) -> WorkflowVersion:
-    """Freeze the draft as the next version; raises GraphInvalid if the draft does not validate."""
-    graphs.parse(workflow.draft, workspace_id=workflow.workspace_id)
+    """Freeze the draft as the next version; raises GraphInvalid if the draft does not validate or calls itself."""
+    problems = calls.problems(workflow, workflow.draft)
+    if problems:
+        raise graphs.GraphInvalid(problems)
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
     number = (workflow.versions.aggregate(top=Max("number"))["top"] or 0) + 1
     version = WorkflowVersion.objects.create(

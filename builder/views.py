@@ -13,10 +13,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership, signed_in
-from builder import catalogue, transfer, workflows
+from builder import calls, catalogue, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
 from builder.workflow_forms import CreateForm, ImportForm, RenameForm
-from engine import graph as graphs
 from engine import registry
 from engine.graph import GraphInvalid
 from engine.models import Run
@@ -171,9 +170,7 @@ def workflow_designer(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "graph": workflow.draft,
         "node_types": [kind.describe() for kind in registry.kinds()],
         "sample_input": workflow.sample_input,
-        "problems": [
-            problem.as_dict() for problem in graphs.validate(workflow.draft, workspace_id=workflow.workspace_id)
-        ],
+        "problems": [problem.as_dict() for problem in calls.problems(workflow, workflow.draft)],
         "providers_url": PROVIDERS_PATH,
     }
     context = {"workflow": workflow, "boot": boot, "can_edit": can(request.user, workflow.workspace_id, Action.EDIT)}

@@ -15,9 +15,8 @@ from pydantic import Field
 from accounts.api_auth import token_scope
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
-from builder import transfer, versions, workflows
+from builder import calls, transfer, versions, workflows
 from builder.models import Workflow, WorkflowVersion
-from engine import graph as graphs
 from engine.partial_update import PartialUpdate
 
 router = Router(tags=["workflows"])
@@ -82,8 +81,8 @@ class ImportIn(transfer.ExportDoc):
     workspace_id: int | None = None
 
 
-def _problems(graph: Any, workspace_id: int) -> list[ProblemOut]:
-    return [ProblemOut(**problem.as_dict()) for problem in graphs.validate(graph, workspace_id=workspace_id)]
+def _problems(graph: Any, workflow: Workflow) -> list[ProblemOut]:
+    return [ProblemOut(**problem.as_dict()) for problem in calls.problems(workflow, graph)]
 
 
 def _detail(workflow: Workflow) -> WorkflowDetail:
@@ -96,7 +95,7 @@ def _detail(workflow: Workflow) -> WorkflowDetail:
         draft_revision=workflow.draft_revision,
         latest_version=latest.number if latest else None,
         archived=workflow.archived_at is not None,
-        problems=_problems(workflow.draft, workflow.workspace_id),
+        problems=_problems(workflow.draft, workflow),
     )
 
 
@@ -200,14 +199,14 @@ def save_draft(request: HttpRequest, response: HttpResponse, workflow_id: int, b
             )
     workflow.refresh_from_db()
     response["ETag"] = _etag(workflow)
-    return DraftOut(revision=workflow.draft_revision, problems=_problems(workflow.draft, workflow.workspace_id))
+    return DraftOut(revision=workflow.draft_revision, problems=_problems(workflow.draft, workflow))
 
 
 @router.post("/workflows/{workflow_id}/validate", response=list[ProblemOut], summary="Check a graph; runs nothing")
 @token_scope(Scope.WORKFLOWS_READ)
 def validate_graph(request: HttpRequest, workflow_id: int, body: GraphIn) -> list[ProblemOut]:
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
-    return _problems(body.graph if body.graph is not None else workflow.draft, workflow.workspace_id)
+    return _problems(body.graph if body.graph is not None else workflow.draft, workflow)
 
 
 @router.post("/workflows/{workflow_id}/publish", response={201: VersionOut}, summary="Publish the draft as a version")

@@ -27,6 +27,10 @@ from builder.schedules import ScheduleInvalid
 from builder.workflow_api import router as workflow_router
 from config import unavailable
 from costs.api import router as costs_router
+from datasets.api import router as datasets_router
+from datasets.batch_api import router as batches_router
+from datasets.batches import BatchInvalid
+from datasets.store import DatasetInvalid
 from engine.graph import GraphInvalid
 from engine.json_input import JsonRefused, parse
 from engine.runs import RunRejected
@@ -158,6 +162,21 @@ def on_document_invalid(request: HttpRequest, exc: DocumentInvalid) -> HttpRespo
     return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
 
 
+@api.exception_handler(DatasetInvalid)
+def on_dataset_invalid(request: HttpRequest, exc: DatasetInvalid) -> HttpResponse:
+    """Each malformed row is a problem of its own, with the line of the file it is on."""
+    problems = [{**problem, "path": f"body.{problem['path']}"} for problem in exc.problems]
+    problems = problems or [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
+@api.exception_handler(BatchInvalid)
+def on_batch_invalid(request: HttpRequest, exc: BatchInvalid) -> HttpResponse:
+    """A row that does not match the workflow's input is a problem of its own, naming the row and the field."""
+    problems = exc.problems or [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
 def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """503 with Retry-After while PostgreSQL or Redis is unavailable (config/unavailable.py), for every endpoint."""
     return unavailable.api_response(request, exc)
@@ -179,3 +198,5 @@ api.add_router("/", secret_router)
 api.add_router("/", approvals_router)
 api.add_router("/", costs_router)
 api.add_router("/", knowledge_router)
+api.add_router("/", datasets_router)
+api.add_router("/", batches_router)

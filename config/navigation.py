@@ -17,6 +17,7 @@ SECTIONS = [
     Section("Runs", "monitoring:run-list", "monitoring:run"),
     Section("Inbox", "approvals:inbox", "approvals:"),
     Section("Knowledge", "knowledge:knowledge-base-list", "knowledge:"),
+    Section("Datasets", "datasets:dataset-list", "datasets:"),
     Section("Costs", "costs:report", "costs:"),
     Section("Settings", "accounts:settings", ("accounts:", "integrations:")),
 ]

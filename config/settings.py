@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "costs",
     "monitoring",
     "integrations",
+    "datasets",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# A dataset holds at most this many rows and bytes of JSON (docs/batches.md); an uploaded file
+# is also capped by MAX_UPLOAD_FILE_BYTES while it streams in.
+DATASET_MAX_ROWS = env.integer("DATASET_MAX_ROWS", 100_000, minimum=1, maximum=10_000_000)
+DATASET_MAX_BYTES = env.integer("DATASET_MAX_BYTES", 50_000_000, minimum=1024, maximum=2**31)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -290,6 +295,10 @@ if TRACE_URL_TEMPLATE and "{trace_id}" not in TRACE_URL_TEMPLATE:
     raise ImproperlyConfigured(f"TRACE_URL_TEMPLATE={TRACE_URL_TEMPLATE!r} must contain {{trace_id}}")
 if PROMETHEUS_MULTIPROC_DIR:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# Child runs (docs/engine.md, "Sub-workflows and for-each"): items one for_each node may run, and how
+# deep child runs may nest.
+ENGINE_FOR_EACH_MAX_ITEMS = env.integer("ENGINE_FOR_EACH_MAX_ITEMS", 10_000, minimum=1, maximum=1_000_000)
+ENGINE_CHILD_MAX_DEPTH = env.integer("ENGINE_CHILD_MAX_DEPTH", 5, minimum=1, maximum=20)
 # CA certificates (PEM) trusted for outbound HTTPS besides the usual ones: http_request
 # nodes, webhooks and model providers behind an internal CA.
 OUTBOUND_CA_BUNDLE = env.file("OUTBOUND_CA_BUNDLE")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("workflows/", include("builder.urls")),
     path("inbox/", include("approvals.urls")),
     path("knowledge/", include("knowledge.urls")),
+    path("datasets/", include("datasets.urls")),
     path("costs/", include("costs.urls")),
     path("", include("monitoring.urls")),
     path("api/v1/", api.urls),

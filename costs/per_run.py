@@ -1,8 +1,11 @@
 """The cost report's per-run figures: mean, p50 and p95 of a run's cost, and the costliest runs.
 
 They count production runs that were billed something; test runs are left out so that trying
-a draft does not skew what a run costs. Without a model filter they read Run.cost (the engine
-adds each call to it) through two partial indexes; with one, they sum that model's calls per run.
+a draft does not skew what a run costs. Without a workflow filter they count top-level runs,
+whose cost includes their child runs' (sub-workflows, for-each items); filtered by a workflow,
+its runs, whether started on their own or called by another workflow. Without a model filter
+they read Run.cost (the engine adds each call to it) through two partial indexes; with one,
+they sum that model's calls per run.
 """
 
 from decimal import Decimal
@@ -33,7 +36,10 @@ def production_runs(filters: Filters) -> QuerySet[Run]:
     runs = Run.objects.filter(
         workspace_id=filters.workspace_id, is_test=False, cost__gt=0, created_at__gte=start, created_at__lt=end
     )
-    return runs.filter(workflow_id=filters.workflow_id) if filters.workflow_id else runs
+    if filters.workflow_id:
+        return runs.filter(workflow_id=filters.workflow_id)
+    # A top-level run's cost holds its child runs' (engine/runs/children.py): counting those too would count twice.
+    return runs.filter(parent_run__isnull=True)
 
 
 def _model_costs(filters: Filters) -> QuerySet[Any]:

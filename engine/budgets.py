@@ -17,7 +17,7 @@ to the owners, once per budget per period.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from accounts.models import Membership, Role
 from engine import costs, live, metrics
 from engine.errors import NonRetryableError
 from engine.event_types import EventType, LiveMessage
-from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus
+from engine.models import Budget, BudgetHold, BudgetScope, BudgetSpend, NodeRun, NodeStatus, Run
 from engine.sql import lookups
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ class Scope:
     run_id: int
     node_id: str
     attempt: int
+    # A child run's tree (engine/runs/children.py): its top run and that run's workflow. Per-run
+    # budgets count the whole tree, so a parent's budget bounds every child's calls too.
+    root_run_id: int | None = None
+    root_workflow_id: int | None = None
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Reservation:
 
 def period_of(budget: Budget, scope: Scope, now: datetime) -> str:
     if budget.scope == BudgetScope.RUN:
-        return f"run:{scope.run_id}"
+        return f"run:{scope.root_run_id or scope.run_id}"
     return month_period(now)
 
 
@@ -85,8 +89,48 @@ def held(budget: Budget, now: datetime) -> Decimal:
 
 
 def applicable(scope: Scope) -> list[Budget]:
-    """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's)."""
-    return lookups.budgets(scope.workspace_id, scope.workflow_id)
+    """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's).
+
+    In a child run, the per-run budgets of its tree's top run's workflow apply too.
+    """
+    found = lookups.budgets(scope.workspace_id, scope.workflow_id)
+    if scope.root_run_id is None or scope.root_workflow_id == scope.workflow_id:
+        return found
+    ids = {budget.pk for budget in found}
+    above = lookups.budgets(scope.workspace_id, scope.root_workflow_id)
+    return sorted([*found, *(b for b in above if b.scope == BudgetScope.RUN and b.pk not in ids)], key=lambda b: b.pk)
+
+
+def in_tree(scope: Scope) -> Scope:
+    """The scope with its run's tree filled in, when the run is a child run."""
+    found = Run.objects.filter(pk=scope.run_id, root_run__isnull=False).values_list(
+        "root_run_id", "root_run__workflow_id"
+    )
+    tree = found.first()
+    return replace(scope, root_run_id=tree[0], root_workflow_id=tree[1]) if tree else scope
+
+
+def _tree_budgets(workspace_id: int, root_run_id: int) -> list[Budget]:
+    root_workflow_id = Run.objects.values_list("workflow_id", flat=True).get(pk=root_run_id)
+    return [b for b in lookups.budgets(workspace_id, root_workflow_id) if b.scope == BudgetScope.RUN]
+
+
+def tree_budgeted(workspace_id: int, root_run_id: int) -> bool:
+    """Whether per-run budgets bound the tree under `root_run_id`."""
+    return bool(_tree_budgets(workspace_id, root_run_id))
+
+
+def tree_spent(workspace_id: int, root_run_id: int) -> str | None:
+    """Why no more child runs may start under `root_run_id`: a per-run budget of the tree that is used up, or None."""
+    run_budgets = _tree_budgets(workspace_id, root_run_id)
+    if not run_budgets:
+        return None
+    spends = BudgetSpend.objects.filter(budget__in=run_budgets, period=f"run:{root_run_id}").select_related("budget")
+    for spend in spends:
+        if spend.spent + spend.reserved >= spend.budget.limit:
+            name, limit = spend.budget.name, spend.budget.limit
+            return f'Budget "{name}" (each run, ${limit}) is spent: ${spend.spent} of the run and its child runs'
+    return None
 
 
 def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None) -> Reservation:
@@ -96,6 +140,7 @@ def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None)
     bill if the call's worker dies; with no budget, a call that may cost something still
     leaves one hold for that.
     """
+    scope = in_tree(scope)
     budgets = applicable(scope)
     now = timezone.now()
     if not budgets:

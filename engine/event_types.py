@@ -33,6 +33,10 @@ class EventType(StrEnum):
     NODE_WAITING = "node.waiting"
     NODE_CANCELLED = "node.cancelled"
     NODE_RESUMED = "node.resumed"
+    # On the parent run: a subworkflow or for_each node opened a round of child runs, started one, saw one end.
+    CHILDREN_OPENED = "children.opened"
+    CHILD_STARTED = "child.started"
+    CHILD_ENDED = "child.ended"
     BUDGET_ALERT = "budget.alert"
 
 

@@ -106,6 +106,10 @@ def change(
         if step.events:
             step.run_fields.add("last_seq")
         if "status" in step.run_fields and run.status in ENDED_RUN:
+            from engine.runs.children import run_ended
+
+            # In this transaction: the run's children are cancelled, its parent counts it and goes on.
+            run_ended(step)
             notices = webhooks.queue(run, step.now)
             if notices:
                 transaction.on_commit(lambda: send_notices(notices))

@@ -332,7 +332,7 @@ def _deeper_than(tree: nodes.Node, limit: int) -> bool:
     return False
 
 
-def _check(tree: nodes.Template) -> list[str]:
+def _check(tree: nodes.Template, extra: frozenset[str] = frozenset()) -> list[str]:
     found: list[str] = []
     stack: list[tuple[nodes.Node, int, nodes.Node | None]] = [(tree, 0, None)]
     while stack:
@@ -368,7 +368,7 @@ def _check(tree: nodes.Template) -> list[str]:
             found.append("refer to a secret as secrets.NAME (capital letters); a computed name is not allowed")
         stack.extend((child, depth + 1, node) for child in reversed(list(node.iter_child_nodes())))
     try:
-        names = meta.find_undeclared_variables(tree) - NAMES - {SECRETS}
+        names = meta.find_undeclared_variables(tree) - NAMES - {SECRETS} - extra
     except TemplateError as error:
         # Only reachable when an earlier check already failed, e.g. on an unknown filter.
         return list(dict.fromkeys(found)) or [error.message or "invalid template"]
@@ -421,9 +421,11 @@ class _Guard(NodeTransformer):
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile(text: str, expression: bool) -> tuple[Template | TemplateExpression, frozenset[str]]:
+def _compile(
+    text: str, expression: bool, extra: frozenset[str] = frozenset()
+) -> tuple[Template | TemplateExpression, frozenset[str]]:
     tree = _parse(text, expression)
-    found = _check(tree)
+    found = _check(tree, extra)
     if found:
         raise ExpressionError("; ".join(found))
     names = frozenset(meta.find_undeclared_variables(tree))
@@ -455,8 +457,8 @@ def budget(deadline: float | None = None) -> Iterator[None]:
         _budget.reset(token)
 
 
-def _run(text: str, scope: Mapping[str, Any], expression: bool) -> Any:
-    compiled, names = _compile(text, expression)
+def _run(text: str, scope: Mapping[str, Any], expression: bool, extra: frozenset[str] = frozenset()) -> Any:
+    compiled, names = _compile(text, expression, extra)
     missing = sorted(names - set(scope))
     if missing:
         raise ExpressionError(f"unknown name '{missing[0]}'")
@@ -494,23 +496,26 @@ def _clean(error: Exception) -> str:
     return re.sub(r"<[^>]*>|\b0x[0-9a-f]+", "…", message)[:300] or type(error).__name__
 
 
-def render(value: Any, scope: Mapping[str, Any], *, deadline: float | None = None) -> Any:
+def render(
+    value: Any, scope: Mapping[str, Any], *, deadline: float | None = None, names: frozenset[str] = frozenset()
+) -> Any:
     """Render every string value inside `value` (dict keys stay as they are); see the module docstring.
 
     All templates in `value` share one budget, which ends by `deadline` (a time.monotonic() value), and
-    together render to at most MAX_RENDERED_CHARS characters and items.
+    together render to at most MAX_RENDERED_CHARS characters and items. `names`: top-level names
+    besides input and nodes that `scope` holds (a for_each item's `item` and `index`).
     """
     with budget(deadline):
-        return _render(value, scope, 0)
+        return _render(value, scope, 0, names)
 
 
-def _render(value: Any, scope: Mapping[str, Any], depth: int) -> Any:
+def _render(value: Any, scope: Mapping[str, Any], depth: int, extra: frozenset[str]) -> Any:
     if depth > MAX_DEPTH:
         raise ExpressionError(f"parameters are nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
         if "{" not in value:
             return value
-        result = _run(value, scope, expression=False)
+        result = _run(value, scope, False, extra)
         # Each template is capped on its own; without a total, 100 of them made a 40 MB node input.
         spent = _budget.get()
         assert spent is not None  # render() opened one
@@ -519,9 +524,9 @@ def _render(value: Any, scope: Mapping[str, Any], depth: int) -> Any:
             raise ExpressionError(f"the templates render to more than {MAX_RENDERED_CHARS} characters in all")
         return result
     if isinstance(value, Mapping):
-        return {key: _render(item, scope, depth + 1) for key, item in value.items()}
+        return {key: _render(item, scope, depth + 1, extra) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_render(item, scope, depth + 1) for item in value]
+        return [_render(item, scope, depth + 1, extra) for item in value]
     return value
 
 
@@ -531,16 +536,19 @@ def evaluate(expression: str, scope: Mapping[str, Any], *, deadline: float | Non
         return _run(expression, scope, expression=True)
 
 
-def problems(text: str, *, expression: bool = False, secrets: bool = False) -> list[str]:
+def problems(
+    text: str, *, expression: bool = False, secrets: bool = False, names: frozenset[str] = frozenset()
+) -> list[str]:
     """Every problem found in `text` without running it; an empty list means it is fine.
 
     `secrets` False reports any use of `secrets`; graph validation passes True and reports
-    secrets in params that do not allow them itself (engine/graph.py).
+    secrets in params that do not allow them itself (engine/graph.py). `names`: top-level names
+    allowed besides input and nodes.
     """
     if not expression and "{" not in text:
         return []
     try:
-        found = _check(_parse(text, expression))
+        found = _check(_parse(text, expression), names)
     except ExpressionError as error:
         return [str(error)]
     if not secrets and referenced_secrets(text, expression=expression):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from engine import graph as graphs
 from engine.graph import GraphEdge
 from engine.models import NodeStatus, Run, RunStatus
+from engine.registry import ERROR_HANDLE
 from engine.sql import readiness
 from engine.sql.readiness import Counts, Row
 from engine.sql.script import run_script
@@ -58,6 +59,9 @@ def _busy(row: Row) -> bool:
 def _edge_state(edge: GraphEdge, rows: dict[str, Row]) -> str:
     source = rows[edge.source]
     if source.status == NodeStatus.SUCCEEDED:
+        if edge.source_handle == ERROR_HANDLE:
+            # Taken only when named: a node that chose no handle activates its normal outputs, not 'error'.
+            return ACTIVE if source.handle == ERROR_HANDLE else INACTIVE
         return ACTIVE if source.handle in ("", edge.source_handle) else INACTIVE
     return INACTIVE if _settled(source.status, source.scheduled) else OPEN
 
@@ -125,6 +129,18 @@ def advance(run_id: int, changed: Iterable[str] | None = None, known: dict[str, 
     # A join's other inputs still running (a fan-out's branches) say the run is busy without counting.
     decided.busy = any(_busy(row) for row in rows.values())
     return decided
+
+
+def downstream(graph: graphs.Graph, node_ids: Iterable[str]) -> set[str]:
+    """Every node after those in `node_ids`, through any handle (not the nodes themselves, unless on a path)."""
+    found: set[str] = set()
+    generation = [edge.target for node_id in node_ids for edge in graph.outgoing(node_id)]
+    while generation:
+        node_id = generation.pop()
+        if node_id not in found:
+            found.add(node_id)
+            generation.extend(edge.target for edge in graph.outgoing(node_id))
+    return found
 
 
 def needs_count(run_status: str, ready: bool, busy: bool) -> bool:

@@ -20,6 +20,7 @@ MAX_NODES = 500
 MAX_EDGES = 2000
 MAX_GRAPH_BYTES = 2_000_000
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+OnFailure = Literal["fail_run", "continue"]
 
 
 class RetryPolicy(BaseModel):
@@ -56,6 +57,23 @@ class GraphNode(BaseModel):
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
     timeout_s: float = Field(300.0, gt=0, le=3600)
     cache: CachePolicy = Field(default_factory=lambda: CachePolicy())
+    on_failure: OnFailure = Field(
+        registry.FAIL_RUN,
+        description="once its attempts are spent: fail the run, or continue through the 'error' handle "
+        "with {code, message, attempt} as the node's output",
+    )
+
+    @property
+    def continues_on_failure(self) -> bool:
+        return self.on_failure == registry.CONTINUE
+
+
+def output_handles(node: GraphNode, kind: type[registry.Node]) -> tuple[str, ...]:
+    """The node's output handles: its kind's, and 'error' when it continues on failure (a trigger never fails)."""
+    handles = kind.output_handles(node.params)
+    if node.continues_on_failure and not kind.is_trigger and registry.ERROR_HANDLE not in handles:
+        return (*handles, registry.ERROR_HANDLE)
+    return handles
 
 
 class GraphEdge(BaseModel):
@@ -308,13 +326,8 @@ def _edges(graph: Graph) -> Iterator[Problem]:
                 yield Problem(f"edges.{j}.{end}", "dangling_edge", f"The edge's {end} {node_id!r} is not a node")
         source, target = nodes.get(edge.source), nodes.get(edge.target)
         source_kind = registry.get(source.type) if source else None
-        if source and source_kind and edge.source_handle not in source_kind.output_handles(source.params):
-            handles = ", ".join(source_kind.output_handles(source.params)) or "none"
-            yield Problem(
-                f"edges.{j}.source_handle",
-                "unknown_handle",
-                f"{source.id!r} has no output {edge.source_handle!r} (it has: {handles})",
-            )
+        if source and source_kind and edge.source_handle not in output_handles(source, source_kind):
+            yield _unknown_output(j, edge, source, source_kind)
         target_kind = registry.get(target.type) if target else None
         if target and target_kind and edge.target_handle not in target_kind.inputs:
             yield Problem(
@@ -323,6 +336,16 @@ def _edges(graph: Graph) -> Iterator[Problem]:
                 f"{target.id!r} has no input {edge.target_handle!r}"
                 + (" (a trigger takes no input)" if target_kind.is_trigger else ""),
             )
+
+
+def _unknown_output(j: int, edge: GraphEdge, source: GraphNode, kind: type[registry.Node]) -> Problem:
+    path = f"edges.{j}.source_handle"
+    if edge.source_handle == registry.ERROR_HANDLE and not kind.is_trigger:
+        # Refused rather than flagged: a run would never take this edge, so the branch behind it could not run.
+        message = f"{source.id!r} fails the run when it fails: set its on failure to continue to use its 'error' output"
+        return Problem(path, "error_handle_off", message)
+    handles = ", ".join(output_handles(source, kind)) or "none"
+    return Problem(path, "unknown_handle", f"{source.id!r} has no output {edge.source_handle!r} (it has: {handles})")
 
 
 def _triggers(graph: Graph) -> Iterator[Problem]:

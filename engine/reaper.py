@@ -1,5 +1,5 @@
 """The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent,
-and completion webhooks due for a (re)try are sent."""
+completion webhooks due for a (re)try are sent, and child runs nothing waits for any more are cancelled."""
 
 from datetime import timedelta
 
@@ -10,6 +10,7 @@ from django.utils import timezone
 from engine import budgets, metrics, runs, webhooks
 from engine.dispatch import broker_lost_messages, dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
+from engine.runs import children
 
 BATCH = 500
 
@@ -38,4 +39,12 @@ def reap() -> dict[str, int]:
     metrics.reaper_redispatches.inc(len(ids))
     notices = webhooks.due(now, BATCH)
     send_notices(notices)
-    return {"crashed": crashed, "unknown_calls_billed": billed, "dispatched": len(ids), "notices": len(notices)}
+    abandoned = children.orphans(BATCH)
+    children.cancel_children(abandoned)
+    return {
+        "crashed": crashed,
+        "unknown_calls_billed": billed,
+        "dispatched": len(ids),
+        "notices": len(notices),
+        "orphans_cancelled": len(abandoned),
+    }

@@ -9,15 +9,20 @@ up by the `kind` string stored in users' graphs, so a kind is never renamed.
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from engine.providers.calls import ModelCalls
+    from engine.runs.children import ChildPlan
     from engine.workspace_secrets import SecretsInUse
 
 P = TypeVar("P", bound=BaseModel)
+# A node's `on_failure` (engine/graph.py): fail the run, or continue through the error handle.
+FAIL_RUN: Final = "fail_run"
+CONTINUE: Final = "continue"
+ERROR_HANDLE: Final = "error"
 
 
 class NoParams(BaseModel):
@@ -33,6 +38,8 @@ class NodeResult:
     usage: token counts and cost for the cost ledger.
     wait_until: park the node as waiting, holding no worker, until this time (or until resumed).
     park: park the node as waiting with no time limit, until engine.runs.resume() is called.
+    children: with park, the child runs to start as the node parks (engine/runs/children.py); the node is
+    woken when they have ended.
     answer / escalation: recorded on the run by reply and escalate nodes.
     A parked node runs again when it wakes or is resumed, with ctx.resumed telling it which.
     """
@@ -44,6 +51,7 @@ class NodeResult:
     park: bool = False
     answer: Any = None
     escalation: str | None = None
+    children: "ChildPlan | None" = None
 
 
 @dataclass
@@ -130,6 +138,10 @@ class Node:
             "side_effect": cls.side_effect,
             "is_trigger": cls.is_trigger,
             "params_schema": cls.Params.model_json_schema(),
+            # A trigger never fails; every other node may route its failure to `handle` (docs/engine.md).
+            "on_failure": None
+            if cls.is_trigger
+            else {"choices": [FAIL_RUN, CONTINUE], "default": FAIL_RUN, "handle": ERROR_HANDLE},
         }
 
     def run(self, ctx: NodeContext) -> NodeResult:

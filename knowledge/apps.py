@@ -6,7 +6,7 @@ class KnowledgeConfig(AppConfig):
     verbose_name = "Knowledge bases"
 
     def ready(self) -> None:
-        # Registers the "retrieve" node kind with the engine (the engine imports no app).
+        # Registers the "retrieve" and "knowledge_upsert" node kinds with the engine (the engine imports no app).
         import knowledge.nodes  # noqa: F401
         from accounts.signals import workspace_created
         from knowledge.demo import on_workspace_created

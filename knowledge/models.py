@@ -69,6 +69,8 @@ class Document(WorkspaceOwned):
 
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(max_length=300)
+    # What a workflow's knowledge_upsert node finds the document by to replace it; blank for the others.
+    key = models.CharField(max_length=300, blank=True, default="")
     kind = models.CharField(max_length=10, choices=SourceKind.choices)
     filename = models.CharField(max_length=255, blank=True)
     url = models.URLField(max_length=2000, blank=True)
@@ -90,6 +92,11 @@ class Document(WorkspaceOwned):
 
     class Meta:
         ordering = ["title", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["knowledge_base", "key"], condition=~models.Q(key=""), name="document_key_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -15,6 +15,7 @@ from accounts.models import Scope
 from accounts.permissions import Action, can, get_for, visible
 from engine import runs
 from engine.models import NodeRun, Run, RunStatus, TriggerKind
+from engine.runs import children
 from monitoring.filters import filtered
 
 router = Router(tags=["runs"])
@@ -57,6 +58,26 @@ class RunOut(Schema):
     finished_at: datetime | None
     last_seq: int
     nodes: list[NodeRunOut]
+    parent_run_id: int | None = Field(description="the run whose subworkflow or for_each node started this one")
+    parent_node_id: str
+    item_index: int | None
+    depth: int
+    root_run_id: int | None
+    child_nodes: list["ChildNodeOut"] = Field(description="progress of this run's subworkflow and for_each nodes")
+
+
+class ChildNodeOut(Schema):
+    node_id: str
+    round: int
+    state: str
+    total: int
+    started: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    cost: Decimal
+    runs_url: str = Field(description="the node's child runs: GET this for the list")
 
 
 class EventOut(Schema):
@@ -84,6 +105,8 @@ class RunSummaryOut(Schema):
     created_at: datetime
     finished_at: datetime | None
     cost: Decimal
+    parent_run_id: int | None
+    item_index: int | None
 
 
 class RunListOut(Schema):
@@ -101,6 +124,8 @@ class RunsQuery(Schema):
     q: str | None = Field(None, max_length=200, description="text in the run input")
     before: int | None = Field(None, ge=1)
     limit: int = Field(50, ge=1, le=MAX_PAGE)
+    parent: int | None = Field(None, ge=1, description="only the child runs of this run")
+    include_children: bool = Field(False, description="list child runs too (hidden by default)")
 
 
 class EventsQuery(Schema):
@@ -123,8 +148,18 @@ def run_out(run: Run, user: Any = None) -> RunOut:
     """The run as the API shows it; tracebacks are for workspace owners only."""
     owner = user is not None and can(user, run.workspace_id, Action.MANAGE)
     nodes = [node_out(node, with_traceback=owner) for node in NodeRun.objects.filter(run=run).order_by("id")]
-    fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes"}}
-    return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes})
+    fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes", "child_nodes"}}
+    return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes, "child_nodes": child_nodes(run)})
+
+
+def child_nodes(run: Run) -> list[ChildNodeOut]:
+    """Where each of the run's subworkflow and for_each nodes is, from its latest round."""
+    found = []
+    for node_id in run.child_rounds.order_by("node_id").values_list("node_id", flat=True).distinct():
+        progress = children.progress(run.pk, node_id)
+        if progress is not None:
+            found.append(ChildNodeOut(node_id=node_id, runs_url=f"/api/v1/runs?parent={run.pk}", **vars(progress)))
+    return found
 
 
 @router.get("/runs", response=RunListOut, summary="Runs, newest first, filtered, with a cursor")

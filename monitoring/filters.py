@@ -34,6 +34,8 @@ class RunFilterForm(DateRangeForm):
     status = forms.ChoiceField(required=False, choices=[("", "any status"), *RunStatus.choices])
     trigger = forms.ChoiceField(required=False, choices=[("", "any trigger"), *TriggerKind.choices])
     q = forms.CharField(required=False, max_length=200, strip=True, label="Input contains")
+    parent = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    include_children = forms.BooleanField(required=False, label="Include child runs")
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
@@ -59,12 +61,16 @@ RUN_LOOKUPS = {
     "since": "created_at__date__gte",
     "until": "created_at__date__lte",
     "before": "pk__lt",
+    "parent": "parent_run_id",
 }
 
 
 def filtered(runs: QuerySet[Run], data: Mapping[str, Any], size: int = PAGE) -> RunPage:
     """Apply the filters and return one page, newest first; ids grow with time, so an id is the cursor."""
     runs = narrowed(runs, data, RUN_LOOKUPS)
+    if not data.get("include_children") and not data.get("parent"):
+        # The runs that sub-workflow and for_each nodes start are listed only when asked for.
+        runs = runs.filter(parent_run__isnull=True)
     if data.get("q"):
         runs = runs.annotate(input_text=Cast("input", TextField())).filter(input_text__icontains=data["q"])
     page = list(runs.order_by("-pk")[: size + 1])

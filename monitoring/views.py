@@ -12,7 +12,11 @@ from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from engine.event_types import EventType
 from engine.models import Run, RunEvent
+from engine.runs import children
 from monitoring.filters import RunFilterForm, RunPage, filtered
+
+# Item runs listed on a run's page per for_each node; the rest through the runs list (?parent=).
+ITEMS_SHOWN = 200
 
 
 def run_list_page(request: HttpRequest, workflow: Any = None) -> HttpResponse:
@@ -40,11 +44,33 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@vary_on_headers("HX-Request")
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
     can_edit = can(request.user, run.workspace_id, Action.EDIT)
-    context = {"run": run, "can_edit": can_edit, "deliveries": run.deliveries.all(), "trace_url": trace_url(run)}
-    return render(request, "monitoring/run_detail.html", context)
+    context = {
+        "run": run,
+        "can_edit": can_edit,
+        "deliveries": run.deliveries.all(),
+        "parent": run.parent_run_id and Run.objects.filter(pk=run.parent_run_id).only("pk", "workflow_name").first(),
+        "child_nodes": _child_nodes(run),
+        "trace_url": trace_url(run),
+    }
+    # While items run, the child runs section re-fetches itself (a fragment of this page).
+    template = "monitoring/run_detail.html#children" if request.htmx else "monitoring/run_detail.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+def _child_nodes(run: Run) -> list[dict[str, Any]]:
+    """Each subworkflow or for_each node of the run: its latest round's counts and its first item runs."""
+    found = []
+    for node_id in run.child_rounds.order_by("node_id").values_list("node_id", flat=True).distinct():
+        progress = children.progress(run.pk, node_id)
+        items = children.item_runs(run.pk, node_id, outputs=False)
+        found.append(
+            {"node_id": node_id, "progress": progress, "items": items[:ITEMS_SHOWN], "more": len(items) > ITEMS_SHOWN}
+        )
+    return found
 
 
 def trace_url(run: Run) -> str:

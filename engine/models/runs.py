@@ -37,6 +37,8 @@ class TriggerKind(models.TextChoices):
     WEBHOOK = "webhook"
     SCHEDULE = "schedule"
     TEST = "test"
+    # Started by a subworkflow or for_each node of another run (engine/runs/children.py).
+    PARENT = "parent"
 
 
 ENDED_RUN = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
@@ -67,11 +69,25 @@ class Run(WorkspaceOwned):
     idempotency_key = models.CharField(max_length=200, blank=True)
     # Where to POST a signed notice when the run ends (engine/webhooks.py).
     callback_urls = models.JSONField(default=list, blank=True)
+    # A child run (engine/runs/children.py): the run and node that started it, that node's round
+    # (`parent_attempt`), the item it runs (0 for a sub-workflow), how deep it is and its tree's top.
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs", db_index=False
+    )
+    parent_node_id = models.CharField(max_length=64, blank=True)
+    parent_attempt = models.PositiveIntegerField(null=True, blank=True)
+    item_index = models.PositiveIntegerField(null=True, blank=True)
+    depth = models.PositiveSmallIntegerField(default=0)
+    root_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["workspace", "-created_at"], name="run_by_workspace"),
+            # Run lists show top-level runs unless asked: a batch's thousands of item runs stay out of the way.
+            models.Index(
+                fields=["workspace", "-created_at"], condition=models.Q(parent_run__isnull=True), name="top_level_run"
+            ),
             # The cost report's per-run figures (costs/per_run.py) read only these: runs in a
             # date range with their cost, and the costliest runs first.
             models.Index(
@@ -92,11 +108,88 @@ class Run(WorkspaceOwned):
                 fields=["workspace", "workflow_id", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),
                 name="one_run_per_idempotency_key",
-            )
+            ),
+            # However often a message is redelivered or a worker dies, one item of one round has one child.
+            models.UniqueConstraint(
+                fields=["parent_run", "parent_node_id", "parent_attempt", "item_index"],
+                condition=models.Q(parent_run__isnull=False),
+                name="one_child_run_per_item",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.workflow_name or 'a workflow'}"
+
+
+class ChildRoundState(models.TextChoices):
+    OPEN = "open"  # children run; the node waits
+    CLOSED = "closed"  # every item ended (or the round stopped): the node gathers the results
+    SPENT = "spent"  # failed or abandoned: the node's next execution opens a new round
+
+
+class ChildRound(models.Model):
+    """The child runs a subworkflow or for_each node starts in one round (engine/runs/children.py).
+
+    A node's first execution opens round 1; a retry of the node (its policy, or "retry from the
+    failed node") opens the next, which keeps the items whose child succeeded with the same
+    input. Every change happens under the parent run's lock.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="child_rounds")
+    node_id = models.CharField(max_length=64)
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)
+    # The called workflow, as the node resolved it when the round opened.
+    workflow_id = models.BigIntegerField()
+    workflow_name = models.CharField(max_length=200, blank=True)
+    version_id = models.BigIntegerField(null=True, blank=True)
+    version_number = models.PositiveIntegerField(null=True, blank=True)
+    graph = models.JSONField()
+    # Items in all, items carried from an earlier round, and how many of the round's own items
+    # (ChildItem, in their order) have started.
+    total = models.PositiveIntegerField(default=0)
+    carried = models.PositiveIntegerField(default=0)
+    started = models.PositiveIntegerField(default=0)
+    running = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    max_concurrency = models.PositiveIntegerField(default=10)
+    stop_on_failure = models.BooleanField(default=True)
+    # Copied to every child: the parent's test flag and starter, the children's depth and tree top.
+    is_test = models.BooleanField(default=False)
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    child_depth = models.PositiveSmallIntegerField(default=1)
+    root_run_id = models.BigIntegerField()
+    state = models.CharField(max_length=8, choices=ChildRoundState.choices, default=ChildRoundState.OPEN)
+    # Why the round stopped early: the first failed item (stop) or the budget ({code, message, index, run_id}).
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "node_id", "number"], name="one_child_round_per_number")]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of {self.node_id} in run {self.run_id}"
+
+
+class ChildItem(models.Model):
+    """An item a round runs (carried items have none): its place in the round's order, its index, the child's input.
+
+    A row each, so that starting the next item reads one small row, not the whole list.
+    """
+
+    round = models.ForeignKey(ChildRound, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    index = models.PositiveIntegerField()
+    input = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["round", "position"], name="one_child_item_per_position")]
+
+    def __str__(self) -> str:
+        return f"item {self.index} of {self.round}"
 
 
 class NodeRun(models.Model):

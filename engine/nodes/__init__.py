@@ -6,9 +6,11 @@ from engine.nodes import (
     confidence_check,
     delay,
     extract,
+    for_each,
     generate,
     http_request,
     outcomes,
+    subworkflow,
     transform,
     trigger,
 )
@@ -19,9 +21,11 @@ __all__ = [
     "confidence_check",
     "delay",
     "extract",
+    "for_each",
     "generate",
     "http_request",
     "outcomes",
+    "subworkflow",
     "transform",
     "trigger",
 ]

@@ -15,7 +15,8 @@ from engine.event_types import EventType
 from engine.events import Change, announce, change
 from engine.flow import blockers, first_reads, run_graph
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunEvent, RunStatus
-from engine.registry import NodeResult
+from engine.registry import ERROR_HANDLE, NodeResult
+from engine.runs.children import open_round
 from engine.runs.claims import Attempt, ClaimNext, claimed_by, fenced, take_queued
 from engine.runs.progress import cancel_open_nodes, progress
 from engine.sql import outcomes, readiness
@@ -68,6 +69,8 @@ def succeed(
         if not step.reads[0].rowcount:
             return False
         if parks:
+            if result.children is not None:
+                open_round(step, node_run.node_id, result.children)
             if result.wait_until is not None:
                 step.later.append((node_run.pk, result.wait_until))
             until = result.wait_until.isoformat() if result.wait_until else None
@@ -126,7 +129,7 @@ def fail(node_run: Attempt, error: NodeError, trace: str = "", input: Any = None
             error=str(error),
             retry_at=retry_at,
         )
-        _after_failure(step, node_run, str(error), wake_at)
+        _after_failure(step, node_run, details, wake_at)
     return True
 
 
@@ -140,12 +143,13 @@ def crash(node_run: Attempt) -> bool:
         lost = NodeError("The worker running this node stopped answering", code="worker_lost")
         again = node_run.crashes < settings.ENGINE_CRASH_RETRIES
         wake_at = step.now if again else None
+        error = {"code": lost.code, "message": str(lost)}
         values = {
             "crashes": F("crashes") + 1,
             "status": NodeStatus.CRASHED,
             "wake_at": wake_at,
             "finished_at": step.now,
-            "error": {"code": lost.code, "message": str(lost)},
+            "error": error,
         }
         expired = fenced(node_run) & Q(lease_expires_at__lt=step.now)
         if not NodeRun.objects.filter(expired).update(**values):
@@ -156,11 +160,11 @@ def crash(node_run: Attempt) -> bool:
             attempt=node_run.attempt,
             retry_at=wake_at.isoformat() if wake_at else None,
         )
-        _after_failure(step, node_run, str(lost), wake_at)
+        _after_failure(step, node_run, error, wake_at)
     return True
 
 
-def _after_failure(step: Change, node_run: Attempt, message: str, wake_at: Any) -> None:
+def _after_failure(step: Change, node_run: Attempt, error: dict[str, Any], wake_at: Any) -> None:
     node_id = node_run.node_id
     if wake_at is not None:
         NodeRun.objects.filter(pk=node_run.pk).update(dispatched_at=None)
@@ -169,6 +173,26 @@ def _after_failure(step: Change, node_run: Attempt, message: str, wake_at: Any) 
         return
     if step.run.status in ENDED_RUN:
         return
+    if run_graph(step.run.pk).node(node_id).continues_on_failure:
+        _continue_on_error(step, node_run, error)
+        return
+    message = error["message"]
     cancel_open_nodes(step, include_running=False)
     step.set_run(status=RunStatus.FAILED, finished_at=step.now, error=f"{node_id}: {message}")
     step.event(EventType.RUN_FAILED, node_id, error=message)
+
+
+def _continue_on_error(step: Change, node_run: Attempt, error: dict[str, Any]) -> None:
+    """The node's last attempt failed and it continues on failure: it succeeds on its 'error' handle.
+
+    Its output is {code, message, attempt}, so only the edges from 'error' become active and
+    the run goes on down them; `error` keeps the details, marked `continued`, by which
+    retry_from_failed knows to run it again. Recorded after its node.failed event, in the same
+    transaction, so its history reads `… → failed → succeeded`.
+    """
+    output = {"code": error["code"], "message": error["message"], "attempt": node_run.attempt}
+    NodeRun.objects.filter(pk=node_run.pk).update(
+        status=NodeStatus.SUCCEEDED, handle=ERROR_HANDLE, output=output, error={**error, "continued": True}
+    )
+    step.event(EventType.NODE_SUCCEEDED, node_run.node_id, handle=ERROR_HANDLE, cache_hit=False)
+    progress(step, [node_run.node_id])

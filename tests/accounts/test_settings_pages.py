@@ -160,6 +160,7 @@ def test_it_renders_every_section_of_the_navigation(owner, login_as):
         ("/runs/", "Runs"),
         ("/inbox/", "Inbox"),
         ("/knowledge/", "Knowledge"),
+        ("/datasets/", "Datasets"),
         ("/costs/", "Costs"),
         ("/accounts/settings/", "Settings"),
     ]:

@@ -40,5 +40,12 @@ def test_it_is_idempotent_and_prints_the_same_logins_again(db, settings, tmp_pat
     assert User.objects.filter(username__in=["admin", "reviewer"]).count() == 2
     assert Membership.objects.filter(workspace__slug="demo").count() == 2
     names = Workflow.objects.filter(workspace__slug="demo").values_list("name", flat=True)
-    assert sorted(names) == ["Support triage", "Ticket routing"]
+    assert sorted(names) == [
+        "Classify a document",
+        "Classify documents",
+        "Index a document",
+        "Index documents",
+        "Support triage",
+        "Ticket routing",
+    ]
     assert Workflow.objects.get(workspace__slug="demo", name="Support triage").versions.count() == 1

@@ -15,7 +15,14 @@ from schemathesis import GenerationMode
 
 from accounts import tokens
 from accounts.models import Scope
-from tests.factories import ApprovalRequestFactory, DocumentFactory, RunFactory, WorkflowFactory
+from datasets import batches, store
+from tests.factories import (
+    ApprovalRequestFactory,
+    DocumentFactory,
+    RunFactory,
+    WorkflowFactory,
+    WorkflowVersionFactory,
+)
 
 # Enough to reach every operation with valid and invalid input while the test stays near a minute on
 # a 2-core machine; derandomized, so a failure reproduces and the test passes in any order.
@@ -27,6 +34,7 @@ PASSES = [
     (GenerationMode.POSITIVE, False, 2, "session"),
     (GenerationMode.NEGATIVE, False, 4, "session"),
 ]
+TRIGGER_ONLY = {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
 CSRF = "fuzz" * 8  # a CSRF secret: 32 letters or digits
 
 
@@ -49,6 +57,9 @@ def real_ids(owner) -> dict[str, int]:
     workspace = owner.workspace
     approval = ApprovalRequestFactory(workspace=workspace, run=RunFactory(workspace=workspace))
     document = DocumentFactory(knowledge_base__workspace=workspace)
+    dataset = store.from_rows(workspace, store.DatasetSpec("Fuzz"), [{"subject": "s"}], None)
+    version = WorkflowVersionFactory(workflow__workspace=workspace, graph=TRIGGER_ONLY)
+    batch = batches.start_batch(batches.BatchSpec(dataset, version), None)
     return {
         "workspace_id": workspace.pk,
         "workflow_id": WorkflowFactory(workspace=workspace).pk,
@@ -56,6 +67,8 @@ def real_ids(owner) -> dict[str, int]:
         "approval_id": approval.pk,
         "base_id": document.knowledge_base_id,
         "document_id": document.pk,
+        "dataset_id": dataset.pk,
+        "batch_id": batch.pk,
     }
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 
 def node(id: str, type: str, **params: Any) -> dict[str, Any]:
-    extra = {key: params.pop(key) for key in ("retry", "timeout_s", "cache") if key in params}
+    extra = {key: params.pop(key) for key in ("retry", "timeout_s", "cache", "on_failure") if key in params}
     return {"id": id, "type": type, "params": params, **extra}
 
 

@@ -6,7 +6,15 @@ from engine.models import NodeStatus, RunStatus
 
 # Events that record a fact without moving a status: a waiting node woken (it runs next), a
 # run escalated to a person (it carries on), a budget threshold crossed.
-MOVES_NO_STATUS = {EventType.NODE_RESUMED, EventType.RUN_ESCALATED, EventType.BUDGET_ALERT}
+MOVES_NO_STATUS = {
+    EventType.NODE_RESUMED,
+    EventType.RUN_ESCALATED,
+    EventType.BUDGET_ALERT,
+    # A parent run's record of its child runs: the children have statuses of their own.
+    EventType.CHILDREN_OPENED,
+    EventType.CHILD_STARTED,
+    EventType.CHILD_ENDED,
+}
 
 
 def test_it_keeps_the_committed_frontend_copy_current() -> None:

@@ -1,4 +1,4 @@
-"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, the help-centre knowledge base, two
+"""Create the demo workspace (an owner `admin`, a reviewer `reviewer`, the help-centre knowledge base, the
 workflows) and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
@@ -17,6 +17,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Role, Workspace
 from builder.demo import SAMPLE_TICKET, TICKET_ROUTING
+from builder.item_templates import add_classify_documents, add_index_documents
 from builder.models import Workflow
 from builder.starters import add_support_triage
 from builder.versions import publish_version
@@ -62,6 +63,8 @@ class Command(BaseCommand):
         seed_help_centre(workspace)
         self.seed_workflow(workspace)
         add_support_triage(workspace)
+        add_classify_documents(workspace)
+        add_index_documents(workspace)
         return created
 
     def seed_workflow(self, workspace: Workspace) -> None:

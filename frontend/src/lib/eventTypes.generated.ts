@@ -21,6 +21,9 @@ export const EventType = {
   NODE_WAITING: "node.waiting",
   NODE_CANCELLED: "node.cancelled",
   NODE_RESUMED: "node.resumed",
+  CHILDREN_OPENED: "children.opened",
+  CHILD_STARTED: "child.started",
+  CHILD_ENDED: "child.ended",
   BUDGET_ALERT: "budget.alert",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];

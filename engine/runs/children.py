@@ -1,0 +1,690 @@
+"""Child runs: the runs that subworkflow and for_each nodes start, and what their ends do to their parent.
+
+A node that calls workflows parks with a ChildPlan (engine/nodes/subworkflow.py, for_each.py).
+The transaction that records the park opens a ChildRound and starts the first children
+(`open_round`). Whatever ends a child run (its last node, a failure, a cancel), the same
+transaction locks the parent run, counts the item and starts the next one, or, when the round
+is over, wakes the parent node, which gathers the results (`run_ended`, called by
+engine.events.change). Locks are taken child first, then parent; a change of a parent never
+locks a child, so cancelling children happens after the parent's transaction, each child in
+its own.
+
+Called workflows are resolved by the app that owns them (builder registers `resolve` with
+`register_resolver`): the core imports no app.
+"""
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Exists, F, JSONField, OuterRef, Subquery, Sum, Value
+
+from engine import graph as graphs
+from engine.dispatch import dispatch_after_commit
+from engine.event_types import EventType
+from engine.events import Change, change
+from engine.flow import run_graph
+from engine.models import (
+    ENDED_RUN,
+    ChildItem,
+    ChildRound,
+    ChildRoundState,
+    NodeRun,
+    NodeStatus,
+    Run,
+    RunEvent,
+    RunStatus,
+    TriggerKind,
+)
+from engine.runs.starting import Options, RunSource, start_run
+from engine.sql.script import Statement
+
+SUBWORKFLOW, FOR_EACH = "subworkflow", "for_each"
+CHILD_KINDS = frozenset({SUBWORKFLOW, FOR_EACH})
+# The for_each node of a run started by start_for_each.
+BATCH_NODE = "for_each"
+ROUND_COUNTERS = ("running", "succeeded", "failed", "cancelled")
+BUDGETS_SEEN_S = 2.0
+# Trees found without per-run budgets, by their top run, with when that was seen (time.monotonic()).
+_trees_without_budgets: dict[int, float] = {}
+
+
+@dataclass(frozen=True)
+class CalledWorkflow:
+    """A published version of a workflow, as a node calls it."""
+
+    workflow_id: int
+    workflow_name: str
+    version_id: int | None
+    version_number: int | None
+    graph: dict[str, Any]
+
+
+class CallRefused(Exception):
+    """The workflow cannot be called; the message says why (archived, unpublished, not in this workspace…)."""
+
+
+Resolver = Callable[[int, int, int | None], CalledWorkflow]
+_resolvers: list[Resolver] = []
+
+
+def register_resolver(resolver: Resolver) -> None:
+    """Set the function giving (workspace id, workflow id, version number or None for the latest) → CalledWorkflow."""
+    _resolvers[:] = [resolver]
+
+
+def resolve(workspace_id: int, workflow_id: int, version: int | None) -> CalledWorkflow:
+    """The called workflow, or CallRefused naming what is wrong with it."""
+    if not _resolvers:
+        raise CallRefused("No app resolves called workflows (is builder installed?)")
+    return _resolvers[0](workspace_id, workflow_id, version)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A run's place in its tree: its depth, its tree's top, and the workflows from it up to the top."""
+
+    depth: int
+    root_run_id: int
+    workflows: list[tuple[int | None, str]]
+
+
+def lineage(run_id: int) -> Lineage:
+    """Walk up from the run to the top of its tree (at most ENGINE_CHILD_MAX_DEPTH steps)."""
+    chain: list[tuple[int | None, str]] = []
+    current: int | None = run_id
+    depth, root = 0, run_id
+    while current is not None:
+        workflow_id, name, parent_id, run_depth, root_id = Run.objects.values_list(
+            "workflow_id", "workflow_name", "parent_run_id", "depth", "root_run_id"
+        ).get(pk=current)
+        if current == run_id:
+            depth, root = run_depth, root_id or run_id
+        chain.append((workflow_id, name))
+        current = parent_id
+    return Lineage(depth, root, chain)
+
+
+def refusal(lineage: Lineage, called: CalledWorkflow) -> str | None:
+    """Why this run may not call `called` (it is among the run's own workflows, or too deep), or None."""
+    if any(workflow_id == called.workflow_id for workflow_id, _ in lineage.workflows):
+        names = " → ".join(repr(name or f"workflow {wid}") for wid, name in reversed(lineage.workflows))
+        return f"{names} would call {called.workflow_name!r} again: a workflow may not call itself"
+    if lineage.depth + 1 > settings.ENGINE_CHILD_MAX_DEPTH:
+        return f"child runs may be nested {settings.ENGINE_CHILD_MAX_DEPTH} deep at most; this one would be deeper"
+    return None
+
+
+def called_workflows(graph: dict[str, Any]) -> Iterable[tuple[int, dict[str, Any]]]:
+    """(node index, params) of each node of `graph` that calls a workflow."""
+    for index, node in enumerate(graph.get("nodes") or []):
+        params = node.get("params") if isinstance(node, dict) else None
+        if node.get("type") in CHILD_KINDS and isinstance(params, dict) and isinstance(params.get("workflow_id"), int):
+            yield index, params
+
+
+def call_problems(workspace_id: int, workflow_id: int, name: str, graph: dict[str, Any]) -> list[graphs.Problem]:
+    """Calls in `graph` (the draft of workflow `workflow_id`) that come back to it, or nest too deep.
+
+    Each called workflow is followed through the version it would run (pinned, or the latest
+    published); the problem is on the calling node's `workflow_id` and names the chain.
+    """
+    problems = []
+    for index, params in called_workflows(graph):
+        chain = _cycle(workspace_id, workflow_id, params, [name], set())
+        path = f"nodes.{index}.params.workflow_id"
+        if chain is not None:
+            calls = " → ".join(repr(n) for n in chain)
+            message = f"{calls}: a workflow may not call itself, directly or through others"
+            problems.append(graphs.Problem(path, "recursive_call", message))
+    return problems
+
+
+def _cycle(
+    workspace_id: int, target: int, params: dict[str, Any], names: list[str], seen: set[int]
+) -> list[str] | None:
+    """The chain of names from the draft to `target` again through `params`' call, if there is one."""
+    if params["workflow_id"] == target:
+        return [*names, names[0]]
+    try:
+        called = resolve(workspace_id, params["workflow_id"], params.get("version"))
+    except CallRefused:
+        return None  # reported as the node's own problem (workspace_problems)
+    chain = [*names, called.workflow_name]
+    if called.workflow_id in seen or len(chain) > settings.ENGINE_CHILD_MAX_DEPTH + 2:
+        return None
+    seen.add(called.workflow_id)
+    for _, inner in called_workflows(called.graph):
+        if (found := _cycle(workspace_id, target, inner, chain, seen)) is not None:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    """What a parking subworkflow or for_each node asks engine/runs/ to start: a workflow, an input per item."""
+
+    kind: str
+    called: CalledWorkflow
+    inputs: list[Any]
+    max_concurrency: int = 10
+    stop_on_failure: bool = True
+
+
+@dataclass
+class _Round:
+    """A round's fields that counting and starting children need (an item's input is read when it starts)."""
+
+    pk: int
+    node_id: str
+    number: int
+    workflow_id: int
+    workflow_name: str
+    version_id: int | None
+    version_number: int | None
+    is_test: bool
+    created_by_id: int | None
+    child_depth: int
+    root_run_id: int
+    total: int
+    carried: int
+    started: int
+    max_concurrency: int
+    stop_on_failure: bool
+    state: str
+    counts: dict[str, int] = field(default_factory=dict)
+    # The item to start next (ChildItem at position `started`), read with the round.
+    next_index: int | None = None
+    next_input: Any = None
+
+    @property
+    def to_start(self) -> int:
+        return self.total - self.carried - self.started
+
+
+ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts"))
+
+
+def _round(run_id: int, node_id: str, number: int) -> _Round | None:
+    """The round's fields and counters, with the item it would start next: one statement under the parent's lock."""
+    following = ChildItem.objects.filter(round_id=OuterRef("pk"), position=OuterRef("started"))
+    found = (
+        ChildRound.objects.filter(run_id=run_id, node_id=node_id, number=number)
+        .annotate(
+            next_index=Subquery(following.values("index")[:1]),
+            next_input=Subquery(following.values("input")[:1], output_field=JSONField()),
+        )
+        .values("pk", *ROUND_FIELDS, *ROUND_COUNTERS, "next_index", "next_input")
+        .first()
+    )
+    if found is None:
+        return None
+    counts = {name: found.pop(name) for name in ROUND_COUNTERS}
+    return _Round(**found, counts=counts)
+
+
+@functools.lru_cache(maxsize=64)
+def _round_graph(round_pk: int) -> tuple[graphs.Graph, dict[str, Any]]:
+    """A round's called graph, parsed and as stored; it never changes, so read once per process."""
+    stored = ChildRound.objects.values_list("graph", flat=True).get(pk=round_pk)
+    return graphs.Graph.model_validate(stored), stored
+
+
+def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
+    """Under the parent's lock, as its node parks: open the node's next round and start its first children.
+
+    Items whose latest child in an earlier round succeeded with the same input are carried
+    over rather than run again (a retry re-runs only what failed).
+    """
+    run_id = step.run.pk
+    earlier = ChildRound.objects.filter(run_id=run_id, node_id=node_id).order_by("-number")
+    number = (earlier.values_list("number", flat=True).first() or 0) + 1
+    carried = _carried(run_id, node_id, plan.inputs) if number > 1 else set()
+    todo = [index for index in range(len(plan.inputs)) if index not in carried]
+    parent = Run.objects.values("is_test", "created_by_id", "depth", "root_run_id").get(pk=run_id)
+    called = plan.called
+    created = ChildRound.objects.create(
+        run_id=run_id,
+        node_id=node_id,
+        number=number,
+        kind=plan.kind,
+        workflow_id=called.workflow_id,
+        workflow_name=called.workflow_name,
+        version_id=called.version_id,
+        version_number=called.version_number,
+        graph=called.graph,
+        total=len(plan.inputs),
+        carried=len(carried),
+        max_concurrency=plan.max_concurrency,
+        stop_on_failure=plan.stop_on_failure,
+        is_test=parent["is_test"],
+        created_by_id=parent["created_by_id"],
+        child_depth=parent["depth"] + 1,
+        root_run_id=parent["root_run_id"] or run_id,
+    )
+    step.event(
+        EventType.CHILDREN_OPENED,
+        node_id,
+        round=number,
+        total=len(plan.inputs),
+        carried=len(carried),
+        workflow_id=called.workflow_id,
+        version=called.version_number,
+    )
+    ChildItem.objects.bulk_create(
+        (
+            ChildItem(round=created, position=position, index=index, input=plan.inputs[index])
+            for position, index in enumerate(todo)
+        ),
+        batch_size=2000,
+    )
+    info = _round(run_id, node_id, number)
+    assert info is not None
+    first = todo[: plan.max_concurrency]
+    if first:
+        _start(step, info, [(index, plan.inputs[index]) for index in first])
+        ChildRound.objects.filter(pk=created.pk).update(started=len(first), running=len(first))
+    else:
+        _close(step, info, {}, error=None)
+
+
+def _carried(run_id: int, node_id: str, inputs: list[Any]) -> set[int]:
+    """Items whose latest child (of an earlier round) succeeded with the input the item has now."""
+    latest: dict[int, tuple[str, Any]] = {}
+    rows = (
+        Run.objects.filter(parent_run_id=run_id, parent_node_id=node_id)
+        .order_by("item_index", "parent_attempt")
+        .values_list("item_index", "status", "input")
+    )
+    for index, status, value in rows:
+        latest[int(index or 0)] = (status, value)
+    return {
+        index
+        for index, (status, value) in latest.items()
+        if status == RunStatus.SUCCEEDED and index < len(inputs) and inputs[index] == value
+    }
+
+
+def _start(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
+    """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
+
+    Each child's trigger is made ready and sent after the parent's transaction commits.
+    """
+    graph, stored = _round_graph(info.pk)
+    trigger = graph.trigger()
+    children = Run.objects.bulk_create(
+        Run(
+            workspace_id=step.run.workspace_id,
+            workflow_id=info.workflow_id,
+            workflow_name=info.workflow_name,
+            version_id=info.version_id,
+            version_number=info.version_number,
+            graph=stored,
+            input=value,
+            trigger_kind=TriggerKind.PARENT,
+            is_test=info.is_test,
+            created_by_id=info.created_by_id,
+            last_seq=2,
+            parent_run_id=step.run.pk,
+            parent_node_id=info.node_id,
+            parent_attempt=info.number,
+            item_index=index,
+            depth=info.child_depth,
+            root_run_id=info.root_run_id,
+        )
+        for index, value in items
+    )
+    nodes = NodeRun.objects.bulk_create(
+        NodeRun(
+            run=child,
+            node_id=node.id,
+            node_type=node.type,
+            max_attempts=node.retry.max_attempts,
+            wake_at=step.now if node.id == trigger.id else None,
+            dispatched_at=step.now if node.id == trigger.id else None,
+        )
+        for child in children
+        for node in graph.nodes
+    )
+    queued = {"trigger": TriggerKind.PARENT, "version": info.version_number, "parent": step.run.pk}
+    RunEvent.objects.bulk_create(
+        event
+        for child in children
+        for event in (
+            RunEvent(run=child, seq=1, type=EventType.RUN_QUEUED, payload=queued),
+            RunEvent(run=child, seq=2, type=EventType.NODE_QUEUED, node_id=trigger.id),
+        )
+    )
+    # Sent after the commit, but not through step.ready: that holds this run's nodes (ClaimNext takes from it).
+    dispatch_after_commit([node.pk for node in nodes if node.node_id == trigger.id], [])
+    for (index, _), child in zip(items, children, strict=True):
+        step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.pk, round=info.number)
+
+
+def _close(step: Change, info: _Round, values: dict[str, Any], error: dict[str, Any] | None) -> None:
+    """End the round (every item ended, or it stopped early) and wake its node to gather the results."""
+    values |= {"state": ChildRoundState.CLOSED, "closed_at": step.now, "error": error}
+    ChildRound.objects.filter(pk=info.pk).update(**values)
+    waiting = NodeRun.objects.filter(run_id=step.run.pk, node_id=info.node_id, status=NodeStatus.WAITING)
+    node_run_id = waiting.values_list("pk", flat=True).first()
+    if node_run_id is None:
+        return  # the node was cancelled meanwhile: nothing waits for these results
+    NodeRun.objects.filter(pk=node_run_id, status=NodeStatus.WAITING).update(
+        wake_at=step.now, resume={"round": info.number}, dispatched_at=step.now
+    )
+    dispatch_after_commit([node_run_id], [])
+    step.event(EventType.NODE_RESUMED, info.node_id, round=info.number)
+
+
+def run_ended(step: Change) -> None:
+    """This change ends its run: cancel the run's own children, and count it in its parent if it is a child.
+
+    Called by engine.events.change before the change is saved, in its transaction.
+    """
+    if any(node.type in CHILD_KINDS for node in run_graph(step.run.pk).nodes):
+        _abandon_children(step)
+    found = (
+        Run.objects.filter(pk=step.run.pk)
+        .values_list("parent_run_id", "parent_node_id", "parent_attempt", "item_index", "cost", "output")
+        .first()
+    )
+    if found is None or found[0] is None:
+        return
+    parent_id, node_id, number, index, cost, output = found
+    if number is None or index is None:
+        return  # not a child of a round (a parent is set only with both)
+    if step.run.status == RunStatus.SUCCEEDED and output is None and "output" not in step.run_fields:
+        step.set_run(output=_leaf_output(step.run.pk))
+    error = step.run.error if "error" in step.run_fields else ""
+    _count(parent_id, node_id, number, index, step.run.pk, step.run.status, cost, error)
+
+
+def _leaf_output(run_id: int) -> Any:
+    """A child run's output when no reply node set one: its last node's output (several last nodes: by id)."""
+    graph = run_graph(run_id)
+    leaves = [node.id for node in graph.nodes if not graph.outgoing(node.id)]
+    outputs = dict(
+        NodeRun.objects.filter(run_id=run_id, node_id__in=leaves, status=NodeStatus.SUCCEEDED).values_list(
+            "node_id", "output"
+        )
+    )
+    if len(leaves) == 1:
+        return outputs.get(leaves[0])
+    return outputs
+
+
+def _count(
+    parent_id: int, node_id: str, number: int, index: int, child_id: int, status: str, cost: Decimal, error: str
+) -> None:
+    """Under the parent's lock: count the ended child in its round, start the next item or close the round."""
+    with change(parent_id) as step:
+        info = _round(parent_id, node_id, number)
+        if info is None:
+            return
+        outcome = {str(RunStatus.SUCCEEDED): "succeeded", str(RunStatus.FAILED): "failed"}.get(status, "cancelled")
+        values: dict[str, Any] = {"running": F("running") - 1, outcome: F(outcome) + 1}
+        running = info.counts["running"] - 1
+        if cost:
+            Run.objects.filter(pk=parent_id).update(cost=F("cost") + cost)
+        if step.run.status in ENDED_RUN or info.state != ChildRoundState.OPEN:
+            ChildRound.objects.filter(pk=info.pk).update(**values)
+            return
+        step.event(EventType.CHILD_ENDED, node_id, index=index, run_id=child_id, status=status)
+        if status != RunStatus.SUCCEEDED and info.stop_on_failure:
+            failure = {"code": "item_failed", "message": error or f"the item's run was {status}"}
+            _close(step, info, values, {**failure, "index": index, "run_id": child_id})
+            _cancel_after_commit(_unfinished(parent_id, node_id, number, exclude=child_id))
+            return
+        budget = _tree_budget_spent(step.run.workspace_id, info.root_run_id) if info.to_start else None
+        if info.to_start and budget is None and info.next_index is not None:
+            _start(step, info, [(info.next_index, info.next_input)])
+            step.defer(_counted(info.pk, outcome, started=1))
+        elif running == 0:
+            error_ = None if budget is None else {"code": "budget_exceeded", "message": budget}
+            _close(step, info, values, error_)
+        else:
+            step.defer(_counted(info.pk, outcome, started=0))
+
+
+def _counted(round_pk: int, outcome: str, started: int) -> Statement:
+    """Count an ended item (and a started one), sent with the parent's events: nothing reads it before."""
+    assert outcome in ROUND_COUNTERS
+    sql = (
+        f"UPDATE engine_childround SET {outcome} = {outcome} + 1, "  # noqa: S608  (a name from ROUND_COUNTERS)
+        "running = running - 1 + %(started)s, started = started + %(started)s WHERE id = %(id)s"
+    )
+    return sql, {"started": started, "id": round_pk}
+
+
+def _tree_budget_spent(workspace_id: int, root_run_id: int) -> str | None:
+    """The message of a per-run budget the tree under `root_run_id` has spent, or None while there is room.
+
+    Whether the tree has per-run budgets at all is looked up at most every BUDGETS_SEEN_S per
+    process, so a loop with none pays nothing per item; a budget added meanwhile applies soon after.
+    """
+    from engine import budgets
+
+    now = time.monotonic()
+    seen = _trees_without_budgets.get(root_run_id)
+    if seen is not None and now - seen < BUDGETS_SEEN_S:
+        return None
+    spent = budgets.tree_spent(workspace_id, root_run_id)
+    if spent is None and not budgets.tree_budgeted(workspace_id, root_run_id):
+        if len(_trees_without_budgets) > 1000:
+            _trees_without_budgets.clear()
+        _trees_without_budgets[root_run_id] = now
+    return spent
+
+
+def _unfinished(parent_id: int, node_id: str, number: int, exclude: int) -> list[int]:
+    rows = Run.objects.filter(parent_run_id=parent_id, parent_node_id=node_id, parent_attempt=number)
+    return list(rows.exclude(status__in=ENDED_RUN).exclude(pk=exclude).values_list("pk", flat=True))
+
+
+def _abandon_children(step: Change) -> None:
+    """The run ends: its open rounds are spent (nothing gathers them) and its unfinished children cancelled."""
+    run_id = step.run.pk
+    ChildRound.objects.filter(run_id=run_id, state=ChildRoundState.OPEN).update(
+        state=ChildRoundState.SPENT, closed_at=step.now
+    )
+    unfinished = Run.objects.filter(parent_run_id=run_id).exclude(status__in=ENDED_RUN)
+    _cancel_after_commit(list(unfinished.values_list("pk", flat=True)))
+
+
+def _cancel_after_commit(run_ids: list[int]) -> None:
+    """Cancel these child runs once the parent's transaction commits, each in its own (locks go child, then parent).
+
+    Robust: a cancel that fails is logged and left to the reaper (`orphans`), not raised to whoever committed.
+    """
+    if run_ids:
+        transaction.on_commit(functools.partial(cancel_children, run_ids), robust=True)
+
+
+def cancel_children(run_ids: list[int]) -> None:
+    from engine.runs.control import cancel_run
+
+    for run_id in run_ids:
+        cancel_run(Run(pk=run_id))
+
+
+def orphans(limit: int) -> list[int]:
+    """Unfinished child runs whose round no longer waits for them (their cancel, due after a commit, was lost)."""
+    waiting = ChildRound.objects.filter(
+        run_id=OuterRef("parent_run_id"),
+        node_id=OuterRef("parent_node_id"),
+        number=OuterRef("parent_attempt"),
+        state=ChildRoundState.OPEN,
+    )
+    unfinished = Run.objects.filter(parent_run__isnull=False).exclude(status__in=ENDED_RUN)
+    return list(unfinished.exclude(Exists(waiting)).values_list("pk", flat=True)[:limit])
+
+
+def spend(round_pk: int) -> None:
+    """The node gathered a failed round: its next execution opens a new one."""
+    ChildRound.objects.filter(pk=round_pk).update(state=ChildRoundState.SPENT)
+
+
+def latest_round(run_id: int, node_id: str) -> ChildRound | None:
+    """The node's latest round, without its graph."""
+    rounds = ChildRound.objects.filter(run_id=run_id, node_id=node_id).defer("graph")
+    return rounds.order_by("-number").first()
+
+
+@dataclass(frozen=True)
+class ItemRun:
+    """The latest child run of one item."""
+
+    index: int
+    run_id: int
+    round: int
+    status: str
+    output: Any
+    error: str
+    cost: Decimal
+    started_at: Any
+    finished_at: Any
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return float((self.finished_at - self.started_at).total_seconds())
+
+
+def item_runs(run_id: int, node_id: str, up_to: ChildRound | None = None, *, outputs: bool = True) -> list[ItemRun]:
+    """The latest child run of each item of the node's latest round (or of `up_to`), in item order.
+
+    Without `outputs`, each ItemRun's output is None (a page listing thousands need not read them).
+    """
+    last = up_to or latest_round(run_id, node_id)
+    if last is None:
+        return []
+    rows = (
+        Run.objects.filter(parent_run_id=run_id, parent_node_id=node_id, parent_attempt__lte=last.number)
+        .filter(item_index__lt=last.total)
+        .order_by("item_index", "parent_attempt")
+    )
+    if not outputs:
+        rows = rows.annotate(no_output=Value(None, output_field=JSONField()))
+    output = "output" if outputs else "no_output"
+    fields = ("item_index", "pk", "parent_attempt", "status", output, "error", "cost", "started_at", "finished_at")
+    latest: dict[int, ItemRun] = {}
+    for row in rows.values_list(*fields):
+        latest[row[0]] = ItemRun(*row)
+    return [latest[index] for index in sorted(latest)]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A node's latest round: its items by outcome (carried ones count as succeeded) and its child runs' cost."""
+
+    round: int
+    state: str
+    total: int
+    started: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    cost: Decimal
+
+
+def progress(run_id: int, node_id: str = BATCH_NODE) -> Progress | None:
+    """How far the node's latest round is; `cost` sums every child run of the node so far (every round)."""
+    last = latest_round(run_id, node_id)
+    if last is None:
+        return None
+    spent = Run.objects.filter(parent_run_id=run_id, parent_node_id=node_id).aggregate(total=Sum("cost"))["total"]
+    return Progress(
+        round=last.number,
+        state=last.state,
+        total=last.total,
+        started=last.started + last.carried,
+        running=last.running,
+        succeeded=last.succeeded + last.carried,
+        failed=last.failed,
+        cancelled=last.cancelled,
+        cost=spent or Decimal(0),
+    )
+
+
+def start_for_each(
+    workspace_id: int,
+    workflow_id: int,
+    version: int | None,
+    items: list[Any],
+    options: Options,
+    *,
+    input_template: Any = "{{ item }}",
+    max_concurrency: int = 10,
+    on_item_failure: str = "continue",
+    name: str = "",
+) -> Run:
+    """A top-level run of a trigger and one for_each node (BATCH_NODE) over `items`; RunRejected if it cannot start.
+
+    The called workflow is checked when the run starts (RunRejected naming it) and the items'
+    inputs when the node starts (the node fails, naming the item).
+    """
+    trigger = {
+        "id": "start",
+        "type": "trigger",
+        "params": {"input_schema": {"type": "object", "properties": {"items": {"type": "array"}}}},
+    }
+    params = {
+        "workflow_id": workflow_id,
+        "version": version,
+        "items": "input.items",
+        "input": input_template,
+        "max_concurrency": max_concurrency,
+        "on_item_failure": on_item_failure,
+    }
+    loop = {"id": BATCH_NODE, "type": FOR_EACH, "params": params, "timeout_s": 3600}
+    graph = {
+        "schema_version": 1,
+        "nodes": [trigger, loop],
+        "edges": [{"id": "start-out-for_each", "source": "start", "target": BATCH_NODE}],
+    }
+    source = RunSource(workspace_id=workspace_id, graph=graph, workflow_name=name)
+    return start_run(source, {"items": items}, options)
+
+
+def retry_failed_items(run: Run, node_id: str = BATCH_NODE, by: User | None = None) -> bool:
+    """Run the failed and cancelled items of an ended run's node again, keeping the items that succeeded.
+
+    The node and every node after it run again; its next round carries the succeeded items.
+    False when the run has not ended or the node's latest round has no failed item.
+    """
+    with change(run.pk) as step:
+        if step.run.status not in ENDED_RUN:
+            return False
+        last = latest_round(run.pk, node_id)
+        if last is None or all(item.status == RunStatus.SUCCEEDED for item in item_runs(run.pk, node_id, last)):
+            return False
+        spend(last.pk)
+        graph = run_graph(run.pk)
+        after = [n.id for n in graph.nodes if node_id in graph.upstream.get(n.id, set())]
+        reopened = NodeRun.objects.filter(run=step.run, node_id__in=after)
+        reopened.update(status=NodeStatus.PENDING, wake_at=None, finished_at=None, output=None, error=None)
+        node_run = NodeRun.objects.get(run=step.run, node_id=node_id)
+        NodeRun.objects.filter(pk=node_run.pk).update(
+            status=NodeStatus.PENDING,
+            attempt=0,
+            wake_at=step.now,
+            dispatched_at=step.now,
+            error=None,
+            output=None,
+            resume=None,
+            lease_owner="",
+            finished_at=None,
+        )
+        step.set_run(status=RunStatus.RUNNING, finished_at=None, error="")
+        step.event(EventType.RUN_RETRIED, by=by.get_username() if by else "", items_of=node_id)
+        step.event(EventType.NODE_QUEUED, node_id, retry_of_round=last.number)
+        step.ready.append(node_run.pk)
+    return True
