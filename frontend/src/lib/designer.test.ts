@@ -280,6 +280,12 @@ describe("problems, palette and layout", () => {
     expect(defaultParams(kinds.get("transform")!)).toEqual({ fields: {} });
   });
 
+  it("offers the kinds named by a search before those whose description merely mentions it", () => {
+    const upsert = kind("knowledge_upsert", { label: "Knowledge upsert", category: "Data", description: "Adds or replaces a document" });
+    const found = paletteGroups([...KINDS, upsert], "rep").flatMap((g) => g.kinds.map((k) => k.kind));
+    expect(found).toEqual(["reply", "knowledge_upsert"]);
+  });
+
   it("lays the graph out left to right", () => {
     const positions = autoLayout(triage());
     expect(positions.start.x).toBeLessThan(positions.route.x);

@@ -60,14 +60,27 @@ export function defaultParams(kind: NodeKind): Record<string, unknown> {
   return params;
 }
 
-/** Kinds grouped by category (in the order given), filtered by a search over label, kind and description. */
+/** How well a kind matches a search: its name starts with it (0), holds it (1), or only its description or category does (2). */
+function matchRank(kind: NodeKind, needle: string): number | null {
+  const names = `${kind.label} ${kind.kind}`.toLowerCase();
+  if (names.split(/[\s_]+/).some((word) => word.startsWith(needle)) || names.startsWith(needle)) return 0;
+  if (names.includes(needle)) return 1;
+  return `${kind.description} ${kind.category}`.toLowerCase().includes(needle) ? 2 : null;
+}
+
+/** Kinds grouped by category (in the order given), filtered by a search over label, kind and description.
+ * With a search, the best matches come first (within a group, and the group holding them first), so
+ * "rep" offers Reply before a kind that merely says "replace". */
 export function paletteGroups(kinds: NodeKind[], search: string): { category: string; kinds: NodeKind[] }[] {
   const needle = search.trim().toLowerCase();
-  const groups = new Map<string, NodeKind[]>();
+  const groups = new Map<string, { kind: NodeKind; rank: number }[]>();
   for (const kind of kinds) {
-    const text = `${kind.label} ${kind.kind} ${kind.description} ${kind.category}`.toLowerCase();
-    if (needle && !text.includes(needle)) continue;
-    groups.set(kind.category, [...(groups.get(kind.category) ?? []), kind]);
+    const rank = needle ? matchRank(kind, needle) : 0;
+    if (rank === null) continue;
+    groups.set(kind.category, [...(groups.get(kind.category) ?? []), { kind, rank }]);
   }
-  return [...groups.entries()].map(([category, members]) => ({ category, kinds: members }));
+  const best = (members: { rank: number }[]) => Math.min(...members.map((m) => m.rank));
+  return [...groups.entries()]
+    .sort(([, a], [, b]) => best(a) - best(b))
+    .map(([category, members]) => ({ category, kinds: [...members].sort((a, b) => a.rank - b.rank).map((m) => m.kind) }));
 }
