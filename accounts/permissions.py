@@ -12,6 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import F
 from django.http import Http404
 
 from accounts.models import Membership, Role, Workspace
@@ -65,13 +66,19 @@ def require(user: AnyUser, workspace: Workspace | int, action: Action) -> Member
 
 
 def get_for(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action, **lookup: Any) -> M:
-    """Fetch one workspace-owned object and check `action` on its workspace in the same breath."""
+    """Fetch one workspace-owned object and check `action` on its workspace, reading the caller's role in one query."""
     queryset = source._default_manager.all() if isinstance(source, type) else source
-    obj = _members_only(user, queryset).filter(**lookup).first() if user.is_authenticated else None
-    if obj is None:
+    found = (
+        _members_only(user, queryset).filter(**lookup).annotate(caller_role=F("workspace__memberships__role")).first()
+        if user.is_authenticated
+        else None
+    )
+    if found is None:
         raise Http404(f"No such {queryset.model._meta.verbose_name}")
-    require(user, obj.workspace_id, action)  # type: ignore[attr-defined]
-    return obj
+    role = found.caller_role
+    if action not in ROLE_ACTIONS[role]:
+        raise PermissionDenied(f"Your role ({Role(role).label}) may not {action} here")
+    return found
 
 
 def visible(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action = Action.VIEW) -> models.QuerySet[M]:

@@ -127,7 +127,9 @@ if EMBEDDED:
     }
 else:
     # The web process (ASGI) runs each request on its own thread, so persistent connections
-    # would pile up rather than be reused: it connects per request. Celery workers keep theirs
+    # would pile up rather than be reused: it connects per request, unless DB_POOL_SIZE gives it
+    # a pool (docs/deploy.md runs it with one: a connect cost more than the rest of a cheap
+    # request, bench/api_trigger.py). Celery workers keep theirs
     # (DB_CONN_MAX_AGE=60 in their environment), which saves a connect per task, or, with
     # DB_POOL_SIZE, share a pool of that many: a worker whose node threads wait on model calls
     # then takes a connection for each step of a node and gives it back, instead of holding
@@ -324,7 +326,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.SharedRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 API_TOKEN_TRIGGERS_PER_MINUTE = env.integer("API_TOKEN_TRIGGERS_PER_MINUTE", 60, minimum=1, maximum=100_000)

@@ -183,6 +183,40 @@ def of_run(run_id: int, load: Callable[[], Any]) -> Graph:
     return graph
 
 
+_version_graphs: OrderedDict[int, Graph] = OrderedDict()
+VERSION_GRAPHS_KEPT = 256
+
+
+def of_version(version_id: int, data: Any, workspace_id: int) -> Graph:
+    """The valid Graph of a published version (`data`), or GraphInvalid as `parse` raises it.
+
+    A version never changes, so once it validated its graph is kept per process, and the next
+    runs of it skip validation: unless the graph reads the workspace's secrets or has a node kind
+    with workspace checks (an approval's assignees), whose answers may change; those are
+    validated on every start, as before.
+    """
+    graph = _version_graphs.get(version_id)
+    if graph is not None:
+        return graph
+    graph = parse(data, workspace_id=workspace_id)
+    if _workspace_free(graph):
+        _version_graphs[version_id] = graph
+        if len(_version_graphs) > VERSION_GRAPHS_KEPT:
+            _version_graphs.popitem(last=False)
+    return graph
+
+
+def _workspace_free(graph: Graph) -> bool:
+    """Whether no check of `graph` depends on its workspace: no secrets read, no kind's workspace_problems."""
+    for i, node in enumerate(graph.nodes):
+        kind = registry.get(node.type)
+        if kind is None or kind.workspace_problems.__func__ is not registry.Node.workspace_problems.__func__:  # type: ignore[attr-defined]
+            return False
+        if any(expressions.referenced_secrets(text, expression=bare) for _, text, bare, _ in _param_strings(node, i)):
+            return False
+    return True
+
+
 def json_schema() -> dict[str, Any]:
     return Graph.model_json_schema()
 

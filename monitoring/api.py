@@ -146,8 +146,10 @@ def node_out(node: NodeRun, *, with_traceback: bool) -> NodeRunOut:
 
 def run_out(run: Run, user: Any = None) -> RunOut:
     """The run as the API shows it; tracebacks are for workspace owners only."""
-    owner = user is not None and can(user, run.workspace_id, Action.MANAGE)
-    nodes = [node_out(node, with_traceback=owner) for node in NodeRun.objects.filter(run=run).order_by("id")]
+    node_runs = list(NodeRun.objects.filter(run=run).order_by("id"))
+    # Only a traceback needs the caller's role: a run without a node error answers without asking for it.
+    owner = any(node.error for node in node_runs) and user is not None and can(user, run.workspace_id, Action.MANAGE)
+    nodes = [node_out(node, with_traceback=owner) for node in node_runs]
     fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes", "child_nodes"}}
     return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes, "child_nodes": child_nodes(run)})
 

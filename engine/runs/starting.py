@@ -14,6 +14,7 @@ from engine.event_types import EventType, node_event
 from engine.events import Change, change
 from engine.models import NodeRun, NodeStatus, Run, TriggerKind
 from engine.runs.progress import progress
+from engine.sql import outcomes
 
 # The fields a node of a partial run copies from the earlier run whose result it reuses.
 REUSED_FIELDS = ("status", "attempt", "input", "output", "handle", "usage", "started_at", "finished_at")
@@ -57,7 +58,7 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
     if options.idempotency_key and (earlier := _same_key(source, options.idempotency_key)) is not None:
         return earlier
     try:
-        graph = graphs.parse(source.graph, workspace_id=source.workspace_id)
+        graph = _graph(source)
     except graphs.GraphInvalid as invalid:
         raise RunRejected("The workflow graph is invalid", [p.as_dict() for p in invalid.problems]) from None
     trigger = graph.trigger()
@@ -70,7 +71,7 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
         raise RunRejected("The input does not match the trigger's schema", problems)
     try:
         with transaction.atomic():
-            run = create(source, graph, input, options)
+            run, nodes = _insert(source, graph, input, options)
     except IntegrityError:
         # A concurrent start with the same idempotency key won the insert.
         earlier = _same_key(source, options.idempotency_key)
@@ -81,9 +82,17 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
         # The trace of the request that started it, for the run page's link (docs/observability.md).
         traced = {"trace_id": trace_id} if (trace_id := spans.trace_id()) else {}
         step.event(EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number, **traced)
-        _make_ready(step, NodeRun.objects.get(run=run, node_id=trigger.id))
-    run.refresh_from_db()
+        _make_ready(step, next(node for node in nodes if node.node_id == trigger.id))
+    # The answer is what this call wrote (the run stays queued until a worker claims its trigger),
+    # not a read-back: only the event numbering moved.
+    run.last_seq = step.run.last_seq
     return run
+
+
+def _graph(source: RunSource) -> graphs.Graph:
+    if source.version_id is not None:
+        return graphs.of_version(source.version_id, source.graph, source.workspace_id)
+    return graphs.parse(source.graph, workspace_id=source.workspace_id)
 
 
 def _same_key(source: RunSource, key: str) -> Run | None:
@@ -94,6 +103,10 @@ def _same_key(source: RunSource, key: str) -> Run | None:
 
 def create(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
     """The run's row and a pending row per node; callers wrap it in a transaction. Nothing is queued yet."""
+    return _insert(source, graph, input, options)[0]
+
+
+def _insert(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> tuple[Run, list[NodeRun]]:
     run = Run.objects.create(
         workspace_id=source.workspace_id,
         workflow_id=source.workflow_id,
@@ -108,11 +121,11 @@ def create(source: RunSource, graph: graphs.Graph, input: Any, options: Options)
         idempotency_key=options.idempotency_key,
         callback_urls=list(dict.fromkeys(source.callback_urls)),
     )
-    NodeRun.objects.bulk_create(
+    nodes = NodeRun.objects.bulk_create(
         NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
         for node in graph.nodes
     )
-    return run
+    return run, nodes
 
 
 def rerun(run: Run, options: Options) -> Run:
@@ -170,6 +183,7 @@ def start_reusing(
 
 
 def _make_ready(step: Change, node_run: NodeRun) -> None:
-    NodeRun.objects.filter(pk=node_run.pk).update(wake_at=step.now, dispatched_at=step.now)
+    node_run.wake_at = node_run.dispatched_at = step.now
+    step.defer(outcomes.mark_nodes([node_run.pk], {"wake_at": step.now, "dispatched_at": step.now}))
     step.ready.append(node_run.pk)
     step.event(EventType.NODE_QUEUED, node_run.node_id)

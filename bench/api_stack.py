@@ -1,0 +1,217 @@
+"""The stack bench/api_trigger.py drives: its database and Redis db, a workspace with a token, uvicorn and a worker.
+
+Its own database (bench_h5_api) and Redis db 10, emptied first; the processes are started
+and always stopped here. Process figures (CPU seconds, resident memory) are read from /proc
+and include a process's children (uvicorn's and prefork Celery's).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+from bench.database import create_database
+from bench.ws_clients import GRAPH
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "bench_h5_api"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+
+
+class CouldNotMeasure(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Site:
+    workflow_id: int
+    workspace_id: int
+    version_id: int
+    token: str  # the secret, sent as `Authorization: Bearer …`
+
+
+def prepare(data_dir: str) -> dict[str, str]:
+    """Create the database, empty the Redis db, configure Django (before it loads), migrate, empty tables."""
+    try:
+        create_database(f"{SERVER_URL}/{DB_NAME}")
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).flushdb()
+    except (psycopg.Error, redis.RedisError) as error:
+        raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error
+    os.environ.update(
+        DATABASE_URL=f"{SERVER_URL}/{DB_NAME}",
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",  # noqa: S106
+        SWITCHYARD_DATA_DIR=data_dir,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        # The limit stays on (every trigger still counts in Redis), above what the benchmark reaches.
+        API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (not a secret: a limit)
+    )
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.api_settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.api_baseline import create_table
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    create_table()
+    return dict(os.environ)
+
+
+def make_site() -> Site:
+    """An owner with a workspace, a published trigger -> transform -> reply workflow and a runs:trigger token."""
+    from django.contrib.auth.models import User
+
+    from accounts import tokens
+    from accounts.models import Membership, Role, Scope, Workspace
+    from builder.models import Workflow, WorkflowVersion
+
+    user = User.objects.create_user("bench")
+    workspace = Workspace.objects.create(name="Bench", slug="bench")
+    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    workflow = Workflow.objects.create(workspace=workspace, name="api bench", draft=GRAPH)
+    version = WorkflowVersion.objects.create(workflow=workflow, number=1, graph=GRAPH)
+    issued = tokens.issue(workspace, user, "bench", [Scope.RUNS_TRIGGER.value], None)
+    return Site(workflow.pk, workspace.pk, version.pk, issued.secret)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by `pid` and its children."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children, in MB."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def host_busy_seconds() -> float:
+    """CPU seconds the whole machine was busy, per CPU."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1)
+
+
+@dataclass
+class Web:
+    """uvicorn with `processes` processes on the bench settings; a context manager that stops it."""
+
+    env: dict[str, str]
+    log: Path
+    processes: int
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Web":
+        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                   "--workers", str(self.processes)]  # fmt: skip
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 60
+        while not self._healthy():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.__exit__(None, None, None)
+                raise CouldNotMeasure(f"uvicorn did not come up: {self.log.read_text()[-1500:]}")
+            time.sleep(0.2)
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            got = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1, trust_env=False)
+        except httpx.HTTPError:
+            return False
+        return got.status_code == 200
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        stop(self.process)
+
+
+@dataclass
+class EngineWorker:
+    """One `celery worker` with `args`; a context manager that stops it."""
+
+    env: dict[str, str]
+    log: Path
+    args: list[str]
+    name: str = field(default_factory=lambda: f"bench-api-{uuid.uuid4().hex[:8]}@localhost")
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "EngineWorker":
+        from config.celery import app
+
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", *self.args, "--loglevel=WARNING",
+                   "--without-mingle", "--without-gossip", "--hostname", self.name]  # fmt: skip
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[self.name], timeout=0.5):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.__exit__(None, None, None)
+                raise CouldNotMeasure(f"the worker did not answer: {self.log.read_text()[-1500:]}")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        stop(self.process)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def stop(process: subprocess.Popen[Any] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

@@ -1,0 +1,318 @@
+"""Runs started and finished per second through the REST API, on the production stack on this machine.
+
+    .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--drain 5000]
+
+uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. wrk
+drives `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a Bearer token
+at 1 and 16 connections for --seconds each, then this waits until every run it started has
+ended. Printed per load: triggers/s, runs completed/s (first trigger to last end), trigger
+latency p50/p90/p99 (wrk's), non-2xx answers, runs not succeeded; and beside it the baseline
+endpoint (bench/api_baseline.py: the same token checked, one row inserted) on the same
+server. Then --drain runs are queued with no worker running, one worker is started, and its
+drain rate and memory (RSS before and after) are printed. Medians of --reps repetitions.
+
+Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection; at least 100 runs/s
+at 16 connections with p99 at most 150 ms; one worker drains at least 150 runs/s; no run lost
+or failed. Exit status: 0 measured (a missed target is reported, not an error), 1 could not
+measure. Uses database bench_h5_api and Redis db 10 (bench/api_stack.py).
+"""
+
+import argparse
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
+
+from bench import report
+from bench.api_stack import (
+    CouldNotMeasure,
+    EngineWorker,
+    Site,
+    Web,
+    cpu_seconds,
+    host_busy_seconds,
+    make_site,
+    prepare,
+    rss_mb,
+)
+
+CONNECTIONS = (1, 16)
+# The worker as docs/deploy.md runs it; DB_CONN_MAX_AGE=60 in its environment, as deployed.
+WORKER_ARGS = "--pool=threads --concurrency=8"
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"input": {"n": 1}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured for one endpoint at one connection count, and what the runs did."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    runs_per_s: float = 0.0
+    not_succeeded: int = 0
+    web_cpu_s: float = 0.0
+    worker_cpu_s: float = 0.0
+    host_busy: float = 0.0  # share of the machine's CPU time busy during the load
+
+    @property
+    def per_s(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def web_ms(self) -> float:
+        """CPU time of the web processes per request, in ms: steadier than latency on a busy machine."""
+        return self.web_cpu_s * 1000 / self.requests if self.requests else 0.0
+
+    @property
+    def worker_ms(self) -> float:
+        """CPU time of the worker per request (per run for the trigger), in ms."""
+        return self.worker_cpu_s * 1000 / self.requests if self.requests else 0.0
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float) -> Load:
+    threads = min(connections, 2)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s", "-s", str(script)]
+    command.append(url)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise CouldNotMeasure(f"wrk gave no result ({shlex.join(command)}): {done.stdout[-800:]} {done.stderr[-800:]}")
+    n, micros, p50, p90, p99, status, errors = (int(x) for x in line.split()[1:])
+    return Load(n, micros / 1e6, p50 / 1000, p90 / 1000, p99 / 1000, status, errors)
+
+
+def last_run_id() -> int:
+    from engine.models import Run
+
+    return Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def wait_ended(after_id: int, worker: EngineWorker, timeout: float) -> tuple[int, float, int]:
+    """Wait until every run with an id above `after_id` ended: (runs, first start to last end in s, not succeeded)."""
+    from django.db.models import Count, Max, Min, Q
+
+    from engine.models import ENDED_RUN, Run, RunStatus
+
+    runs = Run.objects.filter(pk__gt=after_id)
+    deadline = time.monotonic() + timeout
+    while runs.exclude(status__in=ENDED_RUN).exists():
+        if not worker.alive():
+            raise CouldNotMeasure("the worker died while runs were open")
+        if time.monotonic() > deadline:
+            raise CouldNotMeasure(f"runs still open {timeout} s after the load: {runs.exclude(status__in=ENDED_RUN)}")
+        time.sleep(0.1)
+    got = runs.aggregate(
+        n=Count("pk"), first=Min("created_at"), last=Max("finished_at"), bad=Count("pk", ~Q(status=RunStatus.SUCCEEDED))
+    )
+    if not got["n"]:
+        return 0, 0.0, 0
+    return got["n"], (got["last"] - got["first"]).total_seconds(), got["bad"]
+
+
+def _usage(web: Web, worker: EngineWorker) -> tuple[float, float, float, float]:
+    assert web.process is not None
+    assert worker.process is not None
+    return cpu_seconds(web.process.pid), cpu_seconds(worker.process.pid), host_busy_seconds(), time.monotonic()
+
+
+def baseline_load(url: str, script: Path, connections: int, seconds: float, web: Web, worker: EngineWorker) -> Load:
+    before = _usage(web, worker)
+    load = wrk(url, script, connections, seconds)
+    after = _usage(web, worker)
+    return replace(load, web_cpu_s=after[0] - before[0], host_busy=(after[2] - before[2]) / (after[3] - before[3]))
+
+
+def trigger_load(url: str, script: Path, connections: int, seconds: float, web: Web, worker: EngineWorker) -> Load:
+    first_id = last_run_id()
+    before = _usage(web, worker)
+    load = wrk(url, script, connections, seconds)
+    n, span, bad = wait_ended(first_id, worker, 300)
+    after = _usage(web, worker)
+    lost = load.requests - load.non_2xx - load.socket_errors - n
+    return replace(
+        load,
+        runs_per_s=n / span if span else 0.0,
+        not_succeeded=bad + max(lost, 0),
+        web_cpu_s=after[0] - before[0],
+        worker_cpu_s=after[1] - before[1],
+        host_busy=(after[2] - before[2]) / (after[3] - before[3]),
+    )
+
+
+def queue_runs(site: Site, count: int) -> float:
+    """Start `count` runs of the version in this process (no worker runs); seconds per run."""
+    from builder.models import WorkflowVersion
+    from builder.versions import run_version
+    from engine.models import TriggerKind
+    from engine.runs import Options
+
+    version = WorkflowVersion.objects.select_related("workflow").get(pk=site.version_id)
+    began = time.perf_counter()
+    for _ in range(count):
+        run_version(version, {"n": 1}, Options(trigger_kind=TriggerKind.API))
+    return (time.perf_counter() - began) / count
+
+
+def drain(site: Site, env: dict[str, str], log: Path, args: list[str], count: int) -> dict[str, float]:
+    before = last_run_id()
+    start_s = queue_runs(site, count)
+    began = time.perf_counter()
+    with EngineWorker(env, log, args) as worker:
+        assert worker.process is not None
+        ready = time.perf_counter()
+        rss_before = rss_mb(worker.process.pid)
+        n, _, bad = wait_ended(before, worker, 600)
+        ended = time.perf_counter()
+        rss_after = rss_mb(worker.process.pid)
+    return {
+        "start_ms": start_s * 1000,
+        "drain_per_s": n / (ended - ready),
+        "startup_s": ready - began,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "bad": bad,
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table_row(name: str, loads: list[Load]) -> str:
+    def m(attr: str) -> float:
+        return median([getattr(x, attr) for x in loads])
+
+    return (
+        f"  {name:<22}{m('per_s'):>9.1f}{m('runs_per_s'):>9.1f}{m('p50_ms'):>8.1f}{m('p90_ms'):>8.1f}"
+        f"{m('p99_ms'):>8.1f}{m('non_2xx'):>7.0f}{m('socket_errors'):>6.0f}{m('not_succeeded'):>6.0f}"
+        f"{m('web_ms'):>7.1f}{m('worker_ms'):>7.1f}{m('host_busy'):>6.2f}"
+    )
+
+
+def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Load]], list[dict[str, float]]]:
+    """Each repetition runs every load once, interleaved, so drift in machine load hits all alike."""
+    env = prepare(data_dir)
+    site = make_site()
+    script = Path(data_dir) / "trigger.lua"
+    script.write_text(WRK_SCRIPT % {"token": site.token})
+    worker_env, worker_args = env | {"DB_CONN_MAX_AGE": "60"}, args.worker_args.split()
+    loads: dict[str, list[Load]] = {}
+    drains: list[dict[str, float]] = []
+    web_env = env | ({"DB_POOL_SIZE": str(args.web_pool)} if args.web_pool else {})
+    with Web(web_env, Path(data_dir) / "uvicorn.log", args.web_processes) as web:
+        baseline_url = f"http://127.0.0.1:{web.port}/bench/baseline"
+        trigger_url = f"http://127.0.0.1:{web.port}/api/v1/workflows/{site.workflow_id}/runs"
+        for rep in range(args.reps):
+            with EngineWorker(worker_env, Path(data_dir) / "worker.log", worker_args) as worker:
+                if rep == 0:
+                    warm_up(trigger_url, script, web, worker)
+                for connections in CONNECTIONS:
+                    baseline = baseline_load(baseline_url, script, connections, args.seconds, web, worker)
+                    loads.setdefault(f"baseline c={connections}", []).append(baseline)
+                    load = trigger_load(trigger_url, script, connections, args.seconds, web, worker)
+                    loads.setdefault(f"trigger c={connections}", []).append(load)
+                    print(
+                        f"  rep {rep + 1}, {connections:>2} conn: baseline {baseline.per_s:6.1f}/s p50 "
+                        f"{baseline.p50_ms:6.1f} ms; trigger {load.per_s:6.1f}/s p50 {load.p50_ms:6.1f} p99 "
+                        f"{load.p99_ms:6.1f} ms, runs {load.runs_per_s:6.1f}/s, non-2xx {load.non_2xx}, "
+                        f"not succeeded {load.not_succeeded}",
+                        flush=True,
+                    )
+            if args.drain:
+                drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", worker_args, args.drain))
+                print(f"  rep {rep + 1}, drain: {drains[-1]}", flush=True)
+    return loads, drains
+
+
+def warm_up(url: str, script: Path, web: Web, worker: EngineWorker) -> None:
+    """Not counted: imports, prepared statements, and planner statistics for tables the setup emptied."""
+    from django.db import connection
+
+    trigger_load(url, script, 16, 3, web, worker)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE engine_run, engine_noderun, engine_runevent")
+
+
+def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queued: int) -> list[str]:
+    lines = [
+        f"  {'':<22}{'req/s':>9}{'runs/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'non2xx':>7}{'sock':>6}{'bad':>6}"
+        f"{'web ms':>7}{'wk ms':>7}{'host':>6}",
+        *(table_row(name, values) for name, values in loads.items()),
+    ]
+    p50 = {name: median([x.p50_ms for x in values]) for name, values in loads.items()}
+    targets = [
+        ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
+        ("runs/s end to end at 16 conn", median([x.runs_per_s for x in loads["trigger c=16"]]), 100.0, "min"),
+        ("trigger p99 at 16 conn, ms", median([x.p99_ms for x in loads["trigger c=16"]]), 150.0, "max"),
+    ]
+    if drains:
+        lines.append(
+            f"  drain of {queued} queued runs, one worker: {median([d['drain_per_s'] for d in drains]):.1f}"
+            f" runs/s; start_run in process {median([d['start_ms'] for d in drains]):.1f} ms/run; worker RSS "
+            f"{median([d['rss_before'] for d in drains]):.0f} MB before, "
+            f"{median([d['rss_after'] for d in drains]):.0f} MB after"
+        )
+        targets.append(("drain, runs/s", median([d["drain_per_s"] for d in drains]), 150.0, "min"))
+    lines.append(f"\n  {'target':<40}{'value':>9}{'limit':>9}  verdict")
+    for label, value, limit, kind in targets:
+        ok = value <= limit if kind == "max" else value >= limit
+        lines.append(f"  {label:<40}{value:>9.2f}{limit:>9.1f}  {'PASS' if ok else 'MISS'}")
+    bad = sum(x.not_succeeded for values in loads.values() for x in values) + sum(d["bad"] for d in drains)
+    lines.append(f"  runs lost or not succeeded: {bad:.0f}  {'PASS' if bad == 0 else 'MISS'}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--web-processes", type=int, default=2, help="uvicorn --workers")
+    parser.add_argument("--web-pool", type=int, default=8, help="DB_POOL_SIZE of each uvicorn process (0: none)")
+    parser.add_argument("--worker-args", default=WORKER_ARGS, help="pool and concurrency of the Celery worker")
+    parser.add_argument("--drain", type=int, default=5000, help="runs queued for the drain (0: skip it)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("could not measure: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+    print("\n".join(report.environment()[:3]), flush=True)
+    print(f"web: uvicorn --workers {args.web_processes}, DB_POOL_SIZE={args.web_pool}", flush=True)
+    print(f"worker: {args.worker_args}, DB_CONN_MAX_AGE=60", flush=True)
+    data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
+    try:
+        loads, drains = measure(args, data_dir)
+    except CouldNotMeasure as error:
+        print(f"\ncould not measure: {error}\n(logs kept in {data_dir})", file=sys.stderr)
+        return 1
+    print(f"\nResults: medians of {args.reps} repetitions of {args.seconds} s each")
+    print("\n".join(verdicts(loads, drains, args.drain)))
+    print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

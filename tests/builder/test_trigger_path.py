@@ -1,0 +1,81 @@
+"""The trigger's path: a published graph validated once per process, workspace checks on every start,
+the answer built from what the start wrote rather than read back."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts import tokens
+from accounts.models import Role, Scope
+from engine import workspace_secrets
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.factories import MembershipFactory, UserFactory, WorkflowFactory, WorkflowVersionFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process")]
+
+GRAPH = chain(TRIGGER, node("shape", "transform", fields={"ok": True}), node("answer", "reply", answer="done"))
+
+
+def published(member, graph):
+    flow = WorkflowFactory(workspace=member.workspace, name="Hook", draft=graph)
+    WorkflowVersionFactory(workflow=flow, number=1, graph=graph)
+    return flow
+
+
+def trigger(member, flow):
+    secret = tokens.issue(member.workspace, member.user, "ci", [Scope.RUNS_TRIGGER.value], None).secret
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/api/v1/workflows/{flow.pk}/runs", {"input": {}}, content_type="application/json")
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+def test_it_validates_a_published_version_once_per_process(owner):
+    flow = published(owner, GRAPH)
+
+    first, first_queries = trigger(owner, flow)
+    second, second_queries = trigger(owner, flow)
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert any("engine_workspacesecret" in sql for sql in first_queries)
+    assert not any("engine_workspacesecret" in sql for sql in second_queries)
+
+
+def test_it_checks_the_secrets_a_version_reads_on_every_start(owner, server):
+    graph = chain(TRIGGER, node("call", "http_request", url=server.url, headers={"X-Key": "{{ secrets.CRM_KEY }}"}))
+    flow = published(owner, graph)
+    secret = workspace_secrets.create(owner.workspace_id, "CRM_KEY", "sk-test-0123456789", owner.user)
+
+    started, _ = trigger(owner, flow)
+    secret.delete()
+    refused, _ = trigger(owner, flow)
+
+    assert started.status_code == 202
+    assert refused.status_code == 422
+    problems = refused.json()["error"]["details"]["problems"]
+    assert [(p["path"], p["code"]) for p in problems] == [("nodes.1.params.headers.X-Key", "unknown_secret")]
+
+
+def test_it_answers_with_the_run_it_wrote_without_reading_it_back(owner):
+    flow = published(owner, GRAPH)
+
+    response, queries = trigger(owner, flow)
+
+    run = response.json()
+    assert (response.status_code, run["status"], run["last_seq"]) == (202, "queued", 2)
+    assert [n["node_id"] for n in run["nodes"]] == ["start", "shape", "answer"]
+    # In-process, the trigger node runs within the call and reads what it needs; the answer reads no run status.
+    assert not [sql for sql in queries if sql.startswith("SELECT") and '"engine_run"."status"' in sql]
+    # The caller's role comes with the workflow, in the same query.
+    assert len([sql for sql in queries if "accounts_membership" in sql]) == 1
+
+
+def test_it_still_refuses_a_token_whose_member_may_not_start_runs(owner):
+    viewer = MembershipFactory(workspace=owner.workspace, user=UserFactory(username="vera"), role=Role.VIEWER)
+    flow = published(owner, GRAPH)
+
+    response, _ = trigger(viewer, flow)
+
+    assert response.status_code == 403
+    assert "Your role (Viewer) may not edit here" in response.json()["error"]["message"]
