@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Router, Schema, Status
 from pydantic import Field
 
@@ -13,7 +14,7 @@ from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from accounts.tokens import count_trigger
-from builder.models import Workflow
+from builder.models import Workflow, WorkflowVersion
 from engine import graph as graphs
 from engine import partial_runs, registry
 from engine.models import Run, TriggerKind
@@ -30,6 +31,15 @@ class SampleInputIn(Schema):
 
 class SampleInputOut(Schema):
     input: dict[str, Any]
+
+
+class CallableOut(Schema):
+    id: int
+    name: str
+    latest_version: int
+    versions: list[int] = Field(description="published version numbers, newest first")
+    input_schema: dict[str, Any] = Field(description="the latest version's trigger input schema")
+    designer_url: str
 
 
 class FromNodeIn(Schema):
@@ -66,6 +76,40 @@ def run_from_node(request: HttpRequest, workflow_id: int, body: FromNodeIn) -> S
     options = Options(trigger_kind=TriggerKind.TEST, created_by=cast(User, request.user), is_test=True)
     run = partial_runs.start_from_node(source, previous, body.node_id, options)
     return Status(202, run_out(run, request.user))
+
+
+@router.get(
+    "/workflows/{workflow_id}/callable",
+    response=list[CallableOut],
+    summary="Workflows this one's subworkflow and for_each nodes may call",
+)
+@token_scope(Scope.WORKFLOWS_READ)
+def callable_workflows(request: HttpRequest, workflow_id: int) -> list[CallableOut]:
+    """The other published, unarchived workflows of its workspace, each with its latest trigger input schema."""
+    workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
+    published: dict[int, list[WorkflowVersion]] = {}
+    found = WorkflowVersion.objects.filter(
+        workflow__workspace_id=workflow.workspace_id, workflow__archived_at__isnull=True
+    ).exclude(workflow_id=workflow.pk)
+    for version in found.select_related("workflow").order_by("workflow__name", "workflow_id", "-number"):
+        published.setdefault(version.workflow_id, []).append(version)
+    return [
+        CallableOut(
+            id=numbers[0].workflow_id,
+            name=numbers[0].workflow.name,
+            latest_version=numbers[0].number,
+            versions=[v.number for v in numbers],
+            input_schema=_input_schema(numbers[0].graph),
+            designer_url=reverse("builder:workflow-designer", args=[numbers[0].workflow_id]),
+        )
+        for numbers in published.values()
+    ]
+
+
+def _input_schema(graph: Any) -> dict[str, Any]:
+    """The trigger's input schema of a published graph (published graphs are valid: they have one trigger)."""
+    schema = graphs.Graph.model_validate(graph).trigger().params.get("input_schema")
+    return schema if isinstance(schema, dict) else {"type": "object"}
 
 
 @router.get("/node-types", summary="Every node kind with its handles and parameter JSON Schema", tags=["graphs"])

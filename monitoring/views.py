@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
 from engine.event_types import EventType
-from engine.models import Run, RunEvent
+from engine.models import ENDED_RUN, Run, RunEvent
 from engine.runs import children
 from monitoring.filters import RunFilterForm, RunPage, filtered
 
@@ -54,6 +54,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "deliveries": run.deliveries.all(),
         "parent": run.parent_run_id and Run.objects.filter(pk=run.parent_run_id).only("pk", "workflow_name").first(),
         "child_nodes": _child_nodes(run),
+        # Until a calling node parks there is nothing to show, but the section must poll to show it then.
+        "awaits_children": run.status not in ENDED_RUN
+        and any(node.get("type") in children.CHILD_KINDS for node in (run.graph or {}).get("nodes", [])),
         "trace_url": trace_url(run),
     }
     # While items run, the child runs section re-fetches itself (a fragment of this page).
@@ -63,12 +66,19 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 def _child_nodes(run: Run) -> list[dict[str, Any]]:
     """Each subworkflow or for_each node of the run: its latest round's counts and its first item runs."""
+    labels = {node.get("id"): node.get("label") for node in (run.graph or {}).get("nodes", [])}
     found = []
     for node_id in run.child_rounds.order_by("node_id").values_list("node_id", flat=True).distinct():
         progress = children.progress(run.pk, node_id)
         items = children.item_runs(run.pk, node_id, outputs=False)
         found.append(
-            {"node_id": node_id, "progress": progress, "items": items[:ITEMS_SHOWN], "more": len(items) > ITEMS_SHOWN}
+            {
+                "node_id": node_id,
+                "label": labels.get(node_id) or "",
+                "progress": progress,
+                "items": items[:ITEMS_SHOWN],
+                "more": len(items) > ITEMS_SHOWN,
+            }
         )
     return found
 

@@ -165,6 +165,10 @@ function DesignerInner(props: DesignerProps) {
     };
   }, [providersUrl]);
 
+  // A workflow's designer sits under the workflow list (builder/urls.py: /workflows/<id>/).
+  const { listUrl } = props;
+  const designerUrl = useCallback((id: number) => `${(listUrl || "/workflows/").replace(/\/+$/, "")}/${id}/`, [listUrl]);
+
   // --- test runs ------------------------------------------------------------------------
   const nodeIds = useMemo(() => graph.nodes.map((n) => n.id), [graph.nodes]);
   const api = useMemo(() => ({ apiUrl, workflowId }), [apiUrl, workflowId]);
@@ -560,6 +564,9 @@ function DesignerInner(props: DesignerProps) {
             onClose={() => setPanelOpen(false)}
             tab={tab}
             onTab={setTab}
+            workflowId={workflowId}
+            apiUrl={apiUrl}
+            designerUrl={designerUrl}
             runTitle={tests.runId !== null ? `Run #${tests.runId}${test?.status ? ` · ${test.status}` : ""}` : ""}
           />
         ) : selectedNode || selectedNote ? (

@@ -3,11 +3,13 @@
 // and Last run (its input, output, error, tokens, cost and duration in the run on the canvas).
 import { PanelRightClose } from "lucide-react";
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
+import { CALL_KINDS, itemExpressions, withMapping } from "../../lib/calls";
 import type { GraphNodeV1, GraphV1, StickyNoteV1 } from "../../lib/graph";
 import type { NodeKind } from "../../lib/nodeKinds";
 import { spliceText, type ProviderChoice } from "../../lib/paramsUi";
 import type { RunViewState } from "../../lib/runEvents";
 import { Inspector } from "../run-view/Inspector";
+import { CallSettings } from "./CallSettings";
 import { Connections, type ConnectionsProps } from "./Connections";
 import { categoryOf, KindIcon } from "./look";
 
@@ -72,6 +74,10 @@ export interface PanelProps {
   onTab: (tab: PanelTab) => void;
   /** Which run the Last run tab shows, e.g. "Run #12 · succeeded". */
   runTitle: string;
+  /** For nodes calling another workflow: this workflow, the API, and the designer page of a workflow. */
+  workflowId: number;
+  apiUrl: string;
+  designerUrl: (id: number) => string;
 }
 
 function CloseButton({ onClose }: { onClose: () => void }) {
@@ -111,10 +117,21 @@ function Section({ title, children, open = true }: { title: string; children: Re
   );
 }
 
-function ExpressionPicker({ upstream, onInsert }: { upstream: Upstream[]; onInsert: (text: string) => void }) {
-  if (!upstream.length) return <p className="muted small">Nothing runs before this node, so there is no output to refer to.</p>;
+function ExpressionPicker({ upstream, extra, onInsert }: { upstream: Upstream[]; extra: string[]; onInsert: (text: string) => void }) {
+  const chip = (text: string) => (
+    <button type="button" key={text} className="dz-chip" onMouseDown={(event) => event.preventDefault()} onClick={() => onInsert(text)}>
+      <code>{text}</code>
+    </button>
+  );
+  if (!upstream.length && !extra.length) return <p className="muted small">Nothing runs before this node, so there is no output to refer to.</p>;
   return (
     <ul className="dz-expressions" aria-label="Upstream outputs">
+      {extra.length ? (
+        <li>
+          <span className="small">Each item</span>
+          {extra.map(chip)}
+        </li>
+      ) : null}
       {upstream.map((source) => (
         <li key={source.id}>
           <span className="small">{source.label}</span>
@@ -163,6 +180,13 @@ export function Panel(props: PanelProps) {
 
   const insert = (text: string) => {
     const active = document.activeElement as HTMLInputElement | HTMLTextAreaElement | null;
+    const mapped = active && form.current?.contains(active) ? active.dataset.callField : undefined;
+    if (mapped && active) {
+      const value = spliceText(active.value, active.selectionStart, active.selectionEnd, text);
+      onChange({ params: { ...params, input: withMapping(params.input, mapped, value) } });
+      setCopied("");
+      return;
+    }
     const field = active && form.current?.contains(active) && active.id.startsWith("root_") ? active.id.slice("root_".length) : "";
     if (field && typeof params[field] !== "object" && (active?.tagName === "TEXTAREA" || active?.type === "text")) {
       const value = spliceText(String(params[field] ?? ""), active.selectionStart, active.selectionEnd, text);
@@ -204,7 +228,9 @@ export function Panel(props: PanelProps) {
               <input type="text" value={node.label ?? ""} readOnly={readOnly} maxLength={200} onChange={(event) => onChange({ label: event.target.value })} />
             </label>
             <div ref={form} className="dz-form">
-              {kind ? (
+              {kind && CALL_KINDS.has(node.type) ? (
+                <CallSettings key={node.id} node={node} workflowId={props.workflowId} apiUrl={props.apiUrl} designerUrl={props.designerUrl} readOnly={readOnly} fieldProblems={fieldProblems} onChange={(next) => onChange({ params: next })} />
+              ) : kind ? (
                 <Suspense fallback={<p className="muted small">Loading the form…</p>}>
                   <ParamsForm key={node.id} schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />
                 </Suspense>
@@ -214,7 +240,7 @@ export function Panel(props: PanelProps) {
             </div>
             {!readOnly ? (
               <Section title="Insert an expression">
-                <ExpressionPicker upstream={upstream} onInsert={insert} />
+                <ExpressionPicker upstream={upstream} extra={itemExpressions(node.type)} onInsert={insert} />
                 {copied ? <p className="muted small" role="status">{copied}</p> : null}
               </Section>
             ) : null}
