@@ -46,23 +46,28 @@ class CouldNotMeasure(Exception):
     pass
 
 
-def prepare_services(data_dir: str) -> dict[str, str]:
-    """Check the services, create the bench database, empty the bench Redis databases; return the env."""
+def prepare_services(
+    data_dir: str, database_url: str = DATABASE_URL, broker_url: str = BROKER_URL, result_url: str = RESULT_URL
+) -> dict[str, str]:
+    """Check the services, create the bench database, empty the bench Redis databases; return the env.
+
+    Another benchmark passes its own database and Redis databases, so that both can run at once.
+    """
     try:
-        create_database(f"{SERVER_URL}/{DB_NAME}")
-        for url in (BROKER_URL, RESULT_URL):
+        create_database(database_url)
+        for url in (broker_url, result_url):
             redis.Redis.from_url(url, socket_connect_timeout=3).flushdb()
     except (psycopg.Error, redis.RedisError) as error:
         raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error
     return {
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": BROKER_URL,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": broker_url,
         "SECRET_KEY": "bench-only-secret-key-not-used-for-anything-real-0123456789",
         "SWITCHYARD_DATA_DIR": data_dir,
         "LOG_LEVEL": "WARNING",
-        "BENCH_BROKER_URL": BROKER_URL,
-        "BENCH_RESULT_URL": RESULT_URL,
-        "BENCH_DATABASE_URL": DATABASE_URL,
+        "BENCH_BROKER_URL": broker_url,
+        "BENCH_RESULT_URL": result_url,
+        "BENCH_DATABASE_URL": database_url,
     }
 
 
@@ -82,7 +87,7 @@ def setup_django(env: dict[str, str]) -> int:
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE engine_run CASCADE")
-    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         raw_tasks.create_table(conn)
         conn.execute(f"TRUNCATE {raw_tasks.TABLE}")
     workspace, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Benchmarks"})

@@ -108,11 +108,12 @@ def change(
         if "status" in step.run_fields and run.status in ENDED_RUN:
             from engine.runs.children import run_ended
 
-            # In this transaction: the run's children are cancelled, its parent counts it and goes on.
-            run_ended(step)
             notices = webhooks.queue(run, step.now)
             if notices:
                 transaction.on_commit(lambda: send_notices(notices))
+            # In this transaction: the run's children are cancelled, its parent counts it and goes on.
+            # Last, since counting in the parent locks the parent run until this transaction commits.
+            run_ended(step)
         saved = run_lock.save(run, step.run_fields, step.events, timezone.now()) if step.run_fields else []
         writes = step.deferred
         done = run_script([*(w.statement for w in writes), *saved], commit=commit)

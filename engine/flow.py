@@ -77,13 +77,16 @@ def blockers(graph: graphs.Graph, node_id: str) -> list[list[str]] | None:
 
     For each successor, its other inputs: while one of them is busy the successor waits. For a
     node with no successors, [[]], meaning any other node of the run: while one is busy the
-    run goes on. None when a successor has no other input, so it may become ready. Used by
+    run goes on, or None when every other node is upstream of it (nothing else can be busy).
+    None when a successor has no other input, so it may become ready. Used by
     engine.sql.outcomes.record_alone.
     """
     targets = dict.fromkeys(edge.target for edge in graph.outgoing(node_id))
     others = [sorted({edge.source for edge in graph.incoming(target)} - {node_id}) for target in targets]
     if not others:
-        return [[]]
+        # Every other node upstream of this one has settled (it ran), so its success ends the run.
+        ancestors = graph.upstream.get(node_id, set())
+        return None if all(node.id == node_id or node.id in ancestors for node in graph.nodes) else [[]]
     return others if all(others) else None
 
 

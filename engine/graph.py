@@ -217,6 +217,13 @@ def _workspace_free(graph: Graph) -> bool:
     return True
 
 
+def remember(run_id: int, graph: Graph) -> None:
+    """Keep `graph`, already parsed, as the graph of a run this process has just created (child runs share one)."""
+    _run_graphs[run_id] = graph
+    if len(_run_graphs) > RUN_GRAPHS_KEPT:
+        _run_graphs.popitem(last=False)
+
+
 def json_schema() -> dict[str, Any]:
     return Graph.model_json_schema()
 

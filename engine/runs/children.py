@@ -22,11 +22,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import Exists, F, JSONField, OuterRef, Subquery, Sum, Value
+from django.db import connection, transaction
+from django.db.models import Exists, F, JSONField, OuterRef, Sum, Value
+from django.utils import timezone
 
 from engine import graph as graphs
-from engine.dispatch import dispatch_after_commit
+from engine import live, metrics
+from engine.dispatch import dispatch, dispatch_after_commit
 from engine.event_types import EventType
 from engine.events import Change, change
 from engine.flow import run_graph
@@ -42,8 +44,10 @@ from engine.models import (
     RunStatus,
     TriggerKind,
 )
+from engine.registry import ERROR_HANDLE
 from engine.runs.starting import Options, RunSource, start_run
-from engine.sql.script import Statement
+from engine.sql import inserts, run_lock
+from engine.sql.script import Outcome, Statement, converted, from_json, run_script
 
 SUBWORKFLOW, FOR_EACH = "subworkflow", "for_each"
 CHILD_KINDS = frozenset({SUBWORKFLOW, FOR_EACH})
@@ -208,25 +212,36 @@ class _Round:
         return self.total - self.carried - self.started
 
 
-ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts"))
+# The round's columns a _Round holds (its counters apart).
+ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts", "next_index", "next_input"))
+
+
+def _round_read(run_id: int, node_id: str, number: int) -> Statement:
+    """The round's fields and counters, with the item it would start next (ChildItem at position `started`)."""
+    columns = ", ".join(f"r.{name}" for name in ("id", *ROUND_FIELDS, *ROUND_COUNTERS))
+    following = "FROM engine_childitem i WHERE i.round_id = r.id AND i.position = r.started"
+    sql = (
+        f'SELECT {columns}, (SELECT i."index" {following}), (SELECT i.input {following}) '  # noqa: S608
+        "FROM engine_childround r WHERE r.run_id = %(run_id)s AND r.node_id = %(node_id)s AND r.number = %(number)s"
+    )
+    return sql, {"run_id": run_id, "node_id": node_id, "number": number}
+
+
+def _round_of(outcome: Outcome) -> _Round | None:
+    """The _Round that `_round_read` read, or None."""
+    if not outcome.rows:
+        return None
+    *row, next_index, next_input = outcome.rows[0]
+    names = ("id", *ROUND_FIELDS, *ROUND_COUNTERS)
+    found = converted(ChildRound, names, row)
+    counts = {name: found.pop(name) for name in ROUND_COUNTERS}
+    next_input = from_json(ChildItem, "input", next_input)
+    return _Round(pk=found.pop("id"), **found, counts=counts, next_index=next_index, next_input=next_input)
 
 
 def _round(run_id: int, node_id: str, number: int) -> _Round | None:
     """The round's fields and counters, with the item it would start next: one statement under the parent's lock."""
-    following = ChildItem.objects.filter(round_id=OuterRef("pk"), position=OuterRef("started"))
-    found = (
-        ChildRound.objects.filter(run_id=run_id, node_id=node_id, number=number)
-        .annotate(
-            next_index=Subquery(following.values("index")[:1]),
-            next_input=Subquery(following.values("input")[:1], output_field=JSONField()),
-        )
-        .values("pk", *ROUND_FIELDS, *ROUND_COUNTERS, "next_index", "next_input")
-        .first()
-    )
-    if found is None:
-        return None
-    counts = {name: found.pop(name) for name in ROUND_COUNTERS}
-    return _Round(**found, counts=counts)
+    return _round_of(run_script([_round_read(run_id, node_id, number)])[0])
 
 
 @functools.lru_cache(maxsize=64)
@@ -311,60 +326,133 @@ def _carried(run_id: int, node_id: str, inputs: list[Any]) -> set[int]:
     }
 
 
-def _start(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
-    """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
+def _begun(graph: graphs.Graph) -> list[str] | None:
+    """The nodes made ready when a child's trigger is recorded done at its start, or None to run the trigger.
 
-    Each child's trigger is made ready and sent after the parent's transaction commits.
+    A child's input is known and was checked against the trigger's schema before the round
+    started (engine/nodes/for_each.py, subworkflow.py), and a trigger's output is its input:
+    running it would cost a claim, a message and an outcome per item for nothing. The trigger
+    runs as usual when it is the graph's only node (its run would end before it started) or
+    has an error edge (scheduling would have to skip what follows it).
     """
-    graph, stored = _round_graph(info.pk)
     trigger = graph.trigger()
-    children = Run.objects.bulk_create(
-        Run(
-            workspace_id=step.run.workspace_id,
-            workflow_id=info.workflow_id,
-            workflow_name=info.workflow_name,
-            version_id=info.version_id,
-            version_number=info.version_number,
-            graph=stored,
-            input=value,
-            trigger_kind=TriggerKind.PARENT,
-            is_test=info.is_test,
-            created_by_id=info.created_by_id,
-            last_seq=2,
-            parent_run_id=step.run.pk,
-            parent_node_id=info.node_id,
-            parent_attempt=info.number,
-            item_index=index,
-            depth=info.child_depth,
-            root_run_id=info.root_run_id,
-        )
-        for index, value in items
+    edges = graph.outgoing(trigger.id)
+    if not edges or any(edge.source_handle == ERROR_HANDLE for edge in edges):
+        return None
+    targets = dict.fromkeys(edge.target for edge in edges)
+    return [node_id for node_id in targets if all(e.source == trigger.id for e in graph.incoming(node_id))]
+
+
+@dataclass
+class _Child:
+    """A child run to insert, with its nodes and first events; `ready` are the node ids to send once committed."""
+
+    run: Run
+    nodes: list[NodeRun]
+    events: list[RunEvent]
+    ready: list[str]
+
+
+def _child(parent: Change, info: _Round, index: int, value: Any, pk: int | None = None) -> _Child:
+    """The rows of the child run of item `index` with input `value`: its trigger done, or ready to run."""
+    graph, stored = _round_graph(info.pk)
+    trigger, now = graph.trigger(), parent.now
+    begun = _begun(graph)
+    run = Run(
+        pk=pk,
+        workspace_id=parent.run.workspace_id,
+        workflow_id=info.workflow_id,
+        workflow_name=info.workflow_name,
+        version_id=info.version_id,
+        version_number=info.version_number,
+        graph=stored,
+        input=value,
+        trigger_kind=TriggerKind.PARENT,
+        is_test=info.is_test,
+        created_by_id=info.created_by_id,
+        parent_run_id=parent.run.pk,
+        parent_node_id=info.node_id,
+        parent_attempt=info.number,
+        item_index=index,
+        depth=info.child_depth,
+        root_run_id=info.root_run_id,
     )
-    nodes = NodeRun.objects.bulk_create(
+    queued = {"trigger": TriggerKind.PARENT, "version": info.version_number, "parent": parent.run.pk}
+    events = [RunEvent(type=EventType.RUN_QUEUED, payload=queued)]
+    ready = [trigger.id] if begun is None else begun
+    nodes = [
         NodeRun(
-            run=child,
             node_id=node.id,
             node_type=node.type,
             max_attempts=node.retry.max_attempts,
-            wake_at=step.now if node.id == trigger.id else None,
-            dispatched_at=step.now if node.id == trigger.id else None,
+            wake_at=now if node.id in ready else None,
+            dispatched_at=now if node.id in ready else None,
         )
-        for child in children
         for node in graph.nodes
-    )
-    queued = {"trigger": TriggerKind.PARENT, "version": info.version_number, "parent": step.run.pk}
-    RunEvent.objects.bulk_create(
-        event
-        for child in children
-        for event in (
-            RunEvent(run=child, seq=1, type=EventType.RUN_QUEUED, payload=queued),
-            RunEvent(run=child, seq=2, type=EventType.NODE_QUEUED, node_id=trigger.id),
-        )
-    )
+    ]
+    if begun is not None:
+        run.status, run.started_at = RunStatus.RUNNING, now
+        done = nodes[[node.id for node in graph.nodes].index(trigger.id)]
+        done.status, done.attempt, done.output = NodeStatus.SUCCEEDED, 1, value
+        done.started_at = done.finished_at = now
+        events += [
+            RunEvent(type=EventType.RUN_RUNNING),
+            RunEvent(type=EventType.NODE_SUCCEEDED, node_id=trigger.id, payload={"handle": "", "cache_hit": False}),
+        ]
+    events += [RunEvent(type=EventType.NODE_QUEUED, node_id=node_id) for node_id in ready]
+    for seq, event in enumerate(events, start=1):
+        event.seq = seq
+    run.last_seq = len(events)
+    return _Child(run, nodes, events, ready)
+
+
+def _start(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
+    """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
+
+    Each child's ready nodes are sent after the parent's transaction commits.
+    """
+    made = [_child(step, info, index, value) for index, value in items]
+    children = Run.objects.bulk_create(child.run for child in made)
+    graph = _round_graph(info.pk)[0]
+    for child, run in zip(made, children, strict=True):
+        graphs.remember(run.pk, graph)
+        for node in child.nodes:
+            node.run = run
+        for event in child.events:
+            event.run = run
+    nodes = NodeRun.objects.bulk_create(node for child in made for node in child.nodes)
+    RunEvent.objects.bulk_create(event for child in made for event in child.events)
+    ready = {(child.run.pk, node_id) for child in made for node_id in child.ready}
     # Sent after the commit, but not through step.ready: that holds this run's nodes (ClaimNext takes from it).
-    dispatch_after_commit([node.pk for node in nodes if node.node_id == trigger.id], [])
-    for (index, _), child in zip(items, children, strict=True):
-        step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.pk, round=info.number)
+    dispatch_after_commit([node.pk for node in nodes if (node.run_id, node.node_id) in ready], [])
+    for (index, _), child in zip(items, made, strict=True):
+        step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.run.pk, round=info.number)
+
+
+def _start_deferred(ending: Change, parent: Change, info: _Round, run_pk: int) -> None:
+    """Start the round's next item as statements sent with the ending child's last script (PostgreSQL).
+
+    `run_pk` was taken from the runs' sequence with the parent's lock, so every row is built here.
+    """
+    assert info.next_index is not None
+    child = _child(parent, info, info.next_index, info.next_input, pk=run_pk)
+    graphs.remember(run_pk, _round_graph(info.pk)[0])
+    for node in child.nodes:
+        node.run_id = run_pk
+    for event in child.events:
+        event.run_id = run_pk
+    ending.defer(inserts.insert([child.run], "run"))
+    nodes = ending.defer(inserts.insert(child.nodes, "node"))
+    ending.defer(inserts.insert(child.events, "event"))
+    ready = [i for i, node in enumerate(child.nodes) if node.node_id in child.ready]
+
+    def send() -> None:
+        assert nodes.outcome is not None
+        ids = inserts.returned_ids(nodes.outcome.rows)
+        dispatch([ids[i] for i in ready], [], stamped=True)
+
+    transaction.on_commit(send)
+    parent.event(EventType.CHILD_STARTED, info.node_id, index=info.next_index, run_id=run_pk, round=info.number)
 
 
 def _close(step: Change, info: _Round, values: dict[str, Any], error: dict[str, Any] | None) -> None:
@@ -402,7 +490,9 @@ def run_ended(step: Change) -> None:
     if step.run.status == RunStatus.SUCCEEDED and output is None and "output" not in step.run_fields:
         step.set_run(output=_leaf_output(step.run.pk))
     error = step.run.error if "error" in step.run_fields else ""
-    _count(parent_id, node_id, number, index, step.run.pk, step.run.status, cost, error)
+    ended = _Ended(parent_id, node_id, number, index, step.run.pk, step.run.status, cost, error)
+    if connection.vendor != "postgresql" or not _counted_with(step, ended):
+        _count(ended)
 
 
 def _leaf_output(run_id: int) -> Any:
@@ -419,27 +509,89 @@ def _leaf_output(run_id: int) -> Any:
     return outputs
 
 
-def _count(
-    parent_id: int, node_id: str, number: int, index: int, child_id: int, status: str, cost: Decimal, error: str
-) -> None:
+@dataclass(frozen=True)
+class _Ended:
+    """A child run that ends, as its parent's round counts it."""
+
+    parent_id: int
+    node_id: str
+    number: int
+    index: int
+    child_id: int
+    status: str
+    cost: Decimal
+    error: str
+
+    @property
+    def outcome(self) -> str:
+        return {str(RunStatus.SUCCEEDED): "succeeded", str(RunStatus.FAILED): "failed"}.get(self.status, "cancelled")
+
+
+def _counted_with(ending: Change, ended: _Ended) -> bool:
+    """Count the child in its round with the writes of its own ending transaction (PostgreSQL); False if not done.
+
+    Ending a child holds its parent's lock until the child's COMMIT, and items end one after
+    another at the parent, so the lock is taken with the round's read and a new run id in one
+    round trip, and every write (the counters, the next item's child run, the parent's
+    events) is deferred to the ending child's last script, which commits. Items that close
+    the round or stop it are counted by `_count`, which writes as it goes (False here, nothing
+    written).
+    """
+    parent_id = ended.parent_id
+    lock, read, new_id = run_script(
+        [run_lock.lock(parent_id), _round_read(parent_id, ended.node_id, ended.number), inserts.next_id(Run)]
+    )
+    info = _round_of(read)
+    parent = Change(run=run_lock.locked_run(lock), now=ending.now)
+    if info is None:
+        return True
+    going = parent.run.status not in ENDED_RUN and info.state == ChildRoundState.OPEN
+    starts = False
+    if going:
+        if ended.status != RunStatus.SUCCEEDED and info.stop_on_failure:
+            return False
+        budget = _tree_budget_spent(parent.run.workspace_id, info.root_run_id) if info.to_start else None
+        starts = bool(info.to_start and budget is None and info.next_index is not None)
+        if not starts and info.counts["running"] - 1 == 0:
+            return False
+    if ended.cost:
+        cost = "UPDATE engine_run SET cost = cost + %(cost)s WHERE id = %(id)s"
+        ending.defer((cost, {"cost": ended.cost, "id": parent_id}))
+    if not going:
+        ending.defer(_counted(info.pk, ended.outcome, started=0))
+        return True
+    parent.event(EventType.CHILD_ENDED, ended.node_id, index=ended.index, run_id=ended.child_id, status=ended.status)
+    if starts:
+        _start_deferred(ending, parent, info, int(new_id.rows[0][0]))
+    ending.defer(_counted(info.pk, ended.outcome, started=int(starts)))
+    for statement in run_lock.save(parent.run, {"last_seq"}, parent.events, timezone.now()):
+        ending.defer(statement)
+    events, run = list(parent.events), parent.run
+    transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, events, None))
+    transaction.on_commit(lambda: metrics.count_events(run.workflow_id, events))
+    return True
+
+
+def _count(ended: _Ended) -> None:
     """Under the parent's lock: count the ended child in its round, start the next item or close the round."""
+    parent_id, node_id, number, status = ended.parent_id, ended.node_id, ended.number, ended.status
     with change(parent_id) as step:
         info = _round(parent_id, node_id, number)
         if info is None:
             return
-        outcome = {str(RunStatus.SUCCEEDED): "succeeded", str(RunStatus.FAILED): "failed"}.get(status, "cancelled")
+        outcome = ended.outcome
         values: dict[str, Any] = {"running": F("running") - 1, outcome: F(outcome) + 1}
         running = info.counts["running"] - 1
-        if cost:
-            Run.objects.filter(pk=parent_id).update(cost=F("cost") + cost)
+        if ended.cost:
+            Run.objects.filter(pk=parent_id).update(cost=F("cost") + ended.cost)
         if step.run.status in ENDED_RUN or info.state != ChildRoundState.OPEN:
             ChildRound.objects.filter(pk=info.pk).update(**values)
             return
-        step.event(EventType.CHILD_ENDED, node_id, index=index, run_id=child_id, status=status)
+        step.event(EventType.CHILD_ENDED, node_id, index=ended.index, run_id=ended.child_id, status=status)
         if status != RunStatus.SUCCEEDED and info.stop_on_failure:
-            failure = {"code": "item_failed", "message": error or f"the item's run was {status}"}
-            _close(step, info, values, {**failure, "index": index, "run_id": child_id})
-            _cancel_after_commit(_unfinished(parent_id, node_id, number, exclude=child_id))
+            failure = {"code": "item_failed", "message": ended.error or f"the item's run was {status}"}
+            _close(step, info, values, {**failure, "index": ended.index, "run_id": ended.child_id})
+            _cancel_after_commit(_unfinished(parent_id, node_id, number, exclude=ended.child_id))
             return
         budget = _tree_budget_spent(step.run.workspace_id, info.root_run_id) if info.to_start else None
         if info.to_start and budget is None and info.next_index is not None:

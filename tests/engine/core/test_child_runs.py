@@ -85,6 +85,30 @@ def test_for_each_runs_its_items_3_at_a_time_and_keeps_their_order(workspace):
     assert 1 < in_flight(run, "each") <= 3
 
 
+def test_a_child_starts_with_its_trigger_done_and_a_lone_trigger_still_runs(workspace):
+    # The items started when the round opened and those started as others ended are made alike.
+    loop = node("each", "for_each", workflow_id=upper(workspace).pk, items="input.names", max_concurrency=1)
+    run = wait_for(start(workspace, chain(TRIGGER, loop), {"names": [{"name": "a"}, {"name": "b"}]}))
+    assert run.status == "succeeded", run.error
+    for kid in Run.objects.filter(parent_run=run):
+        trigger = NodeRun.objects.get(run=kid, node_id="start")
+        assert (trigger.status, trigger.attempt, trigger.output) == ("succeeded", 1, kid.input)
+        kinds = list(RunEvent.objects.filter(run=kid).order_by("seq").values_list("type", "node_id"))
+        assert kinds[:4] == [
+            ("run.queued", ""),
+            ("run.running", ""),
+            ("node.succeeded", "start"),
+            ("node.queued", "shout"),
+        ]
+        assert ("node.running", "start") not in kinds
+    lone = published(workspace, {"schema_version": 1, "nodes": [TRIGGER], "edges": []}, name="Lone")
+    loop = node("each", "for_each", workflow_id=lone.pk, items="input.items", max_concurrency=1)
+    run = wait_for(start(workspace, chain(TRIGGER, loop), {"items": [{"x": 1}, {"x": 2}]}))
+    assert node_run(run, "each").output["results"] == [{"x": 1}, {"x": 2}]
+    lone_events = RunEvent.objects.filter(run__parent_run=run, node_id="start").values_list("type", flat=True)
+    assert list(lone_events).count("node.running") == 2
+
+
 def test_continue_collects_failures_and_stop_fails_with_the_first(workspace):
     child = divide(workspace)
     items = [{"d": 1}, {"d": 0}, {"d": 3}, {"d": 0}, {"d": 4}]
