@@ -21,6 +21,7 @@ from builder.item_templates import add_classify_documents, add_index_documents
 from builder.models import Workflow
 from builder.starters import add_support_triage
 from builder.versions import publish_version
+from datasets.demo import add_sample_tickets
 from knowledge.demo import seed_help_centre
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
@@ -62,9 +63,10 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
         seed_help_centre(workspace)
         self.seed_workflow(workspace)
-        add_support_triage(workspace)
+        triage = add_support_triage(workspace)
         add_classify_documents(workspace)
         add_index_documents(workspace)
+        add_sample_tickets(workspace, triage)
         return created
 
     def seed_workflow(self, workspace: Workspace) -> None:
