@@ -4,20 +4,21 @@ import time
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, HttpUrl
 
 from accounts.api_auth import token_scope
-from accounts.models import Scope
+from accounts.models import ApiToken, Scope
 from accounts.permissions import Action, get_for
-from accounts.tokens import count_trigger
+from accounts.tokens import check_scope, count_trigger
 from builder import versions
 from builder.models import Workflow
 from engine import runs
 from engine.models import ENDED_RUN, Run, TriggerKind
 from engine.runs import Options
+from monitoring import stream
 from monitoring.api import RunOut, run_out
 
 router = Router(tags=["workflows"])
@@ -54,14 +55,26 @@ class RunIn(Schema):
     draft: bool = Field(False, description="run the current draft as a test run instead of the latest version")
     wait: bool = Field(False, description="answer when the run has ended (200), or after timeout_s (202)")
     callback_url: HttpUrl | None = Field(None, description="also POST a signed notice here when the run ends")
+    stream: bool = Field(
+        False,
+        description=(
+            "answer with the run as Server-Sent Events, as GET /runs/{id}/stream does (a token needs runs:read "
+            "as well); the run's URL is in the Location header"
+        ),
+    )
     timeout_s: float = Field(30, gt=0, le=MAX_WAIT_S)
 
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
 @token_scope(Scope.RUNS_TRIGGER)
-def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
-    """202 with the queued run; with `wait`, 200 once it ended. An `Idempotency-Key` header makes
-    retries of this call safe: the same key for the same workflow returns the same run."""
+def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut] | StreamingHttpResponse:
+    """202 with the queued run; with `wait`, 200 once it ended; with `stream`, its events as they come.
+    An `Idempotency-Key` header makes retries of this call safe: the same key for the same
+    workflow returns the same run."""
+    if body.stream and body.wait:
+        raise HttpError(422, "stream: cannot be combined with wait")
+    if body.stream and isinstance(request.auth, ApiToken):  # type: ignore[attr-defined]
+        check_scope(request.auth, Scope.RUNS_READ)  # type: ignore[attr-defined]
     count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -81,6 +94,10 @@ def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[Run
         )
     except versions.NothingPublished as error:
         raise HttpError(409, f"{error}: publish one, or pass draft=true for a test run") from None
+    if body.stream:
+        streamed = stream.response(run.pk, after=0)
+        streamed["Location"] = f"/api/v1/runs/{run.pk}"
+        return streamed
     if body.wait and not _ended(run, body.timeout_s):
         return Status(202, run_out(run, request.user))
     return Status(200 if body.wait else 202, run_out(run, request.user))

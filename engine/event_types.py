@@ -50,6 +50,8 @@ class LiveMessage(StrEnum):
     APPROVAL_CLAIMED = "approval.claimed"
     KNOWLEDGE_DOCUMENT = "knowledge.document"
     BUDGET_ALERT = "budget.alert"
+    # Text a model has written so far in a running node: short-lived, never stored (engine/live.py).
+    TEXT_DELTA = "text.delta"
 
 
 # The status a node or run is in after each event (node.queued: ready again, so pending).

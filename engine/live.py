@@ -1,7 +1,9 @@
-"""Prompts on the channel layer after a run changes: "look again", never the data itself.
+"""Prompts on the channel layer after a run changes: "look again", never the data itself;
+and the text deltas of a model answer being written, which are never stored.
 
 Channels over Redis drops messages when a channel is full and groups expire, so consumers
-treat these as hints and read the events from the database, which is the truth.
+treat these as hints and read the events from the database, which is the truth. A lost text
+delta costs a viewer part of a draft that the node's stored output replaces when it ends.
 """
 
 import asyncio
@@ -9,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from engine.event_types import LiveMessage
 from engine.models import RunEvent
 
 # Prompts stay small: a transaction with more events than this sends only "look again".
@@ -111,3 +115,87 @@ def to_workspace(workspace_id: int, payload: dict[str, Any]) -> None:
         publisher.submit(
             layer.group_send(workspace_group(workspace_id), {"type": "workspace.event", "payload": payload})
         )
+
+
+# Deltas of a streamed answer closer together than this travel as one message.
+DELTA_INTERVAL_S = 0.05
+
+
+class TextStream:
+    """A running node's answer as it is written, sent to the run's viewers as `text.delta` messages.
+
+    Never stored: the node's output holds the final text. Pieces are coalesced so that at most
+    one message leaves per DELTA_INTERVAL_S: the first at once (the time to first token), the
+    next when the interval is over, with whatever was written meanwhile. Each message carries
+    the offset of its text in the answer; `restart` begins a new answer (a retried or fallback
+    call) at offset 0, which tells viewers to drop the old draft. Written from the node's
+    thread, sent from the publisher's loop.
+    """
+
+    def __init__(self, run_id: int, node_id: str, attempt: int) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.attempt = attempt
+        self.offset = 0
+        self.pending = ""
+        self.sent_at = float("-inf")
+        self.scheduled = False
+        self.lock = threading.Lock()
+        self.order: asyncio.Lock | None = None
+
+    def restart(self) -> None:
+        with self.lock:
+            self.offset = 0
+            self.pending = ""
+
+    def write(self, piece: str) -> None:
+        with self.lock:
+            self.pending += piece
+            if self.scheduled:
+                return
+            self.scheduled = True
+            wait = max(0.0, self.sent_at + DELTA_INTERVAL_S - time.monotonic())
+        self._submit(wait)
+
+    def flush(self) -> None:
+        """Send what is written now: the answer is complete, or the call failed."""
+        with self.lock:
+            if not self.pending:
+                return
+        self._submit(0.0)
+
+    def _submit(self, wait: float) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+
+        async def send() -> None:
+            if wait:
+                await asyncio.sleep(wait)
+            with self.lock:
+                self.scheduled = False
+                message = self._take()
+            if message is None:
+                return
+            # Sends of one stream leave in order: each waits for the one before (the lock is FIFO).
+            if self.order is None:
+                self.order = asyncio.Lock()
+            async with self.order:
+                await layer.group_send(run_group(self.run_id), message)
+
+        publisher.submit(send())
+
+    def _take(self) -> dict[str, Any] | None:
+        if not self.pending:
+            return None
+        message = {
+            "type": LiveMessage.TEXT_DELTA.value,
+            "node_id": self.node_id,
+            "attempt": self.attempt,
+            "offset": self.offset,
+            "text": self.pending,
+        }
+        self.offset += len(self.pending)
+        self.pending = ""
+        self.sent_at = time.monotonic()
+        return message

@@ -4,8 +4,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
+from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -16,6 +17,7 @@ from accounts.permissions import Action, can, get_for, visible
 from engine import runs
 from engine.models import NodeRun, Run, RunStatus, TriggerKind
 from engine.runs import children
+from monitoring import stream
 from monitoring.filters import filtered
 
 router = Router(tags=["runs"])
@@ -187,6 +189,23 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
     return EventsOut(
         events=events, next_after=events[-1].seq if events else query.after, has_more=len(page) > query.limit
     )
+
+
+@router.get(
+    "/runs/{run_id}/stream",
+    response={200: None},
+    summary="The run's events and text deltas as Server-Sent Events, until it ends",
+    description=(
+        "`text/event-stream`: each event as `event: event` with `id:` its seq, each text delta of a running "
+        "model node as `event: text.delta` (no id, never replayed), and `event: end` when the run has ended. "
+        "Send `Last-Event-ID` (or `?after=`) with the last seq seen to resume after it (docs/observability.md)."
+    ),
+)
+@token_scope(Scope.RUNS_READ)
+async def stream_run(request: HttpRequest, run_id: int, after: int = 0) -> StreamingHttpResponse:
+    run = await database_sync_to_async(get_for)(request.user, Run, Action.VIEW, pk=run_id)
+    resume = request.headers.get("Last-Event-ID")
+    return stream.response(run.pk, stream.last_event_id(resume) if resume is not None else max(0, after))
 
 
 @router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")

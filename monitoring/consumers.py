@@ -13,6 +13,7 @@ from accounts.consumers import CLOSE_FORBIDDEN, AccessCheckedConsumer
 from accounts.middleware import SESSION_KEY
 from accounts.models import Scope
 from accounts.permissions import Action, get_for, require
+from engine.event_types import LiveMessage
 from engine.live import as_message, run_group, workspace_group
 from engine.models import Run, RunEvent
 
@@ -31,7 +32,8 @@ def _after(raw: Any) -> int:
 class RunConsumer(AccessCheckedConsumer):
     """Protocol (docs/websocket.md): connect with ?after=SEQ; receive hello, then every event
     with a higher seq, in order, exactly once; send {"type": "resume", "after": SEQ} to be sent
-    everything after SEQ again. Channel-layer messages only prompt a read of the database.
+    everything after SEQ again. Channel-layer messages only prompt a read of the database,
+    except text deltas, which are forwarded as they come.
     """
 
     token_scope = Scope.RUNS_READ
@@ -39,7 +41,8 @@ class RunConsumer(AccessCheckedConsumer):
     last_seq = 0
     sent: int = 0
     check: asyncio.TimerHandle | None = None
-    without_database = AccessCheckedConsumer.without_database | {"run.hint"}  # its reads go through events_after
+    # A hint's reads go through events_after; a text delta is forwarded as it came.
+    without_database = AccessCheckedConsumer.without_database | {"run.hint", LiveMessage.TEXT_DELTA.value}
 
     async def authorize(self) -> int | None:
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
@@ -88,6 +91,10 @@ class RunConsumer(AccessCheckedConsumer):
                     self.check_soon()
                     return
         await self.catch_up()
+
+    async def text_delta(self, message: dict[str, Any]) -> None:
+        """A running node's answer as it is written (engine.live.TextStream): never stored, so never replayed."""
+        await self.send_json(message)
 
     def check_soon(self) -> None:
         """Read the database once things go quiet: a full channel drops prompts silently, and

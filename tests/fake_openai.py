@@ -1,10 +1,12 @@
 """A fake OpenAI-compatible server on 127.0.0.1: chat completions and embeddings with usage,
 adjustable latency (for all requests or per request), injected failures (429 with Retry-After,
-500, 400), recording every request."""
+500, 400), streamed answers (server-sent chunks, word by word), recording every request."""
 
 import json
+import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -33,6 +35,12 @@ class FakeOpenAI:
     `delays` are the latencies of the next requests, in order; then every request takes `latency_s`.
     With `gather` set, requests are held until that many are in flight at once (or 10 s pass):
     a test of concurrent calls then sees them overlap however slowly a busy machine starts them.
+
+    A request with `stream: true` is answered as server-sent chunks, one per word, `chunk_delay_s`
+    apart, then (when asked with stream_options.include_usage) a last chunk with the usage. With
+    `gate` set, each word waits for a release of that semaphore (10 s at most):
+    a test then paces the stream by what it has received, without timing anything. `cuts`
+    break the next streamed answers off after that many chunks, as a server that fails mid-answer.
     """
 
     def __init__(self, latency_s: float = 0.0, tokens_in: int = 100, tokens_out: int = 20) -> None:
@@ -48,6 +56,12 @@ class FakeOpenAI:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.gather = 0
+        self.chunk_delay_s = 0.0
+        self.gate: threading.Semaphore | None = None
+        # When each streamed chunk was written (time.time()), for latency measurements.
+        self.chunk_sent_at: list[float] = []
+        # For the next streamed answers, in order: close the connection after this many chunks.
+        self.cuts: list[int] = []
         self.lock = threading.Condition()
         owner = self
 
@@ -60,6 +74,9 @@ class FakeOpenAI:
                 status, headers, payload = owner.answer(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
+                if status == 200 and body.get("stream"):
+                    self.stream(body, payload)
+                    return
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -70,6 +87,26 @@ class FakeOpenAI:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting (a timeout test)
+
+            def stream(self, body: dict[str, Any], completion: dict[str, Any]) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    with owner.lock:
+                        cut = owner.cuts.pop(0) if owner.cuts else None
+                    for number, chunk in enumerate(owner.chunks(body, completion)):
+                        if number == cut:
+                            self.close_connection = True  # the body ends unfinished
+                            return
+                        data = f"data: {json.dumps(chunk)}\n\n".encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                        owner.chunk_sent_at.append(time.time())
+                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(b"data: [DONE]\n\n"), b"data: [DONE]\n\n"))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 """Quiet: tests read `seen`, not a log."""
@@ -126,6 +163,21 @@ class FakeOpenAI:
                 "total_tokens": self.tokens_in + self.tokens_out,
             },
         }
+
+    def chunks(self, body: dict[str, Any], completion: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The completion as streamed chunks, one per word, paced by `chunk_delay_s` and `gate`."""
+        words = re.findall(r"\S+\s*|\s+", completion["choices"][0]["message"]["content"])
+        base = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"]}
+        base["model"] = completion["model"]
+        for number, word in enumerate(words):
+            if number:
+                time.sleep(self.chunk_delay_s)
+            if self.gate is not None:
+                self.gate.acquire(timeout=10)
+            yield {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+        yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield {**base, "choices": [], "usage": completion["usage"]}
 
     def chat_requests(self) -> list[Seen]:
         with self.lock:

@@ -37,8 +37,9 @@ class Generate(ModelNode):
     Output: text, data (with a schema), sources (the passages given), provider and model; the
     usage keeps every call's prompt, answer, tokens, cost, latency and cache flag. Passages are
     numbered into the prompt so the model can cite them; the built-in provider composes its
-    answer from their sentences. Fails on budget refusal, an unavailable model (retryable) or
-    an answer that stays off-schema after one repair.
+    answer from their sentences. A plain-text answer streams to the run's viewers as it is
+    written (text deltas, never stored). Fails on budget refusal, an unavailable model
+    (retryable) or an answer that stays off-schema after one repair.
     """
 
     kind = "generate"
@@ -70,7 +71,7 @@ def generate(calls: ModelCalls, params: GenerateParams) -> dict[str, Any]:
         passages=context,
     )
     target = params.targets()
-    answer = calls.chat(target, request)
+    answer = calls.chat(target, request, stream=True)
     last = calls.log[-1] if calls.log else {}
     return {
         "text": answer.text,

@@ -1,5 +1,6 @@
 """The provider protocol: what a node may ask of a model server, and what it gets back."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,11 +86,17 @@ class Unavailable(NodeError):
         self.retry_after_s = retry_after_s
 
 
+# Receives a streamed answer's text piece by piece, in order, as the model writes it.
+OnText = Callable[[str], None]
+
+
 class Provider(Protocol):
     name: str
     kind: str
     label: str
 
-    def chat(self, request: ChatRequest, timeout_s: float) -> Completion: ...
+    def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
+        """The answer; with `on_text`, a plain-text answer (no schema, no labels) is also streamed to it."""
+        ...
 
     def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]: ...

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from engine.providers import structured, tokens, vectors
-from engine.providers.base import SOURCES_HEADER, ChatRequest, Completion, Exchange, Passage
+from engine.providers.base import SOURCES_HEADER, ChatRequest, Completion, Exchange, OnText, Passage
 from engine.providers.similarity import Index, classify
 
 NAME = "builtin"
@@ -21,6 +21,8 @@ LABEL = "built-in (offline)"
 CHAT_MODEL = "builtin-extractive"
 EMBEDDING_MODEL = f"hashing-{vectors.DIMENSION}"
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A streamed answer's pieces: a word with the space or line break after it, as a model's tokens come.
+PIECE = re.compile(r"\S+\s*|\s+")
 MAX_CITED = 3
 
 
@@ -29,7 +31,7 @@ class BuiltinProvider:
     kind = KIND
     label = LABEL
 
-    def chat(self, request: ChatRequest, timeout_s: float) -> Completion:
+    def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
         started = time.monotonic()
         query = _last_user_message(request)
         if request.labels:
@@ -43,6 +45,9 @@ class BuiltinProvider:
             text = compose(query, list(request.passages))
         if request.max_tokens:
             text = tokens.truncate(text, request.max_tokens)
+        if on_text is not None and data is None:
+            for piece in PIECE.findall(text):
+                on_text(piece)
         prompt = "\n".join(message["content"] for message in request.messages)
         exchange = Exchange(
             tokens_in=tokens.count(prompt),

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from engine import budgets, costs, spans
+from engine import budgets, costs, live, spans
 from engine.connection_release import release_connection
 from engine.errors import NodeError
 from engine.models import CachedCompletion, CostEntry, ModelPrice
@@ -62,20 +62,23 @@ class ModelCalls:
         self.log: list[dict[str, Any]] = []
         self.scope = budgets.Scope(ctx.workspace_id, ctx.workflow_id, ctx.run_id, ctx.node_id, ctx.attempt)
 
-    def chat(self, targets: list[Target], request: ChatRequest) -> Completion:
+    def chat(self, targets: list[Target], request: ChatRequest, stream: bool = False) -> Completion:
         """The first answer along `targets`; each is tried `tries` times while it is unavailable.
 
         Waits as the server's Retry-After asks when the node's time allows; when every target
         is unavailable the last Unavailable error is raised, and the node's retry policy decides.
-        A NonRetryableError (bad request, budget exceeded) is raised at once.
+        A NonRetryableError (bad request, budget exceeded) is raised at once. With `stream`, a
+        plain-text answer is sent to the run's viewers as it is written (engine.live.TextStream);
+        an answer from the cache is not.
         """
         failure: NodeError | None = None
+        text = live.TextStream(self.ctx.run_id, self.ctx.node_id, self.ctx.attempt) if stream else None
         for target in targets:
             provider = resolve(self.ctx.workspace_id, target.provider)
             asked = replace(request, model=target.model)
             for attempt in range(1, self.tries + 1):
                 try:
-                    return self._call(provider, asked)
+                    return self._call(provider, asked, text)
                 except Unavailable as error:
                     failure = error
                     wait = error.retry_after_s if error.retry_after_s is not None else 0.5 * attempt
@@ -89,15 +92,17 @@ class ModelCalls:
             raise NodeError("No provider or model is configured for this node", code="no_model", retryable=False)
         raise failure
 
-    def _call(self, provider: Provider, request: ChatRequest) -> Completion:
+    def _call(self, provider: Provider, request: ChatRequest, text: live.TextStream | None = None) -> Completion:
         with spans.model_call(provider.kind, request.model) as span:
-            completion, spent = self._call_billed(provider, request)
+            completion, spent = self._call_billed(provider, request, text)
             span.set_attribute("gen_ai.usage.input_tokens", sum(e.tokens_in for e in completion.exchanges))
             span.set_attribute("gen_ai.usage.output_tokens", sum(e.tokens_out for e in completion.exchanges))
             span.set_attribute("switchyard.cost", float(spent))
             return completion
 
-    def _call_billed(self, provider: Provider, request: ChatRequest) -> tuple[Completion, Decimal]:
+    def _call_billed(
+        self, provider: Provider, request: ChatRequest, text: live.TextStream | None = None
+    ) -> tuple[Completion, Decimal]:
         """The call, from the cache or the provider, billed; with what it added to the bill."""
         key = self._cache_key(provider, request) if self.cache_ttl_s else None
         if key and (hit := _cached(self.ctx.workspace_id, key)) is not None:
@@ -118,7 +123,14 @@ class ModelCalls:
         try:
             if provider.kind != builtin.KIND:
                 release_connection(pooled_only=False)
-            completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()))
+            if text is not None:
+                text.restart()
+            on_text = text.write if text is not None and request.schema is None else None
+            try:
+                completion = provider.chat(request, timeout_s=max(1.0, self.ctx.seconds_left()), on_text=on_text)
+            finally:
+                if text is not None:
+                    text.flush()
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
                 spent += self._bill(provider, request, exchange, cached=False, price=price)

@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx2
 import openai
+from openai.types import CompletionUsage
 
 from engine.errors import NodeError, NonRetryableError
 from engine.guarded_transport import guarded_client
 from engine.providers import structured, tokens
-from engine.providers.base import ChatRequest, Completion, Exchange, Unavailable
+from engine.providers.base import ChatRequest, Completion, Exchange, OnText, Unavailable
 
 KIND = "openai_compatible"
 # How much of a server's error message a node error repeats.
@@ -72,10 +74,10 @@ class OpenAICompatibleProvider:
             mine[self._client_key] = client
         return client
 
-    def chat(self, request: ChatRequest, timeout_s: float) -> Completion:
+    def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
         messages = [dict(message) for message in request.messages]
         if request.schema is None:
-            exchange, text = self._complete(request, messages, None, timeout_s)
+            exchange, text = self._complete(request, messages, None, timeout_s, on_text)
             return Completion(text=text, exchanges=[exchange])
         native = (self.base_url, request.model) not in _no_json_schema
         if not native:
@@ -106,7 +108,12 @@ class OpenAICompatibleProvider:
             raise SchemaFailure(str(mismatch), exchanges) from None
 
     def _complete(
-        self, request: ChatRequest, messages: list[dict[str, str]], schema: dict[str, Any] | None, timeout_s: float
+        self,
+        request: ChatRequest,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any] | None,
+        timeout_s: float,
+        on_text: OnText | None = None,
     ) -> tuple[Exchange, str]:
         options: dict[str, Any] = {"temperature": request.temperature}
         if request.max_tokens:
@@ -119,20 +126,52 @@ class OpenAICompatibleProvider:
                 "json_schema": {"name": "answer", "schema": schema, "strict": False},
             }
         started = time.monotonic()
-        with _translated_errors(self.name):
-            response = self.client.chat.completions.create(
-                model=request.model,
-                messages=messages,  # type: ignore[arg-type]
-                # A per-request timeout replaces the client's: without min() the provider's own would never apply.
-                timeout=min(timeout_s, self._timeout_s),
-                **options,
-            )
+        if on_text is not None:
+            text, usage = self._stream(request, messages, options, timeout_s, on_text)
+        else:
+            with _translated_errors(self.name):
+                response = self.client.chat.completions.create(
+                    model=request.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    # A per-request timeout replaces the client's: without min() the provider's own would never apply.
+                    timeout=min(timeout_s, self._timeout_s),
+                    **options,
+                )
+            text = (response.choices[0].message.content or "") if response.choices else ""
+            usage = response.usage
         latency_ms = int((time.monotonic() - started) * 1000)
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = response.usage
         tokens_in = usage.prompt_tokens if usage else tokens.count("\n".join(m["content"] for m in messages))
         tokens_out = usage.completion_tokens if usage else tokens.count(text)
         return Exchange(tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms, raw=text), text
+
+    def _stream(
+        self,
+        request: ChatRequest,
+        messages: list[dict[str, str]],
+        options: dict[str, Any],
+        timeout_s: float,
+        on_text: OnText,
+    ) -> tuple[str, CompletionUsage | None]:
+        """The answer as server-sent chunks, each piece handed to `on_text`; the usage comes in the last chunk."""
+        pieces: list[str] = []
+        usage = None
+        with _translated_errors(self.name):
+            chunks = self.client.chat.completions.create(  # type: ignore[call-overload]
+                model=request.model,
+                messages=messages,
+                timeout=min(timeout_s, self._timeout_s),
+                stream=True,
+                stream_options={"include_usage": True},
+                **options,
+            )
+            with chunks:
+                for chunk in chunks:
+                    usage = chunk.usage or usage
+                    piece = chunk.choices[0].delta.content if chunk.choices else None
+                    if piece:
+                        pieces.append(piece)
+                        on_text(piece)
+        return "".join(pieces), usage
 
     def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
         with _translated_errors(self.name):
@@ -172,6 +211,9 @@ def _translated_errors(provider: str) -> Iterator[None]:
         if isinstance(error.__cause__, NodeError):
             raise error.__cause__ from None  # the guard refused the destination, or the answer was too large
         raise Unavailable(f"{provider} could not be reached") from None
+    except httpx2.TransportError:
+        # Raised while a streamed answer is read, after the SDK handed the response over.
+        raise Unavailable(f"{provider} stopped sending its answer") from None
     except openai.APIStatusError as error:
         status = error.status_code
         message = f"{provider} answered {status}: {_reason(error)}"
@@ -180,6 +222,9 @@ def _translated_errors(provider: str) -> Iterator[None]:
         if status in {408, 429} or status >= 500:
             raise Unavailable(message, retry_after_s=retry_after(error.response.headers)) from None
         raise NonRetryableError(message, code="model_refused", status=status) from None
+    except openai.APIError as error:
+        # An error event in the middle of a streamed answer: the server failed after it began.
+        raise Unavailable(f"{provider} failed while streaming: {_reason_text(error.message)}") from None
 
 
 def _reason(error: openai.APIStatusError) -> str:
@@ -188,9 +233,13 @@ def _reason(error: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         detail = body.get("error", body)
         if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-            printable = "".join(c if c.isprintable() else " " for c in detail["message"])
-            return " ".join(printable.split())[:REASON_CHARS] or "error"
+            return _reason_text(detail["message"])
     return error.response.reason_phrase or "error"
+
+
+def _reason_text(message: str) -> str:
+    printable = "".join(c if c.isprintable() else " " for c in message)
+    return " ".join(printable.split())[:REASON_CHARS] or "error"
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

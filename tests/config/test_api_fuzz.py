@@ -72,11 +72,16 @@ def real_ids(owner) -> dict[str, int]:
     }
 
 
+def streams(case: Any) -> bool:
+    """A trigger answered with Server-Sent Events until its run ends: here, with no worker, never."""
+    return isinstance(case.body, dict) and case.body.get("stream") is True
+
+
 def exercise(strategy, examples: int, send: dict[str, Any], base_url: str, statuses: Counter[int]) -> list[str]:
     """Send `examples` cases drawn from `strategy`; the curl commands of those that answered 5xx."""
     server_errors: list[str] = []
 
-    @given(case=strategy)
+    @given(case=strategy.filter(lambda case: not streams(case)))
     @settings(
         max_examples=examples,
         deadline=None,
@@ -105,6 +110,8 @@ def test_it_answers_no_server_error_to_generated_requests(asgi_server, bearer, s
     statuses: Counter[int] = Counter()
 
     for operation in operations:
+        if operation.path.endswith("/stream"):
+            continue  # Server-Sent Events until the run ends (tests/engine/test_run_stream.py covers it)
         names = re.findall(r"{(\w+)}", operation.path)
         for mode, on_real_objects, examples, signed in PASSES:
             known = {name: real_ids[name] for name in names if name in real_ids} if on_real_objects else {}

@@ -37,6 +37,7 @@ export const LiveMessage = {
   APPROVAL_CLAIMED: "approval.claimed",
   KNOWLEDGE_DOCUMENT: "knowledge.document",
   BUDGET_ALERT: "budget.alert",
+  TEXT_DELTA: "text.delta",
 } as const;
 export type LiveMessage = (typeof LiveMessage)[keyof typeof LiveMessage];
 

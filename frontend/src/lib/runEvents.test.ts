@@ -10,6 +10,7 @@ import {
   missingHistoryAfter,
   nodeStatusForEvent,
   parseMessage,
+  receiveDelta,
   receiveEvent,
   receiveHello,
   runStatusForEvent,
@@ -331,5 +332,38 @@ describe("messages", () => {
     expect(durationBetween(at(0), at(1234))).toBe(1234);
     expect(durationBetween(null, at(1))).toBeNull();
     expect(durationBetween(at(5), at(1))).toBeNull();
+  });
+});
+
+describe("text deltas", () => {
+  const delta = (offset: number, text: string, attempt = 1) => ({ type: "text.delta" as const, node_id: "draft", attempt, offset, text });
+  const running = (attempt = 1) => feed(initialState(["draft"]), [ev(1, "node.running", "draft", { attempt })]).state;
+
+  it("grows the running node's draft and restarts it at offset 0", () => {
+    let state = running();
+    for (const [offset, text] of [[0, "Hello "], [6, "there"]] as const) state = receiveDelta(state, delta(offset, text));
+    expect(state.nodes.draft.draft).toBe("Hello there");
+    expect(receiveDelta(state, delta(0, "Hi")).nodes.draft.draft).toBe("Hi");
+  });
+
+  it("ignores a delta after a lost one, for another attempt or for a node not running", () => {
+    const state = receiveDelta(running(), delta(0, "Hello "));
+    expect(receiveDelta(state, delta(9, "lost"))).toBe(state);
+    expect(receiveDelta(state, delta(6, "old", 2))).toBe(state);
+    const ended = feed(state, [ev(2, "node.succeeded", "draft")]).state;
+    expect(receiveDelta(ended, delta(6, "late"))).toBe(ended);
+  });
+
+  it("drops the draft when the stored output arrives or the node runs again", () => {
+    const state = receiveDelta(running(), delta(0, "Hello"));
+    const withOutput = applySnapshot(state, snapshot({ last_seq: 1, nodes: [{ node_id: "draft", node_type: "generate", status: "succeeded", attempt: 1, handle: "out", output: { text: "Hello" } }] }));
+    expect(withOutput.nodes.draft.draft).toBeNull();
+    expect(feed(state, [ev(2, "node.failed", "draft"), ev(3, "node.running", "draft", { attempt: 2 })]).state.nodes.draft.draft).toBeNull();
+  });
+
+  it("parses well-formed deltas only", () => {
+    expect(parseMessage('{"type":"text.delta","node_id":"draft","attempt":1,"offset":3,"text":"lo"}')).toEqual(delta(3, "lo"));
+    expect(parseMessage('{"type":"text.delta","node_id":"draft","attempt":1,"offset":-1,"text":"lo"}')).toBeNull();
+    expect(parseMessage('{"type":"text.delta","node_id":"draft","attempt":1,"offset":0}')).toBeNull();
   });
 });

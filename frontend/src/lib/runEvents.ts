@@ -7,7 +7,7 @@
 // the server to resend after lastSeq, and refetches the snapshot if that has not filled the gap
 // within RESUME_TIMEOUT_MS.
 
-import { ENDED_RUN_STATUSES, EventType, NODE_STATUS_AFTER, NODE_STATUSES, RUN_STATUS_AFTER, RUN_STATUSES, type NodeStatus, type RunStatus } from "./eventTypes.generated";
+import { ENDED_RUN_STATUSES, EventType, LiveMessage, NODE_STATUS_AFTER, NODE_STATUSES, RUN_STATUS_AFTER, RUN_STATUSES, type NodeStatus, type RunStatus } from "./eventTypes.generated";
 import { formatClock, formatDateTime } from "./format";
 
 export { ENDED_RUN_STATUSES, NODE_STATUSES, RUN_STATUSES, type NodeStatus, type RunStatus };
@@ -69,6 +69,15 @@ export interface EventMessage {
   at: string;
 }
 
+/** `{"type": "text.delta", ...}`: text a running node's model has written, at `offset` of its answer. Never stored. */
+export interface TextDeltaMessage {
+  type: typeof LiveMessage.TEXT_DELTA;
+  node_id: string;
+  attempt: number;
+  offset: number;
+  text: string;
+}
+
 export interface HelloMessage {
   type: "hello";
   run: number;
@@ -92,6 +101,8 @@ export interface NodeState {
   cost: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The answer so far, from text deltas, until the node's stored output arrives. */
+  draft: string | null;
 }
 
 export interface TimelineRow {
@@ -173,6 +184,7 @@ export function emptyNode(): NodeState {
     cost: null,
     startedAt: null,
     finishedAt: null,
+    draft: null,
   };
 }
 
@@ -196,6 +208,8 @@ function nodeFromSnapshot(snap: NodeRunSnapshot, previous: NodeState | undefined
     output: snap.output ?? null,
     usage: snap.usage ?? null,
     cost: snap.cost === undefined || snap.cost === null ? null : String(snap.cost),
+    // The stored output replaces the live draft.
+    draft: snap.output === undefined || snap.output === null ? (previous?.draft ?? null) : null,
   };
   if (!takeStatus) {
     // The snapshot is older than the events already applied: keep their statuses, take the
@@ -287,12 +301,14 @@ function applyToNode(node: NodeState, message: EventMessage, status: NodeStatus)
   const next: NodeState = { ...node, status };
   switch (message.event) {
     case EventType.NODE_QUEUED:
+      next.draft = null;
       next.retryAt = null;
       next.durationMs = null;
       next.runningSince = null;
       if (payload.retry_of_attempt !== undefined) next.error = null;
       break;
     case EventType.NODE_RUNNING:
+      next.draft = null;
       next.runningSince = message.at;
       next.startedAt = message.at;
       next.finishedAt = null;
@@ -370,6 +386,19 @@ export function receiveEvent(state: RunViewState, message: EventMessage, now: nu
   };
 }
 
+/** Handle one text delta: grow the running node's draft. A delta for another attempt, for a node
+ * not running, or past the end of the draft (an earlier one was lost) changes nothing; offset 0
+ * starts the draft again (the model call was retried). */
+export function receiveDelta(state: RunViewState, message: TextDeltaMessage): RunViewState {
+  const node = state.nodes[message.node_id];
+  if (!node || node.status !== "running" || (node.attempt && node.attempt !== message.attempt)) return state;
+  const draft = node.draft ?? "";
+  if (message.offset > draft.length) return state;
+  const grown = draft.slice(0, message.offset) + message.text;
+  if (grown === node.draft) return state;
+  return { ...state, nodes: { ...state.nodes, [message.node_id]: { ...node, draft: grown } } };
+}
+
 /** Call RESUME_TIMEOUT_MS after a resume: if the gap is still there, refetch the snapshot. */
 export function checkResume(state: RunViewState, now: number, timeoutMs = RESUME_TIMEOUT_MS): Step {
   const resume = state.resume;
@@ -383,8 +412,8 @@ export function receiveHello(state: RunViewState): RunViewState {
   return state.resume ? { ...state, resume: null } : state;
 }
 
-/** Parse a socket frame; anything that is not a well-formed hello or event gives null. */
-export function parseMessage(text: string): HelloMessage | EventMessage | null {
+/** Parse a socket frame; anything that is not a well-formed hello, event or text delta gives null. */
+export function parseMessage(text: string): HelloMessage | EventMessage | TextDeltaMessage | null {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -394,6 +423,11 @@ export function parseMessage(text: string): HelloMessage | EventMessage | null {
   if (!data || typeof data !== "object") return null;
   const message = data as Record<string, unknown>;
   if (message.type === "hello" && typeof message.last_seq === "number") return message as unknown as HelloMessage;
+  if (message.type === LiveMessage.TEXT_DELTA) {
+    const { node_id, attempt, offset, text } = message;
+    if (typeof node_id !== "string" || typeof text !== "string" || !Number.isInteger(offset) || (offset as number) < 0) return null;
+    return { type: LiveMessage.TEXT_DELTA, node_id, attempt: Number.isInteger(attempt) ? (attempt as number) : 0, offset: offset as number, text };
+  }
   if (message.type === "event" && Number.isInteger(message.seq) && typeof message.event === "string") {
     return {
       type: "event",

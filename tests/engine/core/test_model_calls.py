@@ -166,3 +166,16 @@ def test_it_keeps_the_json_answer_of_a_classify_node(workspace, provider, price,
     assert node_run(run, "sort").output["scores"] == {"billing": 0.1, "shipping": 0.9}
     sent = fake.chat_requests()[0].body
     assert sent["response_format"]["json_schema"]["schema"]["properties"]["label"] == {"enum": ["billing", "shipping"]}
+
+
+def test_an_answer_cut_off_mid_stream_is_asked_again_and_billed_once(workspace, provider, price, fake):
+    fake.answers = ["Your parcel ships today.", "Your parcel ships today."]
+    fake.cuts = [2]
+
+    run = wait_for(start(workspace, chain(TRIGGER, generate()), {"body": "Where is my parcel?"}))
+
+    assert run.status == "succeeded", node_run(run, "draft").error
+    assert node_run(run, "draft").output["text"] == "Your parcel ships today."
+    assert [seen.body["stream"] for seen in fake.chat_requests()] == [True, True]
+    entry = CostEntry.objects.get(run=run)
+    assert (entry.tokens_in, entry.tokens_out, entry.call) == (1000, 500, 0)

@@ -94,6 +94,12 @@ function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: Gr
           ) : null}
         </section>
       ) : null}
+      {node.draft !== null && (node.output === null || node.output === undefined) ? (
+        <section className="rv-json rv-draft" aria-label="Draft">
+          <h3>Draft {node.status === "running" ? <span className="muted small">(writing…)</span> : null}</h3>
+          <pre data-draft={node.status}>{node.draft}</pre>
+        </section>
+      ) : null}
       <JsonBlock label="Input (resolved params)" value={node.input} />
       <JsonBlock label="Output" value={node.output} />
       {calls.length ? <ModelCalls calls={calls} /> : <JsonBlock label="Usage" value={node.usage} />}

@@ -7,6 +7,8 @@ import { categoryOf, KindIcon } from "../designer/look";
 import { NodeStatesContext } from "./context";
 
 const PENDING = emptyNode();
+// The end of a draft that fits on the card; the inspector shows all of it.
+const DRAFT_TAIL = 90;
 
 export const STATUS_TEXT: Record<NodeState["status"], string> = {
   pending: "pending",
@@ -89,6 +91,11 @@ function RunNodeView({ id, data }: NodeProps<RunFlowNode>) {
         {node.cacheHit && node.status === "succeeded" ? <span className="run-node-cache">cached</span> : null}
         {duration ? <span className="run-node-duration">{duration}</span> : null}
       </div>
+      {node.draft && node.status === "running" ? (
+        <div className="run-node-draft" data-draft-for={id}>
+          {node.draft.length > DRAFT_TAIL ? `…${node.draft.slice(-DRAFT_TAIL)}` : node.draft}
+        </div>
+      ) : null}
       <Ports data={data} labelled={labelledPorts} />
     </div>
   );

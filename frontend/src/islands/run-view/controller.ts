@@ -11,6 +11,7 @@ import {
   mergeHistory,
   missingHistoryAfter,
   parseMessage,
+  receiveDelta,
   receiveEvent,
   receiveHello,
   RESUME_TIMEOUT_MS,
@@ -210,6 +211,11 @@ export class RunController {
     if (message.type === "hello") {
       this.socket?.resetBackoff();
       this.update({ run: receiveHello(this.view.run), connection: "live", connectionMessage: "" });
+      return;
+    }
+    if (message.type === "text.delta") {
+      const run = receiveDelta(this.view.run, message);
+      if (run !== this.view.run) this.update({ run });
       return;
     }
     const step = receiveEvent(this.view.run, message, this.now());
