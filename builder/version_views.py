@@ -10,10 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import Action, can, get_for
 from accounts.views import signed_in
-from builder import calls, versions
+from builder import child_publishing, versions
 from builder.models import Workflow, WorkflowVersion
 from builder.workflow_forms import DRAFT, CompareForm, PublishForm, graph_of, side_label
-from engine import graph as graphs
 from engine.models import Run
 
 
@@ -30,12 +29,24 @@ def _history(workflow: Workflow) -> list[WorkflowVersion]:
     )
 
 
-def _page(request: HttpRequest, workflow: Workflow, form: PublishForm, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    workflow: Workflow,
+    form: PublishForm,
+    status: int = 200,
+    refused: list[child_publishing.ChildProblem] | None = None,
+) -> HttpResponse:
     history = _history(workflow)
+    children = child_publishing.changed_children(workflow)
+    # Ticked by default; a refused publish shows the boxes as they were sent.
+    sent = form["children"].value() if form.is_bound else [child.pk for child in children]
+    ticked = {str(pk) for pk in sent or ()}
     context = {
         "workflow": workflow,
         "history": history,
-        "problems": calls.problems(workflow, workflow.draft),
+        "problems": child_publishing.problems_with_children(workflow, children),
+        "changed_children": [(child, str(child.pk) in ticked, child.latest_version()) for child in children],
+        "refused": refused or [],
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
         "compare_before": str(history[0].number) if history else DRAFT,
@@ -49,15 +60,21 @@ def workflow_versions(request: HttpRequest, workflow_id: int) -> HttpResponse:
     if request.method == "GET":
         return _page(request, get_for(request.user, Workflow, Action.VIEW, pk=workflow_id), PublishForm())
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
-    form = PublishForm(request.POST)
+    form = PublishForm(request.POST, children=child_publishing.changed_children(workflow))
     if not form.is_valid():
         return _page(request, workflow, form, status=422)
     try:
-        version = versions.publish_version(workflow, form.cleaned_data["note"], by=signed_in(request))
-    except graphs.GraphInvalid:
-        # The page lists the draft's problems with their paths.
+        made = child_publishing.publish_with_children(
+            workflow, form.cleaned_data["note"], signed_in(request), form.cleaned_data["children"]
+        )
+    except child_publishing.NotAChangedChild as wrong:
+        form.add_error("children", str(wrong))
         return _page(request, workflow, form, status=422)
-    messages.success(request, f"Published v{version.number}.")
+    except child_publishing.PublishRefused as refused:
+        # The page lists every problem with its workflow and path; nothing was published.
+        return _page(request, workflow, form, status=422, refused=refused.problems)
+    also = [f"{v.workflow.name} v{v.number}" for v in made[:-1]]
+    messages.success(request, f"Published v{made[-1].number}" + (f" with {', '.join(also)}." if also else "."))
     return redirect("builder:workflow-versions", workflow.pk)
 
 

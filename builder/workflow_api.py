@@ -15,7 +15,7 @@ from pydantic import Field
 from accounts.api_auth import token_scope
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
-from builder import calls, transfer, versions, workflows
+from builder import calls, child_publishing, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
 from engine.partial_update import PartialUpdate
 
@@ -68,6 +68,16 @@ class GraphIn(Schema):
 
 class PublishIn(Schema):
     note: str = Field("", max_length=500)
+    publish_children: bool | list[int] = Field(
+        False,
+        description="also publish the changed workflows it calls as latest: true for all, or their ids",
+    )
+
+
+class PublishedOut(Schema):
+    workflow_id: int
+    workflow: str
+    number: int
 
 
 class VersionOut(Schema):
@@ -75,6 +85,10 @@ class VersionOut(Schema):
     note: str
     created_at: datetime
     graph: dict[str, Any] | None = None
+
+
+class PublishOut(VersionOut):
+    published: list[PublishedOut] = Field(description="every version this publish made, called workflows first")
 
 
 class ImportIn(transfer.ExportDoc):
@@ -209,14 +223,21 @@ def validate_graph(request: HttpRequest, workflow_id: int, body: GraphIn) -> lis
     return _problems(body.graph if body.graph is not None else workflow.draft, workflow)
 
 
-@router.post("/workflows/{workflow_id}/publish", response={201: VersionOut}, summary="Publish the draft as a version")
+@router.post("/workflows/{workflow_id}/publish", response={201: PublishOut}, summary="Publish the draft as a version")
 @token_scope(Scope.WORKFLOWS_WRITE)
-def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[VersionOut]:
+def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[PublishOut]:
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
-    version = versions.publish_version(workflow, body.note, by=cast(User, request.user))
-    return Status(
-        201, VersionOut(number=version.number, note=version.note, created_at=version.created_at, graph=version.graph)
-    )
+    chosen = body.publish_children
+    if chosen is True:
+        chosen = [child.pk for child in child_publishing.changed_children(workflow)]
+    try:
+        made = child_publishing.publish_with_children(workflow, body.note, cast(User, request.user), chosen or [])
+    except child_publishing.NotAChangedChild as wrong:
+        raise HttpError(422, f"publish_children: {wrong}") from None
+    version = made[-1]
+    published = [PublishedOut(workflow_id=v.workflow_id, workflow=v.workflow.name, number=v.number) for v in made]
+    out = VersionOut(number=version.number, note=version.note, created_at=version.created_at, graph=version.graph)
+    return Status(201, PublishOut(**out.dict(), published=published))
 
 
 @router.get("/workflows/{workflow_id}/versions", response=list[VersionOut], summary="Published versions, newest first")

@@ -1,10 +1,13 @@
 """Forms of the workflow list and versions pages; they validate and do not save."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from builder import catalogue, transfer
-from builder.models import WorkflowVersion
+from builder.models import Workflow, WorkflowVersion
 
 
 class CreateForm(forms.Form):
@@ -28,6 +31,12 @@ class ImportForm(forms.Form):
 
 class PublishForm(forms.Form):
     note = forms.CharField(max_length=500, required=False)
+    children = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+
+    def __init__(self, *args: Any, children: Iterable[Workflow] = (), **kwargs: Any) -> None:
+        """`children`: the called workflows with unpublished changes that may be published too."""
+        super().__init__(*args, **kwargs)
+        self.fields["children"].choices = [(child.pk, child.name) for child in children]  # type: ignore[attr-defined]
 
 
 DRAFT = "draft"

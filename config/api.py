@@ -20,6 +20,7 @@ from accounts.ratelimit import RateLimited
 from approvals.api import router as approvals_router
 from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
+from builder.child_publishing import PublishRefused
 from builder.designer_api import router as designer_router
 from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
@@ -131,6 +132,12 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
 @api.exception_handler(RunRejected)
 def on_run_rejected(request: HttpRequest, exc: RunRejected) -> HttpResponse:
     return error_response(request, 422, "run_rejected", str(exc), {"problems": exc.problems})
+
+
+@api.exception_handler(PublishRefused)
+def on_publish_refused(request: HttpRequest, exc: PublishRefused) -> HttpResponse:
+    problems = [problem.as_dict() for problem in exc.problems]
+    return error_response(request, 422, "invalid_graph", f"Nothing was published: {exc}", {"problems": problems})
 
 
 @api.exception_handler(GraphInvalid)
