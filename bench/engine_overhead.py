@@ -1,13 +1,15 @@
 """Engine overhead against raw Celery, on real Celery + Redis + PostgreSQL.
 
-    .venv/bin/python bench/engine_overhead.py [--reps 5] [--warmup 1] [--no-profile]
+    .venv/bin/python bench/engine_overhead.py [--reps 5] [--warmup 1] [--no-profile] [--tracing]
 
 Measures the engine's per-node time on a 10-node chain of no-op nodes and the wall time of a
 100-wide fan-out with a join, beside a raw Celery chain of 10 no-op tasks that each write a
 PostgreSQL row and a raw Celery chord of 100 such tasks. Targets: per node at most 2x the raw
 chain's per step; the fan-out at most 2x the raw chord. It uses its own database
 (switchyard_bench) and Redis databases 12 and 13, which it empties first, and starts and stops
-its own workers. Exit status: 0 when it measured (a missed target is reported, not an
+its own workers. With --tracing, the engine cases run again on a worker with OpenTelemetry on,
+exporting to a receiver on 127.0.0.1 (bench/otlp_receiver.py), beside the same raw cases: the
+per-node cost of tracing, from one run. Exit status: 0 when it measured (a missed target is reported, not an
 error), 1 when it could not measure.
 """
 
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the pa
 
 from bench import diagnostics, graphs, query_profile, report  # noqa: E402
 from bench.database import create_database  # noqa: E402
+from bench.otlp_receiver import OtlpReceiver  # noqa: E402
 from bench.workers import Worker, base_env  # noqa: E402
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -197,6 +200,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5, help="measured repetitions of each case")
     parser.add_argument("--warmup", type=int, default=1, help="repetitions run first and not counted")
     parser.add_argument("--no-profile", action="store_true", help="skip the diagnostics after the figures")
+    parser.add_argument("--tracing", action="store_true", help="measure again with tracing on, to a local receiver")
     args = parser.parse_args()
     if args.reps < 1 or args.warmup < 0:
         parser.error("--reps must be at least 1 and --warmup at least 0")
@@ -218,18 +222,26 @@ def main() -> int:
         print(f"worker logs: {data_dir} (removed after a successful run)", flush=True)
         # Workers keep their PostgreSQL connection, as deployed (docs/deploy.md, DB_CONN_MAX_AGE).
         worker_env = base_env(**env, DB_CONN_MAX_AGE="60")
-        with (
-            Worker("engine", engine_app, "config", "celery", worker_env, Path(data_dir)) as engine_worker,
-            Worker("raw", raw_tasks.app, "bench.raw_tasks", raw_tasks.QUEUE, worker_env, Path(data_dir)) as raw_worker,
-        ):
-            bench = Bench(workspace_id, [engine_worker, raw_worker])
-            samples = measure(bench, args.reps, args.warmup)
-            print("\n".join(["", *report.verdict(samples, args.reps, args.warmup, CHAIN, WIDTH)]), flush=True)
-            if not args.no_profile:
-                fan_out = graphs.fan_out(WIDTH)
-                probe = diagnostics.backend_states(DATABASE_URL, DB_NAME, lambda: bench.engine(fan_out, 180))
-                gaps = diagnostics.event_gaps(bench.chain_runs)
-                print("\n".join(["", "Diagnostics (not part of the figures):", *gaps, *probe]))
+        with Worker("raw", raw_tasks.app, "bench.raw_tasks", raw_tasks.QUEUE, worker_env, Path(data_dir)) as raw_worker:
+            with Worker("engine", engine_app, "config", "celery", worker_env, Path(data_dir)) as engine_worker:
+                bench = Bench(workspace_id, [engine_worker, raw_worker])
+                samples = measure(bench, args.reps, args.warmup)
+                print("\n".join(["", *report.verdict(samples, args.reps, args.warmup, CHAIN, WIDTH)]), flush=True)
+                if not args.no_profile:
+                    fan_out = graphs.fan_out(WIDTH)
+                    probe = diagnostics.backend_states(DATABASE_URL, DB_NAME, lambda: bench.engine(fan_out, 180))
+                    gaps = diagnostics.event_gaps(bench.chain_runs)
+                    print("\n".join(["", "Diagnostics (not part of the figures):", *gaps, *probe]))
+            if args.tracing:
+                print("\nAgain with tracing on (OTLP over HTTP to a local receiver):", flush=True)
+                receiver = OtlpReceiver()
+                traced = Worker("traced", engine_app, "config", "celery", worker_env | receiver.env, Path(data_dir))
+                with receiver, traced:
+                    bench.workers = [traced, raw_worker]
+                    traced_samples = measure(bench, args.reps, args.warmup)
+                    print("\n".join(["", *report.tracing_cost(samples, traced_samples, receiver.exports)]), flush=True)
+                    if not receiver.exports:
+                        raise CouldNotMeasure("tracing was on but the receiver got no spans")
         if not args.no_profile:
             print("\n".join(query_profile.report(workspace_id, graphs.chain(CHAIN), graphs.fan_out(WIDTH))))
         print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")

@@ -45,6 +45,33 @@ def verdict(samples: dict[str, list[float]], reps: int, warmup: int, chain: int,
     ]
 
 
+def tracing_cost(off: dict[str, list[float]], on: dict[str, list[float]], exports: int) -> list[str]:
+    """The engine with tracing off and on, each beside the raw cases measured in its own phase."""
+    med_off = {name: statistics.median(values) for name, values in off.items()}
+    med_on = {name: statistics.median(values) for name, values in on.items()}
+    node_off = med_off["engine_chain"] / med_off["raw_chain"]
+    node_on = med_on["engine_chain"] / med_on["raw_chain"]
+    fan_off = med_off["engine_fan_out"] / med_off["raw_chord"]
+    fan_on = med_on["engine_fan_out"] / med_on["raw_chord"]
+    # Absolute times drift between the phases with the machine's load; the engine-to-raw ratio of
+    # each phase does not, so the cost is the ratio's growth in raw steps of the traced phase.
+    per_node = (node_on - node_off) * med_on["raw_chain"] * 1000
+
+    def row(label: str, a: float, b: float) -> str:
+        return f"  {label:<48}{a:>9.2f}{b:>9.2f}"
+
+    return [
+        f"Tracing, medians ({exports} OTLP exports received)",
+        f"  {'':<48}{'off':>9}{'on':>9}",
+        row("engine chain, per node (ms)", med_off["engine_chain"] * 1000, med_on["engine_chain"] * 1000),
+        row("raw chain, per step (ms), same phase", med_off["raw_chain"] * 1000, med_on["raw_chain"] * 1000),
+        row("engine per node / raw chain per step", node_off, node_on),
+        row("engine fan-out / raw chord", fan_off, fan_on),
+        f"  tracing on: about {per_node:.2f} ms more per node of the chain ({node_on / node_off:.2f}x the ratio off,"
+        " in raw steps of its own phase)",
+    ]
+
+
 def revision() -> str:
     """The commit measured; the engine changes often, so figures mean little without it."""
     root = Path(__file__).resolve().parent.parent
