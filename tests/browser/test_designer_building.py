@@ -94,14 +94,20 @@ def test_a_three_node_flow_is_built_with_the_keyboard_only(asgi_server, owner, p
 
     page.keyboard.press("/")  # after the selected node, connected
     expect(page.get_by_role("dialog", name="Add a node")).to_contain_text("Add after Trigger")
+    expect(search).to_be_focused()
     page.keyboard.type("transf")
     page.keyboard.press("Enter")
     expect(panel).to_have_attribute("data-panel-node", "transform_1")
 
     page.keyboard.press("Control+k")
+    expect(search).to_be_focused()
     page.keyboard.type("rep")
+    chosen = page.get_by_role("dialog", name="Add a node").locator('[role="option"][aria-selected="true"]')
+    expect(chosen).to_have_attribute("data-kind", "reply")
     page.keyboard.press("ArrowDown")
+    expect(chosen).not_to_have_attribute("data-kind", "reply")
     page.keyboard.press("ArrowUp")
+    expect(chosen).to_have_attribute("data-kind", "reply")
     page.keyboard.press("Enter")
     expect(panel).to_have_attribute("data-panel-node", "reply_1")
     expect(page.locator(".react-flow__edge")).to_have_count(2)

@@ -273,8 +273,15 @@ function DesignerInner(props: DesignerProps) {
   const openPicker = useCallback((target: QuickAddTarget, at: { x: number; y: number }) => setPicker({ target, at }), []);
   const sizeOf = useCallback((node: GraphNodeV1) => cardSize(outputHandles(kinds.get(node.type), node).length), [kinds]);
   /** Focus a node's card: the focus ring shows it, and React Flow pans to it when it is off screen. */
+  // Two frames later, once React Flow has drawn the node; but a picker opened meanwhile (Ctrl-K
+  // pressed right after Enter) keeps the focus, or the next keys typed would be lost.
   const focusNode = useCallback((id: string) => {
-    window.requestAnimationFrame(() => window.requestAnimationFrame(() => canvasRef.current?.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus()));
+    window.requestAnimationFrame(() =>
+      window.requestAnimationFrame(() => {
+        if (document.activeElement?.closest(".dz-picker")) return;
+        canvasRef.current?.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus();
+      }),
+    );
   }, []);
   const pick = useCallback(
     (kind: NodeKind) => {
