@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from engine import reaper
-from engine.models import BudgetScope, NodeRun
+from engine.models import BudgetScope, NodeRun, NodeStatus
 from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import start, wait_for
 from tests.factories import BudgetFactory
@@ -80,3 +80,23 @@ def test_it_counts_a_node_the_reaper_sends_again(workspace, client, scraping):
     assert wait_for(run).status == "succeeded"
     name = "switchyard_reaper_redispatches_total"
     assert value(after, name) == value(before, name) + 1
+
+
+def test_it_counts_a_node_whose_worker_died(workspace, client, scraping):
+    run = start(workspace, chain(TRIGGER, node("pause", "delay", seconds=600)))
+    # What a worker killed mid-node leaves behind: the node running under its lease, which ran out.
+    NodeRun.objects.filter(run=run, node_id="pause").update(
+        status=NodeStatus.RUNNING,
+        attempt=1,
+        lease_owner="a-worker-that-died",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    before = scrape(client)
+
+    reaped = reaper.reap()
+    after = scrape(client)
+
+    assert reaped["crashed"] == 1
+    name = "switchyard_node_crashes_total"
+    assert value(after, name) == value(before, name) + 1
+    assert NodeRun.objects.get(run=run, node_id="pause").crashes == 1
