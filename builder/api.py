@@ -1,8 +1,8 @@
 """Runs of workflows over the API: start one (latest version or draft), re-run one."""
 
-import time
 from typing import Any, cast
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
@@ -13,7 +13,7 @@ from accounts.api_auth import token_scope
 from accounts.models import ApiToken, Scope
 from accounts.permissions import Action, get_for
 from accounts.tokens import check_scope, count_trigger
-from builder import versions
+from builder import run_waits, versions
 from builder.models import Workflow
 from engine import runs
 from engine.models import ENDED_RUN, Run, TriggerKind
@@ -67,14 +67,29 @@ class RunIn(Schema):
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
 @token_scope(Scope.RUNS_TRIGGER)
-def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut] | StreamingHttpResponse:
+async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut] | StreamingHttpResponse:
     """202 with the queued run; with `wait`, 200 once it ended; with `stream`, its events as they come.
     An `Idempotency-Key` header makes retries of this call safe: the same key for the same
-    workflow returns the same run."""
+    workflow returns the same run.
+
+    Async so that a waiting call awaits the run's end (builder/run_waits.py) on no thread; the
+    rest is the ORM's, on the request's thread."""
     if body.stream and body.wait:
         raise HttpError(422, "stream: cannot be combined with wait")
     if body.stream and isinstance(request.auth, ApiToken):  # type: ignore[attr-defined]
         check_scope(request.auth, Scope.RUNS_READ)  # type: ignore[attr-defined]
+    run = await sync_to_async(_start)(request, workflow_id, body)
+    if body.stream:
+        streamed = stream.response(run.pk, after=0)
+        streamed["Location"] = f"/api/v1/runs/{run.pk}"
+        return streamed
+    if not body.wait:
+        return Status(202, await sync_to_async(run_out)(run, request.user))
+    await run_waits.ended(run.pk, body.timeout_s)
+    return await sync_to_async(_answer)(run, request.user)
+
+
+def _start(request: HttpRequest, workflow_id: int, body: RunIn) -> Run:
     count_trigger(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -87,29 +102,16 @@ def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[Run
     )
     callbacks = (str(body.callback_url),) if body.callback_url else ()
     try:
-        run = (
+        return (
             versions.run_draft(workflow, body.input, options, callbacks)
             if body.draft
             else versions.run_latest(workflow, body.input, options, callbacks)
         )
     except versions.NothingPublished as error:
         raise HttpError(409, f"{error}: publish one, or pass draft=true for a test run") from None
-    if body.stream:
-        streamed = stream.response(run.pk, after=0)
-        streamed["Location"] = f"/api/v1/runs/{run.pk}"
-        return streamed
-    if body.wait and not _ended(run, body.timeout_s):
-        return Status(202, run_out(run, request.user))
-    return Status(200 if body.wait else 202, run_out(run, request.user))
 
 
-def _ended(run: Run, timeout_s: float) -> bool:
-    """Poll the run's status until it ends or time is up; the run keeps going either way."""
-    deadline = time.monotonic() + timeout_s
-    while run.status not in ENDED_RUN:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-        run.refresh_from_db(fields=["status"])
+def _answer(run: Run, user: Any) -> Status[RunOut]:
+    """200 with the ended run; 202 with it as it is if it had not ended in time (it keeps going)."""
     run.refresh_from_db()
-    return True
+    return Status(200 if run.status in ENDED_RUN else 202, run_out(run, user))

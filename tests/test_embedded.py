@@ -75,6 +75,11 @@ def follow_demo_runs(browser: httpx.Client, token: str, socket: ClientConnection
     run = browser.get(f"/api/v1/runs/{replied}").json()
     assert run["status"] == "succeeded"
     assert run["output"]["answer"].startswith("Hi Ann, thanks for writing about")
+    # wait=true in one process: the call hears the run's end through the in-memory channel layer.
+    waited = browser.post(
+        url, json={"input": tickets[0], "wait": True, "timeout_s": 30}, headers={"X-CSRFToken": token}
+    )
+    assert (waited.status_code, waited.json()["status"]) == (200, "succeeded")
 
     # The refund waits for a person: decide it in the inbox's API, and the run sends the edit.
     pending = browser.get("/api/v1/approvals").json()["items"]

@@ -1,0 +1,72 @@
+"""Waiting for a run's end on the channel layer (`wait=true` on the trigger), holding no thread and no connection.
+
+The engine prompts the run's group after each commit (engine/live.py). A waiting call joins that
+group with a channel of its own, reads the run once after joining (a run that ended before the
+join sends no further prompt), then reads it again only when a prompt may mean the end: one that
+carries a run-ending event, or one too large to carry its events. Prompts are lossy (a full
+channel, a Redis reconnect), so it also reads every RUN_WAIT_RECHECK_SECONDS and once at the
+deadline: a lost prompt costs latency, never a wrong answer.
+"""
+
+import asyncio
+import json
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+
+from engine.event_types import RUN_STATUS_AFTER
+from engine.live import run_group
+from engine.models import ENDED_RUN, Run
+
+
+async def ended(run_id: int, timeout_s: float) -> bool:
+    """True once the run has ended, False if it had not after `timeout_s`; the run keeps going either way."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("wait=true needs a channel layer (CHANNEL_LAYERS)")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    group = run_group(run_id)
+    channel = await layer.new_channel("run-wait.")
+    await layer.group_add(group, channel)
+    # One receive at a time, never cancelled by a timeout: channels_redis's pub/sub layer
+    # unsubscribes a channel whose receive is cancelled.
+    prompt: asyncio.Future[Any] | None = None
+    try:
+        look = True
+        while True:
+            if look and await sync_to_async(_has_ended)(run_id):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if prompt is None:
+                prompt = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait({prompt}, timeout=min(remaining, settings.RUN_WAIT_RECHECK_SECONDS))
+            look = not done or loop.time() >= deadline or _may_mean_the_end(prompt.result())
+            if done:
+                prompt = None
+    finally:
+        if prompt is not None:
+            prompt.cancel()
+        await layer.group_discard(group, channel)
+
+
+def _may_mean_the_end(message: dict[str, Any]) -> bool:
+    carried = message.get("events") if message.get("type") == "run.hint" else None
+    if not carried:
+        return True
+    return any(RUN_STATUS_AFTER.get(json.loads(event)["event"]) in ENDED_RUN for event in carried)
+
+
+def _has_ended(run_id: int) -> bool:
+    try:
+        return Run.objects.filter(pk=run_id, status__in=ENDED_RUN).exists()
+    finally:
+        # Between reads the call holds no connection, so hundreds of waits cost no backends.
+        # Inside a transaction (a test's) the connection is the transaction's and stays.
+        if not connection.in_atomic_block:
+            connection.close()
