@@ -80,7 +80,8 @@ async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Stat
         check_scope(request.auth, Scope.RUNS_READ)  # type: ignore[attr-defined]
     run = await sync_to_async(_start)(request, workflow_id, body)
     if body.stream:
-        streamed = stream.response(run.pk, after=0)
+        access = await sync_to_async(stream.access_of)(request, run.workspace_id)
+        streamed = stream.response(run.pk, 0, access)
         streamed["Location"] = f"/api/v1/runs/{run.pk}"
         return streamed
     if not body.wait:

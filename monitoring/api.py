@@ -205,7 +205,8 @@ def list_events(request: HttpRequest, run_id: int, query: Query[EventsQuery]) ->
 async def stream_run(request: HttpRequest, run_id: int, after: int = 0) -> StreamingHttpResponse:
     run = await database_sync_to_async(get_for)(request.user, Run, Action.VIEW, pk=run_id)
     resume = request.headers.get("Last-Event-ID")
-    return stream.response(run.pk, stream.last_event_id(resume) if resume is not None else max(0, after))
+    access = await database_sync_to_async(stream.access_of)(request, run.workspace_id)
+    return stream.response(run.pk, stream.last_event_id(resume) if resume is not None else max(0, after), access)
 
 
 @router.post("/runs/{run_id}/cancel", response={202: RunOut}, summary="Cancel a run that has not ended")

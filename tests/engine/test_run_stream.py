@@ -11,7 +11,7 @@ import pytest
 from accounts import tokens
 from engine.event_types import EventType
 from engine.models import Run, RunEvent
-from tests.engine.graphs import TRIGGER, chain, generate
+from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import start, wait_for
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
@@ -130,3 +130,19 @@ def test_the_trigger_answers_with_the_stream_when_asked(owner, workspace, celery
     assert got[-1] == {"event": "end", "data": {"status": "succeeded", "last_seq": run.last_seq}}
     deltas = "".join(m["data"]["text"] for m in got if m["event"] == "text.delta")
     assert run.node_runs.get(node_id="draft").output["text"].startswith(deltas)
+
+
+def test_a_stream_ends_when_its_token_is_revoked(owner, workspace, asgi_server):
+    run = start(workspace, chain(TRIGGER, node("pause", "delay", seconds=600)))
+    issued = tokens.issue(owner.workspace, owner.user, "sse", ["runs:read"], None)
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+
+    def revoke_once_following(message: dict[str, Any]) -> None:
+        if message["event"] == "event" and int(message["id"]) == 1:
+            tokens.revoke(issued.token, by=owner.user)
+
+    with httpx.Client(timeout=30) as client:
+        got = read_until(client, f"{asgi_server}/api/v1/runs/{run.pk}/stream", headers, "end", revoke_once_following)
+
+    assert got[-1]["data"]["status"] == "forbidden"
+    assert Run.objects.get(pk=run.pk).status not in ("succeeded", "failed", "cancelled")
