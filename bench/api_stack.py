@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import redis
 
-from bench.database import create_database
+from bench.database import own_services
 from bench.ws_clients import GRAPH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,20 +44,15 @@ class Site:
 def prepare(data_dir: str) -> dict[str, str]:
     """Create the database, empty the Redis db, configure Django (before it loads), migrate, empty tables."""
     try:
-        create_database(f"{SERVER_URL}/{DB_NAME}")
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).flushdb()
+        own_services(
+            f"{SERVER_URL}/{DB_NAME}",
+            REDIS_URL,
+            data_dir,
+            # The limit stays on (every trigger still counts in Redis), above what the benchmark reaches.
+            API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (not a secret: a limit)
+        )
     except (psycopg.Error, redis.RedisError) as error:
         raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error
-    os.environ.update(
-        DATABASE_URL=f"{SERVER_URL}/{DB_NAME}",
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",  # noqa: S106
-        SWITCHYARD_DATA_DIR=data_dir,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        # The limit stays on (every trigger still counts in Redis), above what the benchmark reaches.
-        API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (not a secret: a limit)
-    )
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.api_settings"
     import django

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import redis
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -23,6 +24,22 @@ def create_database(url: str) -> None:
     with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def own_services(database_url: str, redis_url: str, data_dir: str, **extra_env: str) -> None:
+    """Create the database, empty the Redis db, and point this process (before Django loads) at both;
+    psycopg.Error or redis.RedisError when one does not answer."""
+    create_database(database_url)
+    redis.Redis.from_url(redis_url, socket_connect_timeout=3).flushdb()
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",  # noqa: S106
+        SWITCHYARD_DATA_DIR=data_dir,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        **extra_env,
+    )
 
 
 def use_own_database(name: str, redis_db: int) -> str:

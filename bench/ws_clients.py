@@ -29,7 +29,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from bench.database import create_database
+from bench.database import own_services
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -67,18 +67,9 @@ class Site:
 def prepare(data_dir: str) -> dict[str, str]:
     """Create the database, empty Redis db 5, configure Django for both (before it loads), migrate, empty tables."""
     try:
-        create_database(f"{SERVER_URL}/{DB_NAME}")
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).flushdb()
+        own_services(f"{SERVER_URL}/{DB_NAME}", REDIS_URL, data_dir)
     except (psycopg.Error, redis.RedisError) as error:
         raise CouldNotMeasure(f"PostgreSQL or Redis on 127.0.0.1 is not usable: {error}") from error
-    os.environ.update(
-        DATABASE_URL=f"{SERVER_URL}/{DB_NAME}",
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",  # noqa: S106
-        SWITCHYARD_DATA_DIR=data_dir,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")  # overridable, to try a settings change
     django.setup()
     from django.core.management import call_command

@@ -158,6 +158,9 @@ def run_out(run: Run, user: Any = None) -> RunOut:
 
 def child_nodes(run: Run) -> list[ChildNodeOut]:
     """Where each of the run's subworkflow and for_each nodes is, from its latest round."""
+    # Most runs call no workflow: their answer (a trigger's, say) needs no query for rounds.
+    if not any(node.get("type") in children.CHILD_KINDS for node in run.graph.get("nodes", [])):
+        return []
     found = []
     for node_id in run.child_rounds.order_by("node_id").values_list("node_id", flat=True).distinct():
         progress = children.progress(run.pk, node_id)

@@ -100,11 +100,12 @@ def test_retry_from_failed_runs_a_continued_node_again_and_decides_its_paths_ane
     assert len(server.requests("/notify")) == 1
 
 
-def test_a_for_each_that_stops_on_a_failed_item_can_continue_through_its_error_handle(workspace):
-    divide = chain(TRIGGER, node("div", "transform", fields={"q": "{{ 12 / input.d }}"}))
-    child = WorkflowFactory(workspace=workspace, name="Divide", draft=divide)
-    WorkflowVersionFactory(workflow=child, graph=divide, number=1)
-    each = node(
+def stopping_for_each(workspace, name: str, child_graph: dict) -> dict:
+    """A for_each node "call" over `input.items`, one at a time, calling `child_graph` published as `name`; it
+    stops at the first failed item and continues through its error handle."""
+    child = WorkflowFactory(workspace=workspace, name=name, draft=child_graph)
+    WorkflowVersionFactory(workflow=child, graph=child_graph, number=1)
+    return node(
         "call",
         "for_each",
         workflow_id=child.pk,
@@ -113,6 +114,11 @@ def test_a_for_each_that_stops_on_a_failed_item_can_continue_through_its_error_h
         max_concurrency=1,
         on_failure="continue",
     )
+
+
+def test_a_for_each_that_stops_on_a_failed_item_can_continue_through_its_error_handle(workspace):
+    divide = chain(TRIGGER, node("div", "transform", fields={"q": "{{ 12 / input.d }}"}))
+    each = stopping_for_each(workspace, "Divide", divide)
     run = wait_for(start(workspace, branching(each), {"items": [{"d": 1}, {"d": 0}, {"d": 3}]}))
     assert run.status == "succeeded"
     output = node_run(run, "call").output
@@ -125,17 +131,7 @@ def test_a_for_each_that_stops_on_a_failed_item_can_continue_through_its_error_h
 def test_retry_from_failed_runs_a_continued_for_each_again_in_a_new_round(workspace, server):
     server.default = Reply(status=500)
     fetch = chain(TRIGGER, node("fetch", "http_request", url=server.url + "/item/{{ input.n }}"))
-    child = WorkflowFactory(workspace=workspace, name="Fetch", draft=fetch)
-    WorkflowVersionFactory(workflow=child, graph=fetch, number=1)
-    each = node(
-        "call",
-        "for_each",
-        workflow_id=child.pk,
-        items="input.items",
-        on_item_failure="stop",
-        max_concurrency=1,
-        on_failure="continue",
-    )
+    each = stopping_for_each(workspace, "Fetch", fetch)
     notify = node("handled", "http_request", method="POST", url=server.url + "/notify", body={"x": 1})
     run = wait_for(start(workspace, branching(each, error_handler=notify), {"items": [{"n": 1}, {"n": 2}]}))
     assert run.status == "failed"
