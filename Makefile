@@ -12,8 +12,14 @@ EVENT_TYPES := frontend/src/lib/eventTypes.generated.ts
 
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# The second shard's own database and Redis database: the shards share nothing but the servers.
+TEST_DATABASE_URL_2 ?= postgresql://postgres@127.0.0.1:5432/switchyard_2
+TEST_REDIS_URL_2 ?= redis://127.0.0.1:6379/15
+TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
+# The first shard; the second is every other test, so a new directory can never be left out.
+SHARD_1 := tests/engine tests/config
 
-.PHONY: run test check lint typecheck frontend-test pytest clean
+.PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-sqlite clean
 
 run: $(PY_STAMP) $(BUILD)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m config.embedded
@@ -51,12 +57,21 @@ typecheck: $(PY_STAMP) $(JS_STAMP) $(EVENT_TYPES)
 frontend-test: $(JS_STAMP) $(EVENT_TYPES)
 	cd frontend && npm test
 
-# Everything on PostgreSQL and Redis, then the engine core again on SQLite, as the embedded mode runs it.
+# Everything on PostgreSQL and Redis in two shards side by side (each its own pytest process, test
+# database, Redis database and Celery worker), and the engine core again on SQLite, as the embedded
+# mode runs it. Output is printed per shard when it ends (docs/testing.md).
 pytest: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-that-is-long-enough \
-		$(VENV)/bin/pytest
-	env -u DATABASE_URL -u REDIS_URL SECRET_KEY=test-only-secret-key-that-is-long-enough \
-		$(VENV)/bin/pytest tests/engine/core
+	$(MAKE) --no-print-directory -j3 --output-sync=target pytest-shard-1 pytest-shard-2 pytest-sqlite
+
+pytest-shard-1: $(PY_STAMP) $(BUILD)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_1)
+
+pytest-shard-2: $(PY_STAMP) $(BUILD)
+	DATABASE_URL=$(TEST_DATABASE_URL_2) REDIS_URL=$(TEST_REDIS_URL_2) $(TEST_SECRET) \
+		$(VENV)/bin/pytest $(addprefix --ignore=,$(SHARD_1))
+
+pytest-sqlite: $(PY_STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(TEST_SECRET) $(VENV)/bin/pytest tests/engine/core
 
 clean:
 	rm -rf $(VENV) frontend/node_modules static/dist

@@ -129,7 +129,8 @@ def test_a_bill_refused_once_is_written_and_charged_once(workspace, priced_provi
 def waiting_on_advisory_lock() -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
             " AND pid <> pg_backend_pid()"
         )
         return [row[0] for row in cursor.fetchall()]
