@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.models import Membership
 from accounts.permissions import ROLE_ACTIONS, Action
-from approvals import live
+from approvals import live, signals
 from approvals.models import STATUS_FOR, ApprovalRequest, Decision, Status, Vote
 from engine import runs
 from engine.event_types import LiveMessage
@@ -167,6 +167,7 @@ def _apply(request: ApprovalRequest, user: User, choice: Choice) -> bool:
     if final:
         _continue_run(request)
         transaction.on_commit(lambda: live.publish(request.workspace_id, LiveMessage.APPROVAL_DECIDED, request.pk))
+        transaction.on_commit(lambda: signals.decided.send(ApprovalRequest, request=request))
     return True
 
 

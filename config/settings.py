@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "monitoring",
     "integrations",
     "datasets",
+    "evals",
 ]
 
 MIDDLEWARE = [

@@ -72,6 +72,8 @@ class NodeContext:
     workflow_id: int | None = None
     version_number: int | None = None
     secrets: "SecretsInUse | None" = None
+    # An evaluation: side-effecting nodes record what they would have sent (`would_send`) and send nothing.
+    records_effects: bool = False
 
     def reveal(self, params: P) -> P:
         """The params with `{{ secrets.NAME }}` filled in: call just before the outbound call, store none of it."""
@@ -108,6 +110,8 @@ class Node:
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     side_effect: ClassVar[bool] = False
     is_trigger: ClassVar[bool] = False
+    # False: a kind only the project's own code puts in graphs (an eval run's scoring), left out of the palette.
+    listed: ClassVar[bool] = True
     # Params holding a bare expression (evaluated by the node) rather than a {{ }} template.
     expression_params: ClassVar[frozenset[str]] = frozenset()
     # Params passed to the node as written, neither rendered nor checked for references.
@@ -165,4 +169,5 @@ def get(kind: str) -> type[Node] | None:
 
 
 def kinds() -> Iterator[type[Node]]:
-    yield from sorted(_registry.values(), key=lambda cls: (cls.category, cls.label))
+    """The kinds the designer's palette offers."""
+    yield from sorted((cls for cls in _registry.values() if cls.listed), key=lambda cls: (cls.category, cls.label))

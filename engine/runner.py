@@ -35,7 +35,7 @@ from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
 from engine.graph import GraphNode
-from engine.models import CachedResult
+from engine.models import CachedResult, RunPurpose
 from engine.registry import NodeContext, NodeResult
 from engine.sql import node_inputs
 from engine.transient import FIRST_DELAY_S, is_transient, next_delay
@@ -161,6 +161,7 @@ class NodeBatch:
             workflow_id=run.workflow_id,
             version_number=run.version_number,
             secrets=in_use,
+            records_effects=run.purpose == RunPurpose.EVALUATION,
         )
         future = _node_threads.submit(_run_node, kind(), ctx, spans.current_context())
         beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S

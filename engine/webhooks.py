@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from engine import outbound
 from engine.errors import NodeError
-from engine.models import DeliveryStatus, Run, WebhookDelivery
+from engine.models import DeliveryStatus, Run, RunPurpose, WebhookDelivery
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY_S = 10
@@ -59,7 +59,10 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: f
 
 
 def queue(run: Run, now: datetime) -> list[int]:
-    """Outbox rows for an ended run; called inside the transaction that ended it."""
+    """Outbox rows for an ended run; called inside the transaction that ended it. An evaluation notifies no one."""
+    # callback_urls first: it is loaded for every ending run, purpose only for one that has some.
+    if not run.callback_urls or run.purpose == RunPurpose.EVALUATION:
+        return []
     rows = [WebhookDelivery(run=run, url=url, event_id=uuid.uuid4(), next_attempt_at=now) for url in run.callback_urls]
     return [row.pk for row in WebhookDelivery.objects.bulk_create(rows)]
 

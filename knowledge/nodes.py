@@ -121,6 +121,9 @@ class KnowledgeUpsert(Node):
         base = _knowledge_base(ctx.workspace_id, p.knowledge_base)
         source = Source(key_of(p.key, p.url, p.title), p.title, p.text, p.url, p.metadata)
         # The ledger's key is short; the document key may be a long URL.
+        if ctx.records_effects:
+            would_send = {"knowledge_base": base.pk, "key": source.key, "title": p.title}
+            return NodeResult(output={"action": "not_done", "would_send": would_send})
         effect = "document:" + hashlib.sha256(f"{base.pk}:{source.key}".encode()).hexdigest()[:40]
         output = ctx.once(effect, lambda: upsert(base, source, ctx.http_allowlist, ctx.run_id).as_output())
         return NodeResult(output=output)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Workspace, WorkspaceOwned
-from engine.models.runs import Run
+from engine.models.runs import Run, RunPurpose
 
 
 class ModelPrice(models.Model):
@@ -54,6 +54,8 @@ class CostEntry(WorkspaceOwned):
     version_number = models.PositiveIntegerField(null=True, blank=True)
     trigger_kind = models.CharField(max_length=16)
     is_test = models.BooleanField(default=False)
+    # The run's purpose: evaluation spend (eval runs and their judges) is reported apart.
+    purpose = models.CharField(max_length=16, choices=RunPurpose.choices, default=RunPurpose.WORK, blank=True)
     provider = models.CharField(max_length=100, help_text="The provider configuration's name")
     provider_kind = models.CharField(max_length=32)
     model = models.CharField(max_length=200)

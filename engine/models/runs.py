@@ -41,6 +41,14 @@ class TriggerKind(models.TextChoices):
     PARENT = "parent"
 
 
+class RunPurpose(models.TextChoices):
+    """Why a run exists. An evaluation records what its side effects would have sent instead of sending
+    them, and its model spend is reported apart (docs/evaluations.md)."""
+
+    WORK = "", "work"
+    EVALUATION = "evaluation"
+
+
 ENDED_RUN = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
@@ -59,6 +67,10 @@ class Run(WorkspaceOwned):
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     trigger_kind = models.CharField(max_length=16, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
     is_test = models.BooleanField(default=False)
+    purpose = models.CharField(max_length=16, choices=RunPurpose.choices, default=RunPurpose.WORK, blank=True)
+    # Set only by the code that starts the run (start_for_each), never from input: the graph its
+    # for_each node calls instead of a published version (an evaluation of a draft).
+    called_graph = models.JSONField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +170,7 @@ class ChildRound(models.Model):
     stop_on_failure = models.BooleanField(default=True)
     # Copied to every child: the parent's test flag and starter, the children's depth and tree top.
     is_test = models.BooleanField(default=False)
+    purpose = models.CharField(max_length=16, choices=RunPurpose.choices, default=RunPurpose.WORK, blank=True)
     created_by_id = models.BigIntegerField(null=True, blank=True)
     child_depth = models.PositiveSmallIntegerField(default=1)
     root_run_id = models.BigIntegerField()

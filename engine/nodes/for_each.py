@@ -89,7 +89,7 @@ def _plan(ctx: NodeContext) -> ChildPlan:
     limit = settings.ENGINE_FOR_EACH_MAX_ITEMS
     if len(items) > limit:
         raise NonRetryableError(f"items gave {len(items)} items; the limit is {limit}", code="too_many_items")
-    workflow = called(ctx, params.workflow_id, params.version)
+    workflow = children.pinned_call(ctx.run_id, params.workflow_id) or called(ctx, params.workflow_id, params.version)
     inputs = []
     for index, item in enumerate(items):
         scope = {**ctx.scope, "item": item, "index": index}

@@ -89,6 +89,10 @@ class HttpRequest(Node):
                 raise ctx.secrets.redact_error(error) if ctx.secrets else error from None
             return ctx.redact(response_output(response))
 
+        if p.method in WRITE_METHODS and ctx.records_effects:
+            # An evaluation sends no write; the recorded URL and headers keep their {{ secrets.NAME }} unrevealed.
+            would_send = {"method": p.method, "url": p.url, "headers": p.headers, "body": p.body}
+            return NodeResult(output={"status": None, "would_send": would_send})
         if p.method in WRITE_METHODS:
             return NodeResult(output=ctx.once("request", call))
         return NodeResult(output=call())

@@ -12,7 +12,12 @@ from engine.registry import Node, NodeContext, NodeResult, register
 
 
 def post_once(ctx: NodeContext, key: str, url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """POST JSON through the effect ledger with a stable Idempotency-Key; returns {status}."""
+    """POST JSON through the effect ledger with a stable Idempotency-Key; returns {status}.
+
+    In an evaluation (ctx.records_effects) nothing is sent: returns {would_send: {method, url, body}}.
+    """
+    if ctx.records_effects:
+        return {"would_send": {"method": "POST", "url": url, "body": payload}}
 
     def call() -> dict[str, Any]:
         response = outbound.request(
@@ -58,7 +63,7 @@ class Reply(Node):
         output: dict[str, Any] = {"answer": p.answer, "delivered": False}
         if p.callback_url:
             sent = post_once(ctx, "callback", p.callback_url, {"run_id": ctx.run_id, "answer": p.answer})
-            output |= {"delivered": True, "status": sent["status"]}
+            output |= sent if "would_send" in sent else {"delivered": True, "status": sent["status"]}
         return NodeResult(output=output, answer={"answer": p.answer})
 
 
@@ -82,8 +87,8 @@ class Escalate(Node):
 
     def run(self, ctx: NodeContext) -> NodeResult:
         p: EscalateParams = ctx.params
-        notified = False
+        output: dict[str, Any] = {"reason": p.reason, "notified": False}
         if p.webhook_url:
-            post_once(ctx, "webhook", p.webhook_url, {"run_id": ctx.run_id, "reason": p.reason})
-            notified = True
-        return NodeResult(output={"reason": p.reason, "notified": notified}, escalation=p.reason)
+            sent = post_once(ctx, "webhook", p.webhook_url, {"run_id": ctx.run_id, "reason": p.reason})
+            output |= sent if "would_send" in sent else {"notified": True}
+        return NodeResult(output=output, escalation=p.reason)

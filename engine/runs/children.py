@@ -193,6 +193,7 @@ class _Round:
     version_id: int | None
     version_number: int | None
     is_test: bool
+    purpose: str
     created_by_id: int | None
     child_depth: int
     root_run_id: int
@@ -244,6 +245,15 @@ def _round(run_id: int, node_id: str, number: int) -> _Round | None:
     return _round_of(run_script([_round_read(run_id, node_id, number)])[0])
 
 
+def pinned_call(run_id: int, workflow_id: int) -> CalledWorkflow | None:
+    """What the run's for_each calls in place of `workflow_id`'s published versions (Options.called_graph, set
+    by the code that started it: an eval run of a draft), if anything."""
+    pinned = Run.objects.values_list("called_graph", flat=True).get(pk=run_id)
+    if not isinstance(pinned, dict) or pinned.get("workflow_id") != workflow_id:
+        return None
+    return CalledWorkflow(workflow_id, pinned["workflow_name"], None, None, pinned["graph"])
+
+
 @functools.lru_cache(maxsize=64)
 def _round_graph(round_pk: int) -> tuple[graphs.Graph, dict[str, Any]]:
     """A round's called graph, parsed and as stored; it never changes, so read once per process."""
@@ -262,7 +272,7 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
     number = (earlier.values_list("number", flat=True).first() or 0) + 1
     carried = _carried(run_id, node_id, plan.inputs) if number > 1 else set()
     todo = [index for index in range(len(plan.inputs)) if index not in carried]
-    parent = Run.objects.values("is_test", "created_by_id", "depth", "root_run_id").get(pk=run_id)
+    parent = Run.objects.values("is_test", "purpose", "created_by_id", "depth", "root_run_id").get(pk=run_id)
     called = plan.called
     created = ChildRound.objects.create(
         run_id=run_id,
@@ -279,6 +289,7 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
         max_concurrency=plan.max_concurrency,
         stop_on_failure=plan.stop_on_failure,
         is_test=parent["is_test"],
+        purpose=parent["purpose"],
         created_by_id=parent["created_by_id"],
         child_depth=parent["depth"] + 1,
         root_run_id=parent["root_run_id"] or run_id,
@@ -369,6 +380,7 @@ def _child(parent: Change, info: _Round, index: int, value: Any, pk: int | None 
         input=value,
         trigger_kind=TriggerKind.PARENT,
         is_test=info.is_test,
+        purpose=info.purpose,
         created_by_id=info.created_by_id,
         parent_run_id=parent.run.pk,
         parent_node_id=info.node_id,

@@ -12,7 +12,7 @@ from engine import graph as graphs
 from engine import spans
 from engine.event_types import EventType, node_event
 from engine.events import Change, change
-from engine.models import NodeRun, NodeStatus, Run, TriggerKind
+from engine.models import NodeRun, NodeStatus, Run, RunPurpose, TriggerKind
 from engine.runs.progress import progress
 from engine.sql import outcomes
 
@@ -47,6 +47,10 @@ class Options:
     created_by: User | None = None
     is_test: bool = False
     idempotency_key: str = ""
+    purpose: str = RunPurpose.WORK
+    # {workflow_id, workflow_name, graph}: what a for_each node of the run calls instead of that workflow's
+    # published versions (an eval run of a draft; children.pinned_call). Set by code, never from input.
+    called_graph: dict[str, Any] | None = None
 
 
 def start_run(source: RunSource, input: Any, options: Options | None = None) -> Run:
@@ -117,6 +121,8 @@ def _insert(source: RunSource, graph: graphs.Graph, input: Any, options: Options
         input=input,
         trigger_kind=options.trigger_kind,
         is_test=options.is_test,
+        purpose=options.purpose,
+        called_graph=options.called_graph,
         created_by=options.created_by,
         idempotency_key=options.idempotency_key,
         callback_urls=list(dict.fromkeys(source.callback_urls)),
@@ -139,7 +145,7 @@ def rerun(run: Run, options: Options) -> Run:
         version_number=run.version_number,
         callback_urls=tuple(run.callback_urls),
     )
-    options.is_test = run.is_test
+    options.is_test, options.purpose, options.called_graph = run.is_test, run.purpose, run.called_graph
     return start_run(source, run.input, options)
 
 

@@ -16,7 +16,7 @@ from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
 from engine.sql.script import M, converted, instance, run_script, stored
 
 # What billing a call copies from its run onto the cost entry.
-BILLING_FACTS = ("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test")
+BILLING_FACTS = ("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test", "purpose")
 
 
 def _read(model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()) -> list[M]:

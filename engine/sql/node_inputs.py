@@ -18,12 +18,13 @@ class RunFacts(NamedTuple):
     workflow_id: int | None
     version_number: int | None
     http_allowlist: list[str]
+    purpose: str
 
 
 def inputs(run_id: int, upstream: Collection[str]) -> tuple[RunFacts, dict[str, Any]]:
     """The run's facts, and the outputs of the nodes named in `upstream` that succeeded (read fresh for each node)."""
     sql = (
-        "SELECT r.input, r.workspace_id, r.created_by_id, r.workflow_id, r.version_number, w.http_allowlist "
+        "SELECT r.input, r.workspace_id, r.created_by_id, r.workflow_id, r.version_number, w.http_allowlist, r.purpose "
         "FROM engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %(run_id)s"
     )
     found, produced = run_script(
@@ -31,6 +32,12 @@ def inputs(run_id: int, upstream: Collection[str]) -> tuple[RunFacts, dict[str, 
     )
     row = found.rows[0]
     facts = RunFacts(
-        from_json(Run, "input", row[0]), row[1], row[2], row[3], row[4], from_json(Workspace, "http_allowlist", row[5])
+        from_json(Run, "input", row[0]),
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        from_json(Workspace, "http_allowlist", row[5]),
+        row[6],
     )
     return facts, {node_id: from_json(NodeRun, "output", output) for node_id, output in produced.rows}

@@ -1,0 +1,121 @@
+"""Eval runs in process: a published version or the draft over a set, every row scored, aggregates recorded; side
+effects recorded instead of sent; the judge billed as evaluation spend; an empty set refused."""
+
+import pytest
+
+from engine.models import CostEntry, Run, RunPurpose
+from evals import eval_runs, sets
+from evals.models import EvalResult
+from evals.scorers import ScorerSpec
+from evals.sets import EvalSetInvalid, NewRow
+from tests.engine.graphs import chain, node
+from tests.engine.running import wait_for
+from tests.factories import WorkflowFactory, WorkflowVersionFactory
+
+pytestmark = pytest.mark.usefixtures("in_process")
+
+SCHEMA = {"type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"}}}
+
+
+def triage_graph(reply_url: str, category: str = "{{ input.subject | lower }}") -> dict:
+    label = node("label", "transform", fields={"category": category, "reply": "About {{ input.subject }}: done."})
+    reply = node("reply", "reply", answer="{{ nodes.label.reply }}", callback_url=reply_url)
+    hook = node("hook", "http_request", method="POST", url=reply_url, body={"sent": True})
+    return chain(node("start", "trigger", input_schema=SCHEMA), label, hook, reply)
+
+
+@pytest.fixture
+def triage(workspace, server):
+    workspace.http_allowlist = ["127.0.0.1"]
+    workspace.save(update_fields=["http_allowlist"])
+    graph = triage_graph(f"{server.url}/replies")
+    workflow = WorkflowFactory(workspace=workspace, name="Triage", draft=graph)
+    return WorkflowVersionFactory(workflow=workflow, graph=graph, number=1)
+
+
+@pytest.fixture
+def eval_set(triage, owner):
+    found = sets.create_set(triage.workflow, "Labelled tickets", owner.user)
+    rows = [
+        NewRow({"subject": "Billing"}, {"category": "billing", "reply": "About Billing: done."}),
+        NewRow({"subject": "Login"}, {"category": "account"}),
+        NewRow({"subject": "Refund"}, {"category": "refund"}),
+    ]
+    sets.add_rows(found, rows, owner.user)
+    sets.save_scorer(
+        found, ScorerSpec("category_exact", "exact", "nodes.label.category", {}, 1.0, "category"), owner.user
+    )
+    sets.save_scorer(found, ScorerSpec("polite", "regex", "answer", {"pattern": r"^About \w+"}, 1.0), owner.user)
+    judge = {"provider": "builtin", "rubric": "The reply answers the ticket's subject.", "scale": "pass_fail"}
+    sets.save_scorer(found, ScorerSpec("judge", "judge", "answer", judge, 1.0, "reply"), owner.user)
+    return found
+
+
+def test_it_scores_every_row_of_a_published_version(eval_set, triage, owner, server):
+    eval_run = eval_runs.start_eval_run(eval_set, triage, owner.user)
+    run = wait_for(eval_run.run)
+    assert run.status == "succeeded"
+    eval_run.refresh_from_db()
+    figures = eval_run.aggregates
+    assert figures["rows"] == 3
+    assert figures["succeeded"] == 3
+    assert figures["scorers"]["category_exact"] | {} == {
+        "kind": "exact",
+        "threshold": 1.0,
+        "passed": 2,
+        "failed": 1,
+        "errored": 0,
+        "pass_rate": 0.6667,
+        "mean_score": 0.6667,
+    }
+    assert figures["scorers"]["polite"]["passed"] == 3
+    assert figures["latency_p50_ms"] is not None
+    assert figures["latency_p95_ms"] is not None
+    login = EvalResult.objects.get(eval_run=eval_run, index=1)
+    assert login.output == {"answer": "About Login: done."}
+    assert login.scores["category_exact"]["passed"] is False
+    assert login.passed is False
+    assert login.run_id is not None
+
+
+def test_an_eval_run_sends_no_reply_and_no_write_request(eval_set, triage, owner, server):
+    eval_run = eval_runs.start_eval_run(eval_set, triage, owner.user)
+    wait_for(eval_run.run)
+    assert server.requests() == []
+    row_run = Run.objects.get(pk=EvalResult.objects.get(eval_run=eval_run, index=0).run_id)
+    assert row_run.purpose == RunPurpose.EVALUATION
+    assert row_run.is_test
+    outputs = dict(row_run.node_runs.values_list("node_id", "output"))
+    assert outputs["reply"]["would_send"]["url"] == f"{server.url}/replies"
+    assert outputs["hook"]["would_send"]["method"] == "POST"
+
+
+def test_the_draft_runs_as_it_is_now(eval_set, triage, owner, server):
+    workflow = triage.workflow
+    category = "{{ input.subject | lower | replace('login', 'account') }}"
+    workflow.draft = triage_graph(f"{server.url}/replies", category=category)
+    workflow.save()
+    eval_run = eval_runs.start_eval_run(eval_set, None, owner.user)
+    wait_for(eval_run.run)
+    eval_run.refresh_from_db()
+    assert eval_run.version_number is None
+    assert eval_run.draft_revision == workflow.draft_revision
+    assert eval_run.aggregates["scorers"]["category_exact"]["passed"] == 3
+
+
+def test_the_offline_judge_is_billed_as_evaluation_spend(eval_set, triage, owner):
+    eval_run = eval_runs.start_eval_run(eval_set, triage, owner.user)
+    wait_for(eval_run.run)
+    judged = CostEntry.objects.filter(run_id=eval_run.run_id, node_type="eval_judge")
+    assert judged.count() == 3
+    assert {entry.purpose for entry in judged} == {RunPurpose.EVALUATION}
+    assert all(entry.tokens_in > 0 for entry in judged)
+    assert EvalResult.objects.get(eval_run=eval_run, index=0).scores["judge"]["passed"] is True
+
+
+def test_an_empty_set_is_refused(triage, owner):
+    empty = sets.create_set(triage.workflow, "Empty", owner.user)
+    with pytest.raises(EvalSetInvalid, match="has no rows") as refused:
+        eval_runs.start_eval_run(empty, triage, owner.user)
+    assert refused.value.field == "eval_set_id"
+    assert not Run.objects.filter(purpose=RunPurpose.EVALUATION).exists()
