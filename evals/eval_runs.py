@@ -130,7 +130,7 @@ def _snapshot(eval_run: EvalRun, rows: list[Any]) -> None:
     """Each row's expected value as it is now, kept with the eval run (rows may be edited or deleted later)."""
     EvalResult.objects.bulk_create(
         (
-            EvalResult(eval_run=eval_run, index=i, row=row, input=row.input, expected=row.expected, status="pending")
+            EvalResult(eval_run=eval_run, index=i, row=row, input=row.input, expected=row.expected, outcome="pending")
             for i, row in enumerate(rows)
         ),
         batch_size=2000,

@@ -162,7 +162,8 @@ class EvalResult(models.Model):
     input = models.JSONField()
     expected = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
-    status = models.CharField(max_length=16)
+    # "pending" until scored, then the row run's status as it ended (a copy: the status is the engine's).
+    outcome = models.CharField(max_length=16)
     error = models.TextField(blank=True)
     run_id = models.BigIntegerField(null=True, blank=True)
     scores = models.JSONField(default=dict)

@@ -68,14 +68,14 @@ def score(eval_run: EvalRun, calls: ModelCalls) -> dict[str, Any]:
     """Score every row not scored yet, then record and return the aggregates."""
     specs = _specs(eval_run)
     items = {item.index: item for item in item_runs(eval_run.run_id, BATCH_NODE)}
-    todo = list(EvalResult.objects.filter(eval_run=eval_run, status=PENDING).order_by("index"))
+    todo = list(EvalResult.objects.filter(eval_run=eval_run, outcome=PENDING).order_by("index"))
     done: list[EvalResult] = []
     for result in todo:
         item = items.get(result.index)
         before = len(calls.log)
         result.scores = _row_scores(calls, specs, result, item)
         result.passed = all(value["passed"] for value in result.scores.values())
-        result.status = item.status if item else RunStatus.CANCELLED
+        result.outcome = item.status if item else RunStatus.CANCELLED
         result.error = item.error if item else "the row's run never started"
         result.output = item.output if item else None
         result.run_id = item.run_id if item else None
@@ -93,7 +93,7 @@ def score(eval_run: EvalRun, calls: ModelCalls) -> dict[str, Any]:
 
 
 def _write(results: list[EvalResult]) -> None:
-    fields = ["scores", "passed", "status", "error", "output", "run_id", "cost", "latency_ms"]
+    fields = ["scores", "passed", "outcome", "error", "output", "run_id", "cost", "latency_ms"]
     EvalResult.objects.bulk_update(results, fields)
 
 
@@ -106,7 +106,9 @@ def _percentile(values: list[int], share: float) -> int | None:
 
 def aggregates(eval_run: EvalRun, specs: list[ScorerSpec]) -> dict[str, Any]:
     """Pass rate, mean score and errored rows per scorer; rows passing all; cost; latency p50 and p95."""
-    rows = list(EvalResult.objects.filter(eval_run=eval_run).values("scores", "passed", "status", "cost", "latency_ms"))
+    rows = list(
+        EvalResult.objects.filter(eval_run=eval_run).values("scores", "passed", "outcome", "cost", "latency_ms")
+    )
     per_scorer = {}
     for spec in specs:
         found = [row["scores"].get(spec.name) for row in rows if row["scores"].get(spec.name)]
@@ -126,7 +128,7 @@ def aggregates(eval_run: EvalRun, specs: list[ScorerSpec]) -> dict[str, Any]:
     latencies = [row["latency_ms"] for row in rows if row["latency_ms"] is not None]
     return {
         "rows": len(rows),
-        "succeeded": sum(1 for row in rows if row["status"] == RunStatus.SUCCEEDED),
+        "succeeded": sum(1 for row in rows if row["outcome"] == RunStatus.SUCCEEDED),
         "passed_all": sum(1 for row in rows if row["passed"]),
         "scorers": per_scorer,
         "cost": str(sum((row["cost"] for row in rows), Decimal(0))),
