@@ -35,6 +35,9 @@ from datasets.store import DatasetInvalid
 from engine.graph import GraphInvalid
 from engine.json_input import JsonRefused, parse
 from engine.runs import RunRejected
+from evals.api import router as evals_router
+from evals.scorers import ScorerInvalid
+from evals.sets import EvalSetInvalid
 from integrations.provider_api import router as provider_router
 from integrations.secret_api import router as secret_router
 from knowledge.api import router as knowledge_router
@@ -184,6 +187,20 @@ def on_batch_invalid(request: HttpRequest, exc: BatchInvalid) -> HttpResponse:
     return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
 
 
+@api.exception_handler(EvalSetInvalid)
+def on_eval_set_invalid(request: HttpRequest, exc: EvalSetInvalid) -> HttpResponse:
+    """A row that does not match the workflow's input is a problem of its own, naming the row and the field."""
+    problems = [{**problem, "path": f"body.{problem['path']}"} for problem in exc.problems]
+    problems = problems or [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
+@api.exception_handler(ScorerInvalid)
+def on_scorer_invalid(request: HttpRequest, exc: ScorerInvalid) -> HttpResponse:
+    problems = [{"path": f"body.{exc.field}", "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"body.{exc.field}: {exc}", {"problems": problems})
+
+
 def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """503 with Retry-After while PostgreSQL or Redis is unavailable (config/unavailable.py), for every endpoint."""
     return unavailable.api_response(request, exc)
@@ -207,3 +224,4 @@ api.add_router("/", costs_router)
 api.add_router("/", knowledge_router)
 api.add_router("/", datasets_router)
 api.add_router("/", batches_router)
+api.add_router("/", evals_router)
