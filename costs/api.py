@@ -38,6 +38,7 @@ class Sums(Schema):
 
 class Totals(Sums):
     test_cost: Decimal = Field(description="the part of `cost` spent by test runs")
+    evaluation_cost: Decimal = Field(Decimal(0), description="the part of `test_cost` spent by eval runs and judges")
     estimated_cost: Decimal = Field(
         description="the part of `cost` billed at its budget reservation: calls whose worker died mid-call"
     )

@@ -10,10 +10,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum, UniqueConstraint
+from django.db.models import Max, Q, QuerySet, Sum, UniqueConstraint
 from django.utils import timezone
 
-from engine.models import CostDaily, CostEntry
+from engine.models import CostDaily, CostEntry, RunPurpose
 
 SUMS = {
     "calls": Sum("calls"),
@@ -144,6 +144,8 @@ class Totals:
     cost: Decimal
     saved: Decimal
     test_cost: Decimal
+    # The part of test_cost spent by eval runs: their rows' model calls and their judges (docs/evaluations.md).
+    evaluation_cost: Decimal = Decimal(0)
     # Calls whose worker died mid-call, billed at their budget reservation (engine.budgets.charge_orphans).
     estimated_cost: Decimal = Decimal(0)
 
@@ -161,7 +163,8 @@ def totals(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Totals
         tests = tests.filter(workflow_id=filters.workflow_id)
     if filters.model:
         tests = tests.filter(model=filters.model)
-    test_cost = tests.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
+    spent = tests.aggregate(tests=Sum("cost"), evaluations=Sum("cost", filter=Q(purpose=RunPurpose.EVALUATION)))
+    test_cost, evaluation_cost = spent["tests"] or Decimal(0), spent["evaluations"] or Decimal(0)
     estimated = CostEntry.objects.filter(
         workspace_id=filters.workspace_id, estimated=True, created_at__gte=start, created_at__lt=end
     )
@@ -171,7 +174,7 @@ def totals(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Totals
         estimated = estimated.filter(model=filters.model)
     estimated_cost = estimated.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
     sums: dict[str, Any] = dict(zip(SUMS, _sums(row), strict=True))
-    return Totals(**sums, test_cost=test_cost, estimated_cost=estimated_cost)
+    return Totals(**sums, test_cost=test_cost, evaluation_cost=evaluation_cost, estimated_cost=estimated_cost)
 
 
 def summary(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Table:
@@ -179,5 +182,6 @@ def summary(filters: Filters, rows: list[dict[str, Any]] | None = None) -> Table
     figures = totals(filters, rows)
     cells = [[header, getattr(figures, name)] for header, name in zip(SUM_HEADERS, SUMS, strict=True)]
     cells.append(["Of which test runs (USD)", figures.test_cost])
+    cells.append(["Of which evaluations: eval runs and their judges (USD)", figures.evaluation_cost])
     cells.append(["Of which estimated: calls cut off by a crash, at their reservation (USD)", figures.estimated_cost])
     return Table("summary", "Totals", ["Figure", "Value"], cells)

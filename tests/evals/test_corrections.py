@@ -27,7 +27,8 @@ def test_a_reviewer_edit_becomes_a_proposal_then_a_row(owner, login_as):
     eval_set = sets.create_set(proposal.workflow, "Corrections", owner.user)
     row = corrections.accept(proposal, eval_set, owner.user)
     assert (row.input, row.expected, row.source) == (TICKET, {"reply": EDITED}, RowSource.CORRECTION)
-    assert row.origin["approval_id"] == approval.pk and row.origin["run_id"] == run.pk
+    assert row.origin["approval_id"] == approval.pk
+    assert row.origin["run_id"] == run.pk
     assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.ACCEPTED
 
 

@@ -38,8 +38,12 @@ def test_similarity_scores_the_cosine_of_the_builtin_embeddings(workspace):
     similar = spec("similarity", {}, threshold=0.5)
     close = score_plain(similar, "Your refund was sent today", "We sent your refund today", workspace.pk)
     far = score_plain(similar, "Reset your password from the login page", "We sent your refund today", workspace.pk)
-    assert close.passed and close.score is not None and close.score > 0.5
-    assert not far.passed and far.score is not None and far.score < close.score
+    assert close.passed
+    assert close.score is not None
+    assert close.score > 0.5
+    assert not far.passed
+    assert far.score is not None
+    assert far.score < close.score
 
 
 @pytest.mark.parametrize(
