@@ -21,6 +21,7 @@ urlpatterns = [
     path("knowledge/", include("knowledge.urls")),
     path("datasets/", include("datasets.urls")),
     path("costs/", include("costs.urls")),
+    path("evals/", include("evals.urls")),
     path("", include("monitoring.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
