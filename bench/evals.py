@@ -1,14 +1,15 @@
 """An eval run of 500 rows with three scorers beside the same rows as plain runs, in one process.
 
-    .venv/bin/python bench/evals.py [--rows 500] [--reps 3] [--concurrency 10]
+    .venv/bin/python bench/evals.py [--rows 500] [--reps 3] [--concurrency 50]
 
 The workflow is a trigger, a `transform` labelling the ticket and a `reply`, on the built-in
 provider's terms (nothing leaves the machine). The eval run scores every row with an exact match,
 a regex and the built-in offline judge (a billed model call per row). The plain case starts one
-run per row (`run_version`) with the same inputs. Both run in this process with Celery's eager
-mode, as the `in_process` test fixture does, so the figures are the engine's own work: no broker
-hop, no worker start-up. Reported: the median wall time of each over `--reps` repetitions (after
-one warm-up), per row, and the per-row overhead of the eval run beyond a plain run (its for_each
+run per row (`run_version`) with the same inputs. Both run on one Celery worker started in this
+process (celery.contrib.testing's worker thread, 8 threads, the engine's own broker on Redis), so
+the two cases share everything but what differs between them. (Eager mode would nest each row's
+start inside the previous row's end and run out of stack on a 500-row for-each.) Reported: the
+median wall time of each over `--reps` repetitions (after one warm-up), per row, and the per-row overhead of the eval run beyond a plain run (its for_each
 round, child bookkeeping and scoring). Target: the eval run at most 2x the plain runs. It uses
 its own database (switchyard_bench_evals, or BENCH_DATABASE_URL) and Redis db
 (BENCH_EVALS_REDIS_DB, default 4). Exit status 0 when it measured, 1 when it could not.
@@ -24,10 +25,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
 
-from bench import report  # noqa: E402
-from bench.database import CouldNotMeasure, use_own_database  # noqa: E402
+import redis
+
+from bench import report
+from bench.database import CouldNotMeasure, use_own_database
 
 TARGET = 2.0
+POLL_S = 0.05
 SCHEMA = {
     "type": "object",
     "required": ["subject", "topic"],
@@ -83,22 +87,14 @@ def prepare(rows: int) -> tuple[Any, Any, list[dict[str, Any]]]:
 
 
 def settle(run_ids: list[int], timeout: float = 1800) -> None:
-    """Run what is due until every run has ended (eager mode runs each node as its message is sent)."""
-    from django.utils import timezone
-
-    from engine.dispatch import dispatch
-    from engine.models import ENDED_RUN, NodeRun, Run
-    from engine.runs import CLAIMABLE
+    """Wait until every run has ended, polling every POLL_S."""
+    from engine.models import ENDED_RUN, Run
 
     began = time.perf_counter()
     while Run.objects.filter(pk__in=run_ids).exclude(status__in=ENDED_RUN).exists():
         if time.perf_counter() - began > timeout:
             raise CouldNotMeasure(f"runs did not end within {timeout} s")
-        due = NodeRun.objects.filter(run_id__in=run_ids, status__in=CLAIMABLE, wake_at__lte=timezone.now())
-        if ids := list(due.values_list("pk", flat=True)):
-            dispatch(ids)
-        else:
-            time.sleep(0.05)
+        time.sleep(POLL_S)
 
 
 def plain_runs(version: Any, inputs: list[dict[str, Any]]) -> float:
@@ -134,25 +130,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3, help="measured repetitions of each case (after one warm-up)")
-    parser.add_argument("--concurrency", type=int, default=10, help="the eval run's rows at once")
+    parser.add_argument("--concurrency", type=int, default=50, help="the eval run's rows at once")
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    use_own_database("switchyard_bench_evals", int(os.environ.get("BENCH_EVALS_REDIS_DB", "4")))
+    redis_db = int(os.environ.get("BENCH_EVALS_REDIS_DB", "4"))
+    redis.Redis(db=redis_db, socket_connect_timeout=3).flushdb()
+    use_own_database("switchyard_bench_evals", redis_db)
+    from celery.contrib.testing.worker import start_worker
+
     from config.celery import app
 
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
     print("\n".join(report.environment()), flush=True)
     version, eval_set, inputs = prepare(args.rows)
     samples: dict[str, list[float]] = {"eval": [], "plain": []}
     figures: dict[str, Any] = {}
-    for rep in range(1 + args.reps):
-        evaluated, figures = eval_run(eval_set, version, args.concurrency)
-        plain = plain_runs(version, inputs)
-        label = "warm-up" if rep == 0 else f"rep {rep}/{args.reps}"
-        print(f"  {label:>9}: eval run {evaluated:7.2f} s, plain runs {plain:7.2f} s", flush=True)
-        if rep:
-            samples["eval"].append(evaluated)
-            samples["plain"].append(plain)
+    with start_worker(app, pool="threads", concurrency=8, perform_ping_check=False, shutdown_timeout=30):
+        for rep in range(1 + args.reps):
+            evaluated, figures = eval_run(eval_set, version, args.concurrency)
+            plain = plain_runs(version, inputs)
+            label = "warm-up" if rep == 0 else f"rep {rep}/{args.reps}"
+            print(f"  {label:>9}: eval run {evaluated:7.2f} s, plain runs {plain:7.2f} s", flush=True)
+            if rep:
+                samples["eval"].append(evaluated)
+                samples["plain"].append(plain)
     evaluated, plain = statistics.median(samples["eval"]), statistics.median(samples["plain"])
     rows = args.rows
     rates = ", ".join(f"{name} {scorer['pass_rate']}" for name, scorer in figures["scorers"].items())
