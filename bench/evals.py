@@ -10,9 +10,10 @@ process (celery.contrib.testing's worker thread, 8 threads, the engine's own bro
 the two cases share everything but what differs between them. (Eager mode would nest each row's
 start inside the previous row's end and run out of stack on a 500-row for-each.) Reported: the
 median wall time of each over `--reps` repetitions (after one warm-up), per row, and the per-row
-overhead of the eval run beyond a plain run (its for_each round, child bookkeeping and scoring). Target: the eval run at most 2x the plain runs. It uses
-its own database (switchyard_bench_evals, or BENCH_DATABASE_URL) and Redis db
-(BENCH_EVALS_REDIS_DB, default 4). Exit status 0 when it measured, 1 when it could not.
+overhead of the eval run beyond a plain run (its for_each round, child bookkeeping and scoring).
+Target: the eval run at most 2x the plain runs. It uses its own database (switchyard_bench_evals,
+or BENCH_DATABASE_URL) and Redis db (BENCH_EVALS_REDIS_DB, default 4), which it empties first.
+Exit status 0 when it measured, 1 when it could not.
 """
 
 import argparse
