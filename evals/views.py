@@ -190,7 +190,8 @@ def run_download_view(request: HttpRequest, eval_run_id: int) -> StreamingHttpRe
 def add_to_set_view(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run page's "add to eval set" form (loaded into it over htmx), and adding the run as a row."""
     run = get_for(request.user, Run, Action.VIEW, pk=run_id)
-    choices = list(EvalSet.objects.filter(workflow_id=run.workflow_id, workspace_id=run.workspace_id))
+    in_workspace = EvalSet.objects.filter(workspace_id=run.workspace_id)
+    choices = list(in_workspace.filter(workflow_id=run.workflow_id)) if run.workflow_id is not None else []
     form = AddToSetForm(request.POST or None, sets=[(eval_set.pk, eval_set.name) for eval_set in choices])
     if request.method == "POST":
         get_for(request.user, Run, Action.EDIT, pk=run_id)
