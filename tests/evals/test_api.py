@@ -135,3 +135,10 @@ def test_an_eval_run_with_a_failing_judge_marks_rows_errored_and_bills_evaluatio
     totals = summary.json()["totals"]
     assert Decimal(totals["evaluation_cost"]) > 0
     assert Decimal(totals["evaluation_cost"]) == Decimal(totals["test_cost"])
+
+
+@pytest.mark.django_db
+def test_the_scoring_node_is_not_offered_in_the_palette(owner):
+    kinds = [kind["kind"] for kind in token_client(owner, [Scope.WORKFLOWS_READ]).get("/api/v1/node-types").json()]
+    assert "transform" in kinds
+    assert "eval_score" not in kinds
