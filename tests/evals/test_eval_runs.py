@@ -3,7 +3,8 @@ effects recorded instead of sent; the judge billed as evaluation spend; an empty
 
 import pytest
 
-from engine.models import CostEntry, Run, RunPurpose
+from engine import runs
+from engine.models import CostEntry, Run, RunPurpose, WebhookDelivery
 from evals import eval_runs, sets
 from evals.models import EvalResult
 from evals.scorers import ScorerSpec
@@ -119,3 +120,21 @@ def test_an_empty_set_is_refused(triage, owner):
         eval_runs.start_eval_run(empty, triage, owner.user)
     assert refused.value.field == "eval_set_id"
     assert not Run.objects.filter(purpose=RunPurpose.EVALUATION).exists()
+
+
+def test_an_evaluation_run_escalates_silently_and_queues_no_completion_webhook(workspace, server):
+    workspace.http_allowlist = ["127.0.0.1"]
+    workspace.save(update_fields=["http_allowlist"])
+    graph = chain(node("start", "trigger"), node("upward", "escalate", reason="Too hard", webhook_url=server.url))
+    source = runs.RunSource(workspace_id=workspace.pk, graph=graph, callback_urls=(f"{server.url}/done",))
+    run = wait_for(runs.start_run(source, {}, runs.Options(is_test=True, purpose=RunPurpose.EVALUATION)))
+    assert run.status == "succeeded"
+    output = run.node_runs.get(node_id="upward").output
+    assert output["notified"] is False
+    assert output["would_send"] == {
+        "method": "POST",
+        "url": server.url,
+        "body": {"run_id": run.pk, "reason": "Too hard"},
+    }
+    assert not WebhookDelivery.objects.filter(run=run).exists()
+    assert server.requests() == []
