@@ -7,4 +7,5 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the "approval" node kind with the engine (the engine imports no app).
-        import approvals.nodes  # noqa: F401
+        import approvals.nodes
+        import approvals.tool_calls  # noqa: F401  (reviews the agent node's tool calls)

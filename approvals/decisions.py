@@ -19,6 +19,7 @@ from accounts.models import Membership
 from accounts.permissions import ROLE_ACTIONS, Action
 from approvals import live, signals
 from approvals.models import STATUS_FOR, ApprovalRequest, Decision, Status, Vote
+from approvals.tool_calls import ARGUMENTS, check_arguments
 from engine import runs
 from engine.event_types import LiveMessage
 from engine.models import NodeRun, NodeStatus
@@ -85,6 +86,10 @@ def clean(request: ApprovalRequest, choice: Choice) -> Choice:
         for name, spec in fields.items():
             if name in choice.values:
                 values[name] = typed(f"values.{name}", spec, choice.values[name])
+        if request.tool_key and ARGUMENTS in values:
+            problem = check_arguments(request, values[ARGUMENTS])
+            if problem is not None:
+                raise Invalid(f"values.{ARGUMENTS}", problem)
     return Choice(choice.decision, values, comment)
 
 

@@ -79,10 +79,16 @@ class ApprovalRequest(WorkspaceOwned):
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # An agent's tool call (approvals/tool_calls.py): its loop and step ("2.5"), blank for an approval node;
+    # `tool_schema` is the tool's argument schema, which edited arguments must match.
+    tool_key = models.CharField(max_length=64, blank=True, default="")
+    tool_schema = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="one_approval_per_node_run")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "node_id", "tool_key"], name="one_approval_per_node_run_call")
+        ]
         indexes = [
             # The inbox's first page: pending items of a workspace, oldest first or by deadline.
             models.Index(fields=["workspace", "status", "created_at"], name="approval_inbox_age"),

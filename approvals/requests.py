@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def open_request(ctx: NodeContext) -> ApprovalRequest:
     """The node's request, created on its first run; a redelivered node finds the same row."""
-    found = ApprovalRequest.objects.filter(run_id=ctx.run_id, node_id=ctx.node_id).first()
+    found = ApprovalRequest.objects.filter(run_id=ctx.run_id, node_id=ctx.node_id, tool_key="").first()
     if found is not None:
         return found
     p = ctx.params

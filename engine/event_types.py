@@ -38,6 +38,8 @@ class EventType(StrEnum):
     CHILD_STARTED = "child.started"
     CHILD_ENDED = "child.ended"
     BUDGET_ALERT = "budget.alert"
+    # An agent node recorded a step of its loop: a model turn, a tool call, an approval (docs/agents.md).
+    AGENT_STEP = "agent.step"
 
 
 class LiveMessage(StrEnum):

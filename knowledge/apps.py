@@ -7,6 +7,7 @@ class KnowledgeConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the "retrieve" and "knowledge_upsert" node kinds with the engine (the engine imports no app).
+        import knowledge.agent_tools
         import knowledge.nodes  # noqa: F401
         from accounts.signals import workspace_created
         from knowledge.demo import on_workspace_created

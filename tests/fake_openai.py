@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible server on 127.0.0.1: chat completions and embeddings with usage,
 adjustable latency (for all requests or per request), injected failures (429 with Retry-After,
-500, 400), streamed answers (server-sent chunks, word by word), recording every request."""
+500, 400), streamed answers (server-sent chunks, word by word), tool calls, recording every request."""
 
 import json
 import re
@@ -29,8 +29,16 @@ class Seen:
     at: float
 
 
+def tool_calls(*calls: tuple[str, dict[str, Any]], text: str = "") -> dict[str, Any]:
+    """An answer asking for tool calls: (name, arguments) each, in one turn (parallel calls when several)."""
+    return {"text": text, "tool_calls": [{"name": name, "arguments": arguments} for name, arguments in calls]}
+
+
 class FakeOpenAI:
     """Answers `answers` in order (then `default_answer`); `failures` are served before answers.
+
+    An answer is text, or `tool_calls(...)`: a message asking for those calls, with ids
+    `call_<request>_<n>` and finish_reason "tool_calls".
 
     `delays` are the latencies of the next requests, in order; then every request takes `latency_s`.
     With `gather` set, requests are held until that many are in flight at once (or 10 s pass):
@@ -48,7 +56,7 @@ class FakeOpenAI:
         self.tokens_in = tokens_in
         self.tokens_out = tokens_out
         self.default_answer = "Thanks for writing in. Here is what to do next."
-        self.answers: list[str] = []
+        self.answers: list[str | dict[str, Any]] = []
         self.failures: list[Failure] = []
         self.delays: list[float] = []
         self.json_schema_supported = True
@@ -150,13 +158,26 @@ class FakeOpenAI:
             return 200, {}, self._completion(body, content if content is not None else self.default_answer)
         return 404, {}, {"error": {"message": f"no route {path}"}}
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], content: str | dict[str, Any]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        finish = "stop"
+        if isinstance(content, dict):
+            calls = [
+                {
+                    "id": f"call_{len(self.seen)}_{number}",
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+                }
+                for number, call in enumerate(content["tool_calls"])
+            ]
+            message = {"role": "assistant", "content": content.get("text") or None, "tool_calls": calls}
+            finish = "tool_calls"
         return {
             "id": f"chatcmpl-{len(self.seen)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": {
                 "prompt_tokens": self.tokens_in,
                 "completion_tokens": self.tokens_out,

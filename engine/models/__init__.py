@@ -1,5 +1,6 @@
 """The engine's models: runs, costs and budgets, providers and budget spend, workspace secrets."""
 
+from engine.models.agent import AgentStep, StepKind, StepStatus
 from engine.models.costs import Budget, BudgetScope, CostDaily, CostEntry, ModelPrice
 from engine.models.providers import BudgetHold, BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
 from engine.models.runs import (
@@ -24,6 +25,7 @@ from engine.models.secrets import WorkspaceSecret
 
 __all__ = [
     "ENDED_RUN",
+    "AgentStep",
     "Budget",
     "BudgetHold",
     "BudgetScope",
@@ -47,6 +49,8 @@ __all__ = [
     "RunEvent",
     "RunPurpose",
     "RunStatus",
+    "StepKind",
+    "StepStatus",
     "TriggerKind",
     "WebhookDelivery",
     "WorkspaceSecret",

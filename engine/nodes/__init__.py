@@ -1,6 +1,7 @@
 """The engine's own node kinds; importing this package registers them."""
 
 from engine.nodes import (
+    agent,
     branching,
     classify,
     confidence_check,
@@ -16,6 +17,7 @@ from engine.nodes import (
 )
 
 __all__ = [
+    "agent",
     "branching",
     "classify",
     "confidence_check",

@@ -29,18 +29,33 @@ class Label:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asks to call: its id (echoed back with the result), name and raw JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """One chat completion. `schema` asks for JSON valid against it; `passages` and `labels` are
-    structured hints the built-in provider reads (remote models read them from the prompt text)."""
+    structured hints the built-in provider reads (remote models read them from the prompt text).
+
+    `tools` are function definitions ({name, description, parameters}) the model may call;
+    with tools, an assistant message may carry `tool_calls` and a `tool` message answers one.
+    """
 
     model: str
-    messages: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, Any], ...]
     temperature: float = 0.0
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     schema: dict[str, Any] | None = None
     passages: tuple[Passage, ...] = ()
     labels: tuple[Label, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | None = None
 
     def cache_material(self) -> dict[str, Any]:
         """Everything that changes the answer; the cache key is a hash of it."""
@@ -53,6 +68,8 @@ class ChatRequest:
             "schema": self.schema,
             "passages": [passage.__dict__ for passage in self.passages],
             "labels": [[label.name, label.description, list(label.examples)] for label in self.labels],
+            "tools": list(self.tools),
+            "tool_choice": self.tool_choice,
         }
 
 
@@ -74,6 +91,14 @@ class Completion:
     text: str
     data: Any = None
     exchanges: list[Exchange] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text for counting and logging: its content, or the tool calls it carries."""
+    content = message.get("content") or ""
+    calls = message.get("tool_calls")
+    return f"{content}\n{calls}" if calls else str(content)
 
 
 class Unavailable(NodeError):

@@ -12,8 +12,18 @@ import time
 from typing import Any
 
 from engine.providers import structured, tokens, vectors
-from engine.providers.base import SOURCES_HEADER, ChatRequest, Completion, Exchange, OnText, Passage
+from engine.providers.base import (
+    SOURCES_HEADER,
+    ChatRequest,
+    Completion,
+    Exchange,
+    OnText,
+    Passage,
+    ToolCall,
+    message_text,
+)
 from engine.providers.similarity import Index, classify
+from engine.providers.tool_use import offline_turn
 
 NAME = "builtin"
 KIND = "builtin"
@@ -34,8 +44,13 @@ class BuiltinProvider:
     def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
         started = time.monotonic()
         query = _last_user_message(request)
-        if request.labels:
-            data: Any = classify(query, list(request.labels))
+        calls: list[ToolCall] = []
+        data: Any
+        if request.tools:
+            turn = offline_turn(request, compose)
+            data, text, calls = turn.data, turn.text, turn.calls
+        elif request.labels:
+            data = classify(query, list(request.labels))
             text = json.dumps(data)
         elif request.schema is not None:
             data = structured.fill(request.schema, query, request.passages)
@@ -48,14 +63,15 @@ class BuiltinProvider:
         if on_text is not None and data is None:
             for piece in PIECE.findall(text):
                 on_text(piece)
-        prompt = "\n".join(message["content"] for message in request.messages)
+        prompt = "\n".join(message_text(message) for message in request.messages)
+        text_out = json.dumps([call.__dict__ for call in calls]) if calls else text
         exchange = Exchange(
             tokens_in=tokens.count(prompt),
-            tokens_out=tokens.count(text),
+            tokens_out=tokens.count(text_out),
             latency_ms=int((time.monotonic() - started) * 1000),
-            raw=text,
+            raw=text_out,
         )
-        return Completion(text=text, data=data, exchanges=[exchange])
+        return Completion(text=text, data=data, exchanges=[exchange], tool_calls=calls)
 
     def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
         return [vectors.hashed(text) for text in texts], tokens.count_all(texts)
@@ -64,7 +80,7 @@ class BuiltinProvider:
 def _last_user_message(request: ChatRequest) -> str:
     for message in reversed(request.messages):
         if message["role"] == "user":
-            return message["content"].split(SOURCES_HEADER, 1)[0]
+            return str(message["content"]).split(SOURCES_HEADER, 1)[0]
     return ""
 
 

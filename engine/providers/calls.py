@@ -26,7 +26,7 @@ from engine.connection_release import release_connection
 from engine.errors import NodeError
 from engine.models import CachedCompletion, CostEntry, ModelPrice
 from engine.providers import builtin, resolve, structured, tokens
-from engine.providers.base import ChatRequest, Completion, Exchange, Provider, Unavailable
+from engine.providers.base import ChatRequest, Completion, Exchange, Provider, ToolCall, Unavailable, message_text
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
 from engine.transient import persist
@@ -194,7 +194,7 @@ class ModelCalls:
                 "provider": provider.name,
                 "provider_kind": provider.kind,
                 "model": request.model,
-                "prompt": [dict(m, content=m["content"][:LOGGED_CHARS]) for m in request.messages],
+                "prompt": [dict(m, content=message_text(m)[:LOGGED_CHARS]) for m in request.messages],
                 "response": exchange.raw[:LOGGED_CHARS],
                 "tokens_in": call.tokens_in,
                 "tokens_out": call.tokens_out,
@@ -232,7 +232,8 @@ def _estimate(price: ModelPrice | None, request: ChatRequest) -> Decimal:
     structured answer the schema and one repair call as well."""
     if price is None:
         return Decimal(0)
-    prompt = sum(tokens.count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    prompt = sum(tokens.count(message_text(m)) + MESSAGE_OVERHEAD_TOKENS for m in request.messages)
+    prompt += tokens.count(json.dumps(request.tools)) if request.tools else 0
     answer = request.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
     if request.schema is None:
         return costs.cost_of(price, prompt, answer)
@@ -247,7 +248,8 @@ def _cached(workspace_id: int, key: str) -> Completion | None:
         return None
     stored = row.response
     exchanges = [Exchange(**exchange) for exchange in stored["exchanges"]]
-    return Completion(text=stored["text"], data=stored["data"], exchanges=exchanges)
+    calls = [ToolCall(**call) for call in stored.get("tool_calls", [])]
+    return Completion(text=stored["text"], data=stored["data"], exchanges=exchanges, tool_calls=calls)
 
 
 def _store(workspace_id: int, key: str, completion: Completion, ttl_s: int) -> None:
@@ -255,6 +257,7 @@ def _store(workspace_id: int, key: str, completion: Completion, ttl_s: int) -> N
         "text": completion.text,
         "data": completion.data,
         "exchanges": [exchange.__dict__ for exchange in completion.exchanges],
+        "tool_calls": [call.__dict__ for call in completion.tool_calls],
     }
     CachedCompletion.objects.update_or_create(
         workspace_id=workspace_id,

@@ -21,7 +21,7 @@ from openai.types import CompletionUsage
 from engine.errors import NodeError, NonRetryableError
 from engine.guarded_transport import guarded_client
 from engine.providers import structured, tokens
-from engine.providers.base import ChatRequest, Completion, Exchange, OnText, Unavailable
+from engine.providers.base import ChatRequest, Completion, Exchange, OnText, ToolCall, Unavailable, message_text
 
 KIND = "openai_compatible"
 # How much of a server's error message a node error repeats.
@@ -76,6 +76,8 @@ class OpenAICompatibleProvider:
 
     def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
         messages = [dict(message) for message in request.messages]
+        if request.tools:
+            return self._with_tools(request, messages, timeout_s)
         if request.schema is None:
             exchange, text = self._complete(request, messages, None, timeout_s, on_text)
             return Completion(text=text, exchanges=[exchange])
@@ -106,6 +108,40 @@ class OpenAICompatibleProvider:
             return Completion(text=text, data=structured.parse(text, request.schema), exchanges=exchanges)
         except structured.SchemaMismatch as mismatch:
             raise SchemaFailure(str(mismatch), exchanges) from None
+
+    def _with_tools(self, request: ChatRequest, messages: list[dict[str, Any]], timeout_s: float) -> Completion:
+        """One turn of a tool-using conversation: the answer's text and the calls it asks for (never streamed).
+
+        An agent's answer schema is asked for in its instructions, not as response_format: a
+        turn that calls tools has no final answer to shape.
+        """
+        options: dict[str, Any] = {"temperature": request.temperature, "tools": [_function(t) for t in request.tools]}
+        if request.max_tokens:
+            options["max_tokens"] = request.max_tokens
+        if request.tool_choice:
+            options["tool_choice"] = request.tool_choice
+        started = time.monotonic()
+        with _translated_errors(self.name):
+            response = self.client.chat.completions.create(
+                model=request.model,
+                messages=messages,  # type: ignore[arg-type]
+                timeout=min(timeout_s, self._timeout_s),
+                **options,
+            )
+        latency_ms = int((time.monotonic() - started) * 1000)
+        message = response.choices[0].message if response.choices else None
+        text = (message.content or "") if message else ""
+        calls = [
+            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+            for call in (message.tool_calls or [] if message else [])
+            if call.type == "function"
+        ]
+        raw = json.dumps({"content": text, "tool_calls": [call.__dict__ for call in calls]}) if calls else text
+        usage = response.usage
+        tokens_in = usage.prompt_tokens if usage else tokens.count("\n".join(message_text(m) for m in messages))
+        tokens_out = usage.completion_tokens if usage else tokens.count(raw)
+        exchange = Exchange(tokens_in=tokens_in, tokens_out=tokens_out, latency_ms=latency_ms, raw=raw)
+        return Completion(text=text, exchanges=[exchange], tool_calls=calls)
 
     def _complete(
         self,
@@ -189,6 +225,10 @@ class SchemaFailure(NodeError):
     def __init__(self, message: str, exchanges: list[Exchange]) -> None:
         super().__init__(f"The model's answer did not match the schema after a repair attempt: {message}")
         self.exchanges = exchanges
+
+
+def _function(tool: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function", "function": tool}
 
 
 def _with_schema_instruction(messages: list[dict[str, str]], schema: dict[str, Any]) -> list[dict[str, str]]:

@@ -25,6 +25,7 @@ export const EventType = {
   CHILD_STARTED: "child.started",
   CHILD_ENDED: "child.ended",
   BUDGET_ALERT: "budget.alert",
+  AGENT_STEP: "agent.step",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
