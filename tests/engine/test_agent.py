@@ -1,13 +1,15 @@
 """The agent node in-process: tool calls through the OpenAI SDK against the fake server, recorded steps, guards."""
 
 import json
+from decimal import Decimal
 
 import pytest
 
-from engine.models import AgentStep, CostEntry, RunEvent
+from engine.models import AgentStep, BudgetScope, CostEntry, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
+from tests.factories import BudgetFactory
 from tests.fake_openai import tool_calls
 from tests.fakes import Reply
 
@@ -91,3 +93,80 @@ def test_it_calls_two_tools_side_by_side_then_answers(workspace, server, fake):
     assert CostEntry.objects.filter(run=run).count() == 2
     assert output["input_tokens"] == 2000
     assert output["output_tokens"] == 1000
+
+
+def test_it_stops_at_max_turns_with_a_clear_error(workspace, server, fake):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": str(n)})) for n in range(5)]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(lookup(server), max_turns=2)), {"body": "Where?"}))
+    assert run.status == "failed"
+    error = node_run(run, "agent").error
+    assert error["code"] == "max_turns"
+    assert "2 turns" in error["message"]
+    assert len(fake.chat_requests()) == 2
+    assert len(server.requests()) == 1, "the last turn's calls are not made once no turn is left to read them"
+
+
+def test_it_leaves_by_the_error_handle_at_max_tool_calls(workspace, server, fake):
+    fake.answers = [tool_calls(*[("lookup_order", {"order_id": str(n)}) for n in range(3)])]
+    graph = chain(TRIGGER, agent(lookup(server), max_tool_calls=2, error_handle=True))
+    run = wait_for(start(workspace, graph, {"body": "Where?"}))
+    assert run.status == "succeeded"
+    output = node_run(run, "agent")
+    assert output.handle == "error"
+    assert output.output["error"]["code"] == "max_tool_calls"
+    assert server.requests() == []
+
+
+def test_a_budget_stops_the_loop_between_turns(workspace, server, fake):
+    BudgetFactory(workspace=workspace, name="Per run", scope=BudgetScope.RUN, limit=Decimal("0.01"))
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "7"})), "Shipped."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(lookup(server))), {"body": "Where?"}))
+    assert run.status == "failed"
+    assert node_run(run, "agent").error["code"] == "budget_exceeded"
+    assert len(fake.chat_requests()) == 1
+    assert CostEntry.objects.filter(run=run).count() == 1
+    kinds = list(AgentStep.objects.filter(run=run).order_by("seq").values_list("kind", flat=True))
+    assert kinds == ["model", "tool"]
+
+
+def test_unknown_tools_and_bad_arguments_go_back_to_the_model(workspace, server, fake):
+    fake.answers = [
+        tool_calls(("delete_everything", {}), ("lookup_order", {"order": 1}), ("lookup_order", {"order_id": "9"})),
+        "Sorry.",
+    ]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(lookup(server))), {"body": "Where?"}))
+    assert run.status == "succeeded", run.error
+    results = [json.loads(m["content"]) for m in fake.chat_requests()[1].body["messages"] if m["role"] == "tool"]
+    assert "There is no tool 'delete_everything'" in results[0]["error"]
+    assert "'order_id' is a required property" in results[1]["error"]
+    assert results[2]["status"] == 200
+    assert [r.path for r in server.requests()] == ["/orders/9"]
+    statuses = [call["status"] for call in node_run(run, "agent").output["tool_calls"]]
+    assert statuses == ["error", "error", "ok"]
+
+
+def test_a_long_tool_result_is_cut_before_the_model_reads_it(workspace, server, fake):
+    server.default = Reply(body={"text": "x" * 5000})
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "1"})), "Done."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(lookup(server), max_result_chars=300)), {"body": "?"}))
+    assert run.status == "succeeded", run.error
+    seen = fake.chat_requests()[1].body["messages"][-1]["content"]
+    assert len(seen) < 400
+    assert "more characters]" in seen
+
+
+def test_an_agent_without_tools_answers_in_one_turn(workspace, fake):
+    fake.answers = ["Hello."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent()), {"body": "Hi"}))
+    assert run.status == "succeeded", run.error
+    assert node_run(run, "agent").output["text"] == "Hello."
+    assert "tools" not in fake.chat_requests()[0].body
+
+
+def test_it_answers_json_valid_against_its_schema(workspace, fake):
+    schema = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}
+    fake.answers = ['{"answer": 1}', '{"reply": "Hi"}']
+    run = wait_for(start(workspace, chain(TRIGGER, agent(output_schema=schema)), {"body": "Hi"}))
+    assert run.status == "succeeded", run.error
+    assert node_run(run, "agent").output["data"] == {"reply": "Hi"}
+    assert "invalid" in fake.chat_requests()[1].body["messages"][-1]["content"]

@@ -1,0 +1,107 @@
+"""An agent's tool call that requires approval: the inbox item, approve, edit (checked against the schema), reject."""
+
+import json
+
+import pytest
+
+from approvals.models import ApprovalRequest
+from engine.models import AgentStep
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import history, start, wait_for
+from tests.engine.running import node as node_run
+from tests.eventually import eventually
+from tests.fake_openai import tool_calls
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
+
+REFUND = {
+    "type": "object",
+    "properties": {"order_id": {"type": "string"}, "amount": {"type": "integer", "minimum": 1}},
+    "required": ["order_id", "amount"],
+}
+
+
+def refund_agent(server):
+    tool = {
+        "name": "refund_order",
+        "description": "Refunds part of an order",
+        "kind": "http",
+        "method": "POST",
+        "url": server.url + "/refunds",
+        "body": {"order": "{{ args.order_id }}", "amount": "{{ args.amount }}"},
+        "parameters": REFUND,
+        "requires_approval": True,
+    }
+    return node("agent", "agent", provider="fake", model="gpt-test", message="{{ input.body }}", tools=[tool])
+
+
+def proposed(fake, server, workspace, arguments):
+    fake.answers = [tool_calls(("refund_order", arguments), text="The customer was charged twice."), "Done."]
+    run = start(workspace, chain(TRIGGER, refund_agent(server)), {"body": "Refund <b>order</b> 1042"})
+    approval = eventually(lambda: ApprovalRequest.objects.filter(run=run, node_id="agent").first())
+    assert wait_for(run, {"waiting"}).status == "waiting"
+    return run, approval
+
+
+def decide(login_as, member, approval, **body):
+    return login_as(member).post_json(f"/api/v1/approvals/{approval.pk}/decide", body)
+
+
+def test_it_asks_before_the_call_and_makes_it_once_approved(owner, login_as, workspace, fake, server):
+    run, approval = proposed(fake, server, workspace, {"order_id": "1042", "amount": 20})
+    assert approval.title == "Tool call: refund_order"
+    assert approval.tool_key == "1.1"
+    assert server.requests("/refunds") == []
+    page = login_as(owner).get(f"/inbox/{approval.pk}/").content.decode()
+    assert "refund_order" in page
+    assert "The customer was charged twice." in page
+
+    assert decide(login_as, owner, approval, decision="approve").status_code == 200
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    assert [request.json() for request in server.requests("/refunds")] == [{"order": "1042", "amount": 20}]
+    assert history(run, "agent") == ["pending", "running", "waiting", "running", "succeeded"]
+    steps = AgentStep.objects.filter(run=run).order_by("seq", "kind")
+    assert [(s.seq, s.kind, s.status) for s in steps] == [
+        (0, "model", "ok"),
+        (1, "approval", "approved"),
+        (1, "tool", "ok"),
+        (2, "model", "ok"),
+    ]
+    assert fake.chat_requests()[0].body["messages"][-1]["content"] == "Refund <b>order</b> 1042"
+
+
+def test_it_makes_the_call_with_the_reviewers_arguments(owner, login_as, workspace, fake, server):
+    run, approval = proposed(fake, server, workspace, {"order_id": "1042", "amount": 20})
+
+    refused = decide(login_as, owner, approval, decision="edit_and_approve", values={"arguments": '{"amount": "x"}'})
+    assert refused.status_code == 422
+    assert "values.arguments" in refused.content.decode()
+    edited = json.dumps({"order_id": "1042", "amount": 5})
+    assert (
+        decide(login_as, owner, approval, decision="edit_and_approve", values={"arguments": edited}).status_code == 200
+    )
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    assert [request.json() for request in server.requests("/refunds")] == [{"order": "1042", "amount": 5}]
+    call = node_run(run, "agent").output["tool_calls"][0]
+    assert call["arguments"] == {"order_id": "1042", "amount": 5}
+    assert AgentStep.objects.get(run=run, kind="approval").status == "edited"
+
+
+def test_a_rejection_is_the_tools_result_for_the_model(owner, login_as, workspace, fake, server):
+    run, approval = proposed(fake, server, workspace, {"order_id": "1042", "amount": 20})
+
+    assert (
+        decide(login_as, owner, approval, decision="reject", comment="Refunds over 10 need a manager").status_code
+        == 200
+    )
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    assert server.requests("/refunds") == []
+    result = json.loads(fake.chat_requests()[1].body["messages"][-1]["content"])
+    assert result == {"rejected": True, "message": "Refunds over 10 need a manager"}
+    assert node_run(run, "agent").output["tool_calls"][0]["status"] == "rejected"
