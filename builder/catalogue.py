@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder import demo
+from builder import agent_demo, demo
 from builder.models import empty_graph
 
 
@@ -37,6 +37,14 @@ TEMPLATES: dict[str, Template] = {
             "Logic only: draft a reply, or send urgent and refund tickets to a person for review.",
             lambda: copy.deepcopy(demo.TICKET_ROUTING),
             demo.SAMPLE_TICKET,
+        ),
+        Template(
+            "support-agent",
+            "Support agent",
+            "An agent answers a ticket with help-centre search and an order lookup; refunds wait for a "
+            "person's approval. Runs offline on the built-in model's tool-use mode.",
+            agent_demo.support_agent,
+            agent_demo.SAMPLE_AGENT_TICKET,
         ),
     )
 }

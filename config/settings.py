@@ -294,6 +294,8 @@ PROMETHEUS_MULTIPROC_DIR = env.text("PROMETHEUS_MULTIPROC_DIR")
 # The run page links to the trace of the request that started a run, e.g.
 # https://jaeger.example.com/trace/{trace_id} (docs/observability.md).
 TRACE_URL_TEMPLATE = env.text("TRACE_URL_TEMPLATE")
+# The demo shop (builder/demo_shop.py) as the "Support agent" template's HTTP tools reach it: this server itself.
+DEMO_SHOP_URL = env.text("DEMO_SHOP_URL", f"http://127.0.0.1:{env.text('PORT', '8000')}/demo/shop")
 if TRACE_URL_TEMPLATE and "{trace_id}" not in TRACE_URL_TEMPLATE:
     raise ImproperlyConfigured(f"TRACE_URL_TEMPLATE={TRACE_URL_TEMPLATE!r} must contain {{trace_id}}")
 if PROMETHEUS_MULTIPROC_DIR:

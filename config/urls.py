@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from builder import demo_shop
 from config.api import api
 from config.health import healthz, readyz
 from config.metrics import metrics
@@ -25,4 +26,6 @@ urlpatterns = [
     path("", include("monitoring.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("demo/shop/orders/<str:order_id>", demo_shop.order, name="demo-shop-order"),
+    path("demo/shop/refunds", demo_shop.refund, name="demo-shop-refund"),
 ]

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Membership, Role, Workspace
+from builder.agent_demo import SAMPLE_AGENT_TICKET, shop_allowlist_entry, support_agent
 from builder.demo import SAMPLE_TICKET, TICKET_ROUTING
 from builder.item_templates import add_classify_documents, add_index_documents
 from builder.models import Workflow
@@ -63,11 +64,30 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
         seed_help_centre(workspace)
         self.seed_workflow(workspace)
+        self.seed_agent(workspace)
         triage = add_support_triage(workspace)
         add_classify_documents(workspace)
         add_index_documents(workspace)
         add_sample_tickets(workspace, triage)
         return created
+
+    def seed_agent(self, workspace: Workspace) -> None:
+        """The "Support agent" template, published, with the demo shop on the workspace's allowlist."""
+        entry = shop_allowlist_entry()
+        if entry not in workspace.http_allowlist:
+            workspace.http_allowlist = [*workspace.http_allowlist, entry]
+            workspace.save(update_fields=["http_allowlist"])
+        workflow, made = Workflow.objects.get_or_create(
+            workspace=workspace,
+            name="Support agent",
+            defaults={
+                "draft": support_agent(),
+                "sample_input": SAMPLE_AGENT_TICKET,
+                "description": "An agent with help-centre search, an order lookup and refunds a person approves.",
+            },
+        )
+        if made:
+            publish_version(workflow, "Demo: the support agent template", by=None)
 
     def seed_workflow(self, workspace: Workspace) -> None:
         workflow, made = Workflow.objects.get_or_create(
