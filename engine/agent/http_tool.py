@@ -57,10 +57,6 @@ class HttpTool(ToolKind):
     Fields = HttpFields
 
     @classmethod
-    def side_effect(cls, fields: HttpFields) -> bool:
-        return fields.method in WRITE_METHODS
-
-    @classmethod
     def call(cls, call: ToolCall) -> Any:
         fields: HttpFields = call.fields
         ctx = call.ctx

@@ -41,9 +41,10 @@ class ToolCall:
 
 
 class ToolKind:
-    """A kind of tool: its fields, whether a call is a side effect, and how it is carried out.
+    """A kind of tool: its fields, its argument schema, and how a call is carried out.
 
     `call` returns JSON for the model or raises ToolFailed (its message goes back to the model).
+    A call with a side effect goes through the effect ledger: `call.ctx.once(call.key, work)`.
     A kind with `child_runs` runs as a child run instead: `plan` says what to start, `gather`
     reads the finished child's result.
     """
@@ -51,10 +52,6 @@ class ToolKind:
     kind: ClassVar[str]
     Fields: ClassVar[type[BaseModel]] = NoFields
     child_runs: ClassVar[bool] = False
-
-    @classmethod
-    def side_effect(cls, fields: Any) -> bool:
-        return False
 
     @classmethod
     def argument_schema(cls, spec: "ToolSpec", fields: Any, workspace_id: int) -> dict[str, Any]:

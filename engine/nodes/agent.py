@@ -57,6 +57,8 @@ class Agent(ModelNode):
     label = "Agent"
     description = "A model that calls tools (knowledge search, HTTP, workflows) until it can answer."
     Params = AgentParams
+    # Its tools may write (their writes go through the ledger); its result is never cached.
+    side_effect = True
     # Tools' templates are filled from the model's arguments at call time, not from the run.
     literal_params = frozenset({"tools", "output_schema", "approval"})
 

@@ -4,7 +4,8 @@ from io import StringIO
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from accounts.models import Membership
+from accounts.models import Membership, Workspace
+from builder.agent_demo import shop_allowlist_entry
 from builder.models import Workflow
 from engine.graph import validate
 
@@ -45,7 +46,10 @@ def test_it_is_idempotent_and_prints_the_same_logins_again(db, settings, tmp_pat
         "Classify documents",
         "Index a document",
         "Index documents",
+        "Support agent",
         "Support triage",
         "Ticket routing",
     ]
     assert Workflow.objects.get(workspace__slug="demo", name="Support triage").versions.count() == 1
+    # The support agent's HTTP tools reach the demo shop on this server: allowlisted once.
+    assert Workspace.objects.get(slug="demo").http_allowlist == [shop_allowlist_entry()]

@@ -2,20 +2,21 @@
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from engine.models import AgentStep, BudgetScope, CostEntry, RunEvent
+from engine.models import AgentStep, BudgetScope, CostEntry, Run, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
-from tests.engine.running import start, wait_for
-from tests.factories import BudgetFactory
+from tests.factories import BudgetFactory, WorkflowFactory, WorkflowVersionFactory
 from tests.fake_openai import tool_calls
 from tests.fakes import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
 
-ORDER_SCHEMA = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+ORDER_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
 
 
 def lookup(server, **fields):
@@ -170,3 +171,22 @@ def test_it_answers_json_valid_against_its_schema(workspace, fake):
     assert run.status == "succeeded", run.error
     assert node_run(run, "agent").output["data"] == {"reply": "Hi"}
     assert "invalid" in fake.chat_requests()[1].body["messages"][-1]["content"]
+
+
+def test_a_workflow_tool_runs_as_a_child_run_while_the_agent_waits(workspace, fake):
+    schema = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    child_graph = chain(
+        node("start", "trigger", input_schema=schema),
+        node("shout", "transform", fields={"order": "{{ input.order_id | upper }}"}),
+    )
+    child = WorkflowFactory(workspace=workspace, name="Check order", draft=child_graph)
+    WorkflowVersionFactory(workflow=child, graph=child_graph, number=1)
+    tool = {"name": "check_order", "description": "Checks an order", "kind": "workflow", "workflow_id": child.pk}
+    fake.answers = [tool_calls(("check_order", {"order_id": "ab"})), "Checked."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(tool)), {"body": "Check ab"}))
+    assert run.status == "succeeded", run.error
+    assert fake.chat_requests()[0].body["tools"][0]["function"]["parameters"] == schema
+    call = node_run(run, "agent").output["tool_calls"][0]
+    assert call["result"] == {"order": "AB"}
+    assert history(run, "agent") == ["pending", "running", "waiting", "running", "succeeded"]
+    assert Run.objects.filter(parent_run=run, parent_node_id="agent").count() == 1

@@ -14,6 +14,8 @@ MOVES_NO_STATUS = {
     EventType.CHILDREN_OPENED,
     EventType.CHILD_STARTED,
     EventType.CHILD_ENDED,
+    # An agent node's step: the node stays running (docs/agents.md).
+    EventType.AGENT_STEP,
 }
 
 
