@@ -92,11 +92,14 @@ def _names_by_call(request: ChatRequest) -> dict[str, str]:
 
 
 def _passages(content: str) -> list[Passage]:
-    """The passages of a knowledge tool's result ({passages: [{text, score, title, source}]}), else none."""
+    """The passages of a tool's result ({passages: [{text, score, title, source}]}, or an HTTP tool's
+    {status, body: {passages: …}}), else none."""
     try:
         result = json.loads(content)
     except ValueError:
         return []
+    if isinstance(result, dict) and isinstance(result.get("body"), dict):
+        result = result["body"]
     found = result.get("passages") if isinstance(result, dict) else None
     if not isinstance(found, list):
         return []

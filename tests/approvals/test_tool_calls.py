@@ -36,7 +36,7 @@ def refund_agent(server):
 
 
 def proposed(fake, server, workspace, arguments):
-    fake.answers = [tool_calls(("refund_order", arguments), text="The customer was charged twice."), "Done."]
+    fake.answers = [tool_calls(("refund_order", arguments), text="Charged <i>twice</i>."), "Done."]
     run = start(workspace, chain(TRIGGER, refund_agent(server)), {"body": "Refund <b>order</b> 1042"})
     approval = eventually(lambda: ApprovalRequest.objects.filter(run=run, node_id="agent").first())
     assert wait_for(run, {"waiting"}).status == "waiting"
@@ -54,7 +54,9 @@ def test_it_asks_before_the_call_and_makes_it_once_approved(owner, login_as, wor
     assert server.requests("/refunds") == []
     page = login_as(owner).get(f"/inbox/{approval.pk}/").content.decode()
     assert "refund_order" in page
-    assert "The customer was charged twice." in page
+    assert "Charged &lt;i&gt;twice&lt;/i&gt;." in page, "the model's text is escaped"
+    assert "<i>twice</i>" not in page
+    assert "&quot;amount&quot;: 20" in page, "the arguments are shown, escaped, to edit"
 
     assert decide(login_as, owner, approval, decision="approve").status_code == 200
 
