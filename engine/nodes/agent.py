@@ -30,7 +30,9 @@ class AgentParams(ModelParams):
     _schema = field_validator("output_schema")(valid_schema)
 
     @model_validator(mode="after")
-    def _distinct_names(self) -> "AgentParams":
+    def _tools_consistent(self) -> "AgentParams":
+        if self.tool_choice == "required" and not self.tools:
+            raise ValueError("tool_choice 'required' needs at least one tool")
         names = [tool.name for tool in self.tools]
         for index, name in enumerate(names):
             if name in names[:index]:

@@ -86,6 +86,7 @@ def test_it_calls_two_tools_side_by_side_then_answers(workspace, server, fake):
     second = fake.chat_requests()[1].body
     assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool", "tool"]
     assert {t["function"]["name"] for t in second["tools"]} == {"lookup_order", "add_note"}
+    assert second["tool_choice"] == "auto"
     assert second["messages"][3]["tool_call_id"] == "call_1_0"
     steps = list(AgentStep.objects.filter(run=run).order_by("seq").values_list("seq", "kind", "status"))
     assert steps == [(0, "model", "ok"), (1, "tool", "ok"), (2, "tool", "ok"), (3, "model", "ok")]

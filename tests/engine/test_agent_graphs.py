@@ -1,5 +1,7 @@
 """Graph validation of agent nodes: tool kinds, tool schemas and names are refused with their path."""
 
+import pytest
+
 from engine.graph import validate
 from tests.engine.graphs import TRIGGER, chain, node
 
@@ -34,3 +36,19 @@ def test_it_refuses_two_tools_with_one_name():
     tool = {"name": "x", "kind": "http", "url": "https://example.com/{{ args.id }}"}
     found = [(p.path, p.message) for p in validate(graph_with(tool, tool))]
     assert found == [("nodes.1.params", "Value error, tools.1.name: another tool is already called 'x'")]
+
+
+def test_it_refuses_tool_choice_required_without_tools():
+    graph = chain(TRIGGER, node("agent", "agent", message="hi", tool_choice="required"))
+    assert [(p.path, p.code) for p in validate(graph)] == [("nodes.1.params", "bad_params")]
+
+
+@pytest.mark.django_db
+def test_it_names_a_knowledge_base_or_workflow_the_workspace_lacks(workspace):
+    search = {"name": "search", "kind": "knowledge", "knowledge_base": "Nowhere"}
+    call = {"name": "call", "kind": "workflow", "workflow_id": 999999}
+    found = [(p.path, p.code) for p in validate(graph_with(search, call), workspace_id=workspace.pk)]
+    assert found == [
+        ("nodes.1.params.tools.0.knowledge_base", "not_in_workspace"),
+        ("nodes.1.params.tools.1.workflow_id", "not_in_workspace"),
+    ]
