@@ -1,4 +1,4 @@
-"""An httpx transport that puts SDK clients (model providers) behind the outbound guard.
+"""httpx transports that put SDK clients (model providers, MCP servers) behind the outbound guard.
 
 The openai SDK opens its own connections, with httpx2 (httpx's successor, same API); given
 this transport, every request it sends is checked by engine/outbound.py first (scheme, port,
@@ -7,8 +7,9 @@ so a second DNS answer cannot redirect it. The client around it must not follow 
 (`guarded_client`): a redirect would carry the API key to wherever the server points.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
+import anyio
 import httpx2
 
 from engine import outbound
@@ -94,4 +95,83 @@ def guarded_client(allowlist: Sequence[str], timeout_s: float) -> httpx2.Client:
     """A client for an SDK: the guarded transport, no redirects followed, no proxy variables read."""
     return httpx2.Client(
         transport=GuardedTransport(allowlist), follow_redirects=False, trust_env=False, timeout=timeout_s
+    )
+
+
+class _AsyncCappedStream(httpx2.AsyncByteStream):
+    """The body as it arrives, cut off with an error once it passes `limit` bytes."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, host: str, limit: int) -> None:
+        self._inner = inner
+        self._host = host
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:
+            size += len(chunk)
+            if size > self._limit:
+                raise ResponseTooLarge(f"{self._host} sent more than {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class AsyncGuardedTransport(httpx2.AsyncBaseTransport):
+    """GuardedTransport for async SDK clients (the MCP SDK's): the same checks, the same pinning."""
+
+    def __init__(self, allowlist: Sequence[str], max_bytes: int = MAX_RESPONSE_BYTES) -> None:
+        self._rules = outbound.parse_allowlist(allowlist)
+        self._max_bytes = max_bytes
+        self._inner = httpx2.AsyncHTTPTransport(verify=outbound.default_tls(), trust_env=False)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        # The check resolves the host, which blocks: on a thread, so the event loop keeps serving.
+        target = await anyio.to_thread.run_sync(outbound.checked_destination, str(request.url), self._rules)
+        request.headers["Accept-Encoding"] = "identity"
+        request.headers["Host"] = target.host_header()
+        request.extensions = {**request.extensions, "sni_hostname": target.host}
+        for index, address in enumerate(target.addresses):
+            request.url = httpx2.URL(target.pinned_url(address))
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx2.ConnectError:
+                if index + 1 < len(target.addresses):
+                    continue
+                raise
+            return await self._capped(response, target.host)
+        raise AssertionError("a resolved host always has an address")
+
+    async def _capped(self, response: httpx2.Response, host: str) -> httpx2.Response:
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in {"", "identity"}:
+            await response.aclose()
+            raise NonRetryableError(f"{host} sent a {encoding}-compressed answer", code="bad_response")
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self._max_bytes:
+            await response.aclose()
+            raise ResponseTooLarge(f"{host} sent more than {self._max_bytes} bytes")
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_AsyncCappedStream(response.stream, host, self._max_bytes),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def guarded_async_client(
+    allowlist: Sequence[str], timeout_s: float, headers: dict[str, str], max_bytes: int = MAX_RESPONSE_BYTES
+) -> httpx2.AsyncClient:
+    """An async client for an SDK: the guarded transport, no redirects followed, no proxy variables read."""
+    return httpx2.AsyncClient(
+        transport=AsyncGuardedTransport(allowlist, max_bytes),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=timeout_s,
+        headers=headers,
     )

@@ -1,7 +1,8 @@
-"""The engine's models: runs, costs and budgets, providers and budget spend, workspace secrets."""
+"""The engine's models: runs, costs and budgets, providers and budget spend, workspace secrets, MCP servers."""
 
 from engine.models.agent import AgentStep, StepKind, StepStatus
 from engine.models.costs import Budget, BudgetScope, CostDaily, CostEntry, ModelPrice
+from engine.models.mcp import McpServer
 from engine.models.providers import BudgetHold, BudgetSpend, CachedCompletion, ProviderConfig, ProviderKind
 from engine.models.runs import (
     ENDED_RUN,
@@ -40,6 +41,7 @@ __all__ = [
     "DeliveryStatus",
     "Effect",
     "EffectStatus",
+    "McpServer",
     "ModelPrice",
     "NodeRun",
     "NodeStatus",
