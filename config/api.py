@@ -38,6 +38,7 @@ from engine.runs import RunRejected
 from evals.api import router as evals_router
 from evals.scorers import ScorerInvalid
 from evals.sets import EvalSetInvalid
+from integrations.mcp_api import router as mcp_server_router
 from integrations.provider_api import router as provider_router
 from integrations.secret_api import router as secret_router
 from knowledge.api import router as knowledge_router
@@ -219,6 +220,7 @@ api.add_router("/", designer_router)
 api.add_router("/", runs_router)
 api.add_router("/", provider_router)
 api.add_router("/", secret_router)
+api.add_router("/", mcp_server_router)
 api.add_router("/", approvals_router)
 api.add_router("/", costs_router)
 api.add_router("/", knowledge_router)

@@ -167,7 +167,7 @@ def _describe(connection: Connection, error: Exception, timeout_s: float | None)
             if isinstance(cause, httpx2.ConnectError):
                 return f"{where} could not be reached at {connection.url}"
             if isinstance(cause, MCPError):
-                return f"{where} answered with an error: {cause.error.message}"
+                return f"{where} answered with an error: {_short(cause.error.message)}"
             if isinstance(cause, httpx2.HTTPStatusError):
                 return f"{where} answered HTTP {cause.response.status_code}"
             cause = cause.__cause__
@@ -175,6 +175,6 @@ def _describe(connection: Connection, error: Exception, timeout_s: float | None)
     return f"{where} gave an answer that is not MCP ({type(leaves[0]).__name__}: {_short(leaves[0])})"
 
 
-def _short(error: BaseException) -> str:
-    text = str(error)
+def _short(error: BaseException | str) -> str:
+    text = (str(error).splitlines() or [""])[0]
     return text if len(text) <= 300 else text[:300] + "…"

@@ -110,3 +110,42 @@ class RotateForm(forms.Form):
         label="New value",
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
+
+
+class McpServerForm(forms.Form):
+    """An MCP server; the headers field is write-only: blank keeps the stored headers."""
+
+    name = forms.SlugField(max_length=100, help_text="How agent tools name it, e.g. orders")
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", label="URL", help_text="Its streamable HTTP endpoint, e.g. https://mcp.example.com/mcp"
+    )
+    timeout_s = forms.IntegerField(min_value=1, max_value=300, initial=30, label="Time limit (seconds)")
+    headers = forms.CharField(
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=(
+            "One per line as Name: value, e.g. Authorization: Bearer …. Stored encrypted and never shown again; "
+            "leave blank to keep the stored headers. Changing the URL removes them unless you enter them again here"
+        ),
+    )
+    remove_headers = forms.BooleanField(required=False, label="Remove the stored headers")
+
+    def clean_headers(self) -> dict[str, str]:
+        headers = {}
+        for line in _lines(self.cleaned_data["headers"]):
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                # Only the name part: the line may hold a credential.
+                raise forms.ValidationError(f"a line starting {name.strip()[:40]!r} is not Name: value")
+            headers[name.strip()] = value.strip()
+        return headers
+
+    def values(self) -> dict[str, object]:
+        return {field: self.cleaned_data[field] for field in ("name", "url", "timeout_s")}
+
+    def new_headers(self) -> dict[str, str] | None:
+        """None keeps the stored headers, {} removes them."""
+        if self.cleaned_data["remove_headers"]:
+            return {}
+        return self.cleaned_data["headers"] or None

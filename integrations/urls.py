@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import network_views, provider_views, secret_views
+from integrations import mcp_views, network_views, provider_views, secret_views
 
 app_name = "integrations"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("providers/", provider_views.provider_settings, name="provider-settings"),
     path("providers/<int:config_id>/", provider_views.provider_settings, name="provider-edit"),
     path("providers/<int:config_id>/delete/", provider_views.provider_delete, name="provider-delete"),
+    path("mcp/", mcp_views.mcp_settings, name="mcp-settings"),
+    path("mcp/<int:server_id>/", mcp_views.mcp_settings, name="mcp-edit"),
+    path("mcp/<int:server_id>/test/", mcp_views.mcp_test, name="mcp-test"),
+    path("mcp/<int:server_id>/delete/", mcp_views.mcp_delete, name="mcp-delete"),
     path("secrets/", secret_views.secret_settings, name="secret-settings"),
     path("secrets/<int:secret_id>/rotate/", secret_views.secret_rotate, name="secret-rotate"),
     path("secrets/<int:secret_id>/delete/", secret_views.secret_delete, name="secret-delete"),

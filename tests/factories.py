@@ -1,5 +1,6 @@
 """One factory per model."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role, Workspace
 from builder.models import Workflow, WorkflowVersion
 from engine import secrets
-from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
+from engine.models import Budget, BudgetScope, McpServer, ModelPrice, ProviderConfig, Run
 from knowledge.models import Document, KnowledgeBase, SourceKind
 
 PASSWORD = "correct horse battery staple"
@@ -110,6 +111,24 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Document {n}")
     kind = SourceKind.TEXT
     raw = b"Some text."
+
+
+class McpServerFactory(factory.django.DjangoModelFactory[McpServer]):
+    """An MCP server registration; pass `headers` to store them encrypted as the app does."""
+
+    class Meta:
+        model = McpServer
+        exclude = ("headers",)
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"mcp{n}")
+    url = "http://127.0.0.1:9/mcp"
+    timeout_s = 10
+    headers: dict[str, str] = {}
+    header_names = factory.LazyAttribute(lambda server: sorted(server.headers))
+    headers_encrypted = factory.LazyAttribute(
+        lambda server: secrets.encrypt(json.dumps(server.headers)) if server.headers else ""
+    )
 
 
 class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
