@@ -14,8 +14,22 @@ from engine.models import McpServer
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 # Set by the transport or the SDK: a stored value would break the protocol or steer the request elsewhere.
 RESERVED_HEADERS = frozenset(
-    {"host", "content-length", "content-type", "accept", "accept-encoding", "connection", "transfer-encoding",
-     "mcp-session-id", "mcp-protocol-version", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"}
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "transfer-encoding",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-connection",
+    }
 )
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 8000

@@ -117,7 +117,10 @@ class McpServerForm(forms.Form):
 
     name = forms.SlugField(max_length=100, help_text="How agent tools name it, e.g. orders")
     url = forms.URLField(
-        max_length=500, assume_scheme="https", label="URL", help_text="Its streamable HTTP endpoint, e.g. https://mcp.example.com/mcp"
+        max_length=500,
+        assume_scheme="https",
+        label="URL",
+        help_text="Its streamable HTTP endpoint, e.g. https://mcp.example.com/mcp",
     )
     timeout_s = forms.IntegerField(min_value=1, max_value=300, initial=30, label="Time limit (seconds)")
     headers = forms.CharField(

@@ -1,4 +1,4 @@
-"""engine/mcp_client.py against a real MCP server made with the official SDK: every failure is a value, never a raise."""
+"""engine/mcp_client.py against a real MCP server made with the official SDK: every failure is a value."""
 
 from collections.abc import Iterator
 
@@ -7,9 +7,9 @@ import pytest
 from accounts.models import Workspace
 from engine import mcp_client
 from engine.models import McpServer
+from tests.factories import McpServerFactory
 from tests.fake_mcp import FakeMcpServer
 from tests.fakes import RecordingServer, Reply
-from tests.factories import McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +90,11 @@ def test_garbage_answers_give_an_error_value(workspace, server: RecordingServer,
     listing = mcp_client.list_tools(mcp)
     called = mcp_client.call_tool(mcp, "add", {"a": 1, "b": 2})
 
-    assert listing.tools == [] and listing.error and listing.error.startswith("MCP server orders")
-    assert called.is_error is True and called.text.startswith("MCP server orders")
+    assert listing.tools == []
+    assert listing.error
+    assert listing.error.startswith("MCP server orders")
+    assert called.is_error is True
+    assert called.text.startswith("MCP server orders")
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/mcp", "http://10.0.0.7/mcp"])
@@ -102,8 +105,10 @@ def test_it_refuses_a_private_or_metadata_address_at_every_call(workspace, url):
     listing = mcp_client.list_tools(mcp)
     called = mcp_client.call_tool(mcp, "add", {})
 
-    assert listing.error and "is refused" in listing.error
-    assert called.is_error and "is refused" in called.text
+    assert listing.error
+    assert "is refused" in listing.error
+    assert called.is_error
+    assert "is refused" in called.text
 
 
 def test_a_loopback_server_needs_the_allowlist(workspace, outside):
@@ -128,4 +133,5 @@ def test_it_sends_the_stored_headers_and_never_shows_them(workspace, outside):
     assert SECRET not in failed.text
     mcp.url = "http://127.0.0.1:9/mcp"
     down = mcp_client.list_tools(mcp)
-    assert down.error is not None and SECRET not in down.error
+    assert down.error is not None
+    assert SECRET not in down.error

@@ -8,8 +8,8 @@ import pytest
 from accounts.models import AuditEntry
 from engine import mcp_servers, secrets
 from engine.models import McpServer
-from tests.fake_mcp import FakeMcpServer
 from tests.factories import McpServerFactory
+from tests.fake_mcp import FakeMcpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,8 @@ def test_it_refuses_a_url_the_guard_refuses_naming_the_field(owner, login_as, ur
     response = login_as(owner).post_json("/api/v1/mcp-servers", {**SERVER, "url": url})
 
     assert response.status_code == 422
-    assert "body.url" in response.json()["error"]["message"] and reason in response.json()["error"]["message"]
+    assert "body.url" in response.json()["error"]["message"]
+    assert reason in response.json()["error"]["message"]
     assert not McpServer.objects.exists()
 
 
@@ -83,7 +84,8 @@ def test_it_keeps_the_headers_on_a_rename_and_drops_them_when_the_url_moves(owne
     assert renamed.json()["header_names"] == ["X-Key"]
     assert moved.json()["header_names"] == []
     server.refresh_from_db()
-    assert server.headers_encrypted == "" and mcp_servers.headers_of(server) == {}
+    assert server.headers_encrypted == ""
+    assert mcp_servers.headers_of(server) == {}
 
 
 def test_the_connection_test_lists_the_tools_or_says_why_not(owner, login_as, outside):
@@ -96,7 +98,8 @@ def test_the_connection_test_lists_the_tools_or_says_why_not(owner, login_as, ou
     listed = client.post_json(f"/api/v1/mcp-servers/{good.pk}/test").json()
     failed = client.post_json(f"/api/v1/mcp-servers/{down.pk}/test").json()
 
-    assert listed["ok"] is True and listed["error"] is None
+    assert listed["ok"] is True
+    assert listed["error"] is None
     assert {tool["name"] for tool in listed["tools"]} == {"add", "lookup_order", "fail", "hang"}
     assert failed == {"ok": False, "tools": [], "error": f"MCP server {down.name} could not be reached at {down.url}"}
 
@@ -125,7 +128,8 @@ def test_an_owner_adds_tests_and_removes_a_server_on_the_page(owner, login_as, o
     client = login_as(owner)
 
     saved = client.post_form(
-        "/accounts/settings/mcp/", {"name": "orders", "url": outside.url, "timeout_s": "10", "headers": f"Authorization: {SECRET}"}
+        "/accounts/settings/mcp/",
+        {"name": "orders", "url": outside.url, "timeout_s": "10", "headers": f"Authorization: {SECRET}"},
     )
     server = McpServer.objects.get(name="orders")
     page = client.get("/accounts/settings/mcp/").content.decode()
@@ -134,15 +138,20 @@ def test_an_owner_adds_tests_and_removes_a_server_on_the_page(owner, login_as, o
     removed = client.post_form(f"/accounts/settings/mcp/{server.pk}/delete/")
 
     assert saved.status_code == 302
-    assert "Authorization" in page and SECRET not in page and SECRET not in edit
+    assert "Authorization" in page
+    assert SECRET not in page
+    assert SECRET not in edit
     assert tested.status_code == 200
-    assert "<code>lookup_order</code>" in tested.content.decode() and "<h1>" not in tested.content.decode()
-    assert removed.status_code == 302 and not McpServer.objects.exists()
+    assert "<code>lookup_order</code>" in tested.content.decode()
+    assert "<h1>" not in tested.content.decode()
+    assert removed.status_code == 302
+    assert not McpServer.objects.exists()
 
 
 def test_the_page_refuses_a_metadata_url_and_does_not_echo_the_headers(owner, login_as):
     response = login_as(owner).post_form(
-        "/accounts/settings/mcp/", {"name": "x", "url": "http://169.254.169.254/", "timeout_s": "5", "headers": f"Authorization: {SECRET}"}
+        "/accounts/settings/mcp/",
+        {"name": "x", "url": "http://169.254.169.254/", "timeout_s": "5", "headers": f"Authorization: {SECRET}"},
     )
 
     assert response.status_code == 422
