@@ -66,6 +66,7 @@ class Scope(models.TextChoices):
     DATASETS_READ = "datasets:read", "Read datasets and batches"
     DATASETS_WRITE = "datasets:write", "Change datasets"
     WORKSPACE_READ = "workspace:read", "Read the workspace and its members"
+    MCP = "mcp", "Call the workflows exposed as MCP tools (the /mcp endpoint)"
 
 
 class ApiToken(models.Model):

@@ -113,4 +113,9 @@ def count_trigger(request: Any) -> None:
     # The random prefix, not the row id: ids repeat after a database is recreated, cache keys survive.
     prefix = getattr(request, "api_token_prefix", None)
     if prefix is not None:
-        ratelimit.hit(f"token:{prefix}", settings.API_TOKEN_TRIGGERS_PER_MINUTE, "with this token")
+        count_token_trigger(prefix)
+
+
+def count_token_trigger(prefix: str) -> None:
+    """One run started with the token of this prefix; RateLimited past API_TOKEN_TRIGGERS_PER_MINUTE."""
+    ratelimit.hit(f"token:{prefix}", settings.API_TOKEN_TRIGGERS_PER_MINUTE, "with this token")

@@ -21,6 +21,8 @@ class Workflow(WorkspaceOwned):
     completion_url = models.URLField(max_length=2000, blank=True)
     # The trigger input the designer's test runs start with, pinned so every editor tests alike.
     sample_input = models.JSONField(default=dict, blank=True)
+    # Offered as a tool at the workspace's MCP endpoint (builder/mcp_tools.py) once it has a published version.
+    mcp_tool = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,4 +1,5 @@
-"""Waiting for a run's end on the channel layer (`wait=true` on the trigger), holding no thread and no connection.
+"""Waiting for a run's end on the channel layer (`wait=true` on the trigger, MCP tool calls), holding no thread
+and no connection.
 
 The engine prompts the run's group after each commit (engine/live.py). A waiting call joins that
 group with a channel of its own, reads the run once after joining (a run that ended before the
@@ -19,11 +20,21 @@ from django.db import connection
 
 from engine.event_types import RUN_STATUS_AFTER
 from engine.live import run_group
-from engine.models import ENDED_RUN, Run
+from engine.models import ENDED_RUN, Run, RunStatus
 
 
 async def ended(run_id: int, timeout_s: float) -> bool:
     """True once the run has ended, False if it had not after `timeout_s`; the run keeps going either way."""
+    return await reached(run_id, ENDED_RUN, timeout_s)
+
+
+async def settled(run_id: int, timeout_s: float) -> bool:
+    """True once the run has ended or waits (for a person, a timer, its child runs); False after `timeout_s`."""
+    return await reached(run_id, ENDED_RUN | {RunStatus.WAITING}, timeout_s)
+
+
+async def reached(run_id: int, statuses: frozenset[str], timeout_s: float) -> bool:
+    """True once the run's status is one of `statuses`, False if it was not after `timeout_s`."""
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("wait=true needs a channel layer (CHANNEL_LAYERS)")
@@ -38,7 +49,7 @@ async def ended(run_id: int, timeout_s: float) -> bool:
     try:
         look = True
         while True:
-            if look and await sync_to_async(_has_ended)(run_id):
+            if look and await sync_to_async(_is_in)(run_id, statuses):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -46,7 +57,7 @@ async def ended(run_id: int, timeout_s: float) -> bool:
             if prompt is None:
                 prompt = asyncio.ensure_future(layer.receive(channel))
             done, _ = await asyncio.wait({prompt}, timeout=min(remaining, settings.RUN_WAIT_RECHECK_SECONDS))
-            look = not done or loop.time() >= deadline or _may_mean_the_end(prompt.result())
+            look = not done or loop.time() >= deadline or _may_reach(prompt.result(), statuses)
             if done:
                 prompt = None
     finally:
@@ -55,16 +66,16 @@ async def ended(run_id: int, timeout_s: float) -> bool:
         await layer.group_discard(group, channel)
 
 
-def _may_mean_the_end(message: dict[str, Any]) -> bool:
+def _may_reach(message: dict[str, Any], statuses: frozenset[str]) -> bool:
     carried = message.get("events") if message.get("type") == "run.hint" else None
     if not carried:
         return True
-    return any(RUN_STATUS_AFTER.get(json.loads(event)["event"]) in ENDED_RUN for event in carried)
+    return any(RUN_STATUS_AFTER.get(json.loads(event)["event"]) in statuses for event in carried)
 
 
-def _has_ended(run_id: int) -> bool:
+def _is_in(run_id: int, statuses: frozenset[str]) -> bool:
     try:
-        return Run.objects.filter(pk=run_id, status__in=ENDED_RUN).exists()
+        return Run.objects.filter(pk=run_id, status__in=statuses).exists()
     finally:
         # Between reads the call holds no connection, so hundreds of waits cost no backends.
         # Inside a transaction (a test's) the connection is the transaction's and stays.

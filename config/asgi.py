@@ -1,6 +1,8 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with origin, session and token checks."""
+"""ASGI entry point: HTTP through Django (and /mcp through the MCP SDK), websockets through Channels with origin,
+session and token checks."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -15,11 +17,22 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.ws_auth import OriginValidator, TokenAuthMiddleware  # noqa: E402
+from builder.mcp_endpoint import PATHS as MCP_PATHS  # noqa: E402
+from builder.mcp_endpoint import endpoint as mcp_endpoint  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+
+
+async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The MCP endpoint speaks ASGI to the official SDK; every other path is Django's."""
+    if scope["path"] in MCP_PATHS:
+        await mcp_endpoint(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http,
         "websocket": OriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
