@@ -28,12 +28,12 @@ from accounts.models import ApiToken, Scope
 from builder import mcp_tools, run_waits
 
 PATHS = frozenset({"/mcp", "/mcp/"})
-TOKEN_KEY = "switchyard.mcp_token"
+CALLER_KEY = "switchyard.mcp_token"
 T = TypeVar("T")
 
 
 def _token(ctx: ServerRequestContext[Any, Any]) -> ApiToken:
-    token: ApiToken = ctx.request.scope[TOKEN_KEY]  # type: ignore[union-attr]
+    token: ApiToken = ctx.request.scope[CALLER_KEY]  # type: ignore[union-attr]
     return token
 
 
@@ -123,7 +123,7 @@ class McpEndpoint:
             await _refuse(send, 403, "forbidden", f"This API token lacks the {Scope.MCP.value} scope")
             return
         manager = await self._manager()
-        await manager.handle_request({**scope, TOKEN_KEY: token}, receive, send)
+        await manager.handle_request({**scope, CALLER_KEY: token}, receive, send)
 
     async def _manager(self) -> StreamableHTTPSessionManager:
         loop = asyncio.get_running_loop()

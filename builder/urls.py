@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:workflow_id>/versions/diff/", version_views.version_diff, name="version-diff"),
     path("<int:workflow_id>/versions/<int:number>/", version_views.version_detail, name="version-detail"),
     path("<int:workflow_id>/versions/<int:number>/restore/", version_views.version_restore, name="version-restore"),
+    path("<int:workflow_id>/mcp-tool/", version_views.workflow_mcp_tool, name="workflow-mcp-tool"),
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(

@@ -1,4 +1,4 @@
-"""The Versions tab of a workflow: publish, history, read-only view, restore, diff."""
+"""The Versions tab of a workflow: publish, history, read-only view, restore, diff, the MCP tool setting."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,11 +6,11 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import Action, can, get_for
 from accounts.views import signed_in
-from builder import child_publishing, versions
+from builder import child_publishing, mcp_tools, versions, workflows
 from builder.models import Workflow, WorkflowVersion
 from builder.workflow_forms import DRAFT, CompareForm, PublishForm, graph_of, side_label
 from engine.models import Run
@@ -50,6 +50,7 @@ def _page(
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
         "compare_before": str(history[0].number) if history else DRAFT,
+        "mcp_tool_name": mcp_tools.tool_name(workflow),
     }
     return render(request, "builder/workflow_versions.html", context, status=status)
 
@@ -130,3 +131,15 @@ def version_diff(request: HttpRequest, workflow_id: int) -> HttpResponse:
         "after_graph": graph_of(history, workflow.draft, after),
     }
     return render(request, "builder/version_diff.html", context)
+
+
+@login_required
+@require_POST
+def workflow_mcp_tool(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Offer the workflow (its latest published version) as a tool at the MCP endpoint, or stop offering it."""
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    offered = request.POST.get("mcp_tool") == "1"
+    workflows.offer_as_mcp_tool(workflow, offered, signed_in(request))
+    name = mcp_tools.tool_name(workflow)
+    messages.success(request, f"Offered as the MCP tool {name}." if offered else "No longer offered as an MCP tool.")
+    return redirect("builder:workflow-versions", workflow.pk)

@@ -15,7 +15,7 @@ from pydantic import Field
 from accounts.api_auth import token_scope
 from accounts.models import Scope, Workspace
 from accounts.permissions import Action, get_for, require, visible
-from builder import calls, child_publishing, transfer, workflows
+from builder import calls, child_publishing, mcp_tools, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
 from engine.partial_update import PartialUpdate
 
@@ -39,6 +39,7 @@ class WorkflowPatch(PartialUpdate):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     archived: bool | None = None
+    mcp_tool: bool | None = Field(None, description="offer the latest published version as a tool at /mcp")
 
 
 class WorkflowDetail(Schema):
@@ -49,6 +50,8 @@ class WorkflowDetail(Schema):
     draft_revision: int
     latest_version: int | None
     archived: bool
+    mcp_tool: bool
+    mcp_tool_name: str = Field(description="its name at the MCP endpoint")
     problems: list[ProblemOut] = Field(description="what keeps the draft from being published")
 
 
@@ -109,6 +112,8 @@ def _detail(workflow: Workflow) -> WorkflowDetail:
         draft_revision=workflow.draft_revision,
         latest_version=latest.number if latest else None,
         archived=workflow.archived_at is not None,
+        mcp_tool=workflow.mcp_tool,
+        mcp_tool_name=mcp_tools.tool_name(workflow),
         problems=_problems(workflow.draft, workflow),
     )
 
@@ -175,7 +180,9 @@ def get_workflow(request: HttpRequest, response: HttpResponse, workflow_id: int)
     return _detail(workflow)
 
 
-@router.patch("/workflows/{workflow_id}", response=WorkflowDetail, summary="Rename, describe or archive")
+@router.patch(
+    "/workflows/{workflow_id}", response=WorkflowDetail, summary="Rename, describe, archive or offer as an MCP tool"
+)
 @token_scope(Scope.WORKFLOWS_WRITE)
 def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch) -> WorkflowDetail:
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
@@ -188,6 +195,8 @@ def update_workflow(request: HttpRequest, workflow_id: int, body: WorkflowPatch)
             workflows.describe_workflow(workflow, changed["description"], by)
         if "archived" in changed:
             workflows.set_archived(workflow, changed["archived"], by)
+        if "mcp_tool" in changed:
+            workflows.offer_as_mcp_tool(workflow, changed["mcp_tool"], by)
     return _detail(workflow)
 
 

@@ -88,3 +88,15 @@ def set_archived(workflow: Workflow, archived: bool, by: User) -> None:
     record(
         by, "workflow.archived" if archived else "workflow.unarchived", workspace=workflow.workspace, target=workflow
     )
+
+
+def offer_as_mcp_tool(workflow: Workflow, offered: bool, by: User) -> None:
+    """Offered, its latest published version is a tool at the workspace's MCP endpoint (builder/mcp_tools.py)."""
+    workflow.mcp_tool = offered
+    workflow.save(update_fields=["mcp_tool", "updated_at"])
+    record(
+        by,
+        "workflow.mcp_tool_on" if offered else "workflow.mcp_tool_off",
+        workspace=workflow.workspace,
+        target=workflow,
+    )

@@ -14,7 +14,6 @@ from accounts import tokens
 from accounts.models import Membership, Scope
 from builder.models import Workflow
 from engine.models import Run, RunStatus
-from tests.approvals.flows import review
 from tests.engine.graphs import chain, node
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
@@ -78,9 +77,11 @@ def test_arguments_that_fail_the_trigger_schema_are_an_error_result(owner, asgi_
     assert not Run.objects.exists()
 
 
-def test_a_run_that_waits_for_a_person_answers_with_its_id_and_status(owner, asgi_server):
-    fields = [{"name": "reply", "label": "Reply", "value": "{{ input.order_id }}"}]
-    refund = exposed(owner, "Refund", chain(node("start", "trigger", input_schema=ORDER_SCHEMA), review(fields=fields)))
+def test_a_run_that_waits_answers_with_its_id_and_status(owner, asgi_server):
+    # A timer parks the run exactly as an approval does (status waiting), without the approval's set-up.
+    refund = exposed(
+        owner, "Refund", chain(node("start", "trigger", input_schema=ORDER_SCHEMA), node("hold", "delay", seconds=3600))
+    )
 
     called = over_mcp(
         asgi_server, token(owner, Scope.MCP), lambda c: c.call_tool(f"refund_{refund.pk}", {"order_id": "A-17"})
