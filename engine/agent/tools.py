@@ -3,7 +3,7 @@
 A tool in a graph is `{name, description, parameters, requires_approval, kind, ...}`; the
 fields after `kind` belong to the kind and are checked by its `Fields` model. A kind is a
 `ToolKind` subclass decorated with `@register_kind`: the engine's own are `http` and
-`workflow` (engine/agent/http_tool.py, workflow_tool.py); `knowledge` registers from the
+`workflow` and `mcp` (engine/agent/http_tool.py, workflow_tool.py, mcp_tool.py); `knowledge` registers from the
 knowledge app, as its nodes do, so the core imports no app.
 """
 
@@ -63,6 +63,12 @@ class ToolKind:
         return iter(())
 
     @classmethod
+    def offered(cls, spec: "ToolSpec", fields: Any, workspace_id: int) -> list[tuple["ToolSpec", dict[str, Any]]]:
+        """The model's tools this spec stands for, each with its argument schema: one, unless the kind
+        brings several (an MCP server's tools)."""
+        return [(spec, cls.argument_schema(spec, fields, workspace_id))]
+
+    @classmethod
     def call(cls, call: ToolCall) -> Any:
         raise NotImplementedError
 
@@ -107,7 +113,7 @@ class ToolSpec(BaseModel):
         None, description="JSON Schema of the arguments; a workflow tool defaults to its trigger's input schema"
     )
     requires_approval: bool = Field(False, description="a reviewer approves, edits or rejects each call first")
-    kind: str = Field(description="knowledge, http, workflow, or another registered tool kind")
+    kind: str = Field(description="knowledge, http, workflow, mcp, or another registered tool kind")
 
     @field_validator("name")
     @classmethod

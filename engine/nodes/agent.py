@@ -5,11 +5,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from engine.agent import http_tool, workflow_tool  # noqa: F401  (registers the engine's tool kinds)
+from engine.agent import http_tool, mcp_tool, workflow_tool  # noqa: F401  (registers the engine's tool kinds)
 from engine.agent.loop import AgentStopped, Loop, Park, Tool
 from engine.agent.reviews import ToolApproval
 from engine.agent.tools import ToolSpec
 from engine.budgets import BudgetExceeded
+from engine.errors import NonRetryableError
 from engine.models import StepKind
 from engine.nodes.generate import valid_schema
 from engine.nodes.llm import ModelNode, ModelParams
@@ -57,7 +58,7 @@ class Agent(ModelNode):
 
     kind = "agent"
     label = "Agent"
-    description = "A model that calls tools (knowledge search, HTTP, workflows) until it can answer."
+    description = "A model that calls tools (knowledge search, HTTP, workflows, MCP servers) until it can answer."
     Params = AgentParams
     # Its tools may write (their writes go through the ledger); its result is never cached.
     side_effect = True
@@ -78,7 +79,7 @@ class Agent(ModelNode):
     def run(self, ctx: NodeContext) -> NodeResult:
         params: AgentParams = ctx.params
         calls = ctx.model_calls(self.kind, params.cache_ttl_s)
-        tools = {spec.name: _tool(spec, ctx.workspace_id) for spec in params.tools}
+        tools = _tools(params.tools, ctx.workspace_id)
         loop = Loop(ctx, params, calls, tools)
         try:
             answer = loop.run()
@@ -100,7 +101,17 @@ class Agent(ModelNode):
         return NodeResult(output=output, handle="out" if params.error_handle else None, usage=calls.usage())
 
 
-def _tool(spec: ToolSpec, workspace_id: int) -> Tool:
-    kind = spec.kind_class()
-    fields = spec.fields()
-    return Tool(spec, kind, fields, kind.argument_schema(spec, fields, workspace_id))
+def _tools(specs: list[ToolSpec], workspace_id: int) -> dict[str, Tool]:
+    """The model's tools by name; a spec may stand for several (an MCP server's), whose names must not clash."""
+    tools: dict[str, Tool] = {}
+    for spec in specs:
+        kind = spec.kind_class()
+        fields = spec.fields()
+        for offered, schema in kind.offered(spec, fields, workspace_id):
+            if offered.name in tools:
+                raise NonRetryableError(
+                    f"two tools are called {offered.name!r}: rename the tool or leave it out of an allowlist",
+                    code="duplicate_tool",
+                )
+            tools[offered.name] = Tool(offered, kind, fields, schema)
+    return tools

@@ -1,0 +1,63 @@
+"""The agent's `mcp` tool kind in-process: a real SDK server's tools become the model's tools; failures are results."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from accounts.models import Workspace
+from engine.models import AgentStep
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import node as node_run
+from tests.engine.running import start, wait_for
+from tests.factories import McpServerFactory
+from tests.fake_mcp import FakeMcpServer
+from tests.fake_openai import tool_calls
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
+
+
+@pytest.fixture(scope="module")
+def outside() -> Iterator[FakeMcpServer]:
+    server = FakeMcpServer()
+    yield server
+    server.close()
+
+
+def agent(*tools: dict[str, object]) -> dict[str, object]:
+    params = {"provider": "fake", "model": "gpt-test", "message": "{{ input.body }}", "tools": list(tools)}
+    return node("agent", "agent", **params)
+
+
+def orders(workspace: Workspace, url: str) -> dict[str, object]:
+    McpServerFactory(workspace=workspace, name="orders", url=url, headers={"Authorization": "Bearer k-77"})
+    return {"name": "orders", "kind": "mcp", "server": "orders", "tools": ["lookup_order", "fail"]}
+
+
+def test_the_allowed_tools_of_the_server_become_the_models_tools(workspace, fake, outside):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "A-17"}), ("fail", {})), "It has shipped."]
+
+    run = wait_for(start(workspace, chain(TRIGGER, agent(orders(workspace, outside.url))), {"body": "Where is A-17?"}))
+
+    assert run.status == "succeeded", run.error
+    offered = fake.chat_requests()[0].body["tools"]
+    assert sorted(t["function"]["name"] for t in offered) == ["fail", "lookup_order"]
+    lookup = next(t["function"] for t in offered if t["function"]["name"] == "lookup_order")
+    assert lookup["parameters"]["required"] == ["order_id"]
+    calls = {call["name"]: call for call in node_run(run, "agent").output["tool_calls"]}
+    assert calls["lookup_order"]["status"] == "ok"
+    assert calls["lookup_order"]["result"] == {"order_id": "A-17", "status": "shipped"}
+    assert calls["fail"]["status"] == "error"
+    assert "fail" in calls["fail"]["result"]["error"]
+    assert AgentStep.objects.filter(run=run, kind="tool").count() == 2
+
+
+def test_a_server_that_is_down_answers_the_model_with_the_error(workspace, fake):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "A-17"})), "Sorry, I cannot look it up."]
+
+    run = wait_for(start(workspace, chain(TRIGGER, agent(orders(workspace, "http://127.0.0.1:9/mcp"))), {"body": "?"}))
+
+    assert run.status == "succeeded", run.error
+    call = node_run(run, "agent").output["tool_calls"][0]
+    assert call["status"] == "error"
+    assert call["result"]["error"] == "MCP server orders could not be reached at http://127.0.0.1:9/mcp"
+    assert "k-77" not in str(node_run(run, "agent").output)
