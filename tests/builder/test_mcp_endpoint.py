@@ -9,6 +9,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, TextContent
 
 from accounts import tokens
 from accounts.models import Membership, Scope
@@ -35,6 +36,12 @@ def exposed(member: Membership, name: str, graph: dict[str, Any], *, mcp_tool: b
 
 def token(member: Membership, *scopes: str) -> str:
     return tokens.issue(member.workspace, member.user, "claude", list(scopes), None).secret
+
+
+def text_of(result: CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
 
 
 def over_mcp(base: str, secret: str, work: Callable[[Client], Awaitable[T]]) -> T:
@@ -73,7 +80,7 @@ def test_arguments_that_fail_the_trigger_schema_are_an_error_result(owner, asgi_
     )
 
     assert called.is_error is True
-    assert "input.order_id" in called.content[0].text
+    assert "input.order_id" in text_of(called)
     assert not Run.objects.exists()
 
 
@@ -104,7 +111,7 @@ def test_another_workspaces_workflows_are_invisible(owner, outsider, asgi_server
 
     assert listed.tools == []
     assert called.is_error is True
-    assert "no tool" in called.content[0].text
+    assert "no tool" in text_of(called)
     assert not Run.objects.exists()
 
 
