@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from accounts.models import Workspace
-from engine import guarded_transport, mcp_servers, outbound
+from engine import guarded_transport, mcp_servers, outbound, secrets
 from engine.errors import NodeError
 from engine.models import McpServer
 
@@ -82,12 +82,20 @@ def connection_of(server: McpServer) -> Connection:
 
 def list_tools(server: McpServer, timeout_s: float | None = None) -> Listing:
     """Connect, list every tool (following pages), disconnect; all within `timeout_s` (the server's by default)."""
-    return async_to_sync(alist_tools)(connection_of(server), timeout_s)
+    try:
+        connection = connection_of(server)
+    except secrets.UnreadableSecret as error:
+        return Listing(error=f"MCP server {server.name}: its stored headers cannot be read ({error})")
+    return async_to_sync(alist_tools)(connection, timeout_s)
 
 
 def call_tool(server: McpServer, name: str, arguments: dict[str, Any], timeout_s: float | None = None) -> ToolResult:
     """Connect, call one tool, disconnect; all within `timeout_s` (the server's by default)."""
-    return async_to_sync(acall_tool)(connection_of(server), name, arguments, timeout_s)
+    try:
+        connection = connection_of(server)
+    except secrets.UnreadableSecret as error:
+        return ToolResult(text=f"MCP server {server.name}: its stored headers cannot be read ({error})", is_error=True)
+    return async_to_sync(acall_tool)(connection, name, arguments, timeout_s)
 
 
 async def alist_tools(connection: Connection, timeout_s: float | None = None) -> Listing:

@@ -1,5 +1,6 @@
 """engine/mcp_client.py against a real MCP server made with the official SDK: every failure is a value."""
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -65,6 +66,17 @@ def test_a_server_that_hangs_is_cut_off_at_the_time_limit(workspace, outside):
     result = mcp_client.call_tool(registered(workspace, outside.url), "hang", {}, timeout_s=1)
 
     assert result == mcp_client.ToolResult(text="MCP server orders did not answer within 1 s", is_error=True)
+
+
+def test_a_server_that_accepts_and_never_answers_is_cut_off(workspace):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections wait in the backlog: connected, never answered
+        mcp = registered(workspace, f"http://127.0.0.1:{silent.getsockname()[1]}/mcp")
+
+        listing = mcp_client.list_tools(mcp, timeout_s=1)
+
+    assert listing == mcp_client.Listing(error="MCP server orders did not answer within 1 s")
 
 
 def test_a_server_that_is_down_gives_an_error_value(workspace):
@@ -135,3 +147,14 @@ def test_it_sends_the_stored_headers_and_never_shows_them(workspace, outside):
     down = mcp_client.list_tools(mcp)
     assert down.error is not None
     assert SECRET not in down.error
+
+
+def test_headers_no_key_can_read_give_an_error_value(workspace, outside):
+    mcp = registered(workspace, outside.url, headers_encrypted="gAAAAA-not-a-fernet-token")
+
+    listing = mcp_client.list_tools(mcp)
+    called = mcp_client.call_tool(mcp, "add", {"a": 1, "b": 2})
+
+    assert listing.error is not None
+    assert "stored headers cannot be read" in listing.error
+    assert called.is_error is True
