@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0011_child_runs'),
+        ('engine', '0013_mcp_servers'),
     ]
 
     operations = [
