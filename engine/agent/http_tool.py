@@ -90,7 +90,7 @@ class HttpTool(ToolKind):
             return response_output(response)
 
         if write and ctx.records_effects:
-            # An evaluation sends no write: the model reads what would have been sent, as the http_request node records it.
+            # An evaluation sends no write: the model reads what would have been sent, as http_request records it.
             return {"status": None, "would_send": {"method": fields.method, "url": url, "body": body}}
         result = ctx.once(call.key, request) if write else request()
         if "error" in result and "status" not in result:
