@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:approval_id>/decide/", views.decide_view, name="decide"),
     path("<int:approval_id>/claim/", views.claim_view, name="claim"),
     path("<int:approval_id>/diff/", views.diff_view, name="diff"),
+    path("runs/<int:run_id>/<str:node_id>/calls/<str:key>/", views.tool_call_view, name="tool-call"),
 ]

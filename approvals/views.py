@@ -87,6 +87,14 @@ def item_view(request: HttpRequest, approval_id: int) -> HttpResponse:
     return render(request, "approvals/inbox.html", {**_listing(request, _member(request), approval), **context})
 
 
+@login_required
+@require_GET
+def tool_call_view(request: HttpRequest, run_id: int, node_id: str, key: str) -> HttpResponse:
+    """An agent's proposed tool call (its run, node and `loop.seq` key) as its inbox item: the run trace links here."""
+    approval = get_for(request.user, ApprovalRequest, Action.VIEW, run_id=run_id, node_id=node_id, tool_key=key)
+    return redirect("approvals:item", approval.pk)
+
+
 def _deciding(request: HttpRequest, approval_id: int) -> tuple[ApprovalRequest, Membership | None]:
     approval = get_for(request.user, ApprovalRequest, Action.VIEW, pk=approval_id)
     me = membership(request.user, approval.workspace_id)

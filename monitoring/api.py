@@ -15,8 +15,10 @@ from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, can, get_for, visible
 from engine import runs
-from engine.models import NodeRun, Run, RunStatus, TriggerKind
+from engine.models import AgentStep, NodeRun, Run, RunStatus, TriggerKind
 from engine.runs import children
+from engine.runs.agent_steps import Owner
+from engine.runs.agent_steps import payload as step_payload
 from monitoring import stream
 from monitoring.filters import filtered
 
@@ -40,6 +42,9 @@ class NodeRunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    agent_steps: list[dict[str, Any]] = Field(
+        default_factory=list, description="an agent node's recorded steps, as their agent.step events carry them"
+    )
 
 
 class RunOut(Schema):
@@ -135,15 +140,15 @@ class EventsQuery(Schema):
     limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
 
 
-def node_out(node: NodeRun, *, with_traceback: bool) -> NodeRunOut:
+def node_out(node: NodeRun, *, with_traceback: bool, steps: list[dict[str, Any]] | None = None) -> NodeRunOut:
     error = dict(node.error) if node.error else None
     if error is not None and not with_traceback:
         error.pop("traceback", None)
     duration = None
     if node.started_at and node.finished_at:
         duration = int((node.finished_at - node.started_at).total_seconds() * 1000)
-    fields = {f: getattr(node, f) for f in NodeRunOut.model_fields if f not in {"error", "duration_ms"}}
-    return NodeRunOut.model_validate({**fields, "error": error, "duration_ms": duration})
+    fields = {f: getattr(node, f) for f in NodeRunOut.model_fields if f not in {"error", "duration_ms", "agent_steps"}}
+    return NodeRunOut.model_validate({**fields, "error": error, "duration_ms": duration, "agent_steps": steps or []})
 
 
 def run_out(run: Run, user: Any = None) -> RunOut:
@@ -151,9 +156,22 @@ def run_out(run: Run, user: Any = None) -> RunOut:
     node_runs = list(NodeRun.objects.filter(run=run).order_by("id"))
     # Only a traceback needs the caller's role: a run without a node error answers without asking for it.
     owner = any(node.error for node in node_runs) and user is not None and can(user, run.workspace_id, Action.MANAGE)
-    nodes = [node_out(node, with_traceback=owner) for node in node_runs]
+    steps = agent_steps(run)
+    nodes = [node_out(node, with_traceback=owner, steps=steps.get(node.node_id)) for node in node_runs]
     fields = {f: getattr(run, f) for f in RunOut.model_fields if f not in {"id", "nodes", "child_nodes"}}
     return RunOut.model_validate({**fields, "id": run.pk, "nodes": nodes, "child_nodes": child_nodes(run)})
+
+
+def agent_steps(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Each agent node's steps, every loop, in order: the trace a reloaded run page draws."""
+    # Most runs have no agent: their answer needs no query for steps.
+    if not any(node.get("type") == "agent" for node in run.graph.get("nodes", [])):
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in AgentStep.objects.filter(run=run).order_by("node_id", "loop", "seq", "kind"):
+        owner = Owner(run.pk, row.node_id, row.attempt, row.loop)
+        found.setdefault(row.node_id, []).append(step_payload(owner, row))
+    return found
 
 
 def child_nodes(run: Run) -> list[ChildNodeOut]:

@@ -58,6 +58,7 @@ const SUMMARIES: Record<string, (params: Params) => string> = {
     return fields.length ? `${model(p)} · ${plural(fields.length, "field")}` : model(p);
   },
   generate: model,
+  agent: (p) => `${model(p)} · ${plural(Array.isArray(p.tools) ? p.tools.length : 0, "tool")}`,
   retrieve: (p) => {
     const base = typeof p.knowledge_base === "number" ? `knowledge base #${p.knowledge_base}` : text(p.knowledge_base) || "no knowledge base";
     return `${base} · top ${text(p.top_k) || "5"}`;

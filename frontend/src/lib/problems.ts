@@ -20,9 +20,10 @@ export interface PlacedProblems {
 
 export function placeProblems(graph: GraphV1, problems: Problem[]): PlacedProblems {
   const placed: PlacedProblems = { byNode: new Map(), byField: new Map(), general: [] };
-  const onNode = (id: string, message: string, field: string | null) => {
+  const onNode = (id: string, message: string, ...keys: (string | null)[]) => {
     placed.byNode.set(id, [...(placed.byNode.get(id) ?? []), message]);
-    if (field) {
+    for (const field of keys) {
+      if (!field) continue;
       const fields = placed.byField.get(id) ?? {};
       fields[field] = [...(fields[field] ?? []), message];
       placed.byField.set(id, fields);
@@ -33,7 +34,9 @@ export function placeProblems(graph: GraphV1, problems: Problem[]): PlacedProble
     if (parts[0] === "nodes" && parts.length > 1 && graph.nodes[Number(parts[1])]) {
       const node = graph.nodes[Number(parts[1])];
       const field = parts[2] === "params" && parts[3] ? `params.${parts[3]}` : parts[2] ?? null;
-      onNode(node.id, problem.message, field);
+      // A problem inside a list param (an agent's `params.tools.0.url`) is also kept under its full path, for editors of one item.
+      const inner = parts[2] === "params" && parts.length > 4 ? parts.slice(2).join(".") : null;
+      onNode(node.id, problem.message, field, inner);
     } else if (parts[0] === "edges" && parts.length > 1 && graph.edges[Number(parts[1])]) {
       const edge = graph.edges[Number(parts[1])];
       onNode(graph.nodes.some((n) => n.id === edge.target) ? edge.target : edge.source, problem.message, null);

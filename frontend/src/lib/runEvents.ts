@@ -8,6 +8,7 @@
 // within RESUME_TIMEOUT_MS.
 
 import { ENDED_RUN_STATUSES, EventType, LiveMessage, NODE_STATUS_AFTER, NODE_STATUSES, RUN_STATUS_AFTER, RUN_STATUSES, type NodeStatus, type RunStatus } from "./eventTypes.generated";
+import { asStep, mergeSteps, withStep, type AgentStepView } from "./agentTrace";
 import { formatClock, formatDateTime } from "./format";
 
 export { ENDED_RUN_STATUSES, NODE_STATUSES, RUN_STATUSES, type NodeStatus, type RunStatus };
@@ -36,6 +37,8 @@ export interface NodeRunSnapshot {
   started_at?: string | null;
   finished_at?: string | null;
   duration_ms?: number | null;
+  /** An agent node's recorded steps (docs/agents.md). */
+  agent_steps?: unknown[];
 }
 
 /** `GET /api/v1/runs/{id}` (also the 202 body of cancel, retry and rerun). */
@@ -103,6 +106,8 @@ export interface NodeState {
   finishedAt: string | null;
   /** The answer so far, from text deltas, until the node's stored output arrives. */
   draft: string | null;
+  /** An agent node's steps, from the snapshot and the `agent.step` events. */
+  agentSteps: AgentStepView[];
 }
 
 export interface TimelineRow {
@@ -185,6 +190,7 @@ export function emptyNode(): NodeState {
     startedAt: null,
     finishedAt: null,
     draft: null,
+    agentSteps: [],
   };
 }
 
@@ -210,6 +216,7 @@ function nodeFromSnapshot(snap: NodeRunSnapshot, previous: NodeState | undefined
     cost: snap.cost === undefined || snap.cost === null ? null : String(snap.cost),
     // The stored output replaces the live draft.
     draft: snap.output === undefined || snap.output === null ? (previous?.draft ?? null) : null,
+    agentSteps: mergeSteps(base.agentSteps, snap.agent_steps, takeStatus),
   };
   if (!takeStatus) {
     // The snapshot is older than the events already applied: keep their statuses, take the
@@ -354,6 +361,11 @@ function applyEvent(state: RunViewState, message: EventMessage): RunViewState {
     nodes = { ...nodes, [message.node_id]: applyToNode(nodes[message.node_id] ?? emptyNode(), message, nodeStatus) };
   }
   if (runStatus) status = runStatus;
+  const step = message.event === EventType.AGENT_STEP && message.node_id ? asStep(message.payload ?? {}) : null;
+  if (step) {
+    const node = nodes[message.node_id] ?? emptyNode();
+    nodes = { ...nodes, [message.node_id]: { ...node, agentSteps: withStep(node.agentSteps, step) } };
+  }
   return { ...state, nodes, status };
 }
 
@@ -476,6 +488,9 @@ export function describeEvent(row: Pick<TimelineRow, "event" | "payload">): stri
       break;
     case EventType.NODE_WAITING:
       if (str("until")) parts.push(`until ${formatDateTime(str("until"))}`);
+      break;
+    case EventType.AGENT_STEP:
+      parts.push([str("kind"), str("tool"), str("status")].filter(Boolean).join(" "));
       break;
     case EventType.RUN_QUEUED:
       if (str("trigger")) parts.push(`trigger ${str("trigger")}`);

@@ -5,15 +5,24 @@ import { PanelRightClose } from "lucide-react";
 import { lazy, Suspense, useRef, useState, type ReactNode } from "react";
 import { CALL_KINDS, itemExpressions, withMapping } from "../../lib/calls";
 import type { GraphNodeV1, GraphV1, StickyNoteV1 } from "../../lib/graph";
-import type { NodeKind } from "../../lib/nodeKinds";
+import type { JsonSchema, NodeKind } from "../../lib/nodeKinds";
 import { spliceText, type ProviderChoice } from "../../lib/paramsUi";
 import type { RunViewState } from "../../lib/runEvents";
 import { Inspector } from "../run-view/Inspector";
+import { AgentTools } from "./AgentTools";
 import { CallSettings } from "./CallSettings";
 import { Connections, type ConnectionsProps } from "./Connections";
 import { categoryOf, KindIcon } from "./look";
 
 const ParamsForm = lazy(() => import("./ParamsForm"));
+
+const AGENT = "agent";
+
+/** The agent's params schema without `tools`: those have their own editor (AgentTools). */
+function withoutTools(schema: JsonSchema): JsonSchema {
+  const { tools: _tools, ...properties } = schema.properties ?? {};
+  return { ...schema, properties, required: (schema.required ?? []).filter((name) => name !== "tools") };
+}
 
 export interface Upstream {
   id: string;
@@ -230,6 +239,13 @@ export function Panel(props: PanelProps) {
             <div ref={form} className="dz-form">
               {kind && CALL_KINDS.has(node.type) ? (
                 <CallSettings key={node.id} node={node} workflowId={props.workflowId} apiUrl={props.apiUrl} designerUrl={props.designerUrl} readOnly={readOnly} fieldProblems={fieldProblems} onChange={(next) => onChange({ params: next })} />
+              ) : kind && node.type === AGENT ? (
+                <>
+                  <Suspense fallback={<p className="muted small">Loading the form…</p>}>
+                    <ParamsForm key={node.id} schema={withoutTools(kind.params_schema)} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: { ...next, tools: params.tools } })} />
+                  </Suspense>
+                  <AgentTools key={`${node.id}-tools`} params={params} apiUrl={props.apiUrl} workflowId={props.workflowId} readOnly={readOnly} fieldProblems={fieldProblems} onChange={(next) => onChange({ params: next })} />
+                </>
               ) : kind ? (
                 <Suspense fallback={<p className="muted small">Loading the form…</p>}>
                   <ParamsForm key={node.id} schema={kind.params_schema} params={params} fieldProblems={fieldProblems} providers={props.providers} readOnly={readOnly} onChange={(next) => onChange({ params: next })} />

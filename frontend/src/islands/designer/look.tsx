@@ -1,6 +1,7 @@
 // How a node kind looks on a canvas: its icon (lucide, bundled by Vite) and its category's colour.
 // Shared by the designer, its node picker and the run view.
 import {
+  Bot,
   Box,
   Braces,
   Flag,
@@ -24,6 +25,7 @@ const ICONS: Record<string, LucideIcon> = {
   classify: Tags,
   extract: ScanText,
   generate: Sparkles,
+  agent: Bot,
   retrieve: Library,
   confidence_check: Gauge,
   transform: Braces,
@@ -42,6 +44,7 @@ const CATEGORIES: Record<string, string> = {
   classify: "AI",
   extract: "AI",
   generate: "AI",
+  agent: "AI",
   retrieve: "AI",
   confidence_check: "AI",
   transform: "Data",

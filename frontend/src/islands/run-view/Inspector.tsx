@@ -3,6 +3,7 @@ import { formatCost, formatDateTime, formatDuration, prettyJSON, tokenSummary } 
 import type { GraphNodeV1 } from "../../lib/graph";
 import { callSummary, modelCalls, type ModelCall } from "../../lib/modelCalls";
 import type { NodeState, RunViewState } from "../../lib/runEvents";
+import { AgentTrace } from "./AgentTrace";
 import { STATUS_TEXT } from "./RunNode";
 
 /** JSON (or model text) as plain text: React sets textContent, so markup is never parsed. */
@@ -53,7 +54,7 @@ function ModelCalls({ calls }: { calls: ModelCall[] }) {
   );
 }
 
-function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: GraphNodeV1 | undefined }) {
+function NodeDetails({ id, node, spec, runId }: { id: string; node: NodeState; spec: GraphNodeV1 | undefined; runId: number | null }) {
   const tokens = tokenSummary(node.usage);
   const calls = modelCalls(node.usage);
   return (
@@ -100,6 +101,7 @@ function NodeDetails({ id, node, spec }: { id: string; node: NodeState; spec: Gr
           <pre data-draft={node.status}>{node.draft}</pre>
         </section>
       ) : null}
+      {spec?.type === "agent" || node.agentSteps.length ? <AgentTrace steps={node.agentSteps} runId={runId} nodeId={id} /> : null}
       <JsonBlock label="Input (resolved params)" value={node.input} />
       <JsonBlock label="Output" value={node.output} />
       {calls.length ? <ModelCalls calls={calls} /> : <JsonBlock label="Usage" value={node.usage} />}
@@ -112,7 +114,7 @@ export function Inspector({ state, selectedId, graphNodes }: { state: RunViewSta
   return (
     <aside className="rv-inspector card" aria-label="Node inspector" data-selected-node={selectedId ?? ""}>
       {selectedId && node ? (
-        <NodeDetails id={selectedId} node={node} spec={graphNodes.get(selectedId)} />
+        <NodeDetails id={selectedId} node={node} spec={graphNodes.get(selectedId)} runId={state.run?.id ?? null} />
       ) : (
         <>
           <h2>Run</h2>

@@ -1,0 +1,267 @@
+// The Tools editor of an agent node: add and remove tools of each kind, each with its name,
+// description, arguments schema (checked as typed) and whether a reviewer approves each call.
+// Knowledge tools pick a knowledge base, HTTP tools a method, URL and body template, workflow
+// tools a published workflow whose trigger schema becomes the arguments schema.
+import { useEffect, useState } from "react";
+import { defaultArguments, HTTP_METHODS, kindFields, nameProblem, newTool, readSchema, schemaText, toolProblems, toolsOf, TOOL_KINDS, withoutTool, withTool, type Tool } from "../../lib/agentTools";
+import type { CallableWorkflow } from "../../lib/calls";
+import { sendJSON } from "../../lib/http";
+import { readValue } from "../../lib/paramsUi";
+
+interface KnowledgeBase {
+  id: number;
+  name: string;
+}
+
+/** A list from the API, or its error. */
+function useList<T>(url: string): { items: T[] | null; error: string } {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    sendJSON<T[]>(url, "GET", undefined, "")
+      .then((found) => setItems(found))
+      .catch((failed: unknown) => setError(failed instanceof Error ? failed.message : String(failed)));
+  }, [url]);
+  return { items, error };
+}
+
+function Errors({ messages }: { messages: (string | undefined)[] | undefined }) {
+  return (
+    <>
+      {(messages ?? []).filter(Boolean).map((message) => (
+        <p className="error small" key={message}>
+          {message}
+        </p>
+      ))}
+    </>
+  );
+}
+
+/** JSON typed in a textarea, kept as typed until it parses; `check` says why a parsed value is refused. */
+function JsonText({ id, label, value, readOnly, hint, check, onValue }: { id: string; label: string; value: unknown; readOnly: boolean; hint: string; check: (text: string) => string; onValue: (text: string) => void }) {
+  const shown = value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  const [text, setText] = useState(shown);
+  const [problem, setProblem] = useState("");
+  // The text stays as typed while it means the stored value (no reformatting under the cursor).
+  useEffect(() => {
+    setText((typed) => (JSON.stringify(readValue(typed) ?? null) === JSON.stringify(value ?? null) ? typed : shown));
+  }, [shown, value]);
+  return (
+    <label className="dz-setting dz-setting-wide">
+      <span>{label}</span>
+      <span className="muted small">{hint}</span>
+      <textarea
+        id={id}
+        rows={5}
+        value={text}
+        readOnly={readOnly}
+        aria-invalid={problem ? true : undefined}
+        onChange={(event) => {
+          setText(event.target.value);
+          const found = check(event.target.value);
+          setProblem(found);
+          if (!found) onValue(event.target.value);
+        }}
+      />
+      {problem ? <span className="error small">{problem}</span> : null}
+    </label>
+  );
+}
+
+interface ToolProps {
+  tool: Tool;
+  index: number;
+  tools: Tool[];
+  readOnly: boolean;
+  problems: Record<string, string[]>;
+  bases: { items: KnowledgeBase[] | null; error: string };
+  workflows: { items: CallableWorkflow[] | null; error: string };
+  onChange: (patch: Record<string, unknown>) => void;
+  onRemove: () => void;
+}
+
+function KindSettings({ tool, index, readOnly, problems, bases, workflows, onChange }: ToolProps) {
+  const id = (field: string) => `agent_tool_${index}_${field}`;
+  if (tool.kind === "knowledge") {
+    const chosen = tool.knowledge_base;
+    const known = (bases.items ?? []).some((base) => base.id === chosen || base.name === chosen);
+    return (
+      <>
+        <label className="dz-setting">
+          <span>Knowledge base</span>
+          <select id={id("knowledge_base")} value={chosen === undefined || chosen === null ? "" : String(chosen)} disabled={readOnly} onChange={(event) => onChange({ knowledge_base: event.target.value ? Number(event.target.value) || event.target.value : undefined })}>
+            <option value="">Choose a knowledge base…</option>
+            {chosen !== undefined && chosen !== "" && !known ? <option value={String(chosen)}>{String(chosen)}</option> : null}
+            {(bases.items ?? []).map((base) => (
+              <option key={base.id} value={base.name === chosen ? base.name : base.id}>
+                {base.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        {bases.error ? <p className="error small">The knowledge bases could not be listed: {bases.error}</p> : null}
+        <Errors messages={problems.knowledge_base} />
+        <label className="dz-setting">
+          <span>Passages (top k)</span>
+          <input id={id("top_k")} type="number" min={1} max={20} value={typeof tool.top_k === "number" ? tool.top_k : 4} readOnly={readOnly} onChange={(event) => event.target.value !== "" && onChange({ top_k: Number(event.target.value) })} />
+        </label>
+        <Errors messages={problems.top_k} />
+      </>
+    );
+  }
+  if (tool.kind === "http") {
+    return (
+      <>
+        <label className="dz-setting">
+          <span>Method</span>
+          <select id={id("method")} value={typeof tool.method === "string" ? tool.method : "GET"} disabled={readOnly} onChange={(event) => onChange({ method: event.target.value })}>
+            {HTTP_METHODS.map((method) => (
+              <option key={method}>{method}</option>
+            ))}
+          </select>
+        </label>
+        <label className="dz-setting dz-setting-wide">
+          <span>URL template</span>
+          <input id={id("url")} type="text" placeholder="https://shop.example/orders/{{ args.order_id }}" value={typeof tool.url === "string" ? tool.url : ""} readOnly={readOnly} onChange={(event) => onChange({ url: event.target.value })} />
+        </label>
+        <Errors messages={problems.url} />
+        {tool.method && tool.method !== "GET" ? (
+          <JsonText id={id("body")} label="Body template" hint="Text, or JSON whose strings are templates over {{ args }}." value={tool.body} readOnly={readOnly} check={() => ""} onValue={(text) => onChange({ body: readValue(text) })} />
+        ) : null}
+        <Errors messages={problems.body} />
+      </>
+    );
+  }
+  if (tool.kind === "workflow") {
+    const chosenId = typeof tool.workflow_id === "number" ? tool.workflow_id : null;
+    const chosen = (workflows.items ?? []).find((w) => w.id === chosenId) ?? null;
+    return (
+      <>
+        <label className="dz-setting dz-setting-wide">
+          <span>Workflow to run</span>
+          <select id={id("workflow_id")} value={chosenId ?? ""} disabled={readOnly} onChange={(event) => onChange({ workflow_id: event.target.value ? Number(event.target.value) : undefined, version: undefined })}>
+            <option value="">Choose a published workflow…</option>
+            {chosenId !== null && !chosen ? <option value={chosenId}>Workflow {chosenId} (not published, or not found)</option> : null}
+            {(workflows.items ?? []).map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name} (v{w.latest_version})
+              </option>
+            ))}
+          </select>
+        </label>
+        {workflows.error ? <p className="error small">The workflows could not be listed: {workflows.error}</p> : null}
+        <Errors messages={problems.workflow_id} />
+      </>
+    );
+  }
+  return (
+    <JsonText id={id("fields")} label={`Fields of the ${tool.kind} tool`} hint="A JSON object." value={kindFields(tool)} readOnly={readOnly} check={(text) => (readValue(text) && typeof readValue(text) === "object" ? "" : "A JSON object.")} onValue={(text) => onChange(readValue(text) as Record<string, unknown>)} />
+  );
+}
+
+function ToolEditor(props: ToolProps) {
+  const { tool, index, tools, readOnly, problems, workflows, onChange, onRemove } = props;
+  const id = (field: string) => `agent_tool_${index}_${field}`;
+  const badName = nameProblem(tool.name, index, tools);
+  const workflowInput = tool.kind === "workflow" ? (workflows.items ?? []).find((w) => w.id === tool.workflow_id)?.input_schema : null;
+  const fallback = defaultArguments(tool.kind, workflowInput);
+  return (
+    <li className="dz-agent-tool" data-tool={tool.name} data-tool-kind={tool.kind}>
+      <div className="dz-agent-tool-head">
+        <strong>{TOOL_KINDS.find((k) => k.kind === tool.kind)?.label ?? tool.kind}</strong>
+        {!readOnly ? (
+          <button type="button" className="dz-link-button" onClick={onRemove} aria-label={`Remove the tool ${tool.name}`}>
+            Remove
+          </button>
+        ) : null}
+      </div>
+      <Errors messages={problems[""]} />
+      <label className="dz-setting">
+        <span>Name</span>
+        <input id={id("name")} type="text" value={tool.name} readOnly={readOnly} aria-invalid={badName ? true : undefined} onChange={(event) => onChange({ name: event.target.value })} />
+      </label>
+      <Errors messages={[badName, ...(problems.name ?? [])]} />
+      <label className="dz-setting dz-setting-wide">
+        <span>Description (for the model)</span>
+        <textarea id={id("description")} rows={2} value={typeof tool.description === "string" ? tool.description : ""} readOnly={readOnly} onChange={(event) => onChange({ description: event.target.value })} />
+      </label>
+      <KindSettings {...props} />
+      <Errors messages={problems.kind} />
+      <JsonText
+        id={id("parameters")}
+        label="Arguments (JSON Schema)"
+        hint={tool.kind === "workflow" ? "Empty: the workflow's trigger schema." : "Empty: the kind's default."}
+        value={tool.parameters}
+        readOnly={readOnly}
+        check={(text) => readSchema(text).problem}
+        onValue={(text) => onChange({ parameters: readSchema(text).schema ?? undefined })}
+      />
+      <Errors messages={problems.parameters} />
+      {tool.parameters === undefined || tool.parameters === null ? (
+        fallback ? (
+          <details className="dz-call-schema">
+            <summary className="small">Arguments the model sees</summary>
+            <pre>{schemaText(fallback)}</pre>
+          </details>
+        ) : null
+      ) : null}
+      <label className="dz-check">
+        <input id={id("requires_approval")} type="checkbox" checked={Boolean(tool.requires_approval)} disabled={readOnly} onChange={(event) => onChange({ requires_approval: event.target.checked || undefined })} />
+        <span>A reviewer approves each call first</span>
+      </label>
+    </li>
+  );
+}
+
+export interface AgentToolsProps {
+  params: Record<string, unknown>;
+  apiUrl: string;
+  workflowId: number;
+  readOnly: boolean;
+  fieldProblems: Record<string, string[]> | undefined;
+  onChange: (params: Record<string, unknown>) => void;
+}
+
+export function AgentTools({ params, apiUrl, workflowId, readOnly, fieldProblems, onChange }: AgentToolsProps) {
+  const tools = toolsOf(params);
+  const bases = useList<KnowledgeBase>(`${apiUrl}/knowledge-bases`);
+  const workflows = useList<CallableWorkflow>(`${apiUrl}/workflows/${workflowId}/callable`);
+  const [adding, setAdding] = useState(TOOL_KINDS[0].kind);
+  const set = (next: Tool[]) => onChange({ ...params, tools: next });
+  return (
+    <section className="dz-agent-tools" aria-label="Tools">
+      <h3 className="dz-subhead">Tools</h3>
+      {tools.length === 0 ? <p className="muted small">No tools yet: the agent answers from its instructions alone.</p> : null}
+      <ol>
+        {tools.map((tool, index) => (
+          <ToolEditor
+            key={index}
+            tool={tool}
+            index={index}
+            tools={tools}
+            readOnly={readOnly}
+            problems={toolProblems(fieldProblems, index)}
+            bases={bases}
+            workflows={workflows}
+            onChange={(patch) => set(withTool(tools, index, patch))}
+            onRemove={() => set(withoutTool(tools, index))}
+          />
+        ))}
+      </ol>
+      {!readOnly ? (
+        <div className="dz-agent-add">
+          <select aria-label="Kind of tool to add" value={adding} onChange={(event) => setAdding(event.target.value)}>
+            {TOOL_KINDS.map((kind) => (
+              <option key={kind.kind} value={kind.kind}>
+                {kind.label}
+              </option>
+            ))}
+          </select>
+          <button type="button" onClick={() => set([...tools, newTool(adding, tools)])}>
+            Add tool
+          </button>
+        </div>
+      ) : null}
+    </section>
+  );
+}
