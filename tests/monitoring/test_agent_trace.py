@@ -1,4 +1,4 @@
-"""The agent's trace as the run page reads it after a reload: its steps in the run API, approvals linked to the inbox."""
+"""The agent trace after a reload: the steps in the run API, approvals linked to their inbox item."""
 
 import pytest
 
