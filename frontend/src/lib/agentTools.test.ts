@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultArguments, kindFields, nameProblem, newTool, readSchema, toolProblems, toolsOf, withoutTool, withTool } from "./agentTools";
+import { defaultArguments, kindFields, nameProblem, newTool, readSchema, replacedFields, toolProblems, toolsOf, withoutTool, withTool } from "./agentTools";
 import { nodeSummary } from "./nodeSummary";
 import { placeProblems } from "./problems";
 
@@ -53,7 +53,10 @@ describe("the agent's tools editor", () => {
   });
 
   it("keeps the fields of kinds it has no controls for", () => {
-    expect(kindFields({ name: "m", kind: "mcp", description: "", server: "docs", allow: ["read"] })).toEqual({ server: "docs", allow: ["read"] });
+    const tool = { name: "m", kind: "mcp", description: "", server: "docs", allow: ["read"] };
+    expect(kindFields(tool)).toEqual({ server: "docs", allow: ["read"] });
+    const patch = replacedFields(tool, { server: "wiki", name: "renamed" });
+    expect(withTool([tool], 0, patch)[0]).toEqual({ name: "m", kind: "mcp", description: "", server: "wiki" });
   });
 
   it("puts the graph's problems on the tool and field they name", () => {

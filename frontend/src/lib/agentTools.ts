@@ -55,6 +55,13 @@ export function kindFields(tool: Tool): Record<string, unknown> {
   return Object.fromEntries(Object.entries(tool).filter(([key]) => !COMMON.has(key)));
 }
 
+/** The patch that makes `fields` the tool's kind fields: the ones left out are removed. */
+export function replacedFields(tool: Tool, fields: Record<string, unknown>): Record<string, unknown> {
+  const dropped = Object.keys(kindFields(tool)).filter((key) => !(key in fields));
+  const kept = Object.fromEntries(Object.entries(fields).filter(([key]) => !COMMON.has(key)));
+  return { ...Object.fromEntries(dropped.map((key) => [key, undefined])), ...kept };
+}
+
 /** Why the name cannot be used, or "". */
 export function nameProblem(name: string, index: number, tools: Tool[]): string {
   if (!TOOL_NAME.test(name)) return "Use letters, digits, _ and - (1 to 64).";

@@ -3,7 +3,7 @@
 // Knowledge tools pick a knowledge base, HTTP tools a method, URL and body template, workflow
 // tools a published workflow whose trigger schema becomes the arguments schema.
 import { useEffect, useState } from "react";
-import { defaultArguments, HTTP_METHODS, kindFields, nameProblem, newTool, readSchema, schemaText, toolProblems, toolsOf, TOOL_KINDS, withoutTool, withTool, type Tool } from "../../lib/agentTools";
+import { defaultArguments, HTTP_METHODS, kindFields, nameProblem, newTool, readSchema, replacedFields, schemaText, toolProblems, toolsOf, TOOL_KINDS, withoutTool, withTool, type Tool } from "../../lib/agentTools";
 import type { CallableWorkflow } from "../../lib/calls";
 import { sendJSON } from "../../lib/http";
 import { readValue } from "../../lib/paramsUi";
@@ -155,7 +155,7 @@ function KindSettings({ tool, index, readOnly, problems, bases, workflows, onCha
     );
   }
   return (
-    <JsonText id={id("fields")} label={`Fields of the ${tool.kind} tool`} hint="A JSON object." value={kindFields(tool)} readOnly={readOnly} check={(text) => (readValue(text) && typeof readValue(text) === "object" ? "" : "A JSON object.")} onValue={(text) => onChange(readValue(text) as Record<string, unknown>)} />
+    <JsonText id={id("fields")} label={`Fields of the ${tool.kind} tool`} hint="A JSON object." value={kindFields(tool)} readOnly={readOnly} check={(text) => (readValue(text) && typeof readValue(text) === "object" ? "" : "A JSON object.")} onValue={(text) => onChange(replacedFields(tool, readValue(text) as Record<string, unknown>))} />
   );
 }
 
