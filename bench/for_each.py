@@ -10,7 +10,7 @@ a PostgreSQL row, in the same session and on the same workers' settings. Target:
 for_each at most 3x the raw group. With --batch N, one for_each over N items instead (as a
 batch run on a dataset), with the engine worker's RSS before and after (target: growth under
 100 MB). It uses its own database (switchyard_bench_for_each) and one Redis database for
-broker and results (BENCH_FOR_EACH_REDIS, default redis://127.0.0.1:6379/3), which it empties
+broker and results (BENCH_FOR_EACH_DATABASE, BENCH_FOR_EACH_REDIS, default redis://127.0.0.1:6379/3), which it empties
 first, and starts and stops its own workers. Exit status: 0 when it measured (a missed target
 is reported, not an error), 1 when it could not measure.
 """
@@ -35,7 +35,7 @@ from bench.engine_overhead import SERVER_URL, CouldNotMeasure, prepare_services,
 from bench.workers import Worker, base_env  # noqa: E402
 
 TARGET = 3.0
-DATABASE_URL = f"{SERVER_URL}/switchyard_bench_for_each"
+DATABASE_URL = os.environ.get("BENCH_FOR_EACH_DATABASE", f"{SERVER_URL}/switchyard_bench_for_each")
 REDIS_URL = os.environ.get("BENCH_FOR_EACH_REDIS", "redis://127.0.0.1:6379/3")
 
 

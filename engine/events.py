@@ -106,7 +106,7 @@ def change(
         if step.events:
             step.run_fields.add("last_seq")
         if "status" in step.run_fields and run.status in ENDED_RUN:
-            from engine.runs.children import run_ended
+            from engine.runs.child_tally import run_ended
 
             notices = webhooks.queue(run, step.now)
             if notices:

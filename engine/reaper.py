@@ -1,5 +1,6 @@
 """The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent,
-completion webhooks due for a (re)try are sent, and child runs nothing waits for any more are cancelled."""
+completion webhooks due for a (re)try are sent, child runs whose end was not counted are counted, and child
+runs nothing waits for any more are cancelled."""
 
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from engine import budgets, metrics, runs, webhooks
 from engine.dispatch import broker_lost_messages, dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
-from engine.runs import children
+from engine.runs import child_tally, children
 
 BATCH = 500
 
@@ -39,6 +40,7 @@ def reap() -> dict[str, int]:
     metrics.reaper_redispatches.inc(len(ids))
     notices = webhooks.due(now, BATCH)
     send_notices(notices)
+    counted = child_tally.count_lost(BATCH)
     abandoned = children.orphans(BATCH)
     children.cancel_children(abandoned)
     return {
@@ -46,5 +48,6 @@ def reap() -> dict[str, int]:
         "unknown_calls_billed": billed,
         "dispatched": len(ids),
         "notices": len(notices),
+        "parents_tallied": counted,
         "orphans_cancelled": len(abandoned),
     }

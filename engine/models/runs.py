@@ -91,6 +91,9 @@ class Run(WorkspaceOwned):
     item_index = models.PositiveIntegerField(null=True, blank=True)
     depth = models.PositiveSmallIntegerField(default=0)
     root_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # False from a child run's start until its parent's round has counted its end
+    # (engine/runs/child_tally.py): an ended child not yet counted is one the tally owes.
+    counted = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -114,6 +117,8 @@ class Run(WorkspaceOwned):
                 condition=models.Q(is_test=False, cost__gt=0),
                 name="run_costliest",
             ),
+            # The child runs a tally (or the reaper) looks for: few at any time, however many runs there are.
+            models.Index(fields=["parent_run"], condition=models.Q(counted=False), name="uncounted_child_run"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -2,19 +2,17 @@
 
 A node that calls workflows parks with a ChildPlan (engine/nodes/subworkflow.py, for_each.py).
 The transaction that records the park opens a ChildRound and starts the first children
-(`open_round`). Whatever ends a child run (its last node, a failure, a cancel), the same
-transaction locks the parent run, counts the item and starts the next one, or, when the round
-is over, wakes the parent node, which gathers the results (`run_ended`, called by
-engine.events.change). Locks are taken child first, then parent; a change of a parent never
-locks a child, so cancelling children happens after the parent's transaction, each child in
-its own.
+(`open_round`). Whatever ends a child run (its last node, a failure, a cancel), a tally
+under the parent's lock counts it, starts the next items or, when the round is over, wakes the
+parent node, which gathers the results (engine/runs/child_tally.py). A change of a parent
+never locks a child, so cancelling children happens after the parent's transaction, each
+child in its own.
 
 Called workflows are resolved by the app that owns them (builder registers `resolve` with
 `register_resolver`): the core imports no app.
 """
 
 import functools
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,13 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
-from django.db.models import Exists, F, JSONField, OuterRef, Sum, Value
-from django.utils import timezone
+from django.db import transaction
+from django.db.models import Exists, JSONField, OuterRef, Sum, Value
 
 from engine import graph as graphs
-from engine import live, metrics
-from engine.dispatch import dispatch, dispatch_after_commit
+from engine.dispatch import dispatch_after_commit
 from engine.event_types import EventType
 from engine.events import Change, change
 from engine.flow import run_graph
@@ -46,17 +42,13 @@ from engine.models import (
 )
 from engine.registry import ERROR_HANDLE
 from engine.runs.starting import Options, RunSource, start_run
-from engine.sql import inserts, run_lock
-from engine.sql.script import Outcome, Statement, converted, from_json, run_script
+from engine.sql.script import Outcome, Statement, converted, run_script
 
 SUBWORKFLOW, FOR_EACH = "subworkflow", "for_each"
 CHILD_KINDS = frozenset({SUBWORKFLOW, FOR_EACH})
 # The for_each node of a run started by start_for_each.
 BATCH_NODE = "for_each"
 ROUND_COUNTERS = ("running", "succeeded", "failed", "cancelled")
-BUDGETS_SEEN_S = 2.0
-# Trees found without per-run budgets, by their top run, with when that was seen (time.monotonic()).
-_trees_without_budgets: dict[int, float] = {}
 
 
 @dataclass(frozen=True)
@@ -204,9 +196,6 @@ class _Round:
     stop_on_failure: bool
     state: str
     counts: dict[str, int] = field(default_factory=dict)
-    # The item to start next (ChildItem at position `started`), read with the round.
-    next_index: int | None = None
-    next_input: Any = None
 
     @property
     def to_start(self) -> int:
@@ -214,35 +203,32 @@ class _Round:
 
 
 # The round's columns a _Round holds (its counters apart).
-ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts", "next_index", "next_input"))
+ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts"))
 
 
-def _round_read(run_id: int, node_id: str, number: int) -> Statement:
-    """The round's fields and counters, with the item it would start next (ChildItem at position `started`)."""
-    columns = ", ".join(f"r.{name}" for name in ("id", *ROUND_FIELDS, *ROUND_COUNTERS))
-    following = "FROM engine_childitem i WHERE i.round_id = r.id AND i.position = r.started"
+def round_read(run_id: int, node_id: str, number: int) -> Statement:
+    """The round's fields and counters."""
+    columns = ", ".join(("id", *ROUND_FIELDS, *ROUND_COUNTERS))
     sql = (
-        f'SELECT {columns}, (SELECT i."index" {following}), (SELECT i.input {following}) '  # noqa: S608
-        "FROM engine_childround r WHERE r.run_id = %(run_id)s AND r.node_id = %(node_id)s AND r.number = %(number)s"
+        f"SELECT {columns} FROM engine_childround "  # noqa: S608  (names from ROUND_FIELDS and ROUND_COUNTERS)
+        "WHERE run_id = %(run_id)s AND node_id = %(node_id)s AND number = %(number)s"
     )
     return sql, {"run_id": run_id, "node_id": node_id, "number": number}
 
 
-def _round_of(outcome: Outcome) -> _Round | None:
-    """The _Round that `_round_read` read, or None."""
+def round_of(outcome: Outcome) -> _Round | None:
+    """The _Round that `round_read` read, or None."""
     if not outcome.rows:
         return None
-    *row, next_index, next_input = outcome.rows[0]
-    names = ("id", *ROUND_FIELDS, *ROUND_COUNTERS)
-    found = converted(ChildRound, names, row)
+    found = converted(ChildRound, ("id", *ROUND_FIELDS, *ROUND_COUNTERS), outcome.rows[0])
     counts = {name: found.pop(name) for name in ROUND_COUNTERS}
-    next_input = from_json(ChildItem, "input", next_input)
-    return _Round(pk=found.pop("id"), **found, counts=counts, next_index=next_index, next_input=next_input)
+    return _Round(pk=found.pop("id"), **found, counts=counts)
 
 
-def _round(run_id: int, node_id: str, number: int) -> _Round | None:
-    """The round's fields and counters, with the item it would start next: one statement under the parent's lock."""
-    return _round_of(run_script([_round_read(run_id, node_id, number)])[0])
+def next_items(info: _Round, count: int) -> list[tuple[int, Any]]:
+    """(index, input) of the round's next `count` items to start, in their order."""
+    rows = ChildItem.objects.filter(round_id=info.pk, position__gte=info.started).order_by("position")
+    return list(rows.values_list("index", "input")[:count])
 
 
 def pinned_call(run_id: int, workflow_id: int) -> CalledWorkflow | None:
@@ -310,14 +296,14 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
         ),
         batch_size=2000,
     )
-    info = _round(run_id, node_id, number)
+    info = round_of(run_script([round_read(run_id, node_id, number)])[0])
     assert info is not None
     first = todo[: plan.max_concurrency]
     if first:
-        _start(step, info, [(index, plan.inputs[index]) for index in first])
+        start_items(step, info, [(index, plan.inputs[index]) for index in first])
         ChildRound.objects.filter(pk=created.pk).update(started=len(first), running=len(first))
     else:
-        _close(step, info, {}, error=None)
+        close_round(step, info, {}, error=None)
 
 
 def _carried(run_id: int, node_id: str, inputs: list[Any]) -> set[int]:
@@ -364,13 +350,12 @@ class _Child:
     ready: list[str]
 
 
-def _child(parent: Change, info: _Round, index: int, value: Any, pk: int | None = None) -> _Child:
+def _child(parent: Change, info: _Round, index: int, value: Any) -> _Child:
     """The rows of the child run of item `index` with input `value`: its trigger done, or ready to run."""
     graph, stored = _round_graph(info.pk)
     trigger, now = graph.trigger(), parent.now
     begun = _begun(graph)
     run = Run(
-        pk=pk,
         workspace_id=parent.run.workspace_id,
         workflow_id=info.workflow_id,
         workflow_name=info.workflow_name,
@@ -388,6 +373,7 @@ def _child(parent: Change, info: _Round, index: int, value: Any, pk: int | None 
         item_index=index,
         depth=info.child_depth,
         root_run_id=info.root_run_id,
+        counted=False,
     )
     queued = {"trigger": TriggerKind.PARENT, "version": info.version_number, "parent": parent.run.pk}
     events = [RunEvent(type=EventType.RUN_QUEUED, payload=queued)]
@@ -418,7 +404,7 @@ def _child(parent: Change, info: _Round, index: int, value: Any, pk: int | None 
     return _Child(run, nodes, events, ready)
 
 
-def _start(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
+def start_items(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
     """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
 
     Each child's ready nodes are sent after the parent's transaction commits.
@@ -441,33 +427,7 @@ def _start(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
         step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.run.pk, round=info.number)
 
 
-def _start_deferred(ending: Change, parent: Change, info: _Round, run_pk: int) -> None:
-    """Start the round's next item as statements sent with the ending child's last script (PostgreSQL).
-
-    `run_pk` was taken from the runs' sequence with the parent's lock, so every row is built here.
-    """
-    assert info.next_index is not None
-    child = _child(parent, info, info.next_index, info.next_input, pk=run_pk)
-    graphs.remember(run_pk, _round_graph(info.pk)[0])
-    for node in child.nodes:
-        node.run_id = run_pk
-    for event in child.events:
-        event.run_id = run_pk
-    ending.defer(inserts.insert([child.run], "run"))
-    nodes = ending.defer(inserts.insert(child.nodes, "node"))
-    ending.defer(inserts.insert(child.events, "event"))
-    ready = [i for i, node in enumerate(child.nodes) if node.node_id in child.ready]
-
-    def send() -> None:
-        assert nodes.outcome is not None
-        ids = inserts.returned_ids(nodes.outcome.rows)
-        dispatch([ids[i] for i in ready], [], stamped=True)
-
-    transaction.on_commit(send)
-    parent.event(EventType.CHILD_STARTED, info.node_id, index=info.next_index, run_id=run_pk, round=info.number)
-
-
-def _close(step: Change, info: _Round, values: dict[str, Any], error: dict[str, Any] | None) -> None:
+def close_round(step: Change, info: _Round, values: dict[str, Any], error: dict[str, Any] | None) -> None:
     """End the round (every item ended, or it stopped early) and wake its node to gather the results."""
     values |= {"state": ChildRoundState.CLOSED, "closed_at": step.now, "error": error}
     ChildRound.objects.filter(pk=info.pk).update(**values)
@@ -482,186 +442,17 @@ def _close(step: Change, info: _Round, values: dict[str, Any], error: dict[str, 
     step.event(EventType.NODE_RESUMED, info.node_id, round=info.number)
 
 
-def run_ended(step: Change) -> None:
-    """This change ends its run: cancel the run's own children, and count it in its parent if it is a child.
-
-    Called by engine.events.change before the change is saved, in its transaction.
-    """
-    if any(node.type in CHILD_KINDS for node in run_graph(step.run.pk).nodes):
-        _abandon_children(step)
-    found = (
-        Run.objects.filter(pk=step.run.pk)
-        .values_list("parent_run_id", "parent_node_id", "parent_attempt", "item_index", "cost", "output")
-        .first()
-    )
-    if found is None or found[0] is None:
-        return
-    parent_id, node_id, number, index, cost, output = found
-    if number is None or index is None:
-        return  # not a child of a round (a parent is set only with both)
-    if step.run.status == RunStatus.SUCCEEDED and output is None and "output" not in step.run_fields:
-        step.set_run(output=_leaf_output(step.run.pk))
-    error = step.run.error if "error" in step.run_fields else ""
-    ended = _Ended(parent_id, node_id, number, index, step.run.pk, step.run.status, cost, error)
-    if connection.vendor != "postgresql" or not _counted_with(step, ended):
-        _count(ended)
-
-
-def _leaf_output(run_id: int) -> Any:
-    """A child run's output when no reply node set one: its last node's output (several last nodes: by id)."""
-    graph = run_graph(run_id)
-    leaves = [node.id for node in graph.nodes if not graph.outgoing(node.id)]
-    outputs = dict(
-        NodeRun.objects.filter(run_id=run_id, node_id__in=leaves, status=NodeStatus.SUCCEEDED).values_list(
-            "node_id", "output"
-        )
-    )
-    if len(leaves) == 1:
-        return outputs.get(leaves[0])
-    return outputs
-
-
-@dataclass(frozen=True)
-class _Ended:
-    """A child run that ends, as its parent's round counts it."""
-
-    parent_id: int
-    node_id: str
-    number: int
-    index: int
-    child_id: int
-    status: str
-    cost: Decimal
-    error: str
-
-    @property
-    def outcome(self) -> str:
-        return {str(RunStatus.SUCCEEDED): "succeeded", str(RunStatus.FAILED): "failed"}.get(self.status, "cancelled")
-
-
-def _counted_with(ending: Change, ended: _Ended) -> bool:
-    """Count the child in its round with the writes of its own ending transaction (PostgreSQL); False if not done.
-
-    Ending a child holds its parent's lock until the child's COMMIT, and items end one after
-    another at the parent, so the lock is taken with the round's read and a new run id in one
-    round trip, and every write (the counters, the next item's child run, the parent's
-    events) is deferred to the ending child's last script, which commits. Items that close
-    the round or stop it are counted by `_count`, which writes as it goes (False here, nothing
-    written).
-    """
-    parent_id = ended.parent_id
-    lock, read, new_id = run_script(
-        [run_lock.lock(parent_id), _round_read(parent_id, ended.node_id, ended.number), inserts.next_id(Run)]
-    )
-    info = _round_of(read)
-    parent = Change(run=run_lock.locked_run(lock), now=ending.now)
-    if info is None:
-        return True
-    going = parent.run.status not in ENDED_RUN and info.state == ChildRoundState.OPEN
-    starts = False
-    if going:
-        if ended.status != RunStatus.SUCCEEDED and info.stop_on_failure:
-            return False
-        budget = _tree_budget_spent(parent.run.workspace_id, info.root_run_id) if info.to_start else None
-        starts = bool(info.to_start and budget is None and info.next_index is not None)
-        if not starts and info.counts["running"] - 1 == 0:
-            return False
-    if ended.cost:
-        cost = "UPDATE engine_run SET cost = cost + %(cost)s WHERE id = %(id)s"
-        ending.defer((cost, {"cost": ended.cost, "id": parent_id}))
-    if not going:
-        ending.defer(_counted(info.pk, ended.outcome, started=0))
-        return True
-    parent.event(EventType.CHILD_ENDED, ended.node_id, index=ended.index, run_id=ended.child_id, status=ended.status)
-    if starts:
-        _start_deferred(ending, parent, info, int(new_id.rows[0][0]))
-    ending.defer(_counted(info.pk, ended.outcome, started=int(starts)))
-    for statement in run_lock.save(parent.run, {"last_seq"}, parent.events, timezone.now()):
-        ending.defer(statement)
-    events, run = list(parent.events), parent.run
-    transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, events, None))
-    transaction.on_commit(lambda: metrics.count_events(run.workflow_id, events))
-    return True
-
-
-def _count(ended: _Ended) -> None:
-    """Under the parent's lock: count the ended child in its round, start the next item or close the round."""
-    parent_id, node_id, number, status = ended.parent_id, ended.node_id, ended.number, ended.status
-    with change(parent_id) as step:
-        info = _round(parent_id, node_id, number)
-        if info is None:
-            return
-        outcome = ended.outcome
-        values: dict[str, Any] = {"running": F("running") - 1, outcome: F(outcome) + 1}
-        running = info.counts["running"] - 1
-        if ended.cost:
-            Run.objects.filter(pk=parent_id).update(cost=F("cost") + ended.cost)
-        if step.run.status in ENDED_RUN or info.state != ChildRoundState.OPEN:
-            ChildRound.objects.filter(pk=info.pk).update(**values)
-            return
-        step.event(EventType.CHILD_ENDED, node_id, index=ended.index, run_id=ended.child_id, status=status)
-        if status != RunStatus.SUCCEEDED and info.stop_on_failure:
-            failure = {"code": "item_failed", "message": ended.error or f"the item's run was {status}"}
-            _close(step, info, values, {**failure, "index": ended.index, "run_id": ended.child_id})
-            _cancel_after_commit(_unfinished(parent_id, node_id, number, exclude=ended.child_id))
-            return
-        budget = _tree_budget_spent(step.run.workspace_id, info.root_run_id) if info.to_start else None
-        if info.to_start and budget is None and info.next_index is not None:
-            _start(step, info, [(info.next_index, info.next_input)])
-            step.defer(_counted(info.pk, outcome, started=1))
-        elif running == 0:
-            error_ = None if budget is None else {"code": "budget_exceeded", "message": budget}
-            _close(step, info, values, error_)
-        else:
-            step.defer(_counted(info.pk, outcome, started=0))
-
-
-def _counted(round_pk: int, outcome: str, started: int) -> Statement:
-    """Count an ended item (and a started one), sent with the parent's events: nothing reads it before."""
-    assert outcome in ROUND_COUNTERS
-    sql = (
-        f"UPDATE engine_childround SET {outcome} = {outcome} + 1, "  # noqa: S608  (a name from ROUND_COUNTERS)
-        "running = running - 1 + %(started)s, started = started + %(started)s WHERE id = %(id)s"
-    )
-    return sql, {"started": started, "id": round_pk}
-
-
-def _tree_budget_spent(workspace_id: int, root_run_id: int) -> str | None:
-    """The message of a per-run budget the tree under `root_run_id` has spent, or None while there is room.
-
-    Whether the tree has per-run budgets at all is looked up at most every BUDGETS_SEEN_S per
-    process, so a loop with none pays nothing per item; a budget added meanwhile applies soon after.
-    """
-    from engine import budgets
-
-    now = time.monotonic()
-    seen = _trees_without_budgets.get(root_run_id)
-    if seen is not None and now - seen < BUDGETS_SEEN_S:
-        return None
-    spent = budgets.tree_spent(workspace_id, root_run_id)
-    if spent is None and not budgets.tree_budgeted(workspace_id, root_run_id):
-        if len(_trees_without_budgets) > 1000:
-            _trees_without_budgets.clear()
-        _trees_without_budgets[root_run_id] = now
-    return spent
-
-
-def _unfinished(parent_id: int, node_id: str, number: int, exclude: int) -> list[int]:
-    rows = Run.objects.filter(parent_run_id=parent_id, parent_node_id=node_id, parent_attempt=number)
-    return list(rows.exclude(status__in=ENDED_RUN).exclude(pk=exclude).values_list("pk", flat=True))
-
-
-def _abandon_children(step: Change) -> None:
+def abandon_children(step: Change) -> None:
     """The run ends: its open rounds are spent (nothing gathers them) and its unfinished children cancelled."""
     run_id = step.run.pk
     ChildRound.objects.filter(run_id=run_id, state=ChildRoundState.OPEN).update(
         state=ChildRoundState.SPENT, closed_at=step.now
     )
     unfinished = Run.objects.filter(parent_run_id=run_id).exclude(status__in=ENDED_RUN)
-    _cancel_after_commit(list(unfinished.values_list("pk", flat=True)))
+    cancel_after_commit(list(unfinished.values_list("pk", flat=True)))
 
 
-def _cancel_after_commit(run_ids: list[int]) -> None:
+def cancel_after_commit(run_ids: list[int]) -> None:
     """Cancel these child runs once the parent's transaction commits, each in its own (locks go child, then parent).
 
     Robust: a cancel that fails is logged and left to the reaper (`orphans`), not raised to whoever committed.

@@ -1,13 +1,16 @@
 """Sub-workflows and for-each, in-process: child runs, their order and concurrency, failures, cancels, retries."""
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from builder.models import Workflow
 from builder.versions import publish_version
 from engine import reaper, runs
+from engine.runs import child_tally
 from engine.graph import GraphInvalid
 from engine.models import BudgetScope, ChildRound, CostEntry, NodeRun, Run, RunEvent
 from engine.runs import children
@@ -69,7 +72,8 @@ def test_a_subworkflow_outputs_its_child_runs_output(workspace):
 
 
 def test_for_each_runs_its_items_3_at_a_time_and_keeps_their_order(workspace):
-    # In-process, a child that ends starts the next one inside its own commit: a few items keep that shallow.
+    # In-process, a child's tally starts the next one right after the child's commit, in the same call stack:
+    # a few items keep that shallow.
     # 100 items on a real worker: tests/engine/test_for_each.py.
     child = upper(workspace)
     template = {"name": "{{ item }}-{{ index }}"}
@@ -310,3 +314,24 @@ def test_the_reaper_cancels_children_nothing_waits_for(workspace):
     ChildRound.objects.filter(run=run).update(state="spent")
     assert reaper.reap()["orphans_cancelled"] == 2
     assert set(Run.objects.filter(parent_run=run).values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_the_reaper_counts_a_child_whose_tally_was_lost(workspace):
+    child = published(workspace, chain(TRIGGER, node("wait", "delay", seconds=3600)))
+    loop = node("each", "for_each", workflow_id=child.pk, items="input.items", max_concurrency=2)
+    run = wait_for(start(workspace, chain(TRIGGER, loop), {"items": [{"n": n} for n in range(3)]}), {"waiting"})
+    kids = Run.objects.filter(parent_run=run)
+    assert reaper.reap()["parents_tallied"] == 0
+    # As a worker leaves it when it dies between a child's commit and the tally after it: ended, not counted.
+    long_ago = timezone.now() - timedelta(hours=1)
+    kids.filter(item_index=0).update(status="succeeded", output={"n": 0}, finished_at=long_ago)
+    assert reaper.reap()["parents_tallied"] == 1
+    ended = RunEvent.objects.filter(run=run, type="child.ended").values_list("payload__index", flat=True)
+    assert list(ended) == [0]
+    assert sorted(kids.values_list("item_index", flat=True)) == [0, 1, 2]  # the third item started in its place
+    progress = children.progress(run.pk, "each")
+    assert progress is not None
+    assert (progress.succeeded, progress.running) == (1, 2)
+    child_tally.tally(run.pk)
+    assert reaper.reap()["parents_tallied"] == 0
+    assert RunEvent.objects.filter(run=run, type="child.ended").count() == 1, "counted twice"
