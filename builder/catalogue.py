@@ -5,8 +5,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder import agent_demo, demo
+from django.contrib.auth.models import User
+
+from accounts.models import Workspace
+from builder import agent_demo, demo, item_templates
 from builder.models import empty_graph
+
+# A template whose graph calls workflows: it makes them in the workspace (the new workflow's name
+# names them) and gives the graph that calls them by id.
+CallingGraph = Callable[[Workspace, str, User], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -16,6 +23,13 @@ class Template:
     description: str
     graph: Callable[[], dict[str, Any]]
     sample_input: dict[str, Any] = field(default_factory=dict)
+    calling_graph: CallingGraph | None = None
+
+    def draft(self, workspace: Workspace, name: str, by: User) -> dict[str, Any]:
+        """The new workflow's draft; the workflows it calls are made (and published) first."""
+        if self.calling_graph is not None:
+            return self.calling_graph(workspace, name, by)
+        return self.graph()
 
 
 TEMPLATES: dict[str, Template] = {
@@ -45,6 +59,22 @@ TEMPLATES: dict[str, Template] = {
             "person's approval. Runs offline on the built-in model's tool-use mode.",
             agent_demo.support_agent,
             agent_demo.SAMPLE_AGENT_TICKET,
+        ),
+        Template(
+            "classify-documents",
+            item_templates.CLASSIFY_DOCUMENTS,
+            f"{item_templates.CLASSIFY_DOCUMENTS_DESCRIPTION} Also makes the workflow it runs per document.",
+            empty_graph,
+            item_templates.SAMPLE_DOCUMENTS,
+            item_templates.classify_documents_in,
+        ),
+        Template(
+            "index-documents",
+            item_templates.INDEX_DOCUMENTS,
+            f"{item_templates.INDEX_DOCUMENTS_DESCRIPTION} Also makes the workflow it runs per document.",
+            empty_graph,
+            item_templates.SAMPLE_DOCUMENTS,
+            item_templates.index_documents_in,
         ),
     )
 }

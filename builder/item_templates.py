@@ -1,13 +1,15 @@
 """Templates over many items, runnable offline on the built-in model: "Classify documents" and "Index documents".
 
-Each is two published workflows: one that handles a single document, and one whose
+Each is two workflows: a published one that handles a single document, and one whose
 for_each node runs it for every document of its input. The for_each node names the first
-by id, so these are made in a workspace (`add_*`) rather than copied from the catalogue.
+by id, so the first is made in the workspace before the second's graph: by the catalogue
+(`*_in`, for a new workflow of the user's) or by the demo (`add_*`, published, kept if there).
 """
 
 import itertools
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from accounts.models import Workspace
@@ -123,43 +125,75 @@ def over_documents(child_id: int, outputs: dict[str, str]) -> dict[str, Any]:
     )
 
 
+CLASSIFY_DOCUMENTS_DESCRIPTION = "Classifies every document of a list in parallel; gives the labels and the total cost."
+INDEX_DOCUMENTS_DESCRIPTION = (
+    "Summarises every document of a list and stores it in a knowledge base; collects failures."
+)
+CLASSIFY_OUTPUTS = {
+    "labels": "{{ nodes.each.results }}",
+    "failures": "{{ nodes.each.failures }}",
+    "cost": "{{ nodes.each.cost }}",
+}
+INDEX_OUTPUTS = {
+    "indexed": "{{ nodes.each.counts.succeeded }}",
+    "failures": "{{ nodes.each.failures }}",
+    "cost": "{{ nodes.each.cost }}",
+}
+CLASSIFY_ONE_DESCRIPTION = "Classifies one document."
+INDEX_ONE_DESCRIPTION = "Summarises one document and stores it."
+
+
 def add_classify_documents(workspace: Workspace) -> Workflow:
     """The "Classify documents" workflow (and the one it runs per document), published; existing ones are kept."""
     with transaction.atomic():
-        child = _published(
-            workspace, CLASSIFY_ONE, classify_one(), SAMPLE_DOCUMENTS["documents"][0], "Classifies one document."
-        )
-        outputs = {
-            "labels": "{{ nodes.each.results }}",
-            "failures": "{{ nodes.each.failures }}",
-            "cost": "{{ nodes.each.cost }}",
-        }
-        description = "Classifies every document of a list in parallel; gives the labels and the total cost."
-        return _published(
-            workspace, CLASSIFY_DOCUMENTS, over_documents(child.pk, outputs), SAMPLE_DOCUMENTS, description
-        )
+        sample = SAMPLE_DOCUMENTS["documents"][0]
+        child = _published(workspace, CLASSIFY_ONE, classify_one(), sample, CLASSIFY_ONE_DESCRIPTION)
+        graph = over_documents(child.pk, CLASSIFY_OUTPUTS)
+        return _published(workspace, CLASSIFY_DOCUMENTS, graph, SAMPLE_DOCUMENTS, CLASSIFY_DOCUMENTS_DESCRIPTION)
 
 
 def add_index_documents(workspace: Workspace) -> Workflow:
     """The "Index documents" workflow (and the one it runs per document, and its knowledge base), published."""
     with transaction.atomic():
-        KnowledgeBase.objects.get_or_create(
-            workspace=workspace,
-            name=INDEXED,
-            defaults={
-                "description": "Summaries stored by the Index documents workflow.",
-                "embedding": f"{BUILTIN}|{BUILTIN_EMBEDDING_MODEL}",
-            },
-        )
+        _knowledge_base(workspace)
         sample = SAMPLE_DOCUMENTS["documents"][0]
-        child = _published(workspace, INDEX_ONE, index_one(INDEXED), sample, "Summarises one document and stores it.")
-        outputs = {
-            "indexed": "{{ nodes.each.counts.succeeded }}",
-            "failures": "{{ nodes.each.failures }}",
-            "cost": "{{ nodes.each.cost }}",
-        }
-        description = "Summarises every document of a list and stores it in a knowledge base; collects failures."
-        return _published(workspace, INDEX_DOCUMENTS, over_documents(child.pk, outputs), SAMPLE_DOCUMENTS, description)
+        child = _published(workspace, INDEX_ONE, index_one(INDEXED), sample, INDEX_ONE_DESCRIPTION)
+        graph = over_documents(child.pk, INDEX_OUTPUTS)
+        return _published(workspace, INDEX_DOCUMENTS, graph, SAMPLE_DOCUMENTS, INDEX_DOCUMENTS_DESCRIPTION)
+
+
+def classify_documents_in(workspace: Workspace, name: str, by: User) -> dict[str, Any]:
+    """For a new workflow named `name`: its per-document workflow made and published, and its graph calling it."""
+    child = _made(workspace, f"{name}: {CLASSIFY_ONE.lower()}", classify_one(), CLASSIFY_ONE_DESCRIPTION, by)
+    return over_documents(child.pk, CLASSIFY_OUTPUTS)
+
+
+def index_documents_in(workspace: Workspace, name: str, by: User) -> dict[str, Any]:
+    """For a new workflow named `name`: the knowledge base, its per-document workflow, and its graph calling it."""
+    _knowledge_base(workspace)
+    child = _made(workspace, f"{name}: {INDEX_ONE.lower()}", index_one(INDEXED), INDEX_ONE_DESCRIPTION, by)
+    return over_documents(child.pk, INDEX_OUTPUTS)
+
+
+def _knowledge_base(workspace: Workspace) -> None:
+    KnowledgeBase.objects.get_or_create(
+        workspace=workspace,
+        name=INDEXED,
+        defaults={
+            "description": "Summaries stored by the Index documents workflow.",
+            "embedding": f"{BUILTIN}|{BUILTIN_EMBEDDING_MODEL}",
+        },
+    )
+
+
+def _made(workspace: Workspace, name: str, graph: dict[str, Any], description: str, by: User) -> Workflow:
+    """A new workflow with `graph`, published as its first version."""
+    sample = SAMPLE_DOCUMENTS["documents"][0]
+    workflow = Workflow.objects.create(
+        workspace=workspace, name=name[:200], draft=graph, sample_input=sample, description=description, created_by=by
+    )
+    publish_version(workflow, "Made by a template", by=by)
+    return workflow
 
 
 def _published(

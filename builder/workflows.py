@@ -4,6 +4,7 @@ import copy
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record
@@ -23,6 +24,7 @@ def refuse_malformed(graph: Any) -> None:
         raise graphs.GraphInvalid(broken)
 
 
+@transaction.atomic  # a template's called workflows are made with it, or not at all
 def create_workflow(
     workspace: Workspace,
     name: str,
@@ -32,12 +34,12 @@ def create_workflow(
     draft: dict[str, Any] | None = None,
     template: Template | None = None,
 ) -> Workflow:
-    """A new workflow whose draft is the template's graph (with its sample input), or `draft`, or an
-    empty graph. Raises GraphInvalid, creating nothing, when `draft` is malformed."""
+    """A new workflow whose draft is the template's graph (with its sample input and the workflows it
+    calls), or `draft`, or an empty graph. Raises GraphInvalid, creating nothing, when `draft` is malformed."""
     details: dict[str, Any] = {}
     sample_input: dict[str, Any] = {}
     if template is not None:
-        draft, sample_input = template.graph(), copy.deepcopy(template.sample_input)
+        draft, sample_input = template.draft(workspace, name, by), copy.deepcopy(template.sample_input)
         details["template"] = template.slug
     elif draft is None:
         draft = empty_graph()

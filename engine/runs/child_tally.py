@@ -30,12 +30,13 @@ from engine.models import ENDED_RUN, ChildRoundState, NodeRun, NodeStatus, Run, 
 from engine.runs.children import (
     CHILD_KINDS,
     ROUND_COUNTERS,
+    RoundRow,
     abandon_children,
     cancel_after_commit,
     close_round,
     next_items,
-    round_of,
     round_read,
+    rounds_of,
     start_items,
 )
 from engine.sql.script import Statement, run_script
@@ -89,8 +90,12 @@ def run_ended(step: Change) -> None:
         return
     error = step.run.error if "error" in step.run_fields else ""
     step.set_run(counted=True)
-    with change(parent_id) as parent:
-        _count(parent, node_id, number, [_Ended(node_id, number, index, step.run.pk, step.run.status, cost, error)])
+    with change(parent_id, locked_reads=[round_read(parent_id, node_id, number)]) as parent:
+        _count(
+            parent,
+            next(iter(rounds_of(parent.reads[0])), None),
+            [_Ended(node_id, number, index, step.run.pk, step.run.status, cost, error)],
+        )
 
 
 def _leaf_output(run_id: int) -> Any:
@@ -128,13 +133,15 @@ def _tally_once(parent_id: int) -> bool:
         lock = "SELECT pg_try_advisory_xact_lock(hashtextextended(%(key)s, 0))"
         if not run_script([(lock, {"key": f"{TALLY_LOCK}{parent_id}"})])[0].rows[0][0]:
             return False
-        with change(parent_id, locked_reads=[_marked(parent_id)]) as step:
+        # The parent's rounds are read with the marking: a run has few (one per call node and retry).
+        with change(parent_id, locked_reads=[_marked(parent_id), round_read(parent_id)]) as step:
             ended = sorted((_Ended(*row) for row in step.reads[0].rows), key=lambda e: (e.node_id, e.number, e.index))
-            rounds: dict[tuple[str, int], list[_Ended]] = {}
+            rounds = {(info.node_id, info.number): info for info in rounds_of(step.reads[1])}
+            by_round: dict[tuple[str, int], list[_Ended]] = {}
             for item in ended:
-                rounds.setdefault((item.node_id, item.number), []).append(item)
-            for (node_id, number), items in rounds.items():
-                _count(step, node_id, number, items)
+                by_round.setdefault((item.node_id, item.number), []).append(item)
+            for key, items in by_round.items():
+                _count(step, rounds.get(key), items)
     return True
 
 
@@ -148,12 +155,11 @@ def _marked(parent_id: int) -> Statement:
     return sql, {"parent": parent_id, "ended": [str(status) for status in ENDED_RUN]}
 
 
-def _count(step: Change, node_id: str, number: int, ended: list[_Ended]) -> None:
+def _count(step: Change, info: RoundRow | None, ended: list[_Ended]) -> None:
     """Under the parent's lock: count the ended children in their round, start as many next items or close it."""
-    parent_id = step.run.pk
-    info = round_of(run_script([round_read(parent_id, node_id, number)])[0])
     if info is None:
         return
+    parent_id, node_id, number = step.run.pk, info.node_id, info.number
     outcomes = Counter(item.outcome for item in ended)
     cost = sum((item.cost for item in ended), Decimal(0))
     if cost:

@@ -174,7 +174,7 @@ class ChildPlan:
 
 
 @dataclass
-class _Round:
+class RoundRow:
     """A round's fields that counting and starting children need (an item's input is read when it starts)."""
 
     pk: int
@@ -202,30 +202,34 @@ class _Round:
         return self.total - self.carried - self.started
 
 
-# The round's columns a _Round holds (its counters apart).
-ROUND_FIELDS = tuple(f for f in _Round.__dataclass_fields__ if f not in ("pk", "counts"))
+# The round's columns a RoundRow holds (its counters apart).
+ROUND_FIELDS = tuple(f for f in RoundRow.__dataclass_fields__ if f not in ("pk", "counts"))
 
 
-def round_read(run_id: int, node_id: str, number: int) -> Statement:
-    """The round's fields and counters."""
+def round_read(run_id: int, node_id: str | None = None, number: int | None = None) -> Statement:
+    """The fields and counters of the run's round `number` of `node_id`, or of every round of the run."""
     columns = ", ".join(("id", *ROUND_FIELDS, *ROUND_COUNTERS))
-    sql = (
-        f"SELECT {columns} FROM engine_childround "  # noqa: S608  (names from ROUND_FIELDS and ROUND_COUNTERS)
-        "WHERE run_id = %(run_id)s AND node_id = %(node_id)s AND number = %(number)s"
-    )
-    return sql, {"run_id": run_id, "node_id": node_id, "number": number}
+    sql = f"SELECT {columns} FROM engine_childround WHERE run_id = %(run_id)s"  # noqa: S608  (names of ROUND_FIELDS)
+    if node_id is None:
+        return sql, {"run_id": run_id}
+    return f"{sql} AND node_id = %(node_id)s AND number = %(number)s", {
+        "run_id": run_id,
+        "node_id": node_id,
+        "number": number,
+    }
 
 
-def round_of(outcome: Outcome) -> _Round | None:
-    """The _Round that `round_read` read, or None."""
-    if not outcome.rows:
-        return None
-    found = converted(ChildRound, ("id", *ROUND_FIELDS, *ROUND_COUNTERS), outcome.rows[0])
-    counts = {name: found.pop(name) for name in ROUND_COUNTERS}
-    return _Round(pk=found.pop("id"), **found, counts=counts)
+def rounds_of(outcome: Outcome) -> list[RoundRow]:
+    """The _Rounds that `round_read` read."""
+    found = []
+    for row in outcome.rows:
+        fields = converted(ChildRound, ("id", *ROUND_FIELDS, *ROUND_COUNTERS), row)
+        counts = {name: fields.pop(name) for name in ROUND_COUNTERS}
+        found.append(RoundRow(pk=fields.pop("id"), **fields, counts=counts))
+    return found
 
 
-def next_items(info: _Round, count: int) -> list[tuple[int, Any]]:
+def next_items(info: RoundRow, count: int) -> list[tuple[int, Any]]:
     """(index, input) of the round's next `count` items to start, in their order."""
     rows = ChildItem.objects.filter(round_id=info.pk, position__gte=info.started).order_by("position")
     return list(rows.values_list("index", "input")[:count])
@@ -296,8 +300,7 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
         ),
         batch_size=2000,
     )
-    info = round_of(run_script([round_read(run_id, node_id, number)])[0])
-    assert info is not None
+    [info] = rounds_of(run_script([round_read(run_id, node_id, number)])[0])
     first = todo[: plan.max_concurrency]
     if first:
         start_items(step, info, [(index, plan.inputs[index]) for index in first])
@@ -350,7 +353,7 @@ class _Child:
     ready: list[str]
 
 
-def _child(parent: Change, info: _Round, index: int, value: Any) -> _Child:
+def _child(parent: Change, info: RoundRow, index: int, value: Any) -> _Child:
     """The rows of the child run of item `index` with input `value`: its trigger done, or ready to run."""
     graph, stored = _round_graph(info.pk)
     trigger, now = graph.trigger(), parent.now
@@ -404,7 +407,7 @@ def _child(parent: Change, info: _Round, index: int, value: Any) -> _Child:
     return _Child(run, nodes, events, ready)
 
 
-def start_items(step: Change, info: _Round, items: list[tuple[int, Any]]) -> None:
+def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> None:
     """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
 
     Each child's ready nodes are sent after the parent's transaction commits.
@@ -427,7 +430,7 @@ def start_items(step: Change, info: _Round, items: list[tuple[int, Any]]) -> Non
         step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.run.pk, round=info.number)
 
 
-def close_round(step: Change, info: _Round, values: dict[str, Any], error: dict[str, Any] | None) -> None:
+def close_round(step: Change, info: RoundRow, values: dict[str, Any], error: dict[str, Any] | None) -> None:
     """End the round (every item ended, or it stopped early) and wake its node to gather the results."""
     values |= {"state": ChildRoundState.CLOSED, "closed_at": step.now, "error": error}
     ChildRound.objects.filter(pk=info.pk).update(**values)

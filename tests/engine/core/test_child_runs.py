@@ -10,10 +10,9 @@ from django.utils import timezone
 from builder.models import Workflow
 from builder.versions import publish_version
 from engine import reaper, runs
-from engine.runs import child_tally
 from engine.graph import GraphInvalid
 from engine.models import BudgetScope, ChildRound, CostEntry, NodeRun, Run, RunEvent
-from engine.runs import children
+from engine.runs import child_tally, children
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
