@@ -1,6 +1,6 @@
 """What the designer needs beyond the workflow API: the node kinds and the graph's JSON Schema, the
 pinned sample input of test runs, and "run from here" (a test run of the draft that reuses an
-earlier test run's upstream results)."""
+earlier test run's upstream results), and "extract into sub-workflow"."""
 
 from typing import Any, cast
 
@@ -14,7 +14,9 @@ from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from accounts.tokens import count_trigger
+from builder import extraction
 from builder.models import Workflow, WorkflowVersion
+from builder.workflow_api import ProblemOut
 from engine import graph as graphs
 from engine import partial_runs, registry
 from engine.models import Run, TriggerKind
@@ -56,6 +58,46 @@ def pin_sample_input(request: HttpRequest, workflow_id: int, body: SampleInputIn
     workflow.sample_input = body.input
     workflow.save(update_fields=["sample_input", "updated_at"])
     return SampleInputOut(input=workflow.sample_input)
+
+
+class ExtractIn(Schema):
+    graph: dict[str, Any] = Field(description="the draft as the designer has it (graph JSON v1)")
+    node_ids: list[str] = Field(max_length=500, description="the selected nodes to move into the new workflow")
+    name: str = Field(min_length=1, max_length=200, description="the new workflow's name")
+
+
+class ExtractOut(Schema):
+    workflow_id: int
+    name: str
+    version: int | None = Field(description="the version published from the selection; null if it does not validate")
+    problems: list[ProblemOut] = Field(description="why the new workflow was not published")
+    designer_url: str
+    node_id: str = Field(description="the subworkflow node that takes the selection's place")
+    graph: dict[str, Any] = Field(description="the draft with the selection replaced; not saved")
+
+
+@router.post(
+    "/workflows/{workflow_id}/extract",
+    response={201: ExtractOut},
+    summary="Move selected nodes into a new workflow and call it from their place",
+)
+@token_scope(Scope.WORKFLOWS_WRITE)
+def extract_subworkflow(request: HttpRequest, workflow_id: int, body: ExtractIn) -> Status[ExtractOut]:
+    """The new workflow is created (published as version 1 when it validates); the caller's draft is only returned."""
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
+    done = extraction.extract(workflow, body.graph, body.node_ids, body.name, cast(User, request.user))
+    return Status(
+        201,
+        ExtractOut(
+            workflow_id=done.workflow.pk,
+            name=done.workflow.name,
+            version=done.version,
+            problems=[ProblemOut(**problem.as_dict()) for problem in done.problems],
+            designer_url=reverse("builder:workflow-designer", args=[done.workflow.pk]),
+            node_id=done.node_id,
+            graph=done.graph,
+        ),
+    )
 
 
 @router.post(

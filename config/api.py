@@ -22,6 +22,7 @@ from approvals.decisions import Conflict, Invalid
 from builder.api import router as builder_router
 from builder.child_publishing import PublishRefused
 from builder.designer_api import router as designer_router
+from builder.extraction import ExtractRefused
 from builder.hook_api import router as hook_router
 from builder.schedule_api import router as schedule_router
 from builder.schedules import ScheduleInvalid
@@ -159,6 +160,12 @@ def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
 def on_invalid_decision(request: HttpRequest, exc: Invalid) -> HttpResponse:
     problems = [{"path": exc.field, "message": str(exc)}]
     return error_response(request, 422, "invalid_request", f"{exc.field}: {exc}", {"problems": problems})
+
+
+@api.exception_handler(ExtractRefused)
+def on_extract_refused(request: HttpRequest, exc: ExtractRefused) -> HttpResponse:
+    problems = [{"path": exc.field, "message": str(exc)}]
+    return error_response(request, 422, "invalid_request", f"Nothing was extracted: {exc}", {"problems": problems})
 
 
 @api.exception_handler(ScheduleInvalid)
