@@ -29,6 +29,8 @@ export interface DesignerState {
   updateNote(id: string, patch: { text?: string; width?: number; height?: number }): void;
   paste(fragment: Fragment, offset: Point): string[];
   moveAll(positions: Record<string, Point>): void;
+  /** Put a graph made elsewhere (an extraction's) in place of this one, selecting `selected`; one undo step. */
+  replaceGraph(graph: GraphV1, selected: string[]): void;
 }
 
 export const UNDO_LIMIT = 200;
@@ -141,6 +143,7 @@ export function createDesignerStore(initial: GraphV1, kinds: Map<string, NodeKin
             return pasted.ids;
           },
           moveAll: (positions) => edit((graph) => movedTo(graph, positions)),
+          replaceGraph: (graph, selected) => set({ graph, selected, drag: {} }),
         };
       },
       {

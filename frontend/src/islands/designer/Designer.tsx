@@ -23,6 +23,7 @@ import { createDesignerStore, type DesignerState } from "../../lib/designerStore
 import { DraftSaver } from "../../lib/draftSaver";
 import { cardSize, editorEdges, graphBounds, FlowCache, type DesignerFlowNode } from "../../lib/editorFlow";
 import type { GraphNodeV1, GraphV1 } from "../../lib/graph";
+import { extractedNotice, extractRefusal, extractSelection, selectedNodeIds, suggestedName } from "../../lib/extraction";
 import { csrfToken, sendJSON } from "../../lib/http";
 import { autoLayout, type LayoutDirection } from "../../lib/layout";
 import { outputHandles, type NodeKind } from "../../lib/nodeKinds";
@@ -383,6 +384,29 @@ function DesignerInner(props: DesignerProps) {
     void navigator.clipboard?.writeText(text).catch(() => undefined);
     setNotice(`Copied ${fragment.nodes.length} node(s)`);
   }, [store]);
+  const extract = useCallback(async () => {
+    const { graph: current, selected: chosen } = store.getState();
+    const ids = selectedNodeIds(current, chosen);
+    const refusal = extractRefusal(current, ids, kinds);
+    if (refusal) {
+      setNotice(refusal);
+      return;
+    }
+    const name = window.prompt("Name of the new workflow", suggestedName(current, ids))?.trim();
+    if (!name) return;
+    try {
+      const done = await extractSelection(apiUrl, workflowId, { graph: current, node_ids: ids, name }, csrfToken(document));
+      if (store.getState().graph !== current) {
+        // Applying the returned graph would drop the edits made while the server worked.
+        setNotice(`Created ${done.name}, but the canvas changed meanwhile: call it with a Sub-workflow node`);
+        return;
+      }
+      store.getState().replaceGraph(done.graph, [done.node_id]);
+      setNotice(extractedNotice(done));
+    } catch (error) {
+      setNotice(`Not extracted: ${messageOf(error)}`);
+    }
+  }, [store, kinds, apiUrl, workflowId]);
   const paste = useCallback(() => {
     const fragment = parseFragment(localStorage.getItem(CLIPBOARD_KEY) ?? "");
     if (fragment) store.getState().paste(fragment, PASTE_OFFSET);
@@ -445,9 +469,10 @@ function DesignerInner(props: DesignerProps) {
         canEdit={canEdit}
         canUndo={canUndo}
         canRedo={canRedo}
+        canExtract={selectedNodeIds(graph, selectedList).length > 0}
         versionsUrl={props.versionsUrl}
         runsUrl={props.runsUrl}
-        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), fitView, help: () => setHelp(true), history: () => setHistoryOpen(!historyOpen) }}
+        on={{ save: () => void saver.save(), undo, redo, layout, addNote, validate: () => void validate(), extract: () => void extract(), fitView, help: () => setHelp(true), history: () => setHistoryOpen(!historyOpen) }}
         historyOpen={historyOpen}
         title={props.workflowName}
         listUrl={props.listUrl}

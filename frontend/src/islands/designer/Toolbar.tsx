@@ -18,6 +18,7 @@ export interface ToolbarActions {
   layout: () => void;
   addNote: () => void;
   validate: () => void;
+  extract: () => void;
   fitView: () => void;
   help: () => void;
   history: () => void;
@@ -28,6 +29,8 @@ export interface ToolbarProps {
   canEdit: boolean;
   canUndo: boolean;
   canRedo: boolean;
+  /** Nodes are selected: "Extract into sub-workflow" can move them. */
+  canExtract: boolean;
   versionsUrl: string;
   runsUrl: string;
   on: ToolbarActions;
@@ -38,7 +41,7 @@ export interface ToolbarProps {
   historyOpen: boolean;
 }
 
-export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl, on, title, listUrl, direction, onDirection, historyOpen }: ToolbarProps) {
+export function Toolbar({ save, canEdit, canUndo, canRedo, canExtract, versionsUrl, runsUrl, on, title, listUrl, direction, onDirection, historyOpen }: ToolbarProps) {
   return (
     <>
       <div className="dz-toolbar" role="toolbar" aria-label="Designer">
@@ -76,6 +79,9 @@ export function Toolbar({ save, canEdit, canUndo, canRedo, versionsUrl, runsUrl,
             </span>
             <button type="button" onClick={on.addNote}>
               Add note
+            </button>
+            <button type="button" onClick={on.extract} disabled={!canExtract} title="Move the selected nodes into a new workflow called from their place">
+              Extract into sub-workflow
             </button>
           </>
         ) : null}
