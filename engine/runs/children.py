@@ -5,8 +5,8 @@ The transaction that records the park opens a ChildRound and starts the first ch
 (`open_round`). Whatever ends a child run (its last node, a failure, a cancel), a tally
 under the parent's lock counts it, starts the next items or, when the round is over, wakes the
 parent node, which gathers the results (engine/runs/child_tally.py). A change of a parent
-never locks a child, so cancelling children happens after the parent's transaction, each
-child in its own.
+locks no unfinished child (a tally marks only ended ones), so cancelling children happens
+after the parent's transaction, each child in its own.
 
 Called workflows are resolved by the app that owns them (builder registers `resolve` with
 `register_resolver`): the core imports no app.

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from builder.models import Workflow
@@ -315,6 +316,7 @@ def test_the_reaper_cancels_children_nothing_waits_for(workspace):
     assert set(Run.objects.filter(parent_run=run).values_list("status", flat=True)) == {"cancelled"}
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite a child is counted as it ends: none is owed")
 def test_the_reaper_counts_a_child_whose_tally_was_lost(workspace):
     child = published(workspace, chain(TRIGGER, node("wait", "delay", seconds=3600)))
     loop = node("each", "for_each", workflow_id=child.pk, items="input.items", max_concurrency=2)
