@@ -9,8 +9,9 @@ Measures the wall time of a run whose for_each node runs a one-node child workfl
 a PostgreSQL row, in the same session and on the same workers' settings. Target: the
 for_each at most 3x the raw group. With --batch N, one for_each over N items instead (as a
 batch run on a dataset), with the engine worker's RSS before and after (target: growth under
-100 MB). It uses its own database (switchyard_bench_for_each) and one Redis database for
-broker and results (BENCH_FOR_EACH_DATABASE, BENCH_FOR_EACH_REDIS, default redis://127.0.0.1:6379/3), which it empties
+100 MB). It uses its own database (BENCH_FOR_EACH_DATABASE, default
+postgresql://postgres@127.0.0.1:5432/switchyard_bench_for_each) and one Redis database for
+broker and results (BENCH_FOR_EACH_REDIS, default redis://127.0.0.1:6379/3), which it empties
 first, and starts and stops its own workers. Exit status: 0 when it measured (a missed target
 is reported, not an error), 1 when it could not measure.
 """
