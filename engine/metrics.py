@@ -57,7 +57,9 @@ queue_lag = Histogram(
 )
 node_retries = Counter("switchyard_node_retries", "Failed node attempts that will be tried again.")
 node_timeouts = Counter("switchyard_node_timeouts", "Node attempts stopped at their timeout.")
-node_crashes = Counter("switchyard_node_crashes", "Node attempts whose worker stopped answering (lease expired).")
+node_crashes = Counter(
+    "switchyard_node_crashes", "Node attempts whose worker died (stopped beating, or its lease expired)."
+)
 reaper_redispatches = Counter(
     "switchyard_reaper_redispatches", "Due nodes the reaper sent again because their message looked lost or late."
 )

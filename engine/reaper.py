@@ -1,26 +1,32 @@
-"""The safety net on beat: crashed workers' nodes are retried, lost or delayed messages re-sent,
-completion webhooks due for a (re)try are sent, child runs whose end was not counted are counted, and child
-runs nothing waits for any more are cancelled."""
+"""The safety net on beat: crashed workers' nodes are retried (at once for processes that stopped beating,
+engine.holders), lost or delayed messages re-sent, completion webhooks due for a (re)try are sent, child
+runs whose end was not counted are counted, and child runs nothing waits for any more are cancelled."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from engine import budgets, metrics, runs, webhooks
-from engine.dispatch import broker_lost_messages, dispatch, send_notices
+from engine import budgets, holders, metrics, runs, webhooks
+from engine.dispatch import UNREACHABLE, broker_lost_messages, dispatch, send_notices
 from engine.models import NodeRun, NodeStatus, RunStatus
 from engine.runs import child_tally, children
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
 def reap() -> dict[str, int]:
-    """Crash nodes whose lease expired, bill their cut-off model calls at their reservation, then send every due
-    node not sent recently."""
+    """Crash the nodes of worker processes that stopped beating and the nodes whose lease expired, bill their
+    cut-off model calls at their reservation, then send every due node not sent recently."""
     now = timezone.now()
-    crashed = 0
+    try:
+        crashed = holders.release_dead()
+    except UNREACHABLE as error:  # Redis is down: no beat lands, so nobody can be judged dead; leases still expire
+        log.warning("could not look for dead worker processes: %s", error)
+        crashed = 0
     for node_run in NodeRun.objects.filter(status=NodeStatus.RUNNING, lease_expires_at__lt=now)[:BATCH]:
         crashed += runs.crash(node_run)
     billed = budgets.charge_orphans(now - timedelta(seconds=settings.ENGINE_LEASE_S))

@@ -12,8 +12,6 @@ kept alive, for up to a lease, instead of being thrown away for the reaper to ru
 import hashlib
 import json
 import logging
-import os
-import socket
 import time
 import traceback
 import uuid
@@ -30,7 +28,18 @@ from django.db import connection, connections
 from django.utils import timezone
 from pydantic import ValidationError
 
-from engine import expressions, ledger, log_context, metrics, output_limits, registry, runs, spans, workspace_secrets
+from engine import (
+    expressions,
+    holders,
+    ledger,
+    log_context,
+    metrics,
+    output_limits,
+    registry,
+    runs,
+    spans,
+    workspace_secrets,
+)
 from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
@@ -47,7 +56,8 @@ INLINE_MARGIN_S = 60
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease owner for one batch: this process's holder name (engine.holders) and the batch's own id."""
+    return f"{holders.owner_prefix(holders.holder())}{uuid.uuid4().hex[:8]}"
 
 
 def execute(node_run_ids: Sequence[int]) -> None:

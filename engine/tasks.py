@@ -6,7 +6,12 @@ acks_late and ignore_result come from settings (CELERY_TASK_ACKS_LATE, CELERY_TA
 from celery import shared_task
 from django.conf import settings
 
-from engine import reaper, runner, webhooks
+from engine import (
+    holders,  # noqa: F401  (every worker process beats as a lease holder: connected to the worker's start and stop)
+    reaper,
+    runner,
+    webhooks,
+)
 
 
 @shared_task(soft_time_limit=settings.ENGINE_TASK_SOFT_LIMIT_S, time_limit=settings.ENGINE_TASK_HARD_LIMIT_S)

@@ -10,7 +10,7 @@ moves to; the functions here apply those decisions. The SQL that writes a status
 
 - `starting`: start_run, rerun, start_reusing (a partial run), and what they take.
 - `claims`: a worker claiming a ready node, ClaimNext, the lease and its heartbeat.
-- `outcomes`: succeed, fail, crash.
+- `outcomes`: succeed, fail, crash (and why it crashed: CrashReason).
 - `progress`: applying flow's decisions, settling the run, cancelling its open nodes when it ends.
 - `control`: resume, cancel_run, retry_from_failed.
 - `children`: the child runs of subworkflow and for_each nodes: their rounds, starting them, counting their
@@ -19,7 +19,7 @@ moves to; the functions here apply those decisions. The SQL that writes a status
 
 from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, claim, heartbeat
 from engine.runs.control import cancel_run, resume, retry_from_failed
-from engine.runs.outcomes import crash, fail, succeed
+from engine.runs.outcomes import CrashReason, crash, fail, succeed
 from engine.runs.starting import Options, RunRejected, RunSource, create, rerun, start_reusing, start_run
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Attempt",
     "Claim",
     "ClaimNext",
+    "CrashReason",
     "Options",
     "RunRejected",
     "RunSource",

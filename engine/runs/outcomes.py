@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -133,17 +134,32 @@ def fail(node_run: Attempt, error: NodeError, trace: str = "", input: Any = None
     return True
 
 
-def crash(node_run: Attempt) -> bool:
-    """The worker died holding this node (its lease expired): run it again at once, a few times.
+class CrashReason(StrEnum):
+    """How a node's worker was found dead: its lease ran out, or its process stopped beating (engine.holders)."""
 
-    A crash is not the node's failure, so it does not spend the node's retry policy; it is
-    capped separately so a node that kills every worker it lands on cannot loop forever.
+    LEASE_EXPIRED = "lease_expired"
+    WORKER_DIED = "worker_died"
+
+
+CRASH_MESSAGES = {
+    CrashReason.LEASE_EXPIRED: "The worker running this node stopped answering (its lease ran out)",
+    CrashReason.WORKER_DIED: "The worker process running this node died (its heartbeats stopped)",
+}
+
+
+def crash(node_run: Attempt, reason: CrashReason = CrashReason.LEASE_EXPIRED) -> bool:
+    """The worker died holding this node: run it again at once, a few times.
+
+    Seen by the reaper when the lease expired, or as soon as the worker process's beats
+    stopped (WORKER_DIED, engine.holders), lease or not. A crash is not the node's failure,
+    so it does not spend the node's retry policy; it is capped separately so a node that
+    kills every worker it lands on cannot loop forever.
     """
     with change(node_run.run_id) as step:
-        lost = NodeError("The worker running this node stopped answering", code="worker_lost")
+        lost = NodeError(CRASH_MESSAGES[reason], code="worker_lost")
         again = node_run.crashes < settings.ENGINE_CRASH_RETRIES
         wake_at = step.now if again else None
-        error = {"code": lost.code, "message": str(lost)}
+        error = {"code": lost.code, "message": str(lost), "reason": str(reason)}
         values = {
             "crashes": F("crashes") + 1,
             "status": NodeStatus.CRASHED,
@@ -151,13 +167,16 @@ def crash(node_run: Attempt) -> bool:
             "finished_at": step.now,
             "error": error,
         }
-        expired = fenced(node_run) & Q(lease_expires_at__lt=step.now)
-        if not NodeRun.objects.filter(expired).update(**values):
+        gone = fenced(node_run)
+        if reason == CrashReason.LEASE_EXPIRED:
+            gone &= Q(lease_expires_at__lt=step.now)
+        if not NodeRun.objects.filter(gone).update(**values):
             return False
         step.event(
             EventType.NODE_CRASHED,
             node_run.node_id,
             attempt=node_run.attempt,
+            reason=str(reason),
             retry_at=wake_at.isoformat() if wake_at else None,
         )
         _after_failure(step, node_run, error, wake_at)

@@ -1,0 +1,204 @@
+"""Lease holders: every worker process beats in Redis, and the leases of one whose beats stopped are released at once.
+
+A lease names the process that holds it: its owner is `<holder>/<batch>` (runner.worker_name),
+the holder being the host, the pid and a boot id drawn when the process starts (again after
+a fork), so a worker restarted under the same host name, or a pool process given a recycled
+pid, is never taken for its dead predecessor. Each worker process, a prefork pool process
+included, beats every quarter of ENGINE_WORKER_SILENCE_S on a thread of its own; one that
+has not beaten for ENGINE_WORKER_SILENCE_S is dead (a missed beat or two is not), and the
+first process to notice (another worker's beat thread, or the reaper) crashes its running
+nodes so that they are claimed again at once instead of one lease after its last renewal.
+A process judged dead that was only paused finds its nodes taken when it renews their
+leases, and its late outcome is refused: every write is fenced by attempt and lease owner.
+
+Beats carry Redis's clock (TIME), so the hosts' clocks do not matter. While Redis is down
+nobody's beats land, so a holder's silence counts only from when Redis last started: a
+restart never makes every worker look dead. Without Redis (the embedded mode: one process)
+there are no beats, and a lease runs out as before.
+"""
+
+import functools
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+from engine import runs
+from engine.models import NodeRun, NodeStatus
+
+log = logging.getLogger(__name__)
+KEY = "switchyard:engine:lease-holders"
+# Judged at most this many dead holders at a time; the rest at the next look.
+JUDGED_AT_ONCE = 100
+# Beats per ENGINE_WORKER_SILENCE_S: a holder is dead after this many missed beats.
+BEATS_PER_SILENCE = 4
+
+_BEAT = """
+local now = tonumber(ARGV[2])
+if now == nil then local t = redis.call('TIME'); now = t[1] + t[2] / 1000000 end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return tostring(now)
+"""
+# Pops the holders silent for longer than ARGV[1] seconds at ARGV[2] (or Redis's now), with
+# their last beats. Silence counts only from Redis's start: after a restart nobody had a chance.
+_JUDGE = """
+local t = redis.call('TIME')
+local server_now = t[1] + t[2] / 1000000
+local now = tonumber(ARGV[2]) or server_now
+local silence = tonumber(ARGV[1])
+local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+if server_now - uptime > now - silence then return {} end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - silence), 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+for i = 1, #dead, 2 do redis.call('ZREM', KEYS[1], dead[i]) end
+return dead
+"""
+
+
+@dataclass(frozen=True)
+class Identity:
+    pid: int
+    holder: str
+
+
+_identity: Identity | None = None
+_beating: dict[int, threading.Event] = {}
+_lock = threading.Lock()
+
+
+def holder() -> str:
+    """This process's holder name: host, pid and a boot id drawn once per process (after a fork too)."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity.pid != pid:
+        _identity = Identity(pid, f"{socket.gethostname()[:64]}:{pid}:{uuid.uuid4().hex[:12]}")
+    return _identity.holder
+
+
+def owner_prefix(name: str) -> str:
+    """What the lease owners of the holder `name` start with (runner.worker_name)."""
+    return f"{name}/"
+
+
+def beat_s() -> float:
+    return settings.ENGINE_WORKER_SILENCE_S / BEATS_PER_SILENCE
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    """One client per URL and process (redis-py's pool starts afresh after a fork); short timeouts: a beat is small."""
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _client() -> redis.Redis:
+    return _client_for(settings.REDIS_URL)
+
+
+def beat(name: str, now: float | None = None) -> float:
+    """Record that the holder `name` is alive at `now` (Redis's clock by default); returns that time."""
+    return float(_client().eval(_BEAT, 1, KEY, name, "" if now is None else repr(now)))
+
+
+def forget(name: str) -> None:
+    """The holder `name` stops on purpose: it holds no lease, and its silence should not be judged."""
+    _client().zrem(KEY, name)
+
+
+def dead_holders(now: float | None = None) -> list[tuple[str, float]]:
+    """Take the holders silent for ENGINE_WORKER_SILENCE_S out of the set, with their last beats.
+
+    Taken atomically, so two processes that look at once never both release one holder.
+    """
+    found = _client().eval(
+        _JUDGE, 1, KEY, repr(float(settings.ENGINE_WORKER_SILENCE_S)), "" if now is None else repr(now), JUDGED_AT_ONCE
+    )
+    return [(found[i].decode(), float(found[i + 1])) for i in range(0, len(found), 2)]
+
+
+def release(name: str) -> int:
+    """Crash every node the dead holder `name` still runs, to be claimed again at once; how many."""
+    held = NodeRun.objects.filter(status=NodeStatus.RUNNING, lease_owner__startswith=owner_prefix(name))
+    return sum(runs.crash(node_run, runs.CrashReason.WORKER_DIED) for node_run in held)
+
+
+def release_dead(now: float | None = None) -> int:
+    """Release the leases of every holder found dead; how many nodes that crashed.
+
+    A holder whose release the database refused goes back into the set with its last beat,
+    to be judged again at the next look (a database restart must not cost its nodes a lease).
+    """
+    if not settings.REDIS_URL:
+        return 0
+    crashed = 0
+    for name, last in dead_holders(now):
+        try:
+            crashed += release(name)
+        except DatabaseError:
+            _client().zadd(KEY, {name: last}, nx=True)
+            raise
+        log.warning("worker process %s stopped beating: its nodes are claimed again", name)
+    return crashed
+
+
+def _beat_and_judge(name: str, stop: threading.Event) -> None:
+    """A holder's beat thread: beat, then release whoever died; an outage is logged once per spell."""
+    failing = False
+    while True:
+        try:
+            beat(name)
+            if release_dead():
+                connections.close_all()  # this thread's connection: releases are rare
+        except (redis.RedisError, DatabaseError) as error:
+            if not failing:
+                log.warning("could not beat or judge the other workers for now: %s", error)
+            failing = True
+            connections.close_all()
+        else:
+            failing = False
+        if stop.wait(beat_s()):
+            return
+
+
+def start_beating() -> None:
+    """Make this process a beating holder (once per process); nothing without Redis."""
+    if not settings.REDIS_URL:
+        return
+    name, pid = holder(), os.getpid()
+    with _lock:
+        if pid in _beating:
+            return
+        stop = _beating[pid] = threading.Event()
+    threading.Thread(target=_beat_and_judge, args=(name, stop), name="lease-holder-beat", daemon=True).start()
+
+
+def stop_beating() -> None:
+    """Stop this process's beats and leave the set, as a worker stopping on purpose does."""
+    with _lock:
+        stop = _beating.pop(os.getpid(), None)
+    if stop is None:
+        return
+    stop.set()
+    try:
+        forget(holder())
+    except redis.RedisError as error:
+        log.warning("could not remove this worker process from the lease holders: %s", error)
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _on_start(**_: Any) -> None:
+    """Every worker process beats: a prefork pool process runs nodes; the main process does with other pools."""
+    start_beating()
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _on_stop(**_: Any) -> None:
+    stop_beating()

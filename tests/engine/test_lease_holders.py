@@ -1,0 +1,155 @@
+"""A dead worker's leases are released as soon as its process stops beating, not when they run out."""
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from engine import holders, runs
+from engine.models import NodeRun, NodeStatus, RunEvent
+from engine.registry import NodeResult
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import start, wait_for
+from tests.eventually import eventually
+from tests.fakes import RecordingServer, Reply
+from tests.private_services import RedisServer
+from tests.workers import Worker
+
+# Far longer than the tests wait: a node retried meanwhile was not retried because its lease ran out.
+LONG_LEASE_S = 120
+WORKER = {"lease_s": LONG_LEASE_S, "env": {"ENGINE_WORKER_SILENCE_SECONDS": "1"}}
+SILENCE_S = 2  # ENGINE_WORKER_SILENCE_SECONDS in this process's settings
+BEAT_S = SILENCE_S / holders.BEATS_PER_SILENCE
+
+
+def history(node_run: NodeRun) -> list[tuple[str, int | None, str | None]]:
+    events = RunEvent.objects.filter(run_id=node_run.run_id, node_id=node_run.node_id).order_by("seq")
+    return [(e.type, e.payload.get("attempt"), e.payload.get("reason")) for e in events if e.type != "node.queued"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("without_worker")
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_it_retries_a_killed_workers_node_before_its_lease_runs_out(workspace, server, pool):
+    """Threads: the whole worker is SIGKILLed, and the next worker's processes see it stop beating.
+    Prefork: only the pool process holding the node is, as Celery's parent sees a WorkerLostError;
+    its own beats stopped with it, and the pool process started in its place sees that."""
+    server.queue.append(Reply(delay_s=20))
+    run = start(workspace, chain(TRIGGER, node("fetch", "http_request", url=server.url + "/slow")))
+    first = Worker(pool=pool, concurrency=2, **WORKER)
+    try:
+        fetch = eventually(lambda: NodeRun.objects.filter(run=run, node_id="fetch", status=NodeStatus.RUNNING).first())
+        holder = fetch.lease_owner.rpartition("/")[0]
+        pid = int(holder.split(":")[1])
+        if pool == "threads":
+            assert pid == first.process.pid
+            first.kill()
+            second = Worker(pool=pool, concurrency=2, **WORKER)
+        else:
+            assert pid != first.process.pid, "a pool process holds the lease, not the worker's main process"
+            os.kill(pid, signal.SIGKILL)
+            second = first
+        try:
+            finished = wait_for(run, timeout=30)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    fetch.refresh_from_db()
+    assert finished.status == "succeeded"
+    assert history(fetch) == [
+        ("node.running", 1, None),
+        ("node.crashed", 1, "worker_died"),
+        ("node.running", 2, None),
+        ("node.succeeded", None, None),
+    ]
+    assert fetch.attempt == 2 and not fetch.lease_owner.startswith(holder + "/")
+
+
+@pytest.fixture
+def attempt(workspace) -> Iterator[runs.Claim]:
+    """The trigger of a new run, claimed by the holder `host:4242:<boot>` under a lease that lasts."""
+    run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER)), {}, runs.Options())
+    trigger = NodeRun.objects.get(run=run, node_id="start")
+    claim = runs.claim(trigger.pk, holders.owner_prefix("host:4242:aaaa") + "batch", lease_s=LONG_LEASE_S)
+    assert claim is not None
+    yield claim
+    holders.forget("host:4242:aaaa")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_worker")
+@override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
+def test_it_keeps_the_leases_of_a_worker_that_missed_a_beat(attempt):
+    at = holders.beat("host:4242:aaaa")
+    assert holders.release_dead(now=at + 2 * BEAT_S) == 0, "one beat missed, the next one due"
+    node_run = NodeRun.objects.get(pk=attempt.pk)
+    assert (node_run.status, node_run.attempt, node_run.lease_owner) == ("running", 1, attempt.lease_owner)
+    assert runs.heartbeat(attempt, LONG_LEASE_S)
+
+    assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 1, "silent for longer than ENGINE_WORKER_SILENCE_S"
+    node_run.refresh_from_db()
+    assert (node_run.status, node_run.error["reason"]) == ("crashed", "worker_died")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_worker")
+@override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
+def test_it_refuses_the_late_report_of_a_worker_found_dead(attempt):
+    at = holders.beat("host:4242:aaaa")
+    assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 1
+    assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 0, "released once"
+
+    assert not runs.heartbeat(attempt, LONG_LEASE_S), "its lease is gone"
+    assert not runs.succeed(attempt, NodeResult(output={"late": True})), "its outcome is fenced out"
+    retried = runs.claim(attempt.pk, holders.owner_prefix("host:4242:bbbb") + "batch", lease_s=LONG_LEASE_S)
+    assert retried is not None and retried.attempt == 2
+    assert runs.succeed(retried, NodeResult(output={"on": "time"}))
+    node_run = NodeRun.objects.get(pk=attempt.pk)
+    assert (node_run.status, node_run.output) == ("succeeded", {"on": "time"})
+    assert history(node_run) == [
+        ("node.running", 1, None),
+        ("node.crashed", 1, "worker_died"),
+        ("node.running", 2, None),
+        ("node.succeeded", None, None),
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_worker")
+@override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
+def test_it_tells_a_restarted_worker_from_its_dead_predecessor(workspace, attempt):
+    """Same host, same pid (a container's worker restarted), another boot id: the new one keeps its nodes."""
+    run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER)), {}, runs.Options())
+    theirs = runs.claim(
+        NodeRun.objects.get(run=run, node_id="start").pk, holders.owner_prefix("host:4242:bbbb") + "x", LONG_LEASE_S
+    )
+    assert theirs is not None
+    at = holders.beat("host:4242:aaaa")
+    holders.beat("host:4242:bbbb", now=at + SILENCE_S)
+    try:
+        assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 1
+    finally:
+        holders.forget("host:4242:bbbb")
+    assert NodeRun.objects.get(pk=attempt.pk).status == "crashed"
+    assert NodeRun.objects.get(pk=theirs.pk).status == "running"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_worker")
+@override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
+def test_it_finds_nobody_dead_just_after_redis_restarts(attempt):
+    """While Redis was down nobody's beats landed: silence counts from its start, not from the last beat."""
+    private = RedisServer()
+    try:
+        with override_settings(REDIS_URL=private.url):
+            at = holders.beat("host:4242:aaaa")
+            private.stop()
+            private.start()
+            holders.beat("host:4242:aaaa", now=at - 60)  # its beat from before the restart, as Redis kept it
+            assert holders.dead_holders() == []
+            assert holders.dead_holders(now=at + 60) == [("host:4242:aaaa", at - 60)], "once Redis has been up a while"
+    finally:
+        private.stop()
