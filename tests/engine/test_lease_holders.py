@@ -3,17 +3,18 @@
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import override_settings
 
 from engine import holders, runs
-from engine.models import NodeRun, NodeStatus, RunEvent
+from engine.models import NodeRun, RunEvent
 from engine.registry import NodeResult
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, wait_for
 from tests.eventually import eventually
-from tests.fakes import RecordingServer, Reply
+from tests.fakes import Reply
 from tests.private_services import RedisServer
 from tests.workers import Worker
 
@@ -29,34 +30,39 @@ def history(node_run: NodeRun) -> list[tuple[str, int | None, str | None]]:
     return [(e.type, e.payload.get("attempt"), e.payload.get("reason")) for e in events if e.type != "node.queued"]
 
 
+def workers(pool: str) -> list[Worker]:
+    """Threads: two workers, started side by side (each takes seconds). Prefork: one, with two pool processes."""
+    if pool == "prefork":
+        return [Worker(pool=pool, concurrency=2, **WORKER)]
+    with ThreadPoolExecutor(2) as starting:
+        return list(starting.map(lambda _: Worker(pool=pool, concurrency=2, **WORKER), range(2)))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("without_worker")
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_it_retries_a_killed_workers_node_before_its_lease_runs_out(workspace, server, pool):
-    """Threads: the whole worker is SIGKILLed, and the next worker's processes see it stop beating.
-    Prefork: only the pool process holding the node is, as Celery's parent sees a WorkerLostError;
-    its own beats stopped with it, and the pool process started in its place sees that."""
+    """Threads: the worker running the node is SIGKILLed, and the other one's beat thread sees it stop beating.
+    Prefork: only the pool process running the node is (Celery's parent sees a WorkerLostError); its
+    beats stopped with it, and the pool process started in its place sees that."""
     server.queue.append(Reply(delay_s=20))
-    run = start(workspace, chain(TRIGGER, node("fetch", "http_request", url=server.url + "/slow")))
-    first = Worker(pool=pool, concurrency=2, **WORKER)
+    started = workers(pool)
     try:
-        fetch = eventually(lambda: NodeRun.objects.filter(run=run, node_id="fetch", status=NodeStatus.RUNNING).first())
+        run = start(workspace, chain(TRIGGER, node("fetch", "http_request", url=server.url + "/slow")))
+        eventually(lambda: server.requests("/slow"), message="the node never sent its request")
+        fetch = NodeRun.objects.get(run=run, node_id="fetch")
         holder = fetch.lease_owner.rpartition("/")[0]
         pid = int(holder.split(":")[1])
         if pool == "threads":
-            assert pid == first.process.pid
-            first.kill()
-            second = Worker(pool=pool, concurrency=2, **WORKER)
+            [holding] = [w for w in started if w.process.pid == pid]
+            holding.kill()
         else:
-            assert pid != first.process.pid, "a pool process holds the lease, not the worker's main process"
+            assert pid != started[0].process.pid, "a pool process holds the lease, not the worker's main process"
             os.kill(pid, signal.SIGKILL)
-            second = first
-        try:
-            finished = wait_for(run, timeout=30)
-        finally:
-            second.stop()
+        finished = wait_for(run, timeout=30)
     finally:
-        first.stop()
+        for worker in started:
+            worker.stop()
     fetch.refresh_from_db()
     assert finished.status == "succeeded"
     assert history(fetch) == [
@@ -65,7 +71,9 @@ def test_it_retries_a_killed_workers_node_before_its_lease_runs_out(workspace, s
         ("node.running", 2, None),
         ("node.succeeded", None, None),
     ]
-    assert fetch.attempt == 2 and not fetch.lease_owner.startswith(holder + "/")
+    assert fetch.attempt == 2
+    assert not fetch.lease_owner.startswith(holder + "/")
+    assert len(server.requests("/slow")) == 2
 
 
 @pytest.fixture
@@ -105,7 +113,8 @@ def test_it_refuses_the_late_report_of_a_worker_found_dead(attempt):
     assert not runs.heartbeat(attempt, LONG_LEASE_S), "its lease is gone"
     assert not runs.succeed(attempt, NodeResult(output={"late": True})), "its outcome is fenced out"
     retried = runs.claim(attempt.pk, holders.owner_prefix("host:4242:bbbb") + "batch", lease_s=LONG_LEASE_S)
-    assert retried is not None and retried.attempt == 2
+    assert retried is not None
+    assert retried.attempt == 2
     assert runs.succeed(retried, NodeResult(output={"on": "time"}))
     node_run = NodeRun.objects.get(pk=attempt.pk)
     assert (node_run.status, node_run.output) == ("succeeded", {"on": "time"})
