@@ -29,7 +29,7 @@ from typing import Any
 import redis
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from engine import runs
 from engine.models import NodeRun, NodeStatus
@@ -131,8 +131,9 @@ def release(name: str) -> int:
 def release_dead(now: float | None = None) -> int:
     """Release the leases of every holder found dead; how many nodes that crashed.
 
-    A holder whose release the database refused goes back into the set with its last beat,
-    to be judged again at the next look (a database restart must not cost its nodes a lease).
+    A holder whose release failed (the database refused it) goes back into the set with its
+    last beat, to be judged again at the next look (a database restart must not cost its
+    nodes a lease).
     """
     if not settings.REDIS_URL:
         return 0
@@ -140,7 +141,7 @@ def release_dead(now: float | None = None) -> int:
     for name, last in dead_holders(now):
         try:
             crashed += release(name)
-        except DatabaseError:
+        except BaseException:
             _client().zadd(KEY, {name: last}, nx=True)
             raise
         log.warning("worker process %s stopped beating: its nodes are claimed again", name)
@@ -155,9 +156,9 @@ def _beat_and_judge(name: str, stop: threading.Event) -> None:
             beat(name)
             if release_dead():
                 connections.close_all()  # this thread's connection: releases are rare
-        except (redis.RedisError, DatabaseError) as error:
+        except Exception as error:  # noqa: BLE001  (the thread must outlive any outage; logged once per spell)
             if not failing:
-                log.warning("could not beat or judge the other workers for now: %s", error)
+                log.warning("could not beat, or release a dead worker's nodes, for now: %r", error)
             failing = True
             connections.close_all()
         else:
