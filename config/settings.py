@@ -283,9 +283,10 @@ ENGINE_HEARTBEAT_S = ENGINE_LEASE_S / 3
 ENGINE_REAP_INTERVAL_S = env.integer("ENGINE_REAP_INTERVAL_SECONDS", 2, minimum=1, maximum=300)
 ENGINE_REDISPATCH_AFTER_S = env.integer("ENGINE_REDISPATCH_SECONDS", 15, minimum=1, maximum=3600)
 ENGINE_CRASH_RETRIES = 3
-# A worker process that has not beaten for this long is dead, and its nodes are claimed again at once
-# (engine.holders); each process beats every quarter of it.
-ENGINE_WORKER_SILENCE_S = env.integer("ENGINE_WORKER_SILENCE_SECONDS", 2, minimum=1, maximum=60)
+# A worker process on another host (pid namespace) that has not beaten for this long is dead, and its
+# nodes are claimed again at once; one on the same host is dead when /proc says so (engine.holders).
+# Each process beats, and looks for the dead, every quarter of it.
+ENGINE_WORKER_SILENCE_S = env.integer("ENGINE_WORKER_SILENCE_SECONDS", 4, minimum=1, maximum=60)
 # Each worker records a heartbeat this often (config/worker_beats.py); /readyz wants one from the
 # last READY_WORKER_SECONDS.
 WORKER_BEAT_SECONDS = env.integer("WORKER_BEAT_SECONDS", 5, minimum=1, maximum=300)

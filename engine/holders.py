@@ -1,29 +1,40 @@
-"""Lease holders: every worker process beats in Redis, and the leases of one whose beats stopped are released at once.
+"""Lease holders: every worker process beats in Redis, and the leases of one that died are released at once.
 
-A lease names the process that holds it: its owner is `<holder>/<batch>` (runner.worker_name),
-the holder being the host, the pid and a boot id drawn when the process starts (again after
-a fork), so a worker restarted under the same host name, or a pool process given a recycled
-pid, is never taken for its dead predecessor. Each worker process, a prefork pool process
-included, beats every quarter of ENGINE_WORKER_SILENCE_S on a thread of its own; one that
-has not beaten for ENGINE_WORKER_SILENCE_S is dead (a missed beat or two is not), and the
-first process to notice (another worker's beat thread, or the reaper) crashes its running
-nodes so that they are claimed again at once instead of one lease after its last renewal.
-A process judged dead that was only paused finds its nodes taken when it renews their
-leases, and its late outcome is refused: every write is fenced by attempt and lease owner.
+A lease names the process that holds it: its owner is `<holder>/<batch>` (runner.worker_name).
+The holder name is `host:pid:boot:space`: `boot` is when the process started (its start time
+in /proc, in clock ticks since the kernel booted; a random token where there is no /proc),
+so a worker restarted under the same host name, or a pool process given a recycled pid, is
+never taken for its dead predecessor; `space` names the pid namespace the pid belongs to
+(the kernel's boot id and the namespace, hashed).
 
-Beats carry Redis's clock (TIME), so the hosts' clocks do not matter. While Redis is down
-nobody's beats land, so a holder's silence counts only from when Redis last started: a
-restart never makes every worker look dead. Without Redis (the embedded mode: one process)
-there are no beats, and a lease runs out as before.
+Each worker process, a prefork pool process included, beats every quarter of
+ENGINE_WORKER_SILENCE_S on a thread of its own, and at each beat looks for the dead:
+- a holder in its own pid space (the same host, or the same container) is dead when /proc
+  says so: no such process, a zombie, or another process under its pid. That needs no
+  waiting, and a live process is never judged dead however long it went without beating
+  (a process starved of CPU on a busy machine beats late; it is not dead);
+- a holder elsewhere is dead when it has not beaten for ENGINE_WORKER_SILENCE_S (a missed
+  beat or two is not death). Beats carry Redis's clock (TIME), so hosts' clocks do not
+  matter, and silence counts only from Redis's last start: a restart never makes every
+  worker look dead.
+The first to see a holder dead (a worker's beat thread, or the reaper) takes it out of the
+set, atomically so that only one releases it, and crashes its running nodes so that they are
+claimed again at once instead of one lease after its last renewal. A process judged dead
+that was not (paused past ENGINE_WORKER_SILENCE_S on another host) finds its nodes taken when
+it renews their leases, and its late outcome is refused: every write is fenced by attempt and
+lease owner. Without Redis (the embedded mode: one process) there are no beats, and a lease
+runs out as before.
 """
 
 import functools
+import hashlib
 import logging
 import os
 import socket
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -45,20 +56,37 @@ _BEAT = """
 local now = tonumber(ARGV[2])
 if now == nil then local t = redis.call('TIME'); now = t[1] + t[2] / 1000000 end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-return tostring(now)
+return string.format('%.6f', now)
 """
-# Pops the holders silent for longer than ARGV[1] seconds at ARGV[2] (or Redis's now), with
-# their last beats. Silence counts only from Redis's start: after a restart nobody had a chance.
+# Pops the holders outside the pid space ARGV[4] (all, if it is '') silent for longer than ARGV[1] seconds at ARGV[2]
+# (or Redis's now), with their last beats; returns them, then the holders of that pid space.
+# Silence counts only from Redis's start: after a restart nobody had a chance to beat.
 _JUDGE = """
 local t = redis.call('TIME')
 local server_now = t[1] + t[2] / 1000000
 local now = tonumber(ARGV[2]) or server_now
 local silence = tonumber(ARGV[1])
+local suffix = ':' .. ARGV[4]
 local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-if server_now - uptime > now - silence then return {} end
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - silence), 'WITHSCORES', 'LIMIT', 0, ARGV[3])
-for i = 1, #dead, 2 do redis.call('ZREM', KEYS[1], dead[i]) end
-return dead
+local dead = {}
+if server_now - uptime <= now - silence then
+    local silent = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - silence), 'WITHSCORES')
+    for i = 1, #silent, 2 do
+        local elsewhere = ARGV[4] == '' or string.sub(silent[i], -#suffix) ~= suffix
+        if #dead < 2 * tonumber(ARGV[3]) and elsewhere then
+            redis.call('ZREM', KEYS[1], silent[i])
+            table.insert(dead, silent[i])
+            table.insert(dead, silent[i + 1])
+        end
+    end
+end
+local here = {}
+if ARGV[4] ~= '' then
+    for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+        if string.sub(name, -#suffix) == suffix then table.insert(here, name) end
+    end
+end
+return {dead, here}
 """
 
 
@@ -74,12 +102,44 @@ _lock = threading.Lock()
 
 
 def holder() -> str:
-    """This process's holder name: host, pid and a boot id drawn once per process (after a fork too)."""
+    """This process's holder name, `host:pid:boot:space` (see the module's docstring); anew after a fork."""
     global _identity
     pid = os.getpid()
     if _identity is None or _identity.pid != pid:
-        _identity = Identity(pid, f"{socket.gethostname()[:64]}:{pid}:{uuid.uuid4().hex[:12]}")
+        boot = _started(pid) or uuid.uuid4().hex[:12]
+        _identity = Identity(pid, f"{socket.gethostname()[:40]}:{pid}:{boot}:{pid_space()}")
     return _identity.holder
+
+
+@functools.cache
+def pid_space() -> str:
+    """Which pids this process sees: the kernel's boot id and its pid namespace, hashed; '' without /proc."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return hashlib.sha256(f"{boot_id}:{namespace}".encode()).hexdigest()[:12]
+
+
+def _started(pid: int) -> str | None:
+    """When the process `pid` started (clock ticks since boot, /proc/<pid>/stat); None if none runs under it.
+
+    A zombie (killed, not yet waited for by its parent) runs nothing: None.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After the command name in parentheses (which may hold spaces): field 3, the state, ... field 22, the start.
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _gone(name: str) -> bool:
+    """Whether the holder `name`, of this pid space, is no longer running: its pid is free, a zombie's or another's."""
+    _, pid, boot, _ = name.rsplit(":", 3)
+    return _started(int(pid)) != boot
 
 
 def owner_prefix(name: str) -> str:
@@ -112,14 +172,22 @@ def forget(name: str) -> None:
 
 
 def dead_holders(now: float | None = None) -> list[tuple[str, float]]:
-    """Take the holders silent for ENGINE_WORKER_SILENCE_S out of the set, with their last beats.
+    """Take the dead holders (see the module's docstring) out of the set, with their last beats.
 
-    Taken atomically, so two processes that look at once never both release one holder.
+    Taken atomically (the script's ZREM, or a ZREM that removed the name), so two processes
+    that look at once never both release one holder.
     """
-    found = _client().eval(
-        _JUDGE, 1, KEY, repr(float(settings.ENGINE_WORKER_SILENCE_S)), "" if now is None else repr(now), JUDGED_AT_ONCE
-    )
-    return [(found[i].decode(), float(found[i + 1])) for i in range(0, len(found), 2)]
+    space = pid_space()
+    silence = repr(float(settings.ENGINE_WORKER_SILENCE_S))
+    at = "" if now is None else repr(now)
+    silent, here = _client().eval(_JUDGE, 1, KEY, silence, at, JUDGED_AT_ONCE, space)
+    dead = [(silent[i].decode(), float(silent[i + 1])) for i in range(0, len(silent), 2)]
+    for name in (n.decode() for n in here):
+        if _gone(name):
+            last = _client().zscore(KEY, name)
+            if last is not None and _client().zrem(KEY, name):
+                dead.append((name, last))
+    return dead
 
 
 def release(name: str) -> int:

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +23,9 @@ from tests.workers import Worker
 LONG_LEASE_S = 120
 WORKER = {"lease_s": LONG_LEASE_S, "env": {"ENGINE_WORKER_SILENCE_SECONDS": "1"}}
 SILENCE_S = 2  # ENGINE_WORKER_SILENCE_SECONDS in this process's settings
+# A worker process on another host (another pid space), and the same host and pid started again.
+ELSEWHERE = "elsewhere:4242:1000:0123456789ab"
+RESTARTED = "elsewhere:4242:2000:0123456789ab"
 BEAT_S = SILENCE_S / holders.BEATS_PER_SILENCE
 
 
@@ -78,20 +82,20 @@ def test_it_retries_a_killed_workers_node_before_its_lease_runs_out(workspace, s
 
 @pytest.fixture
 def attempt(workspace) -> Iterator[runs.Claim]:
-    """The trigger of a new run, claimed by the holder `host:4242:<boot>` under a lease that lasts."""
+    """The trigger of a new run, claimed by the holder ELSEWHERE under a lease that lasts."""
     run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER)), {}, runs.Options())
     trigger = NodeRun.objects.get(run=run, node_id="start")
-    claim = runs.claim(trigger.pk, holders.owner_prefix("host:4242:aaaa") + "batch", lease_s=LONG_LEASE_S)
+    claim = runs.claim(trigger.pk, holders.owner_prefix(ELSEWHERE) + "batch", lease_s=LONG_LEASE_S)
     assert claim is not None
     yield claim
-    holders.forget("host:4242:aaaa")
+    holders.forget(ELSEWHERE)
 
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("without_worker")
 @override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
 def test_it_keeps_the_leases_of_a_worker_that_missed_a_beat(attempt):
-    at = holders.beat("host:4242:aaaa")
+    at = holders.beat(ELSEWHERE)
     assert holders.release_dead(now=at + 2 * BEAT_S) == 0, "one beat missed, the next one due"
     node_run = NodeRun.objects.get(pk=attempt.pk)
     assert (node_run.status, node_run.attempt, node_run.lease_owner) == ("running", 1, attempt.lease_owner)
@@ -106,13 +110,13 @@ def test_it_keeps_the_leases_of_a_worker_that_missed_a_beat(attempt):
 @pytest.mark.usefixtures("without_worker")
 @override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
 def test_it_refuses_the_late_report_of_a_worker_found_dead(attempt):
-    at = holders.beat("host:4242:aaaa")
+    at = holders.beat(ELSEWHERE)
     assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 1
     assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 0, "released once"
 
     assert not runs.heartbeat(attempt, LONG_LEASE_S), "its lease is gone"
     assert not runs.succeed(attempt, NodeResult(output={"late": True})), "its outcome is fenced out"
-    retried = runs.claim(attempt.pk, holders.owner_prefix("host:4242:bbbb") + "batch", lease_s=LONG_LEASE_S)
+    retried = runs.claim(attempt.pk, holders.owner_prefix(RESTARTED) + "batch", lease_s=LONG_LEASE_S)
     assert retried is not None
     assert retried.attempt == 2
     assert runs.succeed(retried, NodeResult(output={"on": "time"}))
@@ -133,15 +137,15 @@ def test_it_tells_a_restarted_worker_from_its_dead_predecessor(workspace, attemp
     """Same host, same pid (a container's worker restarted), another boot id: the new one keeps its nodes."""
     run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER)), {}, runs.Options())
     theirs = runs.claim(
-        NodeRun.objects.get(run=run, node_id="start").pk, holders.owner_prefix("host:4242:bbbb") + "x", LONG_LEASE_S
+        NodeRun.objects.get(run=run, node_id="start").pk, holders.owner_prefix(RESTARTED) + "x", LONG_LEASE_S
     )
     assert theirs is not None
-    at = holders.beat("host:4242:aaaa")
-    holders.beat("host:4242:bbbb", now=at + SILENCE_S)
+    at = holders.beat(ELSEWHERE)
+    holders.beat(RESTARTED, now=at + SILENCE_S)
     try:
         assert holders.release_dead(now=at + SILENCE_S + BEAT_S) == 1
     finally:
-        holders.forget("host:4242:bbbb")
+        holders.forget(RESTARTED)
     assert NodeRun.objects.get(pk=attempt.pk).status == "crashed"
     assert NodeRun.objects.get(pk=theirs.pk).status == "running"
 
@@ -149,16 +153,41 @@ def test_it_tells_a_restarted_worker_from_its_dead_predecessor(workspace, attemp
 @pytest.mark.django_db
 @pytest.mark.usefixtures("without_worker")
 @override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
-def test_it_finds_nobody_dead_just_after_redis_restarts(attempt):
+def test_it_finds_nobody_elsewhere_dead_just_after_redis_restarts(attempt):
     """While Redis was down nobody's beats landed: silence counts from its start, not from the last beat."""
     private = RedisServer()
     try:
         with override_settings(REDIS_URL=private.url):
-            at = holders.beat("host:4242:aaaa")
+            at = holders.beat(ELSEWHERE)
             private.stop()
             private.start()
-            holders.beat("host:4242:aaaa", now=at - 60)  # its beat from before the restart, as Redis kept it
+            holders.beat(ELSEWHERE, now=at - 60)  # its beat from before the restart, as Redis kept it
             assert holders.dead_holders() == []
-            assert holders.dead_holders(now=at + 60) == [("host:4242:aaaa", at - 60)], "once Redis has been up a while"
+            dead = holders.dead_holders(now=at + 60)
+            assert dead == [(ELSEWHERE, pytest.approx(at - 60))], "once Redis has been up a while"
     finally:
         private.stop()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("without_worker")
+@override_settings(ENGINE_WORKER_SILENCE_S=SILENCE_S)
+def test_it_sees_a_process_of_its_own_host_die_at_once_and_never_judges_a_live_one_by_its_silence(attempt):
+    """On one host /proc is the truth: a killed process is dead before it could miss a beat, and a live
+    one that beat long ago (a process starved of CPU) is alive."""
+    process = subprocess.Popen(["sleep", "60"])
+    ours = holders.holder()
+    theirs = ours.replace(f":{os.getpid()}:", f":{process.pid}:").rsplit(":", 2)[0]
+    theirs = f"{theirs}:{holders._started(process.pid)}:{holders.pid_space()}"
+    try:
+        at = holders.beat(theirs)
+        holders.beat(ours, now=at - 60)
+        assert holders.dead_holders(now=at) == []
+        process.kill()
+        process.wait()
+        assert holders.dead_holders(now=at) == [(theirs, pytest.approx(at))], "dead without a missed beat"
+        assert holders.dead_holders(now=at + 60) == [], "this process is alive, silent or not"
+    finally:
+        process.kill()
+        holders.forget(ours)
+        holders.forget(theirs)
