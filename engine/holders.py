@@ -208,11 +208,12 @@ def release_dead(now: float | None = None) -> int:
     crashed = 0
     for name, last in dead_holders(now):
         try:
-            crashed += release(name)
+            released = release(name)
         except BaseException:
             _client().zadd(KEY, {name: last}, nx=True)
             raise
-        log.warning("worker process %s stopped beating: its nodes are claimed again", name)
+        log.warning("worker process %s is dead: %d of its nodes are claimed again", name, released)
+        crashed += released
     return crashed
 
 
@@ -222,15 +223,15 @@ def _beat_and_judge(name: str, stop: threading.Event) -> None:
     while True:
         try:
             beat(name)
-            if release_dead():
-                connections.close_all()  # this thread's connection: releases are rare
+            release_dead()
         except Exception as error:  # noqa: BLE001  (the thread must outlive any outage; logged once per spell)
             if not failing:
                 log.warning("could not beat, or release a dead worker's nodes, for now: %r", error)
             failing = True
-            connections.close_all()
         else:
             failing = False
+        finally:
+            connections.close_all()  # this thread's, if a release opened one: releases are rare
         if stop.wait(beat_s()):
             return
 
