@@ -21,7 +21,6 @@ from tests.workers import Worker
 
 # Far longer than the tests wait: a node retried meanwhile was not retried because its lease ran out.
 LONG_LEASE_S = 120
-WORKER = {"lease_s": LONG_LEASE_S, "env": {"ENGINE_WORKER_SILENCE_SECONDS": "1"}}
 SILENCE_S = 2  # ENGINE_WORKER_SILENCE_SECONDS in this process's settings
 # A worker process on another host (another pid space), and the same host and pid started again.
 ELSEWHERE = "elsewhere:4242:1000:0123456789ab"
@@ -34,12 +33,16 @@ def history(node_run: NodeRun) -> list[tuple[str, int | None, str | None]]:
     return [(e.type, e.payload.get("attempt"), e.payload.get("reason")) for e in events if e.type != "node.queued"]
 
 
+def worker(pool: str) -> Worker:
+    return Worker(pool=pool, concurrency=2, lease_s=LONG_LEASE_S, env={"ENGINE_WORKER_SILENCE_SECONDS": "1"})
+
+
 def workers(pool: str) -> list[Worker]:
     """Threads: two workers, started side by side (each takes seconds). Prefork: one, with two pool processes."""
     if pool == "prefork":
-        return [Worker(pool=pool, concurrency=2, **WORKER)]
+        return [worker(pool)]
     with ThreadPoolExecutor(2) as starting:
-        return list(starting.map(lambda _: Worker(pool=pool, concurrency=2, **WORKER), range(2)))
+        return list(starting.map(worker, [pool, pool]))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,8 +68,8 @@ def test_it_retries_a_killed_workers_node_before_its_lease_runs_out(workspace, s
             os.kill(pid, signal.SIGKILL)
         finished = wait_for(run, timeout=30)
     finally:
-        for worker in started:
-            worker.stop()
+        for each in started:
+            each.stop()
     fetch.refresh_from_db()
     assert finished.status == "succeeded"
     assert history(fetch) == [
