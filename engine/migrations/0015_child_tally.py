@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_invitations'),
-        ('engine', '0011_child_runs'),
+        ('engine', '0014_evaluation_spend'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
