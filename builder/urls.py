@@ -1,6 +1,6 @@
 from django.urls import path
 
-from builder import schedule_views, version_views, views
+from builder import quality_views, schedule_views, version_views, views
 
 app_name = "builder"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("<int:workflow_id>/versions/<int:number>/restore/", version_views.version_restore, name="version-restore"),
     path("<int:workflow_id>/mcp-tool/", version_views.workflow_mcp_tool, name="workflow-mcp-tool"),
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
+    path("<int:workflow_id>/quality/", quality_views.workflow_quality, name="workflow-quality"),
+    path("<int:workflow_id>/quality/<slug:key>.csv", quality_views.quality_export, name="quality-export"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(
         "<int:workflow_id>/schedules/<int:schedule_id>/toggle/", schedule_views.schedule_toggle, name="schedule-toggle"

@@ -1,13 +1,18 @@
-"""Forms of the workflow list and versions pages; they validate and do not save."""
+"""Forms of the workflow list, versions and quality pages; they validate and do not save."""
 
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 
 from builder import catalogue, transfer
 from builder.models import Workflow, WorkflowVersion
+from builder.quality import BUCKETS
+from costs.forms import DEFAULT_DAYS, MAX_DAYS
+from monitoring.filters import DateRangeForm
 
 
 class CreateForm(forms.Form):
@@ -73,3 +78,18 @@ def graph_of(versions: list[WorkflowVersion], draft: dict[str, object], side: st
     if side == DRAFT:
         return draft
     return next(v.graph for v in versions if v.number == int(side))
+
+
+class QualityForm(DateRangeForm):
+    """The Quality tab's range and bucket; the range defaults to the last 30 days."""
+
+    bucket = forms.ChoiceField(required=False, choices=[(bucket, bucket) for bucket in BUCKETS], initial="day")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        until = data.get("until") or timezone.localdate()
+        since = data.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
+        if isinstance(since, date) and isinstance(until, date) and (until - since).days >= MAX_DAYS:
+            self.add_error("since", f"Choose at most {MAX_DAYS} days")
+        data.update(since=since, until=until, bucket=data.get("bucket") or "day")
+        return data
