@@ -46,6 +46,10 @@ class WorkflowVersion(models.Model):
     number = models.PositiveIntegerField()
     graph = models.JSONField()
     note = models.CharField(max_length=500, blank=True)
+    # The publish gate's verdict when it was published ({draft_eval_run, base_eval_run, passed, reasons,
+    # overridden}), and the owner's note when they published past a refusal.
+    gate_report = models.JSONField(null=True, blank=True)
+    gate_override_note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -100,3 +104,20 @@ class WebhookTrigger(models.Model):
 
     def __str__(self) -> str:
         return f"webhook of {self.workflow}"
+
+
+class PublishGate(models.Model):
+    """A workflow's rule for publishing (builder/gates.py): on `eval_set`, the draft's pass rate of `scorer`
+    is at least `min_pass_rate`, and no scorer's pass rate falls more than `max_drop_points` percentage
+    points below the latest published version's. A rule left empty is not checked."""
+
+    workflow = models.OneToOneField(Workflow, on_delete=models.CASCADE, related_name="publish_gate")
+    eval_set = models.ForeignKey("evals.EvalSet", on_delete=models.CASCADE, related_name="+")
+    scorer = models.CharField(max_length=100, blank=True)
+    min_pass_rate = models.FloatField(null=True, blank=True)
+    max_drop_points = models.FloatField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"publish gate of {self.workflow}"

@@ -17,9 +17,10 @@ export default defineConfig({
         "run-view": "src/islands/run-view/main.tsx",
         "graph-view": "src/islands/graph-view/main.tsx",
         designer: "src/islands/designer/main.tsx",
-        // Chart.js is loaded on the costs page and the Quality tab only.
+        // Chart.js is loaded on the costs page, the Quality tab and the eval comparison only.
         costs: "src/pages/costs.ts",
         quality: "src/pages/quality.ts",
+        compare: "src/pages/compare.ts",
       },
     },
   },
