@@ -18,8 +18,8 @@ from engine.models import RunStatus
 from evals.eval_runs import start_eval_run
 from evals.models import EvalRun
 
-MIN_PASS_RATE = "min_pass_rate"
-MAX_DROP_POINTS = "max_drop_points"
+RULE_MINIMUM = "min_pass_rate"
+RULE_DROP = "max_drop_points"
 # An eval run that ended like this never gets scored: it does not count as fresh.
 UNSCORABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
 
@@ -79,7 +79,9 @@ def _usable(runs: Any) -> EvalRun | None:
 
 def draft_run(gate: PublishGate, workflow: Workflow) -> EvalRun | None:
     """The latest eval run of the draft at its current revision, scored or still running."""
-    return _usable(EvalRun.objects.filter(eval_set=gate.eval_set, version__isnull=True, draft_revision=workflow.draft_revision))
+    return _usable(
+        EvalRun.objects.filter(eval_set=gate.eval_set, version__isnull=True, draft_revision=workflow.draft_revision)
+    )
 
 
 def version_run(gate: PublishGate, version: WorkflowVersion) -> EvalRun | None:
@@ -115,7 +117,7 @@ def broken_rules(gate: PublishGate, draft: EvalRun, base: EvalRun | None) -> lis
         if rate is None or rate < gate.min_pass_rate:
             shown = "no pass rate" if rate is None else f"a pass rate of {rate:.1%}"
             message = f"{gate.scorer!r} has {shown} on the draft; the gate needs at least {gate.min_pass_rate:.1%}"
-            reasons.append(Reason(MIN_PASS_RATE, message))
+            reasons.append(Reason(RULE_MINIMUM, message))
     if gate.max_drop_points is not None and base is not None:
         for name, before in _pass_rates(base).items():
             now = after.get(name)
@@ -127,7 +129,7 @@ def broken_rules(gate: PublishGate, draft: EvalRun, base: EvalRun | None) -> lis
                     f"{name!r} falls {drop:.1f} points below {base.target_label} ({before:.1%} → {now:.1%}); "
                     f"the gate allows {gate.max_drop_points:g}"
                 )
-                reasons.append(Reason(MAX_DROP_POINTS, message))
+                reasons.append(Reason(RULE_DROP, message))
     return reasons
 
 
@@ -150,8 +152,17 @@ def note_on(version: WorkflowVersion, verdict: Verdict, by: User | None, overrid
         return
     overridden = bool(verdict.reasons)
     report = {**verdict.as_dict(), "overridden": overridden}
-    WorkflowVersion.objects.filter(pk=version.pk).update(gate_report=report, gate_override_note=override_note if overridden else "")
+    WorkflowVersion.objects.filter(pk=version.pk).update(
+        gate_report=report, gate_override_note=override_note if overridden else ""
+    )
     version.gate_report, version.gate_override_note = report, override_note if overridden else ""
     if overridden:
         reasons = [vars(reason) for reason in verdict.reasons]
-        record(by, "workflow.gate_overridden", workspace=version.workflow.workspace, target=version, note=override_note, reasons=reasons)
+        record(
+            by,
+            "workflow.gate_overridden",
+            workspace=version.workflow.workspace,
+            target=version,
+            note=override_note,
+            reasons=reasons,
+        )

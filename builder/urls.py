@@ -1,6 +1,7 @@
 from django.urls import path
 
 from builder import quality_views, schedule_views, version_views, views
+from evals import comparison_views
 
 app_name = "builder"
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
     path("<int:workflow_id>/quality/", quality_views.workflow_quality, name="workflow-quality"),
     path("<int:workflow_id>/quality/<slug:key>.csv", quality_views.quality_export, name="quality-export"),
+    path("<int:workflow_id>/evals/compare/", comparison_views.eval_compare, name="eval-compare"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(
         "<int:workflow_id>/schedules/<int:schedule_id>/toggle/", schedule_views.schedule_toggle, name="schedule-toggle"

@@ -187,7 +187,9 @@ def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
             )
         )
     counts = pairs(base, candidate).aggregate(
-        compared=Count("pk"), regressions=Count("pk", filter=FILTERS["regressions"]), fixes=Count("pk", filter=FILTERS["fixes"])
+        compared=Count("pk"),
+        regressions=Count("pk", filter=FILTERS["regressions"]),
+        fixes=Count("pk", filter=FILTERS["fixes"]),
     )
     figures = [
         (label, a.get(key), b.get(key), _delta(a.get(key), b.get(key)))
@@ -204,11 +206,14 @@ def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
 
 
 def text_of(value: Any) -> str:
-    """A value as the text the diff compares: strings as they are, anything else as indented JSON."""
+    """A value as the text the diff compares: strings as they are, an output of one text field (a reply's
+    `answer`) as that text, anything else as indented JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
+        return str(next(iter(value.values())))
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 

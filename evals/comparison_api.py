@@ -82,8 +82,6 @@ def compare(request: HttpRequest, query: Query[CompareIn]) -> ComparisonOut:
         scorers=[ScorerDeltaOut(**vars(scorer), points=scorer.points) for scorer in summary.scorers],
         figures={label: {"base": a, "candidate": b, "delta": d} for label, a, b, d in summary.figures},
         distributions=comparison.distributions(base, candidate),
-        rows=[
-            RowPairOut(**{name: getattr(row, name) for name in RowPairOut.model_fields}) for row in rows
-        ],
+        rows=[RowPairOut(**{name: getattr(row, name) for name in RowPairOut.model_fields}) for row in rows],
         next_page=query.page + 1 if more else None,
     )

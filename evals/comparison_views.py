@@ -1,4 +1,4 @@
-"""The comparison page of two eval runs of a workflow: deltas, score charts, and row pairs (regressions first to see)."""
+"""The comparison page of two eval runs of a workflow: deltas, score charts and row pairs, filtered to regressions."""
 
 from typing import Any
 
