@@ -16,7 +16,7 @@ from accounts.audit import record
 from builder.models import PublishGate, Workflow, WorkflowVersion
 from engine.models import RunStatus
 from evals.eval_runs import start_eval_run
-from evals.models import EvalRun
+from evals.models import EvalRun, EvalSet
 
 RULE_MINIMUM = "min_pass_rate"
 RULE_DROP = "max_drop_points"
@@ -166,3 +166,73 @@ def note_on(version: WorkflowVersion, verdict: Verdict, by: User | None, overrid
             note=override_note,
             reasons=reasons,
         )
+
+
+class GateInvalid(ValueError):
+    """A gate that cannot be saved; `field` names the setting at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    eval_set_id: int
+    scorer: str = ""
+    min_pass_rate: float | None = None
+    max_drop_points: float | None = None
+    enabled: bool = True
+
+
+def save_gate(workflow: Workflow, settings: GateSettings, by: User | None) -> PublishGate:
+    """Set the workflow's gate (owners only: the caller checks); GateInvalid names the setting at fault."""
+    eval_set = EvalSet.objects.filter(pk=settings.eval_set_id, workflow=workflow).first()
+    if eval_set is None:
+        raise GateInvalid("eval_set_id", f"{workflow.name!r} has no eval set {settings.eval_set_id}")
+    if settings.min_pass_rate is not None:
+        if not 0 <= settings.min_pass_rate <= 1:
+            raise GateInvalid("min_pass_rate", "give a pass rate from 0 to 1")
+        if not eval_set.scorers.filter(name=settings.scorer).exists():
+            raise GateInvalid("scorer", f"the eval set {eval_set.name!r} has no scorer {settings.scorer!r}")
+    if settings.max_drop_points is not None and not 0 <= settings.max_drop_points <= 100:
+        raise GateInvalid("max_drop_points", "give percentage points from 0 to 100")
+    if settings.min_pass_rate is None and settings.max_drop_points is None:
+        raise GateInvalid("min_pass_rate", "set a minimum pass rate, a largest drop, or both")
+    gate, _ = PublishGate.objects.update_or_create(
+        workflow=workflow,
+        defaults={
+            "eval_set": eval_set,
+            "scorer": settings.scorer if settings.min_pass_rate is not None else "",
+            "min_pass_rate": settings.min_pass_rate,
+            "max_drop_points": settings.max_drop_points,
+            "enabled": settings.enabled,
+        },
+    )
+    record(by, "workflow.gate_saved", workspace=workflow.workspace, target=workflow, **vars(settings))
+    return gate
+
+
+def describe(gate: PublishGate) -> str:
+    """The rule in words, as the Versions tab shows it."""
+    parts = []
+    if gate.min_pass_rate is not None:
+        parts.append(f"pass rate of {gate.scorer} ≥ {gate.min_pass_rate:g}")
+    if gate.max_drop_points is not None:
+        parts.append(f"no scorer more than {gate.max_drop_points:g} points below the published version")
+    return f"On {gate.eval_set.name}: " + " and ".join(parts)
+
+
+def draft_comparison(workflow: Workflow, by: User | AnonymousUser | None) -> tuple[EvalRun, EvalRun] | None:
+    """The eval runs that answer "is my draft better than what is live?": the latest version's and the draft's
+    on the gate's eval set (or the workflow's first), reused when fresh, started when missing. None when the
+    workflow has no published version or no eval set."""
+    gate = gate_of(workflow)
+    eval_set = gate.eval_set if gate else EvalSet.objects.filter(workflow=workflow).order_by("pk").first()
+    latest = workflow.latest_version()
+    if eval_set is None or latest is None:
+        return None
+    probe = PublishGate(workflow=workflow, eval_set=eval_set)
+    base = version_run(probe, latest) or start_eval_run(eval_set, latest, by)
+    draft = draft_run(probe, workflow) or start_eval_run(eval_set, None, by)
+    return base, draft

@@ -22,6 +22,8 @@ urlpatterns = [
     path("<int:workflow_id>/runs/", views.workflow_runs, name="workflow-runs"),
     path("<int:workflow_id>/quality/", quality_views.workflow_quality, name="workflow-quality"),
     path("<int:workflow_id>/quality/<slug:key>.csv", quality_views.quality_export, name="quality-export"),
+    path("<int:workflow_id>/gate/", version_views.gate_settings, name="gate-settings"),
+    path("<int:workflow_id>/evals/check-draft/", version_views.check_draft, name="check-draft"),
     path("<int:workflow_id>/evals/compare/", comparison_views.eval_compare, name="eval-compare"),
     path("<int:workflow_id>/schedules/", schedule_views.workflow_schedules, name="workflow-schedules"),
     path(

@@ -14,10 +14,11 @@ from pydantic import Field
 
 from accounts.api_auth import token_scope
 from accounts.models import Scope, Workspace
-from accounts.permissions import Action, get_for, require, visible
-from builder import calls, child_publishing, mcp_tools, transfer, workflows
+from accounts.permissions import Action, can, get_for, require, visible
+from builder import calls, child_publishing, gates, mcp_tools, transfer, workflows
 from builder.models import Workflow, WorkflowVersion
 from engine.partial_update import PartialUpdate
+from evals.sets import EvalSetInvalid
 
 router = Router(tags=["workflows"])
 
@@ -71,6 +72,9 @@ class GraphIn(Schema):
 
 class PublishIn(Schema):
     note: str = Field("", max_length=500)
+    override_note: str = Field(
+        "", max_length=2000, description="owners only: publish past a refusing publish gate, saying why"
+    )
     publish_children: bool | list[int] = Field(
         False,
         description="also publish the changed workflows it calls as latest: true for all, or their ids",
@@ -239,8 +243,20 @@ def publish(request: HttpRequest, workflow_id: int, body: PublishIn) -> Status[P
     chosen = body.publish_children
     if chosen is True:
         chosen = [child.pk for child in child_publishing.changed_children(workflow)]
+    if body.override_note and not can(request.user, workflow.workspace_id, Action.MANAGE):
+        raise HttpError(403, "override_note: only an owner may publish past the publish gate")
+    by = cast(User, request.user)
     try:
-        made = child_publishing.publish_with_children(workflow, body.note, cast(User, request.user), chosen or [])
+        verdict = gates.check(workflow, by, body.override_note)
+    except gates.GatePending as pending:
+        raise HttpError(409, str(pending)) from None
+    except gates.GateRefused as refused:
+        raise HttpError(422, str(refused)) from None
+    except EvalSetInvalid as invalid:
+        raise HttpError(422, f"gate: {invalid.field}: {invalid}") from None
+    try:
+        made = child_publishing.publish_with_children(workflow, body.note, by, chosen or [])
+        gates.note_on(made[-1], verdict, by, body.override_note)
     except child_publishing.NotAChangedChild as wrong:
         raise HttpError(422, f"publish_children: {wrong}") from None
     version = made[-1]

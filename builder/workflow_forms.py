@@ -36,6 +36,8 @@ class ImportForm(forms.Form):
 
 class PublishForm(forms.Form):
     note = forms.CharField(max_length=500, required=False)
+    # An owner publishing past a refusing publish gate says why (builder/gates.py).
+    override_note = forms.CharField(max_length=2000, required=False)
     children = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
 
     def __init__(self, *args: Any, children: Iterable[Workflow] = (), **kwargs: Any) -> None:
@@ -93,3 +95,19 @@ class QualityForm(DateRangeForm):
             self.add_error("since", f"Choose at most {MAX_DAYS} days")
         data.update(since=since, until=until, bucket=data.get("bucket") or "day")
         return data
+
+
+class GateForm(forms.Form):
+    """A workflow's publish gate; `eval_sets` are the workflow's eval sets (id, name)."""
+
+    eval_set = forms.TypedChoiceField(coerce=int, choices=())
+    scorer = forms.CharField(max_length=100, required=False)
+    min_pass_rate = forms.FloatField(required=False, min_value=0, max_value=1, label="Minimum pass rate (0 to 1)")
+    max_drop_points = forms.FloatField(
+        required=False, min_value=0, max_value=100, label="Largest drop below the published version (points)"
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, eval_sets: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["eval_set"].choices = eval_sets  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from builder.api import router as builder_router
 from builder.child_publishing import PublishRefused
 from builder.designer_api import router as designer_router
 from builder.extraction import ExtractRefused
+from builder.gate_api import router as gate_router
 from builder.hook_api import router as hook_router
 from builder.quality_api import router as quality_router
 from builder.schedule_api import router as schedule_router
@@ -225,6 +226,7 @@ api.add_router("/", workflow_router)
 api.add_router("/", hook_router)
 api.add_router("/", schedule_router)
 api.add_router("/", quality_router)
+api.add_router("/", gate_router)
 api.add_router("/", builder_router)
 api.add_router("/", designer_router)
 api.add_router("/", runs_router)

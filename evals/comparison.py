@@ -35,11 +35,13 @@ TRUE_TEXT = ("true", "1")
 
 
 class NotComparable(Exception):
-    """The two eval runs cannot be compared; `field` names the parameter at fault (HTTP 422)."""
+    """The two eval runs cannot be compared; `field` names the parameter at fault (HTTP 422). `pending`: not
+    yet, one of them is still being run or scored."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, pending: bool = False) -> None:
         super().__init__(message)
         self.field = field
+        self.pending = pending
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def check(base: EvalRun, candidate: EvalRun) -> None:
         raise NotComparable("candidate", "the two eval runs are of different eval sets")
     for name, run in (("base", base), ("candidate", candidate)):
         if run.aggregates is None:
-            raise NotComparable(name, f"eval run {run.pk} ({run.target_label}) has not finished scoring yet")
+            raise NotComparable(name, f"eval run {run.pk} ({run.target_label}) has not finished scoring yet", True)
 
 
 def pairs(base: EvalRun, candidate: EvalRun) -> QuerySet[EvalResult]:

@@ -46,8 +46,9 @@ def eval_compare(request: HttpRequest, workflow_id: int) -> HttpResponse:
         base, candidate = runs_of(workflow, data["base"], data["candidate"])
         summary = comparison.summarize(base, candidate)
     except comparison.NotComparable as problem:
-        context["problem"] = f"{problem.field}: {problem}"
-        return render(request, "evals/compare.html", context, status=422)
+        # Still running: the page says so and reloads itself until both runs are scored.
+        context.update(problem=f"{problem.field}: {problem}", pending=problem.pending)
+        return render(request, "evals/compare.html", context, status=200 if problem.pending else 422)
     rows, more = comparison.row_page(base, candidate, only, page)
     names = [spec["name"] for spec in candidate.scorers]
     context.update(

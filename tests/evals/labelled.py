@@ -17,10 +17,13 @@ SCHEMA = {"type": "object", "required": ["subject"], "properties": {"subject": {
 # v1 labels a ticket with its subject; the draft with the row's `alt`, which fixes "Login" and breaks "Refund".
 BY_SUBJECT = "{{ input.subject | lower }}"
 BY_ALT = "{{ input.alt }}"
+# RIGHT gets every row right, WRONG none.
+RIGHT = "{{ input.label }}"
+WRONG = "other"
 ROWS = [
-    NewRow({"subject": "Billing", "alt": "billing"}, {"category": "billing"}),
-    NewRow({"subject": "Login", "alt": "account"}, {"category": "account"}),
-    NewRow({"subject": "Refund", "alt": "<i>billing</i>"}, {"category": "refund"}),
+    NewRow({"subject": "Billing", "alt": "billing", "label": "billing"}, {"category": "billing"}),
+    NewRow({"subject": "Login", "alt": "account", "label": "account"}, {"category": "account"}),
+    NewRow({"subject": "Refund", "alt": "<i>billing</i>", "label": "refund"}, {"category": "refund"}),
 ]
 
 
