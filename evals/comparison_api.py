@@ -17,8 +17,6 @@ router = Router(tags=["evals"])
 
 
 class CompareIn(Schema):
-    base: int = Field(ge=1, description="the eval run compared against, typically the published version's")
-    candidate: int = Field(ge=1, description="the eval run judged, typically the draft's")
     only: str = Field("all", description="rows to list: all, regressions, fixes or changed")
     page: int = Field(1, ge=1, le=100_000)
 
@@ -61,13 +59,17 @@ class ComparisonOut(Schema):
     next_page: int | None
 
 
-@router.get("/eval-runs/compare", response=ComparisonOut, summary="Compare two eval runs of one eval set")
-@token_scope(Scope.WORKFLOWS_READ)
-def compare(request: HttpRequest, query: Query[CompareIn]) -> ComparisonOut:
+@router.get(
+    "/eval-runs/{base_id}/compare/{candidate_id}",
+    response=ComparisonOut,
+    summary="Compare an eval run (the candidate, typically the draft's) with another of the same set (the base)",
+)
+@token_scope(Scope.RUNS_READ)
+def compare(request: HttpRequest, base_id: int, candidate_id: int, query: Query[CompareIn]) -> ComparisonOut:
     if query.only not in comparison.FILTERS:
         raise HttpError(422, f"only: choose one of {', '.join(comparison.FILTERS)}")
-    base = get_for(request.user, EvalRun, Action.VIEW, pk=query.base)
-    candidate = get_for(request.user, EvalRun, Action.VIEW, pk=query.candidate)
+    base = get_for(request.user, EvalRun, Action.VIEW, pk=base_id)
+    candidate = get_for(request.user, EvalRun, Action.VIEW, pk=candidate_id)
     try:
         summary = comparison.summarize(base, candidate)
     except comparison.NotComparable as problem:

@@ -50,9 +50,9 @@ def test_it_finds_the_regression_and_the_fix(compared, login_as, owner):
 
 def test_it_answers_over_the_api_with_regressions_only(compared, owner, outsider):
     _, base, draft = compared
-    mine = tokens.issue(owner.workspace, owner.user, "ci", ["workflows:read"], None).secret
-    theirs = tokens.issue(outsider.workspace, outsider.user, "ci", ["workflows:read"], None).secret
-    url = f"/api/v1/eval-runs/compare?base={base.pk}&candidate={draft.pk}&only=regressions"
+    mine = tokens.issue(owner.workspace, owner.user, "ci", ["runs:read"], None).secret
+    theirs = tokens.issue(outsider.workspace, outsider.user, "ci", ["runs:read"], None).secret
+    url = f"/api/v1/eval-runs/{base.pk}/compare/{draft.pk}?only=regressions"
 
     response = Client().get(url, headers={"Authorization": f"Bearer {mine}"})
     refused = Client().get(url, headers={"Authorization": f"Bearer {theirs}"})
