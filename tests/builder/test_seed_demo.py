@@ -50,6 +50,6 @@ def test_it_is_idempotent_and_prints_the_same_logins_again(db, settings, tmp_pat
         "Support triage",
         "Ticket routing",
     ]
-    assert Workflow.objects.get(workspace__slug="demo", name="Support triage").versions.count() == 1
+    assert Workflow.objects.get(workspace__slug="demo", name="Support triage").versions.count() == 2
     # The support agent's HTTP tools reach the demo shop on this server: allowlisted once.
     assert Workspace.objects.get(slug="demo").http_allowlist == [shop_allowlist_entry()]

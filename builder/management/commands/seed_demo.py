@@ -23,6 +23,7 @@ from builder.models import Workflow
 from builder.starters import add_support_triage
 from builder.versions import publish_version
 from datasets.demo import add_sample_tickets
+from evals.demo import add_eval_demo
 from knowledge.demo import seed_help_centre
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
@@ -69,6 +70,7 @@ class Command(BaseCommand):
         add_classify_documents(workspace)
         add_index_documents(workspace)
         add_sample_tickets(workspace, triage)
+        add_eval_demo(triage)
         return created
 
     def seed_agent(self, workspace: Workspace) -> None:
