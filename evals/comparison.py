@@ -3,35 +3,31 @@ distributions, and a page of row pairs with their outputs' text diff.
 
 Rows pair up by the eval row they ran (`EvalResult.row`), so a row added to the set between the two
 runs is left out rather than paired with another. Counts, pages and distributions are computed in
-SQL: a comparison of two 10,000-row runs reads one page of rows, never all of them
-(bench/eval_compare.py). The aggregates come from each run's own `aggregates`.
+SQL (evals/comparison_sql.py joins the two runs' results): a comparison of two 10,000-row runs
+reads one page of rows, never all of them (bench/eval_compare.py). The aggregates come from each run's own `aggregates`.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Round
+from django.core.cache import cache
 
 from approvals.diffs import Segment, word_diff
-from evals.models import EvalResult, EvalRun
+from evals import comparison_sql
+from evals.models import EvalRun
 
 PAGE = 50
+# Scored eval runs never change, so what is read from every row of both (counts, distributions) is kept.
+CACHE_S = 24 * 3600
+T = TypeVar("T")
 REGRESSION = "regression"
 FIX = "fix"
 SAME = "same"
-FILTERS = {
-    "all": Q(),
-    "regressions": Q(base_passed=True, passed=False),
-    "fixes": Q(base_passed=False, passed=True),
-    "changed": ~Q(base_passed=F("passed")),
-}
+FILTERS = list(comparison_sql.ROW_FILTERS)
 MAX_DIFF_TEXT = 20_000
-# A JSON true read as text: PostgreSQL's ->> gives "true", SQLite's json_extract 1.
-TRUE_TEXT = ("true", "1")
 
 
 class NotComparable(Exception):
@@ -128,33 +124,6 @@ def check(base: EvalRun, candidate: EvalRun) -> None:
             raise NotComparable(name, f"eval run {run.pk} ({run.target_label}) has not finished scoring yet", True)
 
 
-def pairs(base: EvalRun, candidate: EvalRun) -> QuerySet[EvalResult]:
-    """The candidate's results that have a result of the same row in `base`, with that result's pass."""
-    same_row = EvalResult.objects.filter(eval_run=base, row_id=OuterRef("row_id"))
-    return (
-        EvalResult.objects.filter(eval_run=candidate, row_id__isnull=False)
-        .annotate(base_passed=Subquery(same_row.values("passed")[:1]))
-        .filter(base_passed__isnull=False)
-    )
-
-
-def _scorer_flips(base: EvalRun, candidate: EvalRun, names: list[str]) -> dict[str, tuple[int, int]]:
-    """Per scorer, rows whose pass went from true to false and from false to true, in one query."""
-    if not names:
-        return {}
-    same_row = EvalResult.objects.filter(eval_run=base, row_id=OuterRef("row_id"))
-    found = pairs(base, candidate)
-    counts: dict[str, Any] = {}
-    for i, name in enumerate(names):
-        before = Subquery(same_row.annotate(p=KeyTextTransform("passed", KeyTransform(name, "scores"))).values("p")[:1])
-        found = found.annotate(**{f"b{i}": before, f"a{i}": KeyTextTransform("passed", KeyTransform(name, "scores"))})
-        was, now = Q(**{f"b{i}__in": TRUE_TEXT}), Q(**{f"a{i}__in": TRUE_TEXT})
-        counts[f"r{i}"] = Count("pk", filter=was & ~now)
-        counts[f"f{i}"] = Count("pk", filter=~was & now)
-    row = found.aggregate(**counts)
-    return {name: (row[f"r{i}"], row[f"f{i}"]) for i, name in enumerate(names)}
-
-
 def _number(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -165,12 +134,23 @@ def _delta(before: Any, after: Any) -> Any:
     return _number(after) - _number(before)  # type: ignore[operator]
 
 
+def _kept(what: str, base: EvalRun, candidate: EvalRun, compute: Callable[[], T]) -> T:
+    """`compute()` once per pair of scored runs (the scoring time is in the key: a re-scored run is read again)."""
+    stamps = f"{base.scored_at:%s%f}-{candidate.scored_at:%s%f}" if base.scored_at and candidate.scored_at else "-"
+    key = f"evals:compare:{what}:{base.pk}:{candidate.pk}:{stamps}"
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, CACHE_S)
+    return found  # type: ignore[no-any-return]
+
+
 def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
     """Aggregate deltas and the numbers of regressed and fixed rows; NotComparable says why not."""
     check(base, candidate)
     a, b = base.aggregates or {}, candidate.aggregates or {}
     names = [spec["name"] for spec in candidate.scorers]
-    flips = _scorer_flips(base, candidate, names)
+    found = _kept("counts", base, candidate, lambda: comparison_sql.counts(base.pk, candidate.pk, names))
     scorers = []
     for name in names:
         before, after = a.get("scorers", {}).get(name, {}), b.get("scorers", {}).get(name, {})
@@ -184,15 +164,10 @@ def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
                 mean=after.get("mean_score"),
                 base_errored=before.get("errored", 0),
                 errored=after.get("errored", 0),
-                regressions=flips[name][0],
-                fixes=flips[name][1],
+                regressions=found.scorers[name][0],
+                fixes=found.scorers[name][1],
             )
         )
-    counts = pairs(base, candidate).aggregate(
-        compared=Count("pk"),
-        regressions=Count("pk", filter=FILTERS["regressions"]),
-        fixes=Count("pk", filter=FILTERS["fixes"]),
-    )
     figures = [
         (label, a.get(key), b.get(key), _delta(a.get(key), b.get(key)))
         for label, key in (
@@ -204,7 +179,7 @@ def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
             ("Latency p95 (ms)", "latency_p95_ms"),
         )
     ]
-    return Summary(base, candidate, counts["compared"], counts["regressions"], counts["fixes"], scorers, figures)
+    return Summary(base, candidate, found.compared, found.regressions, found.fixes, scorers, figures)
 
 
 def text_of(value: Any) -> str:
@@ -219,34 +194,23 @@ def text_of(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", page: int = 1) -> tuple[list[RowPair], bool]:
-    """One page of row pairs in row order (`only`: a key of FILTERS) and whether another page follows."""
-    same_row = EvalResult.objects.filter(eval_run=base, row_id=OuterRef("row_id"))
-    chosen = (
-        pairs(base, candidate)
-        .filter(FILTERS[only])
-        .annotate(
-            base_output=Subquery(same_row.values("output")[:1]),
-            base_scores=Subquery(same_row.values("scores")[:1]),
-        )
-        .order_by("index")
-        .values("index", "input", "expected", "output", "scores", "passed", "base_passed", "base_output", "base_scores")
-    )
-    start = (page - 1) * PAGE
-    rows = list(chosen[start : start + PAGE + 1])
+def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", after: int = -1) -> tuple[list[RowPair], bool]:
+    """One page of row pairs after row index `after`, in row order (`only`: one of FILTERS), and whether
+    another page follows (after the last row's index)."""
+    rows = comparison_sql.page(base.pk, candidate.pk, only, PAGE + 1, after)
     found = []
     for row in rows[:PAGE]:
-        before, after = text_of(row["base_output"]), text_of(row["output"])
+        before, after = text_of(row.base_output), text_of(row.output)
         found.append(
             RowPair(
-                index=row["index"],
-                input=row["input"],
-                expected=row["expected"],
-                base_output=row["base_output"],
-                output=row["output"],
-                base_scores=row["base_scores"] or {},
-                scores=row["scores"] or {},
-                change=_change(row["base_passed"], row["passed"]),
+                index=row.index,
+                input=row.input,
+                expected=row.expected,
+                base_output=row.base_output,
+                output=row.output,
+                base_scores=row.base_scores,
+                scores=row.scores,
+                change=_change(row.base_passed, row.passed),
                 diff=word_diff(before[:MAX_DIFF_TEXT], after[:MAX_DIFF_TEXT]),
             )
         )
@@ -256,27 +220,20 @@ def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", page: int = 1
 def distributions(base: EvalRun, candidate: EvalRun) -> dict[str, Any]:
     """Per scorer, how many rows of each run scored each value (rounded to 0.1): the charts' data.
 
-    Errored scores (no score) are left out; one grouped query per run and scorer.
+    Errored scores (no score) are left out. check() has made sure both runs are scored.
     """
+    counts: dict[tuple[int, str], dict[float, int]] = {}
+    rows_per_score = _kept("scores", base, candidate, lambda: comparison_sql.score_counts(base.pk, candidate.pk))
+    for run_id, name, value, rows in rows_per_score:
+        counts.setdefault((run_id, name), {})[value] = rows
     charts: dict[str, Any] = {}
     for spec in candidate.scorers:
         name = spec["name"]
-        counts: dict[str, dict[float, int]] = {}
-        for side, run in (("base", base), ("candidate", candidate)):
-            score = Round(Cast(KeyTextTransform("score", KeyTransform(name, "scores")), FloatField()), 1)
-            grouped = (
-                EvalResult.objects.filter(eval_run=run)
-                .annotate(value=score)
-                .filter(value__isnull=False)
-                .values("value")
-                .annotate(n=Count("pk"))
-                .order_by()
-            )
-            counts[side] = {float(row["value"]): row["n"] for row in grouped}
-        values = sorted(set(counts["base"]) | set(counts["candidate"]))
+        before, after = counts.get((base.pk, name), {}), counts.get((candidate.pk, name), {})
+        values = sorted(set(before) | set(after))
         charts[name] = {
             "labels": [f"{value:g}" for value in values],
-            "base": [counts["base"].get(value, 0) for value in values],
-            "candidate": [counts["candidate"].get(value, 0) for value in values],
+            "base": [before.get(value, 0) for value in values],
+            "candidate": [after.get(value, 0) for value in values],
         }
     return charts

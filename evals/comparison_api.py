@@ -18,7 +18,7 @@ router = Router(tags=["evals"])
 
 class CompareIn(Schema):
     only: str = Field("all", description="rows to list: all, regressions, fixes or changed")
-    page: int = Field(1, ge=1, le=100_000)
+    after: int = Field(-1, ge=-1, description="list rows after this row index: the previous page's next_after")
 
 
 class ScorerDeltaOut(Schema):
@@ -56,7 +56,7 @@ class ComparisonOut(Schema):
     figures: dict[str, dict[str, Any]] = Field(description="per figure: base, candidate, delta")
     distributions: dict[str, Any]
     rows: list[RowPairOut]
-    next_page: int | None
+    next_after: int | None = Field(description="pass as `after` for the next page; null on the last")
 
 
 @router.get(
@@ -74,7 +74,7 @@ def compare(request: HttpRequest, base_id: int, candidate_id: int, query: Query[
         summary = comparison.summarize(base, candidate)
     except comparison.NotComparable as problem:
         raise HttpError(422, f"{problem.field}: {problem}") from None
-    rows, more = comparison.row_page(base, candidate, query.only, query.page)
+    rows, more = comparison.row_page(base, candidate, query.only, query.after)
     return ComparisonOut(
         base=base.pk,
         candidate=candidate.pk,
@@ -85,5 +85,5 @@ def compare(request: HttpRequest, base_id: int, candidate_id: int, query: Query[
         figures={label: {"base": a, "candidate": b, "delta": d} for label, a, b, d in summary.figures},
         distributions=comparison.distributions(base, candidate),
         rows=[RowPairOut(**{name: getattr(row, name) for name in RowPairOut.model_fields}) for row in rows],
-        next_page=query.page + 1 if more else None,
+        next_after=rows[-1].index if more else None,
     )

@@ -19,7 +19,7 @@ class CompareForm(forms.Form):
     base = forms.IntegerField(min_value=1, label="Base eval run")
     candidate = forms.IntegerField(min_value=1, label="Candidate eval run")
     only = forms.ChoiceField(required=False, choices=[(key, key) for key in comparison.FILTERS])
-    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    after = forms.IntegerField(required=False, min_value=-1, label="After row index")
 
 
 def runs_of(workflow: Workflow, base_id: int, candidate_id: int) -> tuple[EvalRun, EvalRun]:
@@ -41,7 +41,8 @@ def eval_compare(request: HttpRequest, workflow_id: int) -> HttpResponse:
     if not form.is_valid():
         return render(request, "evals/compare.html", context, status=422)
     data = form.cleaned_data
-    only, page = data["only"] or "all", data["page"] or 1
+    only = data["only"] or "all"
+    after = -1 if data["after"] is None else data["after"]
     try:
         base, candidate = runs_of(workflow, data["base"], data["candidate"])
         summary = comparison.summarize(base, candidate)
@@ -49,15 +50,15 @@ def eval_compare(request: HttpRequest, workflow_id: int) -> HttpResponse:
         # Still running: the page says so and reloads itself until both runs are scored.
         context.update(problem=f"{problem.field}: {problem}", pending=problem.pending)
         return render(request, "evals/compare.html", context, status=200 if problem.pending else 422)
-    rows, more = comparison.row_page(base, candidate, only, page)
+    rows, more = comparison.row_page(base, candidate, only, after)
     names = [spec["name"] for spec in candidate.scorers]
     context.update(
         summary=summary,
         rows=[(row, row.scorer_cells(names)) for row in rows],
         names=names,
         only=only,
-        page=page,
-        more=more,
+        after=after,
+        next_after=rows[-1].index if more else None,
         charts=comparison.distributions(base, candidate),
         filters=list(comparison.FILTERS),
     )

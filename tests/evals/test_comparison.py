@@ -59,7 +59,7 @@ def test_it_answers_over_the_api_with_regressions_only(compared, owner, outsider
 
     body = response.json()
     assert response.status_code == 200
-    assert (body["regressions"], body["fixes"], body["next_page"]) == (1, 1, None)
+    assert (body["regressions"], body["fixes"], body["next_after"]) == (1, 1, None)
     assert [(row["index"], row["change"], row["expected"]) for row in body["rows"]] == [
         (2, "regression", {"category": "refund"})
     ]

@@ -4,8 +4,8 @@ from django.utils import timezone
 
 from accounts.workspaces import create_workspace
 from builder.models import Workflow
-from builder.starters import SUPPORT_TRIAGE_NAME
 from builder.quality import QualityQuery, by_version
+from builder.starters import SUPPORT_TRIAGE_NAME
 from evals import comparison
 from evals.demo import add_eval_demo
 from evals.models import EvalRun
