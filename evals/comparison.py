@@ -142,7 +142,7 @@ def _kept(what: str, base: EvalRun, candidate: EvalRun, compute: Callable[[], T]
     if found is None:
         found = compute()
         cache.set(key, found, CACHE_S)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def summarize(base: EvalRun, candidate: EvalRun) -> Summary:
@@ -200,7 +200,7 @@ def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", after: int = 
     rows = comparison_sql.page(base.pk, candidate.pk, only, PAGE + 1, after)
     found = []
     for row in rows[:PAGE]:
-        before, after = text_of(row.base_output), text_of(row.output)
+        old, new = text_of(row.base_output), text_of(row.output)
         found.append(
             RowPair(
                 index=row.index,
@@ -211,7 +211,7 @@ def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", after: int = 
                 base_scores=row.base_scores,
                 scores=row.scores,
                 change=_change(row.base_passed, row.passed),
-                diff=word_diff(before[:MAX_DIFF_TEXT], after[:MAX_DIFF_TEXT]),
+                diff=word_diff(old[:MAX_DIFF_TEXT], new[:MAX_DIFF_TEXT]),
             )
         )
     return found, len(rows) > PAGE
