@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('builder', '0004_schedule_dataset'),
+        ('builder', '0005_mcp_tool'),
         ('evals', '0001_initial'),
     ]
 
