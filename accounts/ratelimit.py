@@ -21,6 +21,10 @@ def hit(key: str, per_minute: int, what: str) -> None:
     now = int(timezone.now().timestamp())
     window = now - now % 60
     slot = f"rate:{key}:{window}"
-    cache.add(slot, 0, timeout=120)
-    if cache.incr(slot) > per_minute:
+    try:
+        used = cache.incr(slot)  # one round trip, but for the minute's first use
+    except ValueError:
+        cache.add(slot, 0, timeout=120)
+        used = cache.incr(slot)
+    if used > per_minute:
         raise RateLimited(what, retry_after=window + 60 - now)

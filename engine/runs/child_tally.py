@@ -72,6 +72,8 @@ def run_ended(step: Change) -> None:
     """
     if any(node.type in CHILD_KINDS for node in run_graph(step.run.pk).nodes):
         abandon_children(step)
+    if step.run.parent_run_id is None:
+        return  # a top-level run: nothing counts it (the run lock read its parent)
     found = (
         Run.objects.filter(pk=step.run.pk)
         .values_list("parent_run_id", "parent_node_id", "parent_attempt", "item_index", "cost", "output")
