@@ -10,7 +10,7 @@ pool's threads overlap the calls. Printed: wall time per run
 with as many calls in flight as the worker's node threads allow (ceil(nodes / ENGINE_NODE_THREADS)
 x latency: a task runs the nodes of its message on node threads, not on the pool's
 `--concurrency` threads), and the same fan-out of no-op
-transform nodes, the engine's own floor measured in the same run. Target: at most 2 s for 100 nodes.
+transform nodes, the engine's own floor measured in the same run. Target: at most 1 s for 100 nodes (issue 23).
 Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first.
 Exit status: 0 when it measured (a missed target is reported), 1 when it could not measure.
 """
@@ -38,7 +38,7 @@ from tests.fake_openai import FakeOpenAI  # noqa: E402
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "switchyard_ai_bench"
 BROKER_URL = "redis://127.0.0.1:6379/8"
-TARGET_S = 2.0
+TARGET_S = 1.0  # issue 23 (it was 2 s before)
 
 
 class CouldNotMeasure(Exception):
@@ -172,7 +172,7 @@ def main() -> int:
     print(f"  peak concurrent calls:   {fake.peak_in_flight}")
     print(f"  speed-up over serial:    {serial / median:.0f}x")
     verdict = "met" if median <= TARGET_S else "MISSED"
-    print(f"  target (<= {TARGET_S:.0f} s for the median): {verdict}")
+    print(f"  target (<= {TARGET_S:.1f} s for the median): {verdict}")
     return 0
 
 
