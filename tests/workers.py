@@ -105,7 +105,9 @@ class Worker:
             "ENGINE_LEASE_SECONDS": str(lease_s),
             "ENGINE_REAP_INTERVAL_SECONDS": "1",
             "ENGINE_REDISPATCH_SECONDS": "5",
-            "DB_CONN_MAX_AGE": "60",
+            # As deployed workers keep theirs (docs/deploy.md: 60), but long enough that a test on a
+            # loaded machine never sees a connection retired by age between two of its tasks.
+            "DB_CONN_MAX_AGE": "3600",
             **({"LOG_LEVEL": loglevel} if loglevel else {}),
             **(env or {}),
         }

@@ -19,7 +19,7 @@ def test_node_threads_give_back_the_database_connections_their_nodes_opened(work
 
     assert run.status == "succeeded"
     assert CostEntry.objects.filter(run=run).count() == 12
-    # The worker's task threads keep theirs (DB_CONN_MAX_AGE=60); the twelve node threads that
+    # The worker's task threads keep theirs (DB_CONN_MAX_AGE); the twelve node threads that
     # billed a call must not, so at most one connection per task thread is left.
     eventually(
         lambda: len(_worker_sessions()) <= celery_worker.concurrency,
@@ -38,7 +38,7 @@ def test_a_worker_keeps_its_database_connections_between_tasks(workspace, celery
         assert wait_for(start(workspace, wide, {})).status == "succeeded"
 
     # Celery's own handling closes every connection after every task, whatever CONN_MAX_AGE
-    # says; the worker's DB_CONN_MAX_AGE=60 keeps them, so the same sessions served 63 more tasks.
+    # says; the worker's DB_CONN_MAX_AGE keeps them, so the same sessions served 63 more tasks.
     assert kept
     assert kept <= _worker_sessions()
 
