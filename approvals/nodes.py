@@ -118,6 +118,8 @@ class Approval(Node):
     def run(self, ctx: NodeContext) -> NodeResult:
         from approvals import requests
 
+        if ctx.records_effects:
+            return _unreviewed(ctx.params)
         request = requests.open_request(ctx)
         if request.is_pending and ctx.resumed is None:
             ctx.once("notify", lambda: requests.announce(request))
@@ -128,3 +130,21 @@ class Approval(Node):
             # Woken early (a redelivered wake-up message): keep waiting for the same deadline.
             return NodeResult(park=True, wait_until=request.deadline)
         return NodeResult(output=requests.outcome(request), handle=request.handle)
+
+
+def _unreviewed(params: ApprovalParams) -> NodeResult:
+    """An evaluation asks nobody: the draft goes on as if approved unchanged, so the eval scores what
+    the workflow drafted (which would have waited for review: `would_review`), and no run waits forever."""
+    return NodeResult(
+        output={
+            "decision": "approve",
+            "status": "approved",
+            "values": {field.name: field.value for field in params.fields},
+            "reviewers": [],
+            "comment": "",
+            "decided_at": None,
+            "timed_out": False,
+            "would_review": True,
+        },
+        handle="approved",
+    )

@@ -3,13 +3,15 @@ effects recorded instead of sent; the judge billed as evaluation spend; an empty
 
 import pytest
 
+from approvals.models import ApprovalRequest
 from engine import runs
 from engine.models import CostEntry, Run, RunPurpose, WebhookDelivery
 from evals import eval_runs, sets
 from evals.models import EvalResult
 from evals.scorers import ScorerSpec
 from evals.sets import EvalSetInvalid, NewRow
-from tests.engine.graphs import chain, node
+from tests.engine.graphs import chain, edge, node
+from tests.engine.graphs import graph as build
 from tests.engine.running import wait_for
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
@@ -138,3 +140,23 @@ def test_an_evaluation_run_escalates_silently_and_queues_no_completion_webhook(w
     }
     assert not WebhookDelivery.objects.filter(run=run).exists()
     assert server.requests() == []
+
+
+def test_an_evaluation_run_asks_no_reviewer_and_goes_on_with_the_draft(workspace):
+    review = node(
+        "review",
+        "approval",
+        fields=[{"name": "reply", "value": "Draft for {{ input.subject }}"}],
+    )
+    answer = node("answer", "reply", answer="{{ nodes.review.values.reply }}")
+    edges = [edge("start", "review"), edge("review", "answer", handle="approved")]
+    graph = build(node("start", "trigger"), review, answer, edges=edges)
+    source = runs.RunSource(workspace_id=workspace.pk, graph=graph)
+    run = wait_for(
+        runs.start_run(source, {"subject": "Login"}, runs.Options(is_test=True, purpose=RunPurpose.EVALUATION))
+    )
+    assert run.status == "succeeded"
+    assert run.output == {"answer": "Draft for Login"}
+    output = run.node_runs.get(node_id="review").output
+    assert (output["decision"], output["would_review"]) == ("approve", True)
+    assert not ApprovalRequest.objects.filter(run=run).exists()
