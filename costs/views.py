@@ -15,6 +15,7 @@ from accounts.views import current_membership
 from costs.forms import ReportForm
 from costs.page import BUILDERS, ReportQuery, report, table
 from costs.reports import GROUPINGS, Table
+from engine import csv_cells
 from engine.models import CostDaily
 
 
@@ -78,14 +79,5 @@ def csv_download(rows: Table, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(rows.headers)
-    writer.writerows([_inert(cell) for cell in row] for row in rows.rows)
+    writer.writerows([csv_cells.inert(cell) for cell in row] for row in rows.rows)
     return response
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula; names are user input.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(cell: Any) -> Any:
-    """The cell as text a spreadsheet shows rather than evaluates (OWASP "CSV injection")."""
-    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell

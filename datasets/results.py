@@ -13,13 +13,12 @@ from typing import Any
 from django.utils import timezone
 
 from datasets.models import Batch
+from engine import csv_cells
 from engine.models import ENDED_RUN, Run, RunStatus
 from engine.runs import children
 
 PENDING = "pending"
 EXPORT_CHUNK = 1000
-# A spreadsheet runs a cell starting with one of these as a formula: such text is exported behind a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -154,14 +153,6 @@ def every_result(batch: Batch) -> Iterator[RowResult]:
         yield from results(batch, start, EXPORT_CHUNK, inputs)
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def csv_lines(batch: Batch) -> Iterator[str]:
     """The results as CSV: the row number, each input column, each chosen output field (or `output`), status,
     cost, run id and error. Values that are not text are written as JSON."""
@@ -184,7 +175,15 @@ def csv_lines(batch: Batch) -> Iterator[str]:
         chosen = result.output if isinstance(result.output, dict) else {}
         values = [chosen.get(path) for path in fields] if fields else [result.output]
         cells = [item.get(column) for column in columns] + values + [result.status]
-        yield line([result.row, *map(_text, cells), str(result.cost), result.run_id or "", _text(result.error)])
+        yield line(
+            [
+                result.row,
+                *map(csv_cells.text, cells),
+                str(result.cost),
+                result.run_id or "",
+                csv_cells.text(result.error),
+            ]
+        )
 
 
 def jsonl_lines(batch: Batch) -> Iterator[str]:

@@ -20,7 +20,8 @@ from datasets import row_inputs
 from datasets.models import DatasetRow
 from engine import runs
 from engine.models import RunPurpose, TriggerKind
-from engine.runs.children import BATCH_NODE, FOR_EACH
+from engine.runs import children
+from engine.runs.children import BATCH_NODE
 from evals.models import EvalResult, EvalRun, EvalSet
 from evals.sets import EvalSetInvalid, spec_of
 
@@ -33,25 +34,10 @@ NODE_TIMEOUT_S = 3600
 
 
 def _graph(workflow_id: int, version: int | None, concurrency: int) -> dict[str, Any]:
-    trigger = {
-        "id": "start",
-        "type": "trigger",
-        "params": {"input_schema": {"type": "object", "properties": {"items": {"type": "array"}}}},
-    }
-    params = {
-        "workflow_id": workflow_id,
-        "version": version,
-        "items": "input.items",
-        "max_concurrency": concurrency,
-        "on_item_failure": "continue",
-    }
-    loop = {"id": BATCH_NODE, "type": FOR_EACH, "params": params, "timeout_s": NODE_TIMEOUT_S}
-    score = {"id": SCORE_NODE, "type": SCORE_KIND, "params": {}, "timeout_s": NODE_TIMEOUT_S}
-    edges = [
-        {"id": "start-rows", "source": "start", "target": BATCH_NODE},
-        {"id": "rows-score", "source": BATCH_NODE, "target": SCORE_NODE},
-    ]
-    return {"schema_version": 1, "nodes": [trigger, loop, score], "edges": edges}
+    graph = children.for_each_graph(workflow_id, version, max_concurrency=concurrency, timeout_s=NODE_TIMEOUT_S)
+    graph["nodes"].append({"id": SCORE_NODE, "type": SCORE_KIND, "params": {}, "timeout_s": NODE_TIMEOUT_S})
+    graph["edges"].append({"id": "rows-score", "source": BATCH_NODE, "target": SCORE_NODE})
+    return graph
 
 
 def start_eval_run(eval_set: EvalSet, version: WorkflowVersion | None, by: Actor, concurrency: int = 10) -> EvalRun:

@@ -3,19 +3,17 @@ Nothing here writes."""
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine import csv_cells
 from engine.models import ENDED_RUN, Run
 from engine.runs import children
 from evals.models import EvalResult, EvalRun
 
 EXPORT_CHUNK = 1000
-# A spreadsheet runs a cell starting with one of these as a formula: such text is exported behind a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,6 @@ def page(eval_run: EvalRun, after: int = 0, limit: int = 50) -> list[EvalResult]
     return list(EvalResult.objects.filter(eval_run=eval_run, index__gte=after).order_by("index")[:limit])
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def csv_lines(eval_run: EvalRun) -> Iterator[str]:
     """One line per row: number, input, expected, output, outcome, each scorer's score and pass, all passed, cost,
     latency, run id and error. Values that are not text are written as JSON."""
@@ -81,12 +71,12 @@ def csv_lines(eval_run: EvalRun) -> Iterator[str]:
         yield line(
             [
                 result.index + 1,
-                *map(_text, (result.input, result.expected, result.output, result.outcome)),
-                *map(_text, cells),
+                *map(csv_cells.text, (result.input, result.expected, result.output, result.outcome)),
+                *map(csv_cells.text, cells),
                 result.passed,
                 str(result.cost),
                 result.latency_ms if result.latency_ms is not None else "",
                 result.run_id or "",
-                _text(result.error),
+                csv_cells.text(result.error),
             ]
         )

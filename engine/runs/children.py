@@ -572,23 +572,16 @@ def progress(run_id: int, node_id: str = BATCH_NODE) -> Progress | None:
     )
 
 
-def start_for_each(
-    workspace_id: int,
+def for_each_graph(
     workflow_id: int,
     version: int | None,
-    items: list[Any],
-    options: Options,
     *,
     input_template: Any = "{{ item }}",
     max_concurrency: int = 10,
     on_item_failure: str = "continue",
-    name: str = "",
-) -> Run:
-    """A top-level run of a trigger and one for_each node (BATCH_NODE) over `items`; RunRejected if it cannot start.
-
-    The called workflow is checked when the run starts (RunRejected naming it) and the items'
-    inputs when the node starts (the node fails, naming the item).
-    """
+    timeout_s: float = 3600,
+) -> dict[str, Any]:
+    """A graph of a trigger taking `items` and one for_each node (BATCH_NODE) calling the workflow over them."""
     trigger = {
         "id": "start",
         "type": "trigger",
@@ -602,12 +595,38 @@ def start_for_each(
         "max_concurrency": max_concurrency,
         "on_item_failure": on_item_failure,
     }
-    loop = {"id": BATCH_NODE, "type": FOR_EACH, "params": params, "timeout_s": 3600}
-    graph = {
+    loop = {"id": BATCH_NODE, "type": FOR_EACH, "params": params, "timeout_s": timeout_s}
+    return {
         "schema_version": 1,
         "nodes": [trigger, loop],
         "edges": [{"id": "start-out-for_each", "source": "start", "target": BATCH_NODE}],
     }
+
+
+def start_for_each(
+    workspace_id: int,
+    workflow_id: int,
+    version: int | None,
+    items: list[Any],
+    options: Options,
+    *,
+    input_template: Any = "{{ item }}",
+    max_concurrency: int = 10,
+    on_item_failure: str = "continue",
+    name: str = "",
+) -> Run:
+    """A top-level run of `for_each_graph` over `items`; RunRejected if it cannot start.
+
+    The called workflow is checked when the run starts (RunRejected naming it) and the items'
+    inputs when the node starts (the node fails, naming the item).
+    """
+    graph = for_each_graph(
+        workflow_id,
+        version,
+        input_template=input_template,
+        max_concurrency=max_concurrency,
+        on_item_failure=on_item_failure,
+    )
     source = RunSource(workspace_id=workspace_id, graph=graph, workflow_name=name)
     return start_run(source, {"items": items}, options)
 
