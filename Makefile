@@ -17,12 +17,16 @@ TEST_DATABASE_URL_2 ?= postgresql://postgres@127.0.0.1:5432/switchyard_2
 TEST_REDIS_URL_2 ?= redis://127.0.0.1:6379/15
 TEST_DATABASE_URL_3 ?= postgresql://postgres@127.0.0.1:5432/switchyard_3
 TEST_REDIS_URL_3 ?= redis://127.0.0.1:6379/14
+TEST_DATABASE_URL_4 ?= postgresql://postgres@127.0.0.1:5432/switchyard_4
+TEST_REDIS_URL_4 ?= redis://127.0.0.1:6379/11
 TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
-# The first two shards; the third is every other test, so a new directory can never be left out.
-SHARD_1 := tests/engine
-SHARD_2 := tests/config tests/browser
+# Three shards of about equal time (docs/testing.md); the fourth is every other test, so a new
+# directory can never be left out.
+SHARD_1 := tests/engine --ignore=tests/engine/core
+SHARD_2 := tests/config
+SHARD_3 := tests/browser tests/engine/core
 
-.PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-sqlite clean
+.PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite clean
 
 run: $(PY_STAMP) $(BUILD)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m config.embedded
@@ -60,12 +64,13 @@ typecheck: $(PY_STAMP) $(JS_STAMP) $(EVENT_TYPES)
 frontend-test: $(JS_STAMP) $(EVENT_TYPES)
 	cd frontend && npm test
 
-# Everything on PostgreSQL and Redis in three shards side by side (each its own pytest process, test
+# Everything on PostgreSQL and Redis in four shards side by side (each its own pytest process, test
 # database, Redis database and Celery worker), and the engine core again on SQLite, as the embedded
 # mode runs it. Most tests wait on workers, sockets and browsers rather than compute, so the shards
 # overlap well on two cores. Output is printed per shard when it ends (docs/testing.md).
 pytest: $(PY_STAMP) $(BUILD)
-	$(MAKE) --no-print-directory -j4 --output-sync=target pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-sqlite
+	$(MAKE) --no-print-directory -j5 --output-sync=target \
+		pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite
 
 pytest-shard-1: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_1)
@@ -74,8 +79,11 @@ pytest-shard-2: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL_2) REDIS_URL=$(TEST_REDIS_URL_2) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_2)
 
 pytest-shard-3: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_3) REDIS_URL=$(TEST_REDIS_URL_3) $(TEST_SECRET) \
-		$(VENV)/bin/pytest $(addprefix --ignore=,$(SHARD_1) $(SHARD_2))
+	DATABASE_URL=$(TEST_DATABASE_URL_3) REDIS_URL=$(TEST_REDIS_URL_3) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_3)
+
+pytest-shard-4: $(PY_STAMP) $(BUILD)
+	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_SECRET) \
+		$(VENV)/bin/pytest --ignore=tests/engine --ignore=tests/config --ignore=tests/browser
 
 pytest-sqlite: $(PY_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(TEST_SECRET) $(VENV)/bin/pytest tests/engine/core

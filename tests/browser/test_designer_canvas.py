@@ -134,7 +134,11 @@ def test_selecting_and_panning_after_a_test_run_is_not_an_edit(asgi_server, owne
     page.mouse.move(pane["x"] + 140, pane["y"] + pane["height"] - 150, steps=5)
     page.mouse.up()
     page.locator(".react-flow__controls-zoomin").click()
+    canvas = page.locator(".dz-canvas")
+    moves = int(canvas.get_attribute("data-view-moves") or 0)
     page.keyboard.press("f")
+    # Fit view glides for 200 ms: a click before it ends lands where the node was, on the pane.
+    expect(canvas).to_have_attribute("data-view-moves", str(moves + 1))
     canvas_node(page, "shape").click()
     expect(panel).to_have_attribute("data-panel-node", "shape")
     expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved")

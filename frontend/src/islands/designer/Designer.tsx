@@ -341,10 +341,12 @@ function DesignerInner(props: DesignerProps) {
       const current = store.getState().graph;
       if (!element || !(current.nodes.length || current.notes?.length)) return;
       const view = readableViewport(graphBounds(current, kinds), { width: element.clientWidth, height: element.clientHeight }, { padding: VIEW_PADDING, reserveBottom: BOTTOM_BAND });
-      void flow.setViewport(view, { duration });
+      // Counted when the move ends: a browser test waits for the count instead of for time.
+      void flow.setViewport(view, { duration }).then(() => setViewMoves((moves) => moves + 1));
     },
     [flow, store, kinds],
   );
+  const [viewMoves, setViewMoves] = useState(0);
   const [framed, setFramed] = useState(false);
   const onInit = useCallback(() => {
     frame();
@@ -503,6 +505,7 @@ function DesignerInner(props: DesignerProps) {
           className="dz-canvas"
           aria-label="Workflow canvas"
           data-framed={framed}
+          data-view-moves={viewMoves}
           onDragOver={(event) => event.preventDefault()}
           onDrop={onDrop}
           onPointerMove={(event) => {
