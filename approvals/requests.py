@@ -29,17 +29,12 @@ def open_request(ctx: NodeContext) -> ApprovalRequest:
     # Checked again at run time: someone named when the version was published may have left since.
     for index, user_id in assignees.refused(ctx.workspace_id, list(p.assignees.users)):
         raise NonRetryableError(f"assignees.users.{index}: {assignees.refusal_message(user_id)}", code="bad_assignee")
-    run = Run.objects.only("workflow_id", "workflow_name", "version_number").get(pk=ctx.run_id)
     with transaction.atomic():
         request, created = ApprovalRequest.objects.get_or_create(
             run_id=ctx.run_id,
             node_id=ctx.node_id,
             defaults={
-                "workspace_id": ctx.workspace_id,
-                "node_run_id": NodeRun.objects.values_list("pk", flat=True).get(run_id=ctx.run_id, node_id=ctx.node_id),
-                "workflow_id": run.workflow_id,
-                "workflow_name": run.workflow_name,
-                "version_number": run.version_number,
+                **where_asked(ctx),
                 "title": str(p.title)[:200],
                 "instructions": str(p.instructions),
                 "context": [item.model_dump(mode="json") for item in p.context],
@@ -59,6 +54,18 @@ def open_request(ctx: NodeContext) -> ApprovalRequest:
                 + [Assignee(request=request, role=role) for role in dict.fromkeys(roles)]
             )
     return request
+
+
+def where_asked(ctx: NodeContext) -> dict[str, Any]:
+    """A new request's fields naming the workspace, node run and workflow version that ask."""
+    run = Run.objects.only("workflow_id", "workflow_name", "version_number").get(pk=ctx.run_id)
+    return {
+        "workspace_id": ctx.workspace_id,
+        "node_run_id": NodeRun.objects.values_list("pk", flat=True).get(run_id=ctx.run_id, node_id=ctx.node_id),
+        "workflow_id": run.workflow_id,
+        "workflow_name": run.workflow_name,
+        "version_number": run.version_number,
+    }
 
 
 def announce(request: ApprovalRequest) -> dict[str, int]:

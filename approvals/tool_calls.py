@@ -18,10 +18,9 @@ from django.utils import timezone
 from accounts.permissions import Action, roles_allowed
 from approvals import assignees
 from approvals.models import ApprovalRequest, Assignee, Decision
-from approvals.requests import announce, time_out
+from approvals.requests import announce, time_out, where_asked
 from engine.agent.reviews import Proposal, Review, ToolApproval, register_reviewer
 from engine.errors import NonRetryableError
-from engine.models import NodeRun, Run
 from engine.registry import NodeContext
 
 ARGUMENTS = "arguments"
@@ -51,7 +50,6 @@ def _open(ctx: NodeContext, rules: ToolApproval, proposal: Proposal) -> Approval
     for index, user_id in assignees.refused(ctx.workspace_id, list(rules.users)):
         message = f"approval.users.{index}: {assignees.refusal_message(user_id)}"
         raise NonRetryableError(message, code="bad_assignee")
-    run = Run.objects.only("workflow_id", "workflow_name", "version_number").get(pk=ctx.run_id)
     allowed = roles_allowed(Action.REVIEW)
     with transaction.atomic():
         request, created = ApprovalRequest.objects.get_or_create(
@@ -59,11 +57,7 @@ def _open(ctx: NodeContext, rules: ToolApproval, proposal: Proposal) -> Approval
             node_id=ctx.node_id,
             tool_key=proposal.key,
             defaults={
-                "workspace_id": ctx.workspace_id,
-                "node_run_id": NodeRun.objects.values_list("pk", flat=True).get(run_id=ctx.run_id, node_id=ctx.node_id),
-                "workflow_id": run.workflow_id,
-                "workflow_name": run.workflow_name,
-                "version_number": run.version_number,
+                **where_asked(ctx),
                 "title": f"Tool call: {proposal.tool}"[:200],
                 "instructions": proposal.description,
                 "context": _context(proposal),

@@ -71,14 +71,9 @@ class GuardedTransport(httpx2.BaseTransport):
         raise AssertionError("a resolved host always has an address")
 
     def _capped(self, response: httpx2.Response, host: str) -> httpx2.Response:
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in {"", "identity"}:
+        if refused := _refusal(response, host, self._max_bytes):
             response.close()
-            raise NonRetryableError(f"{host} sent a {encoding}-compressed answer", code="bad_response")
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self._max_bytes:
-            response.close()
-            raise ResponseTooLarge(f"{host} sent more than {self._max_bytes} bytes")
+            raise refused
         assert isinstance(response.stream, httpx2.SyncByteStream)
         return httpx2.Response(
             status_code=response.status_code,
@@ -144,14 +139,9 @@ class AsyncGuardedTransport(httpx2.AsyncBaseTransport):
         raise AssertionError("a resolved host always has an address")
 
     async def _capped(self, response: httpx2.Response, host: str) -> httpx2.Response:
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in {"", "identity"}:
+        if refused := _refusal(response, host, self._max_bytes):
             await response.aclose()
-            raise NonRetryableError(f"{host} sent a {encoding}-compressed answer", code="bad_response")
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self._max_bytes:
-            await response.aclose()
-            raise ResponseTooLarge(f"{host} sent more than {self._max_bytes} bytes")
+            raise refused
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         return httpx2.Response(
             status_code=response.status_code,
@@ -175,3 +165,14 @@ def guarded_async_client(
         timeout=timeout_s,
         headers=headers,
     )
+
+
+def _refusal(response: httpx2.Response, host: str, max_bytes: int) -> Exception | None:
+    """Why an answer is refused from its headers alone (compressed, or longer than allowed), or None."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        return NonRetryableError(f"{host} sent a {encoding}-compressed answer", code="bad_response")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        return ResponseTooLarge(f"{host} sent more than {max_bytes} bytes")
+    return None
