@@ -117,8 +117,8 @@ def problems_with_children(workflow: Workflow, children: list[Workflow]) -> list
     unpublished = {child.pk for child in children if child.latest_version() is None}
     draft = workflow.draft if isinstance(workflow.draft, dict) else {}
     waiting = {
-        f"nodes.{index}.params.workflow_id"
-        for index, params in called_workflows(draft)
+        f"{where}.workflow_id"
+        for where, params in called_workflows(draft)
         if params["workflow_id"] in unpublished and not params.get("version")
     }
     return [problem for problem in calls.problems(workflow, workflow.draft) if problem.path not in waiting]

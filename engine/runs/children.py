@@ -46,6 +46,8 @@ from engine.sql.script import Outcome, Statement, converted, run_script
 
 SUBWORKFLOW, FOR_EACH = "subworkflow", "for_each"
 CHILD_KINDS = frozenset({SUBWORKFLOW, FOR_EACH})
+# A node kind whose workflow tools call workflows too (engine/agent/workflow_tool.py).
+AGENT = "agent"
 # The for_each node of a run started by start_for_each.
 BATCH_NODE = "for_each"
 ROUND_COUNTERS = ("running", "succeeded", "failed", "cancelled")
@@ -117,28 +119,36 @@ def refusal(lineage: Lineage, called: CalledWorkflow) -> str | None:
     return None
 
 
-def called_workflows(graph: dict[str, Any]) -> Iterable[tuple[int, dict[str, Any]]]:
-    """(node index, params) of each node of `graph` that calls a workflow."""
+def called_workflows(graph: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(path, params) of each call of a workflow in `graph`: a subworkflow or for_each node (path
+    `nodes.N.params`), or an agent's workflow tool (`nodes.N.params.tools.M`); params hold `workflow_id`
+    and `version`."""
     for index, node in enumerate(graph.get("nodes") or []):
         params = node.get("params") if isinstance(node, dict) else None
-        if node.get("type") in CHILD_KINDS and isinstance(params, dict) and isinstance(params.get("workflow_id"), int):
-            yield index, params
+        if not isinstance(params, dict):
+            continue
+        if node.get("type") in CHILD_KINDS and isinstance(params.get("workflow_id"), int):
+            yield f"nodes.{index}.params", params
+        if node.get("type") == AGENT and isinstance(params.get("tools"), list):
+            for number, tool in enumerate(params["tools"]):
+                calls = isinstance(tool, dict) and tool.get("kind") == "workflow"
+                if calls and isinstance(tool.get("workflow_id"), int):
+                    yield f"nodes.{index}.params.tools.{number}", tool
 
 
 def call_problems(workspace_id: int, workflow_id: int, name: str, graph: dict[str, Any]) -> list[graphs.Problem]:
     """Calls in `graph` (the draft of workflow `workflow_id`) that come back to it, or nest too deep.
 
     Each called workflow is followed through the version it would run (pinned, or the latest
-    published); the problem is on the calling node's `workflow_id` and names the chain.
+    published); the problem is on the calling node's (or agent tool's) `workflow_id` and names the chain.
     """
     problems = []
-    for index, params in called_workflows(graph):
+    for where, params in called_workflows(graph):
         chain = _cycle(workspace_id, workflow_id, params, [name], set())
-        path = f"nodes.{index}.params.workflow_id"
         if chain is not None:
             calls = " → ".join(repr(n) for n in chain)
             message = f"{calls}: a workflow may not call itself, directly or through others"
-            problems.append(graphs.Problem(path, "recursive_call", message))
+            problems.append(graphs.Problem(f"{where}.workflow_id", "recursive_call", message))
     return problems
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from engine.graph import validate
 from tests.engine.graphs import TRIGGER, chain, node
+from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
 
 def graph_with(*tools):
@@ -51,4 +52,49 @@ def test_it_names_a_knowledge_base_or_workflow_the_workspace_lacks(workspace):
     assert found == [
         ("nodes.1.params.tools.0.knowledge_base", "not_in_workspace"),
         ("nodes.1.params.tools.1.workflow_id", "not_in_workspace"),
+    ]
+
+
+def agent_calling(workflow_id):
+    tool = {"name": "ask", "description": "Asks the other workflow", "kind": "workflow", "workflow_id": workflow_id}
+    return chain(TRIGGER, node("agent", "agent", message="{{ input.body }}", tools=[tool]))
+
+
+@pytest.mark.django_db
+def test_validation_and_publish_refuse_an_agent_tool_that_calls_its_own_workflow_back(owner, login_as):
+    """First's agent calls Second as a tool, and Second calls First: refused with the path and the chain."""
+    noop = chain(TRIGGER, node("noop", "transform", fields={}))
+    first = WorkflowFactory(workspace=owner.workspace, name="First", draft=noop)
+    WorkflowVersionFactory(workflow=first, number=1, graph=noop)
+    third = WorkflowFactory(workspace=owner.workspace, name="Third", draft=noop)
+    calls_first = chain(TRIGGER, node("call", "subworkflow", workflow_id=first.pk))
+    WorkflowVersionFactory(workflow=third, number=1, graph=calls_first)
+    second = WorkflowFactory(workspace=owner.workspace, name="Second", draft=noop)
+    WorkflowVersionFactory(workflow=second, number=1, graph=agent_calling(third.pk))
+    first.draft = agent_calling(second.pk)
+    first.save()
+    client = login_as(owner)
+    problems = client.post_json(f"/api/v1/workflows/{first.pk}/validate", {}).json()
+    assert [(p["path"], p["code"]) for p in problems] == [("nodes.1.params.tools.0.workflow_id", "recursive_call")]
+    assert problems[0]["message"].startswith("'First' → 'Second' → 'Third' → 'First'")
+    refused = client.post_json(f"/api/v1/workflows/{first.pk}/publish", {"note": ""})
+    assert refused.status_code == 422
+    [problem] = refused.json()["error"]["details"]["problems"]
+    assert (problem["path"], problem["code"]) == ("nodes.1.params.tools.0.workflow_id", "recursive_call")
+    assert first.versions.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_agent_tool_calling_itself_directly_is_refused(workspace):
+    from builder.calls import problems as draft_problems
+
+    flow = WorkflowFactory(workspace=workspace, name="Selfish")
+    WorkflowVersionFactory(workflow=flow, number=1, graph=chain(TRIGGER))
+    found = [(p.path, p.code, p.message) for p in draft_problems(flow, agent_calling(flow.pk))]
+    assert found == [
+        (
+            "nodes.1.params.tools.0.workflow_id",
+            "recursive_call",
+            "'Selfish' → 'Selfish': a workflow may not call itself, directly or through others",
+        )
     ]
