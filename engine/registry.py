@@ -38,8 +38,8 @@ class NodeResult:
     usage: token counts and cost for the cost ledger.
     wait_until: park the node as waiting, holding no worker, until this time (or until resumed).
     park: park the node as waiting with no time limit, until engine.runs.resume() is called.
-    children: with park, the child runs to start as the node parks (engine/runs/children.py); the node is
-    woken when they have ended.
+    children: with park, the child runs to start as the node parks (engine/runs/children.py), one plan or
+    several (a round each, started together); the node is woken when they have all ended.
     answer / escalation: recorded on the run by reply and escalate nodes.
     A parked node runs again when it wakes or is resumed, with ctx.resumed telling it which.
     """
@@ -51,7 +51,12 @@ class NodeResult:
     park: bool = False
     answer: Any = None
     escalation: str | None = None
-    children: "ChildPlan | None" = None
+    children: "ChildPlan | list[ChildPlan] | None" = None
+
+    def child_plans(self) -> list["ChildPlan"]:
+        if self.children is None:
+            return []
+        return self.children if isinstance(self.children, list) else [self.children]
 
 
 @dataclass

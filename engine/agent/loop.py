@@ -21,6 +21,7 @@ from engine.agent import reviews, steps
 from engine.agent.tools import ToolCall, ToolFailed, ToolKind, ToolSpec
 from engine.errors import NonRetryableError
 from engine.models import AgentStep, StepKind, StepStatus
+from engine.models import ChildRoundState as RoundState
 from engine.providers import structured
 from engine.providers.base import ChatRequest
 from engine.providers.calls import ModelCalls
@@ -56,13 +57,15 @@ class Tool:
 
 @dataclass
 class Park:
-    """Why the loop waits: reviewers (until the earliest deadline) and/or a child run to start."""
+    """Why the loop waits: reviewers (until the earliest deadline), and/or child runs (started now, or running)."""
 
     deadlines: list[datetime] = field(default_factory=list)
-    children: ChildPlan | None = None
+    reviews: bool = False
+    children: list[ChildPlan] = field(default_factory=list)
 
     def result(self, usage: dict[str, Any]) -> NodeResult:
-        return NodeResult(park=True, wait_until=min(self.deadlines, default=None), children=self.children, usage=usage)
+        wait_until = min(self.deadlines, default=None)
+        return NodeResult(park=True, wait_until=wait_until, children=self.children or None, usage=usage)
 
 
 @dataclass
@@ -194,10 +197,12 @@ class Loop:
             if call.step is None and not call.tool.kind.child_runs:
                 runnable.append(call)
         self._run_side_by_side(runnable)
-        for call in prepared:
-            child_run = call.step is None and call.tool is not None and call.tool.kind.child_runs
-            if child_run and not self._through_child_run(call, park):
-                break  # one child run at a time: the next call's starts when this one's result is in
+        # Child runs start once no reviewer is awaited, all in one park, so the node waits for
+        # them with nothing else to wake it: the last child round to close does.
+        if not park.reviews:
+            for call in prepared:
+                if call.step is None and call.tool is not None and call.tool.kind.child_runs:
+                    self._through_child_run(call, park)
         waiting = [call for call in prepared if call.step is None]
         return park if waiting else prepared
 
@@ -245,6 +250,7 @@ class Loop:
         if (call.seq, StepKind.APPROVAL) not in self.recorded:
             self.recorded[(call.seq, StepKind.APPROVAL)] = self._record(asked)
         if review.state == "pending":
+            park.reviews = True
             if review.deadline is not None:
                 park.deadlines.append(review.deadline)
             return False
@@ -285,22 +291,19 @@ class Loop:
             result, status = {"error": str(failed)}, StepStatus.ERROR
         call.step = self._record_tool(call, status, result, duration_ms=int((time.monotonic() - started) * 1000))
 
-    def _through_child_run(self, call: Prepared, park: Park) -> bool:
-        """Start, wait for or gather the call's child run; True once its result is recorded."""
+    def _through_child_run(self, call: Prepared, park: Park) -> None:
+        """Plan the call's child run (started as the node parks), or gather it once its round has closed."""
         assert call.tool is not None
-        state = steps.child_round(self.ctx.run_id, self.ctx.node_id)
+        tool_call = self._tool_call(call)
+        found = steps.call_round(self.ctx.run_id, self.ctx.node_id, tool_call.key)
         try:
-            if state.waiting:
-                return False  # the call's child run is still going
-            if state.closed is not None:
-                result, detail = call.tool.kind.gather(self._tool_call(call), state.closed)
+            if found is None:
+                park.children.append(call.tool.kind.plan(tool_call))
+            elif found.state != RoundState.OPEN:
+                result, detail = call.tool.kind.gather(tool_call, found)
                 call.step = self._record_tool(call, StepStatus.OK, result, detail=detail)
-                return True
-            park.children = call.tool.kind.plan(self._tool_call(call))
-            return False
         except ToolFailed as failed:
             call.step = self._record_tool(call, StepStatus.ERROR, {"error": str(failed)})
-            return True
 
     def _tool_call(self, call: Prepared) -> ToolCall:
         assert call.tool is not None

@@ -1,13 +1,9 @@
-"""Reading an agent node's recorded steps: which loop the node is in, its steps, its child runs' rounds."""
-
-from dataclasses import dataclass
+"""Reading an agent node's recorded steps: which loop the node is in, its steps, its tool calls' child rounds."""
 
 from django.db.models import Q
 
 from engine.event_types import EventType
-from engine.models import AgentStep, RunEvent, StepKind
-from engine.models import ChildRoundState as RoundState
-from engine.runs import children
+from engine.models import AgentStep, ChildRound, RunEvent, StepKind
 
 
 def current_loop(run_id: int, node_id: str) -> int:
@@ -28,23 +24,7 @@ def recorded(run_id: int, node_id: str, loop: int) -> dict[tuple[int, StepKind],
     return {(row.seq, StepKind(row.kind)): row for row in rows}
 
 
-@dataclass(frozen=True)
-class ChildRound:
-    """The node's latest child round not yet gathered into a step: still running, or closed (its number)."""
-
-    waiting: bool = False
-    closed: int | None = None
-
-
-def child_round(run_id: int, node_id: str) -> ChildRound:
-    last = children.latest_round(run_id, node_id)
-    if last is None or last.state == RoundState.SPENT:
-        return ChildRound()
-    gathered = AgentStep.objects.filter(
-        run_id=run_id, node_id=node_id, kind=StepKind.TOOL, detail__round=last.number
-    ).exists()
-    if gathered:
-        return ChildRound()
-    if last.state == RoundState.OPEN:
-        return ChildRound(waiting=True)
-    return ChildRound(closed=last.number)
+def call_round(run_id: int, node_id: str, key: str) -> ChildRound | None:
+    """The child round of the workflow tool call `key` (its ToolCall.key, which the round holds as its kind)."""
+    rounds = ChildRound.objects.filter(run_id=run_id, node_id=node_id, kind=key).defer("graph")
+    return rounds.order_by("-number").first()

@@ -18,6 +18,7 @@ from engine.providers import structured
 from engine.registry import NodeContext
 
 if TYPE_CHECKING:
+    from engine.models import ChildRound
     from engine.runs.children import ChildPlan
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -45,8 +46,8 @@ class ToolKind:
 
     `call` returns JSON for the model or raises ToolFailed (its message goes back to the model).
     A call with a side effect goes through the effect ledger: `call.ctx.once(call.key, work)`.
-    A kind with `child_runs` runs as a child run instead: `plan` says what to start, `gather`
-    reads the finished child's result.
+    A kind with `child_runs` runs as a child run instead: `plan` says what to start (the calls
+    of one turn start together, a round each), `gather` reads the finished child's result.
     """
 
     kind: ClassVar[str]
@@ -77,8 +78,8 @@ class ToolKind:
         raise NotImplementedError
 
     @classmethod
-    def gather(cls, call: ToolCall, round_number: int) -> tuple[Any, dict[str, Any]]:
-        """The child's result for the model, and what the step keeps of it (run id)."""
+    def gather(cls, call: ToolCall, closed: "ChildRound") -> tuple[Any, dict[str, Any]]:
+        """The child's result for the model from the call's closed round, and what the step keeps of it (run id)."""
         raise NotImplementedError
 
 

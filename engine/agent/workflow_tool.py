@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import graph as graphs
 from engine.agent.tools import ANY_OBJECT, ToolCall, ToolFailed, ToolKind, ToolSpec, register_kind
 from engine.errors import NonRetryableError
-from engine.models import RunStatus
+from engine.models import ChildRound, RunStatus
 from engine.nodes.subworkflow import VERSION_HELP, WORKFLOW_HELP, called, check_inputs, workflow_problems
 from engine.runs import children
 from engine.runs.children import CallRefused, ChildPlan
@@ -55,16 +55,17 @@ class WorkflowTool(ToolKind):
             check_inputs(workflow, [call.arguments], item_label=False)
         except NonRetryableError as refused:
             raise ToolFailed(str(refused)) from None
-        return ChildPlan(children.SUBWORKFLOW, workflow, [call.arguments])
+        # A round per call, known by the call's key, never carrying another call's child.
+        return ChildPlan(call.key, workflow, [call.arguments], carry=False)
 
     @classmethod
-    def gather(cls, call: ToolCall, round_number: int) -> tuple[Any, dict[str, Any]]:
-        last = children.latest_round(call.ctx.run_id, call.ctx.node_id)
-        found = children.item_runs(call.ctx.run_id, call.ctx.node_id, last) if last is not None else []
-        item = found[0] if found else None
+    def gather(cls, call: ToolCall, closed: ChildRound) -> tuple[Any, dict[str, Any]]:
+        # The round's own child: earlier rounds' children of item 0 are older attempts, and none is carried.
+        found = children.item_runs(call.ctx.run_id, call.ctx.node_id, closed)
+        item = found[0] if found and found[0].round == closed.number else None
         if item is None:
             raise ToolFailed("the workflow's run was not started")
-        detail = {"round": round_number, "child_run_id": item.run_id}
+        detail = {"round": closed.number, "child_run_id": item.run_id}
         if item.status != RunStatus.SUCCEEDED:
             reason = f": {item.error}" if item.error else ""
             return {"error": f"the workflow's run {item.status}{reason}"}, detail

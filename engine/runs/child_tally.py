@@ -28,6 +28,7 @@ from engine.events import Change, change
 from engine.flow import run_graph
 from engine.models import ENDED_RUN, ChildRoundState, NodeRun, NodeStatus, Run, RunStatus
 from engine.runs.children import (
+    AGENT,
     CHILD_KINDS,
     ROUND_COUNTERS,
     RoundRow,
@@ -70,7 +71,7 @@ def run_ended(step: Change) -> None:
 
     Called by engine.events.change before the change is saved, in its transaction.
     """
-    if any(node.type in CHILD_KINDS for node in run_graph(step.run.pk).nodes):
+    if any(node.type in CHILD_KINDS or node.type == AGENT for node in run_graph(step.run.pk).nodes):
         abandon_children(step)
     if step.run.parent_run_id is None:
         return  # a top-level run: nothing counts it (the run lock read its parent)

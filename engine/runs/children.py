@@ -181,6 +181,9 @@ class ChildPlan:
     inputs: list[Any]
     max_concurrency: int = 10
     stop_on_failure: bool = True
+    # Carry items whose child succeeded in an earlier round of the node (a retry re-runs only
+    # what failed). An agent's rounds are separate calls that share the node: none carries.
+    carry: bool = True
 
 
 @dataclass
@@ -270,7 +273,7 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
     run_id = step.run.pk
     earlier = ChildRound.objects.filter(run_id=run_id, node_id=node_id).order_by("-number")
     number = (earlier.values_list("number", flat=True).first() or 0) + 1
-    carried = _carried(run_id, node_id, plan.inputs) if number > 1 else set()
+    carried = _carried(run_id, node_id, plan.inputs) if number > 1 and plan.carry else set()
     todo = [index for index in range(len(plan.inputs)) if index not in carried]
     parent = Run.objects.values("is_test", "purpose", "created_by_id", "depth", "root_run_id").get(pk=run_id)
     called = plan.called
@@ -441,9 +444,16 @@ def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> N
 
 
 def close_round(step: Change, info: RoundRow, values: dict[str, Any], error: dict[str, Any] | None) -> None:
-    """End the round (every item ended, or it stopped early) and wake its node to gather the results."""
+    """End the round (every item ended, or it stopped early) and wake its node to gather the results.
+
+    A node that parked with several rounds (an agent's workflow tool calls of one turn) is woken
+    by the last of them to close.
+    """
     values |= {"state": ChildRoundState.CLOSED, "closed_at": step.now, "error": error}
     ChildRound.objects.filter(pk=info.pk).update(**values)
+    rounds = ChildRound.objects.filter(run_id=step.run.pk, node_id=info.node_id)
+    if rounds.filter(state=ChildRoundState.OPEN).exclude(pk=info.pk).exists():
+        return
     waiting = NodeRun.objects.filter(run_id=step.run.pk, node_id=info.node_id, status=NodeStatus.WAITING)
     node_run_id = waiting.values_list("pk", flat=True).first()
     if node_run_id is None:

@@ -70,8 +70,8 @@ def succeed(
         if not step.reads[0].rowcount:
             return False
         if parks:
-            if result.children is not None:
-                open_round(step, node_run.node_id, result.children)
+            for plan in result.child_plans():
+                open_round(step, node_run.node_id, plan)
             if result.wait_until is not None:
                 step.later.append((node_run.pk, result.wait_until))
             until = result.wait_until.isoformat() if result.wait_until else None

@@ -195,3 +195,54 @@ def test_a_workflow_tool_runs_as_a_child_run_while_the_agent_waits(workspace, fa
     assert call["result"] == {"order": "AB"}
     assert history(run, "agent") == ["pending", "running", "waiting", "running", "succeeded"]
     assert Run.objects.filter(parent_run=run, parent_node_id="agent").count() == 1
+
+
+def test_workflow_tool_calls_of_one_turn_run_their_children_side_by_side(workspace, fake):
+    """Two workflow calls in one turn: both children start as the node parks, before either ends; one wake."""
+    schema = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    shout = chain(
+        node("start", "trigger", input_schema=schema),
+        node("shout", "transform", fields={"order": "{{ input.order_id | upper }}"}),
+    )
+    echo = chain(
+        node("start", "trigger", input_schema=schema),
+        node("echo", "transform", fields={"seen": "{{ input.order_id }}"}),
+    )
+    check = WorkflowFactory(workspace=workspace, name="Check order", draft=shout)
+    WorkflowVersionFactory(workflow=check, graph=shout, number=1)
+    log = WorkflowFactory(workspace=workspace, name="Log order", draft=echo)
+    WorkflowVersionFactory(workflow=log, graph=echo, number=1)
+    tools = [
+        {"name": "check_order", "kind": "workflow", "workflow_id": check.pk},
+        {"name": "log_order", "kind": "workflow", "workflow_id": log.pk},
+    ]
+    # The same arguments twice, and a second call of the first tool: each call gets its own child.
+    fake.answers = [
+        tool_calls(
+            ("check_order", {"order_id": "ab"}), ("log_order", {"order_id": "ab"}), ("check_order", {"order_id": "cd"})
+        ),
+        "Checked.",
+    ]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(*tools)), {"body": "Check ab and cd"}))
+    assert run.status == "succeeded", run.error
+    events = list(RunEvent.objects.filter(run=run, type__in=["child.started", "child.ended"]).order_by("seq"))
+    assert [e.type for e in events] == ["child.started"] * 3 + ["child.ended"] * 3, "the children overlapped"
+    assert history(run, "agent") == ["pending", "running", "waiting", "running", "succeeded"]
+    kids = Run.objects.filter(parent_run=run, parent_node_id="agent")
+    assert list(kids.order_by("parent_attempt").values_list("workflow_id", "input")) == [
+        (check.pk, {"order_id": "ab"}),
+        (log.pk, {"order_id": "ab"}),
+        (check.pk, {"order_id": "cd"}),
+    ]
+    calls = node_run(run, "agent").output["tool_calls"]
+    assert [(c["name"], c["result"]) for c in calls] == [
+        ("check_order", {"order": "AB"}),
+        ("log_order", {"seen": "ab"}),
+        ("check_order", {"order": "CD"}),
+    ]
+    second = fake.chat_requests()[1].body["messages"]
+    assert [json.loads(m["content"]) for m in second if m["role"] == "tool"] == [
+        {"order": "AB"},
+        {"seen": "ab"},
+        {"order": "CD"},
+    ]
