@@ -79,6 +79,20 @@ def list_servers(request: HttpRequest, workspace_id: int | None = None) -> list[
     return list(McpServer.objects.filter(workspace_id=chosen))
 
 
+class McpServerName(Schema):
+    id: int
+    name: str
+
+
+@router.get("/mcp-servers/names", response=list[McpServerName], summary="MCP servers an agent may name (editors)")
+@session_only
+def server_names(request: HttpRequest, workspace_id: int | None = None) -> list[McpServer]:
+    """Names only, for the designer's Tools editor: editors pick a server without seeing its URL or headers."""
+    chosen = _workspace_id(request, workspace_id)
+    require(request.user, chosen, Action.EDIT)
+    return list(McpServer.objects.filter(workspace_id=chosen).order_by("name"))
+
+
 @router.post("/mcp-servers", response={201: McpServerOut}, summary="Add an MCP server; its headers are write-only")
 @session_only
 def create_server(request: HttpRequest, body: McpServerIn) -> Status[McpServer]:
@@ -111,7 +125,18 @@ def delete_server(request: HttpRequest, server_id: int) -> Status[None]:
 @session_only
 def test_server(request: HttpRequest, server_id: int) -> McpTestOut:
     """200 either way: `ok` false and `error` say why a server that is down, refused, slow or not MCP failed."""
-    server = get_for(request.user, McpServer, Action.MANAGE, pk=server_id)
+    return _listed(get_for(request.user, McpServer, Action.MANAGE, pk=server_id))
+
+
+def _listed(server: McpServer) -> McpTestOut:
     listing = mcp_client.list_tools(server)
     tools = [McpToolOut(name=t.name, description=t.description, input_schema=t.input_schema) for t in listing.tools]
     return McpTestOut(ok=listing.error is None, tools=tools, error=listing.error)
+
+
+@router.get("/mcp-servers/{server_id}/tools", response=McpTestOut, summary="The tools an agent may be allowed")
+@session_only
+def server_tools(request: HttpRequest, server_id: int) -> McpTestOut:
+    """As `test`, for editors (the designer lists the tools an agent may be allowed): 200 either way."""
+    server = get_for(request.user, McpServer, Action.EDIT, pk=server_id)
+    return _listed(server)

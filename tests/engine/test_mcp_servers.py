@@ -157,3 +157,22 @@ def test_the_page_refuses_a_metadata_url_and_does_not_echo_the_headers(owner, lo
     assert response.status_code == 422
     assert "metadata" in response.content.decode()
     assert SECRET not in response.content.decode()
+
+
+def test_an_editor_lists_server_names_and_their_tools_for_an_agent_but_nothing_else(
+    teammate, outsider, login_as, outside
+):
+    teammate.workspace.http_allowlist = ["127.0.0.1"]
+    teammate.workspace.save(update_fields=["http_allowlist"])
+    server = McpServerFactory(workspace=teammate.workspace, name="orders", url=outside.url)
+    theirs = McpServerFactory(workspace=outsider.workspace, name="theirs")
+    client = login_as(teammate)
+
+    assert client.get("/api/v1/mcp-servers/names").json() == [{"id": server.pk, "name": "orders"}]
+    listed = client.get(f"/api/v1/mcp-servers/{server.pk}/tools").json()
+    assert listed["ok"] is True
+    assert {tool["name"] for tool in listed["tools"]} == {"add", "lookup_order", "fail", "hang"}
+    assert client.get(f"/api/v1/mcp-servers/{theirs.pk}/tools").status_code == 404
+    assert client.get("/api/v1/mcp-servers").status_code == 403, "the URLs and header names stay the owners'"
+    reader = login_as(outsider)
+    assert reader.get("/api/v1/mcp-servers/names").json() == [{"id": theirs.pk, "name": "theirs"}]
