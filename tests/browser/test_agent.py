@@ -7,12 +7,14 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
+from engine.graph import validate
 from engine.models import Run
 from knowledge.demo import HELP_CENTRE, seed_help_centre
 from tests.browser.test_designer import canvas_node, open_designer
 from tests.engine.graphs import chain, node
 from tests.eventually import eventually
-from tests.factories import WorkflowFactory
+from tests.factories import McpServerFactory, WorkflowFactory
+from tests.fake_mcp import FakeMcpServer
 from tests.fakes import Reply
 
 WINDOW = {"width": 1400, "height": 900}
@@ -88,4 +90,45 @@ def test_an_agent_configured_with_two_tools_runs_offline_and_its_trace_reads(
     expect(first.locator('[data-agent-call="lookup_order"]')).to_have_attribute("data-agent-status", "ok")
     expect(trace.locator('[data-agent-turn="2"]')).to_contain_text("[Built-in offline agent")
     expect(trace.locator("i, b")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_an_mcp_tool_is_configured_with_a_server_and_an_allowlist_without_json(
+    asgi_server, owner, page: Page, console_errors
+):
+    """The server is picked from the workspace's, its tools listed from the server (the outside world) and ticked."""
+    workspace = owner.workspace
+    workspace.http_allowlist = ["127.0.0.1"]
+    workspace.save(update_fields=["http_allowlist"])
+    outside = FakeMcpServer()
+    try:
+        McpServerFactory(workspace=workspace, name="orders", url=outside.url)
+        flow = WorkflowFactory(
+            workspace=workspace,
+            name="Ask the agent",
+            draft=chain(node("start", "trigger"), node("agent", "agent", message="{{ input.body }}")),
+        )
+        open_designer(page, asgi_server, flow)
+        canvas_node(page, "agent").click()
+        panel = page.get_by_role("complementary", name="Node settings")
+
+        add_tool(panel, "MCP server tools")
+        expect(panel.get_by_text("Choose an MCP server.")).to_be_visible()
+        expect(panel.locator("#agent_tool_0_fields")).to_have_count(0)
+        expect(panel.locator("#agent_tool_0_parameters")).to_have_count(0)
+        panel.locator("#agent_tool_0_server").select_option(label="orders")
+        allowlist = panel.locator("#agent_tool_0_tools")
+        expect(allowlist.get_by_text("Find an order by its id")).to_be_visible(timeout=15_000)
+        panel.locator("#agent_tool_0_allow_lookup_order").check()
+        panel.locator("#agent_tool_0_allow_add").check()
+        expect(panel.get_by_text("Choose an MCP server.")).to_have_count(0)
+        page.keyboard.press("Control+s")
+        expect(page.locator("[data-save-state]")).to_have_attribute("data-save-state", "saved", timeout=10_000)
+    finally:
+        outside.close()
+    flow.refresh_from_db()
+    [tool] = next(n for n in flow.draft["nodes"] if n["id"] == "agent")["params"]["tools"]
+    expected = {"name": "mcp_server", "description": "", "kind": "mcp", "server": "orders"}
+    assert tool == {**expected, "tools": ["add", "lookup_order"]}
+    assert validate(flow.draft, workspace_id=workspace.pk) == []
     assert console_errors == []

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultArguments, kindFields, nameProblem, newTool, readSchema, replacedFields, toolProblems, toolsOf, withoutTool, withTool } from "./agentTools";
+import { allowedOf, defaultArguments, kindFields, mcpChoices, mcpProblems, nameProblem, newTool, readSchema, replacedFields, toggledAllow, toolProblems, toolsOf, withoutTool, withTool, type McpListing } from "./agentTools";
 import { nodeSummary } from "./nodeSummary";
 import { placeProblems } from "./problems";
 
@@ -77,6 +77,44 @@ describe("the agent's tools editor", () => {
     expect(toolProblems(fields, 0)).toEqual({ parameters: ["not a valid JSON Schema"] });
     expect(toolProblems(fields, 1)).toEqual({ "": ["url: bad template"], name: ["Value error, tools.1.name: another tool is already called 'x'"] });
     expect(fields?.["params.tools"]).toHaveLength(2);
+  });
+
+  it("starts an MCP tool with no server and an empty allowlist", () => {
+    expect(newTool("mcp", [])).toEqual({ name: "mcp_server", description: "", kind: "mcp", server: "", tools: [] });
+  });
+
+  const listing: McpListing = {
+    ok: true,
+    tools: [
+      { name: "add", description: "Add two numbers", input_schema: { type: "object" } },
+      { name: "lookup_order", description: "Find an order", input_schema: { type: "object" } },
+      { name: "fail", description: "Always fails", input_schema: { type: "object" } },
+    ],
+    error: null,
+  };
+
+  it("ticks the allowlist in the server's order, keeping names the server no longer offers", () => {
+    const tool = { name: "orders", kind: "mcp", server: "orders", tools: ["gone", "lookup_order"] };
+    expect(mcpChoices(tool, listing)).toEqual([
+      { name: "add", description: "Add two numbers", ticked: false, offered: true },
+      { name: "lookup_order", description: "Find an order", ticked: true, offered: true },
+      { name: "fail", description: "Always fails", ticked: false, offered: true },
+      { name: "gone", description: "", ticked: true, offered: false },
+    ]);
+    expect(toggledAllow(tool, "add", true, listing)).toEqual(["add", "lookup_order", "gone"]);
+    expect(toggledAllow(tool, "gone", false, listing)).toEqual(["lookup_order"]);
+    expect(toggledAllow({ ...tool, tools: undefined }, "fail", true, null)).toEqual(["fail"]);
+    expect(allowedOf({ name: "m", kind: "mcp", tools: ["a", 3, null] })).toEqual(["a"]);
+  });
+
+  it("says when no server is chosen, the server is unknown, or an allowlisted tool is not offered", () => {
+    const servers = [{ id: 1, name: "orders" }];
+    expect(mcpProblems({ name: "m", kind: "mcp", server: "" }, servers, null)).toEqual({ server: ["Choose an MCP server."] });
+    expect(mcpProblems({ name: "m", kind: "mcp", server: "wiki" }, servers, null).server).toEqual(["There is no MCP server wiki in this workspace."]);
+    expect(mcpProblems({ name: "m", kind: "mcp", server: "orders", tools: ["add"] }, servers, listing)).toEqual({});
+    expect(mcpProblems({ name: "m", kind: "mcp", server: "orders", tools: ["add", "gone"] }, servers, listing).tools?.[0]).toMatch(/does not offer gone/);
+    const down = { ok: false, tools: [], error: "MCP server orders could not be reached" };
+    expect(mcpProblems({ name: "m", kind: "mcp", server: "orders", tools: ["gone"] }, servers, down)).toEqual({});
   });
 
   it("sums an agent up on its card by model and tool count", () => {

@@ -10,6 +10,7 @@ export const TOOL_KINDS: { kind: string; label: string; starts: Record<string, u
   { kind: "knowledge", label: "Knowledge base search", starts: { knowledge_base: "", top_k: 4 } },
   { kind: "http", label: "HTTP request", starts: { method: "GET", url: "" } },
   { kind: "workflow", label: "Workflow", starts: {} },
+  { kind: "mcp", label: "MCP server tools", starts: { server: "", tools: [] } },
 ];
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -28,7 +29,7 @@ export function toolsOf(params: Record<string, unknown>): Tool[] {
 
 /** A new tool of `kind`, named so that no other tool has its name (search, search_2...). */
 export function newTool(kind: string, existing: Tool[]): Tool {
-  const base = { knowledge: "search", http: "call_api", workflow: "run_workflow" }[kind] ?? kind;
+  const base = { knowledge: "search", http: "call_api", workflow: "run_workflow", mcp: "mcp_server" }[kind] ?? kind;
   const taken = new Set(existing.map((tool) => tool.name));
   let name = base;
   for (let n = 2; taken.has(name); n += 1) name = `${base}_${n}`;
@@ -125,6 +126,66 @@ export function toolProblems(fieldProblems: Record<string, string[]> | undefined
         if (named) add(named[1], message);
       }
     }
+  }
+  return found;
+}
+
+/** An MCP server of the workspace as GET /api/v1/mcp-servers/names lists it. */
+export interface McpServerName {
+  id: number;
+  name: string;
+}
+
+/** A server's tools as GET /api/v1/mcp-servers/{id}/tools lists them (`error` says why not). */
+export interface McpListing {
+  ok: boolean;
+  tools: { name: string; description: string; input_schema: JsonSchema }[];
+  error: string | null;
+}
+
+export interface McpChoice {
+  name: string;
+  description: string;
+  ticked: boolean;
+  /** False for an allowlisted name the server did not list (renamed or removed there). */
+  offered: boolean;
+}
+
+/** The tool's allowlist (its `tools` field): the server's tool names the agent may call; empty is every one. */
+export function allowedOf(tool: Tool): string[] {
+  return Array.isArray(tool.tools) ? tool.tools.filter((name): name is string => typeof name === "string") : [];
+}
+
+/** The allowlist's checkboxes: the server's tools in its order, then allowlisted names it does not offer. */
+export function mcpChoices(tool: Tool, listing: McpListing | null): McpChoice[] {
+  const allowed = allowedOf(tool);
+  const listed = listing?.tools ?? [];
+  const offered = new Set(listed.map((each) => each.name));
+  return [
+    ...listed.map((each) => ({ name: each.name, description: each.description, ticked: allowed.includes(each.name), offered: true })),
+    ...allowed.filter((name) => !offered.has(name)).map((name) => ({ name, description: "", ticked: true, offered: false })),
+  ];
+}
+
+/** The allowlist with `name` ticked or not, in the server's order (names it does not offer last). */
+export function toggledAllow(tool: Tool, name: string, on: boolean, listing: McpListing | null): string[] {
+  const kept = new Set(allowedOf(tool).filter((each) => each !== name));
+  if (on) kept.add(name);
+  return mcpChoices({ ...tool, tools: [...kept] }, listing)
+    .filter((choice) => choice.ticked)
+    .map((choice) => choice.name);
+}
+
+/** What is wrong with an MCP tool's settings, by field: no server chosen, one the workspace lacks, or
+ * allowlisted names the server did not list (its listing failed: nothing is said of the names). */
+export function mcpProblems(tool: Tool, servers: McpServerName[] | null, listing: McpListing | null): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  const server = typeof tool.server === "string" ? tool.server : "";
+  if (!server) found.server = ["Choose an MCP server."];
+  else if (servers && !servers.some((each) => each.name === server)) found.server = [`There is no MCP server ${server} in this workspace.`];
+  if (listing?.ok) {
+    const missing = mcpChoices(tool, listing).filter((choice) => !choice.offered);
+    if (missing.length) found.tools = [`The server does not offer ${missing.map((choice) => choice.name).join(", ")}: untick it or check the server.`];
   }
   return found;
 }

@@ -1,10 +1,12 @@
 // The Tools editor of an agent node: add and remove tools of each kind, each with its name,
 // description, arguments schema (checked as typed) and whether a reviewer approves each call.
 // Knowledge tools pick a knowledge base, HTTP tools a method, URL and body template, workflow
-// tools a published workflow whose trigger schema becomes the arguments schema.
+// tools a published workflow whose trigger schema becomes the arguments schema, MCP tools a
+// server of the workspace and the allowlist of its tools (listed from the server).
 import { useEffect, useState } from "react";
-import { defaultArguments, HTTP_METHODS, kindFields, nameProblem, newTool, readSchema, replacedFields, schemaText, toolProblems, toolsOf, TOOL_KINDS, withoutTool, withTool, type Tool } from "../../lib/agentTools";
+import { defaultArguments, HTTP_METHODS, kindFields, mcpChoices, mcpProblems, nameProblem, newTool, readSchema, replacedFields, schemaText, toggledAllow, toolProblems, toolsOf, TOOL_KINDS, withoutTool, withTool, type McpListing, type McpServerName, type Tool } from "../../lib/agentTools";
 import type { CallableWorkflow } from "../../lib/calls";
+import type { JsonSchema } from "../../lib/nodeKinds";
 import { sendJSON } from "../../lib/http";
 import { readValue } from "../../lib/paramsUi";
 
@@ -68,6 +70,83 @@ function JsonText({ id, label, value, readOnly, hint, check, onValue }: { id: st
   );
 }
 
+/** The server's tools, listed again when the server changes or "List again" is pressed. */
+function useMcpListing(apiUrl: string, serverId: number | null): { listing: McpListing | null; error: string; loading: boolean; again: () => void } {
+  const [listing, setListing] = useState<McpListing | null>(null);
+  const [error, setError] = useState("");
+  const [loading, setLoading] = useState(false);
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    setListing(null);
+    setError("");
+    if (serverId === null) return;
+    let current = true;
+    setLoading(true);
+    sendJSON<McpListing>(`${apiUrl}/mcp-servers/${serverId}/tools`, "GET", undefined, "")
+      .then((found) => current && setListing(found))
+      .catch((failed: unknown) => current && setError(failed instanceof Error ? failed.message : String(failed)))
+      .finally(() => current && setLoading(false));
+    return () => {
+      current = false;
+    };
+  }, [apiUrl, serverId, round]);
+  return { listing, error, loading, again: () => setRound((n) => n + 1) };
+}
+
+function McpSettings({ tool, index, readOnly, problems, servers, apiUrl, onChange }: ToolProps) {
+  const id = (field: string) => `agent_tool_${index}_${field}`;
+  const chosen = typeof tool.server === "string" ? tool.server : "";
+  const server = (servers.items ?? []).find((each) => each.name === chosen) ?? null;
+  const { listing, error, loading, again } = useMcpListing(apiUrl, server?.id ?? null);
+  const own = mcpProblems(tool, servers.items, listing);
+  const choices = mcpChoices(tool, listing);
+  return (
+    <>
+      <label className="dz-setting">
+        <span>MCP server</span>
+        <select id={id("server")} value={chosen} disabled={readOnly} onChange={(event) => onChange({ server: event.target.value, tools: [] })}>
+          <option value="">Choose an MCP server…</option>
+          {chosen && !server ? <option value={chosen}>{chosen}</option> : null}
+          {(servers.items ?? []).map((each) => (
+            <option key={each.id} value={each.name}>
+              {each.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      {servers.error ? <p className="error small">The MCP servers could not be listed: {servers.error}</p> : null}
+      {servers.items && servers.items.length === 0 ? <p className="muted small">No MCP server yet: an owner adds one under Settings → MCP servers.</p> : null}
+      <Errors messages={[...(own.server ?? []), ...(problems.server ?? [])]} />
+      {server ? (
+        <fieldset className="dz-setting dz-setting-wide" id={id("tools")} aria-busy={loading || undefined}>
+          <legend>Tools the agent may call</legend>
+          <span className="muted small">None ticked: every tool the server offers.</span>
+          {loading ? <p className="muted small">Listing the server's tools…</p> : null}
+          {error ? <p className="error small">The tools could not be listed: {error}</p> : null}
+          {listing && !listing.ok ? <p className="error small">{listing.error}</p> : null}
+          {choices.map((choice) => (
+            <label className="dz-check" key={choice.name}>
+              <input id={id(`allow_${choice.name}`)} type="checkbox" checked={choice.ticked} disabled={readOnly} onChange={(event) => onChange({ tools: toggledAllow(tool, choice.name, event.target.checked, listing) })} />
+              <span>
+                <code>{choice.name}</code> {choice.offered ? <span className="muted small">{choice.description}</span> : <span className="error small">not offered by the server</span>}
+              </span>
+            </label>
+          ))}
+          <button type="button" className="dz-link-button" onClick={again} disabled={loading}>
+            List the tools again
+          </button>
+        </fieldset>
+      ) : null}
+      <Errors messages={[...(own.tools ?? []), ...(problems.tools ?? [])]} />
+      <label className="dz-setting">
+        <span>Time limit per call (s)</span>
+        <input id={id("timeout_s")} type="number" min={1} max={300} placeholder="the server's" value={typeof tool.timeout_s === "number" ? tool.timeout_s : ""} readOnly={readOnly} onChange={(event) => onChange({ timeout_s: event.target.value === "" ? undefined : Number(event.target.value) })} />
+      </label>
+      <Errors messages={problems.timeout_s} />
+    </>
+  );
+}
+
 interface ToolProps {
   tool: Tool;
   index: number;
@@ -76,12 +155,16 @@ interface ToolProps {
   problems: Record<string, string[]>;
   bases: { items: KnowledgeBase[] | null; error: string };
   workflows: { items: CallableWorkflow[] | null; error: string };
+  servers: { items: McpServerName[] | null; error: string };
+  apiUrl: string;
   onChange: (patch: Record<string, unknown>) => void;
   onRemove: () => void;
 }
 
-function KindSettings({ tool, index, readOnly, problems, bases, workflows, onChange }: ToolProps) {
+function KindSettings(props: ToolProps) {
+  const { tool, index, readOnly, problems, bases, workflows, onChange } = props;
   const id = (field: string) => `agent_tool_${index}_${field}`;
+  if (tool.kind === "mcp") return <McpSettings {...props} />;
   if (tool.kind === "knowledge") {
     const chosen = tool.knowledge_base;
     const known = (bases.items ?? []).some((base) => base.id === chosen || base.name === chosen);
@@ -159,6 +242,30 @@ function KindSettings({ tool, index, readOnly, problems, bases, workflows, onCha
   );
 }
 
+/** The arguments JSON Schema, checked as typed; empty shows what the model sees instead (the kind's default). */
+function ArgumentsSchema({ tool, index, readOnly, problems, onChange, fallback }: ToolProps & { fallback: JsonSchema | null }) {
+  return (
+    <>
+      <JsonText
+        id={`agent_tool_${index}_parameters`}
+        label="Arguments (JSON Schema)"
+        hint={tool.kind === "workflow" ? "Empty: the workflow's trigger schema." : "Empty: the kind's default."}
+        value={tool.parameters}
+        readOnly={readOnly}
+        check={(text) => readSchema(text).problem}
+        onValue={(text) => onChange({ parameters: readSchema(text).schema ?? undefined })}
+      />
+      <Errors messages={problems.parameters} />
+      {(tool.parameters === undefined || tool.parameters === null) && fallback ? (
+        <details className="dz-call-schema">
+          <summary className="small">Arguments the model sees</summary>
+          <pre>{schemaText(fallback)}</pre>
+        </details>
+      ) : null}
+    </>
+  );
+}
+
 function ToolEditor(props: ToolProps) {
   const { tool, index, tools, readOnly, problems, workflows, onChange, onRemove } = props;
   const id = (field: string) => `agent_tool_${index}_${field}`;
@@ -187,24 +294,11 @@ function ToolEditor(props: ToolProps) {
       </label>
       <KindSettings {...props} />
       <Errors messages={problems.kind} />
-      <JsonText
-        id={id("parameters")}
-        label="Arguments (JSON Schema)"
-        hint={tool.kind === "workflow" ? "Empty: the workflow's trigger schema." : "Empty: the kind's default."}
-        value={tool.parameters}
-        readOnly={readOnly}
-        check={(text) => readSchema(text).problem}
-        onValue={(text) => onChange({ parameters: readSchema(text).schema ?? undefined })}
-      />
-      <Errors messages={problems.parameters} />
-      {tool.parameters === undefined || tool.parameters === null ? (
-        fallback ? (
-          <details className="dz-call-schema">
-            <summary className="small">Arguments the model sees</summary>
-            <pre>{schemaText(fallback)}</pre>
-          </details>
-        ) : null
-      ) : null}
+      {tool.kind === "mcp" ? (
+        <p className="muted small">Each of the server's tools is offered to the model under its own name, with the server's description and arguments schema.</p>
+      ) : (
+        <ArgumentsSchema {...props} fallback={fallback} />
+      )}
       <label className="dz-check">
         <input id={id("requires_approval")} type="checkbox" checked={Boolean(tool.requires_approval)} disabled={readOnly} onChange={(event) => onChange({ requires_approval: event.target.checked || undefined })} />
         <span>A reviewer approves each call first</span>
@@ -226,6 +320,7 @@ export function AgentTools({ params, apiUrl, workflowId, readOnly, fieldProblems
   const tools = toolsOf(params);
   const bases = useList<KnowledgeBase>(`${apiUrl}/knowledge-bases`);
   const workflows = useList<CallableWorkflow>(`${apiUrl}/workflows/${workflowId}/callable`);
+  const servers = useList<McpServerName>(`${apiUrl}/mcp-servers/names`);
   const [adding, setAdding] = useState(TOOL_KINDS[0].kind);
   const set = (next: Tool[]) => onChange({ ...params, tools: next });
   return (
@@ -243,6 +338,8 @@ export function AgentTools({ params, apiUrl, workflowId, readOnly, fieldProblems
             problems={toolProblems(fieldProblems, index)}
             bases={bases}
             workflows={workflows}
+            servers={servers}
+            apiUrl={apiUrl}
             onChange={(patch) => set(withTool(tools, index, patch))}
             onRemove={() => set(withoutTool(tools, index))}
           />
