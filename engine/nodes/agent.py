@@ -49,8 +49,8 @@ class Agent(ModelNode):
     and their results (cut to max_result_chars) go back to the model. Every model turn, tool
     call and approval is an AgentStep with an `agent.step` event; a crashed or retried node
     replays the recorded steps instead of making or billing them again. A tool requiring
-    approval parks the node until its reviewers decide; a workflow tool parks it while its
-    child run runs. Output: {text, data (with output_schema), turns, tool_calls, input_tokens,
+    approval parks the node until its reviewers decide; a turn's workflow tool calls park it
+    while their child runs run, side by side. Output: {text, data (with output_schema), turns, tool_calls, input_tokens,
     output_tokens, cost, provider, model, loop}. Fails with max_turns, max_tool_calls or
     schema_mismatch (not retryable), on a budget refusal, or when the model is unavailable
     (retryable); with error_handle on, budget refusals and those guards leave by `error`.
