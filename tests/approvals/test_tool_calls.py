@@ -5,11 +5,12 @@ import json
 import pytest
 
 from approvals.models import ApprovalRequest
-from engine.models import AgentStep
+from engine.models import AgentStep, Run, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
 from tests.eventually import eventually
+from tests.factories import WorkflowFactory, WorkflowVersionFactory
 from tests.fake_openai import tool_calls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
@@ -107,3 +108,34 @@ def test_a_rejection_is_the_tools_result_for_the_model(owner, login_as, workspac
     result = json.loads(fake.chat_requests()[1].body["messages"][-1]["content"])
     assert result == {"rejected": True, "message": "Refunds over 10 need a manager"}
     assert node_run(run, "agent").output["tool_calls"][0]["status"] == "rejected"
+
+
+def test_a_turns_workflow_calls_start_together_once_its_approvals_are_decided(owner, login_as, workspace, fake):
+    """The reviewer is awaited first (nothing else may wake the node while children run), then both children start."""
+    schema = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    child_graph = chain(
+        node("start", "trigger", input_schema=schema),
+        node("shout", "transform", fields={"order": "{{ input.order_id | upper }}"}),
+    )
+    child = WorkflowFactory(workspace=workspace, name="Check order", draft=child_graph)
+    WorkflowVersionFactory(workflow=child, graph=child_graph, number=1)
+    tools = [
+        {"name": "check", "kind": "workflow", "workflow_id": child.pk},
+        {"name": "refund", "kind": "workflow", "workflow_id": child.pk, "requires_approval": True},
+    ]
+    agent = node("agent", "agent", provider="fake", model="gpt-test", message="{{ input.body }}", tools=tools)
+    fake.answers = [tool_calls(("check", {"order_id": "ab"}), ("refund", {"order_id": "cd"})), "Done."]
+    run = start(workspace, chain(TRIGGER, agent), {"body": "Check ab, refund cd"})
+    approval = eventually(lambda: ApprovalRequest.objects.filter(run=run, node_id="agent").first())
+    assert wait_for(run, {"waiting"}).status == "waiting"
+    assert not Run.objects.filter(parent_run=run).exists(), "no child starts while a reviewer is awaited"
+
+    assert decide(login_as, owner, approval, decision="approve").status_code == 200
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    events = list(RunEvent.objects.filter(run=run, type__in=["child.started", "child.ended"]).order_by("seq"))
+    assert [e.type for e in events] == ["child.started"] * 2 + ["child.ended"] * 2
+    calls = node_run(run, "agent").output["tool_calls"]
+    assert [(c["name"], c["result"]) for c in calls] == [("check", {"order": "AB"}), ("refund", {"order": "CD"})]
+    assert Run.objects.filter(parent_run=run).count() == 2
