@@ -118,7 +118,7 @@ function McpSettings({ tool, index, readOnly, problems, servers, apiUrl, onChang
       {servers.items && servers.items.length === 0 ? <p className="muted small">No MCP server yet: an owner adds one under Settings → MCP servers.</p> : null}
       <Errors messages={[...(own.server ?? []), ...(problems.server ?? [])]} />
       {server ? (
-        <fieldset className="dz-setting dz-setting-wide" id={id("tools")} aria-busy={loading || undefined}>
+        <fieldset className="dz-mcp-allow" id={id("tools")} aria-busy={loading || undefined}>
           <legend>Tools the agent may call</legend>
           <span className="muted small">None ticked: every tool the server offers.</span>
           {loading ? <p className="muted small">Listing the server's tools…</p> : null}
@@ -288,14 +288,16 @@ function ToolEditor(props: ToolProps) {
         <input id={id("name")} type="text" value={tool.name} readOnly={readOnly} aria-invalid={badName ? true : undefined} onChange={(event) => onChange({ name: event.target.value })} />
       </label>
       <Errors messages={[badName, ...(problems.name ?? [])]} />
-      <label className="dz-setting dz-setting-wide">
-        <span>Description (for the model)</span>
-        <textarea id={id("description")} rows={2} value={typeof tool.description === "string" ? tool.description : ""} readOnly={readOnly} onChange={(event) => onChange({ description: event.target.value })} />
-      </label>
+      {tool.kind !== "mcp" ? (
+        <label className="dz-setting dz-setting-wide">
+          <span>Description (for the model)</span>
+          <textarea id={id("description")} rows={2} value={typeof tool.description === "string" ? tool.description : ""} readOnly={readOnly} onChange={(event) => onChange({ description: event.target.value })} />
+        </label>
+      ) : null}
       <KindSettings {...props} />
       <Errors messages={problems.kind} />
       {tool.kind === "mcp" ? (
-        <p className="muted small">Each of the server's tools is offered to the model under its own name, with the server's description and arguments schema.</p>
+        <p className="muted small">The model sees each allowed tool under the server's name for it, with the server's description and arguments schema.</p>
       ) : (
         <ArgumentsSchema {...props} fallback={fallback} />
       )}
