@@ -13,6 +13,7 @@ from builder.models import Workflow
 from builder.quality import CHARTED, TABLES, QualityQuery, report
 from builder.workflow_forms import QualityForm
 from costs.views import csv_download
+from evals.views import corrections_context
 
 
 def _query(request: HttpRequest, workflow: Workflow) -> tuple[QualityForm, QualityQuery | None]:
@@ -30,6 +31,8 @@ def workflow_quality(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = get_for(request.user, Workflow, Action.VIEW, pk=workflow_id)
     form, query = _query(request, workflow)
     context: dict[str, Any] = {"workflow": workflow, "form": form, "query_string": request.GET.urlencode()}
+    if not request.htmx:  # type: ignore[attr-defined]
+        context.update(corrections_context(request, workflow))
     if query is not None:
         tables = report(query)
         over_time, versions = tables["over-time"], tables["by-version"]

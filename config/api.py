@@ -40,6 +40,7 @@ from engine.json_input import JsonRefused, parse
 from engine.runs import RunRejected
 from evals.api import router as evals_router
 from evals.comparison_api import router as comparison_router
+from evals.corrections_api import router as corrections_router
 from evals.scorers import ScorerInvalid
 from evals.sets import EvalSetInvalid
 from integrations.mcp_api import router as mcp_server_router
@@ -240,3 +241,4 @@ api.add_router("/", datasets_router)
 api.add_router("/", batches_router)
 api.add_router("/", evals_router)
 api.add_router("/", comparison_router)
+api.add_router("/", corrections_router)

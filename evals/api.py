@@ -31,13 +31,11 @@ class EvalSetIn(Schema):
     workflow_id: int
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    auto_add_corrections: bool = False
 
 
 class EvalSetPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    auto_add_corrections: bool | None = None
 
 
 class ScorerIn(Schema):
@@ -58,7 +56,6 @@ class EvalSetOut(Schema):
     workflow_id: int
     name: str
     description: str
-    auto_add_corrections: bool
     row_count: int
     scorers: list[ScorerOut]
     created_at: datetime
@@ -179,7 +176,6 @@ def set_out(eval_set: EvalSet) -> EvalSetOut:
         workflow_id=eval_set.workflow_id,
         name=eval_set.name,
         description=eval_set.description,
-        auto_add_corrections=eval_set.auto_add_corrections,
         row_count=eval_set.rows.count(),
         scorers=[scorer_out(scorer) for scorer in eval_set.scorers.all()],
         created_at=eval_set.created_at,
@@ -227,7 +223,7 @@ def _user(request: HttpRequest) -> User:
 def create_set(request: HttpRequest, body: EvalSetIn) -> Status[EvalSetOut]:
     me = current_membership(request)
     workflow = get_for(request.user, Workflow, Action.EDIT, pk=body.workflow_id, workspace_id=me.workspace_id)
-    made = sets.create_set(workflow, body.name, _user(request), body.description, body.auto_add_corrections)
+    made = sets.create_set(workflow, body.name, _user(request), body.description)
     return Status(201, set_out(made))
 
 
@@ -248,7 +244,7 @@ def get_set(request: HttpRequest, set_id: int) -> EvalSetOut:
     return set_out(_set(request, set_id, Action.VIEW))
 
 
-@router.patch("/eval-sets/{set_id}", response=EvalSetOut, summary="Rename an eval set or change its auto-add")
+@router.patch("/eval-sets/{set_id}", response=EvalSetOut, summary="Rename an eval set or change its description")
 @token_scope(Scope.WORKFLOWS_WRITE)
 def update_set(request: HttpRequest, set_id: int, body: EvalSetPatch) -> EvalSetOut:
     eval_set = _set(request, set_id, Action.EDIT)

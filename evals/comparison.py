@@ -9,13 +9,16 @@ reads one page of rows, never all of them (bench/eval_compare.py). The aggregate
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
+from html import escape
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.utils.safestring import SafeString, mark_safe
 
-from approvals.diffs import Segment, word_diff
+from approvals.diffs import TOKENS, Segment, word_diff
 from evals import comparison_sql
 from evals.models import EvalRun
 
@@ -82,7 +85,11 @@ class RowPair:
     base_scores: dict[str, Any]
     scores: dict[str, Any]
     change: str
-    diff: list[Segment] = field(default_factory=list)
+
+    @cached_property
+    def diff(self) -> list[Segment]:
+        """The word diff of the two outputs' texts, made when shown (the API does not send it)."""
+        return text_diff(self.base_text[:MAX_DIFF_TEXT], self.text[:MAX_DIFF_TEXT])
 
     @property
     def expected_text(self) -> str:
@@ -96,6 +103,26 @@ class RowPair:
     def text(self) -> str:
         return text_of(self.output)
 
+    # The two cells below are built here in one pass, every text escaped (html.escape, as Django's escape does):
+    # a template loop over segments and scores was most of the page's render time (bench/eval_compare.py).
+    @property
+    def diff_html(self) -> SafeString:
+        """The diff as markup: kept text in <span>, inserted in <ins>, deleted in <del>."""
+        tags = {"ins": "ins", "del": "del"}
+        parts = []
+        for segment in self.diff:
+            tag = tags.get(segment.op, "span")
+            parts.append(f"<{tag}>{escape(segment.text)}</{tag}>")
+        return mark_safe("".join(parts))  # noqa: S308 - fixed tags around escaped text
+
+    def scores_html(self, names: list[str]) -> SafeString:
+        """The scores cell: per scorer, before → after, classed by whether it regressed, was fixed or stayed."""
+        items = [
+            f'<li class="change-{change}">{escape(name)}: {_shown(before)} → {_shown(after)}</li>'
+            for name, before, after, change in self.scorer_cells(names)
+        ]
+        return mark_safe("".join(items))  # noqa: S308 - fixed markup around escaped text
+
     def scorer_cells(self, names: list[str]) -> list[tuple[str, Any, Any, str]]:
         """Per scorer: name, base score, candidate score and whether it regressed, was fixed or stayed."""
         cells = []
@@ -104,6 +131,10 @@ class RowPair:
             change = _change(before.get("passed"), after.get("passed"))
             cells.append((name, before.get("score"), after.get("score"), change))
         return cells
+
+
+def _shown(score: Any) -> str:
+    return "—" if score is None else escape(str(score))
 
 
 def _change(before: Any, after: Any) -> str:
@@ -194,13 +225,36 @@ def text_of(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def text_diff(old: str, new: str) -> list[Segment]:
+    """approvals' word diff of the part between the words both texts start and end with: two versions' outputs
+    mostly differ in a few words, and aligning only those is what keeps a page of 50 diffs cheap."""
+    if old == new:
+        return [Segment("same", new)] if new else []
+    a, b = TOKENS.findall(old), TOKENS.findall(new)
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    middle = word_diff("".join(a[start : len(a) - end]), "".join(b[start : len(b) - end]))
+    head, tail = "".join(a[:start]), "".join(a[len(a) - end :])
+    segments = ([Segment("same", head)] if head else []) + middle + ([Segment("same", tail)] if tail else [])
+    merged: list[Segment] = []
+    for segment in segments:
+        if merged and merged[-1].op == segment.op:
+            merged[-1] = Segment(segment.op, merged[-1].text + segment.text)
+        else:
+            merged.append(segment)
+    return merged
+
+
 def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", after: int = -1) -> tuple[list[RowPair], bool]:
     """One page of row pairs after row index `after`, in row order (`only`: one of FILTERS), and whether
     another page follows (after the last row's index)."""
     rows = comparison_sql.page(base.pk, candidate.pk, only, PAGE + 1, after)
     found = []
     for row in rows[:PAGE]:
-        old, new = text_of(row.base_output), text_of(row.output)
         found.append(
             RowPair(
                 index=row.index,
@@ -211,7 +265,6 @@ def row_page(base: EvalRun, candidate: EvalRun, only: str = "all", after: int = 
                 base_scores=row.base_scores,
                 scores=row.scores,
                 change=_change(row.base_passed, row.passed),
-                diff=word_diff(old[:MAX_DIFF_TEXT], new[:MAX_DIFF_TEXT]),
             )
         )
     return found, len(rows) > PAGE

@@ -54,7 +54,7 @@ def eval_compare(request: HttpRequest, workflow_id: int) -> HttpResponse:
     names = [spec["name"] for spec in candidate.scorers]
     context.update(
         summary=summary,
-        rows=[(row, row.scorer_cells(names)) for row in rows],
+        rows=[(row, row.scores_html(names)) for row in rows],
         names=names,
         only=only,
         after=after,

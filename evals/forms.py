@@ -11,9 +11,22 @@ from evals.models import ScorerKind
 class EvalSetForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    auto_add_corrections = forms.BooleanField(
+
+
+class CorrectionsForm(forms.Form):
+    """The workflow's reviewer-corrections setting (evals/corrections.py configure checks the rest)."""
+
+    auto_add = forms.BooleanField(
         required=False, label="Add reviewer corrections as rows at once (otherwise they wait as proposals)"
     )
+    eval_set = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, label="Into the eval set",
+        help_text="blank with one eval set: that one",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, sets: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["eval_set"].choices = [("", "—"), *sets]  # type: ignore[attr-defined]
 
 
 class RowsForm(forms.Form):

@@ -10,13 +10,11 @@ from accounts.models import WorkspaceOwned
 
 
 class EvalSet(WorkspaceOwned):
-    """Rows to run a workflow on, with what each should give. `auto_add_corrections`: a reviewer's
-    edit-and-approve on a run of the workflow becomes a row at once instead of a proposal."""
+    """Rows to run a workflow on, with what each should give."""
 
     workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="eval_sets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    auto_add_corrections = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -92,6 +90,22 @@ class Scorer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CorrectionsSetting(models.Model):
+    """Per workflow, what becomes of its reviewers' corrections: with `auto_add`, each is added at once as a row
+    of `eval_set`; without it (or once that set is deleted) each waits as a proposal. `eval_set` is also the set
+    the proposals list offers first."""
+
+    workflow = models.OneToOneField(
+        "builder.Workflow", primary_key=True, on_delete=models.CASCADE, related_name="eval_corrections"
+    )
+    auto_add = models.BooleanField(default=False)
+    eval_set = models.ForeignKey(EvalSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"reviewer corrections of workflow {self.workflow_id}"
 
 
 class ProposalStatus(models.TextChoices):

@@ -43,7 +43,7 @@ def _user(by: Actor) -> User | None:
     return by if isinstance(by, User) else None
 
 
-def create_set(workflow: Workflow, name: str, by: Actor, description: str = "", auto_add: bool = False) -> EvalSet:
+def create_set(workflow: Workflow, name: str, by: Actor, description: str = "") -> EvalSet:
     name = name.strip()
     if not name or len(name) > 200:
         raise EvalSetInvalid("name", "give the eval set a name of at most 200 characters")
@@ -54,7 +54,6 @@ def create_set(workflow: Workflow, name: str, by: Actor, description: str = "", 
                 workflow=workflow,
                 name=name,
                 description=description,
-                auto_add_corrections=auto_add,
                 created_by=_user(by),
             )
     except IntegrityError:

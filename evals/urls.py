@@ -6,6 +6,7 @@ app_name = "evals"
 
 urlpatterns = [
     path("workflows/<int:workflow_id>/", views.workflow_evals_view, name="workflow-evals"),
+    path("workflows/<int:workflow_id>/corrections/", views.corrections_view, name="corrections"),
     path("sets/<int:set_id>/", views.set_detail_view, name="set-detail"),
     path("sets/<int:set_id>/rows/", views.set_rows_view, name="set-rows"),
     path("sets/<int:set_id>/scorers/", views.set_scorer_view, name="set-scorers"),

@@ -16,7 +16,7 @@ from accounts.permissions import Action, can, get_for
 from builder.models import Workflow, WorkflowVersion
 from engine.models import Run
 from evals import corrections, eval_runs, results, sets
-from evals.forms import AddToSetForm, EvalRunForm, EvalSetForm, RowsForm, ScorerForm
+from evals.forms import AddToSetForm, CorrectionsForm, EvalRunForm, EvalSetForm, RowsForm, ScorerForm
 from evals.models import EvalResult, EvalRun, EvalSet, Proposal, ProposalStatus
 from evals.scorers import ScorerInvalid, ScorerSpec
 from evals.sets import EvalSetInvalid, NewRow
@@ -44,9 +44,7 @@ def workflow_evals_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                made = sets.create_set(
-                    workflow, data["name"], request.user, data["description"], data["auto_add_corrections"]
-                )
+                made = sets.create_set(workflow, data["name"], request.user, data["description"])
             except EvalSetInvalid as refused:
                 _refusal(form, refused)
             else:
@@ -54,11 +52,47 @@ def workflow_evals_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
     context = {
         "workflow": workflow,
         "eval_sets": workflow.eval_sets.all(),
+        "corrections": corrections.setting_of(workflow),
         "proposals": Proposal.objects.filter(workflow=workflow, status=ProposalStatus.PENDING)[:100],
         "form": form,
         "can_edit": can(request.user, workflow.workspace_id, Action.EDIT),
     }
     return render(request, "evals/workflow_evals.html", context, status=422 if form.errors else 200)
+
+
+def corrections_context(
+    request: HttpRequest, workflow: Workflow, form: CorrectionsForm | None = None
+) -> dict[str, Any]:
+    """What the reviewer-corrections setting shows (on the Quality tab): the setting, and its form for editors."""
+    setting = corrections.setting_of(workflow)
+    if form is None:
+        choices = [(eval_set.pk, eval_set.name) for eval_set in workflow.eval_sets.order_by("name")]
+        form = CorrectionsForm(initial={"auto_add": setting.auto_add, "eval_set": setting.eval_set_id}, sets=choices)
+    return {
+        "workflow": workflow,
+        "corrections": setting,
+        "corrections_form": form,
+        "can_edit_corrections": can(request.user, workflow.workspace_id, Action.EDIT),
+    }
+
+
+@login_required
+@require_POST
+def corrections_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """Change the workflow's reviewer-corrections setting; back to the Quality tab, or the form with what is wrong."""
+    workflow = get_for(request.user, Workflow, Action.EDIT, pk=workflow_id)
+    choices = [(eval_set.pk, eval_set.name) for eval_set in workflow.eval_sets.order_by("name")]
+    form = CorrectionsForm(request.POST, sets=choices)
+    if form.is_valid():
+        try:
+            data = form.cleaned_data
+            corrections.configure(workflow, data["auto_add"], data["eval_set"], _user(request))
+        except EvalSetInvalid as refused:
+            form.add_error("eval_set" if refused.field == "eval_set_id" else "auto_add", str(refused))
+        else:
+            messages.success(request, "The reviewer-corrections setting was saved.")
+            return redirect("builder:workflow-quality", workflow.pk)
+    return render(request, "evals/corrections.html", corrections_context(request, workflow, form), status=422)
 
 
 def _set_context(request: HttpRequest, eval_set: EvalSet, **forms: Any) -> dict[str, Any]:

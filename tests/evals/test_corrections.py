@@ -1,5 +1,5 @@
 """Reviewer corrections: an edit-and-approve becomes a proposal, accepted into a set as a row (or added at once
-with auto-add); a plain approve proposes nothing."""
+to the set the workflow's auto-add setting names); a plain approve proposes nothing."""
 
 import pytest
 
@@ -32,16 +32,31 @@ def test_a_reviewer_edit_becomes_a_proposal_then_a_row(owner, login_as):
     assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.ACCEPTED
 
 
-def test_a_set_with_auto_add_takes_the_correction_at_once(owner, login_as):
+def test_auto_add_puts_the_correction_into_the_set_the_workflow_chose(owner, login_as):
     run = start(owner.workspace, triage())
     approval = asking(run)
     workflow = Workflow.objects.get(pk=approval.workflow_id)
-    auto = sets.create_set(workflow, "Auto", owner.user, auto_add=True)
+    other = sets.create_set(workflow, "Other", owner.user)
+    chosen = sets.create_set(workflow, "Receiving", owner.user)
+    corrections.configure(workflow, True, chosen.pk, owner.user)
     decide(login_as, owner, approval, decision="edit_and_approve", values={"reply": EDITED})
     wait_for(run)
-    row = EvalRow.objects.get(eval_set=auto)
+    row = EvalRow.objects.get(eval_set=chosen)
     assert row.expected == {"reply": EDITED}
+    assert not EvalRow.objects.filter(eval_set=other).exists()
     assert Proposal.objects.get(approval_id=approval.pk).status == ProposalStatus.ACCEPTED
+
+
+def test_with_auto_add_off_the_correction_waits_for_the_chosen_set(owner, login_as):
+    run = start(owner.workspace, triage())
+    approval = asking(run)
+    workflow = Workflow.objects.get(pk=approval.workflow_id)
+    chosen = sets.create_set(workflow, "Receiving", owner.user)
+    corrections.configure(workflow, False, chosen.pk, owner.user)
+    decide(login_as, owner, approval, decision="edit_and_approve", values={"reply": EDITED})
+    wait_for(run)
+    assert not EvalRow.objects.exists()
+    assert Proposal.objects.get(approval_id=approval.pk).status == ProposalStatus.PENDING
 
 
 def test_a_plain_approve_proposes_nothing(owner, login_as):
