@@ -3,8 +3,9 @@
 Every kind compares the value at the scorer's `field` in the row's output (evals/scoring.py reads
 it, `nodes.<id>.…` from one node's output) with the value at its `expected_field` (default: the
 same path) in the row's expected value. Exact, contains, regex, JSON Schema and number score
-1 or 0; similarity scores the cosine of the two texts' embeddings; the judge scores 0/1 (pass/fail)
-or 1-5 (evals/judges.py). A row passes a scorer when its score is at least the threshold.
+1 or 0; similarity scores the cosine of the two texts' embeddings (evals/similarity.py); the judge
+scores 0/1 (pass/fail) or 1-5 (evals/judges.py); those two are billed model calls. A row passes a
+scorer when its score is at least the threshold.
 """
 
 import json
@@ -17,8 +18,7 @@ from typing import Any
 import jsonschema
 
 from datasets.results import pick
-from engine.errors import NodeError
-from engine.providers import BUILTIN, BUILTIN_CHAT_MODEL, BUILTIN_EMBEDDING_MODEL, embed, vectors
+from engine.providers import BUILTIN, BUILTIN_CHAT_MODEL, BUILTIN_EMBEDDING_MODEL
 from evals.models import ScorerKind
 
 MAX_PATTERN = 1000
@@ -62,7 +62,7 @@ class Score:
         return vars(self).copy()
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
@@ -173,27 +173,25 @@ def _verdict(spec: ScorerSpec, score: float, detail: str = "") -> Score:
     return Score(score, score >= spec.threshold, detail=detail)
 
 
-def score_plain(spec: ScorerSpec, got: Any, want: Any, workspace_id: int) -> Score:
-    """The score of `got` (the output's value) against `want` (the expected value) by every kind but the judge
-    (evals/judges.py), which is a billed model call."""
+def score_plain(spec: ScorerSpec, got: Any, want: Any) -> Score:
+    """The score of `got` (the output's value) against `want` (the expected value) by every kind but similarity
+    and the judge, which are billed model calls (evals/similarity.py, evals/judges.py)."""
     config = spec.config
     fold: Callable[[str], str] = str.casefold if config.get("ignore_case") else str
     if spec.kind == ScorerKind.EXACT:
         same = fold(got) == fold(want) if isinstance(got, str) and isinstance(want, str) else got == want
         return _verdict(spec, float(same))
     if spec.kind == ScorerKind.CONTAINS:
-        needle = config["text"] or _text(want)
-        return _verdict(spec, float(bool(needle) and fold(needle) in fold(_text(got))))
+        needle = config["text"] or as_text(want)
+        return _verdict(spec, float(bool(needle) and fold(needle) in fold(as_text(got))))
     if spec.kind == ScorerKind.REGEX:
         flags = re.IGNORECASE if config["ignore_case"] else 0
-        return _verdict(spec, float(re.search(config["pattern"], _text(got), flags) is not None))
+        return _verdict(spec, float(re.search(config["pattern"], as_text(got), flags) is not None))
     if spec.kind == ScorerKind.JSON_SCHEMA:
         error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(config["schema"]).iter_errors(got))
         return _verdict(spec, float(error is None), error.message if error else "")
     if spec.kind == ScorerKind.NUMBER:
         return _number_score(spec, got, want)
-    if spec.kind == ScorerKind.SIMILARITY:
-        return _similarity_score(spec, got, want, workspace_id)
     raise ValueError(f"{spec.kind} is not scored here")
 
 
@@ -211,16 +209,6 @@ def _as_number(value: Any) -> float | None:
 def _number_score(spec: ScorerSpec, got: Any, want: Any) -> Score:
     number, target = _as_number(got), _as_number(want)
     if number is None or target is None:
-        return _verdict(spec, 0.0, f"{_text(got)[:50]!r} is not a number" if number is None else "no expected number")
+        return _verdict(spec, 0.0, f"{as_text(got)[:50]!r} is not a number" if number is None else "no expected number")
     allowed = spec.config["tolerance"] * (abs(target) if spec.config["relative"] else 1)
     return _verdict(spec, float(abs(number - target) <= allowed), f"off by {abs(number - target):g}")
-
-
-def _similarity_score(spec: ScorerSpec, got: Any, want: Any, workspace_id: int) -> Score:
-    texts = [_text(got), _text(want)]
-    try:
-        found = embed(workspace_id, spec.config["provider"], spec.config["model"], texts).vectors
-    except NodeError as error:
-        return Score(None, False, errored=True, detail=str(error))
-    left, right = (vectors.normalised(vector) for vector in found)
-    return _verdict(spec, round(max(0.0, vectors.cosine(left, right)), 4))

@@ -1,8 +1,8 @@
 """Scoring an eval run once its rows have run: each row's output against its expected value by every scorer,
 then the aggregates. Called by the eval run's `eval_score` node (evals/nodes.py) on a worker.
 
-A row already scored is not scored again, so a retried node neither repeats nor re-bills a judge
-call that was recorded. A row whose run did not succeed fails every scorer (it is not errored:
+A row already scored is not scored again, so a retried node neither repeats nor re-bills a judge or
+embedding call that was recorded. A row whose run did not succeed fails every scorer (it is not errored:
 the workflow, not the scorer, fell short).
 """
 
@@ -14,7 +14,7 @@ from datasets.results import pick
 from engine.models import NodeRun, RunStatus
 from engine.providers.calls import ModelCalls
 from engine.runs.children import BATCH_NODE, ItemRun, item_runs
-from evals import judges
+from evals import judges, similarity
 from evals.eval_runs import mark_scored
 from evals.models import EvalResult, EvalRun, ScorerKind
 from evals.scorers import Score, ScorerSpec, expected_value, score_plain, value_at
@@ -54,8 +54,10 @@ def _row_scores(calls: ModelCalls, specs: list[ScorerSpec], result: EvalResult, 
         got, want = scored_value(spec, item.output, nodes), expected_value(spec, result.expected)
         if spec.kind == ScorerKind.JUDGE:
             score = judges.judge(calls, spec, result.input, got, want)
+        elif spec.kind == ScorerKind.SIMILARITY:
+            score = similarity.similarity(calls, spec, got, want)
         else:
-            score = score_plain(spec, got, want, calls.ctx.workspace_id)
+            score = score_plain(spec, got, want)
         scores[spec.name] = score.as_dict()
     return scores
 

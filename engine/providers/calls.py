@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from engine import budgets, costs, live, spans
 from engine.connection_release import release_connection
-from engine.errors import NodeError
+from engine.errors import NodeError, NonRetryableError
 from engine.models import CachedCompletion, CostEntry, ModelPrice
-from engine.providers import builtin, resolve, structured, tokens
+from engine.providers import BUILTIN, BUILTIN_EMBEDDING_MODEL, EMBED_TIMEOUT_S, builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, ToolCall, Unavailable, message_text
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
@@ -91,6 +91,32 @@ class ModelCalls:
         if failure is None:
             raise NodeError("No provider or model is configured for this node", code="no_model", retryable=False)
         raise failure
+
+    def embed(self, target: Target, texts: list[str]) -> list[list[float]]:
+        """One vector per text from the target's embedding model, budgeted and billed as one call like a chat
+        (its tokens are input tokens; the log keeps the texts, not the vectors). Unavailable when a remote
+        provider cannot answer now; NonRetryableError for an unknown model or a spent budget."""
+        if target.provider == BUILTIN and target.model != BUILTIN_EMBEDDING_MODEL:
+            raise NonRetryableError(
+                f"the built-in provider has no embedding model {target.model!r}", code="unknown_model"
+            )
+        provider = resolve(self.ctx.workspace_id, target.provider)
+        request = ChatRequest(model=target.model, messages=tuple({"role": "user", "content": text} for text in texts))
+        price = costs.price_for(self.ctx.workspace_id, provider.kind, target.model, timezone.now())
+        bill = {"call": len(self.log), "node_type": self.node_type, "provider": provider.name,
+                "provider_kind": provider.kind, "model": target.model}  # fmt: skip
+        reservation = budgets.reserve(self.scope, costs.cost_of(price, tokens.count_all(texts), 0), bill)
+        began = time.monotonic()
+        try:
+            if provider.kind != builtin.KIND:
+                release_connection(pooled_only=False)
+            found, used = provider.embed(target.model, texts, min(EMBED_TIMEOUT_S, max(1.0, self.ctx.seconds_left())))
+        except BaseException:
+            budgets.release(reservation)
+            raise
+        exchange = Exchange(tokens_in=used, tokens_out=0, latency_ms=round((time.monotonic() - began) * 1000), raw="")
+        self._settle(reservation, self._bill(provider, request, exchange, cached=False, price=price))
+        return found
 
     def _call(self, provider: Provider, request: ChatRequest, text: live.TextStream | None = None) -> Completion:
         with spans.model_call(provider.kind, request.model) as span:

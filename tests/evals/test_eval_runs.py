@@ -1,11 +1,14 @@
 """Eval runs in process: a published version or the draft over a set, every row scored, aggregates recorded; side
 effects recorded instead of sent; the judge billed as evaluation spend; an empty set refused."""
 
+from decimal import Decimal
+
 import pytest
 
 from approvals.models import ApprovalRequest
 from engine import runs
-from engine.models import CostEntry, Run, RunPurpose, WebhookDelivery
+from engine.models import BudgetScope, CostEntry, Run, RunPurpose, WebhookDelivery
+from engine.providers import BUILTIN_EMBEDDING_MODEL
 from evals import eval_runs, sets
 from evals.models import EvalResult
 from evals.scorers import ScorerSpec
@@ -13,7 +16,7 @@ from evals.sets import EvalSetInvalid, NewRow
 from tests.engine.graphs import chain, edge, node
 from tests.engine.graphs import graph as build
 from tests.engine.running import wait_for
-from tests.factories import WorkflowFactory, WorkflowVersionFactory
+from tests.factories import BudgetFactory, ModelPriceFactory, WorkflowFactory, WorkflowVersionFactory
 
 pytestmark = pytest.mark.usefixtures("in_process")
 
@@ -114,6 +117,47 @@ def test_the_offline_judge_is_billed_as_evaluation_spend(eval_set, triage, owner
     assert {entry.purpose for entry in judged} == {RunPurpose.EVALUATION}
     assert all(entry.tokens_in > 0 for entry in judged)
     assert EvalResult.objects.get(eval_run=eval_run, index=0).scores["judge"]["passed"] is True
+
+
+def similar_replies(triage, owner):
+    """Two rows whose reply is "About <subject>: done.": expected nearly that, and something else."""
+    found = sets.create_set(triage.workflow, "Replies", owner.user)
+    rows = [
+        NewRow({"subject": "Billing"}, {"reply": "About Billing: it is done."}),
+        NewRow({"subject": "Login"}, {"reply": "Reset your password from the sign-in page"}),
+    ]
+    sets.add_rows(found, rows, owner.user)
+    sets.save_scorer(found, ScorerSpec("similar", "similarity", "answer", {}, 0.5, "reply"), owner.user)
+    return found
+
+
+def test_similarity_is_scored_on_embeddings_billed_as_evaluation_spend(triage, owner):
+    ModelPriceFactory(provider_kind="builtin", model=BUILTIN_EMBEDDING_MODEL, input_per_million=Decimal(1000))
+    eval_run = eval_runs.start_eval_run(similar_replies(triage, owner), triage, owner.user)
+    wait_for(eval_run.run)
+    close, far = EvalResult.objects.filter(eval_run=eval_run).order_by("index")
+    assert close.scores["similar"]["passed"] is True
+    assert close.scores["similar"]["score"] > 0.5
+    assert far.scores["similar"]["passed"] is False
+    assert far.scores["similar"]["score"] < close.scores["similar"]["score"]
+    embedded = CostEntry.objects.filter(run_id=eval_run.run_id, model=BUILTIN_EMBEDDING_MODEL)
+    assert embedded.count() == 2
+    assert {entry.purpose for entry in embedded} == {RunPurpose.EVALUATION}
+    assert all(entry.tokens_in > 0 and entry.cost > 0 for entry in embedded)
+    assert close.cost >= min(entry.cost for entry in embedded) > 0
+
+
+def test_similarity_over_the_budget_is_errored_not_failed(triage, owner, workspace):
+    ModelPriceFactory(provider_kind="builtin", model=BUILTIN_EMBEDDING_MODEL, input_per_million=Decimal(1000))
+    BudgetFactory(workspace=workspace, name="Per run", scope=BudgetScope.RUN, limit=Decimal("0.000001"))
+    eval_run = eval_runs.start_eval_run(similar_replies(triage, owner), triage, owner.user)
+    wait_for(eval_run.run)
+    eval_run.refresh_from_db()
+    figures = eval_run.aggregates["scorers"]["similar"]
+    assert (figures["errored"], figures["passed"], figures["failed"]) == (2, 0, 0)
+    detail = EvalResult.objects.filter(eval_run=eval_run).first().scores["similar"]["detail"]
+    assert "the embeddings failed" in detail
+    assert not CostEntry.objects.filter(run_id=eval_run.run_id, model=BUILTIN_EMBEDDING_MODEL).exists()
 
 
 def test_an_empty_set_is_refused(triage, owner):
