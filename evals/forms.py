@@ -1,11 +1,12 @@
 """Forms of the evaluation pages: they check what was typed; evals/sets.py and eval_runs.py do the rest."""
 
+import json
 from typing import Any
 
 from django import forms
 
 from engine.json_input import JsonRefused, parse
-from evals.models import ScorerKind
+from evals.models import Scorer, ScorerKind
 
 
 class EvalSetForm(forms.Form):
@@ -75,6 +76,32 @@ class ScorerForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError("give a JSON object")
         return value
+
+
+def scorer_initial(scorer: Scorer) -> dict[str, Any]:
+    """A saved scorer as its edit form shows it."""
+    fields = ("name", "kind", "field", "expected_field", "threshold")
+    config = json.dumps(scorer.config, ensure_ascii=False) if scorer.config else ""
+    return {**{name: getattr(scorer, name) for name in fields}, "config": config}
+
+
+class ImportForm(forms.Form):
+    """Rows from a dataset of the workspace: the expected columns become the expected fields, the rest the input."""
+
+    dataset = forms.TypedChoiceField(coerce=int, label="Dataset")
+    expected_columns = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Expected columns",
+        help_text="comma-separated, e.g. category, reply: they become the expected fields; the other columns the input",
+    )
+
+    def __init__(self, *args: Any, datasets: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = datasets  # type: ignore[attr-defined]
+
+    def clean_expected_columns(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["expected_columns"].split(",") if name.strip()]
 
 
 class EvalRunForm(forms.Form):

@@ -167,5 +167,11 @@ def save_scorer(eval_set: EvalSet, spec: ScorerSpec, by: Actor, scorer: Scorer |
     return scorer
 
 
+def delete_scorer(scorer: Scorer, by: Actor) -> None:
+    eval_set = scorer.eval_set
+    scorer.delete()
+    record(by, "eval_set.scorer_deleted", workspace=eval_set.workspace, target=eval_set, scorer=scorer.name)
+
+
 def spec_of(scorer: Scorer) -> ScorerSpec:
     return ScorerSpec(scorer.name, scorer.kind, scorer.field, scorer.config, scorer.threshold, scorer.expected_field)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evals import views
+from evals import set_views, views
 
 app_name = "evals"
 
@@ -9,7 +9,10 @@ urlpatterns = [
     path("workflows/<int:workflow_id>/corrections/", views.corrections_view, name="corrections"),
     path("sets/<int:set_id>/", views.set_detail_view, name="set-detail"),
     path("sets/<int:set_id>/rows/", views.set_rows_view, name="set-rows"),
-    path("sets/<int:set_id>/scorers/", views.set_scorer_view, name="set-scorers"),
+    path("sets/<int:set_id>/scorers/", set_views.scorer_add_view, name="set-scorers"),
+    path("sets/<int:set_id>/scorers/<int:scorer_id>/", set_views.scorer_edit_view, name="scorer-edit"),
+    path("sets/<int:set_id>/scorers/<int:scorer_id>/delete/", set_views.scorer_delete_view, name="scorer-delete"),
+    path("sets/<int:set_id>/import/", set_views.import_view, name="set-import"),
     path("sets/<int:set_id>/runs/", views.set_run_view, name="set-run"),
     path("proposals/<int:proposal_id>/accept/", views.proposal_view, {"action": "accept"}, name="proposal-accept"),
     path("proposals/<int:proposal_id>/dismiss/", views.proposal_view, {"action": "dismiss"}, name="proposal-dismiss"),

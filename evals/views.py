@@ -14,11 +14,21 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for
 from builder.models import Workflow, WorkflowVersion
+from datasets.models import Dataset
 from engine.models import Run
 from evals import corrections, eval_runs, results, sets
-from evals.forms import AddToSetForm, CorrectionsForm, EvalRunForm, EvalSetForm, RowsForm, ScorerForm
+from evals.forms import (
+    AddToSetForm,
+    CorrectionsForm,
+    EvalRunForm,
+    EvalSetForm,
+    ImportForm,
+    RowsForm,
+    ScorerForm,
+    scorer_initial,
+)
 from evals.models import EvalResult, EvalRun, EvalSet, Proposal, ProposalStatus
-from evals.scorers import ScorerInvalid, ScorerSpec
+from evals.scorers import ScorerInvalid
 from evals.sets import EvalSetInvalid, NewRow
 
 SET_PAGE = "evals/eval_set.html"
@@ -96,35 +106,61 @@ def corrections_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
 
 
 def _set_context(request: HttpRequest, eval_set: EvalSet, **forms: Any) -> dict[str, Any]:
+    """The eval set page; `forms` holds the bound forms to show again with their errors (`edit_form` for the scorer
+    `editing`)."""
     versions = list(eval_set.workflow.versions.order_by("-number").values_list("number", flat=True))
+    editing = forms.get("editing")
+    scorer_rows = [
+        (
+            scorer,
+            forms["edit_form"]
+            if scorer.pk == editing
+            else ScorerForm(initial=scorer_initial(scorer), prefix=f"scorer-{scorer.pk}"),
+        )
+        for scorer in eval_set.scorers.all()
+    ]
     return {
         "eval_set": eval_set,
         "workflow": eval_set.workflow,
         "rows": eval_set.rows.all()[:200],
         "row_count": eval_set.rows.count(),
-        "scorers": eval_set.scorers.all(),
+        "scorer_rows": scorer_rows,
+        "editing": editing,
         "eval_runs": eval_set.eval_runs.all()[:50],
         "can_edit": can(request.user, eval_set.workspace_id, Action.EDIT),
         "rows_form": forms.get("rows_form") or RowsForm(),
+        "import_form": forms.get("import_form") or ImportForm(datasets=dataset_choices(eval_set)),
         "scorer_form": forms.get("scorer_form") or ScorerForm(),
         "run_form": forms.get("run_form") or EvalRunForm(versions=versions),
     }
 
 
-def _set(request: HttpRequest, set_id: int, action: Action) -> EvalSet:
+def dataset_choices(eval_set: EvalSet) -> list[tuple[int, str]]:
+    datasets = Dataset.objects.filter(workspace_id=eval_set.workspace_id).order_by("name")[:200]
+    return [(found.pk, f"{found.name} ({found.row_count} rows: {', '.join(found.columns)})") for found in datasets]
+
+
+def set_page(request: HttpRequest, eval_set: EvalSet, status: int = 200, **forms: Any) -> HttpResponse:
+    """The eval set page, or for htmx the card named by `card` alone (the part a form there swaps)."""
+    card = forms.pop("card", None)
+    template = f"{SET_PAGE}#{card}" if card and request.htmx else SET_PAGE  # type: ignore[attr-defined]
+    return render(request, template, _set_context(request, eval_set, **forms), status=status)
+
+
+def set_of(request: HttpRequest, set_id: int, action: Action) -> EvalSet:
     return get_for(request.user, EvalSet.objects.select_related("workflow"), action, pk=set_id)
 
 
 @login_required
 @require_GET
 def set_detail_view(request: HttpRequest, set_id: int) -> HttpResponse:
-    return render(request, SET_PAGE, _set_context(request, _set(request, set_id, Action.VIEW)))
+    return render(request, SET_PAGE, _set_context(request, set_of(request, set_id, Action.VIEW)))
 
 
 @login_required
 @require_POST
 def set_rows_view(request: HttpRequest, set_id: int) -> HttpResponse:
-    eval_set = _set(request, set_id, Action.EDIT)
+    eval_set = set_of(request, set_id, Action.EDIT)
     form = RowsForm(request.POST)
     if form.is_valid():
         rows = [NewRow(row["input"], row.get("expected")) for row in form.cleaned_data["rows"]]
@@ -139,26 +175,8 @@ def set_rows_view(request: HttpRequest, set_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_scorer_view(request: HttpRequest, set_id: int) -> HttpResponse:
-    eval_set = _set(request, set_id, Action.EDIT)
-    form = ScorerForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        spec = ScorerSpec(data["name"], data["kind"], data["field"], data["config"], data["threshold"])
-        spec = ScorerSpec(**{**vars(spec), "expected_field": data["expected_field"]})
-        try:
-            sets.save_scorer(eval_set, spec, request.user)
-        except (EvalSetInvalid, ScorerInvalid) as refused:
-            form.add_error("config" if refused.field.startswith("config.") else None, str(refused))
-        else:
-            return redirect("evals:set-detail", eval_set.pk)
-    return render(request, SET_PAGE, _set_context(request, eval_set, scorer_form=form), status=422)
-
-
-@login_required
-@require_POST
 def set_run_view(request: HttpRequest, set_id: int) -> HttpResponse:
-    eval_set = _set(request, set_id, Action.EDIT)
+    eval_set = set_of(request, set_id, Action.EDIT)
     versions = list(eval_set.workflow.versions.values_list("number", flat=True))
     form = EvalRunForm(request.POST, versions=versions)
     if form.is_valid():
