@@ -1,5 +1,6 @@
 """The eval set page's editing forms: adding, changing and removing scorers (htmx swaps the scorers card), and
-importing a dataset's rows. Editors and owners only; a refusal is shown on the page (422) naming the field."""
+importing a dataset's rows (the rows card). Editors and owners only; a refusal is shown on the page (422)
+naming the field."""
 
 from typing import Any
 
@@ -35,10 +36,10 @@ def _refused(form: Any, refused: EvalSetInvalid | ScorerInvalid) -> None:
     form.add_error(name if name in form.fields else None, message)
 
 
-def _saved(request: HttpRequest, eval_set: EvalSet, message: str) -> HttpResponse:
+def _saved(request: HttpRequest, eval_set: EvalSet, message: str, card: str = CARD) -> HttpResponse:
     messages.success(request, message)
     if request.htmx:  # type: ignore[attr-defined]
-        return set_page(request, eval_set, card=CARD)
+        return set_page(request, eval_set, card=card)
     return redirect("evals:set-detail", eval_set.pk)
 
 
@@ -102,6 +103,5 @@ def import_view(request: HttpRequest, set_id: int) -> HttpResponse:
             name = {"dataset_id": "dataset"}.get(refused.field, refused.field)
             form.add_error(name if name in form.fields else None, str(refused))
         else:
-            messages.success(request, f"Added {len(made)} rows from the dataset {dataset.name}.")
-            return redirect("evals:set-detail", eval_set.pk)
-    return set_page(request, eval_set, 422, import_form=form)
+            return _saved(request, eval_set, f"Added {len(made)} rows from the dataset {dataset.name}.", "rows")
+    return set_page(request, eval_set, 422, card="rows", import_form=form)

@@ -1,10 +1,12 @@
-"""An eval set's scorers edited in place over htmx (a refusal shown in the card, then saved, then removed), and the
-workflow's reviewer-corrections setting changed on its Quality tab, in a real browser."""
+"""An eval set's scorers edited in place over htmx (a refusal shown in the card, then saved, then removed), a
+dataset imported into it, and the workflow's reviewer-corrections setting changed on its Quality tab, in a real
+browser."""
 
 from playwright.sync_api import Page, expect
 
+from datasets import store
 from evals import corrections
-from evals.models import Scorer
+from evals.models import EvalRow, Scorer
 from tests.browser.test_shell import sign_in
 from tests.evals.labelled import labelled_workflow
 
@@ -36,6 +38,28 @@ def test_an_owner_edits_and_removes_a_scorer_in_place(asgi_server, owner, page: 
     assert [refused.value.status, saved.value.status, removed.value.status] == [422, 200, 200]
     assert list(Scorer.objects.filter(eval_set=eval_set).values_list("name", flat=True)) == ["category_exact"]
     assert [error for error in console_errors if "status of 422" not in error] == []
+
+
+def test_an_owner_imports_a_dataset_with_its_expected_column(asgi_server, owner, page: Page, console_errors):
+    _, _, eval_set = labelled_workflow(owner.workspace, owner.user)
+    rows = [{"subject": "Password", "category": "account"}, {"subject": "Invoice", "category": "billing"}]
+    store.from_rows(owner.workspace, store.DatasetSpec("More tickets", ""), rows, owner.user)
+    sign_in(page, asgi_server, "olivia")
+    page.goto(f"{asgi_server}/evals/sets/{eval_set.pk}/")
+    form = page.locator("#import-dataset")
+    form.get_by_label("Dataset").select_option(label="More tickets (2 rows: subject, category)")
+    form.get_by_label("Expected columns").fill("category")
+    with page.expect_response(lambda r: r.url.endswith("/import/")) as imported:
+        form.get_by_role("button", name="Import rows").click()
+    expect(page.get_by_role("status")).to_contain_text("Added 2 rows from the dataset More tickets")
+    expect(page.locator('#rows tr[data-row="5"]')).to_contain_text("More tickets row 2")
+    assert imported.value.status == 200
+    added = EvalRow.objects.filter(eval_set=eval_set, source="dataset").order_by("position")
+    assert [(row.input, row.expected) for row in added] == [
+        ({"subject": "Password"}, {"category": "account"}),
+        ({"subject": "Invoice"}, {"category": "billing"}),
+    ]
+    assert console_errors == []
 
 
 def test_an_owner_sends_corrections_to_an_eval_set_from_the_quality_tab(asgi_server, owner, page: Page, console_errors):
