@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
-from bench.chaos import faults, figures  # noqa: E402
+from bench.chaos import faults, figures, timeline  # noqa: E402
 from bench.chaos.outside import ModelServer, Receiver  # noqa: E402
 from bench.chaos.services import PostgreSQL, Redis, ServiceFailed, free_port  # noqa: E402
 from bench.chaos.stack import Stack  # noqa: E402
@@ -242,6 +242,9 @@ def results(
     if calm.latencies() and storm.latencies():
         ratio = figures.p95(storm.latencies()) / figures.p95(calm.latencies())
         verdict.target("p95 trigger→end, chaos / fault-free", ratio, figures.P95_RATIO_TARGET, f"{ratio:.2f}x")
+        threshold = figures.P95_RATIO_TARGET * figures.p95(calm.latencies())
+        slow = timeline.slow_runs(storm, threshold, chaos.faults, stack.workers)
+        lines += ["", *timeline.lines(slow, threshold, len(storm.latencies()))]
     return [*lines, "", "Targets:", *verdict.lines]
 
 

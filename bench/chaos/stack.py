@@ -45,6 +45,7 @@ class Process:
     starts: int = 0
     expected_exit: bool = False
     children_killed: int = 0
+    started_at: list[float] = field(default_factory=list)  # wall clock of every start
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -52,6 +53,7 @@ class Process:
                 self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.starts += 1
+        self.started_at.append(time.time())
         self.expected_exit = False
         self.children_killed = 0
 

@@ -108,6 +108,7 @@ class Trigger:
     at: float  # wall clock (time.time()) of the first attempt: the server's finished_at is on the same clock
     run_id: int | None = None
     attempts: int = 0
+    accepted_at: float = 0.0  # wall clock of the answer that started the run
     gave_up: str = ""
 
 
@@ -158,6 +159,7 @@ class Triggering:
             status, payload, retry_after = self._post(body, trigger.ticket)
             if status in (200, 202):
                 trigger.run_id = int(payload["id"])
+                trigger.accepted_at = time.time()
                 return
             if time.time() - trigger.at > GIVE_UP_AFTER_S or status not in (0, 429, 502, 503, 504):
                 trigger.gave_up = f"{status}: {str(payload)[:200]}"
