@@ -1,12 +1,20 @@
-"""A busy worker outlives a Redis restart (config/celery.py's BrokerConnection), with no supervisor to restart it."""
+"""A busy worker outlives a Redis restart (config/celery.py's BrokerConnection), with no supervisor to restart it,
+and is back soon after Redis is."""
 
 import json
 import signal
+import socket
 from collections import Counter
+from types import SimpleNamespace
 
+import kombu.exceptions
 import pytest
 import redis
+from celery.utils.imports import symbol_by_name
+from kombu.asynchronous.timer import Timer
 
+from config.celery import RECONNECT_MAX_S, RECONNECT_START_S
+from config.celery import app as celery_app
 from engine.models import NodeRun, NodeStatus, RunStatus
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, statuses, wait_for
@@ -100,3 +108,24 @@ def test_a_prefork_worker_runs_on_a_node_that_was_running_when_redis_restarted(w
             assert len(server.requests()) == 1
         finally:
             worker.stop()
+
+
+def test_a_worker_tries_its_broker_again_within_half_a_second_then_every_two_seconds_at_most():
+    """kombu's default waits 2 s, then 4, 6 ...: a worker would come back up to 4 s after a 2 s Redis restart."""
+    with socket.socket() as probe:  # a port nothing listens on: every connect is refused
+        probe.bind(("127.0.0.1", 0))
+        refused = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+        waits: list[float] = []
+        with pytest.raises(kombu.exceptions.OperationalError):
+            celery_app.connection_for_read(refused).ensure_connection(lambda _, wait: waits.append(wait), 2)
+    assert waits == [RECONNECT_START_S, 2 * RECONNECT_START_S]
+    assert RECONNECT_START_S <= RECONNECT_MAX_S <= 2
+
+
+def test_the_worker_neither_mingles_nor_gossips_whatever_its_command_line():
+    """Mingle would hold every start and every reconnect for a second; gossip serves nothing the engine uses."""
+    consumer_class = symbol_by_name(celery_app.conf.worker_consumer)
+    controller = SimpleNamespace(use_eventloop=False)  # what Celery's consumer reads of its WorkController
+    consumer = consumer_class(lambda *_: None, app=celery_app, hostname="t@h", timer=Timer(), controller=controller)
+    enabled = {step.name.rpartition(".")[2]: step.enabled for step in consumer.blueprint.steps.values()}
+    assert (enabled["Mingle"], enabled["Gossip"], enabled["Tasks"]) == (False, False, True)
