@@ -10,20 +10,23 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx2
 import mcp_types
 from asgiref.sync import async_to_sync
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
 
 from accounts.models import Workspace
 from engine import guarded_transport, mcp_servers, outbound, secrets
 from engine.errors import NodeError
 from engine.models import McpServer
+
+if TYPE_CHECKING:
+    # The SDK's client side costs a process almost a second of CPU to import: every worker
+    # imports this module at start (the agent node's tools), few ever call an MCP server, and a
+    # worker restarted after a crash takes no node until it is up. Imported on first use instead.
+    from mcp import Client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +102,7 @@ def call_tool(server: McpServer, name: str, arguments: dict[str, Any], timeout_s
 
 
 async def alist_tools(connection: Connection, timeout_s: float | None = None) -> Listing:
-    async def listed(client: Client) -> Listing:
+    async def listed(client: "Client") -> Listing:
         tools, cursor = [], None
         for _ in range(MAX_PAGES):
             page = await client.list_tools(cursor=cursor)
@@ -118,7 +121,7 @@ async def alist_tools(connection: Connection, timeout_s: float | None = None) ->
 async def acall_tool(
     connection: Connection, name: str, arguments: dict[str, Any], timeout_s: float | None = None
 ) -> ToolResult:
-    async def called(client: Client) -> ToolResult:
+    async def called(client: "Client") -> ToolResult:
         return _result(await client.call_tool(name, arguments))
 
     try:
@@ -127,7 +130,10 @@ async def acall_tool(
         return ToolResult(text=_describe(connection, error, timeout_s), is_error=True)
 
 
-async def _session(connection: Connection, timeout_s: float | None, work: Callable[[Client], Awaitable[T]]) -> T:
+async def _session(connection: Connection, timeout_s: float | None, work: Callable[["Client"], Awaitable[T]]) -> T:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
     limit = timeout_s or connection.timeout_s
     http = guarded_transport.guarded_async_client(connection.allowlist, limit, connection.headers, MAX_RESPONSE_BYTES)
     # One deadline for connecting, the handshake and the call: a server that accepts and then
@@ -160,6 +166,8 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 def _describe(connection: Connection, error: Exception, timeout_s: float | None) -> str:
     """What went wrong, for a person or a model to read: never the headers, never a traceback."""
+    from mcp.shared.exceptions import MCPError
+
     where = f"MCP server {connection.name}"
     leaves = _leaves(error)
     # The SDK wraps its transport's failure in task-group exceptions; the first cause that says something wins.
