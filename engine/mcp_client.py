@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx2
-import mcp_types
 from asgiref.sync import async_to_sync
 
 from accounts.models import Workspace
@@ -23,9 +22,10 @@ from engine.errors import NodeError
 from engine.models import McpServer
 
 if TYPE_CHECKING:
-    # The SDK's client side costs a process almost a second of CPU to import: every worker
+    # The SDK (its client and its types) costs a process almost a second of CPU to import: every worker
     # imports this module at start (the agent node's tools), few ever call an MCP server, and a
     # worker restarted after a crash takes no node until it is up. Imported on first use instead.
+    import mcp_types
     from mcp import Client
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,9 @@ async def _session(connection: Connection, timeout_s: float | None, work: Callab
                 return await work(client)
 
 
-def _result(answer: mcp_types.CallToolResult) -> ToolResult:
+def _result(answer: "mcp_types.CallToolResult") -> ToolResult:
+    import mcp_types
+
     parts = []
     for block in answer.content:
         if isinstance(block, mcp_types.TextContent):

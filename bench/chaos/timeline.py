@@ -56,14 +56,16 @@ class Slow:
 
 
 def starting_windows(workers: list[Process]) -> list[tuple[str, float, float]]:
-    """(worker, started, ready) for every start of every worker: ready from Celery's log line, in local time."""
+    """(worker, started, ended) for every start of every worker: ended when Celery logged "ready." (local time),
+    or when it was started again (killed before it was ready)."""
     windows = []
     for worker in workers:
         logged = READY.findall(worker.log_tail(10**8))
         readies = [datetime.strptime(t, "%Y-%m-%d %H:%M:%S,%f").timestamp() for t in logged]
-        for started in worker.started_at:
+        starts = worker.started_at
+        for started, restarted in zip(starts, [*starts[1:], float("inf")], strict=True):
             ready = next((r for r in readies if r >= started), float("inf"))
-            windows.append((worker.name, started, ready))
+            windows.append((f"{worker.name}{'' if ready < restarted else ' (killed)'}", started, min(ready, restarted)))
     return windows
 
 
@@ -84,7 +86,7 @@ def name_wait(before: Event, after: Event) -> Wait:
         reason = after.payload.get("reason", "")
         cause = "holder detection (worker_died)" if reason == "worker_died" else f"lease expiry ({reason})"
         return Wait(before.at, after.at, cause, f"{node} crashed after {before.type}")
-    if after.type == "node.running" and before.type in ("node.queued", "node.crashed", "node.failed", "run.queued"):
+    if after.type == "node.running":
         return Wait(before.at, after.at, "waiting for a worker to take the node", f"{node} after {before.type}")
     if after.type in ("node.succeeded", "node.failed") and before.type == "node.running":
         return Wait(before.at, after.at, "node running (its work and recording it)", f"{node}")
