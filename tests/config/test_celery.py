@@ -2,8 +2,11 @@
 and is back soon after Redis is."""
 
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 from collections import Counter
 from types import SimpleNamespace
 
@@ -11,11 +14,13 @@ import kombu.exceptions
 import pytest
 import redis
 from celery.utils.imports import symbol_by_name
+from django.conf import settings
 from kombu.asynchronous.timer import Timer
 
 from config.celery import RECONNECT_MAX_S, RECONNECT_START_S
 from config.celery import app as celery_app
 from engine.models import NodeRun, NodeStatus, RunStatus
+from tests import workers
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start, statuses, wait_for
 from tests.eventually import eventually
@@ -129,3 +134,18 @@ def test_the_worker_neither_mingles_nor_gossips_whatever_its_command_line():
     consumer = consumer_class(lambda *_: None, app=celery_app, hostname="t@h", timer=Timer(), controller=controller)
     enabled = {step.name.rpartition(".")[2]: step.enabled for step in consumer.blueprint.steps.values()}
     assert (enabled["Mingle"], enabled["Gossip"], enabled["Tasks"]) == (False, False, True)
+
+
+def test_a_worker_starts_without_importing_the_mcp_sdk():
+    """A restarted worker takes no node until it has imported everything: the SDK, rarely used, waits for first use."""
+    loads = "import sys, django; django.setup(); from config.celery import app; app.loader.import_default_modules(); "
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": workers.test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    check = loads + "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))))"
+    found = subprocess.run(
+        [sys.executable, "-c", check], cwd=workers.ROOT, env=environment, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip().splitlines()[-1] == "[]"
