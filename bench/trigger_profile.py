@@ -1,0 +1,106 @@
+"""What one API trigger costs the web process, in process: queries and CPU per trigger, and per start_run.
+
+    .venv/bin/python bench/trigger_profile.py [--triggers 300] [--show]
+
+No server and no load generator: Django's test client sends `POST /api/v1/workflows/<id>/runs`
+(trigger -> transform -> reply, a runs:trigger Bearer token) through the whole stack of
+middleware, ninja and the view, with the web process's settings (a pool of connections, the
+Celery publish to Redis; no worker runs). CPU time (time.process_time) does not count the
+time spent waiting on PostgreSQL or on other processes, so it moves little with the machine's
+load; queries are counted by CaptureQueriesContext. Then `builder.versions.run_version` alone,
+the start the worker-less drain of bench/api_trigger.py times. `--show` prints the statements
+of one trigger. Uses database bench_trigger_profile and Redis db 4, emptied first.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
+
+from bench.database import SERVER, own_services
+
+DB_NAME = "bench_trigger_profile"
+
+
+def prepare(redis_db: int) -> None:
+    own_services(
+        f"{SERVER}/{DB_NAME}",
+        f"redis://127.0.0.1:6379/{redis_db}",
+        tempfile.mkdtemp(prefix="trigger-profile-"),
+        API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (a limit, not a secret)
+        DB_POOL_SIZE="8",  # as docs/deploy.md runs the web process
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def measure(triggers: int, show: bool) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.api_stack import make_site
+    from builder.models import WorkflowVersion
+    from builder.versions import run_version
+    from engine.models import TriggerKind
+    from engine.runs import Options
+
+    site = make_site()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {site.token}", HTTP_HOST="localhost")
+    url = f"/api/v1/workflows/{site.workflow_id}/runs"
+
+    def trigger() -> None:
+        response = client.post(url, {"input": {"n": 1}}, content_type="application/json")
+        assert response.status_code == 202, response.content
+
+    for _ in range(20):  # warm: imports, the version's validated graph, prepared statements
+        trigger()
+    with CaptureQueriesContext(connection) as one:
+        trigger()
+    if show:
+        for query in one.captured_queries:
+            print("   ", query["sql"][:200])
+    cpu = time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(triggers):
+            trigger()
+    trigger_ms = (time.process_time() - cpu) * 1000 / triggers
+    print(
+        f"API trigger: {len(one.captured_queries)} queries per trigger "
+        f"({len(queries.captured_queries) / triggers:.1f} over {triggers}); CPU {trigger_ms:.2f} ms per trigger"
+    )
+
+    version = WorkflowVersion.objects.select_related("workflow").get(pk=site.version_id)
+    cpu = time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(triggers):
+            run_version(version, {"n": 1}, Options(trigger_kind=TriggerKind.API))
+    start_ms = (time.process_time() - cpu) * 1000 / triggers
+    print(
+        f"run_version: {len(queries.captured_queries) / triggers:.1f} queries per start; CPU {start_ms:.2f} ms per start"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--triggers", type=int, default=300)
+    parser.add_argument("--redis-db", type=int, default=4)
+    parser.add_argument("--show", action="store_true", help="print the statements of one trigger")
+    args = parser.parse_args()
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    prepare(args.redis_db)
+    measure(args.triggers, args.show)
+
+
+if __name__ == "__main__":
+    main()
