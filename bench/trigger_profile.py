@@ -86,9 +86,8 @@ def measure(triggers: int, show: bool) -> None:
         for _ in range(triggers):
             run_version(version, {"n": 1}, Options(trigger_kind=TriggerKind.API))
     start_ms = (time.process_time() - cpu) * 1000 / triggers
-    print(
-        f"run_version: {len(queries.captured_queries) / triggers:.1f} queries per start; CPU {start_ms:.2f} ms per start"
-    )
+    per_start = len(queries.captured_queries) / triggers
+    print(f"run_version: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
 
 
 def main() -> None:

@@ -153,7 +153,8 @@ def node_out(node: NodeRun, *, with_traceback: bool, steps: list[dict[str, Any]]
 
 def run_out(run: Run, user: Any = None) -> RunOut:
     """The run as the API shows it; tracebacks are for workspace owners only."""
-    node_runs = list(NodeRun.objects.filter(run=run).order_by("id"))
+    # Through the relation: a run just started has its nodes there already (engine.runs.starting).
+    node_runs = sorted(run.node_runs.all(), key=lambda node: node.pk)
     # Only a traceback needs the caller's role: a run without a node error answers without asking for it.
     owner = any(node.error for node in node_runs) and user is not None and can(user, run.workspace_id, Action.MANAGE)
     steps = agent_steps(run)

@@ -7,14 +7,16 @@ from typing import Any
 import jsonschema
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from engine import graph as graphs
-from engine import spans
+from engine import live, metrics, spans
+from engine.dispatch import dispatch_after_commit
 from engine.event_types import EventType, node_event
-from engine.events import Change, change
-from engine.models import NodeRun, NodeStatus, Run, RunPurpose, TriggerKind
+from engine.events import change
+from engine.models import NodeRun, NodeStatus, Run, RunEvent, RunPurpose, TriggerKind
 from engine.runs.progress import progress
-from engine.sql import outcomes
+from engine.sql import new_runs
 
 # The fields a node of a partial run copies from the earlier run whose result it reuses.
 REUSED_FIELDS = ("status", "attempt", "input", "output", "handle", "usage", "started_at", "finished_at")
@@ -73,24 +75,55 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
             {"path": ".".join(["input", *map(str, e.path)]), "code": "bad_input", "message": e.message} for e in errors
         ]
         raise RunRejected("The input does not match the trigger's schema", problems)
+    new = _new_run(source, graph, input, options)
     try:
-        with transaction.atomic():
-            run, nodes = _insert(source, graph, input, options)
+        new_runs.insert([new])
     except IntegrityError:
         # A concurrent start with the same idempotency key won the insert.
         earlier = _same_key(source, options.idempotency_key)
         if earlier is None:
             raise
         return earlier
-    with change(run.pk) as step:
-        # The trace of the request that started it, for the run page's link (docs/observability.md).
-        traced = {"trace_id": trace_id} if (trace_id := spans.trace_id()) else {}
-        step.event(EventType.RUN_QUEUED, trigger=options.trigger_kind, version=source.version_number, **traced)
-        _make_ready(step, next(node for node in nodes if node.node_id == trigger.id))
-    # The answer is what this call wrote (the run stays queued until a worker claims its trigger),
-    # not a read-back: only the event numbering moved.
-    run.last_seq = step.run.last_seq
+    run, ready = new.run, [node.pk for node in new.nodes if node.node_id == trigger.id]
+    graphs.remember(run.pk, graph)
+    dispatch_after_commit(ready, [])
+    events = new.events
+    transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, events, None))
+    transaction.on_commit(lambda: metrics.count_events(run.workflow_id, events))
+    _keep_nodes(run, new.nodes)
     return run
+
+
+def _keep_nodes(run: Run, nodes: list[NodeRun]) -> None:
+    """`run.node_runs.all()` gives `nodes` without a query, as after prefetch_related("node_runs").
+
+    The answer to a start is what it wrote (the run stays queued until a worker claims its
+    trigger), not a read-back: the API's run_out reads the nodes through this relation.
+    """
+    written = NodeRun.objects.filter(run=run)
+    written._result_cache, written._prefetch_done = nodes, True  # type: ignore[attr-defined]
+    run._prefetched_objects_cache = {"node_runs": written}  # type: ignore[attr-defined]
+
+
+def _new_run(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> new_runs.NewRun:
+    """The run's rows as one start stores them: queued, its trigger ready, its first two events."""
+    run = _run(source, graph, input, options)
+    trigger, now = graph.trigger(), timezone.now()
+    nodes = []
+    for node in graph.nodes:
+        node_run = NodeRun(node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
+        if node.id == trigger.id:
+            node_run.wake_at = node_run.dispatched_at = now
+        nodes.append(node_run)
+    # The trace of the request that started it, for the run page's link (docs/observability.md).
+    traced = {"trace_id": trace_id} if (trace_id := spans.trace_id()) else {}
+    queued = {"trigger": options.trigger_kind, "version": source.version_number, **traced}
+    events = [
+        RunEvent(seq=1, type=EventType.RUN_QUEUED, payload=queued),
+        RunEvent(seq=2, type=EventType.NODE_QUEUED, node_id=trigger.id),
+    ]
+    run.last_seq = len(events)
+    return new_runs.NewRun(run, nodes, events)
 
 
 def _graph(source: RunSource) -> graphs.Graph:
@@ -111,7 +144,17 @@ def create(source: RunSource, graph: graphs.Graph, input: Any, options: Options)
 
 
 def _insert(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> tuple[Run, list[NodeRun]]:
-    run = Run.objects.create(
+    run = _run(source, graph, input, options)
+    run.save(force_insert=True)
+    nodes = NodeRun.objects.bulk_create(
+        NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
+        for node in graph.nodes
+    )
+    return run, nodes
+
+
+def _run(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> Run:
+    return Run(
         workspace_id=source.workspace_id,
         workflow_id=source.workflow_id,
         workflow_name=source.workflow_name,
@@ -127,11 +170,6 @@ def _insert(source: RunSource, graph: graphs.Graph, input: Any, options: Options
         idempotency_key=options.idempotency_key,
         callback_urls=list(dict.fromkeys(source.callback_urls)),
     )
-    nodes = NodeRun.objects.bulk_create(
-        NodeRun(run=run, node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
-        for node in graph.nodes
-    )
-    return run, nodes
 
 
 def rerun(run: Run, options: Options) -> Run:
@@ -186,10 +224,3 @@ def start_reusing(
         progress(step, [n.node_id for n in reused])
     run.refresh_from_db()
     return run
-
-
-def _make_ready(step: Change, node_run: NodeRun) -> None:
-    node_run.wake_at = node_run.dispatched_at = step.now
-    step.defer(outcomes.mark_nodes([node_run.pk], {"wake_at": step.now, "dispatched_at": step.now}))
-    step.ready.append(node_run.pk)
-    step.event(EventType.NODE_QUEUED, node_run.node_id)

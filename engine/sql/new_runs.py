@@ -1,0 +1,112 @@
+"""New runs inserted with their node rows and first events as one script: one round trip and one commit.
+
+Through the ORM a start took a transaction of its own for the run and its nodes, then a
+second one under the run lock for its first events and the trigger's readiness: seven round
+trips and two WAL flushes for rows nobody else can see yet (docs/benchmarks.md, "API trigger
+throughput"). Here the node and event rows take their run's id from the run table's
+sequence (`currval` on PostgreSQL, `sqlite_sequence` on SQLite, both the id this session's
+last run insert drew), so no round trip waits for the id, and several new runs may follow one
+another in one script (the statements of each in turn).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+from engine.models import NodeRun, Run, RunEvent
+from engine.sql.script import Statement, run_script
+
+
+@dataclass
+class NewRun:
+    """A run not yet stored, with its node rows and first events: `insert` sets their ids."""
+
+    run: Run
+    nodes: list[NodeRun]
+    events: list[RunEvent]
+
+
+def insert(new_runs: Sequence[NewRun]) -> None:
+    """Store every run with its nodes and events, atomically; IntegrityError (nothing stored) if a row clashes.
+
+    Outside a transaction on PostgreSQL the script is one query string, which the server runs
+    as one implicit transaction: no BEGIN, no COMMIT, one round trip. Inside one (or on
+    SQLite, which runs the statements one by one) it runs under a savepoint, so that a clash
+    leaves the caller's transaction usable.
+    """
+    script = [statement for new in new_runs for statement in statements(new)]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        outcomes = run_script(script)
+    else:
+        with transaction.atomic():
+            outcomes = run_script(script)
+    for i, new in enumerate(new_runs):
+        run_rows, node_rows = outcomes[3 * i].rows, outcomes[3 * i + 1].rows
+        _stored(new.run, run_rows[0][0])
+        ids = {node_id: pk for pk, node_id in node_rows}
+        for node in new.nodes:
+            node.run = new.run
+            _stored(node, ids[node.node_id])
+        for event in new.events:
+            event.run = new.run
+
+
+def statements(new: NewRun) -> list[Statement]:
+    """The INSERTs of the run (giving its id), of its nodes (giving their ids and node ids) and of its events."""
+    if not new.nodes or not new.events:
+        raise ValueError("a new run has at least a trigger node and a first event")
+    run_sql, params = _insert(Run, [new.run], "r", None)
+    node_sql, node_params = _insert(NodeRun, new.nodes, "n", "run_id")
+    event_sql, event_params = _insert(RunEvent, new.events, "e", "run_id")
+    return [
+        (f"{run_sql} RETURNING id", params),
+        (f"{node_sql} RETURNING id, node_id", node_params),
+        (event_sql, event_params),
+    ]
+
+
+def _insert(model: type[Model], rows: Sequence[Model], prefix: str, run_column: str | None) -> Statement:
+    """An INSERT of `rows`; their `run_column` is the run's id from its sequence."""
+    values: list[str] = []
+    params: dict[str, Any] = {}
+    columns = ""
+    for i, row in enumerate(rows):
+        columns, placeholders, row_params = _values(row, f"{prefix}{i}", run_column)
+        values.append(f"({placeholders})")
+        params |= row_params
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {', '.join(values)}", params  # noqa: S608
+
+
+def _values(row: Model, prefix: str, run_column: str | None) -> tuple[str, str, dict[str, Any]]:
+    """The row's columns and their placeholders (the run's id from its sequence for `run_column`), and the values."""
+    columns, placeholders, params = [], [], {}
+    for field in row._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.column == run_column:
+            placeholders.append(_last_run_id())
+            continue
+        name = f"{prefix}_{field.column}"
+        placeholders.append(f"%({name})s")
+        # What the ORM's INSERT sends: pre_save fills auto_now_add, get_db_prep_save adapts the value.
+        params[name] = field.get_db_prep_save(field.pre_save(row, True), connection)
+    return ", ".join(columns), ", ".join(placeholders), params
+
+
+def _last_run_id() -> str:
+    """SQL for the id of the run this session inserted last (within the same transaction on SQLite)."""
+    table = Run._meta.db_table
+    if connection.vendor == "postgresql":
+        return f"currval(pg_get_serial_sequence('{table}', 'id'))"
+    # AUTOINCREMENT tables (Django's on SQLite) record the last id drawn; SQLite has one writer at a time.
+    return f"(SELECT seq FROM sqlite_sequence WHERE name = '{table}')"  # noqa: S608  (a table name of ours)
+
+
+def _stored(row: Model, pk: int) -> None:
+    row.pk = pk
+    row._state.adding = False
+    row._state.db = connection.alias
