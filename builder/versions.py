@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.audit import record
@@ -63,8 +63,30 @@ def run_version(version: WorkflowVersion, input: Any, options: Options, callback
     return start_run(source, input, options)
 
 
+def with_latest(workflows: QuerySet[Workflow]) -> QuerySet[Workflow]:
+    """`workflows` with their latest version's id, number and graph read in the same query: run_latest then
+    needs no query of its own (the API trigger's path, docs/benchmarks.md)."""
+    latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-number")
+    return workflows.annotate(
+        latest_id=Subquery(latest.values("pk")[:1]),
+        latest_number=Subquery(latest.values("number")[:1]),
+        latest_graph=Subquery(latest.values("graph")[:1]),
+    )
+
+
+def _latest(workflow: Workflow) -> WorkflowVersion | None:
+    if not hasattr(workflow, "latest_id"):
+        return workflow.latest_version()
+    if workflow.latest_id is None:
+        return None
+    # Only what run_version reads: a version is never edited, so these are its columns as stored.
+    number, graph = workflow.latest_number, workflow.latest_graph  # type: ignore[attr-defined]
+    return WorkflowVersion(pk=workflow.latest_id, workflow=workflow, number=number, graph=graph)
+
+
 def run_latest(workflow: Workflow, input: Any, options: Options, callback_urls: tuple[str, ...] = ()) -> Run:
-    version = workflow.latest_version()
+    """A run of the latest published version (read with the workflow if it came through with_latest)."""
+    version = _latest(workflow)
     if version is None:
         raise NothingPublished(f"{workflow.name!r} has no published version yet")
     return run_version(version, input, options, callback_urls)
