@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts import tokens
 from accounts.models import Role, Scope
 from engine import workspace_secrets
+from engine.models import NodeRun, Run, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import MembershipFactory, UserFactory, WorkflowFactory, WorkflowVersionFactory
 
@@ -79,3 +80,23 @@ def test_it_still_refuses_a_token_whose_member_may_not_start_runs(owner):
 
     assert response.status_code == 403
     assert "Your role (Viewer) may not edit here" in response.json()["error"]["message"]
+
+
+def test_it_stores_the_start_in_one_round_trip(owner):
+    flow = published(owner, GRAPH)
+
+    response, queries = trigger(owner, flow)
+
+    assert response.status_code == 202
+    # The run, its nodes and its first events: three prepared INSERTs sent as one query string, in no
+    # explicit transaction (the server runs the string as one); the trigger node then runs in process.
+    calls = [sql for sql in queries if sql.startswith("EXECUTE")]
+    assert calls[0].count("EXECUTE engine_") == 3
+    before = queries[: queries.index(calls[0])]
+    assert not [sql for sql in before if sql.startswith(("BEGIN", "INSERT", "SAVEPOINT"))]
+    # The latest version came with the workflow and the caller's role.
+    assert not [sql for sql in before if sql.startswith('SELECT "builder_workflowversion"')]
+    run = Run.objects.get(pk=response.json()["id"])
+    first = list(RunEvent.objects.filter(run=run, seq__lte=2).order_by("seq").values_list("type", "node_id"))
+    assert first == [("run.queued", ""), ("node.queued", "start")]
+    assert NodeRun.objects.get(run=run, node_id="start").dispatched_at is not None

@@ -1,0 +1,41 @@
+"""New runs stored as one script (engine.sql.new_runs): each run gets its own nodes and events, ids set."""
+
+import pytest
+from django.db import IntegrityError
+
+from engine.event_types import EventType
+from engine.models import NodeRun, Run, RunEvent
+from engine.sql import new_runs
+
+
+def new_run(workspace, name: str, node_ids: list[str], key: str = "") -> new_runs.NewRun:
+    run = Run(workspace=workspace, workflow_name=name, graph={"nodes": []}, input={"name": name}, idempotency_key=key)
+    run.last_seq = 1
+    nodes = [NodeRun(node_id=node_id, node_type="transform") for node_id in node_ids]
+    return new_runs.NewRun(run, nodes, [RunEvent(seq=1, type=EventType.RUN_QUEUED, payload={"of": name})])
+
+
+def test_it_stores_runs_one_after_another_each_with_its_own_nodes_and_events(workspace):
+    first, second = new_run(workspace, "first", ["a", "b"]), new_run(workspace, "second", ["c"])
+
+    new_runs.insert([first, second])
+
+    stored = {run.workflow_name: run for run in Run.objects.filter(workspace=workspace)}
+    assert (first.run.pk, second.run.pk) == (stored["first"].pk, stored["second"].pk)
+    assert sorted(NodeRun.objects.filter(run=first.run).values_list("pk", "node_id")) == sorted(
+        (node.pk, node.node_id) for node in first.nodes
+    )
+    assert list(NodeRun.objects.filter(run=second.run).values_list("node_id", flat=True)) == ["c"]
+    assert list(RunEvent.objects.filter(run=second.run).values_list("seq", "payload")) == [(1, {"of": "second"})]
+    assert stored["second"].input == {"name": "second"}
+    assert stored["first"].created_at is not None
+
+
+def test_it_stores_nothing_when_a_row_clashes(workspace):
+    # Two nodes with one node id break one_node_run_per_node: the run before them goes too.
+    clashing = new_run(workspace, "clash", ["a", "a"])
+
+    with pytest.raises(IntegrityError):
+        new_runs.insert([new_run(workspace, "fine", ["a"]), clashing])
+
+    assert not Run.objects.filter(workspace=workspace).exists()
