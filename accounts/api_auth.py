@@ -8,13 +8,14 @@ nothing and so refuses every token (403) on an operation that forgot.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja.operation import Operation
 from ninja.security import HttpBearer, django_auth
 from ninja.utils import contribute_operation_callback
 
 from accounts import tokens
-from accounts.models import Scope
+from accounts.models import ApiToken, Scope
 
 SESSION_ONLY = "session-only"
 PUBLIC = "public"
@@ -22,17 +23,22 @@ PUBLIC = "public"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# What an operation reads along with its token, in the token's query: (request, tokens) -> annotated tokens.
+Reads = Callable[[HttpRequest, QuerySet[ApiToken]], QuerySet[ApiToken]]
+
+
 class TokenAuth(HttpBearer):
     """A valid token is accepted only with `scope` among its scopes; `None` or SESSION_ONLY refuse every token."""
 
     openapi_description = "An API token from Settings → API tokens: `Authorization: Bearer sy_…`"
 
-    def __init__(self, scope: str | None = None) -> None:
+    def __init__(self, scope: str | None = None, reads: Reads | None = None) -> None:
         super().__init__()
         self.scope = scope
+        self.reads = reads
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = tokens.authenticate(token)
+        found = tokens.authenticate(token, self.reads(request, ApiToken.objects.all()) if self.reads else None)
         if found is None:
             return None  # the session may still authenticate the request
         tokens.check_scope(found, self.scope)
@@ -56,9 +62,12 @@ def _declare(declaration: str, auth: list[Any] | None) -> Callable[[F], F]:
     return declare
 
 
-def token_scope(scope: Scope) -> Callable[[F], F]:
-    """Tokens need `scope` here; sessions pass as before. Goes under `@router.get(...)` and its kin."""
-    return _declare(scope.value, [TokenAuth(scope.value), django_auth])
+def token_scope(scope: Scope, reads: Reads | None = None) -> Callable[[F], F]:
+    """Tokens need `scope` here; sessions pass as before. Goes under `@router.get(...)` and its kin.
+
+    `reads` annotates the token's query with what the operation needs next (the API trigger's workflow).
+    """
+    return _declare(scope.value, [TokenAuth(scope.value, reads), django_auth])
 
 
 session_only = _declare(SESSION_ONLY, [TokenAuth(SESSION_ONLY), django_auth])

@@ -73,9 +73,17 @@ def get_for(user: AnyUser, source: type[M] | models.QuerySet[M], action: Action,
         if user.is_authenticated
         else None
     )
-    if found is None:
-        raise Http404(f"No such {queryset.model._meta.verbose_name}")
-    role = found.caller_role
+    return checked(found, None if found is None else found.caller_role, action, queryset.model)
+
+
+def checked(found: M | None, role: str | None, action: Action, model: type[models.Model]) -> M:
+    """`found`, read with the caller's `role` in its workspace: 404 if there is none, 403 if the role may not `action`.
+
+    For lookups that read the object and the role some other way than get_for (the API
+    trigger reads them with its token: builder/trigger_reads.py); the answers are get_for's.
+    """
+    if found is None or role is None:
+        raise Http404(f"No such {model._meta.verbose_name}")
     if action not in ROLE_ACTIONS[role]:
         raise PermissionDenied(f"Your role ({Role(role).label}) may not {action} here")
     return found

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import live_access, ratelimit
@@ -61,12 +61,16 @@ def revoke(token: ApiToken, by: User) -> bool:
     return bool(revoked)
 
 
-def authenticate(raw: str) -> ApiToken | None:
-    """The live token for `raw`, with its user restricted to the token's workspace and scopes."""
+def authenticate(raw: str, tokens: QuerySet[ApiToken] | None = None) -> ApiToken | None:
+    """The live token for `raw`, with its user restricted to the token's workspace and scopes.
+
+    `tokens` may annotate what an operation reads along with the token, in the same query.
+    """
     parts = raw.strip().split("_")
     if len(parts) < 3 or parts[0] != "sy":
         return None
-    token = ApiToken.objects.select_related("user", "workspace").filter(prefix=parts[1]).first()
+    found = ApiToken.objects.all() if tokens is None else tokens
+    token = found.select_related("user", "workspace").filter(prefix=parts[1]).first()
     if token is None or not hmac.compare_digest(token.digest, _digest(raw.strip())):
         return None
     now = timezone.now()

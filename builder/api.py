@@ -13,7 +13,7 @@ from accounts.api_auth import token_scope
 from accounts.models import ApiToken, Scope
 from accounts.permissions import Action, get_for
 from accounts.tokens import check_scope, count_trigger
-from builder import run_waits, versions
+from builder import run_waits, trigger_reads, versions
 from builder.models import Workflow
 from engine import runs
 from engine.models import ENDED_RUN, Run, TriggerKind
@@ -66,7 +66,7 @@ class RunIn(Schema):
 
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
-@token_scope(Scope.RUNS_TRIGGER)
+@token_scope(Scope.RUNS_TRIGGER, reads=trigger_reads.with_workflow)
 async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut] | StreamingHttpResponse:
     """202 with the queued run; with `wait`, 200 once it ended; with `stream`, its events as they come.
     An `Idempotency-Key` header makes retries of this call safe: the same key for the same
@@ -92,9 +92,12 @@ async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Stat
 
 def _start(request: HttpRequest, workflow_id: int, body: RunIn) -> Run:
     count_trigger(request)
-    # One query for the workflow, the caller's role and the version to run; the draft only for a test run.
-    workflows = Workflow.objects.all() if body.draft else versions.with_latest(Workflow.objects.defer("draft"))
-    workflow = get_for(request.user, workflows, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
+    # With a token, the workflow, the caller's role and the version to run came with it; with a session, one
+    # query for them. The draft only for a test run.
+    workflow = None if body.draft else trigger_reads.workflow(request, workflow_id)
+    if workflow is None:
+        workflows = Workflow.objects.all() if body.draft else versions.with_latest(Workflow.objects.defer("draft"))
+        workflow = get_for(request.user, workflows, Action.EDIT, pk=workflow_id, archived_at__isnull=True)
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 200:
         raise HttpError(422, "Idempotency-Key: at most 200 characters")

@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import Role, Scope
@@ -100,3 +101,45 @@ def test_it_stores_the_start_in_one_round_trip(owner):
     first = list(RunEvent.objects.filter(run=run, seq__lte=2).order_by("seq").values_list("type", "node_id"))
     assert first == [("run.queued", ""), ("node.queued", "start")]
     assert NodeRun.objects.get(run=run, node_id="start").dispatched_at is not None
+
+
+def test_it_reads_the_workflow_its_version_and_the_role_with_the_token(owner):
+    flow = published(owner, GRAPH)
+
+    response, queries = trigger(owner, flow)
+
+    assert response.status_code == 202
+    start = queries.index(next(sql for sql in queries if sql.startswith("EXECUTE")))
+    reads = [sql for sql in queries[:start] if sql.startswith("SELECT")]
+    # The token's query, and on a version's first start in this process the secrets its graph may read.
+    assert reads[0].startswith('SELECT "accounts_apitoken"')
+    assert "builder_workflowversion" in reads[0]
+    assert not [sql for sql in reads[1:] if "builder_workflow" in sql or "accounts_membership" in sql]
+
+
+def test_it_hides_another_workspaces_workflow_from_a_token(owner, outsider):
+    flow = published(owner, GRAPH)
+
+    response, _ = trigger(outsider, flow)
+
+    assert response.status_code == 404
+    assert not Run.objects.filter(workflow_id=flow.pk).exists()
+
+
+def test_it_hides_an_archived_workflow_from_a_token(owner):
+    flow = published(owner, GRAPH)
+    flow.archived_at = timezone.now()
+    flow.save()
+
+    response, _ = trigger(owner, flow)
+
+    assert response.status_code == 404
+
+
+def test_it_answers_409_for_a_workflow_with_nothing_published(owner):
+    flow = WorkflowFactory(workspace=owner.workspace, name="Unpublished", draft=GRAPH)
+
+    response, _ = trigger(owner, flow)
+
+    assert response.status_code == 409
+    assert "no published version yet" in response.json()["error"]["message"]
