@@ -1,6 +1,7 @@
 """The one permission check: which roles may do what, and lookups that enforce it.
 
-Every view, API endpoint and websocket consumer goes through `require` or `get_for`.
+Every view, API endpoint and websocket consumer goes through `require` or `get_for` (or `checked`,
+get_for's check of an object and role read some other way).
 An object in a workspace the user does not belong to is reported as missing (404), so
 ids of other teams' objects cannot be probed; a member whose role is too weak gets 403.
 """

@@ -9,7 +9,8 @@ Celery publish to Redis; no worker runs). CPU time (time.process_time) does not 
 time spent waiting on PostgreSQL or on other processes, so it moves little with the machine's
 load; queries are counted by CaptureQueriesContext. Then `builder.versions.run_version` alone,
 the start the worker-less drain of bench/api_trigger.py times. `--show` prints the statements
-of one trigger. Uses database bench_trigger_profile and Redis db 4, emptied first.
+of one trigger. Uses database bench_trigger_profile and Redis db 10 (bench/api_trigger.py's: do not run
+the two at once), both emptied first.
 """
 
 import argparse
@@ -93,7 +94,7 @@ def measure(triggers: int, show: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--triggers", type=int, default=300)
-    parser.add_argument("--redis-db", type=int, default=4)
+    parser.add_argument("--redis-db", type=int, default=10)
     parser.add_argument("--show", action="store_true", help="print the statements of one trigger")
     args = parser.parse_args()
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
