@@ -28,7 +28,7 @@ from tests.factories import (
 )
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer
-from tests.workers import SharedWorker, Worker
+from tests.workers import SharedWorker, Worker, close_fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "redis-server --daemonize yes --bind 127.0.0.1 --port 6379",
             2,
         )
+
+
+def pytest_sessionfinish() -> None:
+    close_fork_server()
 
 
 @pytest.fixture(autouse=True)

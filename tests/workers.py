@@ -5,7 +5,6 @@ import functools
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from django.utils import timezone
 from config.celery import app
 from engine.models import NodeRun, NodeStatus, RunStatus
 from tests.eventually import eventually
+from tests.worker_forks import ForkServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,6 +63,19 @@ def forget_messages() -> None:
     """
     app.control.purge()
     broker().delete("unacked", "unacked_index")
+
+
+@functools.cache
+def fork_server() -> ForkServer:
+    """The session's fork server, started when a test first starts a worker (tests/worker_forks.py)."""
+    return ForkServer(ROOT)
+
+
+def close_fork_server() -> None:
+    """At the end of the session: its workers' CPU time then counts towards the session's."""
+    if fork_server.cache_info().currsize:
+        fork_server().close()
+        fork_server.cache_clear()
 
 
 @functools.cache
@@ -111,15 +124,14 @@ class Worker:
             **({"LOG_LEVEL": loglevel} if loglevel else {}),
             **(env or {}),
         }
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}",
-            f"--concurrency={concurrency}", f"--loglevel={loglevel or 'WARNING'}", "--hostname", self.name,
+        argv = [
+            "-A", "config", "worker", f"--pool={pool}", f"--concurrency={concurrency}",
+            f"--loglevel={loglevel or 'WARNING'}", "--hostname", self.name,
             "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
         ]  # fmt: skip
-        # Its own process group: with --beat, beat is a child process that must die with the worker.
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # Forked from the session's fork server, as `python -m celery` would run, in a process group of
+        # its own: with --beat, beat is a child process that must die with the worker.
+        self.process = fork_server().start(argv, environment, ROOT, self.log.name)
         try:
             eventually(self._answers, timeout=30, interval=0)
         except AssertionError:
