@@ -1,7 +1,7 @@
 """Test workers forked from a process that has imported their libraries once (a fork server).
 
 A `celery worker` spends seconds of CPU importing before it takes a task: openai's types,
-bpe-openai's vocabularies, mcp, Django, Celery. The suite starts some fifty workers. Here one
+bpe-openai's vocabularies, mcp, Django, Celery, and the suite starts dozens of them. Here one
 process per session (`python -m tests.worker_forks`) imports those libraries, then forks a
 worker whenever a test asks for one: the child sets the worker's environment, becomes the
 leader of its own process group and runs `celery` as `python -m celery` would.
@@ -120,7 +120,8 @@ class ForkServer:
         assert self.ask(None) is True, "the fork server did not start"
 
     def ask(self, request: Any) -> Any:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         with self.lock:
             if request is not None:
                 self.process.stdin.write(json.dumps(request).encode() + b"\n")
