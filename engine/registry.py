@@ -125,6 +125,16 @@ class Node:
     secret_params: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        """Whether the node, with these (rendered) params, is cheap enough to run on the worker's task thread.
+
+        True only for a node that makes no network call, reads nothing and returns at once:
+        the worker then runs it in the transaction that recorded the node before it and
+        records its outcome in that transaction too (engine.runs.claims.ClaimNext.inline).
+        """
+        return False
+
+    @classmethod
     def output_handles(cls, params: dict[str, Any]) -> tuple[str, ...]:
         """Handles for this node's params; switch nodes override this to name one per case."""
         return cls.outputs

@@ -102,6 +102,65 @@ class Unrecorded:
     delay: float = field(default=FIRST_DELAY_S)
 
 
+@dataclass
+class Ready:
+    """A claimed node with its params resolved, about to run."""
+
+    kind: type[registry.Node]
+    ctx: NodeContext
+    execution: Execution
+
+    def cheap(self) -> bool:
+        """Whether it runs on the task's thread (Node.runs_inline): not when it reads secrets, caches its
+        result or continues an earlier attempt (a resumed wait)."""
+        node = self.execution.node
+        return (
+            not self.kind.secret_params
+            and not node.cache.enabled
+            and self.ctx.resumed is None
+            and self.kind.runs_inline(self.ctx.params)
+        )
+
+
+def _prepare(node_run: runs.Claim) -> Ready:
+    """Read what the node needs and render its params; NodeError when it cannot run."""
+    graph = run_graph(node_run.run_id)
+    node = graph.node(node_run.node_id)
+    kind = registry.get(node.type)
+    if kind is None:
+        raise NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type")
+    run, produced = node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
+    scope = expressions.scope(run.input, produced)
+    # Rendering the params counts against the node's timeout, as its own run does.
+    deadline = time.monotonic() + node.timeout_s
+    secret_params = {k: v for k, v in node.params.items() if k in kind.secret_params}
+    templates = {k: v for k, v in secret_params.items() if workspace_secrets.referenced(v)}
+    in_use = workspace_secrets.SecretsInUse(run.workspace_id, templates, scope)
+    in_use.check_exist()
+    params = resolve_params(kind, node, scope, in_use.placeholders(), deadline=deadline)
+    resolved = params.model_dump(mode="json")
+    key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
+    ctx = NodeContext(
+        run_id=node_run.run_id,
+        workspace_id=run.workspace_id,
+        node_id=node.id,
+        attempt=node_run.attempt,
+        params=params,
+        scope=scope,
+        deadline=deadline,
+        resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),
+        http_allowlist=list(run.http_allowlist),
+        once=ledger.bind(node_run.run_id, node.id),
+        run_created_by=run.created_by_id,
+        workflow_id=run.workflow_id,
+        version_number=run.version_number,
+        secrets=in_use,
+        records_effects=run.purpose == RunPurpose.EVALUATION,
+    )
+    beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
+    return Ready(kind, ctx, Execution(node_run, node, run.workspace_id, resolved, key, deadline, beat, in_use))
+
+
 class NodeBatch:
     """The node executions one task runs at once: started on node threads, each recorded as it finishes.
 
@@ -116,11 +175,14 @@ class NodeBatch:
         self.began = began
         self.executions: dict[Future[NodeResult], Execution] = {}
         self.unrecorded: list[Unrecorded] = []
+        # Cheap nodes run_inline ran in a chain's transaction and that raised, by node run id: recorded by start.
+        self.failed_inline: dict[int, tuple[Execution, Future[NodeResult]]] = {}
 
     def claim_next(self) -> runs.ClaimNext:
-        """Asks the next recorded success to claim a node it made ready, within this task's time limit."""
+        """Asks the next recorded success to claim a node it made ready, within this task's time limit,
+        and to run and record cheap ones in its own transaction (run_inline)."""
         left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - self.began)
-        return runs.ClaimNext(self.owner, settings.ENGINE_LEASE_S, left)
+        return runs.ClaimNext(self.owner, settings.ENGINE_LEASE_S, left, inline=self.run_inline)
 
     def start(self, node_run: runs.Claim | None) -> None:
         """Start the node, and whatever node an outcome recorded without running it claimed next."""
@@ -131,51 +193,47 @@ class NodeBatch:
             node_run = then.claimed
 
     def _launch(self, node_run: runs.Claim, then: runs.ClaimNext) -> None:
-        """Resolve the node's params and hand it to a node thread; record at once what needs no run."""
-        graph = run_graph(node_run.run_id)
-        node = graph.node(node_run.node_id)
-        kind = registry.get(node.type)
-        if kind is None:
-            runs.fail(node_run, NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type"))
+        """Resolve the node's params and hand it to a node thread (a cheap node runs here); record at once
+        what needs no run."""
+        if (failed := self.failed_inline.pop(node_run.pk, None)) is not None:
+            execution, future = failed
+            self._record(execution, partial(self.record, execution, future), "record")
             return
-        run, produced = node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
-        scope = expressions.scope(run.input, produced)
-        # Rendering the params counts against the node's timeout, as its own run does.
-        deadline = time.monotonic() + node.timeout_s
-        secret_params = {k: v for k, v in node.params.items() if k in kind.secret_params}
-        templates = {k: v for k, v in secret_params.items() if workspace_secrets.referenced(v)}
-        in_use = workspace_secrets.SecretsInUse(run.workspace_id, templates, scope)
         try:
-            in_use.check_exist()
-            params = resolve_params(kind, node, scope, in_use.placeholders(), deadline=deadline)
+            ready = _prepare(node_run)
         except NodeError as error:
             runs.fail(node_run, error)
             return
-        resolved = params.model_dump(mode="json")
-        key = cache_key(node, params, scope) if node.cache.enabled and not kind.side_effect else None
-        if key and (hit := _cached(run.workspace_id, key)) is not None:
-            runs.succeed(node_run, hit, cache_hit=True, input=resolved, then=then)
+        execution = ready.execution
+        if execution.key and (hit := _cached(execution.workspace_id, execution.key)) is not None:
+            runs.succeed(node_run, hit, cache_hit=True, input=execution.resolved, then=then)
             return
-        ctx = NodeContext(
-            run_id=node_run.run_id,
-            workspace_id=run.workspace_id,
-            node_id=node.id,
-            attempt=node_run.attempt,
-            params=params,
-            scope=scope,
-            deadline=deadline,
-            resumed=node_run.resume or ({"woke": True} if node_run.resumed_from_wait else None),
-            http_allowlist=list(run.http_allowlist),
-            once=ledger.bind(node_run.run_id, node.id),
-            run_created_by=run.created_by_id,
-            workflow_id=run.workflow_id,
-            version_number=run.version_number,
-            secrets=in_use,
-            records_effects=run.purpose == RunPurpose.EVALUATION,
-        )
-        future = _node_threads.submit(_run_node, kind(), ctx, spans.current_context())
-        beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
-        self.executions[future] = Execution(node_run, node, run.workspace_id, resolved, key, ctx.deadline, beat, in_use)
+        if ready.cheap():
+            future = _ran_here(ready)
+            self._record(execution, partial(self.record, execution, future), "record")
+            return
+        future = _node_threads.submit(_run_node, ready.kind(), ready.ctx, spans.current_context())
+        self.executions[future] = execution
+
+    def run_inline(self, node_run: runs.Claim) -> runs.Ran | None:
+        """ClaimNext.inline: run a cheap node just claimed, here, in the transaction that claimed it.
+
+        None leaves it to `start` after the commit: a node that is not cheap runs as usual, and
+        one whose params did not render is prepared again there and its error recorded. A node
+        that raised is kept in `failed_inline` for `start` to record, without running it again.
+        """
+        with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
+            try:
+                ready = _prepare(node_run)
+            except NodeError:
+                return None
+            if not ready.cheap():
+                return None
+            future = _ran_here(ready)
+            if future.exception() is not None:
+                self.failed_inline[node_run.pk] = (ready.execution, future)
+                return None
+            return runs.Ran(future.result(), ready.execution.resolved)
 
     def record_all(self) -> None:
         """Wait for the running nodes, recording each as it finishes, until none is left to run or record."""
@@ -340,13 +398,29 @@ def _renewed(node_run: runs.Claim) -> bool:
 
 
 def _run_node(node: registry.Node, ctx: NodeContext, trace_parent: Any) -> NodeResult:
-    """The node's code, on a node thread that gives back any database connection it opened.
-
-    Its span is a child of the task's (`trace_parent`, the supervising thread's trace context).
+    """The node's code on a node thread, which then gives back any database connection it opened.
 
     Node threads outlive their nodes; a connection a node opened (to bill a model call, say)
     would otherwise stay open with the idle thread, up to one per thread per worker process.
     """
+    try:
+        return _node_code(node, ctx, trace_parent)
+    finally:
+        connections.close_all()
+
+
+def _ran_here(ready: Ready) -> Future[NodeResult]:
+    """A cheap node's code run on this thread, as a finished future (its result or its error)."""
+    future: Future[NodeResult] = Future()
+    try:
+        future.set_result(_node_code(ready.kind(), ready.ctx, spans.current_context()))
+    except Exception as error:  # noqa: BLE001  (recorded as the node's failure, as a node thread's would be)
+        future.set_exception(error)
+    return future
+
+
+def _node_code(node: registry.Node, ctx: NodeContext, trace_parent: Any) -> NodeResult:
+    """The node's code, in its span (a child of the task's: `trace_parent`) and with its secrets in use."""
     token = workspace_secrets.in_use.set(ctx.secrets)
     began, outcome = time.monotonic(), "failed"
     try:
@@ -364,7 +438,6 @@ def _run_node(node: registry.Node, ctx: NodeContext, trace_parent: Any) -> NodeR
     finally:
         metrics.node_duration.labels(node.kind, outcome).observe(time.monotonic() - began)
         workspace_secrets.in_use.reset(token)
-        connections.close_all()
 
 
 def resolve_params(

@@ -35,6 +35,10 @@ class Condition(Node):
     outputs = ("true", "false")
     expression_params = frozenset({"expression"})
 
+    @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        return True
+
     def run(self, ctx: NodeContext) -> NodeResult:
         result = bool(evaluate(ctx, ctx.params.expression))
         return NodeResult(output={"result": result}, handle="true" if result else "false")
@@ -74,6 +78,10 @@ class Switch(Node):
         cases = params.get("cases")
         names = [case for case in cases if isinstance(case, str)] if isinstance(cases, list) else []
         return (*names, "default")
+
+    @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        return True
 
     def run(self, ctx: NodeContext) -> NodeResult:
         value = evaluate(ctx, ctx.params.value)

@@ -58,6 +58,11 @@ class Reply(Node):
     outputs = ()
     side_effect = True
 
+    @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        """Without a callback it only records the answer: no network."""
+        return not params.callback_url
+
     def run(self, ctx: NodeContext) -> NodeResult:
         p: ReplyParams = ctx.params
         output: dict[str, Any] = {"answer": p.answer, "delivered": False}

@@ -23,5 +23,9 @@ class Transform(Node):
     description = "Builds JSON from the input and earlier nodes' outputs."
     Params = TransformParams
 
+    @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        return True
+
     def run(self, ctx: NodeContext) -> NodeResult:
         return NodeResult(output=ctx.params.fields)

@@ -26,5 +26,9 @@ class Trigger(Node):
     is_trigger = True
     literal_params = frozenset({"input_schema"})
 
+    @classmethod
+    def runs_inline(cls, params: Any) -> bool:
+        return True
+
     def run(self, ctx: NodeContext) -> NodeResult:
         return NodeResult(output=ctx.scope["input"])

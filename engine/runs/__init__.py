@@ -17,7 +17,7 @@ moves to; the functions here apply those decisions. The SQL that writes a status
   ends in the parent, cascading cancels, and the helpers batches use (start_for_each, progress, item_runs).
 """
 
-from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, claim, heartbeat
+from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, Ran, claim, heartbeat
 from engine.runs.control import cancel_run, resume, retry_from_failed
 from engine.runs.outcomes import CrashReason, crash, fail, succeed
 from engine.runs.starting import Options, RunRejected, RunSource, create, rerun, start_reusing, start_run
@@ -29,6 +29,7 @@ __all__ = [
     "ClaimNext",
     "CrashReason",
     "Options",
+    "Ran",
     "RunRejected",
     "RunSource",
     "cancel_run",

@@ -1,5 +1,6 @@
 """Claims: a worker taking a ready node (or, with ClaimNext, the next one its outcome made ready), and its lease."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from engine.event_types import EventType
 from engine.events import Change, Deferred, announce, change
 from engine.flow import run_graph
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunEvent, RunStatus
+from engine.registry import NodeResult
 from engine.sql import claims
 from engine.sql.claims import Claim
 from engine.sql.script import run_script
@@ -61,6 +63,14 @@ def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim 
 
 
 @dataclass
+class Ran:
+    """A node that `ClaimNext.inline` ran on the worker's task thread: its result and resolved params."""
+
+    result: NodeResult
+    input: Any
+
+
+@dataclass
 class ClaimNext:
     """Asks succeed() to claim, in the same transaction, one node its outcome made ready.
 
@@ -69,6 +79,13 @@ class ClaimNext:
     the lease and the reaper cover the claimed node as if it had come through Celery. Only a
     node whose timeout fits in `within_s` (what is left of the Celery task's time limit) is
     taken; the rest are sent as usual. `claimed` holds what was taken.
+
+    With `inline`, a claimed node that is cheap (Node.runs_inline) is run at once, still in
+    that transaction and under the run lock, and its success is recorded there too; so is the
+    next one's, for a whole chain of cheap nodes: one commit for the chain. `inline` gives
+    None for a node it did not run or that failed; that node stays claimed for the caller,
+    which runs it (or records its failure) after the commit. A crash before the commit loses
+    the whole chain with the node that began it, whose lease the reaper then finds expired.
     """
 
     owner: str
@@ -76,6 +93,7 @@ class ClaimNext:
     within_s: float
     claimed: Claim | None = None
     claim: Deferred | None = None
+    inline: Callable[[Claim], Ran | None] | None = None
 
 
 def _claim_columns(owner: str, lease_s: float, now: Any) -> dict[str, Any]:

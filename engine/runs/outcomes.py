@@ -39,21 +39,15 @@ def succeed(
 ) -> bool:
     """Record the node's result (and its resolved params as `input`): done, or parked to wait.
 
-    With `then`, one of the nodes that became ready is claimed for the caller (see ClaimNext).
+    With `then`, one of the nodes that became ready is claimed for the caller (see ClaimNext),
+    and cheap ones are run and recorded in this transaction too (ClaimNext.inline).
     The fenced write of the result and the rows that decide what follows are sent with the
     run lock, in one round trip (change's `locked_reads`).
     """
     now = timezone.now()
-    values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
-    if input is not None:
-        values["input"] = input
-    parks = result.park or result.wait_until is not None
-    if parks:
-        values |= {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
-    else:
-        values |= {"status": NodeStatus.SUCCEEDED, "finished_at": now, "cache_hit": cache_hit}
+    values = _success(result, cache_hit, input, now)
     graph = run_graph(node_run.run_id)
-    plain = not parks and result.answer is None and result.escalation is None
+    plain = not _parks(result) and result.answer is None and result.escalation is None
     if plain and connection.vendor == "postgresql" and (waiting := blockers(graph, node_run.node_id)):
         event = RunEvent(
             type=EventType.NODE_SUCCEEDED,
@@ -62,33 +56,91 @@ def succeed(
         )
         if _recorded_alone(node_run, values, waiting, event):
             return True
-    # A parked node resolves no edge: only the run's status may move (to waiting).
-    changed = [] if parks else [node_run.node_id]
-    reads = first_reads(graph, changed)
-    locked_reads = [_record(node_run, values), *([readiness.rows(node_run.run_id, reads)] if reads else [])]
-    with change(node_run.run_id, locked_reads=locked_reads, now=now) as step:
+    reads = _reads(node_run, result)
+    with change(node_run.run_id, locked_reads=[_record(node_run, values), *reads], now=now) as step:
         if not step.reads[0].rowcount:
             return False
-        if parks:
-            for plan in result.child_plans():
-                open_round(step, node_run.node_id, plan)
-            if result.wait_until is not None:
-                step.later.append((node_run.pk, result.wait_until))
-            until = result.wait_until.isoformat() if result.wait_until else None
-            step.event(EventType.NODE_WAITING, node_run.node_id, until=until)
-        else:
-            step.event(EventType.NODE_SUCCEEDED, node_run.node_id, handle=result.handle, cache_hit=cache_hit)
-        if result.answer is not None:
-            step.set_run(output=result.answer)
-        if result.escalation is not None:
-            step.set_run(escalation_reason=result.escalation)
-            step.event(EventType.RUN_ESCALATED, node_run.node_id, reason=result.escalation)
-        progress(step, changed, readiness.by_node(step.reads[1]) if reads else {})
-        if then is not None and step.ready and step.run.status not in ENDED_RUN:
-            take_queued(step, then)
+        _succeeded(step, node_run, result, cache_hit, readiness.by_node(step.reads[1]) if reads else {})
+        if then is not None:
+            _claim_next(step, then)
     if then is not None:
         claimed_by(then)
     return True
+
+
+def _parks(result: NodeResult) -> bool:
+    return result.park or result.wait_until is not None
+
+
+def _success(result: NodeResult, cache_hit: bool, input: Any, now: Any) -> dict[str, Any]:
+    """The columns a node's success writes: done, or parked to wait."""
+    values: dict[str, Any] = {"output": result.output, "handle": result.handle or "", "usage": result.usage}
+    if input is not None:
+        values["input"] = input
+    if _parks(result):
+        return values | {"status": NodeStatus.WAITING, "wake_at": result.wait_until, "lease_owner": "", "resume": None}
+    return values | {"status": NodeStatus.SUCCEEDED, "finished_at": now, "cache_hit": cache_hit}
+
+
+def _reads(node_run: Attempt, result: NodeResult) -> list[Statement]:
+    """The rows scheduling reads after this success (flow.first_reads); a parked node resolves no edge."""
+    changed = [] if _parks(result) else [node_run.node_id]
+    reads = first_reads(run_graph(node_run.run_id), changed)
+    return [readiness.rows(node_run.run_id, reads)] if reads else []
+
+
+def _succeeded(
+    step: Change, node_run: Attempt, result: NodeResult, cache_hit: bool, known: dict[str, readiness.Row]
+) -> None:
+    """What follows a success whose fenced write applied: its events, the run's answer, the next nodes."""
+    parks = _parks(result)
+    if parks:
+        for plan in result.child_plans():
+            open_round(step, node_run.node_id, plan)
+        if result.wait_until is not None:
+            step.later.append((node_run.pk, result.wait_until))
+        until = result.wait_until.isoformat() if result.wait_until else None
+        step.event(EventType.NODE_WAITING, node_run.node_id, until=until)
+    else:
+        step.event(EventType.NODE_SUCCEEDED, node_run.node_id, handle=result.handle, cache_hit=cache_hit)
+    if result.answer is not None:
+        step.set_run(output=result.answer)
+    if result.escalation is not None:
+        step.set_run(escalation_reason=result.escalation)
+        step.event(EventType.RUN_ESCALATED, node_run.node_id, reason=result.escalation)
+    progress(step, [] if parks else [node_run.node_id], known)
+
+
+def _claim_next(step: Change, then: ClaimNext) -> None:
+    """Claim for `then` a node this change made ready; run and record cheap ones here, one after another.
+
+    Only a chain runs here: when the claimed node was not the only one made ready, it is left
+    for the caller, as the others are sent, to run side by side.
+
+    Each node `then.inline` ran is recorded as any success is (its fenced write, then what
+    follows it), under the lock this change holds, so its claim cannot have moved: a write
+    that does not apply is a bug, not a race.
+    """
+    while step.ready and step.run.status not in ENDED_RUN:
+        take_queued(step, then)
+        # A chain only: the nodes of a fan-out are sent to run side by side, the claimed one included.
+        if then.claim is None or then.inline is None or step.ready:
+            return
+        step.flush()
+        claimed_by(then)
+        node_run = then.claimed
+        ran = then.inline(node_run) if node_run is not None else None
+        if node_run is None or ran is None:
+            return
+        then.claimed = then.claim = None
+        # What earlier reads saw busy included this node, now ended: the run's status is counted afresh.
+        step.busy = False
+        values = _success(ran.result, False, ran.input, timezone.now())
+        reads = _reads(node_run, ran.result)
+        recorded, *read = run_script([_record(node_run, values), *reads])
+        if not recorded.rowcount:
+            raise RuntimeError("a node claimed under the run lock was moved under it")
+        _succeeded(step, node_run, ran.result, False, readiness.by_node(read[0]) if read else {})
 
 
 def _recorded_alone(node_run: Attempt, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:

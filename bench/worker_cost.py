@@ -1,0 +1,143 @@
+"""What one worker spends per run, in process: commits, round trips and CPU per 3-node run.
+
+    .venv/bin/python bench/worker_cost.py [--runs 200]
+
+Starts --runs runs of trigger -> transform -> reply (bench/ws_clients.GRAPH, the workflow of
+bench/api_trigger.py) with the broker's messages thrown away, then runs each run's trigger
+through the worker's own code (engine.runner.execute, its node threads included) in this
+process, one run after another, and prints per run: the transactions PostgreSQL committed in
+the database while the worker ran (pg_stat_database.xact_commit, autocommitted reads included), the
+transactions that wrote the runs' events (their distinct xmin, the start's included: each a WAL flush), the round trips the worker
+sent (cursor executes, COMMIT included), and the CPU seconds of this process (process_time),
+which are load-independent figures to compare code before and after. Uses its own database
+(BENCH_WORKER_COST_DATABASE, default switchyard_bench_worker_cost) and Redis db 3 (the
+for-each benchmark's), emptied first. Exit status 0 when it measured, 1 when it could not.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
+
+from bench.database import create_database  # noqa: E402
+
+DATABASE_URL = os.environ.get(
+    "BENCH_WORKER_COST_DATABASE", "postgresql://postgres@127.0.0.1:5432/switchyard_bench_worker_cost"
+)
+REDIS_URL = os.environ.get("BENCH_WORKER_COST_REDIS", "redis://127.0.0.1:6379/3")
+
+
+class RoundTrips:
+    """Counts the statements (round trips) Django's connection sends, and the transactions it commits itself."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def setup(data_dir: str) -> None:
+    import redis
+
+    create_database(DATABASE_URL)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    os.environ.update(
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",
+        SWITCHYARD_DATA_DIR=data_dir,
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def xact_commits() -> int:
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def flush_stats() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    # The flush happens when this backend goes idle: a few milliseconds, not a synchronisation point.
+    connection.close()
+    time.sleep(1.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        setup(data_dir)
+        from django.db import connection
+
+        from accounts.models import Workspace
+        from bench.ws_clients import GRAPH
+        from builder.models import Workflow, WorkflowVersion
+        from builder.versions import run_version
+        from engine import runner
+        from engine.models import NodeRun, Run, RunStatus
+        from engine.runs import Options
+
+        workspace = Workspace.objects.create(name="Bench", slug="bench")
+        workflow = Workflow.objects.create(workspace=workspace, name="worker cost", draft=GRAPH)
+        version = WorkflowVersion.objects.create(workflow=workflow, number=1, graph=GRAPH)
+        warm = 5
+        runs = [run_version(version, {"n": i}, Options()) for i in range(args.runs + warm)]
+        triggers = dict(
+            NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk")
+        )
+        for run in runs[:warm]:
+            runner.execute([triggers[run.pk]])
+        flush_stats()
+        trips = RoundTrips()
+        commits_before = xact_commits()
+        cpu_before = time.process_time()
+        with connection.execute_wrapper(trips):
+            for run in runs[warm:]:
+                runner.execute([triggers[run.pk]])
+        cpu = time.process_time() - cpu_before
+        flush_stats()
+        commits = xact_commits() - commits_before - 2  # the two reads of pg_stat_database's own
+        measured = [r.pk for r in runs[warm:]]
+        with connection.cursor() as cursor:
+            # Each transaction that wrote events stamped its rows with its own xid (xmin): start included.
+            cursor.execute(
+                "SELECT count(DISTINCT xmin::text) FROM engine_runevent WHERE run_id = ANY(%s)", [measured]
+            )
+            writes = cursor.fetchone()[0]
+        ended = Run.objects.filter(pk__in=[r.pk for r in runs], status=RunStatus.SUCCEEDED).count()
+        n = args.runs
+        print(f"runs {n} (succeeded: {ended - warm} of {n})")
+        print(f"transactions per run {commits / n:.2f} (worker, reads included: pg_stat_database.xact_commit)")
+        print(f"writes per run       {writes / n:.2f} (transactions that wrote events, the start's included)")
+        print(f"round trips per run  {trips.count / n:.2f}")
+        print(f"CPU ms per run       {1000 * cpu / n:.2f}")
+        return 0 if ended == len(runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
