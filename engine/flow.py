@@ -26,7 +26,7 @@ SETTLED = (NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.CANCELLED)
 
 def run_graph(run_id: int) -> graphs.Graph:
     """The run's parsed graph; read from the database only the first time this process needs it."""
-    return graphs.of_run(run_id, lambda: Run.objects.values_list("graph", flat=True).get(pk=run_id))
+    return graphs.of_run(run_id, lambda: Run.objects.values_list("graph", "version_id").get(pk=run_id))
 
 
 @dataclass(frozen=True)

@@ -171,16 +171,41 @@ class GraphInvalid(Exception):
 
 _run_graphs: OrderedDict[int, Graph] = OrderedDict()
 RUN_GRAPHS_KEPT = 256
+# The graphs of the runs of a published version, by version id: a run of a version carries that version's graph.
+_pinned_graphs: OrderedDict[int, Graph] = OrderedDict()
+PINNED_GRAPHS_KEPT = 64
 
 
-def of_run(run_id: int, load: Callable[[], Any]) -> Graph:
-    """The parsed graph of a run. A run's graph never changes, so each process loads and parses it once."""
+def _keep(cache: OrderedDict[int, Graph], key: int, graph: Graph, kept: int) -> None:
+    cache[key] = graph
+    if len(cache) > kept:
+        cache.popitem(last=False)
+
+
+def of_run(run_id: int, load: Callable[[], tuple[Any, int | None]]) -> Graph:
+    """The parsed graph of a run. A run's graph never changes, so each process loads and parses it once.
+
+    `load` gives the stored graph and the run's version id (None for a draft's run): the graph
+    of a version's run is kept by version too, so the next runs of that version read none
+    (see `of_pinned_run`).
+    """
     graph = _run_graphs.get(run_id)
     if graph is None:
-        graph = _run_graphs[run_id] = Graph.model_validate(load())
-        if len(_run_graphs) > RUN_GRAPHS_KEPT:
-            _run_graphs.popitem(last=False)
+        data, version_id = load()
+        graph = Graph.model_validate(data)
+        _keep(_run_graphs, run_id, graph, RUN_GRAPHS_KEPT)
+        if version_id is not None:
+            _keep(_pinned_graphs, version_id, graph, PINNED_GRAPHS_KEPT)
     return graph
+
+
+def of_pinned_run(run_id: int, version_id: int | None) -> None:
+    """A claim read the run's version: if this process parsed a run of that version, the run's graph is known."""
+    if version_id is None or run_id in _run_graphs:
+        return
+    graph = _pinned_graphs.get(version_id)
+    if graph is not None:
+        _keep(_run_graphs, run_id, graph, RUN_GRAPHS_KEPT)
 
 
 _version_graphs: OrderedDict[int, Graph] = OrderedDict()

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from engine import graph as graphs
 from engine import metrics
 from engine.event_types import EventType
 from engine.events import Change, Deferred, announce, change
@@ -48,9 +49,10 @@ def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim 
     found = run_script(script)[1].rows
     if not found:
         return None
-    *row, resumed, run_status, workspace_id, last_seq, due_at = found[0]
+    *row, resumed, run_status, workspace_id, last_seq, due_at, version_id = found[0]
     metrics.queue_lag.observe(max(0.0, (now - due_at).total_seconds()))
     taken = claims.claim_from(row, resumed_from_wait=resumed)
+    graphs.of_pinned_run(taken.run_id, version_id)
     moved = run_status in (RunStatus.QUEUED, RunStatus.WAITING)
     first = last_seq - (1 if moved else 0)
     events = [

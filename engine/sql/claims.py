@@ -82,14 +82,16 @@ def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetim
     the lock, claims the node if it is due and its run has not ended, moves a queued or
     waiting run to running, and inserts node.running (and run.running) with the next seqs.
     It returns the claimed node (CLAIM_FIELDS), whether the node was waiting, the run's
-    status before the claim, its workspace, its last seq and when the node became due (its
-    wake_at before the claim): nothing if nothing was claimed.
+    status before the claim, its workspace, its last seq, when the node became due (its
+    wake_at before the claim) and the run's version (engine.graph.of_pinned_run): nothing if
+    nothing was claimed.
     """
     claimable, claimable_params = _marks("claimable", CLAIMABLE)
     ended, ended_params = _marks("ended", sorted(ENDED_RUN))
     sql = f"""
         WITH before AS (
-            SELECT n.status AS node_status, r.status AS run_status, r.workspace_id, n.wake_at AS due_at
+            SELECT n.status AS node_status, r.status AS run_status, r.workspace_id, n.wake_at AS due_at,
+                r.version_id
             FROM engine_noderun n JOIN engine_run r ON r.id = n.run_id WHERE n.id = %(id)s
         ), claimed AS (
             UPDATE engine_noderun SET status = %(running)s, lease_owner = %(owner)s, lease_expires_at = %(expires)s,
@@ -113,7 +115,7 @@ def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetim
             SELECT c.run_id, m.last_seq, %(run_running_event)s, '', '{{}}'::jsonb, %(now)s::timestamptz
             FROM claimed c, moved m, before b WHERE b.run_status IN (%(queued)s, %(run_waiting)s)
         )
-        SELECT c.*, b.node_status = %(waiting)s, b.run_status, b.workspace_id, m.last_seq, b.due_at
+        SELECT c.*, b.node_status = %(waiting)s, b.run_status, b.workspace_id, m.last_seq, b.due_at, b.version_id
         FROM claimed c, moved m, before b
     """  # noqa: S608
     params = {
