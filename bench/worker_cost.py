@@ -5,11 +5,15 @@
 Starts --runs runs of trigger -> transform -> reply (bench/ws_clients.GRAPH, the workflow of
 bench/api_trigger.py) with the broker's messages thrown away, then runs each run's trigger
 through the worker's own code (engine.runner.execute, its node threads included) in this
-process, one run after another, and prints per run: the transactions PostgreSQL committed in
-the database while the worker ran (pg_stat_database.xact_commit, autocommitted reads included), the
-transactions that wrote the runs' events (their distinct xmin, the start's included: each a WAL flush), the round trips the worker
-sent (cursor executes, COMMIT included), and the CPU seconds of this process (process_time),
-which are load-independent figures to compare code before and after. Uses its own database
+process, one run after another, and prints per run:
+- the transactions PostgreSQL committed while the worker ran (pg_stat_database.xact_commit,
+  autocommitted reads included);
+- the transactions that wrote the runs' events (their distinct xmin, the start's included;
+  each a WAL flush);
+- the worker's round trips (query strings, COMMIT included, and the BEGINs psycopg sends
+  on its own);
+- the CPU seconds of this process (process_time).
+Load-independent figures, to compare code before and after. Uses its own database
 (BENCH_WORKER_COST_DATABASE, default switchyard_bench_worker_cost) and Redis db 3 (the
 for-each benchmark's), emptied first. Exit status 0 when it measured, 1 when it could not.
 """
@@ -34,13 +38,19 @@ REDIS_URL = os.environ.get("BENCH_WORKER_COST_REDIS", "redis://127.0.0.1:6379/3"
 
 
 class RoundTrips:
-    """Counts the statements (round trips) Django's connection sends, and the transactions it commits itself."""
+    """Counts the round trips Django's connection makes: each query string, and psycopg's own BEGINs."""
 
     def __init__(self) -> None:
         self.count = 0
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.count += 1
+        from psycopg.pq import TransactionStatus
+
+        django_connection = context["connection"]
+        raw = django_connection.connection
+        opening = django_connection.in_atomic_block and raw.info.transaction_status == TransactionStatus.IDLE
+        # psycopg sends a BEGIN of its own first, unless the text carries it.
+        self.count += 2 if opening and not sql.lstrip().upper().startswith("BEGIN") else 1
         return execute(sql, params, many, context)
 
 
@@ -52,7 +62,7 @@ def setup(data_dir: str) -> None:
     os.environ.update(
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",
+        SECRET_KEY="bench-only-secret-key-not-used-for-anything-real-0123456789",  # noqa: S106
         SWITCHYARD_DATA_DIR=data_dir,
         LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -70,9 +80,7 @@ def xact_commits() -> int:
     import psycopg
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
+        row = admin.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetchone()
         return int(row[0]) if row else 0
 
 
@@ -107,9 +115,7 @@ def main() -> int:
         version = WorkflowVersion.objects.create(workflow=workflow, number=1, graph=GRAPH)
         warm = 5
         runs = [run_version(version, {"n": i}, Options()) for i in range(args.runs + warm)]
-        triggers = dict(
-            NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk")
-        )
+        triggers = dict(NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk"))
         for run in runs[:warm]:
             runner.execute([triggers[run.pk]])
         flush_stats()
@@ -125,9 +131,7 @@ def main() -> int:
         measured = [r.pk for r in runs[warm:]]
         with connection.cursor() as cursor:
             # Each transaction that wrote events stamped its rows with its own xid (xmin): start included.
-            cursor.execute(
-                "SELECT count(DISTINCT xmin::text) FROM engine_runevent WHERE run_id = ANY(%s)", [measured]
-            )
+            cursor.execute("SELECT count(DISTINCT xmin::text) FROM engine_runevent WHERE run_id = ANY(%s)", [measured])
             writes = cursor.fetchone()[0]
         ended = Run.objects.filter(pk__in=[r.pk for r in runs], status=RunStatus.SUCCEEDED).count()
         n = args.runs

@@ -21,12 +21,14 @@ import hashlib
 import re
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
+from psycopg.pq import TransactionStatus
 
 M = TypeVar("M", bound=Model)
 
@@ -64,14 +66,41 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
             call, args = _execute(cursor, sql, params)
             calls.append(call)
             values += args
-        text = "; ".join([*calls, *(["COMMIT"] if commit else [])])
-        if not text:
+        if not calls:
             return []
-        cursor.execute(text, values)
+        raw = cursor.connection
+        idle = raw.info.transaction_status == TransactionStatus.IDLE
+        opens = connection.in_atomic_block and idle and not raw.autocommit
+        begin = [raw._get_tx_start_command().decode()] if opens else []
+        text = "; ".join([*begin, *calls, *(["COMMIT"] if commit else [])])
+        with _begun_in_text(raw, opens):
+            cursor.execute(text, values)
+        if begin:
+            cursor.nextset()  # past BEGIN's own result
         outcomes.append(_outcome(cursor))
         while cursor.nextset():
             outcomes.append(_outcome(cursor))
     return outcomes[: len(statements)]
+
+
+@contextmanager
+def _begun_in_text(raw: Any, opens: bool) -> Iterator[None]:
+    """Let the query string that opens a transaction carry its own BEGIN.
+
+    psycopg sends the BEGIN of a transaction Django opened as a round trip of its own before
+    the first statement; a script that is the transaction's first sends it in its own text
+    instead, while psycopg takes the connection for autocommitted (a private flag, set back
+    at once, whatever happens: the transaction is then open, or failed and rolled back by
+    Django's atomic block as any failed statement's is).
+    """
+    if not opens:
+        yield
+        return
+    raw._autocommit = True
+    try:
+        yield
+    finally:
+        raw._autocommit = False
 
 
 def positional(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
