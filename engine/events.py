@@ -50,11 +50,14 @@ class Change:
         self.deferred.append(write)
         return write
 
-    def flush(self) -> None:
-        """Run the deferred writes now: a read that follows must see them."""
+    def flush(self, reads: Sequence[Statement] = ()) -> list[Outcome]:
+        """Run the deferred writes now: a read that follows must see them. `reads` go with them, in the
+        same round trip, after them; their outcomes are returned."""
         writes, self.deferred = self.deferred, []
-        for write, outcome in zip(writes, run_script([w.statement for w in writes]), strict=True):
+        done = run_script([*(w.statement for w in writes), *reads])
+        for write, outcome in zip(writes, done, strict=False):
             write.outcome = outcome
+        return done[len(writes) :]
 
     def event(self, type: EventType, node_id: str = "", **payload: Any) -> None:
         self.run.last_seq += 1

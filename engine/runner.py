@@ -122,14 +122,14 @@ class Ready:
         )
 
 
-def _prepare(node_run: runs.Claim) -> Ready:
-    """Read what the node needs and render its params; NodeError when it cannot run."""
+def _prepare(node_run: runs.Claim, inputs: node_inputs.Inputs | None = None) -> Ready:
+    """Read what the node needs (unless given: `inputs`) and render its params; NodeError when it cannot run."""
     graph = run_graph(node_run.run_id)
     node = graph.node(node_run.node_id)
     kind = registry.get(node.type)
     if kind is None:
         raise NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type")
-    run, produced = node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
+    run, produced = inputs or node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
     scope = expressions.scope(run.input, produced)
     # Rendering the params counts against the node's timeout, as its own run does.
     deadline = time.monotonic() + node.timeout_s
@@ -215,7 +215,7 @@ class NodeBatch:
         future = _node_threads.submit(_run_node, ready.kind(), ready.ctx, spans.current_context())
         self.executions[future] = execution
 
-    def run_inline(self, node_run: runs.Claim) -> runs.Ran | None:
+    def run_inline(self, node_run: runs.Claim, inputs: node_inputs.Inputs) -> runs.Ran | None:
         """ClaimNext.inline: run a cheap node just claimed, here, in the transaction that claimed it.
 
         None leaves it to `start` after the commit: a node that is not cheap runs as usual, and
@@ -224,7 +224,7 @@ class NodeBatch:
         """
         with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
             try:
-                ready = _prepare(node_run)
+                ready = _prepare(node_run, inputs)
             except NodeError:
                 return None
             if not ready.cheap():

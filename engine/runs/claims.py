@@ -16,7 +16,7 @@ from engine.events import Change, Deferred, announce, change
 from engine.flow import run_graph
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunEvent, RunStatus
 from engine.registry import NodeResult
-from engine.sql import claims
+from engine.sql import claims, node_inputs
 from engine.sql.claims import Claim
 from engine.sql.script import run_script
 
@@ -83,11 +83,12 @@ class ClaimNext:
     taken; the rest are sent as usual. `claimed` holds what was taken.
 
     With `inline`, a claimed node that is cheap (Node.runs_inline) is run at once, still in
-    that transaction and under the run lock, and its success is recorded there too; so is the
-    next one's, for a whole chain of cheap nodes: one commit for the chain. `inline` gives
-    None for a node it did not run or that failed; that node stays claimed for the caller,
-    which runs it (or records its failure) after the commit. A crash before the commit loses
-    the whole chain with the node that began it, whose lease the reaper then finds expired.
+    that transaction and under the run lock (its inputs read with its claim), and its success
+    is recorded there too; so is the next one's, for a whole chain of cheap nodes: one commit
+    for the chain. `inline` gives None for a node it did not run or that failed; that node
+    stays claimed for the caller, which runs it (or records its failure) after the commit. A
+    crash before the commit loses the whole chain with the node that began it, whose lease
+    the reaper then finds expired.
     """
 
     owner: str
@@ -95,7 +96,7 @@ class ClaimNext:
     within_s: float
     claimed: Claim | None = None
     claim: Deferred | None = None
-    inline: Callable[[Claim], Ran | None] | None = None
+    inline: Callable[[Claim, node_inputs.Inputs], Ran | None] | None = None
 
 
 def _claim_columns(owner: str, lease_s: float, now: Any) -> dict[str, Any]:
@@ -140,16 +141,17 @@ def _take(step: Change, owner: str, lease_s: float) -> Claim | None:
     return taken
 
 
-def take_queued(step: Change, then: ClaimNext) -> None:
-    """Claim for `then` the first node this change made ready, if its timeout fits (see ClaimNext)."""
+def take_queued(step: Change, then: ClaimNext) -> str | None:
+    """Claim for `then` the first node this change made ready, if its timeout fits (see ClaimNext); its node id."""
     node_run_id = step.ready[0]
     node_id, attempt = step.queued[node_run_id]
     if run_graph(step.run.pk).node(node_id).timeout_s > then.within_s:
-        return
+        return None
     # It was pending and made ready under this lock: one conditional UPDATE claims it.
     then.claim = step.defer(claims.claim_pending(node_run_id, _claim_columns(then.owner, then.lease_s, step.now)))
     step.ready.pop(0)
     _started(step, node_id, attempt + 1)
+    return node_id
 
 
 def claimed_by(then: ClaimNext) -> None:

@@ -20,7 +20,7 @@ from engine.registry import ERROR_HANDLE, NodeResult
 from engine.runs.children import open_round
 from engine.runs.claims import Attempt, ClaimNext, claimed_by, fenced, take_queued
 from engine.runs.progress import cancel_open_nodes, progress
-from engine.sql import outcomes, readiness
+from engine.sql import node_inputs, outcomes, readiness
 from engine.sql.script import Statement, run_script
 
 
@@ -122,14 +122,16 @@ def _claim_next(step: Change, then: ClaimNext) -> None:
     that does not apply is a bug, not a race.
     """
     while step.ready and step.run.status not in ENDED_RUN:
-        take_queued(step, then)
+        node_id = take_queued(step, then)
         # A chain only: the nodes of a fan-out are sent to run side by side, the claimed one included.
-        if then.claim is None or then.inline is None or step.ready:
+        if node_id is None or then.inline is None or step.ready:
             return
-        step.flush()
+        # The claim, and what the node reads of its run and its upstream nodes, in one round trip.
+        upstream = run_graph(step.run.pk).upstream[node_id]
+        read = step.flush(node_inputs.statements(step.run.pk, upstream))
         claimed_by(then)
         node_run = then.claimed
-        ran = then.inline(node_run) if node_run is not None else None
+        ran = then.inline(node_run, node_inputs.read(read)) if node_run is not None else None
         if node_run is None or ran is None:
             return
         then.claimed = then.claim = None
