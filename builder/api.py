@@ -87,7 +87,7 @@ async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Stat
     if not body.wait:
         return Status(202, await sync_to_async(run_out)(run, request.user))
     await run_waits.ended(run.pk, body.timeout_s)
-    return await sync_to_async(_answer)(run, request.user)
+    return await run_waits.read(_answer, run, request.user)
 
 
 def _start(request: HttpRequest, workflow_id: int, body: RunIn) -> Run:

@@ -11,7 +11,9 @@ deadline: a lost prompt costs latency, never a wrong answer.
 
 import asyncio
 import json
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -21,6 +23,14 @@ from django.db import connection
 from engine.event_types import RUN_STATUS_AFTER
 from engine.live import run_group
 from engine.models import ENDED_RUN, Run, RunStatus
+
+T = TypeVar("T")
+
+# The web process connects per request unless it has a pool, and the calls waiting on runs that
+# end together (a batch, a burst of triggers) would all read at once, each on a connection of
+# its own, past PostgreSQL's max_connections: at most this many read at a time, per event loop.
+READERS = 8
+_readers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
 
 async def ended(run_id: int, timeout_s: float) -> bool:
@@ -49,7 +59,7 @@ async def reached(run_id: int, statuses: frozenset[str], timeout_s: float) -> bo
     try:
         look = True
         while True:
-            if look and await sync_to_async(_is_in)(run_id, statuses):
+            if look and await read(_is_in, run_id, statuses):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -74,8 +84,22 @@ def _may_reach(message: dict[str, Any], statuses: frozenset[str]) -> bool:
 
 
 def _is_in(run_id: int, statuses: frozenset[str]) -> bool:
+    return Run.objects.filter(pk=run_id, status__in=statuses).exists()
+
+
+async def read(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` on the request's thread, one of at most READERS at a time; its connection closed after."""
+    loop = asyncio.get_running_loop()
+    readers = _readers.get(loop)
+    if readers is None:
+        readers = _readers[loop] = asyncio.Semaphore(READERS)
+    async with readers:
+        return await sync_to_async(_closing)(function, *args)
+
+
+def _closing(function: Callable[..., T], *args: Any) -> T:
     try:
-        return Run.objects.filter(pk=run_id, status__in=statuses).exists()
+        return function(*args)
     finally:
         # Between reads the call holds no connection, so hundreds of waits cost no backends.
         # Inside a transaction (a test's) the connection is the transaction's and stays.

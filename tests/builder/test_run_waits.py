@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import ThreadSensitiveContext
 from django.db import connection
 from django.db.backends.signals import connection_created
 
 from accounts import tokens
 from accounts.models import Scope
+from builder import run_waits
 from engine.models import Run
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.eventually import eventually
@@ -149,3 +151,34 @@ def test_a_waiting_call_answers_202_with_the_run_when_time_is_up(asgi_server, ow
 
     answer = asyncio.run_coroutine_threadsafe(call(), client_loop).result(timeout=60)
     assert (answer.status_code, answer.json()["status"]) == (202, "queued")
+
+
+def test_calls_whose_runs_end_together_read_a_few_at_a_time():
+    """Hundreds of waits ending at once would each read on a connection of its own, past max_connections."""
+    calls = 3 * run_waits.READERS
+    lock = threading.Lock()
+    release = threading.Event()
+    reading = {"now": 0, "peak": 0}
+
+    def probe() -> bool:
+        with lock:
+            reading["now"] += 1
+            reading["peak"] = max(reading["peak"], reading["now"])
+        release.wait(30)
+        with lock:
+            reading["now"] -= 1
+        return True
+
+    async def one_call() -> bool:
+        async with ThreadSensitiveContext():  # as each ASGI request has: a thread of its own
+            return await run_waits.read(probe)
+
+    async def all_calls() -> list[bool]:
+        tasks = [asyncio.ensure_future(one_call()) for _ in range(calls)]
+        while reading["now"] < run_waits.READERS:
+            await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(all_calls()) == [True] * calls
+    assert reading["peak"] == run_waits.READERS
