@@ -1,6 +1,7 @@
 """The stack bench/api_trigger.py drives: its database and Redis db, a workspace with a token, uvicorn and a worker.
 
-Its own database (bench_h5_api) and Redis db 10, emptied first; the processes are started
+Its own database (bench_h5_api) and Redis db 10, emptied first (BENCH_API_DATABASE and BENCH_API_REDIS
+name others, so that two trees can be measured side by side); the processes are started
 and always stopped here. Process figures (CPU seconds, resident memory) are read from /proc
 and include a process's children (uvicorn's and prefork Celery's).
 """
@@ -25,8 +26,8 @@ from bench.ws_clients import GRAPH
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "bench_h5_api"
-REDIS_URL = "redis://127.0.0.1:6379/10"
+DB_NAME = os.environ.get("BENCH_API_DATABASE", "bench_h5_api")
+REDIS_URL = os.environ.get("BENCH_API_REDIS", "redis://127.0.0.1:6379/10")
 STARTUP_S = 180  # how long uvicorn and the worker may take to answer after they are started
 
 
