@@ -136,6 +136,19 @@ def waiting_on_advisory_lock() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def unbilled(worker: Worker) -> str:
+    """Why a hold is still there: the holds, the node's attempts, who waits on what, and the reaper's log."""
+    holds = list(BudgetHold.objects.values("node_id", "attempt", "created_at"))
+    nodes = list(NodeRun.objects.values_list("node_id", "attempt", "status"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+        busy = cursor.fetchall()
+    return f"the hold was never charged: holds {holds}, nodes {nodes}, busy {busy}\n{worker.output()[-4000:]}"
+
+
 def test_an_answer_whose_worker_dies_before_billing_is_billed_at_its_reservation(workspace, priced_provider):
     budget = BudgetFactory(workspace=workspace, name="Monthly AI", limit=Decimal("10.00"))
     # The first bill waits on a lock this test holds: the provider has answered, nothing is billed yet.
@@ -158,7 +171,7 @@ def test_an_answer_whose_worker_dies_before_billing_is_billed_at_its_reservation
             second = Worker(beat=True, lease_s=2)
             try:
                 finished = wait_for(run, timeout=60)
-                eventually(lambda: not BudgetHold.objects.exists(), timeout=20, message="the hold was never charged")
+                eventually(lambda: not BudgetHold.objects.exists(), timeout=20, message=lambda: unbilled(second))
             finally:
                 second.stop()
     finally:
