@@ -44,8 +44,9 @@ from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
 from engine.graph import GraphNode
-from engine.models import CachedResult, RunPurpose
+from engine.models import CachedResult, NodeStatus, RunPurpose
 from engine.registry import NodeContext, NodeResult
+from engine.runs import child_inline
 from engine.sql import node_inputs
 from engine.transient import FIRST_DELAY_S, is_transient, next_delay
 
@@ -159,6 +160,30 @@ def _prepare(node_run: runs.Claim, inputs: node_inputs.Inputs | None = None) -> 
     )
     beat = time.monotonic() + settings.ENGINE_HEARTBEAT_S
     return Ready(kind, ctx, Execution(node_run, node, run.workspace_id, resolved, key, deadline, beat, in_use))
+
+
+def run_cheap(run_id: int, node_id: str, inputs: node_inputs.Inputs) -> runs.Ran | None:
+    """child_inline's runner: a cheap node of a child run not stored yet, run on this thread with `inputs`.
+
+    None when it is not cheap with its rendered params, or its params or its code raised: the
+    child is then started as usual and the node runs (or fails) through Celery.
+    """
+    # Not stored yet: no node row, so no pk; a first attempt, nothing to resume.
+    node_run = runs.Claim(0, run_id, node_id, NodeStatus.RUNNING, 1, 0, None, None, "")
+    with log_context.executing(run_id, node_id, 1):
+        try:
+            ready = _prepare(node_run, inputs)
+        except NodeError:
+            return None
+        if not ready.cheap():
+            return None
+        future = _ran_here(ready)
+        if future.exception() is not None:
+            return None
+        return runs.Ran(future.result(), ready.execution.resolved)
+
+
+child_inline.register(run_cheap)
 
 
 class NodeBatch:

@@ -23,7 +23,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, JSONField, OuterRef, Sum, Value
 
+from accounts.models import Workspace
 from engine import graph as graphs
+from engine import metrics
 from engine.dispatch import dispatch_after_commit
 from engine.event_types import EventType
 from engine.events import Change, change
@@ -41,7 +43,9 @@ from engine.models import (
     TriggerKind,
 )
 from engine.registry import ERROR_HANDLE
+from engine.runs import child_inline
 from engine.runs.starting import Options, RunSource, start_run
+from engine.sql.node_inputs import RunFacts
 from engine.sql.script import Outcome, Statement, converted, run_script
 
 SUBWORKFLOW, FOR_EACH = "subworkflow", "for_each"
@@ -316,7 +320,11 @@ def open_round(step: Change, node_id: str, plan: ChildPlan) -> None:
     [info] = rounds_of(run_script([round_read(run_id, node_id, number)])[0])
     first = todo[: plan.max_concurrency]
     if first:
-        start_items(step, info, [(index, plan.inputs[index]) for index in first])
+        if start_items(step, info, [(index, plan.inputs[index]) for index in first]):
+            from engine.runs.child_tally import tally  # it imports this module
+
+            # Robust: a tally that fails after this commit is the reaper's (count_lost), as for any child's end.
+            transaction.on_commit(functools.partial(tally, run_id), robust=True)
         ChildRound.objects.filter(pk=created.pk).update(started=len(first), running=len(first))
     else:
         close_round(step, info, {}, error=None)
@@ -420,14 +428,17 @@ def _child(parent: Change, info: RoundRow, index: int, value: Any) -> _Child:
     return _Child(run, nodes, events, ready)
 
 
-def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> None:
+def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> bool:
     """Insert the children of `items` ((index, input)) with their nodes and first events, in one batch per table.
 
-    Each child's ready nodes are sent after the parent's transaction commits.
+    Each child's ready nodes are sent after the parent's transaction commits, unless the child
+    ended at its start (engine/runs/child_inline.py). True when one did: a tally after this
+    commit must count it.
     """
     made = [_child(step, info, index, value) for index, value in items]
-    children = Run.objects.bulk_create(child.run for child in made)
     graph = _round_graph(info.pk)[0]
+    ended = _end_at_start(step, info, graph, made)
+    children = Run.objects.bulk_create(child.run for child in made)
     for child, run in zip(made, children, strict=True):
         graphs.remember(run.pk, graph)
         for node in child.nodes:
@@ -441,6 +452,38 @@ def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> N
     dispatch_after_commit([node.pk for node in nodes if (node.run_id, node.node_id) in ready], [])
     for (index, _), child in zip(items, made, strict=True):
         step.event(EventType.CHILD_STARTED, info.node_id, index=index, run_id=child.run.pk, round=info.number)
+    return ended
+
+
+def _end_at_start(step: Change, info: RoundRow, graph: graphs.Graph, made: list[_Child]) -> bool:
+    """Run each child's chain of cheap nodes now, if it has one (child_inline); True if a child ended so."""
+    begun = _begun(graph)
+    order = child_inline.chain(graph, begun) if begun is not None and child_inline.enabled() else None
+    if order is None or not made:
+        return False
+    # The runs' ids drawn first: a node runs with its run's id (its logs, its span).
+    sql = "SELECT nextval(pg_get_serial_sequence('engine_run', 'id')) FROM generate_series(1, %(n)s)"
+    ids = [row[0] for row in run_script([(sql, {"n": len(made)})])[0].rows]
+    allowlist = Workspace.objects.values_list("http_allowlist", flat=True).get(pk=step.run.workspace_id)
+    ended = False
+    for child, pk in zip(made, ids, strict=True):
+        child.run.pk = pk
+        graphs.remember(pk, graph)
+        run = child.run
+        facts = RunFacts(
+            run.input, run.workspace_id, run.created_by_id, run.workflow_id, run.version_number, allowlist, run.purpose
+        )
+        events = child_inline.finish(graph, order, run, child.nodes, facts, step.now)
+        if events is None:
+            continue
+        for seq, event in enumerate(events, start=run.last_seq + 1):
+            event.seq = seq
+        child.events += events
+        child.run.last_seq += len(events)
+        child.ready = []
+        ended = True
+        transaction.on_commit(functools.partial(metrics.count_events, run.workflow_id, events))
+    return ended
 
 
 def close_round(step: Change, info: RoundRow, values: dict[str, Any], error: dict[str, Any] | None) -> None:
