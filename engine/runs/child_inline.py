@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connection
 
 from engine import graph as graphs
+from engine import registry
 from engine.event_types import EventType
 from engine.models import NodeRun, NodeStatus, Run, RunEvent, RunStatus
 from engine.registry import ERROR_HANDLE
@@ -47,7 +48,7 @@ def enabled() -> bool:
 
 def chain(graph: graphs.Graph, begun: list[str]) -> list[str] | None:
     """The nodes after the trigger, in order, when they are one chain through every node of the graph, or None."""
-    if len(begun) != 1:
+    if len(begun) != 1 or not all(_may_run_inline(node.type) for node in graph.nodes):
         return None
     order = [begun[0]]
     while edges := graph.outgoing(order[-1]):
@@ -58,6 +59,13 @@ def chain(graph: graphs.Graph, begun: list[str]) -> list[str] | None:
             return None
         order.append(following)
     return order if len(order) == len(graph.nodes) - 1 else None
+
+
+def _may_run_inline(kind_name: str) -> bool:
+    """Whether a node of this kind can be cheap with some params (it overrides Node.runs_inline): the others
+    are not rendered for nothing at every start."""
+    kind = registry.get(kind_name)
+    return kind is not None and kind.runs_inline.__func__ is not registry.Node.runs_inline.__func__  # type: ignore[attr-defined]
 
 
 def finish(
@@ -86,6 +94,8 @@ def finish(
         if ran.result.answer is not None:
             answer = ran.result.answer
         handle = {"handle": ran.result.handle, "cache_hit": False}
+        if node_id != order[0]:  # the first one's is among the child's first events
+            events.append(RunEvent(type=EventType.NODE_QUEUED, node_id=node_id))
         events += [
             RunEvent(type=EventType.NODE_RUNNING, node_id=node_id, payload={"attempt": 1}),
             RunEvent(type=EventType.NODE_SUCCEEDED, node_id=node_id, payload=handle),

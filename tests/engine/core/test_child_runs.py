@@ -336,3 +336,37 @@ def test_the_reaper_counts_a_child_whose_tally_was_lost(workspace):
     child_tally.tally(run.pk)
     assert reaper.reap()["parents_tallied"] == 0
     assert RunEvent.objects.filter(run=run, type="child.ended").count() == 1, "counted twice"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite a child is counted as it ends: none is owed")
+def test_a_child_of_cheap_nodes_ends_at_its_start_and_is_counted_once(workspace):
+    # Its nodes run in the transaction that starts it (engine/runs/child_inline.py): no worker claims them.
+    shout = node("shout", "transform", fields={"upper": "{{ input.name | upper }}"})
+    again = node("again", "transform", fields={"twice": "{{ nodes.shout.upper }}{{ nodes.shout.upper }}"})
+    child = published(workspace, chain(TRIGGER, shout, again))
+    loop = node("each", "for_each", workflow_id=child.pk, items="input.names", max_concurrency=2)
+    names = [{"name": f"n{i}"} for i in range(5)]
+    run = wait_for(start(workspace, chain(TRIGGER, loop), {"names": names}))
+    assert run.status == "succeeded", run.error
+    assert node_run(run, "each").output["results"] == [{"twice": f"N{i}N{i}"} for i in range(5)]
+    for kid in Run.objects.filter(parent_run=run):
+        assert (kid.status, kid.output) == ("succeeded", {"twice": f"N{kid.item_index}N{kid.item_index}"})
+        ran = NodeRun.objects.filter(run=kid, node_id__in=["shout", "again"])
+        assert set(ran.values_list("status", "attempt", "lease_owner")) == {("succeeded", 1, "")}
+        assert NodeRun.objects.get(run=kid, node_id="shout").input == {"fields": {"upper": kid.input["name"].upper()}}
+        kinds = list(RunEvent.objects.filter(run=kid).order_by("seq").values_list("type", "node_id"))
+        assert kinds == [
+            ("run.queued", ""),
+            ("run.running", ""),
+            ("node.succeeded", "start"),
+            ("node.queued", "shout"),
+            ("node.running", "shout"),
+            ("node.succeeded", "shout"),
+            ("node.queued", "again"),
+            ("node.running", "again"),
+            ("node.succeeded", "again"),
+            ("run.succeeded", ""),
+        ]
+    ended = RunEvent.objects.filter(run=run, type="child.ended").values_list("payload__index", flat=True)
+    assert sorted(ended) == [0, 1, 2, 3, 4]
+    assert 1 < in_flight(run, "each") <= 2
