@@ -14,7 +14,8 @@ moves to; the functions here apply those decisions. The SQL that writes a status
 - `progress`: applying flow's decisions, settling the run, cancelling its open nodes when it ends.
 - `control`: resume, cancel_run, retry_from_failed.
 - `children`: the child runs of subworkflow and for_each nodes: their rounds, starting them, counting their
-  ends in the parent, cascading cancels, and the helpers batches use (start_for_each, progress, item_runs).
+  ends in the parent, cascading cancels, and the helpers batches use (start_for_each, progress, item_runs);
+  `child_tally` counts ended children in their parent, `child_inline` ends a child of cheap nodes at its start.
 """
 
 from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, Ran, claim, heartbeat
