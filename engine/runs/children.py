@@ -2,7 +2,8 @@
 
 A node that calls workflows parks with a ChildPlan (engine/nodes/subworkflow.py, for_each.py).
 The transaction that records the park opens a ChildRound and starts the first children
-(`open_round`). Whatever ends a child run (its last node, a failure, a cancel), a tally
+(`open_round`); a child of cheap nodes ends there already (engine/runs/child_inline.py).
+Whatever ends a child run (its last node, a failure, a cancel), a tally
 under the parent's lock counts it, starts the next items or, when the round is over, wakes the
 parent node, which gathers the results (engine/runs/child_tally.py). A change of a parent
 locks no unfinished child (a tally marks only ended ones), so cancelling children happens
