@@ -11,7 +11,9 @@ with as many calls in flight as the worker's node threads allow (ceil(nodes / EN
 x latency: a task runs the nodes of its message on node threads, not on the pool's
 `--concurrency` threads), and the same fan-out of no-op
 transform nodes, the engine's own floor measured in the same run. Target: at most 1 s for 100 nodes (issue 23).
-Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first.
+Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first;
+BENCH_FANOUT_DATABASE (a database name on the same server) and BENCH_FANOUT_REDIS (a Redis URL
+with its database) name others, so that two trees can be measured side by side.
 Exit status: 0 when it measured (a missed target is reported), 1 when it could not measure.
 """
 
@@ -36,8 +38,8 @@ from bench.workers import POOL_ARGS, Worker, base_env  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "switchyard_ai_bench"
-BROKER_URL = "redis://127.0.0.1:6379/8"
+DB_NAME = os.environ.get("BENCH_FANOUT_DATABASE", "switchyard_ai_bench")
+BROKER_URL = os.environ.get("BENCH_FANOUT_REDIS", "redis://127.0.0.1:6379/8")
 TARGET_S = 1.0  # issue 23 (it was 2 s before)
 
 
