@@ -88,26 +88,19 @@ def held(budget: Budget, now: datetime) -> Decimal:
     return found.first() or Decimal(0)
 
 
-def applicable(scope: Scope) -> list[Budget]:
+def applicable(scope: Scope, found: list[Budget] | None = None) -> list[Budget]:
     """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's).
 
-    In a child run, the per-run budgets of its tree's top run's workflow apply too.
+    In a child run, the per-run budgets of its tree's top run's workflow apply too. `found`:
+    the workflow's own (lookups.budgets), if they were read already.
     """
-    found = lookups.budgets(scope.workspace_id, scope.workflow_id)
+    if found is None:
+        found = lookups.budgets(scope.workspace_id, scope.workflow_id)
     if scope.root_run_id is None or scope.root_workflow_id == scope.workflow_id:
         return found
     ids = {budget.pk for budget in found}
     above = lookups.budgets(scope.workspace_id, scope.root_workflow_id)
     return sorted([*found, *(b for b in above if b.scope == BudgetScope.RUN and b.pk not in ids)], key=lambda b: b.pk)
-
-
-def in_tree(scope: Scope) -> Scope:
-    """The scope with its run's tree filled in, when the run is a child run."""
-    found = Run.objects.filter(pk=scope.run_id, root_run__isnull=False).values_list(
-        "root_run_id", "root_run__workflow_id"
-    )
-    tree = found.first()
-    return replace(scope, root_run_id=tree[0], root_workflow_id=tree[1]) if tree else scope
 
 
 def _tree_budgets(workspace_id: int, root_run_id: int) -> list[Budget]:
@@ -140,8 +133,11 @@ def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None)
     bill if the call's worker dies; with no budget, a call that may cost something still
     leaves one hold for that.
     """
-    scope = in_tree(scope)
-    budgets = applicable(scope)
+    # The workflow's budgets and the run's tree are read together: one round trip on every call.
+    found, tree = lookups.budgets_in_tree(scope.workspace_id, scope.workflow_id, scope.run_id)
+    if tree is not None:
+        scope = replace(scope, root_run_id=tree.root_run_id, root_workflow_id=tree.root_workflow_id)
+    budgets = applicable(scope, found)
     now = timezone.now()
     if not budgets:
         if not estimate or bill is None:

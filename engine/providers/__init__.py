@@ -33,7 +33,7 @@ def resolve(workspace_id: int, name: str) -> Provider:
 
     if name == BUILTIN:
         return builtin.BuiltinProvider()
-    config = lookups.provider_config(workspace_id, name)
+    config, allowlist = lookups.provider_config(workspace_id, name)
     if config is None:
         raise NonRetryableError(f"There is no provider named {name!r} in this workspace", code="unknown_provider")
     try:
@@ -50,7 +50,7 @@ def resolve(workspace_id: int, name: str) -> Provider:
         key,
         workspace_secrets.render_headers(workspace_id, provider_configs.headers_to_send(config.headers)),
         float(config.timeout_s),
-        allowlist=lookups.http_allowlist(workspace_id),
+        allowlist=allowlist,
     )
 
 

@@ -1,32 +1,65 @@
 """The reads made on every model call: the price in force, the budgets that apply, a provider, billing facts.
 
+A call's reads that do not depend on one another go in one round trip (`run_script`): a node
+thread waits for a pooled connection before each of them, a hundred threads for a pool of
+twenty in a wide fan-out.
+
 Compiling these through the ORM took several times what running them does, on every model
 call (bench/llm_fanout.py), so each is one prepared statement read into a partly loaded
 model instance.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from django.db import connection
 
 from accounts.models import Workspace
 from engine.models import Budget, BudgetScope, ModelPrice, ProviderConfig, Run
-from engine.sql.script import M, converted, instance, run_script, stored
+from engine.sql.script import M, Outcome, Statement, converted, instance, run_script, stored
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A child run's tree (engine/runs/children.py): its top run and that run's workflow."""
+
+    root_run_id: int
+    root_workflow_id: int | None
+
 
 # What billing a call copies from its run onto the cost entry.
 BILLING_FACTS = ("workspace_id", "workflow_id", "workflow_name", "version_number", "trigger_kind", "is_test", "purpose")
 
 
-def _read(model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()) -> list[M]:
-    """Rows of `model` matching `where` (`only` those fields and the pk, if given), as partly loaded instances."""
+@dataclass(frozen=True)
+class _Select(Generic[M]):
+    """One read of `model`'s rows: its statement, and the fields its columns load."""
+
+    model: type[M]
+    names: list[str]
+    statement: Statement
+
+    def instances(self, found: Outcome) -> list[M]:
+        return [instance(self.model, converted(self.model, self.names, row)) for row in found.rows]
+
+
+def _select(
+    model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()
+) -> _Select[M]:
+    """Rows of `model` matching `where` (`only` those fields and the pk, if given)."""
     fields = [f for f in model._meta.concrete_fields if not only or f.attname in only or f.primary_key]
-    names = [f.attname for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} {tail}"  # noqa: S608
-    [found] = run_script([(sql, params)])
-    return [instance(model, converted(model, names, row)) for row in found.rows]
+    return _Select(model, [f.attname for f in fields], (sql, params))
+
+
+def _read(model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()) -> list[M]:
+    """Rows of `model` matching `where` (`only` those fields and the pk, if given), as partly loaded instances."""
+    select = _select(model, where, params, tail, only)
+    [found] = run_script([select.statement])
+    return select.instances(found)
 
 
 def price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
@@ -53,6 +86,23 @@ def billing_facts(run_id: int) -> Run | None:
 
 def budgets(workspace_id: int, workflow_id: int | None) -> list[Budget]:
     """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's)."""
+    select = _budgets(workspace_id, workflow_id)
+    [found] = run_script([select.statement])
+    return select.instances(found)
+
+
+def budgets_in_tree(workspace_id: int, workflow_id: int | None, run_id: int) -> tuple[list[Budget], Tree | None]:
+    """`budgets` of the workflow, and the run's tree when it is a child run: one round trip."""
+    tree_sql = (
+        f"SELECT run.root_run_id, root.workflow_id FROM {Run._meta.db_table} run "  # noqa: S608
+        f"JOIN {Run._meta.db_table} root ON root.id = run.root_run_id WHERE run.id = %(id)s"
+    )
+    select = _budgets(workspace_id, workflow_id)
+    found, tree = run_script([select.statement, (tree_sql, {"id": run_id})])
+    return select.instances(found), Tree(*tree.rows[0]) if tree.rows else None
+
+
+def _budgets(workspace_id: int, workflow_id: int | None) -> _Select[Budget]:
     where = (
         "workspace_id = %(workspace_id)s AND (scope = %(workspace_month)s "
         "OR (scope = %(workflow_month)s AND workflow_id = %(workflow_id)s) "
@@ -65,21 +115,20 @@ def budgets(workspace_id: int, workflow_id: int | None) -> list[Budget]:
         "workflow_month": BudgetScope.WORKFLOW_MONTH,
         "run": BudgetScope.RUN,
     }
-    return _read(Budget, where, params, "ORDER BY id")
+    return _select(Budget, where, params, "ORDER BY id")
 
 
-def provider_config(workspace_id: int, name: str) -> ProviderConfig | None:
-    """The workspace's provider called `name`, if there is one."""
-    found = _read(
+def provider_config(workspace_id: int, name: str) -> tuple[ProviderConfig | None, list[str]]:
+    """The workspace's provider called `name`, if there is one, and the workspace's outbound allowlist
+    (Settings → Network) its calls pass: one round trip."""
+    config = _select(
         ProviderConfig,
         "workspace_id = %(workspace_id)s AND name = %(name)s",
         {"workspace_id": workspace_id, "name": name},
         "LIMIT 1",
     )
-    return found[0] if found else None
-
-
-def http_allowlist(workspace_id: int) -> list[str]:
-    """The workspace's outbound allowlist (Settings → Network)."""
-    [workspace] = _read(Workspace, "id = %(id)s", {"id": workspace_id}, only=("http_allowlist",))
-    return list(workspace.http_allowlist)
+    allowlist = _select(Workspace, "id = %(id)s", {"id": workspace_id}, only=("http_allowlist",))
+    configs, workspaces = run_script([config.statement, allowlist.statement])
+    [workspace] = allowlist.instances(workspaces)
+    found = config.instances(configs)
+    return (found[0] if found else None), list(workspace.http_allowlist)
