@@ -126,15 +126,20 @@ def tree_spent(workspace_id: int, root_run_id: int) -> str | None:
     return None
 
 
-def reserve(scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None) -> Reservation:
+def reserve(
+    scope: Scope, estimate: Decimal, bill: dict[str, Any] | None = None, known: lookups.CallFacts | None = None
+) -> Reservation:
     """Hold `estimate` against every applicable budget, or raise BudgetExceeded naming the first that refuses.
 
     `bill` (call number, node type, provider, model) is kept on the holds for an estimated
     bill if the call's worker dies; with no budget, a call that may cost something still
-    leaves one hold for that.
+    leaves one hold for that. `known`: the call's facts (lookups.call_facts), if it read them already.
     """
-    # The workflow's budgets and the run's tree are read together: one round trip on every call.
-    found, tree = lookups.budgets_in_tree(scope.workspace_id, scope.workflow_id, scope.run_id)
+    if known is not None:
+        found, tree = known.budgets, known.tree
+    else:
+        # The workflow's budgets and the run's tree are read together: one round trip on every call.
+        found, tree = lookups.budgets_in_tree(scope.workspace_id, scope.workflow_id, scope.run_id)
     if tree is not None:
         scope = replace(scope, root_run_id=tree.root_run_id, root_workflow_id=tree.root_workflow_id)
     budgets = applicable(scope, found)

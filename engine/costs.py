@@ -59,13 +59,15 @@ def record(
     call: Call,
     index: int = 0,
     price: ModelPrice | EllipsisType | None = ...,
+    facts: Run | None = None,
 ) -> CostEntry | None:
     """Bill one call of one node attempt; None when this call was billed already.
 
     `price` is the one the caller found in force for this call (price_for), if it looked;
-    otherwise it is looked up here.
+    otherwise it is looked up here. `facts`: the run's billing facts, if the caller read them
+    (lookups.call_facts); they do not change while the run lives.
     """
-    run_row = lookups.billing_facts(run_id)
+    run_row = facts if facts is not None else lookups.billing_facts(run_id)
     if run_row is None:
         raise Run.DoesNotExist(f"run {run_id} does not exist")
     now = timezone.now()

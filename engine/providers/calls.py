@@ -24,11 +24,12 @@ from django.utils import timezone
 from engine import budgets, costs, live, spans
 from engine.connection_release import release_connection
 from engine.errors import NodeError, NonRetryableError
-from engine.models import CachedCompletion, CostEntry, ModelPrice
+from engine.models import CachedCompletion, CostEntry, ModelPrice, Run
 from engine.providers import BUILTIN, BUILTIN_EMBEDDING_MODEL, EMBED_TIMEOUT_S, builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, ToolCall, Unavailable, message_text
 from engine.providers.openai_compatible import SchemaFailure
 from engine.registry import NodeContext
+from engine.sql import lookups
 from engine.transient import persist
 
 # Output tokens assumed for the budget estimate when a node sets no max tokens.
@@ -135,8 +136,11 @@ class ModelCalls:
             for exchange in hit.exchanges:
                 self._bill(provider, request, exchange, cached=True)
             return hit, Decimal(0)
-        # One price for the whole call: the estimate and the bill both use it.
-        price = costs.price_for(self.ctx.workspace_id, provider.kind, request.model, timezone.now())
+        # One round trip for what the call reads first; one price for the whole call: the estimate and the bill.
+        known = lookups.call_facts(
+            self.ctx.workspace_id, self.ctx.workflow_id, self.ctx.run_id, provider.kind, request.model, timezone.now()
+        )
+        price = known.price
         bill = {
             "call": len(self.log),
             "node_type": self.node_type,
@@ -144,7 +148,7 @@ class ModelCalls:
             "provider_kind": provider.kind,
             "model": request.model,
         }
-        reservation = budgets.reserve(self.scope, _estimate(price, request), bill)
+        reservation = budgets.reserve(self.scope, _estimate(price, request), bill, known)
         spent = Decimal(0)
         try:
             if provider.kind != builtin.KIND:
@@ -159,14 +163,14 @@ class ModelCalls:
                     text.flush()
         except SchemaFailure as failure:
             for exchange in failure.exchanges:
-                spent += self._bill(provider, request, exchange, cached=False, price=price)
+                spent += self._bill(provider, request, exchange, cached=False, price=price, facts=known.run)
             self._settle(reservation, spent)
             raise
         except BaseException:
             budgets.release(reservation)
             raise
         for exchange in completion.exchanges:
-            spent += self._bill(provider, request, exchange, cached=False, price=price)
+            spent += self._bill(provider, request, exchange, cached=False, price=price, facts=known.run)
         self._settle(reservation, spent)
         if key:
             _store(self.ctx.workspace_id, key, completion, self.cache_ttl_s)
@@ -179,8 +183,10 @@ class ModelCalls:
         exchange: Exchange,
         cached: bool,
         price: ModelPrice | EllipsisType | None = ...,
+        facts: Run | None = None,
     ) -> Decimal:
-        """Bill the exchange and log it; what it added to the bill (0 when this call was billed already)."""
+        """Bill the exchange and log it; what it added to the bill (0 when this call was billed already).
+        `price` and the run's billing `facts` as costs.record takes them."""
         call = costs.Call(
             provider=provider.name,
             provider_kind=provider.kind,
@@ -197,7 +203,7 @@ class ModelCalls:
             nonlocal tries
             tries += 1
             entry = costs.record(
-                self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price
+                self.ctx.run_id, self.ctx.node_id, self.node_type, self.ctx.attempt, call, index, price, facts
             )
             if entry is None and tries > 1:
                 # An earlier try committed before its connection was lost: that entry is this bill.

@@ -64,6 +64,12 @@ def _read(model: type[M], where: str, params: Mapping[str, Any], tail: str = "",
 
 def price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
     """The price in force at `at`: the workspace's own if it set one, else the global one."""
+    select = _price(workspace_id, provider_kind, model, at)
+    [found] = run_script([select.statement])
+    return next(iter(select.instances(found)), None)
+
+
+def _price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> _Select[ModelPrice]:
     where = (
         "(workspace_id = %(workspace_id)s OR workspace_id IS NULL) AND provider_kind = %(kind)s "
         "AND model = %(model)s AND effective_from <= %(at)s"
@@ -74,14 +80,48 @@ def price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> Mo
         "model": model,
         "at": stored(ModelPrice, "effective_from", at),
     }
-    found = _read(ModelPrice, where, params, "ORDER BY workspace_id IS NULL, effective_from DESC LIMIT 1")
-    return found[0] if found else None
+    return _select(ModelPrice, where, params, "ORDER BY workspace_id IS NULL, effective_from DESC LIMIT 1")
 
 
 def billing_facts(run_id: int) -> Run | None:
     """The run with only its BILLING_FACTS loaded, if it exists."""
-    found = _read(Run, "id = %(id)s", {"id": run_id}, only=BILLING_FACTS)
-    return found[0] if found else None
+    select = _billing_facts(run_id)
+    [found] = run_script([select.statement])
+    return next(iter(select.instances(found)), None)
+
+
+def _billing_facts(run_id: int) -> _Select[Run]:
+    return _select(Run, "id = %(id)s", {"id": run_id}, only=BILLING_FACTS)
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What a model call reads before it is made, in one round trip (`call_facts`)."""
+
+    price: ModelPrice | None
+    budgets: list[Budget]
+    tree: Tree | None
+    run: Run | None  # its BILLING_FACTS
+
+
+def call_facts(
+    workspace_id: int, workflow_id: int | None, run_id: int, provider_kind: str, model: str, at: datetime
+) -> CallFacts:
+    """The price in force at `at`, the workflow's `budgets`, the run's tree and its billing facts."""
+    prices, budgets, facts = (
+        _price(workspace_id, provider_kind, model, at),
+        _budgets(workspace_id, workflow_id),
+        _billing_facts(run_id),
+    )
+    price_rows, budget_rows, tree, fact_rows = run_script(
+        [prices.statement, budgets.statement, _tree(run_id), facts.statement]
+    )
+    return CallFacts(
+        price=next(iter(prices.instances(price_rows)), None),
+        budgets=budgets.instances(budget_rows),
+        tree=Tree(*tree.rows[0]) if tree.rows else None,
+        run=next(iter(facts.instances(fact_rows)), None),
+    )
 
 
 def budgets(workspace_id: int, workflow_id: int | None) -> list[Budget]:
@@ -93,13 +133,18 @@ def budgets(workspace_id: int, workflow_id: int | None) -> list[Budget]:
 
 def budgets_in_tree(workspace_id: int, workflow_id: int | None, run_id: int) -> tuple[list[Budget], Tree | None]:
     """`budgets` of the workflow, and the run's tree when it is a child run: one round trip."""
-    tree_sql = (
+    select = _budgets(workspace_id, workflow_id)
+    found, tree = run_script([select.statement, _tree(run_id)])
+    return select.instances(found), Tree(*tree.rows[0]) if tree.rows else None
+
+
+def _tree(run_id: int) -> Statement:
+    """The run's top run and that run's workflow: one row when it is a child run, none otherwise."""
+    sql = (
         f"SELECT run.root_run_id, root.workflow_id FROM {Run._meta.db_table} run "  # noqa: S608
         f"JOIN {Run._meta.db_table} root ON root.id = run.root_run_id WHERE run.id = %(id)s"
     )
-    select = _budgets(workspace_id, workflow_id)
-    found, tree = run_script([select.statement, (tree_sql, {"id": run_id})])
-    return select.instances(found), Tree(*tree.rows[0]) if tree.rows else None
+    return sql, {"id": run_id}
 
 
 def _budgets(workspace_id: int, workflow_id: int | None) -> _Select[Budget]:
