@@ -10,7 +10,9 @@ pool's threads overlap the calls. Printed: wall time per run
 with as many calls in flight as the worker's node threads allow (ceil(nodes / ENGINE_NODE_THREADS)
 x latency: a task runs the nodes of its message on node threads, not on the pool's
 `--concurrency` threads), and the same fan-out of no-op
-transform nodes, the engine's own floor measured in the same run. Target: at most 1 s for 100 nodes (issue 23).
+transform nodes, the engine's own floor measured in the same run, and the worker's CPU time per
+run of each (user and system, from /proc: less moved by other load than the wall time).
+Target: at most 1 s for 100 nodes (issue 23).
 Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first;
 BENCH_FANOUT_DATABASE (a database name on the same server) and BENCH_FANOUT_REDIS (a Redis URL
 with its database) name others, so that two trees can be measured side by side.
@@ -45,6 +47,13 @@ TARGET_S = 1.0  # issue 23 (it was 2 s before)
 
 class CouldNotMeasure(Exception):
     pass
+
+
+def cpu_s(worker: Worker) -> float:
+    """CPU seconds (user and system) the worker process has spent so far, from /proc."""
+    assert worker.process is not None
+    fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class ModelWorker(Worker):
@@ -153,8 +162,11 @@ def main() -> int:
                 one_run(workspace_id, graph, worker, 120)  # warm-up: imports, connection pools
                 analyze()
                 fake.peak_in_flight = 0
+                began = cpu_s(worker)
                 walls = [one_run(workspace_id, graph, worker, 120) for _ in range(args.reps)]
+                between = cpu_s(worker)
                 floor = [one_run(workspace_id, fan_out(args.nodes, False), worker, 120) for _ in range(args.reps)]
+                cpu = ((between - began) / args.reps, (cpu_s(worker) - between) / args.reps)
     except CouldNotMeasure as error:
         print(f"could not measure: {error}", file=sys.stderr)
         return 1
@@ -169,6 +181,7 @@ def main() -> int:
           f"(--pool=threads --concurrency={args.concurrency})")  # fmt: skip
     print(f"  wall per run:            {', '.join(f'{wall:.2f} s' for wall in walls)} (median {median:.2f} s)")
     print(f"  same fan-out of no-op transform nodes (engine floor): median {statistics.median(floor):.2f} s")
+    print(f"  worker CPU per run:      {cpu[0]:.2f} s (generate nodes), {cpu[1]:.2f} s (no-op floor)")
     print(f"  serial lower bound:      {serial:.1f} s ({args.nodes} x {args.latency} s)")
     print(f"  bound, {settings.ENGINE_NODE_THREADS} node threads:  {bound:.1f} s (every call in flight at once)")
     print(f"  peak concurrent calls:   {fake.peak_in_flight}")
