@@ -78,16 +78,21 @@ async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Stat
         raise HttpError(422, "stream: cannot be combined with wait")
     if body.stream and isinstance(request.auth, ApiToken):  # type: ignore[attr-defined]
         check_scope(request.auth, Scope.RUNS_READ)  # type: ignore[attr-defined]
+    if not (body.stream or body.wait):
+        return await sync_to_async(_started)(request, workflow_id, body)
     run = await sync_to_async(_start)(request, workflow_id, body)
     if body.stream:
         access = await sync_to_async(stream.access_of)(request, run.workspace_id)
         streamed = stream.response(run.pk, 0, access)
         streamed["Location"] = f"/api/v1/runs/{run.pk}"
         return streamed
-    if not body.wait:
-        return Status(202, await sync_to_async(run_out)(run, request.user))
     await run_waits.ended(run.pk, body.timeout_s)
     return await run_waits.read(_answer, run, request.user)
+
+
+def _started(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
+    """202 with the run just started: the start and its answer in one hop to the request's thread, not two."""
+    return Status(202, run_out(_start(request, workflow_id, body), request.user))
 
 
 def _start(request: HttpRequest, workflow_id: int, body: RunIn) -> Run:
