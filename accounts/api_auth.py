@@ -30,7 +30,7 @@ Reads = Callable[[HttpRequest], tokens.Read | None]
 
 def bearer(request: HttpRequest) -> bool:
     """An API request with an `Authorization: Bearer …` header (the scheme compared as HttpBearer compares it):
-    the browser's middleware skips it (config/token_requests.py)."""
+    the browser's middleware skips it (config/middleware.py)."""
     scheme = request.headers.get("Authorization", "").split(" ")[0]
     return scheme.lower() == "bearer" and request.path_info.startswith(API_PREFIX)
 

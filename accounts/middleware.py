@@ -30,7 +30,7 @@ class CurrentWorkspaceMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if bearer(request):
-            # Its session and user are skipped (config/token_requests.py): no workspace, and no hand-off to a thread.
+            # Its session and user are skipped (config/middleware.py): no workspace, and no hand-off to a thread.
             request.membership = request.workspace = None  # type: ignore[attr-defined]
             return self.get_response(request)
         if self.is_async:

@@ -79,13 +79,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    "csp.middleware.CSPMiddleware",
-    # These four as Django's, but skipped for API requests with a Bearer token (config/token_requests.py).
-    "config.token_requests.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "config.token_requests.CsrfViewMiddleware",
-    "config.token_requests.AuthenticationMiddleware",
-    "config.token_requests.MessageMiddleware",
+    # config/middleware.py: CSP and CommonMiddleware run on the event loop under ASGI; the session, the
+    # user and messages as Django's, but skipped for API requests with a Bearer token.
+    "config.middleware.CSPMiddleware",
+    "config.middleware.SessionMiddleware",
+    "config.middleware.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentWorkspaceMiddleware",
