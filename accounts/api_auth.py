@@ -16,7 +16,6 @@ from ninja.utils import contribute_operation_callback
 from accounts import tokens
 from accounts.models import Scope
 
-API_PREFIX = "/api/"
 SESSION_ONLY = "session-only"
 PUBLIC = "public"
 
@@ -26,13 +25,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # How an operation reads its token along with what it needs next, in one query: request -> tokens.Read, or None
 # for the plain read.
 Reads = Callable[[HttpRequest], tokens.Read | None]
-
-
-def bearer(request: HttpRequest) -> bool:
-    """An API request with an `Authorization: Bearer …` header (the scheme compared as HttpBearer compares it):
-    the browser's middleware skips it (config/middleware.py)."""
-    scheme = request.headers.get("Authorization", "").split(" ")[0]
-    return scheme.lower() == "bearer" and request.path_info.startswith(API_PREFIX)
 
 
 class TokenAuth(HttpBearer):

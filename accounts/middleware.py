@@ -10,7 +10,6 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 
 from accounts import workspaces
-from accounts.api_auth import bearer
 from accounts.models import Membership
 
 SESSION_KEY = "workspace_id"
@@ -29,10 +28,6 @@ class CurrentWorkspaceMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if bearer(request):
-            # Its session and user are skipped (config/middleware.py): no workspace, and no hand-off to a thread.
-            request.membership = request.workspace = None  # type: ignore[attr-defined]
-            return self.get_response(request)
         if self.is_async:
             return self.__acall__(request)
         choose(request)

@@ -224,7 +224,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     drains: list[dict[str, float]] = []
     web_env = env | ({"DB_POOL_SIZE": str(args.web_pool)} if args.web_pool else {})
     with Web(web_env, Path(data_dir) / "uvicorn.log", args.web_processes) as web:
-        baseline_url = f"http://127.0.0.1:{web.port}/api/bench/baseline"
+        baseline_url = f"http://127.0.0.1:{web.port}/bench/baseline"
         trigger_url = f"http://127.0.0.1:{web.port}/api/v1/workflows/{site.workflow_id}/runs"
         for rep in range(args.reps):
             with EngineWorker(worker_env, Path(data_dir) / "worker.log", worker_args) as worker:
