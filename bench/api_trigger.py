@@ -1,6 +1,7 @@
 """Runs started and finished per second through the REST API, on the production stack on this machine.
 
     .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--drain 5000]
+    .venv/bin/python bench/api_trigger.py --drain-only [--reps 3] [--drain 2000]   # the worker's drain alone
 
 uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. wrk
 drives `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a Bearer token
@@ -10,6 +11,7 @@ latency p50/p90/p99 (wrk's), non-2xx answers, runs not succeeded; and beside it 
 endpoint (bench/api_baseline.py: the same token checked, one row inserted) on the same
 server. Then --drain runs are queued with no worker running, one worker is started, and its
 drain rate and memory (RSS before and after) are printed. Medians of --reps repetitions.
+--drain-only measures the drain alone (no web server, no wrk).
 
 Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection; at least 100 runs/s
 at 16 connections with p99 at most 150 ms; one worker drains at least 150 runs/s; no run lost
@@ -222,6 +224,11 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     worker_env, worker_args = env | {"DB_CONN_MAX_AGE": "60"}, args.worker_args.split()
     loads: dict[str, list[Load]] = {}
     drains: list[dict[str, float]] = []
+    if args.drain_only:
+        for rep in range(args.reps):
+            drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", worker_args, args.drain))
+            print(f"  rep {rep + 1}, drain: {drains[-1]}", flush=True)
+        return loads, drains
     web_env = env | ({"DB_POOL_SIZE": str(args.web_pool)} if args.web_pool else {})
     with Web(web_env, Path(data_dir) / "uvicorn.log", args.web_processes) as web:
         baseline_url = f"http://127.0.0.1:{web.port}/bench/baseline"
@@ -258,17 +265,19 @@ def warm_up(url: str, script: Path, web: Web, worker: EngineWorker) -> None:
 
 
 def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queued: int) -> list[str]:
+    targets: list[tuple[str, float, float, str]] = []
     lines = [
         f"  {'':<22}{'req/s':>9}{'runs/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'non2xx':>7}{'sock':>6}{'bad':>6}"
         f"{'web ms':>7}{'wk ms':>7}{'host':>6}",
         *(table_row(name, values) for name, values in loads.items()),
     ]
-    p50 = {name: median([x.p50_ms for x in values]) for name, values in loads.items()}
-    targets = [
-        ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
-        ("runs/s end to end at 16 conn", median([x.runs_per_s for x in loads["trigger c=16"]]), 100.0, "min"),
-        ("trigger p99 at 16 conn, ms", median([x.p99_ms for x in loads["trigger c=16"]]), 150.0, "max"),
-    ]
+    if loads:
+        p50 = {name: median([x.p50_ms for x in values]) for name, values in loads.items()}
+        targets = [
+            ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
+            ("runs/s end to end at 16 conn", median([x.runs_per_s for x in loads["trigger c=16"]]), 100.0, "min"),
+            ("trigger p99 at 16 conn, ms", median([x.p99_ms for x in loads["trigger c=16"]]), 150.0, "max"),
+        ]
     if drains:
         lines.append(
             f"  drain of {queued} queued runs, one worker: {median([d['drain_per_s'] for d in drains]):.1f}"
@@ -294,12 +303,16 @@ def main() -> int:
     parser.add_argument("--web-pool", type=int, default=8, help="DB_POOL_SIZE of each uvicorn process (0: none)")
     parser.add_argument("--worker-args", default=WORKER_ARGS, help="pool and concurrency of the Celery worker")
     parser.add_argument("--drain", type=int, default=5000, help="runs queued for the drain (0: skip it)")
+    parser.add_argument("--drain-only", action="store_true", help="only the drain: no web server, no load")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if args.drain_only and not args.drain:
+        parser.error("--drain-only needs --drain above 0")
+    if shutil.which("wrk") is None and not args.drain_only:
         print("could not measure: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
     print("\n".join(report.environment()[:3]), flush=True)
-    print(f"web: uvicorn --workers {args.web_processes}, DB_POOL_SIZE={args.web_pool}", flush=True)
+    if not args.drain_only:
+        print(f"web: uvicorn --workers {args.web_processes}, DB_POOL_SIZE={args.web_pool}", flush=True)
     print(f"worker: {args.worker_args}, DB_CONN_MAX_AGE=60", flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
     try:
@@ -307,7 +320,7 @@ def main() -> int:
     except CouldNotMeasure as error:
         print(f"\ncould not measure: {error}\n(logs kept in {data_dir})", file=sys.stderr)
         return 1
-    print(f"\nResults: medians of {args.reps} repetitions of {args.seconds} s each")
+    print(f"\nResults: medians of {args.reps} repetitions" + ("" if args.drain_only else f" of {args.seconds} s each"))
     print("\n".join(verdicts(loads, drains, args.drain)))
     print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     shutil.rmtree(data_dir, ignore_errors=True)
