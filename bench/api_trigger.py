@@ -186,13 +186,14 @@ def drain(site: Site, env: dict[str, str], log: Path, args: list[str], count: in
     with EngineWorker(env, log, args) as worker:
         assert worker.process is not None
         ready = time.perf_counter()
-        rss_before = rss_mb(worker.process.pid)
+        rss_before, cpu_before = rss_mb(worker.process.pid), cpu_seconds(worker.process.pid)
         n, _, bad = wait_ended(before, worker, 600)
         ended = time.perf_counter()
-        rss_after = rss_mb(worker.process.pid)
+        rss_after, cpu_after = rss_mb(worker.process.pid), cpu_seconds(worker.process.pid)
     return {
         "start_ms": start_s * 1000,
         "drain_per_s": n / (ended - ready),
+        "worker_cpu_ms": (cpu_after - cpu_before) * 1000 / n if n else 0.0,
         "startup_s": ready - began,
         "rss_before": rss_before,
         "rss_after": rss_after,
@@ -281,7 +282,8 @@ def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queue
     if drains:
         lines.append(
             f"  drain of {queued} queued runs, one worker: {median([d['drain_per_s'] for d in drains]):.1f}"
-            f" runs/s; start_run in process {median([d['start_ms'] for d in drains]):.1f} ms/run; worker RSS "
+            f" runs/s, worker CPU {median([d['worker_cpu_ms'] for d in drains]):.1f} ms/run; start_run in process"
+            f" {median([d['start_ms'] for d in drains]):.1f} ms/run; worker RSS "
             f"{median([d['rss_before'] for d in drains]):.0f} MB before, "
             f"{median([d['rss_after'] for d in drains]):.0f} MB after"
         )
