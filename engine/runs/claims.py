@@ -44,9 +44,10 @@ def claim(node_run_id: int, owner: str, lease_s: float) -> Claim | None:
 
 def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim | None:
     now = timezone.now()
-    script = claims.claim(node_run_id, owner, now + timedelta(seconds=lease_s), now)
     # Outside a transaction the script is one of its own (a multi-statement query is atomic).
-    found = run_script(script)[1].rows
+    alone = not connection.in_atomic_block
+    script = claims.claim(node_run_id, owner, now + timedelta(seconds=lease_s), now, alone=alone)
+    found = run_script(script)[-1].rows
     if not found:
         return None
     *row, resumed, run_status, workspace_id, last_seq, due_at, version_id = found[0]

@@ -75,8 +75,24 @@ def _marks(name: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
     return ", ".join(f"%({n})s" for n in names), names
 
 
-def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetime) -> list[Statement]:
+# Sent first in a claim that is a transaction of its own: its commit does not wait for the WAL flush.
+NO_FLUSH_WAIT: Statement = ("SELECT set_config('synchronous_commit', 'off', true)", {})
+
+
+def claim(
+    node_run_id: int, owner: str, lease_expires_at: datetime, now: datetime, *, alone: bool = False
+) -> list[Statement]:
     """A whole claim on PostgreSQL, for `run_script` (see runs.claim): lock, claim, events.
+
+    `alone`: the script is a transaction of its own, and its commit does not wait for the
+    WAL to reach the disk (`synchronous_commit` off for it alone; NO_FLUSH_WAIT comes first
+    and gives a row of its own). A claim is the one write of a node that may be lost to a
+    crash of PostgreSQL without harm: the node is then ready again, as if the claim had
+    never run, and the worker that ran it is fenced out by its lease owner (every claim sets
+    a new one). Any later commit that waits for the flush (the node's outcome, a heartbeat,
+    an effect in the ledger, anyone's) makes it durable too, since the WAL is written in
+    order. On the benchmark machine a flush costs about 6 ms, and a claim was one of the two
+    flushes of a chain of cheap nodes (docs/benchmarks.md).
 
     The first statement takes the run lock; the second, with its own snapshot taken under
     the lock, claims the node if it is due and its run has not ended, moves a queued or
@@ -134,4 +150,4 @@ def claim(node_run_id: int, owner: str, lease_expires_at: datetime, now: datetim
         **ended_params,
     }
     assert connection.vendor == "postgresql", "the one-statement claim is PostgreSQL's (runs.claim)"
-    return [lock(node_run_id=node_run_id), (sql, params)]
+    return [*([NO_FLUSH_WAIT] if alone else []), lock(node_run_id=node_run_id), (sql, params)]
