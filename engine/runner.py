@@ -124,13 +124,19 @@ class Ready:
 
 
 def _prepare(node_run: runs.Claim, inputs: node_inputs.Inputs | None = None) -> Ready:
-    """Read what the node needs (unless given: `inputs`) and render its params; NodeError when it cannot run."""
+    """Read what the node needs (unless given: `inputs`) and render its params; NodeError when it cannot run.
+
+    A node with no upstream (a trigger) needs only its run's facts, which its claim read.
+    """
     graph = run_graph(node_run.run_id)
     node = graph.node(node_run.node_id)
     kind = registry.get(node.type)
     if kind is None:
         raise NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type")
-    run, produced = inputs or node_inputs.inputs(node_run.run_id, graph.upstream[node.id])
+    upstream = graph.upstream[node.id]
+    if inputs is None and node_run.facts is not None and not upstream:
+        inputs = (node_run.facts, {})
+    run, produced = inputs or node_inputs.inputs(node_run.run_id, upstream)
     scope = expressions.scope(run.input, produced)
     # Rendering the params counts against the node's timeout, as its own run does.
     deadline = time.monotonic() + node.timeout_s

@@ -50,9 +50,11 @@ def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim 
     found = run_script(script)[-1].rows
     if not found:
         return None
-    *row, resumed, run_status, workspace_id, last_seq, due_at, version_id = found[0]
+    fields = len(claims.CLAIM_FIELDS)
+    row, more = found[0][:fields], found[0][fields:]
+    resumed, run_status, workspace_id, last_seq, due_at, version_id = more[:6]
     metrics.queue_lag.observe(max(0.0, (now - due_at).total_seconds()))
-    taken = claims.claim_from(row, resumed_from_wait=resumed)
+    taken = claims.claim_from(row, resumed_from_wait=resumed, facts=node_inputs.facts(more[6:]))
     graphs.of_pinned_run(taken.run_id, version_id)
     moved = run_status in (RunStatus.QUEUED, RunStatus.WAITING)
     first = last_seq - (1 if moved else 0)

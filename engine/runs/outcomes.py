@@ -1,9 +1,10 @@
 """Recording a node's outcome: its result (succeed), its error (fail), or its worker's death (crash)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -21,7 +22,7 @@ from engine.runs.children import open_round
 from engine.runs.claims import Attempt, ClaimNext, claimed_by, fenced, take_queued
 from engine.runs.progress import cancel_open_nodes, progress
 from engine.sql import node_inputs, outcomes, readiness
-from engine.sql.script import Statement, run_script
+from engine.sql.script import Outcome, Statement, run_script
 
 
 def _record(node_run: Attempt, values: Mapping[str, Any]) -> Statement:
@@ -57,10 +58,10 @@ def succeed(
         if _recorded_alone(node_run, values, waiting, event):
             return True
     reads = _reads(node_run, result)
-    with change(node_run.run_id, locked_reads=[_record(node_run, values), *reads], now=now) as step:
+    with change(node_run.run_id, locked_reads=[_record(node_run, values), *reads.statements], now=now) as step:
         if not step.reads[0].rowcount:
             return False
-        _succeeded(step, node_run, result, cache_hit, readiness.by_node(step.reads[1]) if reads else {})
+        _succeeded(step, node_run, result, cache_hit, reads.known(step.reads[1:]))
         if then is not None:
             _claim_next(step, then)
     if then is not None:
@@ -82,16 +83,43 @@ def _success(result: NodeResult, cache_hit: bool, input: Any, now: Any) -> dict[
     return values | {"status": NodeStatus.SUCCEEDED, "finished_at": now, "cache_hit": cache_hit}
 
 
-def _reads(node_run: Attempt, result: NodeResult) -> list[Statement]:
-    """The rows scheduling reads after this success (flow.first_reads); a parked node resolves no edge."""
-    changed = [] if _parks(result) else [node_run.node_id]
-    reads = first_reads(run_graph(node_run.run_id), changed)
-    return [readiness.rows(node_run.run_id, reads)] if reads else []
+class _Known(NamedTuple):
+    """What scheduling read with a success's write: rows by node id, and the run's counts if read."""
+
+    rows: dict[str, readiness.Row]
+    counts: readiness.Counts | None
 
 
-def _succeeded(
-    step: Change, node_run: Attempt, result: NodeResult, cache_hit: bool, known: dict[str, readiness.Row]
-) -> None:
+@dataclass(frozen=True)
+class _Reads:
+    """What scheduling reads after a success, sent with its write (see `_reads`)."""
+
+    statements: list[Statement]
+    counting: bool = False
+
+    def known(self, outcomes: Sequence[Outcome]) -> _Known:
+        """What the statements gave (`outcomes`, in their order)."""
+        if not self.statements:
+            return _Known({}, None)
+        if self.counting:
+            return _Known({}, readiness.counted(outcomes[0]))
+        return _Known(readiness.by_node(outcomes[0]), None)
+
+
+def _reads(node_run: Attempt, result: NodeResult) -> _Reads:
+    """The rows of the node's successors and of their inputs (flow.first_reads); a parked node resolves no edge.
+
+    A node with no successor makes nothing ready, so the run may end: its counts are read
+    instead, and settle the run without a round trip of their own (progress._settle).
+    """
+    parks = _parks(result)
+    reads = first_reads(run_graph(node_run.run_id), [] if parks else [node_run.node_id])
+    if reads:
+        return _Reads([readiness.rows(node_run.run_id, reads)])
+    return _Reads([]) if parks else _Reads([readiness.count(node_run.run_id)], counting=True)
+
+
+def _succeeded(step: Change, node_run: Attempt, result: NodeResult, cache_hit: bool, known: _Known) -> None:
     """What follows a success whose fenced write applied: its events, the run's answer, the next nodes."""
     parks = _parks(result)
     if parks:
@@ -108,7 +136,7 @@ def _succeeded(
     if result.escalation is not None:
         step.set_run(escalation_reason=result.escalation)
         step.event(EventType.RUN_ESCALATED, node_run.node_id, reason=result.escalation)
-    progress(step, [] if parks else [node_run.node_id], known)
+    progress(step, [] if parks else [node_run.node_id], known.rows, known.counts)
 
 
 def _claim_next(step: Change, then: ClaimNext) -> None:
@@ -139,10 +167,10 @@ def _claim_next(step: Change, then: ClaimNext) -> None:
         step.busy = False
         values = _success(ran.result, False, ran.input, timezone.now())
         reads = _reads(node_run, ran.result)
-        recorded, *read = run_script([_record(node_run, values), *reads])
+        recorded, *read = run_script([_record(node_run, values), *reads.statements])
         if not recorded.rowcount:
             raise RuntimeError("a node claimed under the run lock was moved under it")
-        _succeeded(step, node_run, ran.result, False, readiness.by_node(read[0]) if read else {})
+        _succeeded(step, node_run, ran.result, False, reads.known(read))
 
 
 def _recorded_alone(node_run: Attempt, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:

@@ -9,15 +9,22 @@ from engine.models import ENDED_RUN, NodeRun, NodeStatus
 from engine.sql import outcomes, readiness
 
 
-def progress(step: Change, changed: list[str] | None, known: dict[str, readiness.Row] | None = None) -> None:
+def progress(
+    step: Change,
+    changed: list[str] | None,
+    known: dict[str, readiness.Row] | None = None,
+    counts: readiness.Counts | None = None,
+) -> None:
     """After nodes in `changed` settled (None: any may have), queue what follows and settle the run.
 
-    `known`: rows read already under this lock (see flow.advance).
+    `known`: rows read already under this lock (see flow.advance). `counts`: the run's counts
+    read under this lock after this change's last write so far (used only if nothing was
+    written since: see _settle).
     """
     if step.run.status in ENDED_RUN:
         return
     _apply(step, flow.advance(step.run.pk, changed, known))
-    _settle(step)
+    _settle(step, counts)
 
 
 def _apply(step: Change, decided: flow.Advance) -> None:
@@ -43,14 +50,20 @@ def _apply(step: Change, decided: flow.Advance) -> None:
         step.defer(outcomes.mark_nodes(skipped, {"status": NodeStatus.SKIPPED, "finished_at": step.now}))
 
 
-def _settle(step: Change) -> None:
-    """Move the run to the status flow.next_run_status gives: running, waiting on a person or a timer, or ended."""
+def _settle(step: Change, counts: readiness.Counts | None = None) -> None:
+    """Move the run to the status flow.next_run_status gives: running, waiting on a person or a timer, or ended.
+
+    `counts` read earlier under this lock still hold while no write is deferred since: the
+    run's nodes move only under its lock, and this change's writes so far were sent before them.
+    """
     if step.run.status in ENDED_RUN:
         return
     if not flow.needs_count(step.run.status, bool(step.ready), step.busy):
         return  # a node is queued or still running: the run goes on, and nothing needs counting
-    step.flush()
-    status = flow.next_run_status(step.run.status, readiness.counts(step.run.pk))
+    if counts is None or step.deferred:
+        step.flush()
+        counts = readiness.counts(step.run.pk)
+    status = flow.next_run_status(step.run.status, counts)
     if status is None:
         return
     if status in ENDED_RUN:

@@ -9,6 +9,7 @@ from django.db import connection
 
 from engine.event_types import EventType
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunStatus
+from engine.sql.node_inputs import FACTS_COLUMNS, RunFacts
 from engine.sql.run_lock import lock
 from engine.sql.script import Outcome, Statement, assignments, converted, stored
 
@@ -31,13 +32,15 @@ class Claim:
     resume: Any
     lease_owner: str
     resumed_from_wait: bool = False
+    # What the node reads of its run, when the claim read it too (`claim` does).
+    facts: RunFacts | None = None
 
 
-def claim_from(row: Sequence[Any], resumed_from_wait: bool = False) -> Claim:
+def claim_from(row: Sequence[Any], resumed_from_wait: bool = False, facts: RunFacts | None = None) -> Claim:
     """A Claim from a CLAIM_FIELDS row, its values converted as the ORM's compiler converts them."""
     values = converted(NodeRun, CLAIM_FIELDS, row)
     values["pk"] = values.pop("id")
-    return Claim(**values, resumed_from_wait=resumed_from_wait)
+    return Claim(**values, resumed_from_wait=resumed_from_wait, facts=facts)
 
 
 def node_for_claim(node_run_id: int) -> Statement:
@@ -99,8 +102,8 @@ def claim(
     waiting run to running, and inserts node.running (and run.running) with the next seqs.
     It returns the claimed node (CLAIM_FIELDS), whether the node was waiting, the run's
     status before the claim, its workspace, its last seq, when the node became due (its
-    wake_at before the claim) and the run's version (engine.graph.of_pinned_run): nothing if
-    nothing was claimed.
+    wake_at before the claim), the run's version (engine.graph.of_pinned_run) and what the
+    node reads of its run (node_inputs.FACTS_COLUMNS): nothing if nothing was claimed.
     """
     claimable, claimable_params = _marks("claimable", CLAIMABLE)
     ended, ended_params = _marks("ended", sorted(ENDED_RUN))
@@ -131,8 +134,10 @@ def claim(
             SELECT c.run_id, m.last_seq, %(run_running_event)s, '', '{{}}'::jsonb, %(now)s::timestamptz
             FROM claimed c, moved m, before b WHERE b.run_status IN (%(queued)s, %(run_waiting)s)
         )
-        SELECT c.*, b.node_status = %(waiting)s, b.run_status, b.workspace_id, m.last_seq, b.due_at, b.version_id
-        FROM claimed c, moved m, before b
+        SELECT c.*, b.node_status = %(waiting)s, b.run_status, b.workspace_id, m.last_seq, b.due_at, b.version_id,
+            {FACTS_COLUMNS}
+        FROM claimed c, moved m, before b, engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id
+        WHERE r.id = c.run_id
     """  # noqa: S608
     params = {
         "id": node_run_id,

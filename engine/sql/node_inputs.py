@@ -22,6 +22,8 @@ class RunFacts(NamedTuple):
 
 
 Inputs = tuple[RunFacts, dict[str, Any]]
+# The columns RunFacts are read from, of the run (r) and its workspace (w); a claim reads them too.
+FACTS_COLUMNS = "r.input, r.workspace_id, r.created_by_id, r.workflow_id, r.version_number, w.http_allowlist, r.purpose"
 
 
 def inputs(run_id: int, upstream: Collection[str]) -> Inputs:
@@ -31,18 +33,20 @@ def inputs(run_id: int, upstream: Collection[str]) -> Inputs:
 
 def statements(run_id: int, upstream: Collection[str]) -> list[Statement]:
     """The reads `inputs` makes, for a script that sends them with other statements (see `read`)."""
-    sql = (
-        "SELECT r.input, r.workspace_id, r.created_by_id, r.workflow_id, r.version_number, w.http_allowlist, r.purpose "
-        "FROM engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id WHERE r.id = %(run_id)s"
-    )
+    run = "engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id"
+    sql = f"SELECT {FACTS_COLUMNS} FROM {run} WHERE r.id = %(run_id)s"  # noqa: S608
     return [(sql, {"run_id": run_id}), of_nodes("node_id, output", run_id, upstream, NodeStatus.SUCCEEDED)]
 
 
 def read(outcomes: Sequence[Outcome]) -> Inputs:
     """What the `statements` gave, as `inputs` gives it."""
     found, produced = outcomes
-    row = found.rows[0]
-    facts = RunFacts(
+    return facts(found.rows[0]), {node_id: from_json(NodeRun, "output", output) for node_id, output in produced.rows}
+
+
+def facts(row: Sequence[Any]) -> RunFacts:
+    """RunFacts from a row of FACTS_COLUMNS."""
+    return RunFacts(
         from_json(Run, "input", row[0]),
         row[1],
         row[2],
@@ -51,4 +55,3 @@ def read(outcomes: Sequence[Outcome]) -> Inputs:
         from_json(Workspace, "http_allowlist", row[5]),
         row[6],
     )
-    return facts, {node_id: from_json(NodeRun, "output", output) for node_id, output in produced.rows}

@@ -45,6 +45,12 @@ def by_node(outcome: Outcome) -> dict[str, Row]:
 
 def counts(run_id: int) -> Counts:
     """Count the run's busy, waiting and failed nodes (flow.next_run_status decides from them)."""
+    [found] = run_script([count(run_id)])
+    return counted(found)
+
+
+def count(run_id: int) -> Statement:
+    """The statement `counts` runs, for a script that sends it with others (see `counted`)."""
     sql = (
         "SELECT "
         "COALESCE(SUM(CASE WHEN status = %(running)s OR (status <> %(waiting)s AND wake_at IS NOT NULL) "
@@ -60,6 +66,10 @@ def counts(run_id: int) -> Counts:
         "crashed": NodeStatus.CRASHED,
         "run_id": run_id,
     }
-    [found] = run_script([(sql, params)])
-    busy, waiting, failed = found.rows[0]
+    return sql, params
+
+
+def counted(outcome: Outcome) -> Counts:
+    """What a `count` statement gave."""
+    busy, waiting, failed = outcome.rows[0]
     return Counts(int(busy), int(waiting), int(failed))
