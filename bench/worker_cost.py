@@ -12,8 +12,11 @@ process, one run after another, and prints per run:
   each a WAL flush);
 - the worker's round trips (query strings, COMMIT included, and the BEGINs psycopg sends
   on its own);
-- the CPU seconds of this process (process_time).
-Load-independent figures, to compare code before and after. Uses its own database
+- the CPU seconds of this process (process_time);
+- the wall time per run: one run after another on one thread, so mostly the waits for
+  PostgreSQL (round trips and the commits' WAL flushes). It moves with the machine's load:
+  compare it between trees measured alternately, minutes apart at most.
+The other figures are load-independent, to compare code before and after. Uses its own database
 (BENCH_WORKER_COST_DATABASE, default switchyard_bench_worker_cost) and Redis db 3 (the
 for-each benchmark's), emptied first. Exit status 0 when it measured, 1 when it could not.
 """
@@ -121,11 +124,11 @@ def main() -> int:
         flush_stats()
         trips = RoundTrips()
         commits_before = xact_commits()
-        cpu_before = time.process_time()
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
         with connection.execute_wrapper(trips):
             for run in runs[warm:]:
                 runner.execute([triggers[run.pk]])
-        cpu = time.process_time() - cpu_before
+        cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
         flush_stats()
         commits = xact_commits() - commits_before - 2  # the two reads of pg_stat_database's own
         measured = [r.pk for r in runs[warm:]]
@@ -140,6 +143,7 @@ def main() -> int:
         print(f"writes per run       {writes / n:.2f} (transactions that wrote events, the start's included)")
         print(f"round trips per run  {trips.count / n:.2f}")
         print(f"CPU ms per run       {1000 * cpu / n:.2f}")
+        print(f"wall ms per run      {1000 * wall / n:.2f} (load-dependent)")
         return 0 if ended == len(runs) else 1
 
 
