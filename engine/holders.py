@@ -19,7 +19,9 @@ ENGINE_WORKER_SILENCE_S on a thread of its own, and at each beat looks for the d
   worker look dead.
 The first to see a holder dead (a worker's beat thread, or the reaper) takes it out of the
 set, atomically so that only one releases it, and crashes its running nodes so that they are
-claimed again at once instead of one lease after its last renewal. A process judged dead
+claimed again at once instead of one lease after its last renewal; then the ready nodes whose
+messages a worker took and has not acknowledged are sent again (engine.held_messages), since
+a dead worker's would wait in Redis for the reaper's redispatch. A process judged dead
 that was not (paused past ENGINE_WORKER_SILENCE_S on another host) finds its nodes taken when
 it renews their leases, and its late outcome is refused: every write is fenced by attempt and
 lease owner. Without Redis (the embedded mode: one process) there are no beats, and a lease
@@ -42,7 +44,7 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 from django.conf import settings
 from django.db import connections
 
-from engine import runs
+from engine import held_messages, runs
 from engine.models import NodeRun, NodeStatus
 
 log = logging.getLogger(__name__)
@@ -197,16 +199,19 @@ def release(name: str) -> int:
 
 
 def release_dead(now: float | None = None) -> int:
-    """Release the leases of every holder found dead; how many nodes that crashed.
+    """Release the leases of every holder found dead, and send again what it may have held; how many nodes crashed.
 
     A holder whose release failed (the database refused it) goes back into the set with its
     last beat, to be judged again at the next look (a database restart must not cost its
-    nodes a lease).
+    nodes a lease). After a death, the ready nodes whose messages a worker took and did not
+    acknowledge are sent again (engine.held_messages): a killed worker's would otherwise wait
+    for the reaper's redispatch.
     """
     if not settings.REDIS_URL:
         return 0
     crashed = 0
-    for name, last in dead_holders(now):
+    dead = dead_holders(now)
+    for name, last in dead:
         try:
             released = release(name)
         except BaseException:
@@ -214,6 +219,8 @@ def release_dead(now: float | None = None) -> int:
             raise
         log.warning("worker process %s is dead: %d of its nodes are claimed again", name, released)
         crashed += released
+    if dead:
+        held_messages.resend_held()
     return crashed
 
 
