@@ -38,6 +38,7 @@ from engine import (
     registry,
     runs,
     spans,
+    transient,
     workspace_secrets,
 )
 from engine.connection_release import release_connection
@@ -71,7 +72,10 @@ def execute(node_run_ids: Sequence[int]) -> None:
     """
     batch = NodeBatch(worker_name(), time.monotonic())
     for node_run_id in node_run_ids:
-        claim = runs.claim(node_run_id, batch.owner, settings.ENGINE_LEASE_S)
+        # A claim the database refused for a moment is tried again: the message is acknowledged when this
+        # task ends, and the node, left ready and marked sent, would wait for the reaper's redispatch.
+        take = partial(runs.claim, node_run_id, batch.owner, settings.ENGINE_LEASE_S)
+        claim = transient.persist(take, f"claim node {node_run_id}")
         if claim is not None:
             batch.start(claim)
     batch.record_all()

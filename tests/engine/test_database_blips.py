@@ -94,6 +94,22 @@ def test_an_outcome_refused_for_a_moment_is_recorded_at_its_first_attempt(worksp
     assert "trying again" in said
 
 
+def test_a_claim_refused_for_a_moment_is_made_again_not_left_to_the_reaper(workspace):
+    """The worker that took the node's message claims it through the blip; without a reaper the run ends only so."""
+    condition = "NEW.node_id = 'start' AND NEW.status = 'running'"
+    with refused_once("refuse_claim", "engine_noderun", "BEFORE UPDATE", condition):
+        worker = Worker(lease_s=4, loglevel="WARNING")
+        try:
+            finished = wait_for(start(workspace, chain(TRIGGER)), timeout=30)
+            said = worker.output()
+        finally:
+            worker.stop()
+        assert refusals("refuse_claim") >= 1, "the blip never happened"
+    assert finished.status == "succeeded", said[-3000:]
+    assert NodeRun.objects.get(run=finished, node_id="start").attempt == 1
+    assert "could not claim node" in said
+
+
 @pytest.fixture
 def priced_provider(workspace) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI(tokens_in=1000, tokens_out=500)
