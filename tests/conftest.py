@@ -13,6 +13,7 @@ import uvicorn
 from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.contrib.contenttypes.management import create_contenttypes
+from django.db import connection
 from django.db.models.signals import post_migrate
 from django.http import HttpRequest
 from django.test import Client
@@ -20,6 +21,7 @@ from django.test import Client
 from accounts.models import Membership, Role, Workspace
 from config.celery import app
 from engine.models import ModelPrice, ProviderConfig
+from tests import database_template
 from tests.eventually import eventually
 from tests.factories import (
     PASSWORD,
@@ -200,8 +202,24 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def django_db_keepdb(request: pytest.FixtureRequest, django_db_createdb: bool) -> bool:
+    """On PostgreSQL, a fresh copy of the migrated template rather than a new migration (tests/database_template.py).
+
+    Django is told to keep the database: the copy, made here, is then used as it is, and when
+    there was no current template to copy it finds none and migrates one. Either way it is
+    left at the end; the next session drops it. `--create-db` migrates anew as before.
+    """
+    if settings.EMBEDDED:
+        return bool(request.config.getvalue("reuse_db"))
+    if not django_db_createdb:
+        database_template.copy_from_template(settings.DATABASES["default"])
+    return True
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
-    """The test database; on PostgreSQL, without Django's post_migrate handlers after each flush.
+    """The test database; on PostgreSQL, kept as the template for the next sessions when the migrations
+    made it, and without Django's post_migrate handlers after each flush.
 
     The flush after a transactional test keeps the content types and permissions
     (tests/postgresql), so the handlers that write them back after a flush would only read them
@@ -211,6 +229,8 @@ def django_db_setup(django_db_setup: None) -> Iterator[None]:
     if settings.EMBEDDED:  # SQLite's flush is Django's own, which empties those tables too
         yield
         return
+    connection.close()  # a database is copied only while nobody is connected to it
+    database_template.keep_as_template(settings.DATABASES["default"], connection.settings_dict["NAME"])
     post_migrate.disconnect(create_contenttypes)
     post_migrate.disconnect(create_permissions, dispatch_uid=PERMISSIONS_UID)
     yield
