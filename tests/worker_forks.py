@@ -4,7 +4,9 @@ A `celery worker` spends seconds of CPU importing before it takes a task: openai
 bpe-openai's vocabularies, mcp, Django, Celery, and the suite starts dozens of them. Here one
 process per session (`python -m tests.worker_forks`) imports those libraries, then forks a
 worker whenever a test asks for one: the child sets the worker's environment, becomes the
-leader of its own process group and runs `celery` as `python -m celery` would.
+leader of its own process group and runs `celery` as `python -m celery` would. A test that
+starts the app in a fresh process to see how it reads its environment (tests/config/test_env.py,
+test_https.py, test_tracing.py) forks its `python -c` from the same server.
 
 Only libraries are imported before the fork, never the project: Django's settings and the
 app read the environment (the database, Redis, the lease, the log level) when they are
@@ -16,6 +18,7 @@ This module imports no part of the project, so that the server can import it.
 
 import json
 import os
+import runpy
 import select
 import signal
 import subprocess
@@ -53,7 +56,8 @@ PRELOAD = [
 def serve() -> None:
     """The server: import the libraries, then fork one worker per request line on stdin.
 
-    A request is `{"argv", "env", "cwd", "log"}`; the answer the child's pid. `{"wait": pid}`
+    A request is `{"argv", "env", "cwd", "out", "err"}` (argv as `python` takes it after its
+    own name: `-m celery ...` or `-c code`); the answer the child's pid. `{"wait": pid}`
     reaps that child and answers its exit status, so that its CPU time counts towards this
     process, and this process's towards the test session that waits for it.
     """
@@ -71,7 +75,7 @@ def serve() -> None:
         else:
             pid = os.fork()
             if pid == 0:
-                run_worker(**request)
+                run_python(**request)
             answer(pid)
 
 
@@ -80,21 +84,22 @@ def answer(value: Any) -> None:
     os.write(1, json.dumps(value).encode() + b"\n")
 
 
-def run_worker(argv: list[str], env: dict[str, str], cwd: str, log: str) -> None:
-    """In the forked child: `python -m celery <argv>` with `env`, output to `log`, in a process group of its own.
+def run_python(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
+    """In the forked child: `python <argv>` with `env`, output to `out` and `err`, in a process group of its own.
 
-    Celery ends with SystemExit, which unwinds the server's loop in this child and ends the
-    interpreter as `python -m celery` ends (atexit handlers, flushed logs): it never returns.
+    The command ends with SystemExit (Celery's always does), or an exception whose traceback
+    goes to `err`; either unwinds the server's loop in this child and ends the interpreter as
+    `python` ends (atexit handlers, flushed logs, status 1 after a traceback): it never returns.
     """
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     null = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(log, os.O_WRONLY | os.O_APPEND)
     os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
     os.close(null)
-    os.close(out)
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(opened, fd)
+        os.close(opened)
     os.chdir(cwd)
     # The project's modules are compiled once a session rather than in every worker, into a
     # directory of their own: the environment may forbid __pycache__ in the source tree.
@@ -102,10 +107,14 @@ def run_worker(argv: list[str], env: dict[str, str], cwd: str, log: str) -> None
     sys.pycache_prefix = os.path.join(tempfile.gettempdir(), "switchyard-test-bytecode")
     os.environ.clear()
     os.environ.update(env)
-    sys.argv = ["celery", *argv]
-    from celery.__main__ import main
-
-    main()
+    option, target, *rest = argv
+    if option == "-m":
+        sys.argv = [target, *rest]
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
+    else:
+        assert option == "-c", f"python {option}: only -m and -c"
+        sys.argv = ["-c", *rest]
+        exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102  (python -c)
     sys.exit(0)
 
 
@@ -130,8 +139,9 @@ class ForkServer:
         assert line, f"the fork server exited ({self.process.poll()})"
         return json.loads(line)
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: str, log: str) -> "Forked":
-        return Forked(self, self.ask({"argv": argv, "env": env, "cwd": cwd, "log": log}))
+    def start(self, argv: list[str], env: dict[str, str], cwd: str, out: str, err: str | None = None) -> "Forked":
+        """`python <argv>` forked, its output appended to `out` and its errors to `err` (by default `out`)."""
+        return Forked(self, self.ask({"argv": argv, "env": env, "cwd": cwd, "out": out, "err": err or out}))
 
     def close(self) -> None:
         """End the server and wait for it, so that its workers' CPU time counts towards this session."""

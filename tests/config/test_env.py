@@ -1,11 +1,10 @@
 import subprocess
-import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import Env
-from tests.conftest import ROOT
+from tests.workers import run_python
 
 
 def test_it_reads_booleans_in_the_usual_spellings():
@@ -49,7 +48,7 @@ def test_it_requires_a_value_with_a_reason():
 def load_settings(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "SWITCHYARD_DATA_DIR": str(tmp_path), **variables}
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup(); print('loaded')"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return run_python(code, env)
 
 
 @pytest.mark.parametrize(

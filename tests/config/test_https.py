@@ -2,9 +2,8 @@
 
 import json
 import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.workers import run_python
 
 # Runs in a fresh process, since settings are read once: reports the settings and what the
 # security middleware answers to plain and HTTPS requests for a page and for the health check.
@@ -31,7 +30,7 @@ print(json.dumps({
 
 def start(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "SWITCHYARD_DATA_DIR": str(tmp_path), **variables}
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return run_python(PROBE, env)
 
 
 def started(tmp_path, **variables: str) -> dict:

@@ -2,8 +2,6 @@
 
 import json
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,13 +16,12 @@ from engine import spans
 from engine.log_context import NodeFields
 from engine.models import Run
 from knowledge.search import search
-from tests.conftest import ROOT
 from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import wait_for
 from tests.eventually import eventually
 from tests.factories import KnowledgeBaseFactory, WorkflowFactory, WorkflowVersionFactory
 from tests.fakes import RecordingServer, Reply
-from tests.workers import SharedWorker, Worker
+from tests.workers import SharedWorker, Worker, run_python
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
@@ -59,9 +56,7 @@ def test_it_is_on_only_when_otel_variables_ask(environ, on):
 
 def test_it_instruments_nothing_and_records_nothing_when_off(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SWITCHYARD_DATA_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(PROBE, env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "instrumented": False,
