@@ -19,7 +19,7 @@ from django.utils import timezone
 from config.celery import app
 from engine.models import NodeRun, NodeStatus, RunStatus
 from tests.eventually import eventually
-from tests.worker_forks import ForkServer
+from tests.worker_forks import Forked, ForkServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -106,7 +106,7 @@ def broker() -> redis.Redis:
 
 
 class Worker:
-    """One worker process; with `beat`, the reaper runs inside it as `celery worker --beat` runs it.
+    """One worker process; with `beat`, a `celery beat` process beside it sends it the reaper every second.
 
     `env` adds to or overrides the worker's environment (DB_POOL_SIZE, say). `pool` is Celery's
     (threads, or prefork as docs/deploy.md runs it: each task in a child process). `loglevel` (DEBUG,
@@ -149,11 +149,16 @@ class Worker:
         argv = [
             "-m", "celery", "-A", "config", "worker", f"--pool={pool}", f"--concurrency={concurrency}",
             f"--loglevel={loglevel or 'WARNING'}", "--hostname", self.name,
-            "--without-mingle", "--without-gossip", *(["--beat"] if beat else []),
+            "--without-mingle", "--without-gossip",
         ]  # fmt: skip
-        # Forked from the session's fork server, as `python -m celery` would run, in a process group of
-        # its own: with --beat, beat is a child process that must die with the worker.
+        # Forked from the session's fork server, as `python -m celery` would run, in a process group of its own.
         self.process = fork_server().start(argv, environment, ROOT, self.log.name)
+        # Beat is forked from the fork server too, as deployed beside the workers (docs/deploy.md), not by
+        # `--beat` from the worker: that forks it while the worker's threads already run (the lease holders'
+        # first release of dead workers), and a fork taken while another thread holds a lock can leave the
+        # child stuck; a test saw the reaper never run once in about twenty.
+        beat_argv = ["-m", "celery", "-A", "config", "beat", f"--loglevel={loglevel or 'WARNING'}"]
+        self.beat = fork_server().start(beat_argv, environment, ROOT, self.log.name) if beat else None
         try:
             eventually(self._answers, timeout=30, interval=0)
         except AssertionError:
@@ -199,22 +204,27 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL to every process of the worker: no warm shutdown, no acknowledgement, as when its machine dies."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        for process in self._processes():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        else:
-            # The main process is gone; make sure no child (beat) outlives it.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+        for process in self._processes():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(10)
+            else:
+                # The main process is gone; make sure none of its children (a prefork pool's) outlives it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
         self.log.close()
+
+    def _processes(self) -> list[Forked]:
+        return [self.process, *([self.beat] if self.beat else [])]
 
 
 class SharedWorker:
