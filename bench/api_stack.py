@@ -147,20 +147,25 @@ class Web:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                "--workers", str(self.processes)]  # fmt: skip
+
     def __enter__(self) -> "Web":
-        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-                   "--workers", str(self.processes)]  # fmt: skip
         with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+            self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=out)
         # Generous: on this shared 2-core machine under load, two processes took 40-60 s to import and answer.
         deadline = time.monotonic() + STARTUP_S
         while not self._healthy():
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.__exit__(None, None, None)
-                raise CouldNotMeasure(f"uvicorn did not come up: {self.log.read_text()[-1500:]}")
+                raise CouldNotMeasure(f"{self.command()[2]} did not come up: {self.log.read_text()[-1500:]}")
             time.sleep(0.2)
         return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def _healthy(self) -> bool:
         try:

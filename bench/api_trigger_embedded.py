@@ -18,58 +18,29 @@ production stack. Exit status: 0 measured, 1 could not measure.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
 
-import httpx
-
 from bench import report
-from bench.api_stack import ROOT, STARTUP_S, CouldNotMeasure, cpu_seconds, free_port, make_site, stop
+from bench.api_stack import CouldNotMeasure, Web, cpu_seconds, make_site
 from bench.api_trigger import CONNECTIONS, WRK_SCRIPT, Load, last_run_id, median, wait_ended, wrk
 
 
 @dataclass
-class Embedded:
-    """`python -m config.embedded` on a data directory of its own; a context manager that stops it."""
+class Embedded(Web):
+    """`python -m config.embedded` (what `make run` starts) on a data directory of its own; a context manager."""
 
-    env: dict[str, str]
-    log: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    processes: int = 1
 
-    def __enter__(self) -> "Embedded":
-        env = self.env | {"HOST": "127.0.0.1", "PORT": str(self.port)}
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "config.embedded"], cwd=ROOT, env=env, stdout=out, stderr=out
-            )
-        deadline = time.monotonic() + STARTUP_S
-        while not self._healthy():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.__exit__(None, None, None)
-                raise CouldNotMeasure(f"the embedded mode did not come up: {self.log.read_text()[-1500:]}")
-            time.sleep(0.2)
-        return self
+    def __post_init__(self) -> None:
+        self.env = self.env | {"HOST": "127.0.0.1", "PORT": str(self.port)}
 
-    def _healthy(self) -> bool:
-        try:
-            got = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1, trust_env=False)
-        except httpx.HTTPError:
-            return False
-        return got.status_code == 200
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        stop(self.process)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "config.embedded"]
 
 
 def embedded_env(data_dir: str) -> dict[str, str]:
@@ -83,7 +54,7 @@ def embedded_env(data_dir: str) -> dict[str, str]:
     return env
 
 
-def trigger_load(url: str, script: Path, connections: int, seconds: float, app: Embedded) -> Load:
+def trigger_load(url: str, script: Path, connections: int, seconds: float, app: Web) -> Load:
     assert app.process is not None
     first_id = last_run_id()
     cpu_before = cpu_seconds(app.process.pid)

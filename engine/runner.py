@@ -181,16 +181,22 @@ def run_cheap(run_id: int, node_id: str, inputs: node_inputs.Inputs) -> runs.Ran
     # Not stored yet: no node row, so no pk; a first attempt, nothing to resume.
     node_run = runs.Claim(0, run_id, node_id, NodeStatus.RUNNING, 1, 0, None, None, "")
     with log_context.executing(run_id, node_id, 1):
-        try:
-            ready = _prepare(node_run, inputs)
-        except NodeError:
+        tried = _run_if_cheap(node_run, inputs)
+        if tried is None or tried[1].exception() is not None:
             return None
-        if not ready.cheap():
-            return None
-        future = _ran_here(ready)
-        if future.exception() is not None:
-            return None
+        ready, future = tried
         return runs.Ran(future.result(), ready.execution.resolved)
+
+
+def _run_if_cheap(node_run: runs.Claim, inputs: node_inputs.Inputs) -> tuple[Ready, Future[NodeResult]] | None:
+    """The node run on this thread, if it is cheap with its rendered params; None when it is not or they raised."""
+    try:
+        ready = _prepare(node_run, inputs)
+    except NodeError:
+        return None
+    if not ready.cheap():
+        return None
+    return ready, _ran_here(ready)
 
 
 child_inline.register(run_cheap)
@@ -258,13 +264,10 @@ class NodeBatch:
         that raised is kept in `failed_inline` for `start` to record, without running it again.
         """
         with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
-            try:
-                ready = _prepare(node_run, inputs)
-            except NodeError:
+            tried = _run_if_cheap(node_run, inputs)
+            if tried is None:
                 return None
-            if not ready.cheap():
-                return None
-            future = _ran_here(ready)
+            ready, future = tried
             if future.exception() is not None:
                 self.failed_inline[node_run.pk] = (ready.execution, future)
                 return None

@@ -1,6 +1,6 @@
 """Shared fixtures: the real services, the three personas, an ASGI server and a Celery worker."""
 
-import socket
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +33,7 @@ from tests.factories import (
 )
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import RecordingServer
+from tests.private_services import RedisServer, free_port
 from tests.workers import SharedWorker, Worker, close_fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,12 +122,6 @@ def shares(item: pytest.Item) -> bool:
     module = getattr(item, "module", None)
     own = module is not None and "worker_process" in vars(module)
     return not (own or "without_worker" in getattr(item, "fixturenames", ()))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -323,3 +318,13 @@ def provider(workspace: Workspace, fake: FakeOpenAI) -> ProviderConfig:
 def price(db: None) -> ModelPrice:
     """gpt-test at $2.50 in and $10 out per million tokens: a fake call costs $0.0075."""
     return ModelPriceFactory()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A `redis-server` of the test's own (tests.private_services), to stop and restart; killed after the test."""
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop(signal.SIGKILL)

@@ -6,14 +6,21 @@ test that kills its Redis starts one here, on a free port, and points only what 
 
 import contextlib
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 
 import redis
 
 from config.celery import app
-from tests.conftest import free_port
 from tests.eventually import eventually
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class RedisServer:

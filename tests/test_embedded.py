@@ -10,8 +10,9 @@ import time
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 from tests.eventually import eventually
+from tests.private_services import free_port
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], timeout: float) -> re.Match[str]:

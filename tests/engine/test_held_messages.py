@@ -2,8 +2,6 @@
 (engine.held_messages), not after ENGINE_REDISPATCH_SECONDS, nor after Redis's visibility timeout (issue 19, part 5)."""
 
 import json
-import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,15 +15,6 @@ from tests.private_services import RedisServer, celery_broker
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop(signal.SIGKILL)
 
 
 def parked(private_redis: RedisServer) -> int:

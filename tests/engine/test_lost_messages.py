@@ -2,7 +2,6 @@
 not after ENGINE_REDISPATCH_SECONDS (issue 19, part 5)."""
 
 import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,15 +12,6 @@ from tests.private_services import RedisServer, celery_broker
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop(signal.SIGKILL)
 
 
 def test_a_message_lost_with_redis_is_sent_again_at_once(workspace, private_redis: RedisServer):
