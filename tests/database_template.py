@@ -41,7 +41,7 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
-def test_database_name(settings_dict: dict[str, Any]) -> str:
+def name_of_test_database(settings_dict: dict[str, Any]) -> str:
     """The name Django gives the test database (before setup_databases renames the connection to it)."""
     return str(settings_dict.get("TEST", {}).get("NAME") or TEST_DATABASE_PREFIX + settings_dict["NAME"])
 
@@ -72,7 +72,7 @@ def copy_from_template(settings_dict: dict[str, Any]) -> None:
 
     WITH (FORCE) ends the connections a killed earlier session may have left to it.
     """
-    name = test_database_name(settings_dict)
+    name = name_of_test_database(settings_dict)
     with maintenance(settings_dict) as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if template_is_current(connection, name):
