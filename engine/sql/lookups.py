@@ -44,6 +44,11 @@ class _Select(Generic[M]):
     def instances(self, found: Outcome) -> list[M]:
         return [instance(self.model, converted(self.model, self.names, row)) for row in found.rows]
 
+    def read(self) -> list[M]:
+        """The rows, read alone in a round trip of their own."""
+        [found] = run_script([self.statement])
+        return self.instances(found)
+
 
 def _select(
     model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()
@@ -57,16 +62,12 @@ def _select(
 
 def _read(model: type[M], where: str, params: Mapping[str, Any], tail: str = "", only: Sequence[str] = ()) -> list[M]:
     """Rows of `model` matching `where` (`only` those fields and the pk, if given), as partly loaded instances."""
-    select = _select(model, where, params, tail, only)
-    [found] = run_script([select.statement])
-    return select.instances(found)
+    return _select(model, where, params, tail, only).read()
 
 
 def price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> ModelPrice | None:
     """The price in force at `at`: the workspace's own if it set one, else the global one."""
-    select = _price(workspace_id, provider_kind, model, at)
-    [found] = run_script([select.statement])
-    return next(iter(select.instances(found)), None)
+    return next(iter(_price(workspace_id, provider_kind, model, at).read()), None)
 
 
 def _price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> _Select[ModelPrice]:
@@ -85,9 +86,7 @@ def _price(workspace_id: int, provider_kind: str, model: str, at: datetime) -> _
 
 def billing_facts(run_id: int) -> Run | None:
     """The run with only its BILLING_FACTS loaded, if it exists."""
-    select = _billing_facts(run_id)
-    [found] = run_script([select.statement])
-    return next(iter(select.instances(found)), None)
+    return next(iter(_billing_facts(run_id).read()), None)
 
 
 def _billing_facts(run_id: int) -> _Select[Run]:
@@ -126,9 +125,7 @@ def call_facts(
 
 def budgets(workspace_id: int, workflow_id: int | None) -> list[Budget]:
     """The workspace's monthly budget, its workflow's, and its per-run budgets (all runs, or this workflow's)."""
-    select = _budgets(workspace_id, workflow_id)
-    [found] = run_script([select.statement])
-    return select.instances(found)
+    return _budgets(workspace_id, workflow_id).read()
 
 
 def budgets_in_tree(workspace_id: int, workflow_id: int | None, run_id: int) -> tuple[list[Budget], Tree | None]:
