@@ -81,6 +81,9 @@ def test_a_worker_killed_mid_loop_leaves_every_item_ended_once(workspace, server
         eventually(lambda: lookups.count() >= 5, timeout=30, message="no item was looking up when the kill came")
     finally:
         first.kill()
+    # A POST in flight when its worker died has an unknown outcome and may be sent again, with the same key
+    # (docs/engine.md: at-least-once with a stable key); a POST first sent after the kill must not repeat.
+    sent_before_kill = {request.headers["Idempotency-Key"] for request in receiver.requests("/items")}
     second = Worker(beat=True, lease_s=2)
     try:
         run = wait_for(run, timeout=180)
@@ -98,7 +101,9 @@ def test_a_worker_killed_mid_loop_leaves_every_item_ended_once(workspace, server
     assert ended == Counter(range(50)), "an item ended twice"
     keys = Counter(request.headers["Idempotency-Key"] for request in receiver.requests("/items"))
     assert len(keys) == 50
-    assert max(keys.values()) == 1, "an item's POST was sent twice"
+    repeated = {key for key, count in keys.items() if count > 1}
+    assert repeated <= sent_before_kill, "a POST was sent twice after the kill"
+    assert max(keys.values()) <= 2, "a POST was sent more than twice"
     bills = Counter(CostEntry.objects.filter(run__parent_run=run).values_list("run_id", "node_id", "attempt", "call"))
     assert max(bills.values()) == 1
     assert {run_id for run_id, *_ in bills} == set(Run.objects.filter(parent_run=run).values_list("pk", flat=True))
