@@ -13,6 +13,9 @@ from celery import Celery
 ROOT = Path(__file__).resolve().parent.parent
 # The same pool and concurrency for the engine and the baseline, so only the code differs.
 POOL_ARGS = ["--pool=threads", "--concurrency=8", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
+# A worker imports the whole project before it answers a ping: 50 s and more on a shared 2-core
+# machine at load average 15, where 30 s failed one start in two.
+READY_TIMEOUT_S = 120
 
 
 class WorkerFailed(RuntimeError):
@@ -37,7 +40,7 @@ class Worker:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            self._wait_ready(30)
+            self._wait_ready(READY_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
