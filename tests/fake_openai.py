@@ -49,6 +49,8 @@ class FakeOpenAI:
     `gate` set, each word waits for a release of that semaphore (10 s at most):
     a test then paces the stream by what it has received, without timing anything. `cuts`
     break the next streamed answers off after that many chunks, as a server that fails mid-answer.
+    `raw_streams` are the bodies of the next streamed answers, sent as they are: each a list of
+    writes (one HTTP chunk each), so a test chooses the bytes and where they are split.
     """
 
     def __init__(self, latency_s: float = 0.0, tokens_in: int = 100, tokens_out: int = 20) -> None:
@@ -70,6 +72,7 @@ class FakeOpenAI:
         self.chunk_sent_at: list[float] = []
         # For the next streamed answers, in order: close the connection after this many chunks.
         self.cuts: list[int] = []
+        self.raw_streams: list[list[bytes]] = []
         self.lock = threading.Condition()
         owner = self
 
@@ -104,6 +107,13 @@ class FakeOpenAI:
                     self.end_headers()
                     with owner.lock:
                         cut = owner.cuts.pop(0) if owner.cuts else None
+                        raw = owner.raw_streams.pop(0) if owner.raw_streams else None
+                    if raw is not None:
+                        for data in raw:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                            self.wfile.flush()
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
                     for number, chunk in enumerate(owner.chunks(body, completion)):
                         if number == cut:
                             self.close_connection = True  # the body ends unfinished

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx2
 import openai
@@ -20,7 +20,7 @@ from openai.types import CompletionUsage
 
 from engine.errors import NodeError, NonRetryableError
 from engine.guarded_transport import guarded_client
-from engine.providers import structured, tokens
+from engine.providers import sse, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, OnText, ToolCall, Unavailable, message_text
 
 KIND = "openai_compatible"
@@ -33,6 +33,13 @@ _no_json_schema: set[tuple[str, str]] = set()
 # ends: shared by a hundred threads with calls in flight, that work grew with the square of
 # the calls and held most of them back for seconds (docs/benchmarks.md, "Model-call fan-out").
 _clients = threading.local()
+
+
+class Usage(NamedTuple):
+    """The token counts a streamed answer's last chunk reports."""
+
+    prompt_tokens: int
+    completion_tokens: int
 
 
 class OpenAICompatibleProvider:
@@ -162,6 +169,7 @@ class OpenAICompatibleProvider:
                 "json_schema": {"name": "answer", "schema": schema, "strict": False},
             }
         started = time.monotonic()
+        usage: CompletionUsage | Usage | None
         if on_text is not None:
             text, usage = self._stream(request, messages, options, timeout_s, on_text)
         else:
@@ -187,26 +195,34 @@ class OpenAICompatibleProvider:
         options: dict[str, Any],
         timeout_s: float,
         on_text: OnText,
-    ) -> tuple[str, CompletionUsage | None]:
-        """The answer as server-sent chunks, each piece handed to `on_text`; the usage comes in the last chunk."""
+    ) -> tuple[str, Usage | None]:
+        """The answer as server-sent chunks, each piece handed to `on_text`; the usage comes in the last chunk.
+
+        The SDK builds and sends the request and raises for an error status; the chunks are read
+        from the body with the standard library, not as the SDK's models: a pydantic model per
+        chunk was most of a streamed call's CPU (docs/benchmarks.md, "Model-call fan-out").
+        """
         pieces: list[str] = []
         usage = None
-        with _translated_errors(self.name):
-            chunks = self.client.chat.completions.create(  # type: ignore[call-overload]
+        with (
+            _translated_errors(self.name),
+            self.client.chat.completions.with_streaming_response.create(  # type: ignore[call-overload]
                 model=request.model,
                 messages=messages,
                 timeout=min(timeout_s, self._timeout_s),
                 stream=True,
                 stream_options={"include_usage": True},
                 **options,
-            )
-            with chunks:
-                for chunk in chunks:
-                    usage = chunk.usage or usage
-                    piece = chunk.choices[0].delta.content if chunk.choices else None
-                    if piece:
-                        pieces.append(piece)
-                        on_text(piece)
+            ) as response,
+        ):
+            for data in sse.event_data(response.iter_bytes()):
+                if data.startswith("[DONE]"):
+                    break
+                chunk = _chunk(self.name, data)
+                usage = _usage(chunk.get("usage")) or usage
+                if piece := _piece(chunk):
+                    pieces.append(piece)
+                    on_text(piece)
         return "".join(pieces), usage
 
     def embed(self, model: str, texts: list[str], timeout_s: float) -> tuple[list[list[float]], int]:
@@ -225,6 +241,41 @@ class SchemaFailure(NodeError):
     def __init__(self, message: str, exchanges: list[Exchange]) -> None:
         super().__init__(f"The model's answer did not match the schema after a repair attempt: {message}")
         self.exchanges = exchanges
+
+
+def _chunk(provider: str, data: str) -> dict[str, Any]:
+    """One streamed chunk's JSON; an error event, or data that is no JSON object, is Unavailable."""
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise Unavailable(f"{provider} sent a streamed chunk that is not JSON") from None
+    if not isinstance(chunk, dict):
+        raise Unavailable(f"{provider} sent a streamed chunk that is not a JSON object")
+    if error := chunk.get("error"):
+        # The server failed after it began answering (the SDK raises APIError for the same event).
+        message = error.get("message") if isinstance(error, dict) else None
+        reason = message if isinstance(message, str) else "An error occurred during streaming"
+        raise Unavailable(f"{provider} failed while streaming: {_reason_text(reason)}")
+    return chunk
+
+
+def _piece(chunk: dict[str, Any]) -> str | None:
+    """The text a chunk adds to the answer: its first choice's delta content."""
+    choices = chunk.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    delta = first.get("delta") if isinstance(first, dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else None
+
+
+def _usage(value: Any) -> Usage | None:
+    """A chunk's usage when it reports both counts as integers; otherwise the tokens are counted."""
+    if not isinstance(value, dict):
+        return None
+    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
+    if type(prompt) is int and type(completion) is int:
+        return Usage(prompt, completion)
+    return None
 
 
 def _function(tool: dict[str, Any]) -> dict[str, Any]:
@@ -251,8 +302,10 @@ def _translated_errors(provider: str) -> Iterator[None]:
         if isinstance(error.__cause__, NodeError):
             raise error.__cause__ from None  # the guard refused the destination, or the answer was too large
         raise Unavailable(f"{provider} could not be reached") from None
+    # Raised while a streamed answer is read, after the SDK handed the response over.
+    except httpx2.TimeoutException:
+        raise Unavailable(f"{provider} did not answer in time") from None
     except httpx2.TransportError:
-        # Raised while a streamed answer is read, after the SDK handed the response over.
         raise Unavailable(f"{provider} stopped sending its answer") from None
     except openai.APIStatusError as error:
         status = error.status_code
