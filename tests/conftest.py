@@ -183,9 +183,11 @@ def login_as():
 class ServerThread(threading.Thread):
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True, name="asgi-test-server")
-        config = uvicorn.Config(
-            "config.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
+        # Imported here rather than by uvicorn in the server's thread: the first import of the ASGI
+        # stack took longer than the server's start is given on a loaded machine (10 s at load 25).
+        from config.asgi import application
+
+        config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:

@@ -1,7 +1,12 @@
-"""The settings pytest runs with: the app's own, with a quicker flush on PostgreSQL and a test file on SQLite."""
+"""The settings pytest runs with: the app's own, with a quicker flush on PostgreSQL and a test file on SQLite;
+the compiled project kept outside the source tree."""
 
 from config.settings import *  # noqa: F403
 from config.settings import DATA_DIR, DATABASES, EMBEDDED
+from tests import bytecode
+
+# Read before Django imports the apps: the project is compiled once, not in every test process.
+bytecode.keep_outside_the_tree()
 
 if EMBEDDED:
     # A file, not Django's default in-memory database: the runner's node threads open

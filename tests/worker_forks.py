@@ -23,9 +23,10 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from typing import Any
+
+from tests import bytecode
 
 # The libraries that take the CPU of a worker's start (`python -X importtime`), none of which
 # reads the environment when imported.
@@ -101,10 +102,8 @@ def run_python(argv: list[str], env: dict[str, str], cwd: str, out: str, err: st
         os.dup2(opened, fd)
         os.close(opened)
     os.chdir(cwd)
-    # The project's modules are compiled once a session rather than in every worker, into a
-    # directory of their own: the environment may forbid __pycache__ in the source tree.
-    sys.dont_write_bytecode = False
-    sys.pycache_prefix = os.path.join(tempfile.gettempdir(), "switchyard-test-bytecode")
+    # The project's modules are compiled once, not in every worker (tests/bytecode.py).
+    bytecode.keep_outside_the_tree()
     os.environ.clear()
     os.environ.update(env)
     option, target, *rest = argv
