@@ -34,8 +34,13 @@ class CurrentWorkspaceMiddleware:
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        # The session and the membership are read as the sync path reads them, on the request's thread.
-        await sync_to_async(choose)(request)
+        if request.session.session_key is None:
+            # No session cookie (an API token, a first visit): the user is anonymous, which choose() learns
+            # from the empty session without reading the database, so it runs here on the event loop.
+            choose(request)
+        else:
+            # The session and the membership are read as the sync path reads them, on the request's thread.
+            await sync_to_async(choose)(request)
         return await self.get_response(request)  # type: ignore[misc]
 
 

@@ -4,14 +4,19 @@ session and token checks."""
 import os
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 
 from config import tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Before Django loads its middleware, which the Django instrumentation adds to.
 tracing.configure()
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does, before its handler
+
+from config.middleware import ASGIHandler  # noqa: E402  (imports Django's middleware, which needs the app registry)
+
+# Django's, with its middleware on the event loop (config/middleware.py).
+django_asgi_app = ASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry loaded above)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

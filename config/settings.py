@@ -76,13 +76,14 @@ INSTALLED_APPS = [
     "evals",
 ]
 
+# Under ASGI, Django's and django-csp's classes here run as config/middleware.py's variants, on the event
+# loop; the names stay Django's, which its deployment checks (manage.py check --deploy) look for.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    # Django's and django-csp's, run on the event loop under ASGI (config/middleware.py).
-    "config.middleware.CSPMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "config.middleware.CommonMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
