@@ -39,7 +39,7 @@ def prepare() -> None:
         f"{SERVER}/{os.environ.get('BENCH_ASGI_DATABASE', 'bench_asgi_cost')}",
         os.environ.get("BENCH_ASGI_REDIS", "redis://127.0.0.1:6379/10"),
         tempfile.mkdtemp(prefix="asgi-request-cost-"),
-        API_TOKEN_TRIGGERS_PER_MINUTE="100000",
+        API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (a limit, not a secret)
         DB_POOL_SIZE="8",  # as docs/deploy.md runs the web process
         DJANGO_SETTINGS_MODULE="bench.api_settings",  # the production settings with the baseline's URL
     )
