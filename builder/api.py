@@ -123,6 +123,10 @@ def _start(request: HttpRequest, workflow_id: int, body: RunIn) -> Run:
 
 
 def _answer(run: Run, user: Any) -> Status[RunOut]:
-    """200 with the ended run; 202 with it as it is if it had not ended in time (it keeps going)."""
-    run.refresh_from_db()
+    """200 with the ended run; 202 with it as it is if it had not ended in time (it keeps going); 410 if it was
+    deleted meanwhile (its workflow's or workspace's deletion, retention): its last known state would say queued."""
+    try:
+        run.refresh_from_db()
+    except Run.DoesNotExist:
+        raise HttpError(410, f"Run {run.pk} was deleted while this call waited for it") from None
     return Status(200 if run.status in ENDED_RUN else 202, run_out(run, user))

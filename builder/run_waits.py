@@ -44,7 +44,8 @@ async def settled(run_id: int, timeout_s: float) -> bool:
 
 
 async def reached(run_id: int, statuses: frozenset[str], timeout_s: float) -> bool:
-    """True once the run's status is one of `statuses`, False if it was not after `timeout_s`."""
+    """True once the run's status is one of `statuses` or the run is gone (deleted: nothing more to wait for),
+    False if neither after `timeout_s`."""
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("wait=true needs a channel layer (CHANNEL_LAYERS)")
@@ -84,7 +85,7 @@ def _may_reach(message: dict[str, Any], statuses: frozenset[str]) -> bool:
 
 
 def _is_in(run_id: int, statuses: frozenset[str]) -> bool:
-    return Run.objects.filter(pk=run_id, status__in=statuses).exists()
+    return not Run.objects.filter(pk=run_id).exclude(status__in=statuses).exists()
 
 
 async def read(function: Callable[..., T], *args: Any) -> T:

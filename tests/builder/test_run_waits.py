@@ -182,3 +182,25 @@ def test_calls_whose_runs_end_together_read_a_few_at_a_time():
 
     assert asyncio.run(all_calls()) == [True] * calls
     assert reading["peak"] == run_waits.READERS
+
+
+@pytest.mark.usefixtures("without_worker")
+def test_a_waiting_call_whose_run_is_deleted_answers_410(asgi_server, owner, settings, client_loop):
+    # The waiting call looks again this often: the deletion sends no prompt.
+    settings.RUN_WAIT_RECHECK_SECONDS = 0.2
+    workflow = WorkflowFactory(workspace=owner.workspace, name="Echo", draft=GRAPH)
+    WorkflowVersionFactory(workflow=workflow, number=1, graph=GRAPH)
+    secret = tokens.issue(owner.workspace, owner.user, "waits", [Scope.RUNS_TRIGGER], None).secret
+
+    async def call() -> httpx.Response:
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=asgi_server, headers=headers, timeout=60) as http:
+            return await http.post(f"/api/v1/workflows/{workflow.pk}/runs", json={"wait": True, "timeout_s": 30})
+
+    answer = asyncio.run_coroutine_threadsafe(call(), client_loop)
+    run = eventually(lambda: Run.objects.filter(workflow_id=workflow.pk).first(), timeout=30, message="the run")
+    Run.objects.filter(pk=run.pk).delete()
+
+    response = answer.result(timeout=90)
+    assert response.status_code == 410
+    assert response.json()["error"]["message"] == f"Run {run.pk} was deleted while this call waited for it"
