@@ -1,6 +1,6 @@
 """What one API trigger costs the web process, in process: queries and CPU per trigger, and per start_run.
 
-    .venv/bin/python bench/trigger_profile.py [--triggers 300] [--show]
+    .venv/bin/python bench/trigger_profile.py [--triggers 300] [--show] [--profile 40]
 
 No server and no load generator: Django's test client sends `POST /api/v1/workflows/<id>/runs`
 (trigger -> transform -> reply, a runs:trigger Bearer token) through the whole stack of
@@ -9,28 +9,33 @@ Celery publish to Redis; no worker runs). CPU time (time.process_time) does not 
 time spent waiting on PostgreSQL or on other processes, so it moves little with the machine's
 load; queries are counted by CaptureQueriesContext. Then `builder.versions.run_version` alone,
 the start the worker-less drain of bench/api_trigger.py times. `--show` prints the statements
-of one trigger. Uses database bench_trigger_profile and Redis db 10 (bench/api_trigger.py's: do not run
-the two at once), both emptied first.
+of one trigger; `--profile N` prints cProfile's N costliest functions (cumulative) over the triggers.
+Uses database bench_trigger_profile and Redis db 10 (bench/api_trigger.py's: do not run the two at once),
+both emptied first; BENCH_PROFILE_DATABASE and BENCH_PROFILE_REDIS (a URL without its db) name others.
 """
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
 
 from bench.database import SERVER, own_services
 
-DB_NAME = "bench_trigger_profile"
+DB_NAME = os.environ.get("BENCH_PROFILE_DATABASE", "bench_trigger_profile")
+REDIS_SERVER = os.environ.get("BENCH_PROFILE_REDIS", "redis://127.0.0.1:6379")
 
 
 def prepare(redis_db: int) -> None:
     own_services(
         f"{SERVER}/{DB_NAME}",
-        f"redis://127.0.0.1:6379/{redis_db}",
+        f"{REDIS_SERVER}/{redis_db}",
         tempfile.mkdtemp(prefix="trigger-profile-"),
         API_TOKEN_TRIGGERS_PER_MINUTE="100000",  # noqa: S106  (a limit, not a secret)
         DB_POOL_SIZE="8",  # as docs/deploy.md runs the web process
@@ -45,7 +50,7 @@ def prepare(redis_db: int) -> None:
     call_command("flush", interactive=False, verbosity=0)
 
 
-def measure(triggers: int, show: bool) -> None:
+def measure(triggers: int, show: bool, profile: int) -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -80,6 +85,8 @@ def measure(triggers: int, show: bool) -> None:
         f"API trigger: {len(one.captured_queries)} queries per trigger "
         f"({len(queries.captured_queries) / triggers:.1f} over {triggers}); CPU {trigger_ms:.2f} ms per trigger"
     )
+    if profile:
+        profiled(trigger, triggers, profile)
 
     version = WorkflowVersion.objects.select_related("workflow").get(pk=site.version_id)
     cpu = time.process_time()
@@ -91,15 +98,26 @@ def measure(triggers: int, show: bool) -> None:
     print(f"run_version: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
 
 
+def profiled(trigger: Callable[[], None], triggers: int, top: int) -> None:
+    """cProfile's `top` costliest functions, by time including their callees, over `triggers` more triggers."""
+    profiler = cProfile.Profile(time.process_time)  # CPU, not wall-clock: the load moves it less
+    profiler.enable()
+    for _ in range(triggers):
+        trigger()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--triggers", type=int, default=300)
     parser.add_argument("--redis-db", type=int, default=10)
     parser.add_argument("--show", action="store_true", help="print the statements of one trigger")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print cProfile's N costliest functions")
     args = parser.parse_args()
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     prepare(args.redis_db)
-    measure(args.triggers, args.show)
+    measure(args.triggers, args.show, args.profile)
 
 
 if __name__ == "__main__":
