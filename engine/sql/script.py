@@ -17,6 +17,7 @@ running them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -28,6 +29,7 @@ from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
+from psycopg.adapt import Transformer
 from psycopg.pq import TransactionStatus
 
 M = TypeVar("M", bound=Model)
@@ -61,20 +63,20 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
                 cursor.execute(*positional(sql, params))
                 outcomes.append(_outcome(cursor))
             return outcomes
-        calls, values = [], []
-        for sql, params in statements:
-            call, args = _execute(cursor, sql, params)
-            calls.append(call)
-            values += args
+        raw = cursor.connection
+        # The values go into the text here, as psycopg's client-side binding would put them, rather than as
+        # parameters: psycopg parses a query's placeholders again on every call once it has more than 50 (a
+        # start's script has about 100: 0.4 ms of the web process's CPU per trigger, docs/benchmarks.md).
+        literals = Transformer.from_context(raw)
+        calls = [_execute(cursor, sql, params, literals) for sql, params in statements]
         if not calls:
             return []
-        raw = cursor.connection
         idle = raw.info.transaction_status == TransactionStatus.IDLE
         opens = connection.in_atomic_block and idle and not raw.autocommit
         begin = [raw._get_tx_start_command().decode()] if opens else []
         text = "; ".join([*begin, *calls, *(["COMMIT"] if commit else [])])
         with _begun_in_text(raw, opens):
-            cursor.execute(text, values)
+            cursor.execute(text)
         if begin:
             cursor.nextset()  # past BEGIN's own result
         outcomes.append(_outcome(cursor))
@@ -116,13 +118,20 @@ def positional(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
 
 def _numbered(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
     """`sql` with `$1`, `$2`… for its named parameters (a name used twice keeps its number), and the values."""
+    body, names = _numbering(sql)
+    return body, [params[name] for name in names]
+
+
+@functools.lru_cache(maxsize=512)
+def _numbering(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with `$1`, `$2`… for its named parameters, and their names in that order: the same for every call."""
     numbers: dict[str, int] = {}
 
     def number(found: re.Match[str]) -> str:
         return f"${numbers.setdefault(found.group(1), len(numbers) + 1)}"
 
     body = _NAMED.sub(number, sql)
-    return body, [params[name] for name in numbers]
+    return body, tuple(numbers)
 
 
 class _Prepared:
@@ -147,17 +156,31 @@ class _Prepared:
 _prepared_names = _Prepared()
 
 
-def _execute(cursor: Any, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed)."""
-    name = "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: Transformer) -> str:
+    """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed), its values
+    written in as `literals` gives them."""
+    name = _statement_name(sql)
     names = _prepared_names.of(cursor.connection)
     body, values = _numbered(sql, params)
     if name not in names:
         if len(names) >= _Prepared.LIMIT:
-            return positional(sql, params)
+            unprepared, values = positional(sql, params)
+            return unprepared % tuple(_literal(literals, value) for value in values)
         cursor.execute(f"PREPARE {name} AS {body}")
         names.add(name)
-    return (f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"), values
+    if not values:
+        return f"EXECUTE {name}"
+    return f"EXECUTE {name}({', '.join(_literal(literals, value) for value in values)})"
+
+
+@functools.lru_cache(maxsize=512)
+def _statement_name(sql: str) -> str:
+    return "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def _literal(literals: Transformer, value: Any) -> str:
+    """`value` as psycopg's client-side binding writes it into a query (the same adapters, the same quoting)."""
+    return "NULL" if value is None else literals.as_literal(value).decode(literals.encoding)
 
 
 def _outcome(cursor: Any) -> Outcome:
