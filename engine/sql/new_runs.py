@@ -9,12 +9,13 @@ last run insert drew), so no round trip waits for the id, and several new runs m
 another in one script (the statements of each in turn).
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from engine.models import NodeRun, Run, RunEvent
 from engine.sql.script import Statement, run_script
@@ -70,37 +71,42 @@ def statements(new: NewRun) -> list[Statement]:
 
 def _insert(model: type[Model], rows: Sequence[Model], prefix: str, run_column: str | None) -> Statement:
     """An INSERT of `rows`; their `run_column` is the run's id from its sequence."""
-    values: list[str] = []
+    fields = _fields(model, run_column)
     params: dict[str, Any] = {}
-    columns = ""
     for i, row in enumerate(rows):
-        columns, placeholders, row_params = _values(row, f"{prefix}{i}", run_column)
-        values.append(f"({placeholders})")
-        params |= row_params
-    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {', '.join(values)}", params  # noqa: S608
+        for field in fields:
+            # What the ORM's INSERT sends: pre_save fills auto_now_add, get_db_prep_save adapts the value.
+            params[f"{prefix}{i}_{field.column}"] = field.get_db_prep_save(field.pre_save(row, True), connection)
+    return _text(model, len(rows), prefix, run_column, connection.vendor), params
 
 
-def _values(row: Model, prefix: str, run_column: str | None) -> tuple[str, str, dict[str, Any]]:
-    """The row's columns and their placeholders (the run's id from its sequence for `run_column`), and the values."""
-    columns, placeholders, params = [], [], {}
-    for field in row._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.column == run_column:
-            placeholders.append(_last_run_id())
-            continue
-        name = f"{prefix}_{field.column}"
-        placeholders.append(f"%({name})s")
-        # What the ORM's INSERT sends: pre_save fills auto_now_add, get_db_prep_save adapts the value.
-        params[name] = field.get_db_prep_save(field.pre_save(row, True), connection)
-    return ", ".join(columns), ", ".join(placeholders), params
+@functools.lru_cache(maxsize=16)
+def _fields(model: type[Model], run_column: str | None) -> "tuple[Field[Any, Any], ...]":
+    """The columns an insert gives a value as a parameter: all but the primary key and `run_column`."""
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.column != run_column)
 
 
-def _last_run_id() -> str:
+@functools.lru_cache(maxsize=64)
+def _text(model: type[Model], count: int, prefix: str, run_column: str | None, vendor: str) -> str:
+    """The INSERT of `count` rows (the same text for every start of the same size: built once)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if not field.primary_key:
+            columns.append(connection.ops.quote_name(field.column))
+    for i in range(count):
+        placeholders = [
+            _last_run_id(vendor) if field.column == run_column else f"%({prefix}{i}_{field.column})s"
+            for field in model._meta.concrete_fields
+            if not field.primary_key
+        ]
+        values.append(f"({', '.join(placeholders)})")
+    return f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES {', '.join(values)}"  # noqa: S608
+
+
+def _last_run_id(vendor: str) -> str:
     """SQL for the id of the run this session inserted last (within the same transaction on SQLite)."""
     table = Run._meta.db_table
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         return f"currval(pg_get_serial_sequence('{table}', 'id'))"
     # AUTOINCREMENT tables (Django's on SQLite) record the last id drawn; SQLite has one writer at a time.
     return f"(SELECT seq FROM sqlite_sequence WHERE name = '{table}')"  # noqa: S608  (a table name of ours)
