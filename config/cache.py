@@ -18,10 +18,10 @@ class SharedRedisCacheClient(RedisCacheClient):
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         """One redis-py client per pool, kept: Django builds one per call, and redis-py's constructor copies its
         table of reply parsers (0.1 ms, on every rate-limited trigger). A client is as thread-safe as its pool."""
-        pool = self._get_connection_pool(write)
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         client = self._clients.get(pool)
         if client is None:
-            client = self._clients.setdefault(pool, self._client(connection_pool=pool))
+            client = self._clients.setdefault(pool, self._client(connection_pool=pool))  # type: ignore[attr-defined]
         return client
 
     def incr(self, key: Any, delta: int) -> int:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
-from psycopg.adapt import Transformer
+from psycopg import abc, adapt
 from psycopg.pq import TransactionStatus
 
 M = TypeVar("M", bound=Model)
@@ -67,7 +67,7 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
         # The values go into the text here, as psycopg's client-side binding would put them, rather than as
         # parameters: psycopg parses a query's placeholders again on every call once it has more than 50 (a
         # start's script has about 100: 0.4 ms of the web process's CPU per trigger, docs/benchmarks.md).
-        literals = Transformer.from_context(raw)
+        literals = adapt.Transformer.from_context(raw)
         calls = [_execute(cursor, sql, params, literals) for sql, params in statements]
         if not calls:
             return []
@@ -156,7 +156,7 @@ class _Prepared:
 _prepared_names = _Prepared()
 
 
-def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: Transformer) -> str:
+def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: abc.Transformer) -> str:
     """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed), its values
     written in as `literals` gives them."""
     name = _statement_name(sql)
@@ -178,9 +178,10 @@ def _statement_name(sql: str) -> str:
     return "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
-def _literal(literals: Transformer, value: Any) -> str:
+def _literal(literals: abc.Transformer, value: Any) -> str:
     """`value` as psycopg's client-side binding writes it into a query (the same adapters, the same quoting)."""
-    return "NULL" if value is None else literals.as_literal(value).decode(literals.encoding)
+    # Django's PostgreSQL backend connects with client_encoding UTF8.
+    return "NULL" if value is None else literals.as_literal(value).decode()
 
 
 def _outcome(cursor: Any) -> Outcome:
