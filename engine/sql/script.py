@@ -17,7 +17,6 @@ running them.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import threading
@@ -25,12 +24,12 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
 from psycopg import abc, adapt
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 M = TypeVar("M", bound=Model)
 
@@ -79,9 +78,9 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
             cursor.execute(text)
         if begin:
             cursor.nextset()  # past BEGIN's own result
-        outcomes.append(_outcome(cursor))
+        outcomes.append(_pg_outcome(cursor))
         while cursor.nextset():
-            outcomes.append(_outcome(cursor))
+            outcomes.append(_pg_outcome(cursor))
     return outcomes[: len(statements)]
 
 
@@ -116,22 +115,38 @@ def positional(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return _NAMED.sub(mark, sql), values
 
 
-def _numbered(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """`sql` with `$1`, `$2`… for its named parameters (a name used twice keeps its number), and the values."""
-    body, names = _numbering(sql)
-    return body, [params[name] for name in names]
+class _Parsed(NamedTuple):
+    """A statement's text as a prepared statement: its name, its body with `$n`, and its parameters' names in order."""
+
+    name: str
+    body: str
+    names: tuple[str, ...]
 
 
-@functools.lru_cache(maxsize=512)
-def _numbering(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`sql` with `$1`, `$2`… for its named parameters, and their names in that order: the same for every call."""
+# By statement text. The engine sends a bounded set of texts (a list is one array parameter: `among`),
+# so this stays small; LIMIT only guards against a caller that builds texts without end.
+_parsed: dict[str, _Parsed] = {}
+
+
+def _parse(sql: str) -> _Parsed:
+    """`sql` with `$1`, `$2`… for its named parameters (a name used twice keeps its number), parsed once per text.
+
+    A worker sends the same few texts for every node: the regex and the hash cost more than
+    binding the values when done for every call.
+    """
+    if (parsed := _parsed.get(sql)) is not None:
+        return parsed
     numbers: dict[str, int] = {}
 
     def number(found: re.Match[str]) -> str:
         return f"${numbers.setdefault(found.group(1), len(numbers) + 1)}"
 
     body = _NAMED.sub(number, sql)
-    return body, tuple(numbers)
+    name = "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+    parsed = _Parsed(name, body, tuple(numbers))
+    if len(_parsed) < _Prepared.LIMIT:
+        _parsed[sql] = parsed
+    return parsed
 
 
 class _Prepared:
@@ -159,23 +174,18 @@ _prepared_names = _Prepared()
 def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: abc.Transformer) -> str:
     """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed), its values
     written in as `literals` gives them."""
-    name = _statement_name(sql)
+    parsed = _parse(sql)
     names = _prepared_names.of(cursor.connection)
-    body, values = _numbered(sql, params)
-    if name not in names:
+    values = [params[name] for name in parsed.names]
+    if parsed.name not in names:
         if len(names) >= _Prepared.LIMIT:
             unprepared, values = positional(sql, params)
             return unprepared % tuple(_literal(literals, value) for value in values)
-        cursor.execute(f"PREPARE {name} AS {body}")
-        names.add(name)
+        cursor.execute(f"PREPARE {parsed.name} AS {parsed.body}")
+        names.add(parsed.name)
     if not values:
-        return f"EXECUTE {name}"
-    return f"EXECUTE {name}({', '.join(_literal(literals, value) for value in values)})"
-
-
-@functools.lru_cache(maxsize=512)
-def _statement_name(sql: str) -> str:
-    return "engine_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        return f"EXECUTE {parsed.name}"
+    return f"EXECUTE {parsed.name}({', '.join(_literal(literals, value) for value in values)})"
 
 
 def _literal(literals: abc.Transformer, value: Any) -> str:
@@ -186,6 +196,14 @@ def _literal(literals: abc.Transformer, value: Any) -> str:
 
 def _outcome(cursor: Any) -> Outcome:
     return Outcome(cursor.fetchall() if cursor.description else [], cursor.rowcount)
+
+
+def _pg_outcome(cursor: Any) -> Outcome:
+    """_outcome on psycopg, asking the result's status whether it has rows: `description` would build a
+    column object for every column of every statement's result, only to be tested for emptiness."""
+    result = cursor.pgresult
+    rows = result is not None and result.status == ExecStatus.TUPLES_OK
+    return Outcome(cursor.fetchall() if rows else [], cursor.rowcount)
 
 
 def among(column: str, values: Sequence[Any], name: str) -> tuple[str, dict[str, Any]]:
