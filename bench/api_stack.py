@@ -119,6 +119,20 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def backends_cpu_seconds() -> dict[int, float]:
+    """CPU time so far of each PostgreSQL server process connected to the benchmark's database, by pid.
+
+    The server runs on this machine: its backends' /proc is readable. A backend that exits
+    between two readings takes its time with it: compare readings taken while the connections
+    are kept (the worker's DB_CONN_MAX_AGE=60).
+    """
+    with psycopg.connect(f"{SERVER_URL}/{DB_NAME}", autocommit=True) as admin:
+        pids = [row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )]  # fmt: skip
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of `pid` and its children, in MB."""
     total = 0

@@ -10,7 +10,8 @@ ended. Printed per load: triggers/s, runs completed/s (first trigger to last end
 latency p50/p90/p99 (wrk's), non-2xx answers, runs not succeeded; and beside it the baseline
 endpoint (bench/api_baseline.py: the same token checked, one row inserted) on the same
 server. Then --drain runs are queued with no worker running, one worker is started, and its
-drain rate and memory (RSS before and after) are printed. Medians of --reps repetitions.
+drain rate, its CPU and its PostgreSQL backends' CPU per run, and its memory (RSS before and
+after) are printed. Medians of --reps repetitions.
 --drain-only measures the drain alone (no web server, no wrk).
 
 Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection; at least 100 runs/s
@@ -39,6 +40,7 @@ from bench.api_stack import (
     EngineWorker,
     Site,
     Web,
+    backends_cpu_seconds,
     cpu_seconds,
     host_busy_seconds,
     make_site,
@@ -187,13 +189,17 @@ def drain(site: Site, env: dict[str, str], log: Path, args: list[str], count: in
         assert worker.process is not None
         ready = time.perf_counter()
         rss_before, cpu_before = rss_mb(worker.process.pid), cpu_seconds(worker.process.pid)
+        database_before = backends_cpu_seconds()
         n, _, bad = wait_ended(before, worker, 600)
         ended = time.perf_counter()
         rss_after, cpu_after = rss_mb(worker.process.pid), cpu_seconds(worker.process.pid)
+        # Backends that connected during the drain count from zero.
+        database = sum(s - database_before.get(pid, 0.0) for pid, s in backends_cpu_seconds().items())
     return {
         "start_ms": start_s * 1000,
         "drain_per_s": n / (ended - ready),
         "worker_cpu_ms": (cpu_after - cpu_before) * 1000 / n if n else 0.0,
+        "database_cpu_ms": database * 1000 / n if n else 0.0,
         "startup_s": ready - began,
         "rss_before": rss_before,
         "rss_after": rss_after,
@@ -282,7 +288,8 @@ def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queue
     if drains:
         lines.append(
             f"  drain of {queued} queued runs, one worker: {median([d['drain_per_s'] for d in drains]):.1f}"
-            f" runs/s, worker CPU {median([d['worker_cpu_ms'] for d in drains]):.1f} ms/run; start_run in process"
+            f" runs/s, worker CPU {median([d['worker_cpu_ms'] for d in drains]):.1f} ms/run, PostgreSQL backends'"
+            f" CPU {median([d['database_cpu_ms'] for d in drains]):.1f} ms/run; start_run in process"
             f" {median([d['start_ms'] for d in drains]):.1f} ms/run; worker RSS "
             f"{median([d['rss_before'] for d in drains]):.0f} MB before, "
             f"{median([d['rss_after'] for d in drains]):.0f} MB after"

@@ -6,8 +6,9 @@ Measures the engine's per-node time on a 10-node chain of no-op nodes and the wa
 100-wide fan-out with a join, beside a raw Celery chain of 10 no-op tasks that each write a
 PostgreSQL row and a raw Celery chord of 100 such tasks. Targets: per node at most 2x the raw
 chain's per step; the fan-out at most 2x the raw chord. It uses its own database
-(switchyard_bench) and Redis databases 12 and 13, which it empties first, and starts and stops
-its own workers. With --tracing, the engine cases run again on a worker with OpenTelemetry on,
+(switchyard_bench) and Redis databases 12 and 13, which it empties first (the environment's
+BENCH_ENGINE_DATABASE, BENCH_ENGINE_BROKER and BENCH_ENGINE_RESULTS name others), and starts and
+stops its own workers. With --tracing, the engine cases run again on a worker with OpenTelemetry on,
 exporting to a receiver on 127.0.0.1 (bench/otlp_receiver.py), beside the same raw cases: the
 per-node cost of tracing, from one run. Exit status: 0 when it measured (a missed target is reported, not an
 error), 1 when it could not measure.
@@ -37,10 +38,10 @@ from bench.otlp_receiver import OtlpReceiver  # noqa: E402
 from bench.workers import Worker, base_env  # noqa: E402
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "switchyard_bench"
+DB_NAME = os.environ.get("BENCH_ENGINE_DATABASE", "switchyard_bench")
 DATABASE_URL = f"{SERVER_URL}/{DB_NAME}"
-BROKER_URL = "redis://127.0.0.1:6379/12"
-RESULT_URL = "redis://127.0.0.1:6379/13"
+BROKER_URL = os.environ.get("BENCH_ENGINE_BROKER", "redis://127.0.0.1:6379/12")
+RESULT_URL = os.environ.get("BENCH_ENGINE_RESULTS", "redis://127.0.0.1:6379/13")
 POLL_S = 0.01
 CHAIN, WIDTH = 10, 100
 

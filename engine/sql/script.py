@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from psycopg import abc, adapt
 from psycopg.pq import ExecStatus, TransactionStatus
@@ -221,27 +222,36 @@ def field(model: type[Model], name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", model._meta.get_field(name))
 
 
+def _this_thread() -> BaseDatabaseWrapper:
+    """This thread's connection itself: the `connection` proxy looks it up again at every attribute,
+    which the fields' preparation and conversion of each value do several times."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def stored(model: type[Model], name: str, value: Any) -> Any:
     """`value` as the model's field `name` stores it."""
-    return field(model, name).get_db_prep_save(value, connection)
+    return field(model, name).get_db_prep_save(value, _this_thread())
 
 
 def assignments(model: type[Model], values: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
     """`column = %(prefix_name)s, …` for an UPDATE's SET, and the values as the model's fields store them."""
+    db = _this_thread()
     parts, params = [], {}
     for name, value in values.items():
-        parts.append(f"{connection.ops.quote_name(field(model, name).column)} = %({prefix}{name})s")
-        params[f"{prefix}{name}"] = stored(model, name, value)
+        model_field = field(model, name)
+        parts.append(f"{db.ops.quote_name(model_field.column)} = %({prefix}{name})s")
+        params[f"{prefix}{name}"] = model_field.get_db_prep_save(value, db)
     return ", ".join(parts), params
 
 
 def converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
     """A row's values by field name, converted as the ORM's compiler converts them."""
+    db = _this_thread()
     values = {}
     for name, value in zip(names, row, strict=True):
         column = field(model, name).get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-            value = convert(value, column, connection)
+        for convert in db.ops.get_db_converters(column) + column.get_db_converters(db):
+            value = convert(value, column, db)
         values[name] = value
     return values
 
