@@ -87,9 +87,10 @@ def _json(value: Any) -> Any:
 def page(base_id: int, candidate_id: int, only: str, limit: int, after: int) -> list[PairRow]:
     """Up to `limit` pairs after row index `after`: a cursor, so a late page reads no more rows than the first
     (an OFFSET joined and sorted every row before it)."""
+    # "index" is quoted: a keyword in SQLite (the embedded mode), where b.index is a syntax error.
     sql = (
-        "SELECT b.index, b.input, b.expected, b.output, b.scores, b.passed, a.passed, a.output, a.scores"
-        f" {JOINED} AND b.index > %(after)s{ROW_FILTERS[only]} ORDER BY b.index LIMIT %(limit)s"
+        'SELECT b."index", b.input, b.expected, b.output, b.scores, b.passed, a.passed, a.output, a.scores'
+        f' {JOINED} AND b."index" > %(after)s{ROW_FILTERS[only]} ORDER BY b."index" LIMIT %(limit)s'
     )
     params = {"base": base_id, "candidate": candidate_id, "limit": limit, "after": after}
     with connection.cursor() as cursor:

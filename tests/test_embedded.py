@@ -99,6 +99,69 @@ def follow_demo_runs(browser: httpx.Client, token: str, socket: ClientConnection
     assert run["output"] == {"answer": "Refund on its way."}
 
 
+ENDED = {"succeeded", "failed", "cancelled"}
+
+
+def answer_agent_demo(browser: httpx.Client, token: str) -> None:
+    """The "Support agent" template offline on SQLite: it searches, looks the order up in the demo
+    shop, asks a reviewer about the refund, then answers with the built-in tool-use mode."""
+    workflows = {w["name"]: w for w in browser.get("/api/v1/workflows").json()}
+    ticket = {
+        "subject": "Broken lamp",
+        "body": "Order: 1001\nRefund amount: 20\nMy lamp arrived with a cracked shade. Can I get a partial refund?",
+        "customer": "Ann Lee",
+    }
+    url = f"/api/v1/workflows/{workflows['Support agent']['id']}/runs"
+    started = browser.post(url, json={"input": ticket}, headers={"X-CSRFToken": token}).json()["id"]
+    refund = eventually(
+        lambda: [item for item in browser.get("/api/v1/approvals").json()["items"] if item["run_id"] == started],
+        timeout=30,
+        message="the refund was not proposed to a reviewer",
+    )[0]
+    assert refund["title"] == "Tool call: refund_order"
+    decided = browser.post(
+        f"/api/v1/approvals/{refund['id']}/decide", json={"decision": "approve"}, headers={"X-CSRFToken": token}
+    )
+    assert decided.status_code == 200, decided.text
+    run = eventually(
+        lambda: found if (found := browser.get(f"/api/v1/runs/{started}").json())["status"] in ENDED else None,
+        timeout=30,
+        message="the agent's run did not end after the refund was approved",
+    )
+    assert run["status"] == "succeeded", run["error"]
+    assert run["output"]["answer"].startswith("[Built-in offline agent: deterministic tool use, no model]")
+    agent = next(node for node in run["nodes"] if node["node_id"] == "agent")
+    called = [step["tool"] for step in agent["agent_steps"] if step["kind"] == "tool"]
+    assert called == ["search_help_centre", "lookup_order", "refund_order"]
+
+
+def read_eval_demo(browser: httpx.Client) -> None:
+    """The demo's two eval runs of Support triage are scored on SQLite, and their comparison and the
+    Quality tab show their figures (the comparison's SQL once failed on SQLite alone)."""
+    workflows = {w["name"]: w for w in browser.get("/api/v1/workflows").json()}
+    triage = workflows["Support triage"]["id"]
+
+    def scored() -> list[dict]:
+        runs = browser.get("/api/v1/eval-runs").json()
+        return runs if len(runs) == 2 and all(run["progress"]["scored"] for run in runs) else []
+
+    candidate, base = eventually(scored, timeout=60, message="the demo's eval runs were not scored")
+    assert (base["version"], candidate["version"]) == (1, 2)
+    page = browser.get(f"/workflows/{triage}/evals/compare/?base={base['id']}&candidate={candidate['id']}")
+    assert page.status_code == 200
+    assert re.search(r"6\s+regressions", re.sub(r"<[^>]+>", " ", page.text)), "v2's dropped sources do not show"
+    compared = browser.get(f"/api/v1/eval-runs/{base['id']}/compare/{candidate['id']}?only=regressions").json()
+    assert (compared["regressions"], len(compared["rows"])) == (6, 6)
+
+    def ended_per_version() -> list[tuple[int, int]]:
+        rows = browser.get(f"/api/v1/workflows/{triage}/quality").json()["by_version"]
+        found = [(row["version"], row["ended"]) for row in rows]
+        return found if found == [(2, 6), (1, 6)] else []
+
+    eventually(ended_per_version, timeout=60, message="the demo's batches of v1 and v2 did not end")
+    assert browser.get(f"/workflows/{triage}/quality/").status_code == 200
+
+
 def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
     # DJANGO_SETTINGS_MODULE too: pytest's own (tests.settings) is not what a user runs.
     unset = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
@@ -139,7 +202,10 @@ def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
             # The in-process worker's heartbeat counts.
             ready = {"database": "ok", "redis": "not used (embedded mode)", "workers": "ok: 1 live"}
             assert browser.get("/readyz").json() == ready
-            run_demo_workflow(browser, must_find(r'name="csrf-token" content="([^"]+)"', home.text))
+            csrf = must_find(r'name="csrf-token" content="([^"]+)"', home.text)
+            run_demo_workflow(browser, csrf)
+            read_eval_demo(browser)
+            answer_agent_demo(browser, csrf)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
