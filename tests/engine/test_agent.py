@@ -1,7 +1,11 @@
 """The agent node in-process: tool calls through the OpenAI SDK against the fake server, recorded steps, guards."""
 
 import json
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +16,7 @@ from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
 from tests.factories import BudgetFactory, WorkflowFactory, WorkflowVersionFactory
 from tests.fake_openai import tool_calls
-from tests.fakes import Reply
+from tests.fakes import BurstServer, Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
 
@@ -99,6 +103,46 @@ def test_it_calls_two_tools_side_by_side_then_answers(workspace, server, fake):
     assert CostEntry.objects.filter(run=run).count() == 2
     assert output["input_tokens"] == 2000
     assert output["output_tokens"] == 1000
+
+
+@pytest.fixture
+def rendezvous() -> Iterator[SimpleNamespace]:
+    """An order service that answers {"together": true} to a request made while another is in flight, and
+    {"together": false} to one that waited 10 s alone: calls made one after the other never meet."""
+    barrier = threading.Barrier(2, timeout=10)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                barrier.wait()
+                together = True
+            except threading.BrokenBarrierError:
+                together = False
+            payload = json.dumps({"together": together}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet: the test reads the tools' results."""
+
+    server = BurstServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}")
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_two_calls_of_one_turn_are_in_flight_together(workspace, rendezvous, fake):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "A"}), ("find_order", {"order_id": "B"})), "Found both."]
+    tools = (lookup(rendezvous), lookup(rendezvous, name="find_order"))
+    run = wait_for(start(workspace, chain(TRIGGER, agent(*tools)), {"body": "Where are A and B?"}))
+    assert run.status == "succeeded", run.error
+    results = [call["result"] for call in node_run(run, "agent").output["tool_calls"]]
+    assert results == [{"status": 200, "body": {"together": True}}] * 2
 
 
 def test_it_stops_at_max_turns_with_a_clear_error(workspace, server, fake):
