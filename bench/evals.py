@@ -12,7 +12,8 @@ start inside the previous row's end and run out of stack on a 500-row for-each.)
 median wall time of each over `--reps` repetitions (after one warm-up), per row, and the per-row
 overhead of the eval run beyond a plain run (its for_each round, child bookkeeping and scoring).
 Target: the eval run at most 2x the plain runs. It uses its own database (switchyard_bench_evals,
-or BENCH_DATABASE_URL) and Redis db (BENCH_EVALS_REDIS_DB, default 4), which it empties first.
+or BENCH_DATABASE_URL) and Redis db (REDIS_URL, else db BENCH_EVALS_REDIS_DB, default 4, on
+127.0.0.1:6379), which it empties first.
 Exit status 0 when it measured, 1 when it could not.
 """
 
@@ -135,7 +136,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     redis_db = int(os.environ.get("BENCH_EVALS_REDIS_DB", "4"))
-    redis.Redis(db=redis_db, socket_connect_timeout=3).flushdb()
+    # The db emptied is the one the worker will use: REDIS_URL when set, not always port 6379's.
+    redis_url = os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
+    redis.Redis.from_url(redis_url, socket_connect_timeout=3).flushdb()
     use_own_database("switchyard_bench_evals", redis_db)
     from celery.contrib.testing.worker import start_worker
 
