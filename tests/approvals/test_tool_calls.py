@@ -1,16 +1,20 @@
 """An agent's tool call that requires approval: the inbox item, approve, edit (checked against the schema), reject."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from approvals.models import ApprovalRequest
-from engine.models import AgentStep, Run, RunEvent
+from accounts.models import Role
+from approvals.models import ApprovalRequest, Status
+from engine import reaper
+from engine.models import AgentStep, NodeRun, Run, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
 from tests.eventually import eventually
-from tests.factories import WorkflowFactory, WorkflowVersionFactory
+from tests.factories import MembershipFactory, UserFactory, WorkflowFactory, WorkflowVersionFactory
 from tests.fake_openai import tool_calls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
@@ -22,7 +26,7 @@ REFUND = {
 }
 
 
-def refund_agent(server):
+def refund_agent(server, **params):
     tool = {
         "name": "refund_order",
         "description": "Refunds part of an order",
@@ -33,12 +37,12 @@ def refund_agent(server):
         "parameters": REFUND,
         "requires_approval": True,
     }
-    return node("agent", "agent", provider="fake", model="gpt-test", message="{{ input.body }}", tools=[tool])
+    return node("agent", "agent", provider="fake", model="gpt-test", message="{{ input.body }}", tools=[tool], **params)
 
 
-def proposed(fake, server, workspace, arguments):
+def proposed(fake, server, workspace, arguments, **params):
     fake.answers = [tool_calls(("refund_order", arguments), text="Charged <i>twice</i>."), "Done."]
-    run = start(workspace, chain(TRIGGER, refund_agent(server)), {"body": "Refund <b>order</b> 1042"})
+    run = start(workspace, chain(TRIGGER, refund_agent(server, **params)), {"body": "Refund <b>order</b> 1042"})
     approval = eventually(lambda: ApprovalRequest.objects.filter(run=run, node_id="agent").first())
     assert wait_for(run, {"waiting"}).status == "waiting"
     return run, approval
@@ -107,6 +111,43 @@ def test_a_rejection_is_the_tools_result_for_the_model(owner, login_as, workspac
     assert server.requests("/refunds") == []
     result = json.loads(fake.chat_requests()[1].body["messages"][-1]["content"])
     assert result == {"rejected": True, "message": "Refunds over 10 need a manager"}
+    assert node_run(run, "agent").output["tool_calls"][0]["status"] == "rejected"
+
+
+def test_the_call_waits_for_n_of_m_approvals(owner, login_as, workspace, fake, server):
+    rita = MembershipFactory(workspace=workspace, user=UserFactory(username="rita"), role=Role.REVIEWER)
+    approval_rules = {"required_approvals": 2}
+    run, approval = proposed(fake, server, workspace, {"order_id": "1042", "amount": 20}, approval=approval_rules)
+    assert approval.required_approvals == 2
+
+    assert decide(login_as, owner, approval, decision="approve").json()["status"] == "pending"
+    assert wait_for(run, {"waiting"}).status == "waiting"
+    assert server.requests("/refunds") == [], "one approval of two makes no call"
+    assert decide(login_as, rita, approval, decision="approve").json()["status"] == "approved"
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    assert len(server.requests("/refunds")) == 1
+    decided = AgentStep.objects.get(run=run, kind="approval")
+    assert (decided.status, decided.result["reviewers"]) == ("approved", ["olivia", "rita"])
+
+
+def test_an_undecided_call_times_out_through_the_reaper_as_a_rejection(owner, workspace, fake, server):
+    approval_rules = {"decide_within_s": 7200, "timeout_action": "reject"}
+    run, approval = proposed(fake, server, workspace, {"order_id": "1042", "amount": 20}, approval=approval_rules)
+    # Two hours pass: only the reaper can wake the parked node.
+    past = timezone.now() - timedelta(seconds=1)
+    ApprovalRequest.objects.filter(pk=approval.pk).update(deadline=past)
+    NodeRun.objects.filter(pk=approval.node_run_id).update(wake_at=past, dispatched_at=past - timedelta(hours=2))
+    assert reaper.reap()["dispatched"] == 1
+
+    run = wait_for(run)
+    assert run.status == "succeeded", run.error
+    approval.refresh_from_db()
+    assert (approval.status, approval.decided_by_label) == (Status.TIMED_OUT, "system")
+    assert server.requests("/refunds") == []
+    result = json.loads(fake.chat_requests()[1].body["messages"][-1]["content"])
+    assert result["rejected"] is True
     assert node_run(run, "agent").output["tool_calls"][0]["status"] == "rejected"
 
 
