@@ -19,7 +19,7 @@ from builder.models import Workflow, WorkflowVersion
 from datasets.models import Dataset
 from engine.models import Run
 from evals import corrections, eval_runs, results, sets
-from evals.models import EvalResult, EvalRow, EvalRun, EvalSet, Proposal, ProposalStatus, Scorer
+from evals.models import LARGEST_KEY, EvalResult, EvalRow, EvalRun, EvalSet, Proposal, ProposalStatus, Scorer
 from evals.scorers import ScorerSpec
 from evals.sets import EvalSetInvalid, NewRow
 
@@ -229,7 +229,7 @@ def create_set(request: HttpRequest, body: EvalSetIn) -> Status[EvalSetOut]:
 
 @router.get("/eval-sets", response=list[EvalSetOut], summary="Eval sets of the workspace (?workflow_id= one's)")
 @token_scope(Scope.WORKFLOWS_READ)
-def list_sets(request: HttpRequest, workflow_id: int | None = None) -> list[EvalSetOut]:
+def list_sets(request: HttpRequest, workflow_id: int | None = Query(None, ge=1, le=LARGEST_KEY)) -> list[EvalSetOut]:
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     found = EvalSet.objects.filter(workspace_id=me.workspace_id)
@@ -340,7 +340,9 @@ def delete_scorer(request: HttpRequest, set_id: int, scorer_id: int) -> Status[N
 
 @router.get("/eval-proposals", response=list[ProposalOut], summary="Reviewer corrections waiting (?workflow_id=)")
 @token_scope(Scope.WORKFLOWS_READ)
-def list_proposals(request: HttpRequest, workflow_id: int | None = None) -> list[ProposalOut]:
+def list_proposals(
+    request: HttpRequest, workflow_id: int | None = Query(None, ge=1, le=LARGEST_KEY)
+) -> list[ProposalOut]:
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     found = Proposal.objects.filter(workspace_id=me.workspace_id, status=ProposalStatus.PENDING)
@@ -382,7 +384,9 @@ def start_eval_run(request: HttpRequest, set_id: int, body: EvalRunIn) -> Status
 
 @router.get("/eval-runs", response=list[EvalRunOut], summary="Eval runs, newest first (?eval_set_id=)")
 @token_scope(Scope.RUNS_READ)
-def list_eval_runs(request: HttpRequest, eval_set_id: int | None = None) -> list[EvalRunOut]:
+def list_eval_runs(
+    request: HttpRequest, eval_set_id: int | None = Query(None, ge=1, le=LARGEST_KEY)
+) -> list[EvalRunOut]:
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
     found = EvalRun.objects.filter(workspace_id=me.workspace_id)

@@ -11,14 +11,16 @@ from accounts.api_auth import token_scope
 from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from evals import comparison
-from evals.models import EvalRun
+from evals.models import LARGEST_KEY, EvalRun
 
 router = Router(tags=["evals"])
 
 
 class CompareIn(Schema):
     only: str = Field("all", description="rows to list: all, regressions, fixes or changed")
-    after: int = Field(-1, ge=-1, description="list rows after this row index: the previous page's next_after")
+    after: int = Field(
+        -1, ge=-1, le=LARGEST_KEY, description="list rows after this row index: the previous page's next_after"
+    )
 
 
 class ScorerDeltaOut(Schema):

@@ -12,14 +12,14 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.permissions import Action, get_for
 from builder.models import Workflow
 from evals import comparison
-from evals.models import EvalRun
+from evals.models import LARGEST_KEY, EvalRun
 
 
 class CompareForm(forms.Form):
-    base = forms.IntegerField(min_value=1, label="Base eval run")
-    candidate = forms.IntegerField(min_value=1, label="Candidate eval run")
+    base = forms.IntegerField(min_value=1, max_value=LARGEST_KEY, label="Base eval run")
+    candidate = forms.IntegerField(min_value=1, max_value=LARGEST_KEY, label="Candidate eval run")
     only = forms.ChoiceField(required=False, choices=[(key, key) for key in comparison.FILTERS])
-    after = forms.IntegerField(required=False, min_value=-1, label="After row index")
+    after = forms.IntegerField(required=False, min_value=-1, max_value=LARGEST_KEY, label="After row index")
 
 
 def runs_of(workflow: Workflow, base_id: int, candidate_id: int) -> tuple[EvalRun, EvalRun]:

@@ -8,6 +8,10 @@ from django.db import models
 
 from accounts.models import WorkspaceOwned
 
+# The largest id or row index a query may name: SQLite (the embedded mode) cannot bind a larger int and
+# raised OverflowError (a 500) where PostgreSQL found nothing; the API and pages refuse it naming the field.
+LARGEST_KEY = 2**63 - 1
+
 
 class EvalSet(WorkspaceOwned):
     """Rows to run a workflow on, with what each should give."""

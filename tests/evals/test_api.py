@@ -89,6 +89,24 @@ def test_an_eval_run_over_an_empty_set_is_refused(api, triage):
 
 
 @pytest.mark.django_db
+def test_ids_and_cursors_beyond_a_64_bit_column_are_refused_naming_the_parameter(api, login_as, owner, triage):
+    """SQLite (the embedded mode) cannot bind such an int: these answered 500 there."""
+    huge = 2**64
+    for url, name in [
+        (f"/api/v1/eval-sets?workflow_id={huge}", "query.workflow_id"),
+        (f"/api/v1/eval-proposals?workflow_id={huge}", "query.workflow_id"),
+        (f"/api/v1/eval-runs?eval_set_id={huge}", "query.eval_set_id"),
+        (f"/api/v1/eval-runs/1/compare/2?after={huge}", "query.after"),
+    ]:
+        refused = api.get(url)
+        assert refused.status_code == 422, url
+        assert [p["path"] for p in refused.json()["error"]["details"]["problems"]] == [name], url
+    page = login_as(owner).get(f"/workflows/{triage.workflow_id}/evals/compare/?base=1&candidate=2&after={huge}")
+    assert page.status_code == 422
+    assert "after: Ensure this value is less than or equal to" in page.content.decode()
+
+
+@pytest.mark.django_db
 def test_it_keeps_other_workspaces_out_and_needs_scopes(api, triage, outsider, owner):
     set_id = made_set(api, triage)
     stranger = token_client(outsider, ALL)
