@@ -72,8 +72,7 @@ def csv_lines(eval_run: EvalRun) -> Iterator[str]:
             [
                 result.index + 1,
                 *map(csv_cells.text, (result.input, result.expected, result.output, result.outcome)),
-                *map(csv_cells.text, cells),
-                result.passed,
+                *map(csv_cells.text, (*cells, result.passed)),
                 str(result.cost),
                 result.latency_ms if result.latency_ms is not None else "",
                 result.run_id or "",

@@ -2,7 +2,9 @@
 paged and downloaded; a judge on a real (fake) provider billed as evaluation spend in the cost report; token scopes
 and another workspace's objects."""
 
+from csv import DictReader
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.test import Client
@@ -149,6 +151,13 @@ def test_an_eval_run_with_a_failing_judge_marks_rows_errored_and_bills_evaluatio
     assert rest[0]["scores"]["judge"]["errored"] is True
     csv_text = b"".join(api.get(f"/api/v1/eval-runs/{eval_run.pk}/results.csv").streaming_content).decode()
     assert csv_text.splitlines()[0].startswith("row,input,expected,output,outcome,category_exact.score")
+    columns = ("category_exact.passed", "judge.score", "passed")
+    cells = [{name: row[name] for name in columns} for row in DictReader(StringIO(csv_text))]
+    # Every pass cell is JSON's true/false (the row's own was Python's True/False beside the scorers' true/false).
+    assert cells == [
+        {"category_exact.passed": "true", "judge.score": "5.0", "passed": "true"},
+        {"category_exact.passed": "true", "judge.score": "", "passed": "false"},
+    ]
     summary = Client().get("/api/v1/costs/summary", headers={"Authorization": api.defaults["HTTP_AUTHORIZATION"]})
     totals = summary.json()["totals"]
     assert Decimal(totals["evaluation_cost"]) > 0
