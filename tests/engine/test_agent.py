@@ -15,7 +15,7 @@ from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import history, start, wait_for
 from tests.engine.running import node as node_run
 from tests.factories import BudgetFactory, WorkflowFactory, WorkflowVersionFactory
-from tests.fake_openai import tool_calls
+from tests.fake_openai import Failure, tool_calls
 from tests.fakes import BurstServer, Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
@@ -177,6 +177,20 @@ def test_a_budget_stops_the_loop_between_turns(workspace, server, fake):
     assert CostEntry.objects.filter(run=run).count() == 1
     kinds = list(AgentStep.objects.filter(run=run).order_by("seq").values_list("kind", flat=True))
     assert kinds == ["model", "tool"]
+
+
+def test_a_turn_asked_to_wait_by_retry_after_is_asked_again_and_billed_once(workspace, server, fake):
+    """The loop's turns take the AI nodes' model-call path: a 429 with Retry-After is waited out within the
+    attempt, and only the answered calls are billed or recorded."""
+    fake.failures.append(Failure(429, {"Retry-After": "1"}, "slow down"))
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "7"})), "Shipped."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(lookup(server))), {"body": "Where?"}))
+    assert run.status == "succeeded", run.error
+    assert node_run(run, "agent").output["text"] == "Shipped."
+    assert len(fake.chat_requests()) == 3
+    assert history(run, "agent") == ["pending", "running", "succeeded"]
+    assert AgentStep.objects.filter(run=run, kind="model").count() == 2
+    assert CostEntry.objects.filter(run=run).count() == 2
 
 
 def test_unknown_tools_and_bad_arguments_go_back_to_the_model(workspace, server, fake):
