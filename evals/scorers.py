@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+import regex
 
 from datasets.results import pick
 from engine.providers import BUILTIN, BUILTIN_CHAT_MODEL, BUILTIN_EMBEDDING_MODEL
 from evals.models import ScorerKind
 
 MAX_PATTERN = 1000
+# A regex scorer's search of one output, at most (the `regex` package stops it; Python's `re` cannot be stopped).
+REGEX_SECONDS = 0.5
 FIELD_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 SCALES = {"pass_fail": (0.0, 1.0), "1-5": (1.0, 5.0)}
 
@@ -108,8 +111,8 @@ def _regex(config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
         raise ScorerInvalid("config.pattern", f"give a regular expression of at most {MAX_PATTERN} characters")
     try:
-        re.compile(pattern)
-    except re.error as error:
+        regex.compile(pattern)
+    except regex.error as error:
         raise ScorerInvalid("config.pattern", f"the regular expression does not compile: {error}") from None
     return {"pattern": pattern, "ignore_case": bool(config.get("ignore_case", False))}
 
@@ -185,14 +188,24 @@ def score_plain(spec: ScorerSpec, got: Any, want: Any) -> Score:
         needle = config["text"] or as_text(want)
         return _verdict(spec, float(bool(needle) and fold(needle) in fold(as_text(got))))
     if spec.kind == ScorerKind.REGEX:
-        flags = re.IGNORECASE if config["ignore_case"] else 0
-        return _verdict(spec, float(re.search(config["pattern"], as_text(got), flags) is not None))
+        return _regex_score(spec, as_text(got))
     if spec.kind == ScorerKind.JSON_SCHEMA:
         error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(config["schema"]).iter_errors(got))
         return _verdict(spec, float(error is None), error.message if error else "")
     if spec.kind == ScorerKind.NUMBER:
         return _number_score(spec, got, want)
     raise ValueError(f"{spec.kind} is not scored here")
+
+
+def _regex_score(spec: ScorerSpec, text: str) -> Score:
+    """Whether the pattern occurs in `text`, within REGEX_SECONDS: a pattern that backtracks without end (an
+    editor's `(a|aa)+$`) would otherwise hold the worker that scores the row; it is errored, not failed."""
+    flags = regex.IGNORECASE if spec.config["ignore_case"] else 0
+    try:
+        found = regex.search(spec.config["pattern"], text, flags, timeout=REGEX_SECONDS)
+    except TimeoutError:
+        return Score(None, False, errored=True, detail=f"the regular expression ran longer than {REGEX_SECONDS:g} s")
+    return _verdict(spec, float(found is not None))
 
 
 def _as_number(value: Any) -> float | None:

@@ -58,3 +58,15 @@ def test_it_refuses_a_field_that_is_not_a_path():
     with pytest.raises(ScorerInvalid) as refused:
         checked(ScorerSpec("s", "exact", "reply..text", {}, 1.0))
     assert refused.value.field == "field"
+
+
+def test_a_pattern_that_backtracks_without_end_is_errored_not_failed():
+    # 2**60 ways to split the a's: Python's re would hold the worker scoring the row for ever.
+    score = score_plain(spec("regex", {"pattern": "(a|aa)+$"}), "a" * 60 + "!", None)
+    assert (score.score, score.passed, score.errored) == (None, False, True)
+    assert "ran longer than" in score.detail
+
+
+def test_a_pattern_matches_ignoring_case_when_asked():
+    assert score_plain(spec("regex", {"pattern": "ORDER", "ignore_case": True}), "your order", None).passed
+    assert not score_plain(spec("regex", {"pattern": "ORDER"}), "your order", None).passed
