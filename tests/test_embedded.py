@@ -1,5 +1,7 @@
 """`make run` as a new user runs it: no DATABASE_URL, no REDIS_URL, one process, then Ctrl-C."""
 
+import csv
+import io
 import json
 import os
 import re
@@ -156,10 +158,31 @@ def read_eval_demo(browser: httpx.Client) -> None:
     def ended_per_version() -> list[tuple[int, int]]:
         rows = browser.get(f"/api/v1/workflows/{triage}/quality").json()["by_version"]
         found = [(row["version"], row["ended"]) for row in rows]
-        return found if found == [(2, 6), (1, 6)] else []
+        # Per version: the batch's six tickets, and the five the demo's reviewer decided while seeding.
+        return found if found == [(2, 11), (1, 11)] else []
 
     eventually(ended_per_version, timeout=60, message="the demo's batches of v1 and v2 did not end")
-    assert browser.get(f"/workflows/{triage}/quality/").status_code == 200
+    read_review_figures(browser, triage)
+
+
+def read_review_figures(browser: httpx.Client, triage: int) -> None:
+    """The Quality tab's review columns of both versions, from the runs the demo's reviewer decided."""
+    by_version = browser.get(f"/api/v1/workflows/{triage}/quality").json()["by_version"]
+    reviewed = [
+        (row["version"], row["reviewed"], row["approved_as_is"], row["edited"], row["rejected"]) for row in by_version
+    ]
+    assert reviewed == [(2, 5, 2, 2, 1), (1, 5, 1, 2, 1)]
+    assert all(float(row["mean_edit_words"]) > 0 for row in by_version)
+    assert all(float(row["auto_resolved_percent"]) > 0 for row in by_version)
+    assert all(float(row["escalated_percent"]) > 0 for row in by_version)
+    page = browser.get(f"/workflows/{triage}/quality/")
+    assert page.status_code == 200
+    assert 'id="table-by-version"' in page.text
+    export = browser.get(f"/workflows/{triage}/quality/by-version.csv")
+    table = list(csv.reader(io.StringIO(export.text)))
+    rows = [dict(zip(table[0], row, strict=True)) for row in table[1:]]
+    assert [(row["Version"], row["Reviewed"], row["Edited"]) for row in rows] == [("2", "5", "2"), ("1", "5", "2")]
+    assert all(float(row["Mean edit size (words)"]) > 0 for row in rows)
 
 
 def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):

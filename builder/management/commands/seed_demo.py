@@ -1,5 +1,5 @@
 """Create the demo workspace (an owner `admin`, a reviewer `reviewer`, the help-centre knowledge base, the
-workflows) and print the logins.
+workflows, and Support triage's production runs a reviewer decided) and print the logins.
 
 Passwords are random on first creation and kept in the data directory (mode 600) so that a
 second `make run` can print them again; nothing is changed on later runs.
@@ -20,10 +20,11 @@ from builder.agent_demo import SAMPLE_AGENT_TICKET, shop_allowlist_entry, suppor
 from builder.demo import SAMPLE_TICKET, TICKET_ROUTING
 from builder.item_templates import add_classify_documents, add_index_documents
 from builder.models import Workflow
-from builder.starters import add_support_triage
+from builder.starters import SUPPORT_TRIAGE_NAME, add_support_triage
 from builder.versions import publish_version
 from datasets.demo import add_sample_tickets
 from evals.demo import add_eval_demo
+from evals.demo_reviews import add_reviewed_runs
 from knowledge.demo import seed_help_centre
 
 DEMO_USERS = [("admin", Role.OWNER), ("reviewer", Role.REVIEWER)]
@@ -36,6 +37,11 @@ class Command(BaseCommand):
         logins_file = Path(settings.DATA_DIR) / "demo-logins.json"
         known: dict[str, str] = json.loads(logins_file.read_text()) if logins_file.exists() else {}
         created = self.seed(known)
+        # After the seed's transaction: these runs go as far as they can when their start commits.
+        add_reviewed_runs(
+            Workflow.objects.get(workspace__slug="demo", name=SUPPORT_TRIAGE_NAME),
+            get_user_model()._default_manager.get(username="reviewer"),
+        )
         if created:
             logins_file.write_text(json.dumps(known, indent=2))
             logins_file.chmod(0o600)
