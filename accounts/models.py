@@ -21,6 +21,11 @@ class Workspace(models.Model):
     http_allowlist = models.JSONField(default=list, blank=True)
     # Signs completion webhooks (HMAC-SHA256); receivers verify with it. Made on first use.
     webhook_secret = models.CharField(max_length=64, blank=True)
+    # The embedding model semantic similarity uses when a scorer names none, and knowledge bases are offered
+    # first: a provider of the workspace and one of its embedding models. Blank: the built-in hashing
+    # embeddings (engine.workspace_embeddings reads and checks it; accounts cannot import the engine).
+    embedding_provider = models.CharField(max_length=100, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

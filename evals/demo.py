@@ -3,8 +3,8 @@ version that drops the reply's sources, a batch of production runs and an eval r
 comparison and the Quality tab show real figures once `make run`'s worker has run them.
 
 Seeding only creates rows and starts runs; the worker does the work after start-up, so `make run` starts as
-fast as before (the reviewed production runs, evals/demo_reviews.py, are the exception). The tickets are the sample dataset's, which Support triage answers without a reviewer, so
-every eval run finishes by itself.
+fast as before (the reviewed production runs of evals/demo_reviews.py are the exception). The tickets are the
+sample dataset's, which Support triage answers without a reviewer, so every eval run finishes by itself.
 """
 
 import copy

@@ -18,11 +18,12 @@ from builder.calls import problems as draft_problems
 from builder.models import WorkflowVersion
 from datasets import row_inputs
 from datasets.models import DatasetRow
-from engine import runs
+from engine import runs, workspace_embeddings
 from engine.models import RunPurpose, TriggerKind
 from engine.runs import children
 from engine.runs.children import BATCH_NODE
-from evals.models import EvalResult, EvalRun, EvalSet
+from evals.models import EvalResult, EvalRun, EvalSet, ScorerKind
+from evals.scorers import ScorerSpec
 from evals.sets import EvalSetInvalid, spec_of
 
 Actor = User | AnonymousUser | None
@@ -40,6 +41,16 @@ def _graph(workflow_id: int, version: int | None, concurrency: int) -> dict[str,
     return graph
 
 
+def _with_embedding_model(spec: ScorerSpec, workspace_id: int) -> dict[str, Any]:
+    """The scorer as the run keeps it: a similarity scorer that names no model gets the workspace's, as it is now,
+    so the whole run scores with one model and its scorers say which."""
+    stored = spec.as_dict()
+    if spec.kind == ScorerKind.SIMILARITY and not spec.config.get("provider"):
+        chosen = workspace_embeddings.of_workspace(workspace_id)
+        stored["config"] = {**spec.config, "provider": chosen.provider, "model": chosen.model}
+    return stored
+
+
 def start_eval_run(eval_set: EvalSet, version: WorkflowVersion | None, by: Actor, concurrency: int = 10) -> EvalRun:
     """Run `version` (None: the workflow's draft) over the set; EvalSetInvalid (nothing started) naming the field
     or the rows at fault."""
@@ -51,7 +62,7 @@ def start_eval_run(eval_set: EvalSet, version: WorkflowVersion | None, by: Actor
     rows = list(eval_set.rows.order_by("position"))
     if not rows:
         raise EvalSetInvalid("eval_set_id", f"{eval_set.name!r} has no rows: add rows before running it")
-    scorers = [spec_of(scorer).as_dict() for scorer in eval_set.scorers.all()]
+    scorers = [_with_embedding_model(spec_of(scorer), workflow.workspace_id) for scorer in eval_set.scorers.all()]
     if not scorers:
         raise EvalSetInvalid("eval_set_id", f"{eval_set.name!r} has no scorers: add one before running it")
     if version is not None and version.workflow_id != workflow.pk:

@@ -146,6 +146,9 @@ def _provider_model(config: dict[str, Any], default_model: str) -> tuple[str, st
 
 
 def _similarity(config: dict[str, Any]) -> dict[str, Any]:
+    """No provider and no model: the workspace's embedding model, read when an eval run starts."""
+    if not config.get("provider") and not config.get("model"):
+        return {}
     provider, model = _provider_model(config, BUILTIN_EMBEDDING_MODEL)
     return {"provider": provider, "model": model}
 

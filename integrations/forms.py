@@ -1,6 +1,8 @@
-"""Forms of the settings pages (network, model providers, secrets); they validate, views save.
+"""Forms of the settings pages (network, model providers and the embedding model, secrets); they validate, views save.
 
 The secrets forms check the shape only; engine/workspace_secrets.py checks the rest."""
+
+from typing import Any
 
 from django import forms
 
@@ -152,3 +154,20 @@ class McpServerForm(forms.Form):
         if self.cleaned_data["remove_headers"]:
             return {}
         return self.cleaned_data["headers"] or None
+
+
+class EmbeddingModelForm(forms.Form):
+    """The workspace's embedding model, one of the pairs its providers offer ("provider|model")."""
+
+    embedding_model = forms.ChoiceField(
+        label="Embedding model",
+        help_text="Semantic similarity scorers that name no model use it; the new knowledge base form preselects it",
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["embedding_model"].choices = choices  # type: ignore[attr-defined]
+
+    def pair(self) -> tuple[str, str]:
+        provider, _, model = self.cleaned_data["embedding_model"].partition("|")
+        return provider, model

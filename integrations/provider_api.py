@@ -1,4 +1,5 @@
-"""Model providers over the API: the pickers' list, and provider configurations with a write-only API key."""
+"""Model providers over the API: the pickers' list, provider configurations with a write-only API key, and the
+workspace's embedding model."""
 
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from accounts.api_auth import session_only, token_scope
 from accounts.audit import record
 from accounts.models import Scope
 from accounts.permissions import Action, get_for, require
-from engine import provider_configs, providers
+from engine import provider_configs, providers, workspace_embeddings
 from engine.models import ProviderConfig, ProviderKind
 from engine.partial_update import PartialUpdate
 
@@ -120,3 +121,54 @@ def delete_config(request: HttpRequest, config_id: int) -> Status[None]:
     record(request.user, "provider.deleted", workspace=config.workspace, target=config, name=config.name)
     config.delete()
     return Status(204, None)
+
+
+class EmbeddingModelOut(Schema):
+    provider: str
+    model: str
+    builtin: bool = Field(description="the built-in hashing embeddings, the default")
+
+
+class EmbeddingModelIn(Schema):
+    provider: str = Field(max_length=100)
+    model: str = Field(max_length=200)
+    workspace_id: int | None = None
+
+
+def _embedding_out(chosen: workspace_embeddings.EmbeddingModel) -> EmbeddingModelOut:
+    return EmbeddingModelOut(
+        provider=chosen.provider, model=chosen.model, builtin=chosen == workspace_embeddings.DEFAULT
+    )
+
+
+@router.get(
+    "/embedding-model",
+    response=EmbeddingModelOut,
+    summary="The workspace's embedding model: semantic similarity's when its scorer names none",
+)
+@token_scope(Scope.WORKFLOWS_READ)
+def get_embedding_model(request: HttpRequest, workspace_id: int | None = None) -> EmbeddingModelOut:
+    chosen = _workspace_id(request, workspace_id)
+    require(request.user, chosen, Action.VIEW)
+    return _embedding_out(workspace_embeddings.of_workspace(chosen))
+
+
+@router.put("/embedding-model", response=EmbeddingModelOut, summary="Choose the workspace's embedding model (owners)")
+@session_only
+def set_embedding_model(request: HttpRequest, body: EmbeddingModelIn) -> EmbeddingModelOut:
+    membership = require(request.user, _workspace_id(request, body.workspace_id), Action.MANAGE)
+    workspace = membership.workspace
+    before = workspace_embeddings.of_workspace(workspace.pk)
+    try:
+        chosen = workspace_embeddings.choose(workspace, body.provider, body.model)
+    except workspace_embeddings.EmbeddingModelInvalid as error:
+        raise HttpError(422, f"body.{error.field}: {error.message}") from None
+    record(
+        request.user,
+        "workspace.embedding_model_changed",
+        workspace=workspace,
+        target=workspace,
+        old=before.choice,
+        new=chosen.choice,
+    )
+    return _embedding_out(chosen)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("network/", network_views.network_settings, name="network-settings"),
     path("network/rotate/", network_views.rotate_webhook_secret, name="rotate-webhook-secret"),
     path("providers/", provider_views.provider_settings, name="provider-settings"),
+    path("providers/embedding-model/", provider_views.embedding_model, name="embedding-model"),
     path("providers/<int:config_id>/", provider_views.provider_settings, name="provider-edit"),
     path("providers/<int:config_id>/delete/", provider_views.provider_delete, name="provider-delete"),
     path("mcp/", mcp_views.mcp_settings, name="mcp-settings"),

@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import Action, can, get_for, require
 from accounts.views import current_membership
+from engine import workspace_embeddings
 from knowledge import documents, sync
 from knowledge.forms import DeleteBaseForm, KnowledgeBaseForm, QueryForm, TextForm, UploadForm, UrlForm
 from knowledge.models import Document, KnowledgeBase
@@ -28,7 +29,13 @@ DETAIL = "knowledge/knowledge_base_detail.html"
 def base_list_view(request: HttpRequest) -> HttpResponse:
     me = current_membership(request)
     require(request.user, me.workspace_id, Action.VIEW)
-    form = KnowledgeBaseForm(request.POST or None, choices=documents.embedding_options(me.workspace_id))
+    chosen = workspace_embeddings.of_workspace(me.workspace_id)
+    # The form preselects the workspace's embedding model once an owner chose one other than the built-in
+    # default; otherwise keyword search only, as before. Existing knowledge bases keep their own.
+    initial = {"embedding": chosen.choice} if chosen != workspace_embeddings.DEFAULT else None
+    form = KnowledgeBaseForm(
+        request.POST or None, choices=documents.embedding_options(me.workspace_id), initial=initial
+    )
     status = 200
     if request.method == "POST":
         require(request.user, me.workspace_id, Action.EDIT)

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from approvals.models import ApprovalRequest
-from engine import runs
+from engine import runs, workspace_embeddings
 from engine.models import BudgetScope, CostEntry, Run, RunPurpose, WebhookDelivery
 from engine.providers import BUILTIN_EMBEDDING_MODEL
 from evals import eval_runs, sets
@@ -16,7 +16,13 @@ from evals.sets import EvalSetInvalid, NewRow
 from tests.engine.graphs import chain, edge, node
 from tests.engine.graphs import graph as build
 from tests.engine.running import wait_for
-from tests.factories import BudgetFactory, ModelPriceFactory, WorkflowFactory, WorkflowVersionFactory
+from tests.factories import (
+    BudgetFactory,
+    ModelPriceFactory,
+    ProviderConfigFactory,
+    WorkflowFactory,
+    WorkflowVersionFactory,
+)
 
 pytestmark = pytest.mark.usefixtures("in_process")
 
@@ -204,3 +210,35 @@ def test_an_evaluation_run_asks_no_reviewer_and_goes_on_with_the_draft(workspace
     output = run.node_runs.get(node_id="review").output
     assert (output["decision"], output["would_review"]) == ("approve", True)
     assert not ApprovalRequest.objects.filter(run=run).exists()
+
+
+def embedding_models_asked(fake) -> list[str]:
+    return [seen.body["model"] for seen in fake.seen if seen.path.endswith("/embeddings")]
+
+
+def test_similarity_embeds_with_the_workspace_model_when_its_scorer_names_none(triage, owner, workspace, fake):
+    ProviderConfigFactory(workspace=workspace, name="fake", base_url=fake.url, embedding_models=["embed-small"])
+    workspace_embeddings.choose(workspace, "fake", "embed-small")
+
+    eval_run = eval_runs.start_eval_run(similar_replies(triage, owner), triage, owner.user)
+    wait_for(eval_run.run)
+
+    assert embedding_models_asked(fake) == ["embed-small", "embed-small"]
+    assert eval_run.scorers[0]["config"] == {"provider": "fake", "model": "embed-small"}
+    assert CostEntry.objects.filter(run_id=eval_run.run_id, model="embed-small").count() == 2
+    assert not CostEntry.objects.filter(run_id=eval_run.run_id, model=BUILTIN_EMBEDDING_MODEL).exists()
+
+
+def test_a_similarity_scorer_that_names_its_model_keeps_it(triage, owner, workspace, fake):
+    models = ["embed-small", "embed-large"]
+    ProviderConfigFactory(workspace=workspace, name="fake", base_url=fake.url, embedding_models=models)
+    workspace_embeddings.choose(workspace, "fake", "embed-small")
+    found = similar_replies(triage, owner)
+    named = {"provider": "fake", "model": "embed-large"}
+    spec = ScorerSpec("similar", "similarity", "answer", named, 0.5, "reply")
+    sets.save_scorer(found, spec, owner.user, found.scorers.get(name="similar"))
+
+    eval_run = eval_runs.start_eval_run(found, triage, owner.user)
+    wait_for(eval_run.run)
+
+    assert embedding_models_asked(fake) == ["embed-large", "embed-large"]
