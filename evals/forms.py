@@ -61,7 +61,8 @@ class ScorerForm(forms.Form):
     config = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text='JSON, e.g. {"pattern": "^Hello"} or {"rubric": "…", "scale": "1-5", "provider": "builtin"}',
+        help_text='JSON, e.g. {"pattern": "^Hello"} or {"rubric": "…", "scale": "1-5", "provider": "builtin"}; '
+        "similarity with no provider and model uses the workspace's embedding model",
     )
     threshold = forms.FloatField(initial=1.0)
 

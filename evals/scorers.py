@@ -164,6 +164,21 @@ def _judge(config: dict[str, Any]) -> dict[str, Any]:
     return {"provider": provider, "model": model, "rubric": rubric.strip(), "scale": scale}
 
 
+def check_models(spec: ScorerSpec, offered: list[dict[str, Any]]) -> None:
+    """A judge or similarity scorer names a provider of the workspace (`offered`: engine.providers.catalog), and
+    for the built-in one a model it has; ScorerInvalid naming the field if not. Other providers may serve models
+    their configuration does not list, so those names are the provider's to refuse, at the call."""
+    provider = spec.config.get("provider")
+    if spec.kind not in (ScorerKind.JUDGE, ScorerKind.SIMILARITY) or not provider:
+        return
+    entry = next((entry for entry in offered if entry["name"] == provider), None)
+    if entry is None:
+        raise ScorerInvalid("config.provider", f"there is no provider named {provider!r} in this workspace")
+    builtin_models = entry["models"] if spec.kind == ScorerKind.JUDGE else entry["embedding_models"]
+    if provider == BUILTIN and spec.config["model"] not in builtin_models:
+        raise ScorerInvalid("config.model", f"the built-in provider's model here is {builtin_models[0]!r}")
+
+
 CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     ScorerKind.EXACT: _no_config,
     ScorerKind.CONTAINS: _contains,

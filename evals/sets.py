@@ -15,8 +15,9 @@ from builder.models import Workflow
 from datasets import row_inputs
 from datasets.models import Dataset, DatasetRow, Source
 from engine.models import Run, RunPurpose, RunStatus
+from engine.providers import catalog
 from evals.models import EvalRow, EvalSet, RowSource, Scorer
-from evals.scorers import ScorerSpec, checked
+from evals.scorers import ScorerSpec, check_models, checked
 
 Actor = User | AnonymousUser | None
 MAX_ROWS = 10_000
@@ -154,6 +155,7 @@ def delete_row(row: EvalRow, by: Actor) -> None:
 def save_scorer(eval_set: EvalSet, spec: ScorerSpec, by: Actor, scorer: Scorer | None = None) -> Scorer:
     """Create a scorer (or change `scorer`); ScorerInvalid naming the field when its config is wrong."""
     spec = checked(spec)
+    check_models(spec, catalog(eval_set.workspace_id))
     others = eval_set.scorers.exclude(pk=scorer.pk) if scorer else eval_set.scorers.all()
     if others.filter(name=spec.name).exists():
         raise EvalSetInvalid("name", f"the eval set already has a scorer named {spec.name!r}")

@@ -81,6 +81,25 @@ def test_a_regex_that_does_not_compile_is_refused_naming_the_field(api, triage):
 
 
 @pytest.mark.django_db
+def test_a_judge_or_similarity_naming_a_provider_the_workspace_lacks_is_refused_naming_the_field(api, triage):
+    set_id = made_set(api, triage)
+    url = f"/api/v1/eval-sets/{set_id}/scorers"
+    rubric = "Answers the question."
+
+    judge = post(
+        api, url, {"name": "j", "kind": "judge", "config": {"provider": "gone", "model": "m", "rubric": rubric}}
+    )
+    similar = post(api, url, {"name": "s", "kind": "similarity", "config": {"provider": "builtin", "model": "ada-2"}})
+    builtin_judge = post(api, url, {"name": "b", "kind": "judge", "config": {"provider": "builtin", "rubric": rubric}})
+
+    assert [judge.status_code, similar.status_code] == [422, 422]
+    message = judge.json()["error"]["message"]
+    assert message == "body.config.provider: there is no provider named 'gone' in this workspace"
+    assert similar.json()["error"]["details"]["problems"][0]["path"] == "body.config.model"
+    assert builtin_judge.status_code == 201
+
+
+@pytest.mark.django_db
 def test_an_eval_run_over_an_empty_set_is_refused(api, triage):
     created = post(api, "/api/v1/eval-sets", {"workflow_id": triage.workflow_id, "name": "Empty"}).json()
     refused = post(api, f"/api/v1/eval-sets/{created['id']}/runs", {"version": 1})
