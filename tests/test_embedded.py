@@ -166,7 +166,8 @@ def read_eval_demo(browser: httpx.Client) -> None:
 
 
 def read_review_figures(browser: httpx.Client, triage: int) -> None:
-    """The Quality tab's review columns of both versions, from the runs the demo's reviewer decided."""
+    """The Quality tab's review columns of both versions, from the runs the demo's reviewer decided, whose
+    four edits wait as eval-set proposals."""
     by_version = browser.get(f"/api/v1/workflows/{triage}/quality").json()["by_version"]
     reviewed = [
         (row["version"], row["reviewed"], row["approved_as_is"], row["edited"], row["rejected"]) for row in by_version
@@ -183,6 +184,8 @@ def read_review_figures(browser: httpx.Client, triage: int) -> None:
     rows = [dict(zip(table[0], row, strict=True)) for row in table[1:]]
     assert [(row["Version"], row["Reviewed"], row["Edited"]) for row in rows] == [("2", "5", "2"), ("1", "5", "2")]
     assert all(float(row["Mean edit size (words)"]) > 0 for row in rows)
+    proposals = browser.get(f"/api/v1/eval-proposals?workflow_id={triage}").json()
+    assert [(p["reviewer_label"], sorted(p["expected"])) for p in proposals] == [("reviewer", ["reply"])] * 4
 
 
 def test_make_run_serves_the_app_in_one_process_and_stops_on_ctrl_c(tmp_path):
