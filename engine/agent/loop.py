@@ -96,6 +96,7 @@ class Loop:
         self.messages.append({"role": "user", "content": params.message})
         self.turns = 0
         self.tool_calls = 0
+        self.turns_without_tools = 0
 
     def run(self) -> dict[str, Any] | Park:
         seq = 0
@@ -114,6 +115,8 @@ class Loop:
                 raise AgentStopped(
                     f"The agent used all {self.params.max_turns} turns without a final answer", code="max_turns"
                 )
+            if not self.tools:
+                self._called_without_tools(asked)
             if self.tool_calls + len(asked) > self.params.max_tool_calls:
                 raise AgentStopped(
                     f"The agent asked for more than {self.params.max_tool_calls} tool calls", code="max_tool_calls"
@@ -129,10 +132,29 @@ class Loop:
                 )
             seq += 1 + len(asked)
 
+    def _called_without_tools(self, asked: list[dict[str, Any]]) -> None:
+        """A model calling tools of an agent that has none reads why once; calling again ends the loop."""
+        self.turns_without_tools += 1
+        if self.turns_without_tools > 1:
+            names = ", ".join(sorted({repr(str(call.get("name") or "")) for call in asked}))
+            raise AgentStopped(
+                f"The model called a tool again ({names}) though this agent has no tools: give the agent the tools "
+                "its instructions mention, or tell it to answer directly",
+                code="no_tools",
+            )
+
     def _ask(self, seq: int) -> AgentStep:
         if self.turns >= self.params.max_turns:
             raise AgentStopped(
                 f"The agent used all {self.params.max_turns} turns without a final answer", code="max_turns"
+            )
+        if self.params.tool_choice == "required" and not self.tools:
+            # Graph validation refuses this with no tool specs; here every spec offered nothing (an MCP
+            # server none of whose tools are allowed), and no answer could satisfy "required".
+            raise AgentStopped(
+                "tool_choice is 'required' but this agent has no tools to offer: its MCP servers offer no tool "
+                "it may call",
+                code="no_tools",
             )
         request = ChatRequest(
             model=self.params.model,
@@ -142,6 +164,7 @@ class Loop:
             schema=self.params.output_schema,
             tools=tuple(tool.definition() for tool in self.tools.values()),
             tool_choice=self.params.tool_choice if self.tools else None,
+            tool_use=True,
         )
         billed = len(self.calls.log)
         started = time.monotonic()
@@ -219,9 +242,10 @@ class Loop:
         return call
 
     def _problem(self, call: Prepared, raw: str) -> str | None:
+        if call.tool is None and not self.tools:
+            return f"This agent has no tools, so there is no tool {call.name!r}: answer without calling a tool"
         if call.tool is None:
-            names = ", ".join(self.tools) or "none"
-            return f"There is no tool {call.name!r}; the tools are: {names}"
+            return f"There is no tool {call.name!r}; the tools are: {', '.join(self.tools)}"
         try:
             arguments = json.loads(raw or "{}")
         except ValueError as error:

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.agent import http_tool, mcp_tool, workflow_tool  # noqa: F401  (registers the engine's tool kinds)
 from engine.agent.loop import AgentStopped, Loop, Park, Tool
@@ -30,10 +30,16 @@ class AgentParams(ModelParams):
 
     _schema = field_validator("output_schema")(valid_schema)
 
+    @field_validator("tool_choice")
+    @classmethod
+    def _choice_has_tools(cls, choice: str, info: ValidationInfo) -> str:
+        # A field's own validator, so that the problem's path is params.tool_choice (the designer shows it there).
+        if choice == "required" and "tools" in info.data and not info.data["tools"]:
+            raise ValueError("'required' makes the model call a tool, and this agent has none: add a tool, or use auto")
+        return choice
+
     @model_validator(mode="after")
     def _tools_consistent(self) -> "AgentParams":
-        if self.tool_choice == "required" and not self.tools:
-            raise ValueError("tool_choice 'required' needs at least one tool")
         names = [tool.name for tool in self.tools]
         for index, name in enumerate(names):
             if name in names[:index]:

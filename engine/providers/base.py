@@ -44,6 +44,8 @@ class ChatRequest:
 
     `tools` are function definitions ({name, description, parameters}) the model may call;
     with tools, an assistant message may carry `tool_calls` and a `tool` message answers one.
+    `tool_use` marks an agent's turn: its answer is read for tool calls even with no tools
+    offered (a model may call one anyway, and the agent tells it there is none).
     """
 
     model: str
@@ -56,6 +58,7 @@ class ChatRequest:
     labels: tuple[Label, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str | None = None
+    tool_use: bool = False
 
     def cache_material(self) -> dict[str, Any]:
         """Everything that changes the answer; the cache key is a hash of it."""
@@ -70,6 +73,8 @@ class ChatRequest:
             "labels": [[label.name, label.description, list(label.examples)] for label in self.labels],
             "tools": list(self.tools),
             "tool_choice": self.tool_choice,
+            # Only when set, so that the keys of everything else cached before it existed still match.
+            **({"tool_use": True} if self.tool_use else {}),
         }
 
 

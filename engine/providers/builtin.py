@@ -46,7 +46,7 @@ class BuiltinProvider:
         query = _last_user_message(request)
         calls: list[ToolCall] = []
         data: Any
-        if request.tools:
+        if request.tools or request.tool_use:
             turn = offline_turn(request, compose)
             data, text, calls = turn.data, turn.text, turn.calls
         elif request.labels:

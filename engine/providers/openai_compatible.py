@@ -83,7 +83,7 @@ class OpenAICompatibleProvider:
 
     def chat(self, request: ChatRequest, timeout_s: float, on_text: OnText | None = None) -> Completion:
         messages = [dict(message) for message in request.messages]
-        if request.tools:
+        if request.tools or request.tool_use:
             return self._with_tools(request, messages, timeout_s)
         if request.schema is None:
             exchange, text = self._complete(request, messages, None, timeout_s, on_text)
@@ -120,13 +120,16 @@ class OpenAICompatibleProvider:
         """One turn of a tool-using conversation: the answer's text and the calls it asks for (never streamed).
 
         An agent's answer schema is asked for in its instructions, not as response_format: a
-        turn that calls tools has no final answer to shape.
+        turn that calls tools has no final answer to shape. An agent with no tools sends none,
+        but its answer's tool calls are still read: the agent answers them with an error.
         """
-        options: dict[str, Any] = {"temperature": request.temperature, "tools": [_function(t) for t in request.tools]}
+        options: dict[str, Any] = {"temperature": request.temperature}
+        if request.tools:
+            options["tools"] = [_function(t) for t in request.tools]
+            if request.tool_choice:
+                options["tool_choice"] = request.tool_choice
         if request.max_tokens:
             options["max_tokens"] = request.max_tokens
-        if request.tool_choice:
-            options["tool_choice"] = request.tool_choice
         started = time.monotonic()
         with _translated_errors(self.name):
             response = self.client.chat.completions.create(

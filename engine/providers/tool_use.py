@@ -4,6 +4,7 @@ First turn (no tool has answered yet): it calls the first tool taking a `query` 
 user's message, and every other tool whose required arguments all appear as labelled lines of
 that message ("Order: 1001" fills `order_id`). Next turn: it answers from the tool results,
 composing and citing their passages as the generate node does and quoting the other results.
+With no tools (an agent configured without any) it answers at once and says it had none.
 """
 
 import json
@@ -17,6 +18,7 @@ from engine.providers.base import ChatRequest, Passage, ToolCall
 # Starts every answer of this mode, so nobody takes it for a model's.
 LABEL = "[Built-in offline agent: deterministic tool use, no model]"
 QUOTED_CHARS = 600
+NO_TOOLS = "This agent has no tools, so it answers without calling any."
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ def offline_turn(request: ChatRequest, compose: Callable[[str, list[Passage]], s
         data = structured.fill(request.schema, "\n".join([question, *quoted]), tuple(passages))
         return OfflineTurn(text=json.dumps(data), data=data)
     body = compose(question, passages)
-    return OfflineTurn(text="\n".join([LABEL, body, *(["", "Tool results:", *quoted] if quoted else [])]))
+    label = f"{LABEL} {NO_TOOLS}" if not request.tools else LABEL
+    return OfflineTurn(text="\n".join([label, body, *(["", "Tool results:", *quoted] if quoted else [])]))
 
 
 def _planned(tools: tuple[dict[str, Any], ...], question: str) -> list[ToolCall]:

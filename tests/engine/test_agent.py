@@ -227,6 +227,45 @@ def test_an_agent_without_tools_answers_in_one_turn(workspace, fake):
     assert "tools" not in fake.chat_requests()[0].body
 
 
+def test_a_tool_call_to_an_agent_without_tools_is_answered_with_why(workspace, fake):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": "7"})), "Your order 7 has shipped."]
+    run = wait_for(start(workspace, chain(TRIGGER, agent()), {"body": "Where is 7?"}))
+    assert run.status == "succeeded", run.error
+    output = node_run(run, "agent").output
+    assert output["text"] == "Your order 7 has shipped."
+    assert [(call["name"], call["status"]) for call in output["tool_calls"]] == [("lookup_order", "error")]
+    second = fake.chat_requests()[1].body
+    assert "tools" not in second
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool"]
+    assert json.loads(second["messages"][3]["content"]) == {
+        "error": "This agent has no tools, so there is no tool 'lookup_order': answer without calling a tool"
+    }
+    steps = list(AgentStep.objects.filter(run=run).order_by("seq").values_list("kind", "status"))
+    assert steps == [("model", "ok"), ("tool", "error"), ("model", "ok")]
+
+
+def test_a_model_that_keeps_calling_tools_an_agent_lacks_is_stopped(workspace, fake):
+    fake.answers = [tool_calls(("lookup_order", {"order_id": str(n)})) for n in range(5)]
+    run = wait_for(start(workspace, chain(TRIGGER, agent()), {"body": "Where is 7?"}))
+    assert run.status == "failed"
+    error = node_run(run, "agent").error
+    assert error["code"] == "no_tools"
+    assert error["message"].startswith("The model called a tool again ('lookup_order') though this agent has no tools")
+    assert len(fake.chat_requests()) == 2, "stopped on the second turn, not at max_turns"
+    kinds = list(AgentStep.objects.filter(run=run).order_by("seq").values_list("kind", "status"))
+    assert kinds == [("model", "ok"), ("tool", "error"), ("model", "ok")]
+
+
+def test_it_leaves_by_the_error_handle_when_the_model_keeps_calling_missing_tools(workspace, fake):
+    fake.answers = [tool_calls(("search", {"query": "refunds"})) for _ in range(3)]
+    run = wait_for(start(workspace, chain(TRIGGER, agent(error_handle=True)), {"body": "Refund?"}))
+    assert run.status == "succeeded", run.error
+    result = node_run(run, "agent")
+    assert result.handle == "error"
+    assert result.output["error"]["code"] == "no_tools"
+    assert result.output["error"]["turns"] == 2
+
+
 def test_it_answers_json_valid_against_its_schema(workspace, fake):
     schema = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}
     fake.answers = ['{"answer": 1}', '{"reply": "Hi"}']

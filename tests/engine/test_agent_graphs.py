@@ -39,9 +39,16 @@ def test_it_refuses_two_tools_with_one_name():
     assert found == [("nodes.1.params", "Value error, tools.1.name: another tool is already called 'x'")]
 
 
-def test_it_refuses_tool_choice_required_without_tools():
+def test_it_refuses_tool_choice_required_without_tools_on_that_field():
     graph = chain(TRIGGER, node("agent", "agent", message="hi", tool_choice="required"))
-    assert [(p.path, p.code) for p in validate(graph)] == [("nodes.1.params", "bad_params")]
+    found = [(p.path, p.code, p.message) for p in validate(graph)]
+    assert found == [
+        (
+            "nodes.1.params.tool_choice",
+            "bad_params",
+            "Value error, 'required' makes the model call a tool, and this agent has none: add a tool, or use auto",
+        )
+    ]
 
 
 @pytest.mark.django_db

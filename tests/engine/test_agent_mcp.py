@@ -61,3 +61,17 @@ def test_a_server_that_is_down_answers_the_model_with_the_error(workspace, fake)
     assert call["status"] == "error"
     assert call["result"]["error"] == "MCP server orders could not be reached at http://127.0.0.1:9/mcp"
     assert "k-77" not in str(node_run(run, "agent").output)
+
+
+def test_tool_choice_required_with_no_allowed_tool_on_the_server_fails_before_asking(workspace, fake, outside):
+    McpServerFactory(workspace=workspace, name="orders", url=outside.url)
+    spec = {"name": "orders", "kind": "mcp", "server": "orders", "tools": ["not_offered"]}
+    graph = chain(TRIGGER, node("agent", "agent", **{**agent(spec)["params"], "tool_choice": "required"}))
+
+    run = wait_for(start(workspace, graph, {"body": "?"}))
+
+    assert run.status == "failed"
+    error = node_run(run, "agent").error
+    assert error["code"] == "no_tools"
+    assert "no tools to offer" in error["message"]
+    assert fake.chat_requests() == []

@@ -41,3 +41,15 @@ def test_it_searches_looks_up_and_answers_citing_the_passages(workspace, server)
     assert "Parcels ship within two days of the order. [1]" in output["text"]
     assert "[1] Shipping" in output["text"]
     assert AgentStep.objects.filter(run=run, kind="model").count() == 2
+
+
+def test_without_tools_it_answers_at_once_and_says_so(workspace):
+    agent = node("agent", "agent", message="{{ input.body }}", instructions="Look the order up with your tools.")
+    run = wait_for(start(workspace, chain(TRIGGER, agent), {"body": "Customer: Ada\nWhere is my parcel?"}))
+    assert run.status == "succeeded", run.error
+    output = node_run(run, "agent").output
+    assert output["text"].startswith(
+        "[Built-in offline agent: deterministic tool use, no model] This agent has no tools, so it answers without "
+        "calling any.\nHello Ada, thank you for contacting us."
+    )
+    assert (output["turns"], output["tool_calls"]) == (1, [])
