@@ -93,8 +93,13 @@ def start(token: ApiToken, name: str, arguments: dict[str, Any]) -> Run:
 
 
 def answer(run: Run) -> Answer:
-    """The run's output once it succeeded; its error once it failed; its id and status while it goes on."""
-    run.refresh_from_db(fields=["status", "output", "error"])
+    """The run's output once it succeeded; its error once it failed; its id and status while it goes on; an
+    error once it was deleted while the call waited (its workflow's or workspace's deletion, retention)."""
+    try:
+        run.refresh_from_db(fields=["status", "output", "error"])
+    except Run.DoesNotExist:
+        message = f"Run {run.pk} was deleted while this call waited for it"
+        return Answer(message, {"run_id": run.pk, "status": "deleted", "error": message}, is_error=True)
     if run.status == RunStatus.SUCCEEDED:
         output = run.output
         return Answer(json.dumps(output), output if isinstance(output, dict) else {"output": output})

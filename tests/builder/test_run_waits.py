@@ -1,4 +1,5 @@
-"""`wait=true` through the production ASGI stack: hundreds of waiting calls, no polling, other pages still answer."""
+"""`wait=true` and MCP calls through the production ASGI stack: hundreds of waiting calls, no polling, other pages
+still answer."""
 
 import asyncio
 import functools
@@ -8,10 +9,14 @@ from concurrent.futures import Future
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from asgiref.sync import ThreadSensitiveContext
 from django.db import connection
 from django.db.backends.signals import connection_created
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, TextContent
 
 from accounts import tokens
 from accounts.models import Scope
@@ -204,3 +209,27 @@ def test_a_waiting_call_whose_run_is_deleted_answers_410(asgi_server, owner, set
     response = answer.result(timeout=90)
     assert response.status_code == 410
     assert response.json()["error"]["message"] == f"Run {run.pk} was deleted while this call waited for it"
+
+
+@pytest.mark.usefixtures("without_worker")
+def test_an_mcp_call_whose_run_is_deleted_while_it_waits_is_an_error_result(asgi_server, owner, settings, client_loop):
+    settings.RUN_WAIT_RECHECK_SECONDS = 0.2
+    settings.MCP_CALL_WAIT_SECONDS = 30
+    workflow = WorkflowFactory(workspace=owner.workspace, name="Echo", draft=GRAPH, mcp_tool=True)
+    WorkflowVersionFactory(workflow=workflow, number=1, graph=GRAPH)
+    secret = tokens.issue(owner.workspace, owner.user, "claude", [Scope.MCP], None).secret
+
+    async def call() -> CallToolResult:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=60)
+        async with http, Client(streamable_http_client(f"{asgi_server}/mcp/", http_client=http)) as client:
+            return await client.call_tool(f"echo_{workflow.pk}", {})
+
+    answer = asyncio.run_coroutine_threadsafe(call(), client_loop)
+    run = eventually(lambda: Run.objects.filter(workflow_id=workflow.pk).first(), timeout=30, message="the run")
+    Run.objects.filter(pk=run.pk).delete()
+
+    result = answer.result(timeout=90)
+    assert result.is_error is True
+    message = f"Run {run.pk} was deleted while this call waited for it"
+    assert [block.text for block in result.content if isinstance(block, TextContent)] == [message]
+    assert result.structured_content == {"run_id": run.pk, "status": "deleted", "error": message}
