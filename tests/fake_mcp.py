@@ -1,11 +1,12 @@
 """An MCP server of the outside world, made with the official SDK and served on 127.0.0.1 for the test."""
 
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from pydantic import Field
 
 from tests.eventually import eventually
 
@@ -35,12 +36,27 @@ def tools_server() -> MCPServer:
     return server
 
 
-class FakeMcpServer:
-    """Serves `tools_server()` over streamable HTTP at `url`, recording the headers of each request."""
+def garbage_schema_server() -> MCPServer:
+    """A server whose `refund` tool declares an input schema that is not valid JSON Schema (a minimum that is text)."""
+    server = MCPServer("refunds")
 
-    def __init__(self) -> None:
+    @server.tool(description="Refund an order")
+    def refund(amount: Annotated[int, Field(json_schema_extra={"minimum": "none"})]) -> str:
+        return f"refunded {amount}"
+
+    @server.tool(description="Find an order by its id")
+    def lookup_order(order_id: str) -> dict[str, Any]:
+        return {"order_id": order_id, "status": "shipped"}
+
+    return server
+
+
+class FakeMcpServer:
+    """Serves `server` (`tools_server()` by default) over streamable HTTP at `url`, recording each request's headers."""
+
+    def __init__(self, server: MCPServer | None = None) -> None:
         self.received_headers: list[dict[str, str]] = []
-        inner = tools_server().streamable_http_app()
+        inner = (server or tools_server()).streamable_http_app()
 
         async def recording(scope: Any, receive: Any, send: Any) -> None:
             if scope["type"] == "http":

@@ -46,13 +46,20 @@ class Superseded(NonRetryableError):
 
 @dataclass(frozen=True)
 class Tool:
+    """A tool the model is offered. An `unusable` one (its schema came from outside, an MCP server's, and is
+    not valid JSON Schema, so no arguments can be checked) is offered with why, and each call answers that."""
+
     spec: ToolSpec
     kind: type[ToolKind]
     fields: Any
     schema: dict[str, Any]
+    unusable: str | None = None
 
     def definition(self) -> dict[str, Any]:
-        return {"name": self.spec.name, "description": self.spec.description, "parameters": self.schema}
+        description = self.spec.description
+        if self.unusable is not None:
+            description = f"{description} (unusable: {self.unusable})".strip()
+        return {"name": self.spec.name, "description": description, "parameters": self.schema}
 
 
 @dataclass
@@ -246,6 +253,8 @@ class Loop:
             return f"This agent has no tools, so there is no tool {call.name!r}: answer without calling a tool"
         if call.tool is None:
             return f"There is no tool {call.name!r}; the tools are: {', '.join(self.tools)}"
+        if call.tool.unusable is not None:
+            return f"The tool {call.name!r} cannot be called: {call.tool.unusable}"
         try:
             arguments = json.loads(raw or "{}")
         except ValueError as error:

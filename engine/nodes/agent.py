@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from engine.agent import http_tool, mcp_tool, workflow_tool  # noqa: F401  (registers the engine's tool kinds)
 from engine.agent.loop import AgentStopped, Loop, Park, Tool
 from engine.agent.reviews import ToolApproval
-from engine.agent.tools import ToolSpec
+from engine.agent.tools import ANY_OBJECT, ToolSpec
 from engine.budgets import BudgetExceeded
 from engine.errors import NonRetryableError
 from engine.models import StepKind
@@ -108,7 +108,8 @@ class Agent(ModelNode):
 
 
 def _tools(specs: list[ToolSpec], workspace_id: int) -> dict[str, Tool]:
-    """The model's tools by name; a spec may stand for several (an MCP server's), whose names must not clash."""
+    """The model's tools by name; a spec may stand for several (an MCP server's), whose names must not clash.
+    A schema from outside (an MCP server's) that is not valid JSON Schema makes its tool unusable, not the node fail."""
     tools: dict[str, Tool] = {}
     for spec in specs:
         kind = spec.kind_class()
@@ -119,5 +120,11 @@ def _tools(specs: list[ToolSpec], workspace_id: int) -> dict[str, Tool]:
                     f"two tools are called {offered.name!r}: rename the tool or leave it out of an allowlist",
                     code="duplicate_tool",
                 )
-            tools[offered.name] = Tool(offered, kind, fields, schema)
+            try:
+                valid_schema(schema)
+            except ValueError as error:
+                unusable = f"its arguments schema is {error}"
+                tools[offered.name] = Tool(offered, kind, fields, ANY_OBJECT, unusable=unusable)
+            else:
+                tools[offered.name] = Tool(offered, kind, fields, schema)
     return tools

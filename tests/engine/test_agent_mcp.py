@@ -10,7 +10,7 @@ from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start, wait_for
 from tests.factories import McpServerFactory
-from tests.fake_mcp import FakeMcpServer
+from tests.fake_mcp import FakeMcpServer, garbage_schema_server
 from tests.fake_openai import tool_calls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_process", "provider", "price")]
@@ -75,3 +75,27 @@ def test_tool_choice_required_with_no_allowed_tool_on_the_server_fails_before_as
     assert error["code"] == "no_tools"
     assert "no tools to offer" in error["message"]
     assert fake.chat_requests() == []
+
+
+def test_a_server_tool_whose_schema_is_not_json_schema_answers_the_model_why(workspace, fake):
+    garbage = FakeMcpServer(garbage_schema_server())
+    try:
+        McpServerFactory(workspace=workspace, name="refunds", url=garbage.url)
+        fake.answers = [tool_calls(("refund", {"amount": 5}), ("lookup_order", {"order_id": "A-1"})), "Not refunded."]
+
+        spec = {"name": "refunds", "kind": "mcp", "server": "refunds"}
+        run = wait_for(start(workspace, chain(TRIGGER, agent(spec)), {"body": "Refund A-1"}))
+    finally:
+        garbage.close()
+
+    assert run.status == "succeeded", run.error
+    offered = {t["function"]["name"]: t["function"] for t in fake.chat_requests()[0].body["tools"]}
+    assert offered["refund"]["parameters"] == {"type": "object", "properties": {}}
+    assert offered["refund"]["description"].startswith("Refund an order (unusable: its arguments schema is not a valid")
+    calls = {call["name"]: call for call in node_run(run, "agent").output["tool_calls"]}
+    assert calls["refund"]["status"] == "error"
+    assert calls["refund"]["result"]["error"] == (
+        "The tool 'refund' cannot be called: its arguments schema is not a valid JSON Schema: "
+        "'none' is not of type 'number'"
+    )
+    assert calls["lookup_order"]["status"] == "ok"
