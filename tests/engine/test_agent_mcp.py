@@ -23,8 +23,8 @@ def outside() -> Iterator[FakeMcpServer]:
     server.close()
 
 
-def agent(*tools: dict[str, object]) -> dict[str, object]:
-    params = {"provider": "fake", "model": "gpt-test", "message": "{{ input.body }}", "tools": list(tools)}
+def agent(*tools: dict[str, object], **more: object) -> dict[str, object]:
+    params = {"provider": "fake", "model": "gpt-test", "message": "{{ input.body }}", "tools": list(tools), **more}
     return node("agent", "agent", **params)
 
 
@@ -65,10 +65,9 @@ def test_a_server_that_is_down_answers_the_model_with_the_error(workspace, fake)
 
 def test_tool_choice_required_with_no_allowed_tool_on_the_server_fails_before_asking(workspace, fake, outside):
     McpServerFactory(workspace=workspace, name="orders", url=outside.url)
-    spec = {"name": "orders", "kind": "mcp", "server": "orders", "tools": ["not_offered"]}
-    graph = chain(TRIGGER, node("agent", "agent", **{**agent(spec)["params"], "tool_choice": "required"}))
+    spec: dict[str, object] = {"name": "orders", "kind": "mcp", "server": "orders", "tools": ["not_offered"]}
 
-    run = wait_for(start(workspace, graph, {"body": "?"}))
+    run = wait_for(start(workspace, chain(TRIGGER, agent(spec, tool_choice="required")), {"body": "?"}))
 
     assert run.status == "failed"
     error = node_run(run, "agent").error
@@ -83,7 +82,7 @@ def test_a_server_tool_whose_schema_is_not_json_schema_answers_the_model_why(wor
         McpServerFactory(workspace=workspace, name="refunds", url=garbage.url)
         fake.answers = [tool_calls(("refund", {"amount": 5}), ("lookup_order", {"order_id": "A-1"})), "Not refunded."]
 
-        spec = {"name": "refunds", "kind": "mcp", "server": "refunds"}
+        spec: dict[str, object] = {"name": "refunds", "kind": "mcp", "server": "refunds"}
         run = wait_for(start(workspace, chain(TRIGGER, agent(spec)), {"body": "Refund A-1"}))
     finally:
         garbage.close()
