@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from engine.graph import validate
 from engine.models import Run
 from knowledge.demo import HELP_CENTRE, seed_help_centre
-from tests.browser.test_designer import canvas_node, open_designer
+from tests.browser.test_designer import canvas_node, open_designer, status_of
 from tests.engine.graphs import chain, node
 from tests.eventually import eventually
 from tests.factories import McpServerFactory, WorkflowFactory
@@ -132,3 +132,24 @@ def test_an_mcp_tool_is_configured_with_a_server_and_an_allowlist_without_json(
     assert tool == {**expected, "tools": ["add", "lookup_order"]}
     assert validate(flow.draft, workspace_id=workspace.pk) == []
     assert console_errors == []
+
+
+def test_tool_choice_required_on_an_agent_without_tools_shows_on_that_field(asgi_server, owner, page: Page):
+    flow = WorkflowFactory(
+        workspace=owner.workspace,
+        name="No tools",
+        draft=chain(node("start", "trigger"), node("agent", "agent", message="{{ input.body }}")),
+    )
+    open_designer(page, asgi_server, flow)
+    expect(status_of(page, "agent")).to_have_attribute("data-problems", "0")
+    canvas_node(page, "agent").click()
+    panel = page.get_by_role("complementary", name="Node settings")
+
+    panel.locator("#root_tool_choice").select_option(label="required")
+
+    expect(status_of(page, "agent")).to_have_attribute("data-problems", "1", timeout=10_000)
+    expect(panel.locator("#root_tool_choice__error")).to_contain_text(
+        "'required' makes the model call a tool, and this agent has none: add a tool, or use auto"
+    )
+    panel.locator("#root_tool_choice").select_option(label="auto")
+    expect(status_of(page, "agent")).to_have_attribute("data-problems", "0", timeout=10_000)
