@@ -67,7 +67,7 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
         # The values go into the text here, as psycopg's client-side binding would put them, rather than as
         # parameters: psycopg parses a query's placeholders again on every call once it has more than 50 (a
         # start's script has about 100: 0.4 ms of the web process's CPU per trigger, docs/benchmarks.md).
-        literals = adapt.Transformer.from_context(raw)
+        literals = _literals(raw)
         calls = [_execute(cursor, sql, params, literals) for sql, params in statements]
         if not calls:
             return []
@@ -187,6 +187,21 @@ def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: abc.Tra
     if not values:
         return f"EXECUTE {parsed.name}"
     return f"EXECUTE {parsed.name}({', '.join(_literal(literals, value) for value in values)})"
+
+
+_thread_literals = threading.local()
+
+
+def _literals(raw: Any) -> abc.Transformer:
+    """psycopg's transformer for `raw`, this thread's connection, kept while the thread keeps the connection.
+
+    A transformer finds and keeps a dumper for each type it meets; a new one for every script
+    looked each of them up again, which doubled the cost of writing a run's values into the text.
+    """
+    literals = getattr(_thread_literals, "transformer", None)
+    if literals is None or literals.connection is not raw:
+        literals = _thread_literals.transformer = adapt.Transformer.from_context(raw)
+    return literals
 
 
 def _literal(literals: abc.Transformer, value: Any) -> str:
