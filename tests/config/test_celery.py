@@ -149,3 +149,14 @@ def test_a_worker_starts_without_importing_the_mcp_sdk():
         [sys.executable, "-c", check], cwd=workers.ROOT, env=environment, capture_output=True, text=True, check=True
     )
     assert found.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_broker_channel_sends_every_command_through_one_client_and_its_messages_arrive(private_redis):
+    with celery_broker(private_redis.url), celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second  # kombu's own channel builds a redis-py client for each
+        with celery_app.producer_or_acquire() as producer:
+            for _ in range(2):
+                celery_app.send_task("engine.tasks.reap", queue="one-client", producer=producer)
+    assert private_redis.client().llen("one-client") == 2
