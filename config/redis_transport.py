@@ -26,7 +26,7 @@ class Channel(redis.Channel):
             return
         shared = self._shared_client
         if shared is None or shared.connection_pool is not self.pool:
-            shared = self._shared_client = self._create_client()
+            shared = self._shared_client = self._create_client()  # type: ignore[attr-defined]  # (kombu's, not in the stubs)
         yield shared
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from types import SimpleNamespace
+from typing import Any
 
 import kombu.exceptions
 import pytest
@@ -153,7 +154,7 @@ def test_a_worker_starts_without_importing_the_mcp_sdk():
 
 def test_a_broker_channel_sends_every_command_through_one_client_and_its_messages_arrive(private_redis):
     with celery_broker(private_redis.url), celery_app.connection_for_write() as connection:
-        channel = connection.default_channel
+        channel: Any = connection.default_channel  # the Redis transport's channel (the stubs know only the base)
         with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
             assert first is second  # kombu's own channel builds a redis-py client for each
         with celery_app.producer_or_acquire() as producer:
