@@ -1,5 +1,6 @@
 """Shared fixtures: the real services, the three personas, an ASGI server and a Celery worker."""
 
+import asyncio
 import signal
 import threading
 from collections.abc import Iterator
@@ -181,6 +182,8 @@ def login_as():
 
 
 class ServerThread(threading.Thread):
+    """uvicorn serving the app in a thread of this process, on its own event loop."""
+
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True, name="asgi-test-server")
         # Imported here rather than by uvicorn in the server's thread: the first import of the ASGI
@@ -189,21 +192,63 @@ class ServerThread(threading.Thread):
 
         config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
         self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def run(self) -> None:
-        self.server.run()
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            runner.run(self.serve())
+
+    async def serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
+
+    def end_connections(self, timeout: float) -> None:
+        """Closes every connection, as a stop would, once its response is sent; what is still running after
+        `timeout` s is cancelled, as uvicorn's graceful shutdown does when its time is up."""
+        assert self.loop is not None
+        ended = asyncio.run_coroutine_threadsafe(self._end_connections(), self.loop)
+        try:
+            ended.result(timeout)
+        except TimeoutError:
+            ended.cancel()
+            self.loop.call_soon_threadsafe(self._cancel_requests)
+
+    async def _end_connections(self) -> None:
+        state = self.server.server_state
+        for open_connection in list(state.connections):
+            open_connection.shutdown()
+        while state.connections or state.tasks:
+            await asyncio.sleep(0.01)
+
+    def _cancel_requests(self) -> None:
+        for task in self.server.server_state.tasks:
+            task.cancel()
+        for open_connection in list(self.server.server_state.connections):
+            if transport := getattr(open_connection, "transport", None):
+                transport.close()
+
+
+@pytest.fixture(scope="session")
+def session_asgi_server(django_db_setup: None) -> Iterator[ServerThread]:
+    """One uvicorn for the session: starting one per test cost each test a server start and stop."""
+    thread = ServerThread(free_port())
+    thread.start()
+    eventually(lambda: thread.server.started, timeout=10, message="the test ASGI server did not start")
+    yield thread
+    thread.server.should_exit = True
+    thread.join(10)
 
 
 @pytest.fixture
-def asgi_server(transactional_db: None) -> Iterator[str]:
-    """The production ASGI stack (uvicorn, HTTP and websockets) on a free port, over the test database."""
-    port = free_port()
-    thread = ServerThread(port)
-    thread.start()
-    eventually(lambda: thread.server.started, timeout=10, message="the test ASGI server did not start")
-    yield f"http://127.0.0.1:{port}"
-    thread.server.should_exit = True
-    thread.join(10)
+def asgi_server(transactional_db: None, session_asgi_server: ServerThread) -> Iterator[str]:
+    """The production ASGI stack (uvicorn, HTTP and websockets) on a free port, over the test database.
+
+    The server is the session's; after the test every connection the test opened is closed and
+    its requests finished, before the flush empties the tables they read, so nothing of one
+    test reaches the next.
+    """
+    yield f"http://127.0.0.1:{session_asgi_server.server.config.port}"
+    session_asgi_server.end_connections(timeout=10)
 
 
 @pytest.fixture(scope="session")

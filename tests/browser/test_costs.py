@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.costs.billing import Spend, a_month_of_spend
 
 
@@ -13,8 +13,7 @@ def spend(owner, outsider) -> Spend:
 
 
 def test_it_draws_the_chart_beside_its_table(asgi_server, owner, spend, page: Page, console_errors):
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/costs/")
+    open_as(page, asgi_server, "olivia", "/costs/")
 
     chart = page.locator("cost-chart")
     expect(chart).to_have_attribute("data-drawn", "2")
@@ -36,8 +35,7 @@ def test_it_draws_the_chart_beside_its_table(asgi_server, owner, spend, page: Pa
 
 
 def test_it_loads_chart_js_only_on_the_costs_page(asgi_server, owner, page: Page):
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/")
+    open_as(page, asgi_server, "olivia", "/runs/")
     scripts = page.locator("script[src]").evaluate_all("nodes => nodes.map(node => node.src)")
     assert scripts
     assert not any("costs" in src for src in scripts)

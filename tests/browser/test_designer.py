@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from builder.models import Workflow
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory
 from tests.fakes import Reply
@@ -32,8 +32,7 @@ def drag_edge(page: Page, source, target) -> None:
 
 
 def open_designer(page: Page, base: str, flow: Workflow) -> None:
-    sign_in(page, base, "olivia")
-    page.goto(f"{base}/workflows/{flow.pk}/")
+    open_as(page, base, "olivia", f"/workflows/{flow.pk}/")
     expect(page.locator(".react-flow__renderer")).to_be_visible()
 
 

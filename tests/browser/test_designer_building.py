@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import Role
 from engine.models import Run
 from tests.browser.test_designer import canvas_node, open_designer, status_of
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.eventually import eventually
 from tests.factories import MembershipFactory, UserFactory, WorkflowFactory
@@ -146,8 +146,7 @@ def test_escape_closes_the_picker_without_adding(asgi_server, owner, page: Page)
 def test_a_viewer_gets_no_quick_add(asgi_server, owner, page: Page):
     MembershipFactory(workspace=owner.workspace, user=UserFactory(username="vera"), role=Role.VIEWER)
     flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="hi")))
-    sign_in(page, asgi_server, "vera")
-    page.goto(f"{asgi_server}/workflows/{flow.pk}/")
+    open_as(page, asgi_server, "vera", f"/workflows/{flow.pk}/")
     expect(page.locator(".react-flow__edge")).to_have_count(1)
     expect(page.locator(".dz-handle-add, .dz-edge-add")).to_have_count(0)
     page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})

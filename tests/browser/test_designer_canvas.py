@@ -10,7 +10,7 @@ from playwright.sync_api import FloatRect, Locator, Page, expect
 from builder import demo
 from engine.models import Run, RunStatus
 from tests.browser.test_designer import canvas_node, open_designer, status_of
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory
 
@@ -151,8 +151,7 @@ def test_the_run_page_graph_reads_at_12px(asgi_server, owner, page: Page):
     run = Run.objects.create(
         workspace=owner.workspace, workflow_id=flow.pk, graph=flow.draft, status=RunStatus.SUCCEEDED
     )
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     graph = page.locator(".rv-graph")
     expect(graph).to_have_attribute("data-framed", "true")
     box = graph.bounding_box()

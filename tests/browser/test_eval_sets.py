@@ -7,15 +7,14 @@ from playwright.sync_api import Page, expect
 from datasets import store
 from evals import corrections
 from evals.models import EvalRow, Scorer
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.evals.labelled import labelled_workflow
 
 
 def test_an_owner_edits_and_removes_a_scorer_in_place(asgi_server, owner, page: Page, console_errors):
     _, _, eval_set = labelled_workflow(owner.workspace, owner.user)
     shape = Scorer.objects.get(eval_set=eval_set, name="shape")
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/evals/sets/{eval_set.pk}/")
+    open_as(page, asgi_server, "olivia", f"/evals/sets/{eval_set.pk}/")
 
     row = page.locator('tr[data-scorer="shape"]')
     row.locator("summary").click()
@@ -44,8 +43,7 @@ def test_an_owner_imports_a_dataset_with_its_expected_column(asgi_server, owner,
     _, _, eval_set = labelled_workflow(owner.workspace, owner.user)
     rows = [{"subject": "Password", "category": "account"}, {"subject": "Invoice", "category": "billing"}]
     store.from_rows(owner.workspace, store.DatasetSpec("More tickets", ""), rows, owner.user)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/evals/sets/{eval_set.pk}/")
+    open_as(page, asgi_server, "olivia", f"/evals/sets/{eval_set.pk}/")
     form = page.locator("#import-dataset")
     form.get_by_label("Dataset").select_option(label="More tickets (2 rows: subject, category)")
     form.get_by_label("Expected columns").fill("category")
@@ -64,8 +62,7 @@ def test_an_owner_imports_a_dataset_with_its_expected_column(asgi_server, owner,
 
 def test_an_owner_sends_corrections_to_an_eval_set_from_the_quality_tab(asgi_server, owner, page: Page, console_errors):
     workflow, _, eval_set = labelled_workflow(owner.workspace, owner.user)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/{workflow.pk}/quality/")
+    open_as(page, asgi_server, "olivia", f"/workflows/{workflow.pk}/quality/")
     card = page.locator("#eval-corrections")
     expect(card).to_contain_text("wait as a proposal")
     card.get_by_label("Add reviewer corrections as rows at once").check()

@@ -4,7 +4,7 @@ from playwright.sync_api import Page, expect
 
 from builder.models import PublishGate
 from evals.models import EvalRun
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.running import wait_for
 from tests.evals.labelled import labelled_workflow
 
@@ -14,9 +14,7 @@ def test_it_compares_the_draft_with_v1_and_refuses_to_publish_it(
 ):
     workflow, _, eval_set = labelled_workflow(owner.workspace, owner.user)
     PublishGate.objects.create(workflow=workflow, eval_set=eval_set, scorer="category_exact", min_pass_rate=0.9)
-    sign_in(page, asgi_server, "olivia")
-
-    page.goto(f"{asgi_server}/workflows/{workflow.pk}/versions/")
+    open_as(page, asgi_server, "olivia", f"/workflows/{workflow.pk}/versions/")
     page.get_by_role("button", name="Is the draft better than v1?").click()
     for eval_run in EvalRun.objects.filter(workflow=workflow):
         wait_for(eval_run.run)

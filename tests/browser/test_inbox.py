@@ -6,7 +6,7 @@ from playwright.sync_api import Dialog, Page, expect
 from accounts.models import Role
 from approvals.decisions import Choice, decide
 from tests.approvals.flows import TICKET, asking, start, triage
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.running import wait_for
 from tests.factories import MembershipFactory, UserFactory
 
@@ -16,8 +16,7 @@ XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 
 def test_a_reviewer_sees_an_item_arrive_edits_the_draft_and_approves(asgi_server, owner, page: Page, console_errors):
     MembershipFactory(workspace=owner.workspace, user=UserFactory(username="rita"), role=Role.REVIEWER)
-    sign_in(page, asgi_server, "rita")
-    page.goto(f"{asgi_server}/inbox/")
+    open_as(page, asgi_server, "rita", "/inbox/")
     expect(page.get_by_text("Nothing waiting for review.")).to_be_visible()
     page.evaluate("window.__sameDocument = true")
 
@@ -47,8 +46,7 @@ def test_an_open_item_decided_elsewhere_shows_its_new_state_in_place(asgi_server
     MembershipFactory(workspace=owner.workspace, user=UserFactory(username="rita"), role=Role.REVIEWER)
     run = start(owner.workspace, triage())
     approval = asking(run)
-    sign_in(page, asgi_server, "rita")
-    page.goto(f"{asgi_server}/inbox/{approval.pk}/")
+    open_as(page, asgi_server, "rita", f"/inbox/{approval.pk}/")
     card = page.locator("#approval-card")
     expect(card).to_have_attribute("data-status", "pending")
     page.evaluate("window.__sameDocument = true")
@@ -73,8 +71,7 @@ def test_model_output_in_the_inbox_runs_no_script(asgi_server, owner, page: Page
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/inbox/{approval.pk}/")
+    open_as(page, asgi_server, "olivia", f"/inbox/{approval.pk}/")
     expect(page.locator(".context-text").first).to_contain_text("<script>window.__xss = 1</script>")
     page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None

@@ -3,12 +3,11 @@
 from playwright.sync_api import Page, expect
 
 from accounts.models import Membership, Role
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as, sign_in
 
 
 def test_it_invites_and_the_invitee_accepts_after_signing_in(asgi_server, owner, outsider, page: Page, console_errors):
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/accounts/settings/")
+    open_as(page, asgi_server, "olivia", "/accounts/settings/")
     page.get_by_label("Username or e-mail").fill("oscar")
     page.locator("#invite select[name=role]").select_option("reviewer")
     page.get_by_role("button", name="Send invitation").click()

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from knowledge import documents
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.factories import KnowledgeBaseFactory
 from tests.fakes import Reply
 
@@ -20,8 +20,7 @@ DROP = """([zone, files]) => {
 
 def test_dropped_files_are_ingested_and_a_corrupt_one_fails_alone(asgi_server, owner, page: Page, console_errors):
     base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/knowledge/{base.pk}/")
+    open_as(page, asgi_server, "olivia", f"/knowledge/{base.pk}/")
     files = [
         ["refunds.md", "text/markdown", "# Refunds\n\nMoney back within 14 days."],
         ["broken.pdf", "application/pdf", "%PDF-1.7 not really"],
@@ -44,8 +43,7 @@ def test_each_step_of_ingestion_reaches_the_open_page(asgi_server, owner, page: 
     owner.workspace.save()
     server.default = Reply(body=b"<html><body><h1>Shipping</h1><p>We ship in two days.</p></body></html>", delay_s=2.0)
     base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/knowledge/{base.pk}/")
+    open_as(page, asgi_server, "olivia", f"/knowledge/{base.pk}/")
     expect(page.get_by_text("No documents yet.")).to_be_visible()
     page.evaluate("window.__sameDocument = true")
 
@@ -64,8 +62,7 @@ def test_a_chunking_change_re_ingests_live_and_deleting_needs_the_name(asgi_serv
     base = KnowledgeBaseFactory(workspace=owner.workspace, name="Help")
     text = " ".join(f"Sentence {n} explains one more detail of shipping." for n in range(60))
     documents.add_text(base, "Shipping", text, {}, owner.user)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/knowledge/{base.pk}/")
+    open_as(page, asgi_server, "olivia", f"/knowledge/{base.pk}/")
     row = page.locator("tr", has_text="Shipping")
     expect(row).to_have_attribute("data-status", "ready", timeout=15_000)
     chunks_before = int(row.locator("td").nth(2).inner_text())

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as, sign_in
 from tests.engine.graphs import TRIGGER, chain, generate, node
 from tests.engine.running import start
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
@@ -50,8 +50,7 @@ def test_a_run_started_through_the_api_recolours_an_open_run_page(asgi_server, o
 
 def test_cancel_from_the_page(asgi_server, owner, page: Page):
     run = start(owner.workspace, chain(TRIGGER, node("pause", "delay", seconds=60), node("after", "transform")))
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     expect(node_status(page, "pause")).to_have_attribute("data-status", "waiting", timeout=5000)
     page.get_by_role("button", name="Cancel run").click()
     expect(page.locator("[data-run-status]").first).to_have_attribute("data-run-status", "cancelled", timeout=5000)
@@ -66,8 +65,7 @@ def test_retry_from_the_failed_node_on_the_page(asgi_server, owner, server, page
         owner.workspace,
         chain(TRIGGER, node("call", "http_request", url=server.url + "/x"), node("answer", "reply", answer="ok")),
     )
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     expect(node_status(page, "call")).to_have_attribute("data-status", "failed", timeout=10_000)
     page.get_by_role("button", name="Retry from failed node").click()
     expect(node_status(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=10_000)
@@ -80,8 +78,7 @@ def test_retry_from_the_failed_node_on_the_page(asgi_server, owner, server, page
 def test_model_output_is_shown_as_text_not_html(asgi_server, owner, page: Page):
     payload = '<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>'
     run = start(owner.workspace, chain(TRIGGER, node("answer", "reply", answer=payload)))
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     expect(node_status(page, "answer")).to_have_attribute("data-status", "succeeded", timeout=10_000)
     node_status(page, "answer").click()
     expect(page.get_by_text("onerror", exact=False).first).to_be_visible()
@@ -94,8 +91,7 @@ def test_the_inspector_lists_each_model_call_with_its_prompt_and_answer_as_text(
     payload = '<img src=x onerror="window.__xss = 1">'
     fake.default_answer = f"Sorry about that {payload}"
     run = start(owner.workspace, chain(TRIGGER, generate()), {"body": f"Charged twice {payload}"})
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     expect(node_status(page, "draft")).to_have_attribute("data-status", "succeeded", timeout=10_000)
     node_status(page, "draft").click()
 

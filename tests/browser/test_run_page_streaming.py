@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_run_page import node_status
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, generate
 from tests.engine.running import node, start, wait_for
 
@@ -21,8 +21,7 @@ def test_the_draft_grows_on_the_run_page_until_the_stored_answer_replaces_it(
     fake.answers = [f"Your parcel {XSS} arrives tomorrow."]
     fake.gate = threading.Semaphore(0)
     run = start(owner.workspace, chain(TRIGGER, generate()), {"body": "Where is my parcel?"})
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/{run.pk}/")
+    open_as(page, asgi_server, "olivia", f"/runs/{run.pk}/")
     expect(node_status(page, "draft")).to_have_attribute("data-status", "running", timeout=10_000)
     # Deltas are not replayed: the socket must have joined the run's group (its hello) before the first word.
     expect(page.locator('[data-connection="live"]')).to_have_count(1, timeout=10_000)

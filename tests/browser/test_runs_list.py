@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import start
 
@@ -11,8 +11,7 @@ pytestmark = pytest.mark.usefixtures("celery_worker")
 
 
 def test_rows_appear_and_update_without_a_reload(asgi_server, owner, page: Page, console_errors):
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/runs/")
+    open_as(page, asgi_server, "olivia", "/runs/")
     expect(page.get_by_text("No runs match.")).to_be_visible()
     page.evaluate("window.__sameDocument = true")
 

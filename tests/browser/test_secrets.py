@@ -4,15 +4,14 @@ from playwright.sync_api import Page, expect
 
 from engine import secrets
 from engine.models import WorkspaceSecret
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 
 VALUE = "sk-browser-6b2e9d0c7f"
 ROTATED = "sk-browser-1a7c4e8b3d"
 
 
 def test_an_owner_adds_rotates_and_deletes_a_secret_through_htmx(asgi_server, owner, page: Page, console_errors):
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/accounts/settings/")
+    open_as(page, asgi_server, "olivia", "/accounts/settings/")
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Secrets").click()
     page.get_by_label("Name").fill("CRM_KEY")
     page.get_by_label("Value", exact=True).fill(VALUE)

@@ -5,7 +5,7 @@ import json
 from playwright.sync_api import FilePayload, Page, expect
 
 from builder.models import Workflow, WorkflowVersion
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import open_as
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 
@@ -15,8 +15,7 @@ GOOD = chain(TRIGGER, node("answer", "reply", answer="hi"))
 def test_it_searches_and_renames_in_place_through_htmx(asgi_server, owner, page: Page, console_errors):
     flow = WorkflowFactory(workspace=owner.workspace, name="Ticket triage", draft=GOOD)
     WorkflowFactory(workspace=owner.workspace, name="Invoices")
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/")
+    open_as(page, asgi_server, "olivia", "/workflows/")
     page.get_by_label("Search", exact=True).fill("triage")
     expect(page.locator("#workflows tbody tr")).to_have_count(1)
     page.get_by_label("Rename Ticket triage").click()
@@ -33,8 +32,7 @@ def test_it_searches_and_renames_in_place_through_htmx(asgi_server, owner, page:
 
 def test_duplicating_from_the_keyboard_keeps_the_focus_on_the_button(asgi_server, owner, page: Page, console_errors):
     flow = WorkflowFactory(workspace=owner.workspace, name="Ticket triage", draft=GOOD)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/")
+    open_as(page, asgi_server, "olivia", "/workflows/")
     page.get_by_label("Duplicate Ticket triage").focus()
     with page.expect_response(lambda r: "/duplicate/" in r.url):
         page.keyboard.press("Enter")
@@ -47,8 +45,7 @@ def test_duplicating_from_the_keyboard_keeps_the_focus_on_the_button(asgi_server
 
 def test_publishing_creates_a_version(asgi_server, owner, page: Page, console_errors):
     flow = WorkflowFactory(workspace=owner.workspace, name="Triage", draft=GOOD)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/{flow.pk}/versions/")
+    open_as(page, asgi_server, "olivia", f"/workflows/{flow.pk}/versions/")
     page.get_by_label("Note").fill("first cut")
     page.get_by_role("button", name="Publish as v1").click()
     expect(page.get_by_role("status")).to_contain_text("Published v1.")
@@ -66,8 +63,7 @@ def test_the_diff_shows_a_changed_parameter_in_the_list_and_on_the_canvas(
     old = chain(TRIGGER, node("answer", "reply", answer="old"), node("gone", "reply", answer="x"))
     flow = WorkflowFactory(workspace=owner.workspace, name="Triage", draft=GOOD)
     WorkflowVersionFactory(workflow=flow, number=1, graph=old)
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/{flow.pk}/versions/")
+    open_as(page, asgi_server, "olivia", f"/workflows/{flow.pk}/versions/")
     page.get_by_role("link", name="Compare v1 with the draft").click()
     changes = page.get_by_role("region", name="List of changes")
     field = changes.locator('[data-changed-node="answer"] [data-path="params.answer"]')
@@ -85,8 +81,7 @@ def test_importing_a_malformed_file_shows_the_problems_and_changes_nothing(
 ):
     WorkflowFactory(workspace=owner.workspace, name="Triage", draft=GOOD)
     bad = {"format": "switchyard-workflow", "name": "", "graph": chain(TRIGGER, node("x", "python_exec"))}
-    sign_in(page, asgi_server, "olivia")
-    page.goto(f"{asgi_server}/workflows/")
+    open_as(page, asgi_server, "olivia", "/workflows/")
     page.get_by_label("Workflow file (JSON)").set_input_files(
         files=FilePayload(name="bad.json", mimeType="application/json", buffer=json.dumps(bad).encode())
     )
