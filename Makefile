@@ -24,7 +24,7 @@ TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
 # directory can never be left out.
 SHARD_1 := tests/engine --ignore=tests/engine/core
 SHARD_2 := tests/config
-SHARD_3 := tests/browser tests/engine/core
+SHARD_3 := tests/browser tests/engine/core tests/approvals tests/costs tests/knowledge
 
 .PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite clean
 
@@ -83,7 +83,8 @@ pytest-shard-3: $(PY_STAMP) $(BUILD)
 
 pytest-shard-4: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_SECRET) \
-		$(VENV)/bin/pytest --ignore=tests/engine --ignore=tests/config --ignore=tests/browser
+		$(VENV)/bin/pytest --ignore=tests/engine --ignore=tests/config --ignore=tests/browser \
+		--ignore=tests/approvals --ignore=tests/costs --ignore=tests/knowledge
 
 pytest-sqlite: $(PY_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(TEST_SECRET) $(VENV)/bin/pytest tests/engine/core
