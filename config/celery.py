@@ -8,10 +8,8 @@ from celery.app.amqp import AMQP
 from celery.signals import task_postrun, task_prerun, worker_init
 from celery.worker.consumer import Consumer
 from kombu import Connection
-from kombu.transport import redis
 
 from config import (
-    redis_transport,
     tracing,
     worker_beats,  # noqa: F401  (connects the worker's heartbeat to its start and stop)
 )
@@ -28,8 +26,7 @@ RECONNECT_MAX_S = 2.0
 
 
 class BrokerConnection(Connection):
-    """kombu's Connection, with collect() also letting go of the default channel, a quicker reconnect,
-    and Redis's transport keeping one client per channel (config/redis_transport.py).
+    """kombu's Connection, with collect() also letting go of the default channel, and a quicker reconnect.
 
     On a lost broker connection Celery 5.7's consumer calls collect() and then close(). kombu
     5.7's collect() detaches the transport (its client becomes None) but keeps the default
@@ -41,10 +38,6 @@ class BrokerConnection(Connection):
     back while Redis is away anyway, and stay in Redis's unacked set for redelivery. No newer
     kombu or Celery fixes this yet; without this class tests/config/test_celery.py fails.
     """
-
-    def get_transport_cls(self) -> Any:
-        transport = super().get_transport_cls()
-        return redis_transport.Transport if transport is redis.Transport else transport
 
     def collect(self, socket_timeout: float | None = None) -> None:
         super().collect(socket_timeout)

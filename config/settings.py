@@ -254,6 +254,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+# kombu's Redis transport with one redis-py client per channel instead of one per command (config/redis_transport.py).
+# Not for rediss://: kombu gives that scheme its TLS defaults by its name.
+CELERY_BROKER_TRANSPORT = "config.redis_transport:Transport" if REDIS_URL.startswith("redis://") else None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
