@@ -18,7 +18,7 @@ classes, which these equal outside an event loop.
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from csp import middleware as csp
 from django.conf import settings
 from django.contrib.auth import middleware as auth
@@ -27,6 +27,8 @@ from django.contrib.sessions import middleware as sessions
 from django.core.handlers import asgi
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+
+from config import request_threads
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
@@ -148,7 +150,19 @@ ON_THE_LOOP = {
 
 
 class ASGIHandler(asgi.ASGIHandler):
-    """Django's ASGI handler, with ON_THE_LOOP's variants in place of the classes settings.MIDDLEWARE names."""
+    """Django's ASGI handler, with ON_THE_LOOP's variants in place of the classes settings.MIDDLEWARE names, and a
+    kept thread for each request's sync work (config/request_threads.py) instead of a new one."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)  # Django's refusal
+            return
+        thread = request_threads.take()
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle(scope, receive, send)
+        finally:
+            request_threads.give_back(thread)
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Django reads the list from the settings; it is put back as soon as the chain is built, at start-up.

@@ -35,9 +35,12 @@ def test_it_takes_a_new_client_when_the_pool_was_replaced(private_redis: RedisSe
 
 def test_it_passes_a_given_client_through(private_redis: RedisServer):
     given = private_redis.client()
-    with celery_broker(private_redis.url), celery_app.producer_or_acquire() as producer:
-        with producer.channel.conn_or_acquire(given) as client:
-            assert client is given
+    with (
+        celery_broker(private_redis.url),
+        celery_app.producer_or_acquire() as producer,
+        producer.channel.conn_or_acquire(given) as client,
+    ):
+        assert client is given
 
 
 @pytest.mark.django_db
