@@ -140,7 +140,9 @@ class EventsQuery(Schema):
     limit: int = Field(EVENT_PAGE, ge=1, le=EVENT_PAGE)
 
 
-def node_out(node: NodeRun, *, with_traceback: bool, steps: list[dict[str, Any]] | None = None) -> NodeRunOut:
+def node_out(node: NodeRun, *, with_traceback: bool, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A node's NodeRunOut fields, validated as part of its run's RunOut: a NodeRunOut inside a RunOut would be
+    validated again from its attributes, with every RunOut's validation (ninja's answer validates it once more)."""
     error = dict(node.error) if node.error else None
     if error is not None and not with_traceback:
         error.pop("traceback", None)
@@ -148,7 +150,7 @@ def node_out(node: NodeRun, *, with_traceback: bool, steps: list[dict[str, Any]]
     if node.started_at and node.finished_at:
         duration = int((node.finished_at - node.started_at).total_seconds() * 1000)
     fields = {f: getattr(node, f) for f in NodeRunOut.model_fields if f not in {"error", "duration_ms", "agent_steps"}}
-    return NodeRunOut.model_validate({**fields, "error": error, "duration_ms": duration, "agent_steps": steps or []})
+    return {**fields, "error": error, "duration_ms": duration, "agent_steps": steps or []}
 
 
 def run_out(run: Run, user: Any = None) -> RunOut:

@@ -17,11 +17,12 @@ running them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar, cast
@@ -264,11 +265,19 @@ def converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> d
     db = _this_thread()
     values = {}
     for name, value in zip(names, row, strict=True):
-        column = field(model, name).get_col(model._meta.db_table)
-        for convert in db.ops.get_db_converters(column) + column.get_db_converters(db):
+        column, converters = _conversion(model, name, db)
+        for convert in converters:
             value = convert(value, column, db)
         values[name] = value
     return values
+
+
+@functools.lru_cache(maxsize=1024)
+def _conversion(model: type[Model], name: str, db: BaseDatabaseWrapper) -> tuple[Any, tuple[Callable[..., Any], ...]]:
+    """A field's column and the converters the compiler applies to it, for one connection (the backend's converters
+    are its methods): found once, not per value, since finding them builds a column expression and asks the backend."""
+    column = field(model, name).get_col(model._meta.db_table)
+    return column, tuple(db.ops.get_db_converters(column) + column.get_db_converters(db))
 
 
 def instance(model: type[M], values: Mapping[str, Any]) -> M:
