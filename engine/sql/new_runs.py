@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Field, Model
 
 from engine.models import NodeRun, Run, RunEvent
@@ -72,18 +72,35 @@ def statements(new: NewRun) -> list[Statement]:
 def _insert(model: type[Model], rows: Sequence[Model], prefix: str, run_column: str | None) -> Statement:
     """An INSERT of `rows`; their `run_column` is the run's id from its sequence."""
     fields = _fields(model, run_column)
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, not the proxy that looks it up at every use
     params: dict[str, Any] = {}
+    nulls = _nulls(model, run_column)
     for i, row in enumerate(rows):
-        for field in fields:
+        for field, none_is_null, name in zip(fields, nulls, _names(model, run_column, prefix, i), strict=True):
             # What the ORM's INSERT sends: pre_save fills auto_now_add, get_db_prep_save adapts the value.
-            params[f"{prefix}{i}_{field.column}"] = field.get_db_prep_save(field.pre_save(row, True), connection)
-    return _text(model, len(rows), prefix, run_column, connection.vendor), params
+            value = field.pre_save(row, True)
+            params[name] = None if value is None and none_is_null else field.get_db_prep_save(value, db)
+    return _text(model, len(rows), prefix, run_column, db.vendor), params
 
 
 @functools.lru_cache(maxsize=16)
 def _fields(model: type[Model], run_column: str | None) -> "tuple[Field[Any, Any], ...]":
     """The columns an insert gives a value as a parameter: all but the primary key and `run_column`."""
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.column != run_column)
+
+
+@functools.lru_cache(maxsize=16)
+def _nulls(model: type[Model], run_column: str | None) -> tuple[bool, ...]:
+    """For each of `_fields`, whether None is NULL without asking the field: true of Django's own field classes
+    (JSONField too: None is SQL NULL, not JSON null), whose preparation of the values was 8 % of a trigger's CPU in
+    process, and more than a third of a start's values are None. A field class of another module is asked."""
+    return tuple(type(f).__module__.startswith("django.db.models.fields") for f in _fields(model, run_column))
+
+
+@functools.lru_cache(maxsize=256)
+def _names(model: type[Model], run_column: str | None, prefix: str, row: int) -> tuple[str, ...]:
+    """The parameter names of row `row`'s values, as `_text` writes them."""
+    return tuple(f"{prefix}{row}_{f.column}" for f in _fields(model, run_column))
 
 
 @functools.lru_cache(maxsize=64)

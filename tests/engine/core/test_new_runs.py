@@ -39,3 +39,17 @@ def test_it_stores_nothing_when_a_row_clashes(workspace):
         new_runs.insert([new_run(workspace, "fine", ["a"]), clashing])
 
     assert not Run.objects.filter(workspace=workspace).exists()
+
+
+def test_it_stores_none_as_sql_null_as_the_orm_does(workspace):
+    new = new_run(workspace, "nulls", ["a"])
+    new_runs.insert([new])
+    by_orm = Run.objects.create(workspace=workspace, workflow_name="orm", graph={"nodes": []}, input={})
+
+    def nulls(run_id: int) -> tuple[object, ...]:
+        # JSON null would read back as None too: ask the database which it is.
+        return tuple(Run.objects.filter(pk=run_id, output__isnull=True, called_graph__isnull=True).values_list("pk"))
+
+    assert nulls(new.run.pk) == ((new.run.pk,),)
+    assert nulls(by_orm.pk) == ((by_orm.pk,),)
+    assert NodeRun.objects.filter(pk=new.nodes[0].pk, input__isnull=True, output__isnull=True).exists()
