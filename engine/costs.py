@@ -7,6 +7,7 @@ is unknown (its worker died mid-call) at its budget reservation, marked `estimat
 takes the call's place, so a late answer to the same call is not billed again.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +21,8 @@ from django.utils import timezone
 from engine import metrics
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun, Run
 from engine.models.costs import ROLLUP_DIMENSIONS
-from engine.sql import lookups
+from engine.sql import bills, lookups
+from engine.sql.script import run_script
 
 MILLION = Decimal(1_000_000)
 PLACES = Decimal("0.000001")
@@ -140,14 +142,19 @@ def record_estimate(run_id: int, node_id: str, attempt: int, bill: dict[str, Any
 
 def _insert(entry: CostEntry) -> bool:
     """Save the entry and add it to its node, run and day; False when its call has an entry already."""
+    if connection.vendor == "postgresql":
+        [inserted] = run_script([bills.bill(entry, timezone.localdate(entry.created_at))])
+        if not inserted.rows:
+            return False
+        entry.pk = inserted.rows[0][0]
+        entry._state.adding = False
+        entry._state.db = connection.alias
+        transaction.on_commit(_count(entry))
+        return True
     try:
         with transaction.atomic():
             entry.save(force_insert=True)
-            transaction.on_commit(
-                lambda: metrics.count_model_call(
-                    entry.provider_kind, entry.model, entry.tokens_in, entry.tokens_out, entry.cost
-                )
-            )
+            transaction.on_commit(_count(entry))
             if entry.cost:
                 NodeRun.objects.filter(run_id=entry.run_id, node_id=entry.node_id).update(cost=F("cost") + entry.cost)
                 Run.objects.filter(pk=entry.run_id).update(cost=F("cost") + entry.cost)
@@ -161,9 +168,15 @@ def _insert(entry: CostEntry) -> bool:
     return True
 
 
+def _count(entry: CostEntry) -> Callable[[], None]:
+    """The entry's call counted in the process's metrics (once its bill is committed)."""
+    return lambda: metrics.count_model_call(
+        entry.provider_kind, entry.model, entry.tokens_in, entry.tokens_out, entry.cost
+    )
+
+
 # ON CONFLICT names the unique key's columns, as the model declares them.
 _DIMENSIONS = [field.column for field in CostDaily._meta.concrete_fields if field.name in ROLLUP_DIMENSIONS]
-_SUMS = ("calls", "cached_calls", "tokens_in", "tokens_out", "cost", "saved")
 
 
 def _add_to_rollup(entry: CostEntry) -> None:
@@ -190,7 +203,7 @@ def _add_to_rollup(entry: CostEntry) -> None:
     table = CostDaily._meta.db_table
     columns = ", ".join(values)
     placeholders = ", ".join(["%s"] * len(values))
-    sums = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _SUMS)
+    sums = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in bills.SUMS)
     # Identifiers come from the model's own metadata above; every value is a parameter.
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608

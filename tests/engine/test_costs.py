@@ -4,10 +4,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engine import costs
 from engine.models import CostDaily, CostEntry, ModelPrice, NodeRun
+from engine.sql import lookups
 from tests.factories import RunFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +116,18 @@ def test_an_unpriced_model_costs_nothing(run):
     assert entry is not None
     assert entry.cost == Decimal(0)
     assert entry.price is None
+
+
+def test_a_bill_is_one_statement_with_its_sums(run, price):
+    costs.record(run.pk, "draft", "generate", 1, CALL)  # the statement is prepared on this connection first
+    facts = lookups.billing_facts(run.pk)  # as a model call reads them before it bills (lookups.call_facts)
+
+    with CaptureQueriesContext(connection) as sent:
+        entry = costs.record(run.pk, "draft", "generate", 2, CALL, 0, price, facts)
+
+    assert len(sent.captured_queries) == 1
+    assert entry is not None
+    assert entry.pk == CostEntry.objects.get(attempt=2).pk
+    run.refresh_from_db()
+    assert run.cost == NodeRun.objects.get(run=run).cost == Decimal("0.015000")
+    assert CostDaily.objects.get().calls == 2
