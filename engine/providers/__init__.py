@@ -6,11 +6,14 @@ engine.providers.calls, which adds fallback, cache, budgets and billing.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import NonRetryableError
 from engine.providers import builtin
 from engine.providers.base import Provider
+
+if TYPE_CHECKING:
+    from engine.models import ProviderConfig
 
 BUILTIN = builtin.NAME
 BUILTIN_LABEL = builtin.LABEL
@@ -25,15 +28,18 @@ class Embeddings:
     tokens: int
 
 
-def resolve(workspace_id: int, name: str) -> Provider:
-    """The provider called `name` in the workspace; NonRetryableError if there is none."""
+def resolve(workspace_id: int, name: str, found: "tuple[ProviderConfig | None, list[str]] | None" = None) -> Provider:
+    """The provider called `name` in the workspace; NonRetryableError if there is none.
+
+    `found`: its configuration and the workspace's allowlist, if the caller read them already
+    (lookups.call_facts reads them with a call's other facts)."""
     from engine import provider_configs, secrets, workspace_secrets
     from engine.providers.openai_compatible import OpenAICompatibleProvider
     from engine.sql import lookups
 
     if name == BUILTIN:
         return builtin.BuiltinProvider()
-    config, allowlist = lookups.provider_config(workspace_id, name)
+    config, allowlist = found if found is not None else lookups.provider_config(workspace_id, name)
     if config is None:
         raise NonRetryableError(f"There is no provider named {name!r} in this workspace", code="unknown_provider")
     try:

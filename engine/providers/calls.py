@@ -27,7 +27,7 @@ from engine.errors import NodeError, NonRetryableError
 from engine.models import CachedCompletion, CostEntry, ModelPrice, Run
 from engine.providers import BUILTIN, BUILTIN_EMBEDDING_MODEL, EMBED_TIMEOUT_S, builtin, resolve, structured, tokens
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, ToolCall, Unavailable, message_text
-from engine.providers.openai_compatible import SchemaFailure
+from engine.providers.openai_compatible import KIND, SchemaFailure
 from engine.registry import NodeContext
 from engine.sql import lookups
 from engine.transient import persist
@@ -75,17 +75,20 @@ class ModelCalls:
         failure: NodeError | None = None
         text = live.TextStream(self.ctx.run_id, self.ctx.node_id, self.ctx.attempt) if stream else None
         for target in targets:
-            provider = resolve(self.ctx.workspace_id, target.provider)
+            # The provider is read with the first attempt's other facts: one round trip before the call.
+            known: lookups.CallFacts | None = self._facts(target)
+            provider = resolve(self.ctx.workspace_id, target.provider, known.provider if known else None)
             asked = replace(request, model=target.model)
             for attempt in range(1, self.tries + 1):
                 try:
-                    return self._call(provider, asked, text)
+                    return self._call(provider, asked, text, known)
                 except Unavailable as error:
                     failure = error
                     wait = error.retry_after_s if error.retry_after_s is not None else 0.5 * attempt
                     if attempt == self.tries or wait > min(LONGEST_WAIT_S, self.ctx.seconds_left() - 1):
                         break
                     time.sleep(wait)
+                    known = None  # read again: a budget may have moved, a price changed meanwhile
                 except SchemaFailure as error:
                     failure = error
                     break
@@ -119,27 +122,53 @@ class ModelCalls:
         self._settle(reservation, self._bill(provider, request, exchange, cached=False, price=price))
         return found
 
-    def _call(self, provider: Provider, request: ChatRequest, text: live.TextStream | None = None) -> Completion:
+    def _facts(self, target: Target) -> lookups.CallFacts:
+        """What a call to `target` reads before it is made, with the provider's configuration (see `_call_billed`)."""
+        kind = builtin.KIND if target.provider == BUILTIN else KIND
+        ctx = self.ctx
+        named = None if target.provider == BUILTIN else target.provider
+        return lookups.call_facts(
+            ctx.workspace_id, ctx.workflow_id, ctx.run_id, kind, target.model, timezone.now(), provider=named
+        )
+
+    def _call(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        text: live.TextStream | None = None,
+        known: lookups.CallFacts | None = None,
+    ) -> Completion:
         with spans.model_call(provider.kind, request.model) as span:
-            completion, spent = self._call_billed(provider, request, text)
+            completion, spent = self._call_billed(provider, request, text, known)
             span.set_attribute("gen_ai.usage.input_tokens", sum(e.tokens_in for e in completion.exchanges))
             span.set_attribute("gen_ai.usage.output_tokens", sum(e.tokens_out for e in completion.exchanges))
             span.set_attribute("switchyard.cost", float(spent))
             return completion
 
     def _call_billed(
-        self, provider: Provider, request: ChatRequest, text: live.TextStream | None = None
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        text: live.TextStream | None = None,
+        known: lookups.CallFacts | None = None,
     ) -> tuple[Completion, Decimal]:
-        """The call, from the cache or the provider, billed; with what it added to the bill."""
+        """The call, from the cache or the provider, billed; with what it added to the bill.
+        `known`: what the call reads first (lookups.call_facts), if the caller read it already."""
         key = self._cache_key(provider, request) if self.cache_ttl_s else None
         if key and (hit := _cached(self.ctx.workspace_id, key)) is not None:
             for exchange in hit.exchanges:
                 self._bill(provider, request, exchange, cached=True)
             return hit, Decimal(0)
         # One round trip for what the call reads first; one price for the whole call: the estimate and the bill.
-        known = lookups.call_facts(
-            self.ctx.workspace_id, self.ctx.workflow_id, self.ctx.run_id, provider.kind, request.model, timezone.now()
-        )
+        if known is None:
+            known = lookups.call_facts(
+                self.ctx.workspace_id,
+                self.ctx.workflow_id,
+                self.ctx.run_id,
+                provider.kind,
+                request.model,
+                timezone.now(),
+            )
         price = known.price
         bill = {
             "call": len(self.log),

@@ -101,25 +101,37 @@ class CallFacts:
     budgets: list[Budget]
     tree: Tree | None
     run: Run | None  # its BILLING_FACTS
+    # The provider asked for and the workspace's allowlist, as `provider_config` gives them, if asked.
+    provider: tuple[ProviderConfig | None, list[str]] | None = None
 
 
 def call_facts(
-    workspace_id: int, workflow_id: int | None, run_id: int, provider_kind: str, model: str, at: datetime
+    workspace_id: int,
+    workflow_id: int | None,
+    run_id: int,
+    provider_kind: str,
+    model: str,
+    at: datetime,
+    provider: str | None = None,
 ) -> CallFacts:
-    """The price in force at `at`, the workflow's `budgets`, the run's tree and its billing facts."""
+    """The price in force at `at`, the workflow's `budgets`, the run's tree and its billing facts;
+    and, when named, the `provider`'s configuration with the workspace's allowlist (`provider_config`)."""
     prices, budgets, facts = (
         _price(workspace_id, provider_kind, model, at),
         _budgets(workspace_id, workflow_id),
         _billing_facts(run_id),
     )
-    price_rows, budget_rows, tree, fact_rows = run_script(
-        [prices.statement, budgets.statement, _tree(run_id), facts.statement]
+    reads = _provider_reads(workspace_id, provider) if provider is not None else None
+    found = run_script(
+        [prices.statement, budgets.statement, _tree(run_id), facts.statement, *(s.statement for s in reads or ())]
     )
+    price_rows, budget_rows, tree, fact_rows = found[:4]
     return CallFacts(
         price=next(iter(prices.instances(price_rows)), None),
         budgets=budgets.instances(budget_rows),
         tree=Tree(*tree.rows[0]) if tree.rows else None,
         run=next(iter(facts.instances(fact_rows)), None),
+        provider=_provider_found(reads, found[4], found[5]) if reads is not None else None,
     )
 
 
@@ -163,14 +175,25 @@ def _budgets(workspace_id: int, workflow_id: int | None) -> _Select[Budget]:
 def provider_config(workspace_id: int, name: str) -> tuple[ProviderConfig | None, list[str]]:
     """The workspace's provider called `name`, if there is one, and the workspace's outbound allowlist
     (Settings → Network) its calls pass: one round trip."""
+    reads = _provider_reads(workspace_id, name)
+    configs, workspaces = run_script([select.statement for select in reads])
+    return _provider_found(reads, configs, workspaces)
+
+
+def _provider_reads(workspace_id: int, name: str) -> tuple[_Select[ProviderConfig], _Select[Workspace]]:
     config = _select(
         ProviderConfig,
         "workspace_id = %(workspace_id)s AND name = %(name)s",
         {"workspace_id": workspace_id, "name": name},
         "LIMIT 1",
     )
-    allowlist = _select(Workspace, "id = %(id)s", {"id": workspace_id}, only=("http_allowlist",))
-    configs, workspaces = run_script([config.statement, allowlist.statement])
+    return config, _select(Workspace, "id = %(id)s", {"id": workspace_id}, only=("http_allowlist",))
+
+
+def _provider_found(
+    reads: tuple[_Select[ProviderConfig], _Select[Workspace]], configs: Outcome, workspaces: Outcome
+) -> tuple[ProviderConfig | None, list[str]]:
+    config, allowlist = reads
     [workspace] = allowlist.instances(workspaces)
     found = config.instances(configs)
     return (found[0] if found else None), list(workspace.http_allowlist)
