@@ -124,11 +124,14 @@ class ModelCalls:
 
     def _facts(self, target: Target) -> lookups.CallFacts:
         """What a call to `target` reads before it is made, with the provider's configuration (see `_call_billed`)."""
-        kind = builtin.KIND if target.provider == BUILTIN else KIND
+        if target.provider == BUILTIN:
+            return self._read_facts(builtin.KIND, target.model)
+        return self._read_facts(KIND, target.model, target.provider)
+
+    def _read_facts(self, provider_kind: str, model: str, provider: str | None = None) -> lookups.CallFacts:
         ctx = self.ctx
-        named = None if target.provider == BUILTIN else target.provider
         return lookups.call_facts(
-            ctx.workspace_id, ctx.workflow_id, ctx.run_id, kind, target.model, timezone.now(), provider=named
+            ctx.workspace_id, ctx.workflow_id, ctx.run_id, provider_kind, model, timezone.now(), provider=provider
         )
 
     def _call(
@@ -161,14 +164,7 @@ class ModelCalls:
             return hit, Decimal(0)
         # One round trip for what the call reads first; one price for the whole call: the estimate and the bill.
         if known is None:
-            known = lookups.call_facts(
-                self.ctx.workspace_id,
-                self.ctx.workflow_id,
-                self.ctx.run_id,
-                provider.kind,
-                request.model,
-                timezone.now(),
-            )
+            known = self._read_facts(provider.kind, request.model)
         price = known.price
         bill = {
             "call": len(self.log),
