@@ -43,8 +43,8 @@ def test_it_seeds_two_versions_whose_eval_runs_compare(in_process, owner):
     assert triage.versions.count() == 2
 
 
-def test_it_seeds_reviewed_production_runs_of_both_versions(in_process, owner):
-    """Each run waits in the inbox, and the demo's reviewer's decision ends it."""
+def test_it_seeds_reviewed_production_runs_of_both_versions(in_process, owner, mailoutbox):
+    """Each run waits in the inbox, and the demo's reviewer's decision ends it; nobody is emailed about them."""
     workspace = create_workspace("Demo", owner=owner.user)
     reviewer = MembershipFactory(workspace=workspace, user=UserFactory(username="rita"), role=Role.REVIEWER).user
     triage = Workflow.objects.get(workspace=workspace, name=SUPPORT_TRIAGE_NAME)
@@ -73,3 +73,4 @@ def test_it_seeds_reviewed_production_runs_of_both_versions(in_process, owner):
     ]
     assert add_reviewed_runs(triage, reviewer) == []
     assert ApprovalRequest.objects.filter(workflow_id=triage.pk).count() == 10
+    assert [message.subject for message in mailoutbox] == []
