@@ -42,7 +42,14 @@ def test_a_killed_workers_held_message_is_sent_again_when_its_death_is_seen(work
                 timeout=20,
                 message=lambda: f"nodes {statuses(run)}; held {private_redis.client().hlen('unacked')}",
             )
-            assert held_messages.held_node_ids() == {NodeRun.objects.get(run=run, node_id="wait").pk}
+            # The trigger's own message is acknowledged after its task returns, which can be just after the worker
+            # took the wake-up: wait for that acknowledgement, then only the wake-up is held.
+            waiting = NodeRun.objects.get(run=run, node_id="wait").pk
+            eventually(
+                lambda: held_messages.held_node_ids() == {waiting},
+                timeout=10,
+                message=lambda: f"held {held_messages.held_node_ids()}, the wake-up is {waiting}",
+            )
         finally:
             first.kill()
 
