@@ -3,6 +3,7 @@
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
@@ -22,7 +23,6 @@ from monitoring import stream
 from monitoring.api import RunOut, run_out
 
 router = Router(tags=["workflows"])
-MAX_WAIT_S = 60
 
 
 class RerunQuery(Schema):
@@ -62,7 +62,7 @@ class RunIn(Schema):
             "as well); the run's URL is in the Location header"
         ),
     )
-    timeout_s: float = Field(30, gt=0, le=MAX_WAIT_S)
+    timeout_s: float = Field(30, gt=0, le=settings.RUN_WAIT_MAX_SECONDS)
 
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")

@@ -360,9 +360,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.EmbeddedChannelLayer"}}
 # Open websockets re-check their access this often, in case the prompt of a change was dropped (docs/websocket.md).
 WS_ACCESS_RECHECK_SECONDS = env.integer("WS_ACCESS_RECHECK_SECONDS", 30, minimum=1, maximum=3600)
-# A trigger call with wait=true reads its run this often besides when prompted, in case a prompt was dropped.
 # How long an MCP tool call waits for its run before answering with the run's id and status instead.
 MCP_CALL_WAIT_SECONDS = env.integer("MCP_CALL_WAIT_SECONDS", 60, minimum=1, maximum=3600)
+# The longest `timeout_s` a trigger call with wait=true may ask for (read when the API is imported).
+RUN_WAIT_MAX_SECONDS = env.integer("RUN_WAIT_MAX_SECONDS", 60, minimum=1, maximum=3600)
+# A trigger call with wait=true reads its run this often besides when prompted, in case a prompt was dropped.
 RUN_WAIT_RECHECK_SECONDS = env.integer("RUN_WAIT_RECHECK_SECONDS", 10, minimum=1, maximum=3600)
 
 # Fernet keys for provider credentials, newest first (engine/secrets.py); empty derives one from SECRET_KEY.

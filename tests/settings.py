@@ -8,6 +8,10 @@ from tests import bytecode
 # Read before Django imports the apps: the project is compiled once, not in every test process.
 bytecode.keep_outside_the_tree()
 
+# The test of hundreds of waiting calls holds them all while it checks that none polls, and on a
+# loaded 2-core machine that alone can outlast the default 60 s cap of a waiting call.
+RUN_WAIT_MAX_SECONDS = 600
+
 if EMBEDDED:
     # A file, not Django's default in-memory database: the runner's node threads open
     # connections of their own, and each would see an empty in-memory database.

@@ -216,6 +216,17 @@ def test_it_waits_for_the_result_and_honours_idempotency_keys(owner, login_as):
     assert Run.objects.filter(idempotency_key="order-77").count() == 1
 
 
+def test_it_refuses_a_wait_longer_than_the_cap_naming_the_field(owner, login_as, settings):
+    client = login_as(owner)
+    workflow = create(client, draft=GOOD).json()
+    client.post_json(f"/api/v1/workflows/{workflow['id']}/publish", {})
+    too_long = {"wait": True, "timeout_s": settings.RUN_WAIT_MAX_SECONDS + 1}
+    refused = client.post_json(f"/api/v1/workflows/{workflow['id']}/runs", too_long)
+    assert refused.status_code == 422
+    assert "timeout_s" in refused.json()["error"]["message"]
+    assert not Run.objects.filter(workflow_id=workflow["id"]).exists()
+
+
 def test_it_lists_runs_with_filters_and_a_capped_page(owner, outsider, login_as):
     from tests.factories import RunFactory
 
