@@ -14,6 +14,9 @@ class Reply:
     body: Any = field(default_factory=lambda: {"ok": True})
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    # When given, the answer waits until the test sets it (then for delay_s): a call held in flight
+    # for as long as the test needs, with no guess at how long that is.
+    held_until: threading.Event | None = None
 
 
 @dataclass
@@ -55,6 +58,8 @@ class RecordingServer:
                 with owner.lock:
                     owner.received.append(Received(self.command, self.path, dict(self.headers), body))
                     reply = owner.queue.pop(0) if owner.queue else owner.default
+                if reply.held_until is not None:
+                    reply.held_until.wait()
                 time.sleep(reply.delay_s)
                 payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:

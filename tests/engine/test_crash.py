@@ -1,5 +1,6 @@
 """kill -9 in the middle of nodes: every run still finishes, and no callback is posted twice."""
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,11 @@ def receiver():
 
 
 def test_runs_survive_a_killed_worker_without_duplicate_callbacks(workspace, server, receiver):
-    server.default = Reply(delay_s=1.5)
+    # The lookups are held until the first worker is killed, so none of its `reply` nodes runs: a
+    # callback cut off by the kill would be posted again, with the same Idempotency-Key (at least
+    # once, docs/engine.md), and this test counts every POST the receiver gets.
+    killed = threading.Event()
+    server.default = Reply(held_until=killed)
     data = chain(
         TRIGGER,
         node("lookup", "http_request", url=server.url + "/lookup?ticket={{ input.n }}"),
@@ -44,6 +49,8 @@ def test_runs_survive_a_killed_worker_without_duplicate_callbacks(workspace, ser
         eventually(lambda: lookups.count() >= 5, timeout=15, message="nodes never got going")
     finally:
         first.kill()
+        killed.set()
+    assert not receiver.requests("/callback"), "a reply ran on the first worker"
     assert NodeRun.objects.filter(node_id="lookup", status=NodeStatus.RUNNING).exists(), "the kill hit no running node"
 
     second = Worker(beat=True, lease_s=2)
