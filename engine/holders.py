@@ -144,6 +144,13 @@ def _gone(name: str) -> bool:
     return _started(int(pid)) != boot
 
 
+def ended(owner: str) -> bool:
+    """Whether the process holding the lease `owner` (runner.worker_name) has provably ended: it is of this pid
+    space and /proc says so. False when that cannot be told from here (another host, no holder name)."""
+    name = owner.rpartition("/")[0]
+    return name.count(":") >= 3 and name.rsplit(":", 1)[1] == pid_space() != "" and _gone(name)
+
+
 def owner_prefix(name: str) -> str:
     """What the lease owners of the holder `name` start with (runner.worker_name)."""
     return f"{name}/"

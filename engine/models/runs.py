@@ -276,6 +276,11 @@ class Effect(models.Model):
     status = models.CharField(max_length=16, choices=EffectStatus.choices, default=EffectStatus.IN_FLIGHT)
     result = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
+    # Who is doing an in_flight effect (the node attempt and its lease owner), and until when its call
+    # may still be in flight: a later attempt waits for that holder's outcome instead of repeating it.
+    holder = models.CharField(max_length=128, blank=True)
+    holder_attempt = models.PositiveIntegerField(default=0)
+    held_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

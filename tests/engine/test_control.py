@@ -9,7 +9,6 @@ from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import history, start, statuses, wait_for
 from tests.engine.running import node as node_run
 from tests.eventually import eventually
-from tests.factories import RunFactory
 from tests.fakes import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -73,27 +72,6 @@ def test_a_redelivered_reply_does_not_post_twice(workspace, server, celery_worke
     assert posted.json() == {"run_id": run.pk, "answer": "hi"}
     assert posted.headers["Idempotency-Key"] == ledger.effect_key(run.pk, "answer", "callback")
     assert Effect.objects.get(run=run, node_id="answer").status == EffectStatus.DONE
-
-
-def test_the_ledger_returns_a_done_effect_without_repeating_it(workspace):
-    run = RunFactory(workspace=workspace)
-    calls: list[int] = []
-
-    def send(n: int) -> dict[str, int]:
-        calls.append(n)
-        return {"sent": n}
-
-    first = ledger.once(run.pk, "n", "mail", lambda: send(1))
-    second = ledger.once(run.pk, "n", "mail", lambda: send(2))
-    assert (first, second, calls) == ({"sent": 1}, {"sent": 1}, [1])
-
-
-def test_the_ledger_repeats_an_effect_whose_outcome_is_unknown_with_the_same_key(workspace):
-    run = RunFactory(workspace=workspace)
-    Effect.objects.create(run=run, node_id="n", key="mail")  # an attempt died mid-effect
-    assert ledger.once(run.pk, "n", "mail", lambda: {"sent": True}) == {"sent": True}
-    effect = Effect.objects.get(run=run, node_id="n", key="mail")
-    assert (effect.status, effect.attempts) == (EffectStatus.DONE, 2)
 
 
 def test_a_blocked_destination_fails_the_node_and_reaches_nothing(workspace, server):

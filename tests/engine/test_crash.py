@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from engine import runs
-from engine.models import BudgetHold, CostEntry, NodeRun, NodeStatus, RunEvent
+from engine.models import BudgetHold, CostEntry, Effect, EffectStatus, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
-from tests.engine.running import start, wait_for
+from tests.engine.running import history, start, wait_for
 from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
 from tests.fake_openai import FakeOpenAI
@@ -232,3 +232,40 @@ def test_a_lease_renewal_the_database_refuses_once_is_tried_again_at_the_next_be
     assert run.status == "succeeded", said[-3000:]
     assert set(NodeRun.objects.filter(run=run, node_id__startswith="n").values_list("attempt", flat=True)) == {1}
     assert said.count("could not renew the lease") == 1
+
+
+@pytest.fixture
+def refused_first_attempt_renewals():
+    """Attempt 1 of the node "answer" cannot renew its lease, as on a machine too slow to renew it in time."""
+    first = "OLD.status = 'running' AND NEW.status = 'running' AND NEW.node_id = 'answer' AND NEW.attempt = 1"
+    with refusing("refuse_first_attempt_renewals", first):
+        yield
+
+
+@pytest.mark.usefixtures("refused_first_attempt_renewals")
+def test_a_callback_whose_lease_ran_out_in_flight_is_waited_for_not_posted_again(workspace, receiver):
+    # The first attempt's POST is held by the receiver; its lease runs out meanwhile and the reaper
+    # gives the node to attempt 2, while the first attempt's worker is alive and its call in flight.
+    answered = threading.Event()
+    receiver.default = Reply(held_until=answered)
+    data = chain(TRIGGER, node("answer", "reply", answer="hi", callback_url=receiver.url + "/callback"))
+    worker = Worker(beat=True, lease_s=2)
+    try:
+        run = start(workspace, data)
+        eventually(
+            lambda: len(receiver.requests("/callback")) > 1 or "waits for the outcome of effect" in worker.output(),
+            timeout=30,
+            message=lambda: f"attempt 2 never reached the callback:\n{worker.output()[-3000:]}",
+        )
+        answered.set()
+        finished = wait_for(run, timeout=30)
+        said = worker.output()
+    finally:
+        answered.set()
+        worker.stop()
+    assert len(receiver.requests("/callback")) == 1, "the callback was posted twice"
+    assert finished.status == "succeeded", said[-3000:]
+    assert history(run, "answer") == ["pending", "running", "crashed", "running", "succeeded"]
+    effect = Effect.objects.get(run=run, node_id="answer")
+    assert (effect.status, effect.attempts, effect.result) == (EffectStatus.DONE, 1, {"status": 200})
+    assert "attempt 2 of node answer of run" in said

@@ -96,7 +96,7 @@ def test_a_redelivered_node_does_not_ingest_again(workspace, base):
         params=params,
         scope={},
         deadline=time.monotonic() + 30,
-        once=ledger.bind(run.pk, "store"),
+        once=ledger.bind(run.pk, "store", ledger.Holding("redelivered", 2, time.monotonic() + 30)),
     )
     assert KnowledgeUpsert().run(ctx).output == first
     document.refresh_from_db()
