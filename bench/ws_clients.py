@@ -1,8 +1,9 @@
 """The stack bench/ws_latency.py measures, and browser-like websocket clients for it.
 
 Its own database (switchyard_bench_ws) and Redis database 5 (the tests use 1,
-bench/engine_overhead.py 3 and 4), both emptied first; uvicorn and a Celery worker started
-here and always stopped here.
+bench/engine_overhead.py 3 and 4), both emptied first; BENCH_WS_DATABASE and BENCH_WS_REDIS
+choose others, so that two checkouts, or a session whose tests use db 5, do not empty each
+other's. uvicorn and a Celery worker started here and always stopped here.
 """
 
 import asyncio
@@ -33,8 +34,8 @@ from bench.database import own_services
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "switchyard_bench_ws"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+DB_NAME = os.environ.get("BENCH_WS_DATABASE", "switchyard_bench_ws")
+REDIS_URL = os.environ.get("BENCH_WS_REDIS", "redis://127.0.0.1:6379/5")
 PASSWORD = "bench-password-0123456789"  # noqa: S105  (a throwaway user in a throwaway database)
 PARAMS = {"trigger": {}, "shape": {"fields": {"ok": True}}, "reply": {"answer": "done"}}
 GRAPH: dict[str, Any] = {  # trigger -> transform -> reply
@@ -65,7 +66,7 @@ class Site:
 
 
 def prepare(data_dir: str) -> dict[str, str]:
-    """Create the database, empty Redis db 5, configure Django for both (before it loads), migrate, empty tables."""
+    """Create the database, empty the Redis db, configure Django for both (before it loads), migrate, empty tables."""
     try:
         own_services(f"{SERVER_URL}/{DB_NAME}", REDIS_URL, data_dir)
     except (psycopg.Error, redis.RedisError) as error:
