@@ -7,12 +7,15 @@ live.publish, as node threads do after their commits; a receiver in this process
 to every run's group on the real channel layer (Redis pub/sub), counts the prompts until all
 have arrived. Printed per change, medians of --reps: the CPU of the publishing threads (their
 hand-off), the CPU of the publisher's own thread (its loop and the sends), and the wall time
-to the last prompt. The receiver's CPU is left out. Uses the database switchyard_bench_publisher
+to the last prompt. The receiver's CPU is left out. Then the path a websocket prompt takes
+when the publisher is idle: --paced changes one every 20 ms from one thread, and the time
+from live.publish to the prompt's arrival at the receiver, p50 and p95. Uses the database switchyard_bench_publisher
 (Django needs one; nothing is written) and REDIS_URL's db (db 3 by default). Exit status 0.
 """
 
 import argparse
 import asyncio
+import math
 import os
 import statistics
 import sys
@@ -45,6 +48,7 @@ class Receiver:
     def __init__(self, run_ids: list[int]) -> None:
         self.count = 0
         self.wanted = 0
+        self.arrivals: dict[int, float] = {}
         self.done = threading.Event()
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
@@ -66,6 +70,7 @@ class Receiver:
         while True:
             message = await layer.receive(channel)
             if message["type"] == "run.hint" and message["seq"] > 0:
+                self.arrivals[message["seq"]] = time.monotonic()
                 self.count += 1
                 if self.count == self.wanted:
                     self.done.set()
@@ -115,11 +120,26 @@ def one_rep(threads: int, changes: int, first_run: int, receiver: Receiver) -> t
     return sum(cpu) / total * 1e6, (thread_cpu_ns(loop_thread) - loop_before) / total / 1e3, wall / total * 1e6
 
 
+def paced(changes: int, run_id: int, receiver: Receiver) -> list[float]:
+    """Milliseconds from live.publish to arrival, for `changes` changes 20 ms apart (the publisher idle between)."""
+    receiver.expect(changes)
+    sent = {}
+    began = time.monotonic()
+    for seq in range(1, changes + 1):
+        time.sleep(max(0.0, began + (seq - 1) * 0.02 - time.monotonic()))  # a fixed schedule, so no drift
+        sent[seq] = time.monotonic()
+        live.publish(run_id, 0, [event(seq)], None)
+    if not receiver.done.wait(60):
+        sys.exit(f"only {receiver.count} of {receiver.wanted} paced prompts arrived")
+    return sorted((receiver.arrivals[seq] - sent[seq]) * 1000 for seq in sent)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--changes", type=int, default=2000, help="per thread")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--paced", type=int, default=250, help="changes one every 20 ms, for latency")
     args = parser.parse_args()
     runs = [1 + i for i in range(args.threads)]
     receiver = Receiver(runs)
@@ -133,6 +153,9 @@ def main() -> None:
         f"median per change: node threads' CPU {node_us:.1f} us, publisher thread's CPU {loop_us:.1f} us, "
         f"total {node_us + loop_us:.1f} us; wall {wall_us:.1f} us ({1e6 / wall_us:.0f} changes/s)"
     )
+    latencies = paced(args.paced, runs[0], receiver)
+    p50, p95 = (latencies[max(0, math.ceil(len(latencies) * q) - 1)] for q in (0.5, 0.95))
+    print(f"paced, 1 change / 20 ms: publish -> arrival p50 {p50:.2f} ms, p95 {p95:.2f} ms (n={len(latencies)})")
 
 
 if __name__ == "__main__":
