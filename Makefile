@@ -19,25 +19,19 @@ TEST_DATABASE_URL_3 ?= postgresql://postgres@127.0.0.1:5432/switchyard_3
 TEST_REDIS_URL_3 ?= redis://127.0.0.1:6379/14
 TEST_DATABASE_URL_4 ?= postgresql://postgres@127.0.0.1:5432/switchyard_4
 TEST_REDIS_URL_4 ?= redis://127.0.0.1:6379/11
-TEST_DATABASE_URL_5 ?= postgresql://postgres@127.0.0.1:5432/switchyard_5
-TEST_REDIS_URL_5 ?= redis://127.0.0.1:6379/7
 TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
-# Shards of about equal wall time, as lists of test files (docs/testing.md). Shards 1-3 are named by
-# directory, less the files moved out to even the shards; shard 5 is named by file; shard 4 is every
-# other test file, found anew on each run, so a new file is never left out nor run twice.
+# Shards of about equal time, as lists of test files (docs/testing.md): the first three are named
+# by directory, less the files moved out to even them; the fourth is every other test file, found
+# anew on each run, so a new file can never be left out or run twice.
 TEST_FILES := $(sort $(shell find tests -name 'test_*.py'))
 files_in = $(filter $(addsuffix %,$(1)),$(TEST_FILES))
-TO_2 := tests/engine/test_agent_crash.py
-TO_4 := tests/engine/test_held_messages.py tests/config/test_https.py
-TO_5 := tests/config/test_celery.py tests/engine/test_database_blips.py tests/engine/test_for_each.py tests/approvals/
-MOVED := $(call files_in,$(TO_2) $(TO_4) $(TO_5))
-SHARD_1 := $(filter-out $(call files_in,tests/engine/core/) $(MOVED),$(call files_in,tests/engine/))
-SHARD_2 := $(filter-out $(MOVED),$(call files_in,tests/config/)) $(call files_in,$(TO_2))
-SHARD_3 := $(filter-out $(MOVED),$(call files_in,tests/browser/ tests/engine/core/ tests/costs/ tests/knowledge/))
-SHARD_5 := $(call files_in,$(TO_5))
-SHARD_4 := $(filter-out $(SHARD_1) $(SHARD_2) $(SHARD_3) $(SHARD_5),$(TEST_FILES))
+MOVED_TO_4 := tests/engine/test_for_each.py tests/engine/test_held_messages.py tests/config/test_https.py
+SHARD_1 := $(filter-out $(call files_in,tests/engine/core/ $(MOVED_TO_4)),$(call files_in,tests/engine/))
+SHARD_2 := $(filter-out $(MOVED_TO_4),$(call files_in,tests/config/))
+SHARD_3 := $(call files_in,tests/browser/ tests/engine/core/ tests/approvals/ tests/costs/ tests/knowledge/)
+SHARD_4 := $(filter-out $(SHARD_1) $(SHARD_2) $(SHARD_3),$(TEST_FILES))
 
-.PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-shard-5 pytest-sqlite clean
+.PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite clean
 
 run: $(PY_STAMP) $(BUILD)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m config.embedded
@@ -75,13 +69,13 @@ typecheck: $(PY_STAMP) $(JS_STAMP) $(EVENT_TYPES)
 frontend-test: $(JS_STAMP) $(EVENT_TYPES)
 	cd frontend && npm test
 
-# Everything on PostgreSQL and Redis in five shards side by side (each its own pytest process, test
+# Everything on PostgreSQL and Redis in four shards side by side (each its own pytest process, test
 # database, Redis database and Celery worker), and the engine core again on SQLite, as the embedded
 # mode runs it. Most tests wait on workers, sockets and browsers rather than compute, so the shards
 # overlap well on two cores. Output is printed per shard when it ends (docs/testing.md).
 pytest: $(PY_STAMP) $(BUILD)
-	$(MAKE) --no-print-directory -j6 --output-sync=target \
-		pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-shard-5 pytest-sqlite
+	$(MAKE) --no-print-directory -j5 --output-sync=target \
+		pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite
 
 pytest-shard-1: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_1)
@@ -93,10 +87,8 @@ pytest-shard-3: $(PY_STAMP) $(BUILD)
 	DATABASE_URL=$(TEST_DATABASE_URL_3) REDIS_URL=$(TEST_REDIS_URL_3) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_3)
 
 pytest-shard-4: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_4)
-
-pytest-shard-5: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_5) REDIS_URL=$(TEST_REDIS_URL_5) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_5)
+	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_SECRET) \
+		$(VENV)/bin/pytest $(SHARD_4)
 
 pytest-sqlite: $(PY_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(TEST_SECRET) $(VENV)/bin/pytest tests/engine/core
