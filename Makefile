@@ -25,7 +25,8 @@ TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
 # anew on each run, so a new file can never be left out or run twice.
 TEST_FILES := $(sort $(shell find tests -name 'test_*.py'))
 files_in = $(filter $(addsuffix %,$(1)),$(TEST_FILES))
-MOVED_TO_4 := tests/engine/test_for_each.py tests/engine/test_held_messages.py tests/config/test_https.py
+MOVED_TO_4 := tests/engine/test_for_each.py tests/engine/test_held_messages.py tests/engine/test_lease_holders.py \
+	tests/config/test_https.py
 SHARD_1 := $(filter-out $(call files_in,tests/engine/core/ $(MOVED_TO_4)),$(call files_in,tests/engine/))
 SHARD_2 := $(filter-out $(MOVED_TO_4),$(call files_in,tests/config/))
 SHARD_3 := $(call files_in,tests/browser/ tests/engine/core/ tests/approvals/ tests/costs/ tests/knowledge/)
