@@ -77,10 +77,9 @@ def once(run_id: int, node_id: str, key: str, work: Callable[[], Any], holding: 
         with transaction.atomic():
             record = Effect.objects.create(run_id=run_id, node_id=node_id, key=key, **holding.columns())
     except IntegrityError:
-        found = _taken_over(run_id, node_id, key, holding)
-        if found.status == EffectStatus.DONE:
-            return found.result
-        record = found
+        record = _taken_over(run_id, node_id, key, holding)
+        if record.status == EffectStatus.DONE:
+            return record.result
     try:
         result = work()
     except BaseException:
