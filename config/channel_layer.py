@@ -1,4 +1,5 @@
-"""The embedded mode's channel layer: in-memory, but safe to publish to from worker threads.
+"""The channel layers: the embedded mode's, in-memory but safe to publish to from worker threads, and the name
+space of the production mode's on Redis.
 
 Channels' InMemoryChannelLayer keeps one asyncio.Queue per channel. A worker thread that
 publishes through async_to_sync(group_send) fills that queue from another event loop, and
@@ -12,6 +13,17 @@ from collections.abc import Coroutine
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
+from redis.connection import parse_url
+
+
+def redis_prefix(redis_url: str) -> str:
+    """The prefix of every channel and group name on the Redis server of `redis_url`, one per database number.
+
+    Redis pub/sub ignores the database number: every client of the server shares one space of
+    channel names. Two deployments (or test sessions) on databases 1 and 2 of one server would
+    otherwise get each other's prompts for runs and workspaces of the same id, with their events.
+    """
+    return f"switchyard.db{parse_url(redis_url).get('db', 0)}."
 
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):

@@ -10,6 +10,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.channel_layer import redis_prefix
 from config.env import Env
 
 env = Env()
@@ -347,13 +348,16 @@ if REDIS_URL:
     # socket_timeout=None: channels_redis waits for messages with a 5 s blocking pop, and
     # redis-py 8's default 5 s socket timeout would fire first and kill the consumer
     # (django/channels_redis#422). Its async pool also caps connections at 100 by default.
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
             # Pub/sub: one Redis message per process for a group send, instead of one per
             # consumer; its prompts are as lossy as the list-based layer's, which is fine here
             # because the database is the truth (docs/websocket.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}],
+                "prefix": redis_prefix(REDIS_URL),
+            },
         }
     }
 else:
