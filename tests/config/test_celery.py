@@ -50,8 +50,10 @@ def test_it_keeps_working_through_a_redis_restart(how, workspace, server, privat
         worker = Worker(beat=True, env={"REDIS_URL": private_redis.url})
         try:
             slow = start(workspace, chain(TRIGGER, node("call", "http_request", url=server.url + "/slow")))
-            # Sent with a countdown: the worker holds the message, unacknowledged, until it is due.
-            parked = start(workspace, chain(TRIGGER, node("wait", "delay", seconds=20)))
+            # Sent with a countdown: the worker holds the message, unacknowledged, until it is due. Due
+            # well after both messages are seen held below (a second or two on a loaded machine), and
+            # the run's end waits for it: longer would only make the test wait longer.
+            parked = start(workspace, chain(TRIGGER, node("wait", "delay", seconds=10)))
             broker = private_redis.client()
             eventually(
                 lambda: (
