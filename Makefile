@@ -19,7 +19,11 @@ TEST_DATABASE_URL_3 ?= postgresql://postgres@127.0.0.1:5432/switchyard_3
 TEST_REDIS_URL_3 ?= redis://127.0.0.1:6379/14
 TEST_DATABASE_URL_4 ?= postgresql://postgres@127.0.0.1:5432/switchyard_4
 TEST_REDIS_URL_4 ?= redis://127.0.0.1:6379/11
-TEST_SECRET := SECRET_KEY=test-only-secret-key-that-is-long-enough
+# Compiled modules kept outside the source tree from the interpreter's start (tests/bytecode.py), whatever
+# the machine says: pytest's plugins are imported before the test settings, and their modules were
+# compiled and their asserts rewritten anew in every test process (2-4 s of CPU each).
+TEST_ENV := SECRET_KEY=test-only-secret-key-that-is-long-enough PYTHONDONTWRITEBYTECODE= \
+	PYTHONPYCACHEPREFIX=$${TMPDIR:-/tmp}/switchyard-test-bytecode
 # Shards of about equal time, as lists of test files (docs/testing.md): the first three are named
 # by directory, less the files moved out to even them; the fourth is every other test file, found
 # anew on each run, so a new file can never be left out or run twice.
@@ -79,20 +83,20 @@ pytest: $(PY_STAMP) $(BUILD)
 		pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite
 
 pytest-shard-1: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_1)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(TEST_ENV) $(VENV)/bin/pytest $(SHARD_1)
 
 pytest-shard-2: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_2) REDIS_URL=$(TEST_REDIS_URL_2) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_2)
+	DATABASE_URL=$(TEST_DATABASE_URL_2) REDIS_URL=$(TEST_REDIS_URL_2) $(TEST_ENV) $(VENV)/bin/pytest $(SHARD_2)
 
 pytest-shard-3: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_3) REDIS_URL=$(TEST_REDIS_URL_3) $(TEST_SECRET) $(VENV)/bin/pytest $(SHARD_3)
+	DATABASE_URL=$(TEST_DATABASE_URL_3) REDIS_URL=$(TEST_REDIS_URL_3) $(TEST_ENV) $(VENV)/bin/pytest $(SHARD_3)
 
 pytest-shard-4: $(PY_STAMP) $(BUILD)
-	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_SECRET) \
+	DATABASE_URL=$(TEST_DATABASE_URL_4) REDIS_URL=$(TEST_REDIS_URL_4) $(TEST_ENV) \
 		$(VENV)/bin/pytest $(SHARD_4)
 
 pytest-sqlite: $(PY_STAMP)
-	env -u DATABASE_URL -u REDIS_URL $(TEST_SECRET) $(VENV)/bin/pytest tests/engine/core
+	env -u DATABASE_URL -u REDIS_URL $(TEST_ENV) $(VENV)/bin/pytest tests/engine/core
 
 clean:
 	rm -rf $(VENV) frontend/node_modules static/dist

@@ -9,7 +9,9 @@ compiled once and read back after that, and a source file that changes is compil
 
 The test settings (tests/settings.py), which pytest-django reads before it sets Django up and
 so before the project's apps are imported, and the fork server (tests/worker_forks.py) call
-keep_outside_the_tree. This module imports no part of the project.
+keep_outside_the_tree. pytest's plugins (hypothesis, schemathesis, faker ...) are imported
+before that, so `make` sets the same directory in the environment (PYTHONPYCACHEPREFIX), which
+holds from the interpreter's start. This module imports no part of the project.
 """
 
 import os
