@@ -226,7 +226,7 @@ class OpenAICompatibleProvider:
 
         Sent with the client's `post` (the SDK's documented way to a raw response) rather than
         `chat.completions.create`, whose first step, fitting the parameters to the SDK's typed
-        request (`maybe_transform`), cost about 0.5 ms of CPU per call, more than a fifth of a
+        request (`maybe_transform`), cost about 0.5 ms of CPU per call, a tenth to a fifth of a
         streamed call's, to return a plain body like this one unchanged (docs/benchmarks.md,
         "Model-call fan-out"). The client still adds the key, its headers and the timeout, and
         raises its own errors for an error status before the body is read.
