@@ -1,23 +1,31 @@
 """Runs started and finished per second through the REST API, on the production stack on this machine.
 
-    .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--drain 5000]
+    .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--rate 110] [--drain 5000]
     .venv/bin/python bench/api_trigger.py --drain-only [--reps 3] [--drain 2000]   # the worker's drain alone
 
-uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. wrk
-drives `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a Bearer token
-at 1 and 16 connections for --seconds each, then this waits until every run it started has
-ended. Printed per load: triggers/s, runs completed/s (first trigger to last end), trigger
-latency p50/p90/p99 (wrk's), non-2xx answers, runs not succeeded; and beside it the baseline
-endpoint (bench/api_baseline.py: the same token checked, one row inserted) on the same
-server. Then --drain runs are queued with no worker running, one worker is started, and its
-drain rate, its CPU and its PostgreSQL backends' CPU per run, and its memory (RSS before and
-after) are printed. Medians of --reps repetitions.
---drain-only measures the drain alone (no web server, no wrk).
+uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. Two
+load phases drive `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a
+Bearer token for --seconds each, and after each this waits until every run it started has ended:
+- closed loop: wrk at 1 and 16 connections, every connection always in flight;
+- paced (open loop): 16 connections together sending at --rate requests/s (bench/paced_load.py,
+  as wrk2 -R), latency from each request's scheduled send time.
+Printed per load: triggers/s, runs completed/s (first trigger to last end), trigger latency
+p50/p90/p99, non-2xx answers, runs not succeeded; and beside it the baseline endpoint
+(bench/api_baseline.py: the same token checked, one row inserted) on the same server, under
+the same loads. Then --drain runs are queued with no worker running, one worker is started, and
+its drain rate, its CPU and its PostgreSQL backends' CPU per run, and its memory (RSS before
+and after) are printed. Medians of --reps repetitions.
+--drain-only measures the drain alone (no web server, no load).
 
-Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection; at least 100 runs/s
-at 16 connections with p99 at most 150 ms; one worker drains at least 150 runs/s; no run lost
-or failed. Exit status: 0 measured (a missed target is reported, not an error), 1 could not
-measure. Uses database bench_h5_api and Redis db 10 (bench/api_stack.py).
+Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection (closed loop); at least
+100 runs/s at 16 connections with p99 at most 150 ms; one worker drains at least 150 runs/s; no
+run lost or failed. The second is judged on the paced phase: in a closed loop at 16 connections
+the mean latency is 16 / throughput, so a p99 of 150 ms there would need about 200 runs/s, and
+"100 runs/s with p99 <= 150 ms" only makes sense as the latency at a sustained offered rate above
+100/s (how wrk2 -R and Temporal's published latencies measure it). The closed-loop figures at 16
+connections are printed for the record. Exit status: 0 measured (a missed target is reported,
+not an error), 1 could not measure. Uses database bench_h5_api and Redis db 10
+(bench/api_stack.py; BENCH_API_DATABASE and BENCH_API_REDIS name others).
 """
 
 import argparse
@@ -29,7 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
@@ -47,13 +57,16 @@ from bench.api_stack import (
     prepare,
     rss_mb,
 )
+from bench.paced_load import Paced, paced
 
 CONNECTIONS = (1, 16)
+PACED_CONNECTIONS = 16
+BODY = b'{"input": {"n": 1}}'
 # The worker as docs/deploy.md runs it; DB_CONN_MAX_AGE=60 in its environment, as deployed.
 WORKER_ARGS = "--pool=threads --concurrency=8"
 WRK_SCRIPT = """
 wrk.method = "POST"
-wrk.body = '{"input": {"n": 1}}'
+wrk.body = '%(body)s'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(token)s"
 done = function(summary, latency, requests)
@@ -81,6 +94,7 @@ class Load:
     web_cpu_s: float = 0.0
     worker_cpu_s: float = 0.0
     host_busy: float = 0.0  # share of the machine's CPU time busy during the load
+    generator_cpu_s: float = 0.0  # the paced generator's own CPU time (wrk's is not measured)
 
     @property
     def per_s(self) -> float:
@@ -97,6 +111,10 @@ class Load:
         return self.worker_cpu_s * 1000 / self.requests if self.requests else 0.0
 
 
+def paced_name(rate: float) -> str:
+    return f"paced {rate:g}/s"
+
+
 def wrk(url: str, script: Path, connections: int, seconds: float) -> Load:
     threads = min(connections, 2)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s", "-s", str(script)]
@@ -107,6 +125,21 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> Load:
         raise CouldNotMeasure(f"wrk gave no result ({shlex.join(command)}): {done.stdout[-800:]} {done.stderr[-800:]}")
     n, micros, p50, p90, p99, status, errors = (int(x) for x in line.split()[1:])
     return Load(n, micros / 1e6, p50 / 1000, p90 / 1000, p99 / 1000, status, errors)
+
+
+def paced_load(url: str, token: str, rate: float, seconds: float) -> Load:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    got: Paced = paced(url, BODY, headers, PACED_CONNECTIONS, rate, seconds)
+    return Load(
+        got.requests,
+        got.seconds,
+        got.percentile(0.50),
+        got.percentile(0.90),
+        got.percentile(0.99),
+        got.non_2xx,
+        got.socket_errors,
+        generator_cpu_s=got.generator_cpu_s,
+    )
 
 
 def last_run_id() -> int:
@@ -143,17 +176,19 @@ def _usage(web: Web, worker: EngineWorker) -> tuple[float, float, float, float]:
     return cpu_seconds(web.process.pid), cpu_seconds(worker.process.pid), host_busy_seconds(), time.monotonic()
 
 
-def baseline_load(url: str, script: Path, connections: int, seconds: float, web: Web, worker: EngineWorker) -> Load:
+def baseline_load(drive: Callable[[str], Load], url: str, web: Web, worker: EngineWorker) -> Load:
+    """`drive(url)` (wrk or the paced generator) against the baseline endpoint, with the web process's CPU."""
     before = _usage(web, worker)
-    load = wrk(url, script, connections, seconds)
+    load = drive(url)
     after = _usage(web, worker)
     return replace(load, web_cpu_s=after[0] - before[0], host_busy=(after[2] - before[2]) / (after[3] - before[3]))
 
 
-def trigger_load(url: str, script: Path, connections: int, seconds: float, web: Web, worker: EngineWorker) -> Load:
+def trigger_load(drive: Callable[[str], Load], url: str, web: Web, worker: EngineWorker) -> Load:
+    """`drive(url)` against the trigger, then the wait until every run it started has ended."""
     first_id = last_run_id()
     before = _usage(web, worker)
-    load = wrk(url, script, connections, seconds)
+    load = drive(url)
     n, span, bad = wait_ended(first_id, worker, 300)
     after = _usage(web, worker)
     lost = load.requests - load.non_2xx - load.socket_errors - n
@@ -227,7 +262,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     env = prepare(data_dir)
     site = make_site()
     script = Path(data_dir) / "trigger.lua"
-    script.write_text(WRK_SCRIPT % {"token": site.token})
+    script.write_text(WRK_SCRIPT % {"token": site.token, "body": BODY.decode()})
     worker_env, worker_args = env | {"DB_CONN_MAX_AGE": "60"}, args.worker_args.split()
     loads: dict[str, list[Load]] = {}
     drains: list[dict[str, float]] = []
@@ -244,16 +279,23 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
             with EngineWorker(worker_env, Path(data_dir) / "worker.log", worker_args) as worker:
                 if rep == 0:
                     warm_up(trigger_url, script, web, worker)
-                for connections in CONNECTIONS:
-                    baseline = baseline_load(baseline_url, script, connections, args.seconds, web, worker)
-                    loads.setdefault(f"baseline c={connections}", []).append(baseline)
-                    load = trigger_load(trigger_url, script, connections, args.seconds, web, worker)
-                    loads.setdefault(f"trigger c={connections}", []).append(load)
+                drives = [
+                    (f"c={c}", partial(wrk, script=script, connections=c, seconds=args.seconds)) for c in CONNECTIONS
+                ]
+                drives.append(
+                    (paced_name(args.rate), partial(paced_load, token=site.token, rate=args.rate, seconds=args.seconds))
+                )
+                for name, drive in drives:
+                    baseline = baseline_load(drive, baseline_url, web, worker)
+                    loads.setdefault(f"baseline {name}", []).append(baseline)
+                    load = trigger_load(drive, trigger_url, web, worker)
+                    loads.setdefault(f"trigger {name}", []).append(load)
                     print(
-                        f"  rep {rep + 1}, {connections:>2} conn: baseline {baseline.per_s:6.1f}/s p50 "
+                        f"  rep {rep + 1}, {name:>12}: baseline {baseline.per_s:6.1f}/s p50 "
                         f"{baseline.p50_ms:6.1f} ms; trigger {load.per_s:6.1f}/s p50 {load.p50_ms:6.1f} p99 "
                         f"{load.p99_ms:6.1f} ms, runs {load.runs_per_s:6.1f}/s, non-2xx {load.non_2xx}, "
-                        f"not succeeded {load.not_succeeded}",
+                        f"not succeeded {load.not_succeeded}"
+                        + (f", generator CPU {load.generator_cpu_s:.2f} s" if load.generator_cpu_s else ""),
                         flush=True,
                     )
             if args.drain:
@@ -266,12 +308,12 @@ def warm_up(url: str, script: Path, web: Web, worker: EngineWorker) -> None:
     """Not counted: imports, prepared statements, and planner statistics for tables the setup emptied."""
     from django.db import connection
 
-    trigger_load(url, script, 16, 3, web, worker)
+    trigger_load(partial(wrk, script=script, connections=16, seconds=3), url, web, worker)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE engine_run, engine_noderun, engine_runevent")
 
 
-def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queued: int) -> list[str]:
+def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queued: int, rate: float) -> list[str]:
     targets: list[tuple[str, float, float, str]] = []
     lines = [
         f"  {'':<22}{'req/s':>9}{'runs/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'non2xx':>7}{'sock':>6}{'bad':>6}"
@@ -280,10 +322,16 @@ def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queue
     ]
     if loads:
         p50 = {name: median([x.p50_ms for x in values]) for name, values in loads.items()}
+        at_rate = loads[f"trigger {paced_name(rate)}"]
+        lines.append(
+            f"  (c=: wrk's closed loop; {paced_name(rate)}: {PACED_CONNECTIONS} connections at a fixed offered rate,"
+            " latency from the scheduled send; paced generator CPU "
+            f"{median([x.generator_cpu_s * 1000 / x.requests for x in at_rate if x.requests]):.2f} ms/request)"
+        )
         targets = [
             ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
-            ("runs/s end to end at 16 conn", median([x.runs_per_s for x in loads["trigger c=16"]]), 100.0, "min"),
-            ("trigger p99 at 16 conn, ms", median([x.p99_ms for x in loads["trigger c=16"]]), 150.0, "max"),
+            (f"runs/s end to end, {paced_name(rate)}", median([x.runs_per_s for x in at_rate]), 100.0, "min"),
+            (f"trigger p99, {paced_name(rate)}, ms", median([x.p99_ms for x in at_rate]), 150.0, "max"),
         ]
     if drains:
         lines.append(
@@ -311,6 +359,9 @@ def main() -> int:
     parser.add_argument("--web-processes", type=int, default=2, help="uvicorn --workers")
     parser.add_argument("--web-pool", type=int, default=8, help="DB_POOL_SIZE of each uvicorn process (0: none)")
     parser.add_argument("--worker-args", default=WORKER_ARGS, help="pool and concurrency of the Celery worker")
+    parser.add_argument(
+        "--rate", type=float, default=110.0, help=f"offered requests/s, paced phase ({PACED_CONNECTIONS} conn)"
+    )
     parser.add_argument("--drain", type=int, default=5000, help="runs queued for the drain (0: skip it)")
     parser.add_argument("--drain-only", action="store_true", help="only the drain: no web server, no load")
     args = parser.parse_args()
@@ -330,7 +381,7 @@ def main() -> int:
         print(f"\ncould not measure: {error}\n(logs kept in {data_dir})", file=sys.stderr)
         return 1
     print(f"\nResults: medians of {args.reps} repetitions" + ("" if args.drain_only else f" of {args.seconds} s each"))
-    print("\n".join(verdicts(loads, drains, args.drain)))
+    print("\n".join(verdicts(loads, drains, args.drain, args.rate)))
     print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     shutil.rmtree(data_dir, ignore_errors=True)
     return 0
