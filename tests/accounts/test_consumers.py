@@ -3,7 +3,6 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client
@@ -11,6 +10,7 @@ from django.test import Client
 from config.asgi import application
 from engine.live import workspace_group
 from tests.factories import PASSWORD
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,9 +22,9 @@ def session_cookie(member) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
 
 
-def connect(cookie: bytes | None, origin: bytes = b"http://localhost") -> WebsocketCommunicator:
+def connect(cookie: bytes | None, origin: bytes = b"http://localhost") -> Socket:
     headers = [(b"host", b"localhost"), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
-    return WebsocketCommunicator(application, "/ws/workspace/", headers=headers)
+    return Socket(application, "/ws/workspace/", headers=headers)
 
 
 def test_it_streams_workspace_events_to_a_member(owner):

@@ -6,7 +6,6 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -19,14 +18,15 @@ from accounts.models import Membership, Role
 from config.asgi import application
 from tests.accounts.test_consumers import session_cookie
 from tests.factories import RunFactory
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SITE = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
 
 
-def socket(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=headers)
+def socket(path: str, headers: list[tuple[bytes, bytes]]) -> Socket:
+    return Socket(application, path, headers=headers)
 
 
 def as_browser(cookie: bytes) -> list[tuple[bytes, bytes]]:
@@ -42,13 +42,13 @@ def cookie_of(browser: Client) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-async def opened(communicator: WebsocketCommunicator) -> dict:
+async def opened(communicator: Socket) -> dict:
     connected, code = await communicator.connect()
     assert connected, code
     return await communicator.receive_json_from(timeout=5)
 
 
-async def closed_with(communicator: WebsocketCommunicator) -> int:
+async def closed_with(communicator: Socket) -> int:
     """The close code the server sent, skipping anything sent before it."""
     while True:
         message = await communicator.receive_output(timeout=5)

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from accounts import tokens
 from accounts.models import ApiToken, AuditEntry
 from config.asgi import application
 from tests.factories import MembershipFactory, RunFactory, WorkflowFactory, WorkflowVersionFactory
+from tests.sockets import Socket
 
 GRAPH = {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
 
@@ -138,7 +138,7 @@ def test_programs_follow_a_run_over_the_websocket_with_a_token(owner, issue):
 
     async def connect(secret: str, origin: bytes | None = None) -> tuple[bool, int | None]:
         headers = [(b"authorization", f"Bearer {secret}".encode())] + ([(b"origin", origin)] if origin else [])
-        socket = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/", headers=headers)
+        socket = Socket(application, f"/ws/runs/{run.pk}/", headers=headers)
         connected, code = await socket.connect()
         if connected:
             assert (await socket.receive_json_from(timeout=5))["type"] == "hello"

@@ -3,7 +3,6 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 from engine.event_types import EventType
@@ -12,6 +11,7 @@ from engine.models import RunEvent
 from tests.accounts.test_consumers import session_cookie
 from tests.factories import RunFactory
 from tests.metrics_text import TOKEN, scrape, value
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,14 +23,12 @@ def burst(run_id: int, count: int) -> None:
             step.event(EventType.NODE_RUNNING, f"n{n}")
 
 
-def connect(
-    cookie: bytes | None, run_id: int, after: int = 0, origin: bytes = b"http://localhost"
-) -> WebsocketCommunicator:
+def connect(cookie: bytes | None, run_id: int, after: int = 0, origin: bytes = b"http://localhost") -> Socket:
     headers = [(b"host", b"localhost"), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
-    return WebsocketCommunicator(application, f"/ws/runs/{run_id}/?after={after}", headers=headers)
+    return Socket(application, f"/ws/runs/{run_id}/?after={after}", headers=headers)
 
 
-async def receive_events(socket: WebsocketCommunicator, count: int) -> list[int]:
+async def receive_events(socket: Socket, count: int) -> list[int]:
     seqs = []
     for _ in range(count):
         message = await socket.receive_json_from(timeout=10)

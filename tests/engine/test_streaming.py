@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from engine.event_types import EventType, LiveMessage
 from engine.models import BudgetHold, CostEntry, NodeStatus
@@ -15,13 +14,14 @@ from tests.accounts.test_consumers import session_cookie
 from tests.engine.graphs import TRIGGER, chain, generate
 from tests.engine.running import node, start, wait_for
 from tests.engine.test_consumers import connect
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ANSWER = "Your parcel left the depot this morning and arrives tomorrow."
 
 
-async def next_delta(socket: WebsocketCommunicator, seen: list[dict[str, Any]]) -> dict[str, Any]:
+async def next_delta(socket: Socket, seen: list[dict[str, Any]]) -> dict[str, Any]:
     """The next text delta; the events passed on the way are kept in `seen`."""
     while True:
         message = await socket.receive_json_from(timeout=10)
@@ -30,7 +30,7 @@ async def next_delta(socket: WebsocketCommunicator, seen: list[dict[str, Any]]) 
         seen.append(message)
 
 
-async def until_event(socket: WebsocketCommunicator, event: str, node_id: str, seen: list[dict[str, Any]]) -> None:
+async def until_event(socket: Socket, event: str, node_id: str, seen: list[dict[str, Any]]) -> None:
     while not any(m.get("event") == event and m.get("node_id") == node_id for m in seen):
         message = await socket.receive_json_from(timeout=10)
         assert message["type"] == "event", "no delta may follow the answer's last word"
