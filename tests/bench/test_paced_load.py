@@ -75,4 +75,5 @@ def test_a_server_that_keeps_up_shows_its_own_latency(slow_server):
     # 20/s offered on four connections: each request finds a free connection and waits only for its answer.
     got = paced(url, b"{}", {}, connections=4, rate=20, seconds=1)
     assert got.requests == len(answered) == 20
-    assert ANSWER_S * 1000 <= got.percentile(0.50) < 0.1 * 1000
+    # Loose above: a machine busy with other tests delays every answer, but not by half the phase's second.
+    assert ANSWER_S * 1000 <= got.percentile(0.50) < 0.5 * 1000
