@@ -29,11 +29,11 @@ TEST_ENV := SECRET_KEY=test-only-secret-key-that-is-long-enough PYTHONDONTWRITEB
 # anew on each run, so a new file can never be left out or run twice.
 TEST_FILES := $(sort $(shell find tests -name 'test_*.py'))
 files_in = $(filter $(addsuffix %,$(1)),$(TEST_FILES))
-MOVED_TO_4 := tests/engine/test_for_each.py tests/engine/test_held_messages.py tests/engine/test_lease_holders.py \
-	tests/config/test_https.py
+MOVED_TO_2 := tests/approvals/test_inbox_pages.py
+MOVED_TO_4 := tests/engine/test_for_each.py tests/engine/test_lease_holders.py
 SHARD_1 := $(filter-out $(call files_in,tests/engine/core/ $(MOVED_TO_4)),$(call files_in,tests/engine/))
-SHARD_2 := $(filter-out $(MOVED_TO_4),$(call files_in,tests/config/))
-SHARD_3 := $(call files_in,tests/browser/ tests/engine/core/ tests/approvals/ tests/costs/ tests/knowledge/)
+SHARD_2 := $(call files_in,tests/config/) $(MOVED_TO_2)
+SHARD_3 := $(filter-out $(MOVED_TO_2),$(call files_in,tests/browser/ tests/engine/core/ tests/approvals/ tests/costs/ tests/knowledge/))
 SHARD_4 := $(filter-out $(SHARD_1) $(SHARD_2) $(SHARD_3),$(TEST_FILES))
 
 .PHONY: run test check lint typecheck frontend-test pytest pytest-shard-1 pytest-shard-2 pytest-shard-3 pytest-shard-4 pytest-sqlite clean
