@@ -43,4 +43,4 @@ RUN mkdir -p /data /metrics && chown switchyard:switchyard /data /metrics
 USER switchyard
 EXPOSE 8000
 
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+CMD ["python", "-m", "config.serve", "--host", "0.0.0.0", "--port", "8000"]

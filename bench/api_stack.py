@@ -153,7 +153,8 @@ def host_busy_seconds() -> float:
 
 @dataclass
 class Web:
-    """uvicorn with `processes` processes on the bench settings; a context manager that stops it."""
+    """The web server as docs/deploy.md runs it (config/serve.py: uvicorn processes with a socket each), with
+    `processes` processes on the bench settings; a context manager that stops it."""
 
     env: dict[str, str]
     log: Path
@@ -162,9 +163,8 @@ class Web:
     process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-                "--workers", str(self.processes)]  # fmt: skip
+        return [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "warning", "--no-access-log", "--workers", str(self.processes)]  # fmt: skip
 
     def __enter__(self) -> "Web":
         with open(self.log, "wb") as out:

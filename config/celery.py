@@ -1,6 +1,8 @@
 """The Celery application; tasks live in each app's tasks.py and take ids only."""
 
 import os
+from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 from celery import Celery
@@ -80,8 +82,38 @@ class WorkerConsumer(Consumer):
         super().__init__(*args, **kwargs | {"without_mingle": True, "without_gossip": True})
 
 
+class CelerySettings(Mapping[str, Any]):
+    """Django's CELERY_ settings, read from django.conf.settings once, when Celery first loads its configuration.
+
+    Celery looks its options up again on every publish (seven of them) and in every task. Given
+    Django's settings object itself, each lookup tries three spellings of the name against it,
+    every miss a raised AttributeError through the lazy settings object: a sixth of a node
+    message's publishing CPU in the web process (docs/benchmarks.md, "API trigger throughput").
+    The values are the same; what changes is that a setting changed in Django's settings after
+    Celery loaded its configuration is not seen, as with any other option Celery caches. Tests
+    and code that change Celery's options at run time change `app.conf`, as before.
+    """
+
+    PREFIX = "CELERY_"
+
+    @cached_property
+    def read(self) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {name: getattr(settings, name) for name in dir(settings) if name.startswith(self.PREFIX)}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.read)
+
+    def __len__(self) -> int:
+        return len(self.read)
+
+
 app = Celery("switchyard", amqp=BrokerAMQP)
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object(CelerySettings(), namespace="CELERY")
 app.conf.worker_consumer = f"{__name__}:WorkerConsumer"
 app.autodiscover_tasks()
 

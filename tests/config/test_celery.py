@@ -163,3 +163,13 @@ def test_a_broker_channel_sends_every_command_through_one_client_and_its_message
             for _ in range(2):
                 celery_app.send_task("engine.tasks.reap", queue="one-client", producer=producer)
     assert private_redis.client().llen("one-client") == 2
+
+
+def test_celery_takes_its_options_from_django_settings():
+    """Read once into a plain mapping (config.celery.CelerySettings); the namespaced names still reach Celery."""
+    assert celery_app.conf.task_acks_late is settings.CELERY_TASK_ACKS_LATE is True
+    assert celery_app.conf.worker_prefetch_multiplier == settings.CELERY_WORKER_PREFETCH_MULTIPLIER
+    assert celery_app.conf.broker_transport_options == settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    # Celery's Django fixup keeps the worker's database connections by this name (else it closes them per task).
+    assert celery_app.conf.get("CELERY_DB_REUSE_MAX") == settings.CELERY_DB_REUSE_MAX
+    assert celery_app.conf.task_default_queue == "celery"  # unset options keep Celery's defaults

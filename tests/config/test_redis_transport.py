@@ -52,6 +52,8 @@ def test_node_messages_reach_the_default_queue_without_a_declaration(private_red
     sent = [json.loads(raw) for raw in broker.lrange("celery", 0, -1)]
     assert [message["headers"]["task"] for message in sent] == ["engine.tasks.execute_node"] * 2
     assert sorted(json.loads(base64.b64decode(message["body"]))[0][0] for message in sent) == [41, 42]
+    assert sorted(message["headers"]["argsrepr"] for message in sent) == ["(41,)", "(42,)"]
+    assert {message["headers"]["kwargsrepr"] for message in sent} == {"{}"}
     assert {message["properties"]["delivery_info"]["routing_key"] for message in sent} == {"celery"}
     # Celery would otherwise have declared the queue, which kombu records as its binding.
     assert not broker.exists("_kombu.binding.celery")

@@ -46,3 +46,20 @@ def test_a_statement_prepared_in_a_rolled_back_transaction_still_runs():
 def test_a_script_gives_each_statement_its_own_outcome():
     outcomes = run_script([("SELECT %(a)s::text", {"a": "one"}), ("SELECT %(a)s::int, %(b)s::int", {"a": 2, "b": 3})])
     assert [outcome.rows for outcome in outcomes] == [[("one",)], [(2, 3)]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 7, -7, 2**40, -(2**40), True, False, [], [3], [1, -2, 2**40]],
+    ids=["zero", "int", "negative", "bigint", "negative-bigint", "true", "false", "empty-list", "one", "list"],
+)
+def test_integers_booleans_and_lists_of_ids_reach_the_database_as_given(value):
+    """Written into the text without psycopg's adapters (engine/sql/script.py `_literal`): the same values arrive."""
+    kind = "boolean" if type(value) is bool else "bigint[]" if type(value) is list else "bigint"
+    query = (f"SELECT %(value)s::{kind}, %(value)s::{kind} IS NULL", {"value": value})
+    assert run_script([query])[0].rows == [(value, False)]
+
+
+def test_a_list_of_ids_matches_with_any():
+    found = ("SELECT x FROM unnest(ARRAY[1, -2, 3]::bigint[]) AS x WHERE x = ANY(%(ids)s) ORDER BY x", {"ids": [3, -2]})
+    assert run_script([found])[0].rows == [(-2,), (3,)]
