@@ -126,8 +126,9 @@ class Stack:
             self.port = int(s.getsockname()[1])
         worker = f"bench-ws-{uuid.uuid4().hex[:8]}@localhost"
         commands = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--log-level", "warning", "--workers", str(self.web_processes)],
+            # The web server as docs/deploy.md runs it: uvicorn, in processes with a socket each.
+            "uvicorn": [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(self.port),
+                        "--log-level", "warning", "--workers", str(self.web_processes)],
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads", "--concurrency=8",
                        "--without-mingle", "--without-gossip", "--loglevel=WARNING", "--hostname", worker],
         }  # fmt: skip
