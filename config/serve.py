@@ -5,12 +5,13 @@
 `uvicorn --workers N` has every process accept from one shared socket. The process that wakes
 first takes every connection waiting, so a burst of new connections lands on one process:
 under 16 keep-alive connections opened together, splits of 15:1 and 16:0 were common, and the
-other process sat idle while the busy one queued requests (bench/api_trigger.py's paced phase:
+other process sat idle while the busy one queued requests (90 triggers/s paced, bench/paced_load.py:
 p99 1.3 s at 16:0, 0.4 s at 11:5; docs/benchmarks.md). Here each process binds its own socket
 to the same port with SO_REUSEPORT, and the kernel spreads new connections over them by a hash
-of their addresses. The server in each process is uvicorn's own (`uvicorn.Server`, settings from
-`uvicorn.Config`: FORWARDED_ALLOW_IPS and the rest as its command line reads them); this module
-only binds the sockets and keeps the processes running, as `uvicorn --workers` does.
+of their addresses. The server in each process is uvicorn's own (`uvicorn.Server` and
+`uvicorn.Config`, which reads FORWARDED_ALLOW_IPS from the environment as uvicorn's command line
+does); this module only binds the sockets and keeps the processes running, as `uvicorn --workers`
+does.
 """
 
 import argparse
