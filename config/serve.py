@@ -67,19 +67,19 @@ class Supervisor:
         self.options = options
         self.context = multiprocessing.get_context("spawn")
         self.stopping = threading.Event()
-        self.failed = False
 
     def run(self) -> int:
         for stop in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop, lambda *_: self.stopping.set())
         processes = [self._start() for _ in range(self.workers)]
+        failed = False
         while not self.stopping.wait(0.5):
             for index, process in enumerate(processes):
                 if process.is_alive():
                     continue
                 if process.exitcode == STARTUP_FAILURE:
                     log.error("Server process %s could not start; stopping", process.pid)
-                    self.failed = True
+                    failed = True
                     self.stopping.set()
                     break
                 log.warning("Server process %s ended (exit code %s); starting another", process.pid, process.exitcode)
@@ -89,7 +89,7 @@ class Supervisor:
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
         for process in processes:
             process.join()
-        return 1 if self.failed else 0
+        return 1 if failed else 0
 
     def _start(self) -> BaseProcess:
         process = self.context.Process(target=serve, args=(self.options,), name="web")
