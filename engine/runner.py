@@ -71,14 +71,44 @@ def execute(node_run_ids: Sequence[int]) -> None:
     in what is left of this task's time limit.
     """
     batch = NodeBatch(worker_name(), time.monotonic())
-    for node_run_id in node_run_ids:
-        # A claim the database refused for a moment is tried again: the message is acknowledged when this
-        # task ends, and the node, left ready and marked sent, would wait for the reaper's redispatch.
-        take = partial(runs.claim, node_run_id, batch.owner, settings.ENGINE_LEASE_S)
-        claim = transient.persist(take, f"claim node {node_run_id}")
-        if claim is not None:
-            batch.start(claim)
+    # A claim the database refused for a moment is tried again: the message is acknowledged when this
+    # task ends, and the nodes, left ready and marked sent, would wait for the reaper's redispatch.
+    take = partial(runs.claim_all, node_run_ids, batch.owner, settings.ENGINE_LEASE_S)
+    claimed = transient.persist(take, f"claim nodes {', '.join(map(str, node_run_ids))}")
+    claimed_at = time.monotonic()
+    inputs = _shared_inputs(claimed)
+    for claim in claimed:
+        # Each is started in turn, and a start can take long (a chain of cheap nodes runs to its end): a claim
+        # whose turn came a heartbeat or more after it was taken renews its lease first, or is left if it lost it.
+        if time.monotonic() - claimed_at >= settings.ENGINE_HEARTBEAT_S and not _renewed(claim):
+            log.info("node %s of run %s is no longer ours; not starting it", claim.node_id, claim.run_id)
+            continue
+        batch.start(claim, inputs.get(claim.pk))
     batch.record_all()
+
+
+def _shared_inputs(claimed: Sequence[runs.Claim]) -> dict[int, node_inputs.Inputs]:
+    """The inputs of claimed nodes that share a run, by node run id, each run's read in one round trip.
+
+    The nodes of one message are mostly branches of one fan-out with the same upstream
+    nodes: one read of their outputs serves them all. Each node is given only its own
+    upstream's outputs, as its own read would have given it.
+    """
+    by_run: dict[int, list[runs.Claim]] = {}
+    for claim in claimed:
+        by_run.setdefault(claim.run_id, []).append(claim)
+    shared: dict[int, node_inputs.Inputs] = {}
+    for run_id, claims in by_run.items():
+        if len(claims) < 2:
+            continue
+        upstream = run_graph(run_id).upstream
+        wanted = {claim.pk: upstream.get(claim.node_id, set()) for claim in claims}
+        if not any(wanted.values()):
+            continue
+        run, produced = node_inputs.inputs(run_id, set().union(*wanted.values()))
+        for pk, nodes in wanted.items():
+            shared[pk] = (run, {node_id: output for node_id, output in produced.items() if node_id in nodes})
+    return shared
 
 
 @dataclass
@@ -225,15 +255,16 @@ class NodeBatch:
         left = settings.ENGINE_TASK_SOFT_LIMIT_S - INLINE_MARGIN_S - (time.monotonic() - self.began)
         return runs.ClaimNext(self.owner, settings.ENGINE_LEASE_S, left, inline=self.run_inline)
 
-    def start(self, node_run: runs.Claim | None) -> None:
-        """Start the node, and whatever node an outcome recorded without running it claimed next."""
+    def start(self, node_run: runs.Claim | None, inputs: node_inputs.Inputs | None = None) -> None:
+        """Start the node (with its `inputs`, if they were read already), and whatever node an outcome
+        recorded without running it claimed next."""
         while node_run is not None:
             then = self.claim_next()
             with log_context.executing(node_run.run_id, node_run.node_id, node_run.attempt):
-                self._launch(node_run, then)
-            node_run = then.claimed
+                self._launch(node_run, then, inputs)
+            node_run, inputs = then.claimed, None
 
-    def _launch(self, node_run: runs.Claim, then: runs.ClaimNext) -> None:
+    def _launch(self, node_run: runs.Claim, then: runs.ClaimNext, inputs: node_inputs.Inputs | None) -> None:
         """Resolve the node's params and hand it to a node thread (a cheap node runs here); record at once
         what needs no run."""
         if (failed := self.failed_inline.pop(node_run.pk, None)) is not None:
@@ -241,7 +272,7 @@ class NodeBatch:
             self._record(execution, partial(self.record, execution, future), "record")
             return
         try:
-            ready = _prepare(node_run)
+            ready = _prepare(node_run, inputs)
         except NodeError as error:
             runs.fail(node_run, error)
             return

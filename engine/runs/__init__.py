@@ -18,7 +18,7 @@ moves to; the functions here apply those decisions. The SQL that writes a status
   `child_tally` counts ended children in their parent, `child_inline` ends a child of cheap nodes at its start.
 """
 
-from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, Ran, claim, heartbeat
+from engine.runs.claims import CLAIMABLE, Attempt, Claim, ClaimNext, Ran, claim, claim_all, heartbeat
 from engine.runs.control import cancel_run, resume, retry_from_failed
 from engine.runs.outcomes import CrashReason, crash, fail, succeed
 from engine.runs.starting import Options, RunRejected, RunSource, create, rerun, start_reusing, start_run
@@ -35,6 +35,7 @@ __all__ = [
     "RunSource",
     "cancel_run",
     "claim",
+    "claim_all",
     "crash",
     "create",
     "fail",

@@ -1,8 +1,8 @@
 """Claims: a worker taking a ready node (or, with ClaimNext, the next one its outcome made ready), and its lease."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -26,32 +26,52 @@ Attempt = NodeRun | Claim
 
 
 def claim(node_run_id: int, owner: str, lease_s: float) -> Claim | None:
-    """Take a ready node for this worker, or None if it is not ready, taken, or its run ended.
+    """Take a ready node for this worker, or None if it is not ready, taken, or its run ended (see `claim_all`)."""
+    claimed = claim_all([node_run_id], owner, lease_s)
+    return claimed[0] if claimed else None
+
+
+def claim_all(node_run_ids: Sequence[int], owner: str, lease_s: float) -> list[Claim]:
+    """Take for this worker those of the nodes that are ready, in their order; those not ready, taken, or of a
+    run that ended are left out.
 
     On PostgreSQL the claim is one script (engine.sql.claims.claim) that holds the run lock
     only while the server runs it: every node of a fan-out is claimed under that lock, so it
-    must not wait for the worker between statements. Elsewhere (SQLite, the embedded mode) it
-    is a change like any other (`_take`).
+    must not wait for the worker between statements; the nodes of one message are claimed by
+    one script. Elsewhere (SQLite, the embedded mode) each is a change like any other (`_take`),
+    all in one transaction, so that a claim tried again after an error takes them all again.
     """
     if connection.vendor == "postgresql":
-        return _claim_in_one_script(node_run_id, owner, lease_s)
-    try:
-        with change(node_run_id=node_run_id, locked_reads=[claims.node_for_claim(node_run_id)]) as step:
-            return _take(step, owner, lease_s)
-    except Run.DoesNotExist:
-        return None
+        return _claim_in_one_script(node_run_ids, owner, lease_s)
+    taken = []
+    with transaction.atomic():
+        for node_run_id in node_run_ids:
+            try:
+                with change(node_run_id=node_run_id, locked_reads=[claims.node_for_claim(node_run_id)]) as step:
+                    found = _take(step, owner, lease_s)
+            except Run.DoesNotExist:
+                continue
+            if found is not None:
+                taken.append(found)
+    return taken
 
 
-def _claim_in_one_script(node_run_id: int, owner: str, lease_s: float) -> Claim | None:
+def _claim_in_one_script(node_run_ids: Sequence[int], owner: str, lease_s: float) -> list[Claim]:
     now = timezone.now()
     # Outside a transaction the script is one of its own (a multi-statement query is atomic).
     alone = not connection.in_atomic_block
-    script = claims.claim(node_run_id, owner, now + timedelta(seconds=lease_s), now, alone=alone)
-    found = run_script(script)[-1].rows
-    if not found:
-        return None
+    script = claims.claim(node_run_ids, owner, now + timedelta(seconds=lease_s), now, alone=alone)
+    taken = []
+    for outcome in run_script(script)[-len(node_run_ids) :]:
+        if outcome.rows:
+            taken.append(_claimed(outcome.rows[0], now))
+    return taken
+
+
+def _claimed(found: Sequence[Any], now: datetime) -> Claim:
+    """The Claim of a claim statement's row, its events announced and its run's version at hand."""
     fields = len(claims.CLAIM_FIELDS)
-    row, more = found[0][:fields], found[0][fields:]
+    row, more = found[:fields], found[fields:]
     resumed, run_status, workspace_id, last_seq, due_at, version_id = more[:6]
     metrics.queue_lag.observe(max(0.0, (now - due_at).total_seconds()))
     taken = claims.claim_from(row, resumed_from_wait=resumed, facts=node_inputs.facts(more[6:]))

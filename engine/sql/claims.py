@@ -10,7 +10,7 @@ from django.db import connection
 from engine.event_types import EventType
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunStatus
 from engine.sql.node_inputs import FACTS_COLUMNS, RunFacts
-from engine.sql.run_lock import lock
+from engine.sql.run_lock import lock, lock_runs_of
 from engine.sql.script import Outcome, Statement, assignments, converted, stored
 
 # What a claim reads of the node; the node's input, output and error are not needed to run it.
@@ -83,9 +83,9 @@ NO_FLUSH_WAIT: Statement = ("SELECT set_config('synchronous_commit', 'off', true
 
 
 def claim(
-    node_run_id: int, owner: str, lease_expires_at: datetime, now: datetime, *, alone: bool = False
+    node_run_ids: Sequence[int], owner: str, lease_expires_at: datetime, now: datetime, *, alone: bool = False
 ) -> list[Statement]:
-    """A whole claim on PostgreSQL, for `run_script` (see runs.claim): lock, claim, events.
+    """A whole claim of one or several nodes on PostgreSQL, for `run_script` (see runs.claim): lock, claims, events.
 
     `alone`: the script is a transaction of its own, and its commit does not wait for the
     WAL to reach the disk (`synchronous_commit` off for it alone; NO_FLUSH_WAIT comes first
@@ -97,13 +97,18 @@ def claim(
     order. On the benchmark machine a flush costs about 6 ms, and a claim was one of the two
     flushes of a chain of cheap nodes (docs/benchmarks.md).
 
-    The first statement takes the run lock; the second, with its own snapshot taken under
-    the lock, claims the node if it is due and its run has not ended, moves a queued or
-    waiting run to running, and inserts node.running (and run.running) with the next seqs.
-    It returns the claimed node (CLAIM_FIELDS), whether the node was waiting, the run's
-    status before the claim, its workspace, its last seq, when the node became due (its
-    wake_at before the claim), the run's version (engine.graph.of_pinned_run) and what the
-    node reads of its run (node_inputs.FACTS_COLUMNS): nothing if nothing was claimed.
+    The first statement takes the run lock (the locks of all the nodes' runs, in the order of
+    their ids, so that two claims of nodes of the same runs cannot wait for each other); then
+    one statement per node, each with its own snapshot taken under the lock, claims the node
+    if it is due and its run has not ended, moves a queued or waiting run to running, and
+    inserts node.running (and run.running) with the next seqs. Each returns the claimed node
+    (CLAIM_FIELDS), whether the node was waiting, the run's status before the claim, its
+    workspace, its last seq, when the node became due (its wake_at before the claim), the
+    run's version (engine.graph.of_pinned_run) and what the node reads of its run
+    (node_inputs.FACTS_COLUMNS): nothing if nothing was claimed.
+
+    The nodes of one message (engine.dispatch: several of a fan-out) are claimed by one
+    script: one round trip and one hold of the run lock instead of one for each.
     """
     claimable, claimable_params = _marks("claimable", CLAIMABLE)
     ended, ended_params = _marks("ended", sorted(ENDED_RUN))
@@ -140,7 +145,6 @@ def claim(
         WHERE r.id = c.run_id
     """  # noqa: S608
     params = {
-        "id": node_run_id,
         "owner": owner,
         "expires": stored(NodeRun, "lease_expires_at", lease_expires_at),
         "now": stored(NodeRun, "started_at", now),
@@ -155,4 +159,6 @@ def claim(
         **ended_params,
     }
     assert connection.vendor == "postgresql", "the one-statement claim is PostgreSQL's (runs.claim)"
-    return [*([NO_FLUSH_WAIT] if alone else []), lock(node_run_id=node_run_id), (sql, params)]
+    locks = lock(node_run_id=node_run_ids[0]) if len(node_run_ids) == 1 else lock_runs_of(node_run_ids)
+    claims = [(sql, {**params, "id": node_run_id}) for node_run_id in node_run_ids]
+    return [*([NO_FLUSH_WAIT] if alone else []), locks, *claims]

@@ -1,13 +1,13 @@
 """The run row under its lock: the statement that locks and reads it, and the one that saves it with its events."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
 from engine.models import Run, RunEvent
-from engine.sql.script import Outcome, Statement, assignments, from_json, instance, stored
+from engine.sql.script import Outcome, Statement, among, assignments, from_json, instance, stored
 
 # What a transition reads of the run row. The graph and the input are left out: they never
 # change, and decoding a wide graph under the lock was most of a fan-out's serial time. The
@@ -25,6 +25,16 @@ def lock(run_id: int | None = None, node_run_id: int | None = None) -> Statement
         target, params = "(SELECT run_id FROM engine_noderun WHERE id = %(node_run_id)s)", {"node_run_id": node_run_id}
     for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return f"SELECT {', '.join(LOCKED_FIELDS)} FROM engine_run WHERE id = {target}{for_update}", params  # noqa: S608
+
+
+def lock_runs_of(node_run_ids: Sequence[int]) -> Statement:
+    """Lock the runs of the given nodes, in the order of their ids (PostgreSQL locks the sorted rows in turn)."""
+    named, params = among("n.id", node_run_ids, "node_run_ids")
+    sql = (
+        "SELECT r.id FROM engine_run r WHERE r.id IN "  # noqa: S608
+        f"(SELECT n.run_id FROM engine_noderun n WHERE {named}) ORDER BY r.id FOR UPDATE"
+    )
+    return sql, params
 
 
 def locked_run(outcome: Outcome) -> Run:

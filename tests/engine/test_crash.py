@@ -2,17 +2,15 @@
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from engine import runs
 from engine.models import BudgetHold, CostEntry, Effect, EffectStatus, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
+from tests.engine.node_updates import refusing
 from tests.engine.running import history, start, wait_for
 from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
@@ -151,27 +149,6 @@ def test_a_model_call_cut_off_by_a_killed_worker_is_billed_at_its_reservation(wo
         assert (billed.attempt, billed.estimated) == (2, False)
     finally:
         fake.close()
-
-
-@contextmanager
-def refusing(name: str, condition: str, before: str = "", after: str = "") -> Iterator[None]:
-    """Inside the block, PostgreSQL itself refuses every update of a node row that meets `condition`."""
-    create = f"""{before}
-CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF {condition} THEN
-        RAISE EXCEPTION 'injected: the database refuses this update of %', NEW.node_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER {name} BEFORE UPDATE ON engine_noderun FOR EACH ROW EXECUTE FUNCTION {name}();"""
-    with connection.cursor() as cursor:
-        cursor.execute(create)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TRIGGER {name} ON engine_noderun; DROP FUNCTION {name}(); {after}")
 
 
 @pytest.fixture
