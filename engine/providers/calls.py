@@ -25,7 +25,16 @@ from engine import budgets, costs, live, spans
 from engine.connection_release import release_connection
 from engine.errors import NodeError, NonRetryableError
 from engine.models import CachedCompletion, CostEntry, ModelPrice, Run
-from engine.providers import BUILTIN, BUILTIN_EMBEDDING_MODEL, EMBED_TIMEOUT_S, builtin, resolve, structured, tokens
+from engine.providers import (
+    BUILTIN,
+    BUILTIN_EMBEDDING_MODEL,
+    EMBED_TIMEOUT_S,
+    builtin,
+    resolve,
+    shared_facts,
+    structured,
+    tokens,
+)
 from engine.providers.base import ChatRequest, Completion, Exchange, Provider, ToolCall, Unavailable, message_text
 from engine.providers.openai_compatible import KIND, SchemaFailure
 from engine.registry import NodeContext
@@ -123,10 +132,13 @@ class ModelCalls:
         return found
 
     def _facts(self, target: Target) -> lookups.CallFacts:
-        """What a call to `target` reads before it is made, with the provider's configuration (see `_call_billed`)."""
+        """What a call to `target` reads before it is made, with the provider's configuration (see `_call_billed`);
+        shared by the calls of this run to the same target that start together (engine.providers.shared_facts)."""
+        ctx = self.ctx
+        key = (ctx.workspace_id, ctx.workflow_id, ctx.run_id, target.provider, target.model)
         if target.provider == BUILTIN:
-            return self._read_facts(builtin.KIND, target.model)
-        return self._read_facts(KIND, target.model, target.provider)
+            return shared_facts.call_facts(key, lambda: self._read_facts(builtin.KIND, target.model))
+        return shared_facts.call_facts(key, lambda: self._read_facts(KIND, target.model, target.provider))
 
     def _read_facts(self, provider_kind: str, model: str, provider: str | None = None) -> lookups.CallFacts:
         ctx = self.ctx
