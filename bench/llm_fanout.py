@@ -11,7 +11,10 @@ with as many calls in flight as the worker's node threads allow (ceil(nodes / EN
 x latency: a task runs the nodes of its message on node threads, not on the pool's
 `--concurrency` threads), and the same fan-out of no-op
 transform nodes, the engine's own floor measured in the same run, and the worker's CPU time per
-run of each (user and system, from /proc: less moved by other load than the wall time).
+run of each (user and system, from /proc: less moved by other load than the wall time). Where
+the wall time goes: when the last node was claimed (its started_at, from the run's created_at)
+and when the fake server received the last call (from start_run's call), medians over the runs;
+a run cannot end before its last call was received and answered.
 Target: at most 1 s for 100 nodes (issue 23).
 Uses its own database (switchyard_ai_bench) and Redis database 8, which it empties first;
 BENCH_FANOUT_DATABASE (a database name on the same server) and BENCH_FANOUT_REDIS (a Redis URL
@@ -121,11 +124,35 @@ def fan_out(nodes: int, model_calls: bool = True) -> dict[str, object]:
     return {"schema_version": 1, "nodes": [{"id": "start", "type": "trigger"}, *drafts], "edges": edges}
 
 
-def one_run(workspace_id: int, graph: dict[str, object], worker: Worker, timeout: float) -> float:
+class Spread:
+    """When a run's last node was claimed and its last call arrived, in seconds from its start, run by run."""
+
+    def __init__(self, fake: FakeOpenAI) -> None:
+        self.fake = fake
+        self.last_claim: list[float] = []
+        self.last_call: list[float] = []
+
+    def add(self, run_id: int, began: float) -> None:
+        from django.db.models import Max
+
+        from engine.models import NodeRun, Run
+
+        created = Run.objects.values_list("created_at", flat=True).get(pk=run_id)
+        claimed = NodeRun.objects.filter(run_id=run_id).aggregate(last=Max("started_at"))["last"]
+        self.last_claim.append((claimed - created).total_seconds())
+        self.last_call.append(max(seen.at for seen in self.fake.seen) - began)
+
+
+def one_run(
+    workspace_id: int, graph: dict[str, object], worker: Worker, timeout: float, spread: Spread | None = None
+) -> float:
     from engine.models import ENDED_RUN, NodeRun, Run, RunStatus
     from engine.runs import Options, RunSource, start_run
 
+    if spread is not None:
+        spread.fake.seen.clear()
     began = time.perf_counter()
+    started = time.monotonic()  # the clock of the fake server's `seen`
     run = start_run(RunSource(workspace_id=workspace_id, graph=graph), {}, Options())
     status = Run.objects.filter(pk=run.pk).values_list("status", flat=True)
     while status.first() not in ENDED_RUN:
@@ -138,6 +165,8 @@ def one_run(workspace_id: int, graph: dict[str, object], worker: Worker, timeout
     if status.first() != RunStatus.SUCCEEDED:
         failed = NodeRun.objects.filter(run=run).exclude(status="succeeded").values_list("node_id", "error")[:3]
         raise CouldNotMeasure(f"run {run.pk} ended {status.first()}: {list(failed)}")
+    if spread is not None:
+        spread.add(run.pk, started)
     return elapsed
 
 
@@ -163,7 +192,8 @@ def main() -> int:
                 analyze()
                 fake.peak_in_flight = 0
                 began = cpu_s(worker)
-                walls = [one_run(workspace_id, graph, worker, 120) for _ in range(args.reps)]
+                spread = Spread(fake)
+                walls = [one_run(workspace_id, graph, worker, 120, spread) for _ in range(args.reps)]
                 between = cpu_s(worker)
                 floor = [one_run(workspace_id, fan_out(args.nodes, False), worker, 120) for _ in range(args.reps)]
                 cpu = ((between - began) / args.reps, (cpu_s(worker) - between) / args.reps)
@@ -182,6 +212,8 @@ def main() -> int:
     print(f"  wall per run:            {', '.join(f'{wall:.2f} s' for wall in walls)} (median {median:.2f} s)")
     print(f"  same fan-out of no-op transform nodes (engine floor): median {statistics.median(floor):.2f} s")
     print(f"  worker CPU per run:      {cpu[0]:.2f} s (generate nodes), {cpu[1]:.2f} s (no-op floor)")
+    print(f"  last node claimed:       {statistics.median(spread.last_claim):.2f} s after the run was created (median)")
+    print(f"  last call received:      {statistics.median(spread.last_call):.2f} s after start_run was called (median)")
     print(f"  serial lower bound:      {serial:.1f} s ({args.nodes} x {args.latency} s)")
     print(f"  bound, {settings.ENGINE_NODE_THREADS} node threads:  {bound:.1f} s (every call in flight at once)")
     print(f"  peak concurrent calls:   {fake.peak_in_flight}")
