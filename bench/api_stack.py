@@ -7,11 +7,14 @@ and include a process's children (uvicorn's and prefork Celery's).
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -221,6 +224,19 @@ class EngineWorker:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The worker stopped (SIGSTOP, its children too) inside the block: messages wait in Redis meanwhile."""
+        assert self.process is not None
+        processes = _tree(self.process.pid)
+        for pid in processes:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in processes:
+                os.kill(pid, signal.SIGCONT)
 
 
 def stop(process: subprocess.Popen[Any] | None) -> None:

@@ -9,6 +9,9 @@ Bearer token for --seconds each, and after each this waits until every run it st
 - closed loop: wrk at 1 and 16 connections, every connection always in flight;
 - paced (open loop): 16 connections together sending at --rate requests/s (bench/paced_load.py,
   as wrk2 -R), latency from each request's scheduled send time.
+At 1 connection the trigger is driven a second time with the worker stopped (SIGSTOP) during the
+load, its runs ending once it resumes: the trigger's own latency without the worker running each
+run beside it on the same cores (a diagnostic, not a target).
 Printed per load: triggers/s, runs completed/s (first trigger to last end), trigger latency
 p50/p90/p99, non-2xx answers, runs not succeeded; and beside it the baseline endpoint
 (bench/api_baseline.py: the same token checked, one row inserted) on the same server, under
@@ -60,6 +63,7 @@ from bench.api_stack import (
 from bench.paced_load import Paced, paced
 
 CONNECTIONS = (1, 16)
+PAUSED = "trigger c=1 wk paused"
 PACED_CONNECTIONS = 16
 BODY = b'{"input": {"n": 1}}'
 # The worker as docs/deploy.md runs it; DB_CONN_MAX_AGE=60 in its environment, as deployed.
@@ -184,11 +188,21 @@ def baseline_load(drive: Callable[[str], Load], url: str, web: Web, worker: Engi
     return replace(load, web_cpu_s=after[0] - before[0], host_busy=(after[2] - before[2]) / (after[3] - before[3]))
 
 
-def trigger_load(drive: Callable[[str], Load], url: str, web: Web, worker: EngineWorker) -> Load:
-    """`drive(url)` against the trigger, then the wait until every run it started has ended."""
+def trigger_load(
+    drive: Callable[[str], Load], url: str, web: Web, worker: EngineWorker, *, paused: bool = False
+) -> Load:
+    """`drive(url)` against the trigger, then the wait until every run it started has ended.
+
+    `paused`: the worker is stopped during the load (its runs end after it), so the latency is
+    the trigger's own, without the worker running each run beside it on the same cores.
+    """
     first_id = last_run_id()
     before = _usage(web, worker)
-    load = drive(url)
+    if paused:
+        with worker.paused():
+            load = drive(url)
+    else:
+        load = drive(url)
     n, span, bad = wait_ended(first_id, worker, 300)
     after = _usage(web, worker)
     lost = load.requests - load.non_2xx - load.socket_errors - n
@@ -290,6 +304,9 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
                     loads.setdefault(f"baseline {name}", []).append(baseline)
                     load = trigger_load(drive, trigger_url, web, worker)
                     loads.setdefault(f"trigger {name}", []).append(load)
+                    if name == "c=1":
+                        alone = trigger_load(drive, trigger_url, web, worker, paused=True)
+                        loads.setdefault(PAUSED, []).append(alone)
                     print(
                         f"  rep {rep + 1}, {name:>12}: baseline {baseline.per_s:6.1f}/s p50 "
                         f"{baseline.p50_ms:6.1f} ms; trigger {load.per_s:6.1f}/s p50 {load.p50_ms:6.1f} p99 "
@@ -327,6 +344,11 @@ def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queue
             f"  (c=: wrk's closed loop; {paced_name(rate)}: {PACED_CONNECTIONS} connections at a fixed offered rate,"
             " latency from the scheduled send; paced generator CPU "
             f"{median([x.generator_cpu_s * 1000 / x.requests for x in at_rate if x.requests]):.2f} ms/request)"
+        )
+        lines.append(
+            f"  ({PAUSED}: the worker stopped during the load, its runs ended after it: the trigger's latency"
+            f" without the worker beside it, {p50[PAUSED] / p50['baseline c=1']:.2f}x the baseline's p50; a"
+            " diagnostic, not a target)"
         )
         targets = [
             ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
