@@ -10,7 +10,7 @@ from django.utils import timezone
 from engine import runs
 from engine.models import BudgetHold, CostEntry, Effect, EffectStatus, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
-from tests.engine.node_updates import refusing
+from tests.engine.refused_writes import refusing
 from tests.engine.running import history, start, wait_for
 from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory

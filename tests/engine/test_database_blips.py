@@ -11,6 +11,7 @@ from django.db import connection
 
 from engine.models import BudgetHold, CostEntry, NodeRun, NodeStatus, RunEvent
 from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.refused_writes import refusing
 from tests.engine.running import start, wait_for
 from tests.eventually import eventually
 from tests.factories import BudgetFactory, ModelPriceFactory, ProviderConfigFactory
@@ -29,25 +30,10 @@ def refused_once(name: str, table: str, when: str, condition: str, action: str =
     OperationalError to Django), or runs `action` instead when one is given.
     """
     act = action or "RAISE EXCEPTION 'injected: the database went away' USING ERRCODE = '57P01';"
-    create = f"""
-CREATE SEQUENCE {name}_seen;
-CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF {condition} THEN
-        IF nextval('{name}_seen') = 1 THEN
-            {act}
-        END IF;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();"""
-    with connection.cursor() as cursor:
-        cursor.execute(create)
-    try:
+    once = f"IF nextval('{name}_seen') = 1 THEN {act} END IF;"
+    sequence = f"CREATE SEQUENCE {name}_seen;", f"DROP SEQUENCE {name}_seen;"
+    with refusing(name, condition, once, table=table, when=when, before=sequence[0], after=sequence[1]):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TRIGGER {name} ON {table}; DROP FUNCTION {name}(); DROP SEQUENCE {name}_seen;")
 
 
 def refusals(name: str) -> int:

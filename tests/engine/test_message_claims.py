@@ -6,7 +6,7 @@ from engine import runner, runs
 from engine.models import NodeRun, NodeStatus, RunEvent
 from engine.registry import NodeResult
 from tests.engine.graphs import TRIGGER, edge, graph, node
-from tests.engine.node_updates import refusing
+from tests.engine.refused_writes import SKIP, refusing
 from tests.engine.running import start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
@@ -95,7 +95,7 @@ def test_each_node_of_a_message_reads_only_what_runs_before_it(workspace):
 def skipped_renewal_of_b():
     """Renewing the lease of node "b" matches no row, as when the reaper has taken it over meanwhile."""
     renewal = "OLD.status = 'running' AND NEW.status = 'running' AND NEW.node_id = 'b'"
-    with refusing("skip_renewal_of_b", renewal, silently=True):
+    with refusing("skip_renewal_of_b", renewal, SKIP):
         yield
 
 
