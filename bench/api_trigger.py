@@ -82,6 +82,11 @@ end
 """
 
 
+def wrk_script(token: str) -> str:
+    """wrk's Lua script: the trigger's POST with `token`, and one RESULT line of figures when the load ends."""
+    return WRK_SCRIPT % {"token": token, "body": BODY.decode()}
+
+
 @dataclass(frozen=True)
 class Load:
     """What wrk measured for one endpoint at one connection count, and what the runs did."""
@@ -276,7 +281,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     env = prepare(data_dir)
     site = make_site()
     script = Path(data_dir) / "trigger.lua"
-    script.write_text(WRK_SCRIPT % {"token": site.token, "body": BODY.decode()})
+    script.write_text(wrk_script(site.token))
     worker_env, worker_args = env | {"DB_CONN_MAX_AGE": "60"}, args.worker_args.split()
     loads: dict[str, list[Load]] = {}
     drains: list[dict[str, float]] = []

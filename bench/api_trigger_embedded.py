@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench import report
 from bench.api_stack import CouldNotMeasure, Web, cpu_seconds, make_site
-from bench.api_trigger import CONNECTIONS, WRK_SCRIPT, Load, last_run_id, median, wait_ended, wrk
+from bench.api_trigger import CONNECTIONS, Load, last_run_id, median, wait_ended, wrk, wrk_script
 
 
 @dataclass
@@ -79,7 +79,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> dict[str, list[Load]]:
         django.setup()
         site = make_site()
         script = Path(data_dir) / "trigger.lua"
-        script.write_text(WRK_SCRIPT % {"token": site.token})
+        script.write_text(wrk_script(site.token))
         url = f"http://127.0.0.1:{app.port}/api/v1/workflows/{site.workflow_id}/runs"
         trigger_load(url, script, 16, 3, app)  # warm-up, not counted
         for rep in range(args.reps):
