@@ -1,8 +1,13 @@
 """The engine's SQL on PostgreSQL: named parameters, prepared once per connection, one statement per list size."""
 
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from django.db import connection, transaction
+from django.db.models import JSONField
 
+from engine.models import NodeStatus
 from engine.sql import readiness
 from engine.sql.script import run_script
 
@@ -63,3 +68,60 @@ def test_integers_booleans_and_lists_of_ids_reach_the_database_as_given(value):
 def test_a_list_of_ids_matches_with_any():
     found = ("SELECT x FROM unnest(ARRAY[1, -2, 3]::bigint[]) AS x WHERE x = ANY(%(ids)s) ORDER BY x", {"ids": [3, -2]})
     assert run_script([found])[0].rows == [(-2,), (3,)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["running", "", "it's", "ünïcödé ✓", "two\nlines", "back\\slash", NodeStatus.SUCCEEDED],
+    ids=["plain", "empty", "quote", "unicode", "newline", "backslash", "choice"],
+)
+def test_strings_reach_the_database_as_given(value):
+    query = ("SELECT %(value)s::text, length(%(value)s::text)", {"value": value})
+    assert run_script([query])[0].rows == [(str(value), len(value))]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 4, 16, 45, 43, 897777, tzinfo=UTC),
+        datetime(2026, 12, 4, 16, 45, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ],
+    ids=["microseconds", "whole-minute", "old-with-offset"],
+)
+def test_aware_datetimes_reach_the_database_as_given(value):
+    query = ("SELECT %(value)s::timestamptz = %(same)s::timestamptz, %(value)s", {"value": value, "same": value})
+    [(equal, back)] = run_script([query])[0].rows
+    assert equal is True
+    assert back == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"attempt": 1}, {"handle": None, "cache_hit": False}, {"say": "it's"}, {"text": "two\nlines"}, [1, "é"], {}],
+    ids=["plain", "null-and-false", "quote", "escaped", "non-ascii", "empty"],
+)
+def test_json_values_reach_the_database_as_given(value):
+    stored = JSONField().get_db_prep_save(value, connection)
+    query = ("SELECT %(value)s::jsonb, jsonb_typeof(%(value)s::jsonb)", {"value": stored})
+    [(back, kind)] = run_script([query])[0].rows
+    assert json.loads(back) == value, "Django's connection reads jsonb as its text"
+    assert kind == ("array" if isinstance(value, list) else "object")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [["a"], ["shape", "reply"], ["it's", "a,b", "{x}", " spaced ", "NULL", ""], ['say "hi"'], ["back\\slash"]],
+    ids=["one", "two", "special", "double-quote", "backslash"],
+)
+def test_lists_of_strings_reach_the_database_as_given(value):
+    query = ("SELECT %(value)s::text[], cardinality(%(value)s::text[])", {"value": value})
+    assert run_script([query])[0].rows == [(value, len(value))]
+
+
+def test_a_list_of_node_ids_matches_with_any():
+    found = (
+        "SELECT x FROM unnest(ARRAY['a', 'it''s', 'NULL', 'c']) AS x WHERE x = ANY(%(ids)s) ORDER BY x",
+        {"ids": ["it's", "NULL", "zzz"]},
+    )
+    assert run_script([found])[0].rows == [("NULL",), ("it's",)]
