@@ -41,6 +41,8 @@ def claim_all(node_run_ids: Sequence[int], owner: str, lease_s: float) -> list[C
     one script. Elsewhere (SQLite, the embedded mode) each is a change like any other (`_take`),
     all in one transaction, so that a claim tried again after an error takes them all again.
     """
+    if not node_run_ids:
+        return []
     if connection.vendor == "postgresql":
         return _claim_in_one_script(node_run_ids, owner, lease_s)
     taken = []

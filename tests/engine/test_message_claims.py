@@ -46,6 +46,7 @@ def test_the_nodes_of_a_message_are_claimed_together_each_with_its_own_events(wo
         (last_seq + 3, "node.running", "b"),
     ]
     assert runs.claim_all(ids, "worker-2", 30) == [], "a node sent twice is claimed once"
+    assert runs.claim_all([], "worker-2", 30) == []
 
 
 def test_a_message_leaves_out_what_is_not_ready_and_claims_nodes_of_several_runs(workspace):
