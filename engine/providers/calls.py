@@ -134,11 +134,9 @@ class ModelCalls:
     def _facts(self, target: Target) -> lookups.CallFacts:
         """What a call to `target` reads before it is made, with the provider's configuration (see `_call_billed`);
         shared by the calls of this run to the same target that start together (engine.providers.shared_facts)."""
-        ctx = self.ctx
-        key = (ctx.workspace_id, ctx.workflow_id, ctx.run_id, target.provider, target.model)
-        if target.provider == BUILTIN:
-            return shared_facts.call_facts(key, lambda: self._read_facts(builtin.KIND, target.model))
-        return shared_facts.call_facts(key, lambda: self._read_facts(KIND, target.model, target.provider))
+        kind, provider = (builtin.KIND, None) if target.provider == BUILTIN else (KIND, target.provider)
+        key = (self.ctx.run_id, target.provider, target.model)  # a run has one workspace and one workflow
+        return shared_facts.call_facts(key, lambda: self._read_facts(kind, target.model, provider))
 
     def _read_facts(self, provider_kind: str, model: str, provider: str | None = None) -> lookups.CallFacts:
         ctx = self.ctx
