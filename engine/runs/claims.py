@@ -189,6 +189,18 @@ def claimed_by(then: ClaimNext) -> None:
     then.claimed = taken
 
 
+def claimed_ahead(then: ClaimNext, found: Claim) -> Claim:
+    """The node take_queued claimed for `then`, as its claim leaves it, from its row as read before (`found`).
+
+    Under the run lock a pending node made ready cannot move, so its claim can go with the
+    next script instead of a round trip of its own: the node's fenced record in that script
+    writes nothing if the claim did not apply, and that fails the transaction.
+    """
+    claimed = replace(found, status=NodeStatus.RUNNING, attempt=found.attempt + 1, wake_at=None, lease_owner=then.owner)
+    then.claimed = claimed
+    return claimed
+
+
 def _started(step: Change, node_id: str, attempt: int) -> None:
     step.event(EventType.NODE_RUNNING, node_id, attempt=attempt)
     if step.run.status == RunStatus.QUEUED:

@@ -19,9 +19,9 @@ from engine.flow import blockers, first_reads, run_graph
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, RunEvent, RunStatus
 from engine.registry import ERROR_HANDLE, NodeResult
 from engine.runs.children import open_round
-from engine.runs.claims import Attempt, ClaimNext, claimed_by, fenced, take_queued
+from engine.runs.claims import Attempt, ClaimNext, claimed_ahead, claimed_by, fenced, take_queued
 from engine.runs.progress import cancel_open_nodes, progress
-from engine.sql import node_inputs, outcomes, readiness
+from engine.sql import claims, node_inputs, outcomes, readiness
 from engine.sql.script import Outcome, Statement, run_script
 
 
@@ -57,13 +57,13 @@ def succeed(
         )
         if _recorded_alone(node_run, values, waiting, event):
             return True
-    reads = _reads(node_run, result)
+    reads = _reads(node_run, result, then)
     with change(node_run.run_id, locked_reads=[_record(node_run, values), *reads.statements], now=now) as step:
         if not step.reads[0].rowcount:
             return False
         _succeeded(step, node_run, result, cache_hit, reads.known(step.reads[1:]))
         if then is not None:
-            _claim_next(step, then)
+            _claim_next(step, then, reads.ahead(step.reads[1:]))
     if then is not None:
         claimed_by(then)
     return True
@@ -90,12 +90,22 @@ class _Known(NamedTuple):
     counts: readiness.Counts | None
 
 
+class _Ahead(NamedTuple):
+    """A successor as read with its only input's success, before it was claimed: what it reads, and its row."""
+
+    node_id: str
+    inputs: node_inputs.Inputs
+    row: claims.Claim
+
+
 @dataclass(frozen=True)
 class _Reads:
-    """What scheduling reads after a success, sent with its write (see `_reads`)."""
+    """What scheduling reads after a success, sent with its write (see `_reads`), and what it reads ahead."""
 
     statements: list[Statement]
     counting: bool = False
+    # The successor whose inputs and row the last statements read (see `_reads`).
+    ahead_of: str | None = None
 
     def known(self, outcomes: Sequence[Outcome]) -> _Known:
         """What the statements gave (`outcomes`, in their order)."""
@@ -105,18 +115,47 @@ class _Reads:
             return _Known({}, readiness.counted(outcomes[0]))
         return _Known(readiness.by_node(outcomes[0]), None)
 
+    def ahead(self, outcomes: Sequence[Outcome]) -> _Ahead | None:
+        """The successor read ahead, if one was and its row was found."""
+        if self.ahead_of is None:
+            return None
+        facts, produced, row = outcomes[-3:]
+        found = claims.claimed(row)
+        return _Ahead(self.ahead_of, node_inputs.read([facts, produced]), found) if found is not None else None
 
-def _reads(node_run: Attempt, result: NodeResult) -> _Reads:
+
+def _reads(node_run: Attempt, result: NodeResult, then: ClaimNext | None = None) -> _Reads:
     """The rows of the node's successors and of their inputs (flow.first_reads); a parked node resolves no edge.
 
     A node with no successor makes nothing ready, so the run may end: its counts are read
     instead, and settle the run without a round trip of their own (progress._settle).
+
+    When the worker runs cheap successors here (`then.inline`) and the node is the only input
+    of its only successor, what that successor would read once claimed (its run's facts, its
+    upstream's outputs, this one's as just written) and its row are read too: if it becomes
+    ready, _claim_next claims and runs it without a round trip of its own for them.
     """
     parks = _parks(result)
-    reads = first_reads(run_graph(node_run.run_id), [] if parks else [node_run.node_id])
-    if reads:
-        return _Reads([readiness.rows(node_run.run_id, reads)])
-    return _Reads([]) if parks else _Reads([readiness.count(node_run.run_id)], counting=True)
+    graph = run_graph(node_run.run_id)
+    reads = first_reads(graph, [] if parks else [node_run.node_id])
+    if not reads:
+        return _Reads([]) if parks else _Reads([readiness.count(node_run.run_id)], counting=True)
+    statements = [readiness.rows(node_run.run_id, reads)]
+    successor = _sole_successor(node_run.node_id, graph) if then is not None and then.inline and not parks else None
+    if successor is None:
+        return _Reads(statements)
+    upstream = graph.upstream[successor]
+    ahead = [*node_inputs.statements(node_run.run_id, upstream), claims.node_named(node_run.run_id, successor)]
+    return _Reads(statements + ahead, ahead_of=successor)
+
+
+def _sole_successor(node_id: str, graph: Any) -> str | None:
+    """The node's only successor, if the node is its only input: it becomes ready or is skipped by this node alone."""
+    targets = {edge.target for edge in graph.outgoing(node_id)}
+    if len(targets) != 1:
+        return None
+    [target] = targets
+    return target if {edge.source for edge in graph.incoming(target)} == {node_id} else None
 
 
 def _succeeded(step: Change, node_run: Attempt, result: NodeResult, cache_hit: bool, known: _Known) -> None:
@@ -139,7 +178,7 @@ def _succeeded(step: Change, node_run: Attempt, result: NodeResult, cache_hit: b
     progress(step, [] if parks else [node_run.node_id], known.rows, known.counts)
 
 
-def _claim_next(step: Change, then: ClaimNext) -> None:
+def _claim_next(step: Change, then: ClaimNext, ahead: _Ahead | None) -> None:
     """Claim for `then` a node this change made ready; run and record cheap ones here, one after another.
 
     Only a chain runs here: when the claimed node was not the only one made ready, it is left
@@ -147,30 +186,38 @@ def _claim_next(step: Change, then: ClaimNext) -> None:
 
     Each node `then.inline` ran is recorded as any success is (its fenced write, then what
     follows it), under the lock this change holds, so its claim cannot have moved: a write
-    that does not apply is a bug, not a race.
+    that does not apply is a bug, not a race. A node read ahead with the last success
+    (`ahead`, see `_reads`) is claimed with its own record's script; any other is claimed
+    with the read of its inputs, a round trip of its own.
     """
     while step.ready and step.run.status not in ENDED_RUN:
+        pk = step.ready[0]
         node_id = take_queued(step, then)
         # A chain only: the nodes of a fan-out are sent to run side by side, the claimed one included.
         if node_id is None or then.inline is None or step.ready:
             return
-        # The claim, and what the node reads of its run and its upstream nodes, in one round trip.
-        upstream = run_graph(step.run.pk).upstream[node_id]
-        read = step.flush(node_inputs.statements(step.run.pk, upstream))
-        claimed_by(then)
-        node_run = then.claimed
-        ran = then.inline(node_run, node_inputs.read(read)) if node_run is not None else None
+        node_run: claims.Claim | None
+        if ahead is not None and ahead.node_id == node_id and ahead.row.pk == pk:
+            node_run, inputs = claimed_ahead(then, ahead.row), ahead.inputs
+        else:
+            upstream = run_graph(step.run.pk).upstream[node_id]
+            read = step.flush(node_inputs.statements(step.run.pk, upstream))
+            claimed_by(then)
+            node_run, inputs = then.claimed, node_inputs.read(read)
+        ran = then.inline(node_run, inputs) if node_run is not None else None
         if node_run is None or ran is None:
             return
         then.claimed = then.claim = None
         # What earlier reads saw busy included this node, now ended: the run's status is counted afresh.
         step.busy = False
         values = _success(ran.result, False, ran.input, timezone.now())
-        reads = _reads(node_run, ran.result)
-        recorded, *read = run_script([_record(node_run, values), *reads.statements])
+        reads = _reads(node_run, ran.result, then)
+        # The claim, if it was left for this script, goes first (step.flush), then the record.
+        recorded, *read = step.flush([_record(node_run, values), *reads.statements])
         if not recorded.rowcount:
             raise RuntimeError("a node claimed under the run lock was moved under it")
         _succeeded(step, node_run, ran.result, False, reads.known(read))
+        ahead = reads.ahead(read)
 
 
 def _recorded_alone(node_run: Attempt, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:
