@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engine import graph as graphs
-from engine import live, metrics, spans
+from engine import metrics, spans
 from engine.dispatch import dispatch_after_commit
 from engine.event_types import EventType, node_event
 from engine.events import change
@@ -88,7 +88,8 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
     graphs.remember(run.pk, graph)
     dispatch_after_commit(ready, [])
     events = new.events
-    transaction.on_commit(lambda: live.publish(run.pk, run.workspace_id, events, None))
+    # No prompt to the run's viewers: there can be none before its id is given out, after this
+    # commit; a viewer, a waiting call or a stream reads the run's events from the database first.
     transaction.on_commit(lambda: metrics.count_events(run.workflow_id, events))
     _keep_nodes(run, new.nodes)
     return run

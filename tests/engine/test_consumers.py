@@ -9,6 +9,8 @@ from engine.event_types import EventType
 from engine.events import change
 from engine.models import RunEvent
 from tests.accounts.test_consumers import session_cookie
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import start
 from tests.factories import RunFactory
 from tests.metrics_text import TOKEN, scrape, value
 from tests.sockets import Socket
@@ -137,6 +139,24 @@ def test_events_carry_their_type_node_and_payload(owner, run):
         "payload": {},
         "at": stored.created_at.isoformat(),
     }
+
+
+@pytest.mark.usefixtures("without_worker")
+def test_a_viewer_of_a_run_just_started_gets_its_first_events_from_the_database(owner):
+    """A start sends no prompt (nobody can have joined the run's group before its id was given out)."""
+    started = start(owner.workspace, chain(TRIGGER, node("answer", "reply", answer="hi")))
+    cookie = session_cookie(owner)
+
+    async def scenario() -> list[tuple[int, str, str]]:
+        socket = connect(cookie, started.pk)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=5)
+        events = [await socket.receive_json_from(timeout=5) for _ in range(2)]
+        assert await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+        return [(e["seq"], e["event"], e["node_id"]) for e in events]
+
+    assert async_to_sync(scenario)() == [(1, "run.queued", ""), (2, "node.queued", "start")]
 
 
 @pytest.mark.parametrize(
