@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from engine import graph as graphs
 from engine import retry
 from engine.errors import NodeError
 from engine.event_types import EventType
@@ -149,7 +150,7 @@ def _reads(node_run: Attempt, result: NodeResult, then: ClaimNext | None = None)
     return _Reads(statements + ahead, ahead_of=successor)
 
 
-def _sole_successor(node_id: str, graph: Any) -> str | None:
+def _sole_successor(node_id: str, graph: graphs.Graph) -> str | None:
     """The node's only successor, if the node is its only input: it becomes ready or is skipped by this node alone."""
     targets = {edge.target for edge in graph.outgoing(node_id)}
     if len(targets) != 1:
