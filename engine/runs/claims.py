@@ -194,11 +194,10 @@ def claimed_ahead(then: ClaimNext, found: Claim) -> Claim:
 
     Under the run lock a pending node made ready cannot move, so its claim can go with the
     next script instead of a round trip of its own: the node's fenced record in that script
-    writes nothing if the claim did not apply, and that fails the transaction.
+    writes nothing if the claim did not apply, and that fails the transaction. A node not run
+    in that transaction is read back from its claim once it commits (`claimed_by`).
     """
-    claimed = replace(found, status=NodeStatus.RUNNING, attempt=found.attempt + 1, wake_at=None, lease_owner=then.owner)
-    then.claimed = claimed
-    return claimed
+    return replace(found, status=NodeStatus.RUNNING, attempt=found.attempt + 1, wake_at=None, lease_owner=then.owner)
 
 
 def _started(step: Change, node_id: str, attempt: int) -> None:
