@@ -12,7 +12,12 @@ process, one run after another, and prints per run:
   each a WAL flush);
 - the worker's round trips (query strings, COMMIT included, and the BEGINs psycopg sends
   on its own);
-- the CPU seconds of this process (process_time);
+- the WAL PostgreSQL wrote, for the starts and for the worker (pg_current_wal_lsn before and
+  after: the whole cluster's, so nothing else should write meanwhile), and the share of the
+  run rows' updates that were HOT (written on their page, no index entry: docs/engine.md,
+  "Storage");
+- the CPU seconds of this process (process_time), and of the PostgreSQL server process serving
+  its connection (/proc: the chain runs on this thread's connection);
 - the wall time per run: one run after another on one thread, so mostly the waits for
   PostgreSQL (round trips and the commits' WAL flushes). It moves with the machine's load:
   compare it between trees measured alternately, minutes apart at most.
@@ -32,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, the repo root is not on the path
 
+from bench.api_stack import cpu_seconds  # noqa: E402
 from bench.database import create_database  # noqa: E402
 
 DATABASE_URL = os.environ.get(
@@ -87,6 +93,24 @@ def xact_commits() -> int:
         return int(row[0]) if row else 0
 
 
+def wal_position() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'")
+        return int(cursor.fetchone()[0])
+
+
+def run_updates() -> tuple[int, int]:
+    """engine_run's updates and HOT updates so far (after flush_stats)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'engine_run'")
+        updated, hot = cursor.fetchone()
+    return int(updated), int(hot)
+
+
 def flush_stats() -> None:
     from django.db import connection
 
@@ -117,19 +141,30 @@ def main() -> int:
         workflow = Workflow.objects.create(workspace=workspace, name="worker cost", draft=GRAPH)
         version = WorkflowVersion.objects.create(workflow=workflow, number=1, graph=GRAPH)
         warm = 5
-        runs = [run_version(version, {"n": i}, Options()) for i in range(args.runs + warm)]
+        runs = [run_version(version, {"n": i}, Options()) for i in range(warm)]
+        wal_before_starts = wal_position()
+        runs += [run_version(version, {"n": i}, Options()) for i in range(warm, args.runs + warm)]
+        start_wal = wal_position() - wal_before_starts
         triggers = dict(NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk"))
         for run in runs[:warm]:
             runner.execute([triggers[run.pk]])
         flush_stats()
+        updates_before = run_updates()
         trips = RoundTrips()
         commits_before = xact_commits()
+        wal_before = wal_position()
+        backend = connection.connection.info.backend_pid
+        backend_before = cpu_seconds(backend)
         cpu_before, wall_before = time.process_time(), time.perf_counter()
         with connection.execute_wrapper(trips):
             for run in runs[warm:]:
                 runner.execute([triggers[run.pk]])
         cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
+        assert connection.connection.info.backend_pid == backend, "the runs went through this connection"
+        backend_cpu = cpu_seconds(backend) - backend_before
+        worker_wal = wal_position() - wal_before
         flush_stats()
+        updated, hot = (after - before for after, before in zip(run_updates(), updates_before, strict=True))
         commits = xact_commits() - commits_before - 2  # the two reads of pg_stat_database's own
         measured = [r.pk for r in runs[warm:]]
         with connection.cursor() as cursor:
@@ -142,7 +177,10 @@ def main() -> int:
         print(f"transactions per run {commits / n:.2f} (worker, reads included: pg_stat_database.xact_commit)")
         print(f"writes per run       {writes / n:.2f} (transactions that wrote events, the start's included)")
         print(f"round trips per run  {trips.count / n:.2f}")
-        print(f"CPU ms per run       {1000 * cpu / n:.2f}")
+        print(f"WAL kB per run       {worker_wal / n / 1000:.1f} (worker), {start_wal / n / 1000:.1f} (start)")
+        print(f"run rows' updates    {updated / n:.2f} per run, {100 * hot / updated if updated else 0:.0f} % HOT")
+        print(f"CPU ms per run       {1000 * cpu / n:.2f} (this process)")
+        print(f"server CPU ms per run {1000 * backend_cpu / n:.2f} (the PostgreSQL process of its connection)")
         print(f"wall ms per run      {1000 * wall / n:.2f} (load-dependent)")
         return 0 if ended == len(runs) else 1
 

@@ -8,7 +8,7 @@ no other module writes one).
 from django.conf import settings
 from django.db import models
 
-from accounts.models import WorkspaceOwned
+from accounts.models import Workspace, WorkspaceOwned
 
 
 class RunStatus(models.TextChoices):
@@ -53,6 +53,12 @@ ENDED_RUN = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLE
 
 
 class Run(WorkspaceOwned):
+    # Indexes are few on purpose (docs/engine.md, "Storage"): a run's row is written two or three
+    # times on its way (its claim, its end), and an update that changes no indexed column can stay
+    # on its page (a HOT update) instead of adding an entry to every index. So nothing indexes the
+    # columns a run's progress writes (status, started_at, finished_at, last_seq, output, error), and
+    # the workspace is looked up through run_by_workspace, which leads with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Ids rather than foreign keys: the engine imports no app, and a run outlives edits to
     # its workflow because it keeps its own copy of the graph.
     workflow_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -64,7 +70,7 @@ class Run(WorkspaceOwned):
     output = models.JSONField(null=True, blank=True)
     escalation_reason = models.TextField(blank=True)
     error = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     trigger_kind = models.CharField(max_length=16, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
     is_test = models.BooleanField(default=False)
     purpose = models.CharField(max_length=16, choices=RunPurpose.choices, default=RunPurpose.WORK, blank=True)
@@ -211,7 +217,9 @@ class ChildItem(models.Model):
 
 
 class NodeRun(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_runs")
+    # Looked up by run through one_node_run_per_node, which leads with it: an index of its own would be one
+    # more entry to write at every claim and outcome.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_runs", db_index=False)
     node_id = models.CharField(max_length=64)
     node_type = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=NodeStatus.choices, default=NodeStatus.PENDING)
@@ -247,7 +255,8 @@ class NodeRun(models.Model):
 
 
 class RunEvent(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    # Looked up by run through one_event_per_seq, which leads with it.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=32)
     node_id = models.CharField(max_length=64, blank=True)

@@ -1,0 +1,67 @@
+"""How runs are stored on PostgreSQL: a run's own updates stay on its page, and every lookup by run keeps an index."""
+
+import pytest
+from django.db import connection
+
+from engine import runner
+from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import node as node_run
+from tests.engine.running import start
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
+
+
+def run_updates() -> tuple[int, int]:
+    """engine_run's updates so far in this database, and how many of them were HOT (no index touched).
+
+    This backend's counts reach the shared statistics when it goes idle; forcing the next report
+    makes that the end of the statement before, so the read after it sees them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'engine_run'")
+        updated, hot = cursor.fetchone()
+    return updated, hot
+
+
+def test_a_runs_claim_and_end_update_its_row_without_touching_an_index(workspace):
+    run = start(
+        workspace,
+        chain(TRIGGER, node("shape", "transform", fields={"n": 1}), node("say", "reply", answer="{{ nodes.shape.n }}")),
+        {},
+    )
+    updated_before, hot_before = run_updates()
+
+    # On this thread, so on this connection: the claim, then the chain with the run's end.
+    runner.execute([node_run(run, "start").pk])
+
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    updated, hot = run_updates()
+    assert updated - updated_before >= 2, "the claim moved the run to running, the chain ended it"
+    assert hot - hot_before == updated - updated_before, "an index on a column a run's progress writes"
+
+
+def test_engine_run_leaves_room_on_its_pages_for_those_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'engine_run'")
+        assert cursor.fetchone() == (["fillfactor=80"],)
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [("engine_run", "workspace_id"), ("engine_noderun", "run_id"), ("engine_runevent", "run_id")],
+)
+def test_lookups_by_a_foreign_key_without_an_index_of_its_own_still_have_one_leading_with_it(table, column):
+    """The foreign keys left without their own index (engine/models/runs.py) are found, and their rows deleted
+    with their run or workspace, through an index that starts with them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.indexrelid::regclass::text
+            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+            WHERE i.indrelid = %s::regclass AND a.attname = %s AND i.indpred IS NULL
+            """,
+            [table, column],
+        )
+        leading = [name for (name,) in cursor.fetchall()]
+    assert len(leading) == 1, f"{table}.{column} should lead exactly one index (a composite), not {leading}"
