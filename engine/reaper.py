@@ -33,7 +33,9 @@ def reap() -> dict[str, int]:
     if broker_lost_messages():
         # Redis lost the messages in flight: every ready node is sent again (those due now at
         # once, those sent with a countdown when due), not once it looks stale.
-        NodeRun.objects.filter(status__in=runs.CLAIMABLE, dispatched_at__isnull=False).update(dispatched_at=None)
+        # Only a node with a wake-up time is ever due, so this reads the reaper's index of those (node_run_due).
+        sent = NodeRun.objects.filter(status__in=runs.CLAIMABLE, wake_at__isnull=False, dispatched_at__isnull=False)
+        sent.update(dispatched_at=None)
     stale = now - timedelta(seconds=settings.ENGINE_REDISPATCH_AFTER_S)
     due = NodeRun.objects.filter(
         Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale),

@@ -47,5 +47,21 @@ class Migration(migrations.Migration):
             name='run',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='engine.run'),
         ),
+        migrations.RemoveIndex(
+            model_name='noderun',
+            name='node_run_due',
+        ),
+        migrations.RemoveIndex(
+            model_name='noderun',
+            name='node_run_lease',
+        ),
+        migrations.AddIndex(
+            model_name='noderun',
+            index=models.Index(condition=models.Q(('wake_at__isnull', False)), fields=['wake_at'], name='node_run_due'),
+        ),
+        migrations.AddIndex(
+            model_name='noderun',
+            index=models.Index(condition=models.Q(('status', 'running')), fields=['lease_expires_at'], name='node_run_lease'),
+        ),
         migrations.RunPython(leave_room, fill_pages),
     ]

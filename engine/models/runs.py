@@ -245,9 +245,13 @@ class NodeRun(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="one_node_run_per_node")]
+        # What the reaper and the lease holders look for: nodes due (ready, retrying, waking up) and running ones.
+        # Partial, so that a node's other versions (not yet ready, ended) add no entry to either.
         indexes = [
-            models.Index(fields=["status", "wake_at"], name="node_run_due"),
-            models.Index(fields=["status", "lease_expires_at"], name="node_run_lease"),
+            models.Index(fields=["wake_at"], condition=models.Q(wake_at__isnull=False), name="node_run_due"),
+            models.Index(
+                fields=["lease_expires_at"], condition=models.Q(status=NodeStatus.RUNNING), name="node_run_lease"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,13 @@
-"""How runs are stored on PostgreSQL: a run's own updates stay on its page, and every lookup by run keeps an index."""
+"""How runs are stored on PostgreSQL: a run's own updates stay on its page, and what is looked up keeps an index."""
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from engine import runner
+from engine import holders, reaper, runner
+from engine.dispatch import BROKER_MARK
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start
@@ -65,3 +69,27 @@ def test_lookups_by_a_foreign_key_without_an_index_of_its_own_still_have_one_lea
         )
         leading = [name for (name,) in cursor.fetchall()]
     assert len(leading) == 1, f"{table}.{column} should lead exactly one index (a composite), not {leading}"
+
+
+def test_what_the_reaper_and_the_lease_holders_read_of_node_runs_an_index_serves():
+    """Every read of engine_noderun by the reaper's tick and by a dead holder's release can use an index: the
+    partial ones (node_run_due, node_run_lease) only serve a query whose conditions imply theirs."""
+    # As if Redis had lost its data: this tick also resets what was sent (engine.dispatch.broker_lost_messages).
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(BROKER_MARK)
+    with CaptureQueriesContext(connection) as captured:
+        reaper.reap()
+        holders.release("gone@nowhere")
+    reads = [query["sql"] for query in captured if "engine_noderun" in query["sql"]]
+    assert any('"wake_at" <=' in sql for sql in reads), "the due nodes' read"
+    assert any('"lease_expires_at" <' in sql for sql in reads), "the expired leases' read"
+    assert any('SET "dispatched_at" = NULL' in sql for sql in reads), "the reset after a lost broker"
+    with connection.cursor() as cursor:
+        # A sequential scan is then chosen only where no index could serve.
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for sql in reads:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(line for (line,) in cursor.fetchall())
+                assert "Seq Scan on engine_noderun" not in plan, f"{sql}\n{plan}"
+        finally:
+            cursor.execute("RESET enable_seqscan")
