@@ -8,7 +8,9 @@ middleware, ninja and the view, with the web process's settings (a pool of conne
 Celery publish to Redis; no worker runs). CPU time (time.process_time) does not count the
 time spent waiting on PostgreSQL or on other processes, so it moves little with the machine's
 load; queries are counted by CaptureQueriesContext. Then `builder.versions.run_version` alone,
-the start the worker-less drain of bench/api_trigger.py times. `--show` prints the statements
+the start the worker-less drain of bench/api_trigger.py times, and run_version of the reference
+workflow (support triage, builder/demo.py: ten nodes with templates, and an approval step whose
+assignees are checked against the workspace at every start). `--show` prints the statements
 of one trigger; `--profile N` prints cProfile's N costliest functions (cumulative) over the triggers.
 Uses database bench_trigger_profile and Redis db 10 (bench/api_trigger.py's: do not run the two at once),
 both emptied first; BENCH_PROFILE_DATABASE and BENCH_PROFILE_REDIS (a URL without its db) name others.
@@ -23,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
 
@@ -48,6 +51,10 @@ def prepare(redis_db: int) -> None:
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
+
+
+if TYPE_CHECKING:
+    from builder.models import WorkflowVersion
 
 
 def measure(triggers: int, show: bool, profile: int) -> None:
@@ -96,6 +103,35 @@ def measure(triggers: int, show: bool, profile: int) -> None:
     start_ms = (time.process_time() - cpu) * 1000 / triggers
     per_start = len(queries.captured_queries) / triggers
     print(f"run_version: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
+    reference_start(version, triggers)
+
+
+def reference_start(beside: "WorkflowVersion", starts: int) -> None:
+    """run_version of the reference workflow (support triage: ten nodes, templates, an approval step with its
+    assignees checked against the workspace), published in the same workspace as `beside`'s."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from builder.demo import SAMPLE_TICKET, SUPPORT_TRIAGE
+    from builder.models import Workflow, WorkflowVersion
+    from builder.versions import run_version
+    from engine.models import TriggerKind
+    from engine.runs import Options
+
+    workflow = Workflow.objects.create(
+        workspace_id=beside.workflow.workspace_id, name="Support triage", draft=SUPPORT_TRIAGE
+    )
+    version = WorkflowVersion.objects.create(workflow=workflow, number=1, graph=SUPPORT_TRIAGE)
+    version = WorkflowVersion.objects.select_related("workflow").get(pk=version.pk)
+    for _ in range(5):
+        run_version(version, SAMPLE_TICKET, Options(trigger_kind=TriggerKind.API))
+    cpu = time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(starts):
+            run_version(version, SAMPLE_TICKET, Options(trigger_kind=TriggerKind.API))
+    start_ms = (time.process_time() - cpu) * 1000 / starts
+    per_start = len(queries.captured_queries) / starts
+    print(f"run_version, reference workflow: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
 
 
 def profiled(trigger: Callable[[], None], triggers: int, top: int) -> None:

@@ -7,10 +7,10 @@ It returns every problem it finds as {path, code, message}, with paths such as
 
 import json
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -176,8 +176,11 @@ _pinned_graphs: OrderedDict[int, Graph] = OrderedDict()
 PINNED_GRAPHS_KEPT = 64
 
 
-def _keep(cache: OrderedDict[int, Graph], key: int, graph: Graph, kept: int) -> None:
-    cache[key] = graph
+Kept = TypeVar("Kept")
+
+
+def _keep(cache: OrderedDict[int, Kept], key: int, value: Kept, kept: int) -> None:
+    cache[key] = value
     if len(cache) > kept:
         cache.popitem(last=False)
 
@@ -208,38 +211,76 @@ def of_pinned_run(run_id: int, version_id: int | None) -> None:
         _keep(_run_graphs, run_id, graph, RUN_GRAPHS_KEPT)
 
 
-_version_graphs: OrderedDict[int, Graph] = OrderedDict()
+# Each param string that may send secrets and names some: its path and the names.
+SecretUses = tuple[tuple[str, frozenset[str]], ...]
+
+
+@dataclass(frozen=True)
+class _Version:
+    """A published version's valid graph, and what each start checks again: the answers of its workspace."""
+
+    graph: Graph
+    secrets: SecretUses
+    # The nodes whose kind checks params against the workspace (Node.workspace_problems), by index.
+    checked: tuple[int, ...]
+
+
+_version_graphs: OrderedDict[int, _Version] = OrderedDict()
 VERSION_GRAPHS_KEPT = 256
 
 
 def of_version(version_id: int, data: Any, workspace_id: int) -> Graph:
     """The valid Graph of a published version (`data`), or GraphInvalid as `parse` raises it.
 
-    A version never changes, so once it validated its graph is kept per process, and the next
-    runs of it skip validation: unless the graph reads the workspace's secrets or has a node kind
-    with workspace checks (an approval's assignees), whose answers may change; those are
-    validated on every start, as before.
+    A version never changes, so its graph is validated once per process and kept. Each start
+    then checks again only what depends on the workspace and may have changed since: that the
+    secrets the graph reads still exist, and each node kind's workspace checks (an approval's
+    assignees still reviewing members). Validating the reference workflow in full took about
+    8 ms of CPU, most of it parsing its templates (docs/benchmarks.md).
     """
-    graph = _version_graphs.get(version_id)
-    if graph is not None:
+    version = _version_graphs.get(version_id)
+    if version is None:
+        graph = parse(data, workspace_id=workspace_id)
+        _keep(_version_graphs, version_id, _Version(graph, _secret_uses(graph), _checked(graph)), VERSION_GRAPHS_KEPT)
         return graph
-    graph = parse(data, workspace_id=workspace_id)
-    if _workspace_free(graph):
-        _version_graphs[version_id] = graph
-        if len(_version_graphs) > VERSION_GRAPHS_KEPT:
-            _version_graphs.popitem(last=False)
-    return graph
+    problems = [
+        *_unknown_secrets(version.secrets, workspace_id),
+        *_in_workspace(version.graph, workspace_id, version.checked),
+    ]
+    if problems:
+        raise GraphInvalid(problems)
+    return version.graph
 
 
-def _workspace_free(graph: Graph) -> bool:
-    """Whether no check of `graph` depends on its workspace: no secrets read, no kind's workspace_problems."""
+def _secret_uses(graph: Graph) -> SecretUses:
+    uses = []
     for i, node in enumerate(graph.nodes):
-        kind = registry.get(node.type)
-        if kind is None or kind.workspace_problems.__func__ is not registry.Node.workspace_problems.__func__:  # type: ignore[attr-defined]
-            return False
-        if any(expressions.referenced_secrets(text, expression=bare) for _, text, bare, _ in _param_strings(node, i)):
-            return False
-    return True
+        for path, text, bare, may_use_secrets in _param_strings(node, i):
+            used = expressions.referenced_secrets(text, expression=bare)
+            if used and may_use_secrets:
+                uses.append((path, frozenset(used)))
+    return tuple(uses)
+
+
+def _unknown_secrets(uses: SecretUses, workspace_id: int) -> Iterator[Problem]:
+    names = workspace_secrets.names(workspace_id) if uses else set()
+    for path, used in uses:
+        yield from _missing(path, used, names)
+
+
+def _missing(path: str, used: Iterable[str], names: set[str]) -> Iterator[Problem]:
+    for name in sorted(set(used) - names):
+        yield Problem(path, "unknown_secret", f"There is no secret {name} in this workspace")
+
+
+def _checked(graph: Graph) -> tuple[int, ...]:
+    """The nodes whose kind has workspace checks of its own (the base kind's find nothing)."""
+    base = registry.Node.workspace_problems.__func__  # type: ignore[attr-defined]
+    return tuple(
+        i
+        for i, node in enumerate(graph.nodes)
+        if (kind := registry.get(node.type)) is not None and kind.workspace_problems.__func__ is not base  # type: ignore[attr-defined]
+    )
 
 
 def remember(run_id: int, graph: Graph) -> None:
@@ -289,16 +330,17 @@ def validate(data: Any, *, secret_names: set[str] | None = None, workspace_id: i
         problems += _unreachable(graph)
         problems += _references(graph)
     if workspace_id is not None:
-        problems += _in_workspace(graph, workspace_id)
+        problems += _in_workspace(graph, workspace_id, _checked(graph))
     return problems
 
 
-def _in_workspace(graph: Graph, workspace_id: int) -> Iterator[Problem]:
-    for i, node in enumerate(graph.nodes):
+def _in_workspace(graph: Graph, workspace_id: int, checked: Iterable[int]) -> Iterator[Problem]:
+    for i in checked:
+        node = graph.nodes[i]
         kind = registry.get(node.type)
-        if kind is not None:
-            for path, message in kind.workspace_problems(node.params, workspace_id):
-                yield Problem(f"nodes.{i}.params.{path}", "not_in_workspace", message)
+        assert kind is not None  # _checked takes only known kinds
+        for path, message in kind.workspace_problems(node.params, workspace_id):
+            yield Problem(f"nodes.{i}.params.{path}", "not_in_workspace", message)
 
 
 def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -371,8 +413,7 @@ def _nodes(graph: Graph, secret_names: set[str] | None) -> Iterator[Problem]:
                 message = f"secrets.{min(used)} cannot be used here; secrets are allowed in {allowed}"
                 yield Problem(path, "secret_not_allowed", message)
             elif secret_names is not None:
-                for name in sorted(used - secret_names):
-                    yield Problem(path, "unknown_secret", f"There is no secret {name} in this workspace")
+                yield from _missing(path, used, secret_names)
 
 
 def _edges(graph: Graph) -> Iterator[Problem]:

@@ -1,4 +1,4 @@
-"""The trigger's path: a published graph validated once per process, workspace checks on every start,
+"""The trigger's path: a published graph validated once per process, its workspace checks on every start,
 the answer built from what the start wrote rather than read back."""
 
 import pytest
@@ -11,6 +11,7 @@ from accounts import tokens
 from accounts.models import Role, Scope
 from engine import workspace_secrets
 from engine.models import NodeRun, Run, RunEvent
+from tests.approvals.flows import triage
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import MembershipFactory, UserFactory, WorkflowFactory, WorkflowVersionFactory
 
@@ -67,6 +68,24 @@ def test_it_checks_the_secrets_a_version_reads_on_every_start(owner, server):
     assert refused.status_code == 422
     problems = refused.json()["error"]["details"]["problems"]
     assert [(p["path"], p["code"]) for p in problems] == [("nodes.1.params.headers.X-Key", "unknown_secret")]
+
+
+def test_it_validates_a_version_with_workspace_checks_once_and_checks_its_assignees_on_every_start(owner):
+    reviewer = MembershipFactory(workspace=owner.workspace, user=UserFactory(username="rita"), role=Role.REVIEWER)
+    flow = published(owner, triage(assignees={"users": [reviewer.user_id]}))
+
+    first, first_queries = trigger(owner, flow)
+    second, second_queries = trigger(owner, flow)
+    reviewer.delete()
+    refused, _ = trigger(owner, flow)
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    # Validated in full once (the workspace's secret names read with it), then only the workspace's answers.
+    assert any("engine_workspacesecret" in sql for sql in first_queries)
+    assert not any("engine_workspacesecret" in sql for sql in second_queries)
+    assert refused.status_code == 422
+    problems = refused.json()["error"]["details"]["problems"]
+    assert [(p["path"], p["code"]) for p in problems] == [("nodes.2.params.assignees.users.0", "not_in_workspace")]
 
 
 def test_it_answers_with_the_run_it_wrote_without_reading_it_back(owner):
