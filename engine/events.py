@@ -43,12 +43,30 @@ class Change:
     reads: list[Outcome] = field(default_factory=list)
     # Writes sent with the events and the COMMIT, unless a read needs them done first (flush).
     deferred: list[Deferred] = field(default_factory=list)
+    # The deferred write that made nodes ready (progress), with their NodeRun pks (see `unmark`).
+    marked: tuple[Deferred, tuple[int, ...]] | None = None
 
     def defer(self, statement: Statement) -> Deferred:
         """Send `statement` with the transaction's last script; its outcome is there after the change."""
         write = Deferred(statement)
         self.deferred.append(write)
         return write
+
+    def mark_ready(self, pks: Sequence[int], statement: Statement) -> None:
+        """Defer `statement`, the write that makes the nodes `pks` ready."""
+        self.marked = (self.defer(statement), tuple(pks))
+
+    def unmark(self, pk: int) -> bool:
+        """Drop the deferred write that makes only node `pk` ready, if it was not sent yet: whoever claims the node
+        in this change writes what it set in the claim's own update (one update of the row, not two)."""
+        if self.marked is None:
+            return False
+        write, pks = self.marked
+        left = [deferred for deferred in self.deferred if deferred is not write]
+        if pks != (pk,) or len(left) == len(self.deferred):
+            return False
+        self.deferred, self.marked = left, None
+        return True
 
     def flush(self, reads: Sequence[Statement] = ()) -> list[Outcome]:
         """Run the deferred writes now: a read that follows must see them. `reads` go with them, in the

@@ -16,7 +16,7 @@ from engine.events import Change, Deferred, announce, change
 from engine.flow import run_graph
 from engine.models import ENDED_RUN, NodeRun, NodeStatus, Run, RunEvent, RunStatus
 from engine.registry import NodeResult
-from engine.sql import claims, node_inputs
+from engine.sql import claims, node_inputs, outcomes
 from engine.sql.claims import Claim
 from engine.sql.script import run_script
 
@@ -172,8 +172,12 @@ def take_queued(step: Change, then: ClaimNext) -> str | None:
     node_id, attempt = step.queued[node_run_id]
     if run_graph(step.run.pk).node(node_id).timeout_s > then.within_s:
         return None
-    # It was pending and made ready under this lock: one conditional UPDATE claims it.
-    then.claim = step.defer(claims.claim_pending(node_run_id, _claim_columns(then.owner, then.lease_s, step.now)))
+    # It was pending and made ready under this lock: one conditional UPDATE claims it, and makes it ready too
+    # when that write was not sent yet (the claim then overrides its wake_at, as it would have).
+    columns = _claim_columns(then.owner, then.lease_s, step.now)
+    if step.unmark(node_run_id):
+        columns = outcomes.ready_columns(step.now) | columns
+    then.claim = step.defer(claims.claim_pending(node_run_id, columns))
     step.ready.pop(0)
     _started(step, node_id, attempt + 1)
     return node_id

@@ -44,7 +44,7 @@ def _apply(step: Change, decided: flow.Advance) -> None:
             step.event(EventType.NODE_SKIPPED, node.node_id)
     step.busy = step.busy or decided.busy
     if ready:
-        step.defer(outcomes.mark_nodes(ready, {"wake_at": step.now, "dispatched_at": step.now}))
+        step.mark_ready(ready, outcomes.mark_nodes(ready, outcomes.ready_columns(step.now)))
         step.ready.extend(ready)
     if skipped:
         step.defer(outcomes.mark_nodes(skipped, {"status": NodeStatus.SKIPPED, "finished_at": step.now}))

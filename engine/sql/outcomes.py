@@ -20,6 +20,11 @@ def record(node_run_id: int, attempt: int, lease_owner: str, values: Mapping[str
     return sql, {**params, **fence}
 
 
+def ready_columns(now: datetime) -> dict[str, Any]:
+    """What makes a pending node ready: due now, and taken for sent (its message goes once the change commits)."""
+    return {"wake_at": now, "dispatched_at": now}
+
+
 def mark_nodes(pks: Sequence[int], values: Mapping[str, Any]) -> Statement:
     """Set `values` on the nodes with these ids (the ones scheduling made ready or skipped)."""
     columns, params = assignments(NodeRun, values, "set_")

@@ -9,40 +9,61 @@ from django.test.utils import CaptureQueriesContext
 from engine import holders, reaper, runner
 from engine.dispatch import BROKER_MARK
 from tests.engine.graphs import TRIGGER, chain, node
+from tests.engine.running import history, start, statuses
 from tests.engine.running import node as node_run
-from tests.engine.running import start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
 
 
-def run_updates() -> tuple[int, int]:
-    """engine_run's updates so far in this database, and how many of them were HOT (no index touched).
+def updates(table: str) -> tuple[int, int]:
+    """`table`'s updates so far in this database, and how many of them were HOT (no index touched).
 
     This backend's counts reach the shared statistics when it goes idle; forcing the next report
     makes that the end of the statement before, so the read after it sees them."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'engine_run'")
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s", [table])
         updated, hot = cursor.fetchone()
     return updated, hot
 
 
-def test_a_runs_claim_and_end_update_its_row_without_touching_an_index(workspace):
-    run = start(
+def three_nodes(workspace):
+    return start(
         workspace,
         chain(TRIGGER, node("shape", "transform", fields={"n": 1}), node("say", "reply", answer="{{ nodes.shape.n }}")),
         {},
     )
-    updated_before, hot_before = run_updates()
+
+
+def test_a_runs_claim_and_end_update_its_row_without_touching_an_index(workspace):
+    run = three_nodes(workspace)
+    updated_before, hot_before = updates("engine_run")
 
     # On this thread, so on this connection: the claim, then the chain with the run's end.
     runner.execute([node_run(run, "start").pk])
 
     run.refresh_from_db()
     assert run.status == "succeeded"
-    updated, hot = run_updates()
+    updated, hot = updates("engine_run")
     assert updated - updated_before >= 2, "the claim moved the run to running, the chain ended it"
     assert hot - hot_before == updated - updated_before, "an index on a column a run's progress writes"
+
+
+def test_a_chained_node_is_made_ready_by_its_claim(workspace):
+    run = three_nodes(workspace)
+    updated_before, _ = updates("engine_noderun")
+
+    runner.execute([node_run(run, "start").pk])
+
+    assert set(statuses(run).values()) == {"succeeded"}
+    # Each node's claim and outcome; the readiness of the transform and of the reply went with their claims.
+    updated, _ = updates("engine_noderun")
+    assert updated - updated_before == 6
+    for node_id in ("shape", "say"):
+        assert history(run, node_id) == ["pending", "running", "succeeded"]
+        row = node_run(run, node_id)
+        assert (row.attempt, row.wake_at) == (1, None)
+        assert row.dispatched_at is not None, "made ready as any node is: taken for sent"
 
 
 def test_engine_run_leaves_room_on_its_pages_for_those_updates():
