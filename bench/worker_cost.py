@@ -20,7 +20,9 @@ process, one run after another, and prints per run:
   its connection (/proc: the chain runs on this thread's connection);
 - the wall time per run: one run after another on one thread, so mostly the waits for
   PostgreSQL (round trips and the commits' WAL flushes). It moves with the machine's load:
-  compare it between trees measured alternately, minutes apart at most.
+  compare it between trees measured alternately, minutes apart at most;
+- the starts of the runs, before the worker runs them: wall time and the CPU of the PostgreSQL
+  process serving this connection, per run (`builder.versions.run_version`, one after another).
 The other figures are load-independent, to compare code before and after. Uses its own database
 (BENCH_WORKER_COST_DATABASE, default switchyard_bench_worker_cost) and Redis db 3 (the
 for-each benchmark's), emptied first. Exit status 0 when it measured, 1 when it could not.
@@ -143,7 +145,10 @@ def main() -> int:
         warm = 5
         runs = [run_version(version, {"n": i}, Options()) for i in range(warm)]
         wal_before_starts = wal_position()
+        starter = connection.connection.info.backend_pid
+        starts_before = cpu_seconds(starter), time.perf_counter()
         runs += [run_version(version, {"n": i}, Options()) for i in range(warm, args.runs + warm)]
+        start_server_cpu, start_wall = cpu_seconds(starter) - starts_before[0], time.perf_counter() - starts_before[1]
         start_wal = wal_position() - wal_before_starts
         triggers = dict(NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk"))
         for run in runs[:warm]:
@@ -182,6 +187,7 @@ def main() -> int:
         print(f"CPU ms per run       {1000 * cpu / n:.2f} (this process)")
         print(f"server CPU ms per run {1000 * backend_cpu / n:.2f} (the PostgreSQL process of its connection)")
         print(f"wall ms per run      {1000 * wall / n:.2f} (load-dependent)")
+        print(f"start ms per run     {1000 * start_wall / n:.2f} wall, {1000 * start_server_cpu / n:.2f} server CPU")
         return 0 if ended == len(runs) else 1
 
 
