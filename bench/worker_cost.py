@@ -146,9 +146,9 @@ def main() -> int:
         runs = [run_version(version, {"n": i}, Options()) for i in range(warm)]
         wal_before_starts = wal_position()
         starter = connection.connection.info.backend_pid
-        starts_before = cpu_seconds(starter), time.perf_counter()
+        server_cpu_before, starts_began = cpu_seconds(starter), time.perf_counter()
         runs += [run_version(version, {"n": i}, Options()) for i in range(warm, args.runs + warm)]
-        start_server_cpu, start_wall = cpu_seconds(starter) - starts_before[0], time.perf_counter() - starts_before[1]
+        start_server_cpu, start_wall = cpu_seconds(starter) - server_cpu_before, time.perf_counter() - starts_began
         start_wal = wal_position() - wal_before_starts
         triggers = dict(NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk"))
         for run in runs[:warm]:
