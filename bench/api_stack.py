@@ -197,19 +197,21 @@ class Web:
 
 @dataclass
 class EngineWorker:
-    """One `celery worker` with `args`; a context manager that stops it."""
+    """One `celery worker` with `args`, started under `prefix` if any (`nice -n 10`, `chrt --idle 0`: what a
+    deployment's Nice= or CPUSchedulingPolicy= does); a context manager that stops it."""
 
     env: dict[str, str]
     log: Path
     args: list[str]
+    prefix: list[str] = field(default_factory=list)
     name: str = field(default_factory=lambda: f"bench-api-{uuid.uuid4().hex[:8]}@localhost")
     process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "EngineWorker":
         from config.celery import app
 
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", *self.args, "--loglevel=WARNING",
-                   "--without-mingle", "--without-gossip", "--hostname", self.name]  # fmt: skip
+        command = [*self.prefix, sys.executable, "-m", "celery", "-A", "config", "worker", *self.args,
+                   "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--hostname", self.name]  # fmt: skip
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + STARTUP_S

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--rate 110] [--drain 5000]
     .venv/bin/python bench/api_trigger.py --drain-only [--reps 3] [--drain 2000]   # the worker's drain alone
+    .venv/bin/python bench/api_trigger.py --worker-prefix 'nice -n 10'   # the worker at a lower CPU priority
 
 uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. Two
 load phases drive `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a
@@ -246,11 +247,14 @@ def queue_runs(site: Site, count: int) -> float:
     return (time.perf_counter() - began) / count
 
 
-def drain(site: Site, env: dict[str, str], log: Path, args: list[str], count: int) -> dict[str, float]:
+Started = tuple[list[str], list[str]]  # the worker's arguments, and the command it runs under
+
+
+def drain(site: Site, env: dict[str, str], log: Path, started: Started, count: int) -> dict[str, float]:
     before = last_run_id()
     start_s = queue_runs(site, count)
     began = time.perf_counter()
-    with EngineWorker(env, log, args) as worker:
+    with EngineWorker(env, log, *started) as worker:
         assert worker.process is not None
         ready = time.perf_counter()
         rss_before, cpu_before = rss_mb(worker.process.pid), cpu_seconds(worker.process.pid)
@@ -293,12 +297,13 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     site = make_site()
     script = Path(data_dir) / "trigger.lua"
     script.write_text(wrk_script(site.token))
-    worker_env, worker_args = env | {"DB_CONN_MAX_AGE": "60"}, args.worker_args.split()
+    worker_env = env | {"DB_CONN_MAX_AGE": "60"}
+    started: Started = (args.worker_args.split(), shlex.split(args.worker_prefix))
     loads: dict[str, list[Load]] = {}
     drains: list[dict[str, float]] = []
     if args.drain_only:
         for rep in range(args.reps):
-            drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", worker_args, args.drain))
+            drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", started, args.drain))
             print(f"  rep {rep + 1}, drain: {drains[-1]}", flush=True)
         return loads, drains
     web_env = env | ({"DB_POOL_SIZE": str(args.web_pool)} if args.web_pool else {})
@@ -306,7 +311,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
         baseline_url = f"http://127.0.0.1:{web.port}/bench/baseline"
         trigger_url = f"http://127.0.0.1:{web.port}/api/v1/workflows/{site.workflow_id}/runs"
         for rep in range(args.reps):
-            with EngineWorker(worker_env, Path(data_dir) / "worker.log", worker_args) as worker:
+            with EngineWorker(worker_env, Path(data_dir) / "worker.log", *started) as worker:
                 if rep == 0:
                     warm_up(trigger_url, script, web, worker)
                 drives = [
@@ -332,7 +337,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
                         flush=True,
                     )
             if args.drain:
-                drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", worker_args, args.drain))
+                drains.append(drain(site, worker_env, Path(data_dir) / "drain.log", started, args.drain))
                 print(f"  rep {rep + 1}, drain: {drains[-1]}", flush=True)
     return loads, drains
 
@@ -398,6 +403,11 @@ def main() -> int:
     parser.add_argument("--web-pool", type=int, default=8, help="DB_POOL_SIZE of each uvicorn process (0: none)")
     parser.add_argument("--worker-args", default=WORKER_ARGS, help="pool and concurrency of the Celery worker")
     parser.add_argument(
+        "--worker-prefix",
+        default="",
+        help="a command the worker runs under, as a deployment's Nice= would set it: 'nice -n 10', 'chrt --idle 0'",
+    )
+    parser.add_argument(
         "--rate", type=float, default=110.0, help=f"offered requests/s, paced phase ({PACED_CONNECTIONS} conn)"
     )
     parser.add_argument("--drain", type=int, default=5000, help="runs queued for the drain (0: skip it)")
@@ -411,7 +421,7 @@ def main() -> int:
     print("\n".join(report.environment()[:3]), flush=True)
     if not args.drain_only:
         print(f"web: uvicorn --workers {args.web_processes}, DB_POOL_SIZE={args.web_pool}", flush=True)
-    print(f"worker: {args.worker_args}, DB_CONN_MAX_AGE=60", flush=True)
+    print(f"worker: {' '.join([args.worker_prefix, args.worker_args]).strip()}, DB_CONN_MAX_AGE=60", flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
     try:
         loads, drains = measure(args, data_dir)
