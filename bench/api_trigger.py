@@ -23,12 +23,11 @@ and after) are printed. Medians of --reps repetitions.
 
 Targets (issue 23): trigger p50 at most 2x the baseline's at 1 connection (closed loop); at least
 100 runs/s at 16 connections with p99 at most 150 ms; one worker drains at least 150 runs/s; no
-run lost or failed. The second is judged on the paced phase: in a closed loop at 16 connections
-the mean latency is 16 / throughput, so a p99 of 150 ms there would need about 200 runs/s, and
-"100 runs/s with p99 <= 150 ms" only makes sense as the latency at a sustained offered rate above
-100/s (how wrk2 -R and Temporal's published latencies measure it). The closed-loop figures at 16
-connections are printed for the record. Exit status: 0 measured (a missed target is reported,
-not an error), 1 could not measure. Uses database bench_h5_api and Redis db 10
+run lost or failed. The second is judged twice. On the paced phase: the latency at a sustained
+offered rate above 100/s, as wrk2 -R and Temporal's published latencies measure it. And on wrk's
+closed loop at 16 connections, where the mean latency is 16 / throughput, so a p99 of 150 ms
+there needs about 200 runs/s and a short tail. Exit status: 0 measured (a missed target is
+reported, not an error), 1 could not measure. Uses database bench_h5_api and Redis db 10
 (bench/api_stack.py; BENCH_API_DATABASE and BENCH_API_REDIS name others).
 """
 
@@ -375,6 +374,8 @@ def verdicts(loads: dict[str, list[Load]], drains: list[dict[str, float]], queue
             ("trigger p50 / baseline p50 at 1 conn", p50["trigger c=1"] / p50["baseline c=1"], 2.0, "max"),
             (f"runs/s end to end, {paced_name(rate)}", median([x.runs_per_s for x in at_rate]), 100.0, "min"),
             (f"trigger p99, {paced_name(rate)}, ms", median([x.p99_ms for x in at_rate]), 150.0, "max"),
+            ("runs/s end to end, c=16", median([x.runs_per_s for x in loads["trigger c=16"]]), 100.0, "min"),
+            ("trigger p99, c=16, ms", median([x.p99_ms for x in loads["trigger c=16"]]), 150.0, "max"),
         ]
     if drains:
         lines.append(

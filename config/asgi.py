@@ -6,7 +6,7 @@ from typing import Any
 
 import django
 
-from config import tracing
+from config import startup_heap, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Before Django loads its middleware, which the Django instrumentation adds to.
@@ -41,3 +41,6 @@ application = ProtocolTypeRouter(
         "websocket": OriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
+
+# Last, once everything a request needs is loaded: full collections then skip it (config/startup_heap.py).
+startup_heap.freeze_web()

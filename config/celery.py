@@ -7,11 +7,12 @@ from typing import Any
 
 from celery import Celery
 from celery.app.amqp import AMQP
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init, worker_ready
 from celery.worker.consumer import Consumer
 from kombu import Connection
 
 from config import (
+    startup_heap,
     tracing,
     worker_beats,  # noqa: F401  (connects the worker's heartbeat to its start and stop)
 )
@@ -122,6 +123,16 @@ app.autodiscover_tasks()
 def start_tracing(**_: Any) -> None:
     """Traces from the worker when OTEL_* variables ask for them (config/tracing.py)."""
     tracing.configure()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def freeze_startup_heap(**_: Any) -> None:
+    """Once the worker consumes (a prefork child: once forked), its full collections skip what it loaded at start.
+
+    config/startup_heap.py: a full collection holds the GIL, and every node thread of the worker with it.
+    """
+    startup_heap.freeze()
 
 
 @task_prerun.connect
