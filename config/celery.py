@@ -125,12 +125,17 @@ def start_tracing(**_: Any) -> None:
     tracing.configure()
 
 
+@worker_init.connect
 @worker_ready.connect
 @worker_process_init.connect
 def freeze_startup_heap(**_: Any) -> None:
-    """Once the worker consumes (a prefork child: once forked), its full collections skip what it loaded at start.
+    """The worker's full collections skip what it loaded at start (config/startup_heap.py).
 
-    config/startup_heap.py: a full collection holds the GIL, and every node thread of the worker with it.
+    A full collection holds the GIL, and every node thread of the worker with it. Frozen before
+    the pool starts (worker_init): a prefork child then inherits the frozen heap, and neither its
+    collections nor its own freeze touch, and so copy, the pages it shares with the parent. Again
+    once the worker consumes (worker_ready), and in each prefork child once forked, for what was
+    loaded since.
     """
     startup_heap.freeze()
 
