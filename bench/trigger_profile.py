@@ -10,7 +10,8 @@ time spent waiting on PostgreSQL or on other processes, so it moves little with 
 load; queries are counted by CaptureQueriesContext. Then `builder.versions.run_version` alone,
 the start the worker-less drain of bench/api_trigger.py times, and run_version of the reference
 workflow (support triage, builder/demo.py: ten nodes with templates, and an approval step whose
-assignees are checked against the workspace at every start). `--show` prints the statements
+assignees are checked against the workspace at every start), and last the API trigger of a
+published chain of 300 nodes (what a start costs as its graph grows). `--show` prints the statements
 of one trigger; `--profile N` prints cProfile's N costliest functions (cumulative) over the triggers.
 Uses database bench_trigger_profile and Redis db 10 (bench/api_trigger.py's: do not run the two at once),
 both emptied first; BENCH_PROFILE_DATABASE and BENCH_PROFILE_REDIS (a URL without its db) name others.
@@ -33,6 +34,8 @@ from bench.database import SERVER, own_services
 
 DB_NAME = os.environ.get("BENCH_PROFILE_DATABASE", "bench_trigger_profile")
 REDIS_SERVER = os.environ.get("BENCH_PROFILE_REDIS", "redis://127.0.0.1:6379")
+# The nodes of the large workflow: the designer's benchmark canvas (bench/canvas_load.py) holds 300.
+LARGE = 300
 
 
 def prepare(redis_db: int) -> None:
@@ -54,6 +57,8 @@ def prepare(redis_db: int) -> None:
 
 
 if TYPE_CHECKING:
+    from django.test import Client
+
     from builder.models import WorkflowVersion
 
 
@@ -104,6 +109,7 @@ def measure(triggers: int, show: bool, profile: int) -> None:
     per_start = len(queries.captured_queries) / triggers
     print(f"run_version: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
     reference_start(version, triggers)
+    large_trigger(client, version, triggers)
 
 
 def reference_start(beside: "WorkflowVersion", starts: int) -> None:
@@ -132,6 +138,36 @@ def reference_start(beside: "WorkflowVersion", starts: int) -> None:
     start_ms = (time.process_time() - cpu) * 1000 / starts
     per_start = len(queries.captured_queries) / starts
     print(f"run_version, reference workflow: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
+
+
+def large_trigger(client: "Client", beside: "WorkflowVersion", triggers: int) -> None:
+    """The API trigger of a published chain of LARGE nodes (bench/graphs.py) in the same workspace as `beside`'s:
+    what a version's graph costs a start as it grows (read, copied into the run, written)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.graphs import chain
+    from builder.models import Workflow, WorkflowVersion
+
+    graph = chain(LARGE)
+    workflow = Workflow.objects.create(workspace_id=beside.workflow.workspace_id, name="large", draft=graph)
+    WorkflowVersion.objects.create(workflow=workflow, number=1, graph=graph)
+    url = f"/api/v1/workflows/{workflow.pk}/runs"
+
+    def trigger() -> None:
+        response = client.post(url, {"input": {"n": 1}}, content_type="application/json")
+        assert response.status_code == 202, response.content
+
+    for _ in range(5):
+        trigger()
+    count = max(triggers // 3, 1)
+    cpu = time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(count):
+            trigger()
+    trigger_ms = (time.process_time() - cpu) * 1000 / count
+    per_trigger = len(queries.captured_queries) / count
+    print(f"API trigger, a chain of {LARGE} nodes: {per_trigger:.1f} queries per trigger; CPU {trigger_ms:.2f} ms each")
 
 
 def profiled(trigger: Callable[[], None], triggers: int, top: int) -> None:

@@ -53,3 +53,26 @@ def test_it_stores_none_as_sql_null_as_the_orm_does(workspace):
     assert nulls(new.run.pk) == ((new.run.pk,),)
     assert nulls(by_orm.pk) == ((by_orm.pk,),)
     assert NodeRun.objects.filter(pk=new.nodes[0].pk, input__isnull=True, output__isnull=True).exists()
+
+
+def test_each_row_keeps_its_own_values_where_rows_share_most_of_them(workspace):
+    # A column prepares each distinct value once: equal values of different types (True and 1, 0 and
+    # False), equal values in other columns and one row's different value must each land where they were.
+    new = new_run(workspace, "shared", ["a", "b", "c", "d"])
+    a, b, c, d = new.nodes
+    a.max_attempts, b.max_attempts, c.max_attempts, d.max_attempts = 1, 3, 1, 2
+    a.cache_hit, b.cache_hit = True, False
+    b.attempt, c.crashes = 1, 1
+    b.handle, c.handle = "out", "1"
+    c.input, d.input = {"same": 1}, {"same": 1}
+
+    new_runs.insert([new])
+
+    stored = NodeRun.objects.filter(run=new.run).order_by("node_id")
+    assert list(stored.values_list("node_id", "max_attempts", "cache_hit", "attempt", "crashes", "handle")) == [
+        ("a", 1, True, 0, 0, ""),
+        ("b", 3, False, 1, 0, "out"),
+        ("c", 1, False, 0, 1, "1"),
+        ("d", 2, False, 0, 0, ""),
+    ]
+    assert list(stored.values_list("input", flat=True)) == [None, None, {"same": 1}, {"same": 1}]
