@@ -162,11 +162,12 @@ class Web:
     env: dict[str, str]
     log: Path
     processes: int
+    prefix: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(self.port),
+        return [*self.prefix, sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--log-level", "warning", "--no-access-log", "--workers", str(self.processes)]  # fmt: skip
 
     def __enter__(self) -> "Web":
@@ -177,7 +178,7 @@ class Web:
         while not self._healthy():
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.__exit__(None, None, None)
-                raise CouldNotMeasure(f"{self.command()[2]} did not come up: {self.log.read_text()[-1500:]}")
+                raise CouldNotMeasure(f"{' '.join(self.command())} did not come up: {self.log.read_text()[-1500:]}")
             time.sleep(0.2)
         return self
 

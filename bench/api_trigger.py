@@ -3,6 +3,7 @@
     .venv/bin/python bench/api_trigger.py [--seconds 10] [--reps 3] [--web-processes 2] [--rate 110] [--drain 5000]
     .venv/bin/python bench/api_trigger.py --drain-only [--reps 3] [--drain 2000]   # the worker's drain alone
     .venv/bin/python bench/api_trigger.py --worker-prefix 'nice -n 10'   # the worker at a lower CPU priority
+    .venv/bin/python bench/api_trigger.py --web-prefix 'nice -n -5'      # the web processes at a higher one
 
 uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. Two
 load phases drive `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a
@@ -306,7 +307,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
             print(f"  rep {rep + 1}, drain: {drains[-1]}", flush=True)
         return loads, drains
     web_env = env | ({"DB_POOL_SIZE": str(args.web_pool)} if args.web_pool else {})
-    with Web(web_env, Path(data_dir) / "uvicorn.log", args.web_processes) as web:
+    with Web(web_env, Path(data_dir) / "uvicorn.log", args.web_processes, shlex.split(args.web_prefix)) as web:
         baseline_url = f"http://127.0.0.1:{web.port}/bench/baseline"
         trigger_url = f"http://127.0.0.1:{web.port}/api/v1/workflows/{site.workflow_id}/runs"
         for rep in range(args.reps):
@@ -409,6 +410,11 @@ def main() -> int:
         help="a command the worker runs under, as a deployment's Nice= would set it: 'nice -n 10', 'chrt --idle 0'",
     )
     parser.add_argument(
+        "--web-prefix",
+        default="",
+        help="a command the web processes run under, as a deployment's Nice= would set it: 'nice -n -5'",
+    )
+    parser.add_argument(
         "--rate", type=float, default=110.0, help=f"offered requests/s, paced phase ({PACED_CONNECTIONS} conn)"
     )
     parser.add_argument("--drain", type=int, default=5000, help="runs queued for the drain (0: skip it)")
@@ -421,7 +427,8 @@ def main() -> int:
         return 1
     print("\n".join(report.environment()[:3]), flush=True)
     if not args.drain_only:
-        print(f"web: uvicorn --workers {args.web_processes}, DB_POOL_SIZE={args.web_pool}", flush=True)
+        web = " ".join([args.web_prefix, f"uvicorn --workers {args.web_processes}"]).strip()
+        print(f"web: {web}, DB_POOL_SIZE={args.web_pool}", flush=True)
     print(f"worker: {' '.join([args.worker_prefix, args.worker_args]).strip()}, DB_CONN_MAX_AGE=60", flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
     try:
