@@ -1,4 +1,5 @@
-"""What the API trigger reads with its token: the workflow, the caller's role there, the latest version.
+"""What the API trigger reads with its token: the workflow, the caller's role there, the latest version's id and
+number (not its graph: a process reads that once, the first time it runs the version, graphs.of_version).
 
 A trigger otherwise makes three reads before its start (the token, the workflow with the
 role, the version), each a round trip and an ORM compile (docs/benchmarks.md, "API trigger
@@ -33,7 +34,6 @@ EXTRA = (
     (Membership, "role", "role", "m.role"),
     (WorkflowVersion, "id", "latest_id", "v.id"),
     (WorkflowVersion, "number", "latest_number", "v.number"),
-    (WorkflowVersion, "graph", "latest_graph", "v.graph"),
 )
 # Each row starts with a token, its user, its workspace (in this order, as _token takes them): every column,
 # as select_related reads them.
@@ -110,5 +110,4 @@ def workflow(request: HttpRequest, workflow_id: int) -> Workflow | None:
         found = Workflow.from_db(connection.alias, ["id", "workspace_id", *WORKFLOW_FIELDS], values)
         found.latest_id = token.trigger_latest_id  # type: ignore[attr-defined]
         found.latest_number = token.trigger_latest_number  # type: ignore[attr-defined]
-        found.latest_graph = token.trigger_latest_graph  # type: ignore[attr-defined]
     return checked(found, token.trigger_role, Action.EDIT, Workflow)

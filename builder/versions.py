@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -53,7 +53,8 @@ def run_version(version: WorkflowVersion, input: Any, options: Options, callback
     workflow = version.workflow
     source = RunSource(
         workspace_id=workflow.workspace_id,
-        graph=version.graph,
+        # Read when first needed: a version this process validated before is not read again (with_latest).
+        graph=lambda: version.graph,
         workflow_id=workflow.pk,
         workflow_name=workflow.name,
         version_id=version.pk,
@@ -64,13 +65,13 @@ def run_version(version: WorkflowVersion, input: Any, options: Options, callback
 
 
 def with_latest(workflows: QuerySet[Workflow]) -> QuerySet[Workflow]:
-    """`workflows` with their latest version's id, number and graph read in the same query: run_latest then
-    needs no query of its own (the API trigger's path, docs/benchmarks.md)."""
+    """`workflows` with their latest version's id and number read in the same query: run_latest then needs no
+    query of its own (the API trigger's path, docs/benchmarks.md). Not its graph: a process reads a version's
+    graph once, the first time it runs it (graphs.of_version)."""
     latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-number")
     return workflows.annotate(
         latest_id=Subquery(latest.values("pk")[:1]),
         latest_number=Subquery(latest.values("number")[:1]),
-        latest_graph=Subquery(latest.values("graph")[:1]),
     )
 
 
@@ -79,9 +80,12 @@ def _latest(workflow: Workflow) -> WorkflowVersion | None:
         return workflow.latest_version()
     if workflow.latest_id is None:
         return None
-    # Only what run_version reads: a version is never edited, so these are its columns as stored.
-    number, graph = workflow.latest_number, workflow.latest_graph  # type: ignore[attr-defined]
-    return WorkflowVersion(pk=workflow.latest_id, workflow=workflow, number=number, graph=graph)
+    # Only what run_version reads: a version is never edited, so these are its columns as stored. Its graph is
+    # left deferred: read from the database if this process has not validated the version yet.
+    values = [workflow.latest_id, workflow.pk, workflow.latest_number]  # type: ignore[attr-defined]
+    version = WorkflowVersion.from_db(DEFAULT_DB_ALIAS, ["id", "workflow_id", "number"], values)
+    version.workflow = workflow
+    return version
 
 
 def run_latest(workflow: Workflow, input: Any, options: Options, callback_urls: tuple[str, ...] = ()) -> Run:

@@ -230,9 +230,12 @@ VERSION_GRAPHS_KEPT = 256
 
 
 def of_version(version_id: int, data: Any, workspace_id: int) -> Graph:
-    """The valid Graph of a published version (`data`), or GraphInvalid as `parse` raises it.
+    """The valid Graph of a published version (`data`, or a function reading it), or GraphInvalid as `parse`
+    raises it.
 
-    A version never changes, so its graph is validated once per process and kept. Each start
+    A version never changes, so its graph is validated once per process and kept, and a function
+    given as `data` is called only the first time: a trigger then does not read the version's
+    graph again (docs/benchmarks.md, a 300-node graph is 135 kB of JSON to read). Each start
     then checks again only what depends on the workspace and may have changed since: that the
     secrets the graph reads still exist, and each node kind's workspace checks (an approval's
     assignees still reviewing members). Validating the reference workflow in full took about
@@ -240,7 +243,7 @@ def of_version(version_id: int, data: Any, workspace_id: int) -> Graph:
     """
     version = _version_graphs.get(version_id)
     if version is None:
-        graph = parse(data, workspace_id=workspace_id)
+        graph = parse(data() if callable(data) else data, workspace_id=workspace_id)
         _keep(_version_graphs, version_id, _Version(graph, _secret_uses(graph), _checked(graph)), VERSION_GRAPHS_KEPT)
         return graph
     problems = [

@@ -1,6 +1,6 @@
 """Starting a run: from a version or a draft, again with the same input, or reusing an earlier run's results."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +24,13 @@ REUSED_FIELDS = ("status", "attempt", "input", "output", "handle", "usage", "sta
 
 @dataclass(frozen=True)
 class RunSource:
-    """Where a run's graph comes from: a published version, or a draft for a test run."""
+    """Where a run's graph comes from: a published version, or a draft for a test run.
+
+    A version's graph may be given as a function that reads it: it is called only if this
+    process has not validated that version yet (graphs.of_version)."""
 
     workspace_id: int
-    graph: dict[str, Any]
+    graph: dict[str, Any] | Callable[[], dict[str, Any]]
     workflow_id: int | None = None
     workflow_name: str = ""
     version_id: int | None = None
@@ -130,7 +133,8 @@ def _new_run(source: RunSource, graph: graphs.Graph, input: Any, options: Option
 def _graph(source: RunSource) -> graphs.Graph:
     if source.version_id is not None:
         return graphs.of_version(source.version_id, source.graph, source.workspace_id)
-    return graphs.parse(source.graph, workspace_id=source.workspace_id)
+    data = source.graph() if callable(source.graph) else source.graph
+    return graphs.parse(data, workspace_id=source.workspace_id)
 
 
 def _same_key(source: RunSource, key: str) -> Run | None:

@@ -122,8 +122,11 @@ def test_it_stores_the_start_in_one_round_trip(owner):
     # explicit transaction (the server runs the string as one); the trigger node then runs in process.
     before = queries[: queries.index(start_script(queries))]
     assert not [sql for sql in before if sql.startswith(("BEGIN", "INSERT", "SAVEPOINT"))]
-    # The latest version came with the workflow and the caller's role.
-    assert not [sql for sql in before if sql.startswith('SELECT "builder_workflowversion"')]
+    # The latest version's id came with the workflow and the caller's role; its graph is read on its first
+    # start in this process only (the next test).
+    (version_read,) = [sql for sql in before if sql.startswith('SELECT "builder_workflowversion"')]
+    assert '"builder_workflowversion"."graph"' in version_read
+    assert f'"builder_workflowversion"."id" = {flow.versions.get().pk}' in version_read
     run = Run.objects.get(pk=response.json()["id"])
     first = list(RunEvent.objects.filter(run=run, seq__lte=2).order_by("seq").values_list("type", "node_id"))
     assert first == [("run.queued", ""), ("node.queued", "start")]
@@ -133,14 +136,21 @@ def test_it_stores_the_start_in_one_round_trip(owner):
 def test_it_reads_the_workflow_its_version_and_the_role_with_the_token(owner):
     flow = published(owner, GRAPH)
 
-    response, queries = trigger(owner, flow)
+    first, first_queries = trigger(owner, flow)
+    second, second_queries = trigger(owner, flow)
 
-    assert response.status_code == 202
-    reads = sent(queries[: queries.index(start_script(queries))])
-    # The token's prepared statement, and on a version's first start in this process the secrets its graph may
-    # read: nothing else reads the workflow, its versions or the role.
-    assert reads[0].startswith("EXECUTE engine_")
-    assert not [sql for sql in reads[1:] if "builder_workflow" in sql or "accounts_membership" in sql]
+    assert (first.status_code, second.status_code) == (202, 202)
+    first_reads = sent(first_queries[: first_queries.index(start_script(first_queries))])
+    second_reads = sent(second_queries[: second_queries.index(start_script(second_queries))])
+    # The token's prepared statement; on a version's first start in this process, the version's graph and the
+    # secrets it may read: nothing else reads the workflow, its versions or the role.
+    assert first_reads[0].startswith("EXECUTE engine_")
+    assert [sql for sql in first_reads[1:] if "builder_workflow" in sql or "accounts_membership" in sql] == [
+        next(sql for sql in first_reads if '"builder_workflowversion"."graph"' in sql)
+    ]
+    # A version never changes: its next start reads its graph no more.
+    assert second_reads[0].startswith("EXECUTE engine_")
+    assert not [sql for sql in second_reads[1:] if "builder_workflow" in sql or "accounts_membership" in sql]
 
 
 def test_it_hides_another_workspaces_workflow_from_a_token(owner, outsider):
