@@ -75,12 +75,7 @@ def measure(triggers: int, show: bool, profile: int) -> None:
 
     site = make_site()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {site.token}", HTTP_HOST="localhost")
-    url = f"/api/v1/workflows/{site.workflow_id}/runs"
-
-    def trigger() -> None:
-        response = client.post(url, {"input": {"n": 1}}, content_type="application/json")
-        assert response.status_code == 202, response.content
-
+    trigger = api_trigger(client, site.workflow_id)
     for _ in range(20):  # warm: imports, the version's validated graph, prepared statements
         trigger()
     with CaptureQueriesContext(connection) as one:
@@ -88,25 +83,18 @@ def measure(triggers: int, show: bool, profile: int) -> None:
     if show:
         for query in one.captured_queries:
             print("   ", query["sql"][:200])
-    cpu = time.process_time()
-    with CaptureQueriesContext(connection) as queries:
-        for _ in range(triggers):
-            trigger()
-    trigger_ms = (time.process_time() - cpu) * 1000 / triggers
+    trigger_ms, per_trigger = per_call(trigger, triggers)
     print(
         f"API trigger: {len(one.captured_queries)} queries per trigger "
-        f"({len(queries.captured_queries) / triggers:.1f} over {triggers}); CPU {trigger_ms:.2f} ms per trigger"
+        f"({per_trigger:.1f} over {triggers}); CPU {trigger_ms:.2f} ms per trigger"
     )
     if profile:
         profiled(trigger, triggers, profile)
 
     version = WorkflowVersion.objects.select_related("workflow").get(pk=site.version_id)
-    cpu = time.process_time()
-    with CaptureQueriesContext(connection) as queries:
-        for _ in range(triggers):
-            run_version(version, {"n": 1}, Options(trigger_kind=TriggerKind.API))
-    start_ms = (time.process_time() - cpu) * 1000 / triggers
-    per_start = len(queries.captured_queries) / triggers
+    start_ms, per_start = per_call(
+        lambda: run_version(version, {"n": 1}, Options(trigger_kind=TriggerKind.API)), triggers
+    )
     print(f"run_version: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
     reference_start(version, triggers)
     large_trigger(client, version, triggers)
@@ -115,9 +103,6 @@ def measure(triggers: int, show: bool, profile: int) -> None:
 def reference_start(beside: "WorkflowVersion", starts: int) -> None:
     """run_version of the reference workflow (support triage: ten nodes, templates, an approval step with its
     assignees checked against the workspace), published in the same workspace as `beside`'s."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from builder.demo import SAMPLE_TICKET, SUPPORT_TRIAGE
     from builder.models import Workflow, WorkflowVersion
     from builder.versions import run_version
@@ -131,43 +116,50 @@ def reference_start(beside: "WorkflowVersion", starts: int) -> None:
     version = WorkflowVersion.objects.select_related("workflow").get(pk=version.pk)
     for _ in range(5):
         run_version(version, SAMPLE_TICKET, Options(trigger_kind=TriggerKind.API))
-    cpu = time.process_time()
-    with CaptureQueriesContext(connection) as queries:
-        for _ in range(starts):
-            run_version(version, SAMPLE_TICKET, Options(trigger_kind=TriggerKind.API))
-    start_ms = (time.process_time() - cpu) * 1000 / starts
-    per_start = len(queries.captured_queries) / starts
+    start_ms, per_start = per_call(
+        lambda: run_version(version, SAMPLE_TICKET, Options(trigger_kind=TriggerKind.API)), starts
+    )
     print(f"run_version, reference workflow: {per_start:.1f} queries per start; CPU {start_ms:.2f} ms per start")
 
 
 def large_trigger(client: "Client", beside: "WorkflowVersion", triggers: int) -> None:
     """The API trigger of a published chain of LARGE nodes (bench/graphs.py) in the same workspace as `beside`'s:
     what a version's graph costs a start as it grows (read, copied into the run, written)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from bench.graphs import chain
     from builder.models import Workflow, WorkflowVersion
 
     graph = chain(LARGE)
     workflow = Workflow.objects.create(workspace_id=beside.workflow.workspace_id, name="large", draft=graph)
     WorkflowVersion.objects.create(workflow=workflow, number=1, graph=graph)
-    url = f"/api/v1/workflows/{workflow.pk}/runs"
-
-    def trigger() -> None:
-        response = client.post(url, {"input": {"n": 1}}, content_type="application/json")
-        assert response.status_code == 202, response.content
-
+    trigger = api_trigger(client, workflow.pk)
     for _ in range(5):
         trigger()
-    count = max(triggers // 3, 1)
+    trigger_ms, per_trigger = per_call(trigger, max(triggers // 3, 1))
+    print(f"API trigger, a chain of {LARGE} nodes: {per_trigger:.1f} queries per trigger; CPU {trigger_ms:.2f} ms each")
+
+
+def api_trigger(client: "Client", workflow_id: int) -> Callable[[], None]:
+    """`POST /api/v1/workflows/<workflow_id>/runs` through `client`, which must answer 202."""
+
+    def trigger() -> None:
+        response = client.post(
+            f"/api/v1/workflows/{workflow_id}/runs", {"input": {"n": 1}}, content_type="application/json"
+        )
+        assert response.status_code == 202, response.content
+
+    return trigger
+
+
+def per_call(call: Callable[[], object], count: int) -> tuple[float, float]:
+    """`call` made `count` times: its CPU milliseconds and its queries, each per call."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     cpu = time.process_time()
     with CaptureQueriesContext(connection) as queries:
         for _ in range(count):
-            trigger()
-    trigger_ms = (time.process_time() - cpu) * 1000 / count
-    per_trigger = len(queries.captured_queries) / count
-    print(f"API trigger, a chain of {LARGE} nodes: {per_trigger:.1f} queries per trigger; CPU {trigger_ms:.2f} ms each")
+            call()
+    return (time.process_time() - cpu) * 1000 / count, len(queries.captured_queries) / count
 
 
 def profiled(trigger: Callable[[], None], triggers: int, top: int) -> None:
