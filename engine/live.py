@@ -13,7 +13,9 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -148,12 +150,79 @@ class Publisher:
 publisher = Publisher()
 
 
+@dataclass
+class _Prompt:
+    """The prompts of one run's changes, held to go as one (see `held`)."""
+
+    workspace_id: int
+    events: list[RunEvent]
+    status: str | None
+
+
+class _Holding(threading.local):
+    """The prompts this thread holds, by run, while it is in a `held` block; None outside one."""
+
+    runs: dict[int, _Prompt] | None = None
+
+
+_holding = _Holding()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Hold the prompts of this thread's changes until the block ends (or `release()`), each run's sent as one.
+
+    A worker claims a node and, when it is cheap, runs the chain that follows in the next
+    transaction a few milliseconds later: the claim's prompt ("running") and the chain's go
+    as one instead of two, the run's viewers see the same events, and the workspace's lists
+    only the status the run ended in. Whoever starts work that takes long (a node thread, a
+    wait) releases first, so that a viewer never waits on it for "running".
+    """
+    if _holding.runs is not None:  # the outer block sends
+        yield
+        return
+    _holding.runs = {}
+    try:
+        yield
+    finally:
+        release()
+        _holding.runs = None
+
+
+def release() -> None:
+    """Send the prompts held so far (none outside a `held` block); holding goes on until the block ends."""
+    prompts = _holding.runs
+    if not prompts:
+        return
+    _holding.runs = {}
+    for run_id, prompt in prompts.items():
+        _send(run_id, prompt.workspace_id, prompt.events, prompt.status)
+
+
 def publish(run_id: int, workspace_id: int, events: list[RunEvent], run_status: str | None) -> None:
     """Tell the run's viewers what was just committed; tell the workspace when the run's status moved.
 
     The events ride along so that viewers already up to date need not each query the database;
-    a viewer that missed a prompt notices the gap and reads the database instead.
+    a viewer that missed a prompt notices the gap and reads the database instead. Inside a
+    `held` block the prompt waits, joined to the run's held one when its events follow on.
     """
+    prompts = _holding.runs
+    if prompts is None or not events:
+        _send(run_id, workspace_id, events, run_status)
+        return
+    earlier = prompts.pop(run_id, None)
+    if earlier is not None and earlier.events[-1].seq + 1 == events[0].seq:
+        # Carried events must run on from `first` without a gap: viewers send them as they come.
+        earlier.events.extend(events)
+        earlier.status = run_status or earlier.status
+        prompts[run_id] = earlier
+        return
+    if earlier is not None:
+        _send(run_id, earlier.workspace_id, earlier.events, earlier.status)
+    prompts[run_id] = _Prompt(workspace_id, list(events), run_status)
+
+
+def _send(run_id: int, workspace_id: int, events: list[RunEvent], run_status: str | None) -> None:
     layer = get_channel_layer()
     if layer is None or not events:
         return

@@ -32,6 +32,7 @@ from engine import (
     expressions,
     holders,
     ledger,
+    live,
     log_context,
     metrics,
     output_limits,
@@ -74,16 +75,19 @@ def execute(node_run_ids: Sequence[int]) -> None:
     # A claim the database refused for a moment is tried again: the message is acknowledged when this
     # task ends, and the nodes, left ready and marked sent, would wait for the reaper's redispatch.
     take = partial(runs.claim_all, node_run_ids, batch.owner, settings.ENGINE_LEASE_S)
-    claimed = transient.persist(take, f"claim nodes {', '.join(map(str, node_run_ids))}")
-    claimed_at = time.monotonic()
-    inputs = _shared_inputs(claimed)
-    for claim in claimed:
-        # Each is started in turn, and a start can take long (a chain of cheap nodes runs to its end): a claim
-        # whose turn came a heartbeat or more after it was taken renews its lease first, or is left if it lost it.
-        if time.monotonic() - claimed_at >= settings.ENGINE_HEARTBEAT_S and not _renewed(claim):
-            log.info("node %s of run %s is no longer ours; not starting it", claim.node_id, claim.run_id)
-            continue
-        batch.start(claim, inputs.get(claim.pk))
+    # The claims' prompts go with those of the cheap chains that follow them (live.held); _launch
+    # sends them before a node starts on a node thread.
+    with live.held():
+        claimed = transient.persist(take, f"claim nodes {', '.join(map(str, node_run_ids))}")
+        claimed_at = time.monotonic()
+        inputs = _shared_inputs(claimed)
+        for claim in claimed:
+            # Each is started in turn, and a start can take long (a chain of cheap nodes runs to its end): a claim
+            # whose turn came a heartbeat or more after it was taken renews its lease first, or is left if it lost it.
+            if time.monotonic() - claimed_at >= settings.ENGINE_HEARTBEAT_S and not _renewed(claim):
+                log.info("node %s of run %s is no longer ours; not starting it", claim.node_id, claim.run_id)
+                continue
+            batch.start(claim, inputs.get(claim.pk))
     batch.record_all()
 
 
@@ -284,6 +288,7 @@ class NodeBatch:
             future = _ran_here(ready)
             self._record(execution, partial(self.record, execution, future), "record")
             return
+        live.release()
         future = _node_threads.submit(_run_node, ready.kind(), ready.ctx, spans.current_context())
         self.executions[future] = execution
 

@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 from engine import live
 from engine.event_types import EventType
 from engine.models import RunEvent
+from tests.engine.channel_receiver import subscribed
 from tests.private_services import RedisServer
 
 pytestmark = pytest.mark.skipif(settings.EMBEDDED, reason="the Redis channel layer; the embedded mode has its own test")
@@ -35,22 +36,6 @@ RECEIVE_S = 10  # a bound for a stuck test, never a measurement
 def change(seq: int) -> list[RunEvent]:
     """The events of one committed change, as the engine hands them to live.publish."""
     return [RunEvent(seq=seq, type=EventType.NODE_RUNNING, node_id="shape", payload={}, created_at=datetime.now(UTC))]
-
-
-async def subscribed(layer: Any, group: str) -> str:
-    """A channel in `group`, once the publisher's prompts reach it (a subscription takes effect asynchronously)."""
-    channel: str = await layer.new_channel()
-    await layer.group_add(group, channel)
-    await layer.group_add(live.workspace_group(0), channel)
-    while True:
-        live.to_workspace(0, {"type": "ready"})
-        try:
-            message = await asyncio.wait_for(layer.receive(channel), 0.2)
-        except TimeoutError:
-            continue
-        if message.get("payload") == {"type": "ready"}:
-            await layer.group_discard(live.workspace_group(0), channel)
-            return channel
 
 
 def receive_hints(counts: dict[int, int], publish: Callable[[], None]) -> dict[int, list[int]]:
