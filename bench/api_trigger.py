@@ -4,6 +4,7 @@
     .venv/bin/python bench/api_trigger.py --drain-only [--reps 3] [--drain 2000]   # the worker's drain alone
     .venv/bin/python bench/api_trigger.py --worker-prefix 'nice -n 10'   # the worker at a lower CPU priority
     .venv/bin/python bench/api_trigger.py --web-prefix 'nice -n -5'      # the web processes at a higher one
+    .venv/bin/python bench/api_trigger.py --worker-pool 8                # the worker on a pool of connections
 
 uvicorn (--web-processes) and one Celery worker (--worker-args) on PostgreSQL and Redis. Two
 load phases drive `POST /api/v1/workflows/<id>/runs` (trigger -> transform -> reply) with a
@@ -67,7 +68,7 @@ CONNECTIONS = (1, 16)
 PAUSED = "trigger c=1 wk paused"
 PACED_CONNECTIONS = 16
 BODY = b'{"input": {"n": 1}}'
-# The worker as docs/deploy.md runs it; DB_CONN_MAX_AGE=60 in its environment, as deployed.
+# The worker as docs/deploy.md runs it (DB_CONN_MAX_AGE=60 in its environment unless --worker-pool).
 WORKER_ARGS = "--pool=threads --concurrency=8"
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -276,6 +277,12 @@ def drain(site: Site, env: dict[str, str], log: Path, started: Started, count: i
     }
 
 
+def worker_database(pool: int) -> dict[str, str]:
+    """The worker's connections: a pool of `pool` (no ping before each task's first statement), or one per
+    thread kept for 60 s (pinged, CONN_HEALTH_CHECKS, once per task)."""
+    return {"DB_POOL_SIZE": str(pool)} if pool else {"DB_CONN_MAX_AGE": "60"}
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -297,7 +304,7 @@ def measure(args: argparse.Namespace, data_dir: str) -> tuple[dict[str, list[Loa
     site = make_site()
     script = Path(data_dir) / "trigger.lua"
     script.write_text(wrk_script(site.token))
-    worker_env = env | {"DB_CONN_MAX_AGE": "60"}
+    worker_env = env | worker_database(args.worker_pool)
     started: Started = (args.worker_args.split(), shlex.split(args.worker_prefix))
     loads: dict[str, list[Load]] = {}
     drains: list[dict[str, float]] = []
@@ -405,6 +412,9 @@ def main() -> int:
     parser.add_argument("--web-pool", type=int, default=8, help="DB_POOL_SIZE of each uvicorn process (0: none)")
     parser.add_argument("--worker-args", default=WORKER_ARGS, help="pool and concurrency of the Celery worker")
     parser.add_argument(
+        "--worker-pool", type=int, default=0, help="DB_POOL_SIZE of the worker (0: none, DB_CONN_MAX_AGE=60 instead)"
+    )
+    parser.add_argument(
         "--worker-prefix",
         default="",
         help="a command the worker runs under, as a deployment's Nice= would set it: 'nice -n 10', 'chrt --idle 0'",
@@ -429,7 +439,8 @@ def main() -> int:
     if not args.drain_only:
         web = " ".join([args.web_prefix, f"uvicorn --workers {args.web_processes}"]).strip()
         print(f"web: {web}, DB_POOL_SIZE={args.web_pool}", flush=True)
-    print(f"worker: {' '.join([args.worker_prefix, args.worker_args]).strip()}, DB_CONN_MAX_AGE=60", flush=True)
+    database = ", ".join(f"{name}={value}" for name, value in worker_database(args.worker_pool).items())
+    print(f"worker: {' '.join([args.worker_prefix, args.worker_args]).strip()}, {database}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
     try:
         loads, drains = measure(args, data_dir)
