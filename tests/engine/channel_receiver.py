@@ -1,9 +1,21 @@
-"""A receiver on the channel layer, as a web process has one: subscribed to groups before anything is published."""
+"""The channel layer in tests: a receiver subscribed to groups before anything is published, as a web process
+has one, and the events a committed change hands to live.publish."""
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from engine import live
+from engine.event_types import EventType
+from engine.models import RunEvent
+
+
+def committed(*seqs: int) -> list[RunEvent]:
+    """The events of one committed change, numbered `seqs`, as the engine hands them to live.publish."""
+    return [
+        RunEvent(seq=seq, type=EventType.NODE_RUNNING, node_id="shape", payload={}, created_at=datetime.now(UTC))
+        for seq in seqs
+    ]
 
 
 async def subscribed(layer: Any, *groups: str) -> str:

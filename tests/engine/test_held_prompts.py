@@ -9,7 +9,6 @@ this process.
 import asyncio
 import json
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from django.conf import settings
 from engine import live, runner
 from engine.event_types import EventType
 from engine.models import RunEvent
-from tests.engine.channel_receiver import subscribed
+from tests.engine.channel_receiver import committed, subscribed
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.engine.running import node as node_run
 from tests.engine.running import start
@@ -33,13 +32,6 @@ pytestmark = [
 ]
 
 RECEIVE_S = 10  # a bound for a stuck test, never a measurement
-
-
-def events(*seqs: int) -> list[RunEvent]:
-    return [
-        RunEvent(seq=seq, type=EventType.NODE_RUNNING, node_id="n", payload={}, created_at=datetime.now(UTC))
-        for seq in seqs
-    ]
 
 
 async def until(layer: Any, channel: str, done: Any) -> list[dict[str, Any]]:
@@ -120,13 +112,13 @@ def test_held_prompts_join_only_events_that_follow_on_and_release_sends_at_once(
         layer = channel_layers.make_backend("default")
         channel = await subscribed(layer, live.run_group(run_id), live.workspace_group(workspace_id))
         with live.held():
-            live.publish(run_id, workspace_id, events(3, 4), "running")
-            live.publish(run_id, workspace_id, events(5), None)
+            live.publish(run_id, workspace_id, committed(3, 4), "running")
+            live.publish(run_id, workspace_id, committed(5), None)
             live.release()
             released = await until(layer, channel, lambda m: m["type"] == "workspace.event")
-            live.publish(run_id, workspace_id, events(6), None)
-            live.publish(run_id, workspace_id, events(9, 10), "succeeded")  # a gap: 7 and 8 went elsewhere
-            live.publish(run_id, workspace_id, events(11), None)
+            live.publish(run_id, workspace_id, committed(6), None)
+            live.publish(run_id, workspace_id, committed(9, 10), "succeeded")  # a gap: 7 and 8 went elsewhere
+            live.publish(run_id, workspace_id, committed(11), None)
         ended = await until(layer, channel, lambda m: m["type"] == "workspace.event")
         return released, ended
 

@@ -10,7 +10,6 @@ import logging
 import signal
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,9 +20,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from engine import live
-from engine.event_types import EventType
-from engine.models import RunEvent
-from tests.engine.channel_receiver import subscribed
+from tests.engine.channel_receiver import committed, subscribed
 from tests.private_services import RedisServer
 
 pytestmark = pytest.mark.skipif(settings.EMBEDDED, reason="the Redis channel layer; the embedded mode has its own test")
@@ -31,11 +28,6 @@ pytestmark = pytest.mark.skipif(settings.EMBEDDED, reason="the Redis channel lay
 THREADS = 8  # as many as a worker's node threads (docs/deploy.md)
 CHANGES = 150  # per thread, each its own run's next event
 RECEIVE_S = 10  # a bound for a stuck test, never a measurement
-
-
-def change(seq: int) -> list[RunEvent]:
-    """The events of one committed change, as the engine hands them to live.publish."""
-    return [RunEvent(seq=seq, type=EventType.NODE_RUNNING, node_id="shape", payload={}, created_at=datetime.now(UTC))]
 
 
 def receive_hints(counts: dict[int, int], publish: Callable[[], None]) -> dict[int, list[int]]:
@@ -68,7 +60,7 @@ def test_every_prompt_from_many_threads_arrives_in_order_for_each_run():
     def node_thread(run_id: int) -> None:
         start.wait()  # all at once, so that their prompts interleave in the queue
         for seq in range(1, CHANGES + 1):
-            live.publish(run_id, 0, change(seq), None)
+            live.publish(run_id, 0, committed(seq), None)
 
     def publish() -> None:
         for run_id in runs:
@@ -108,7 +100,7 @@ def test_a_failing_send_is_logged_and_the_sends_after_it_go_on(private_redis, pr
 
     def publish() -> None:
         live.publisher.submit(to_private(private_layer))
-        live.publish(1_000_101, 0, change(1), None)
+        live.publish(1_000_101, 0, committed(1), None)
 
     assert receive_hints({1_000_101: 1}, publish) == {1_000_101: [1]}
     [warning] = warnings_logged(caplog)
@@ -122,7 +114,7 @@ def test_a_send_that_hangs_is_given_up_and_the_sends_behind_it_go_on(private_red
 
     def publish() -> None:
         live.publisher.submit(to_private(private_layer))
-        live.publish(1_000_201, 0, change(1), None)
+        live.publish(1_000_201, 0, committed(1), None)
 
     try:
         assert receive_hints({1_000_201: 1}, publish) == {1_000_201: [1]}
