@@ -9,7 +9,9 @@ with it every message in flight) is noticed by the reaper (`broker_lost_messages
 then sends every ready node again. A node sent twice is claimed once: the claim is conditional.
 """
 
+import contextvars
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -48,6 +50,38 @@ def send_notices(delivery_ids: list[int]) -> None:
         deliver_webhook.delay(delivery_id)
 
 
+class _Holding(threading.local):
+    """The sends this thread holds (see `hold`), in order, each with its context; None while it sends at once."""
+
+    sends: list[tuple[contextvars.Context, Callable[[], None]]] | None = None
+
+
+_holding = _Holding()
+
+
+def hold() -> None:
+    """Hold this thread's sends from now until `release()`: for a request whose answer need not wait for the broker.
+
+    The API's trigger answers 202 once its run is stored, and its node message leaves right
+    after the answer (released when the request finishes), not before it: the caller does not
+    wait for the publish. Holding risks nothing new. Between the commit and the send, the
+    node is stored as ready and stamped as sent, as during any send. If the process dies
+    first, the reaper sends it (ENGINE_REDISPATCH_SECONDS), as after a crash between commit
+    and send. If the send fails, it is unstamped for the reaper's next tick, as any failed send.
+    Each send leaves in the context it was made in, so its message carries the request's trace
+    (config/tracing.py), which has ended by then.
+    """
+    if _holding.sends is None:
+        _holding.sends = []
+
+
+def release() -> None:
+    """Send what this thread held, in order, and stop holding (nothing if it held nothing)."""
+    sends, _holding.sends = _holding.sends, None
+    for context, send in sends or []:
+        context.run(send)
+
+
 def dispatch_after_commit(ready: list[int], later: list[tuple[int, datetime]]) -> None:
     if ready or later:
         # The transaction that made these nodes ready stamped their dispatched_at already.
@@ -75,6 +109,10 @@ def dispatch(ready: list[int], later: list[tuple[int, datetime]] | None = None, 
     `dispatched_at`, so the reaper leaves it alone for a while (unless `stamped` says the
     ready ones have it already).
     """
+    if _holding.sends is not None:
+        send = partial(dispatch, list(ready), list(later or []), stamped=stamped)
+        _holding.sends.append((contextvars.copy_context(), send))
+        return
     from engine.tasks import execute_node
 
     now = timezone.now()
