@@ -17,7 +17,7 @@ from accounts.models import Scope
 from accounts.permissions import Action, get_for
 from builder import versions
 from builder.models import WebhookTrigger, Workflow
-from engine import expressions, json_input
+from engine import dispatch, expressions, json_input
 from engine.graph import strings
 from engine.models import TriggerKind
 from engine.runs import Options
@@ -102,7 +102,10 @@ def delete_hook(request: HttpRequest, workflow_id: int) -> Status[None]:
 @public
 def receive(request: HttpRequest, token: str) -> Status[RunOut]:
     """Body: a JSON object. Signed hooks need `X-Switchyard-Signature: t=<unix time>,v1=<hex>`, the
-    HMAC-SHA256 of "<t>.<body>" with the hook's secret, made within the last 5 minutes."""
+    HMAC-SHA256 of "<t>.<body>" with the hook's secret, made within the last 5 minutes.
+
+    The run's node message leaves once the answer is out, as the API trigger's does (builder.api.send_held)."""
+    dispatch.hold()
     hook = WebhookTrigger.objects.select_related("workflow").filter(token=token, enabled=True).first()
     if hook is None or hook.workflow.archived_at is not None:
         raise HttpError(404, "No such webhook")

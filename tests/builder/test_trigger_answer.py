@@ -1,14 +1,18 @@
-"""The API trigger answers before its run's node message leaves: the caller does not wait for the broker."""
+"""The API trigger and an inbound webhook answer before their run's node message leaves: the caller does not wait
+for the broker (builder.api.send_held)."""
 
 import asyncio
 import json
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from accounts import tokens
 from accounts.models import Scope
 from config.asgi import application
+from engine import webhooks
 from engine.models import NodeRun
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
@@ -19,11 +23,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 GRAPH = chain(TRIGGER, node("shape", "transform", fields={"ok": True}))
 
 
-def call(path: str, secret: str, on_answer: Any) -> list[dict[str, Any]]:
-    """POST `path` through the production ASGI application, calling `on_answer()` as its answer's last part is
-    sent; the ASGI messages it sent."""
-    incoming = [{"type": "http.request", "body": json.dumps({"input": {}}).encode(), "more_body": False}]
+def published(member):
+    flow = WorkflowFactory(workspace=member.workspace, name="Hook", draft=GRAPH)
+    WorkflowVersionFactory(workflow=flow, number=1, graph=GRAPH)
+    return flow
+
+
+def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], list[int]]:
+    """POST through the production ASGI application: the answer's status and body, and the node messages queued
+    in the broker as the answer's last part was sent."""
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
+    queued_at_answer: list[int] = []
 
     async def receive() -> dict[str, Any]:
         if incoming:
@@ -33,7 +44,7 @@ def call(path: str, secret: str, on_answer: Any) -> list[dict[str, Any]]:
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body"):
-            on_answer()
+            queued_at_answer.append(queued_messages())
         sent.append(message)
 
     scope = {
@@ -46,30 +57,43 @@ def call(path: str, secret: str, on_answer: Any) -> list[dict[str, Any]]:
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [
-            (b"host", b"localhost"),
-            (b"authorization", f"Bearer {secret}".encode()),
-            (b"content-type", b"application/json"),
-        ],
+        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
         "client": ("127.0.0.1", 50000),
         "server": ("localhost", 80),
     }
     asyncio.run(application(scope, receive, send))
-    return sent
+    answer = json.loads(b"".join(message.get("body", b"") for message in sent[1:]))
+    return sent[0]["status"], answer, queued_at_answer
 
 
-def test_the_answer_leaves_before_the_node_message(owner):
-    flow = WorkflowFactory(workspace=owner.workspace, name="Hook", draft=GRAPH)
-    WorkflowVersionFactory(workflow=flow, number=1, graph=GRAPH)
+def assert_sent_after_the_answer(before: int, status: int, answer: dict[str, Any], queued_at_answer: list[int]):
+    assert status == 202, answer
+    assert queued_at_answer == [before], "the node message had left before the answer"
+    assert queued_messages() == before + 1, "the node message left once the request finished"
+    trigger = NodeRun.objects.get(run_id=answer["id"], node_id=TRIGGER["id"])
+    assert trigger.dispatched_at is not None  # stamped as sent: the reaper leaves it to its message
+
+
+def test_the_api_trigger_answers_before_its_node_message_leaves(owner):
+    flow = published(owner)
     secret = tokens.issue(owner.workspace, owner.user, "ci", [Scope.RUNS_TRIGGER.value], None).secret
     before = queued_messages()
-    at_answer: list[int] = []
 
-    sent = call(f"/api/v1/workflows/{flow.pk}/runs", secret, lambda: at_answer.append(queued_messages()))
+    status, answer, queued_at_answer = post(
+        f"/api/v1/workflows/{flow.pk}/runs", b'{"input": {}}', {"Authorization": f"Bearer {secret}"}
+    )
 
-    assert sent[0]["status"] == 202
-    run_id = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["id"]
-    assert at_answer == [before], "the node message had left before the answer"
-    assert queued_messages() == before + 1, "the node message left once the request finished"
-    trigger = NodeRun.objects.get(run_id=run_id, node_id=TRIGGER["id"])
-    assert trigger.dispatched_at is not None  # stamped as sent: the reaper leaves it to its message
+    assert_sent_after_the_answer(before, status, answer, queued_at_answer)
+
+
+def test_an_inbound_webhook_answers_before_its_node_message_leaves(owner, login_as):
+    flow = published(owner)
+    hook = login_as(owner).post_json(f"/api/v1/workflows/{flow.pk}/webhook", {}).json()
+    raw = b'{"title": "Printer on fire"}'
+    signature = webhooks.sign(hook["signing_secret"], int(time.time()), raw)
+    before = queued_messages()
+
+    status, answer, queued_at_answer = post(urlsplit(hook["url"]).path, raw, {"X-Switchyard-Signature": signature})
+
+    assert_sent_after_the_answer(before, status, answer, queued_at_answer)
