@@ -101,7 +101,7 @@ def _started(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunO
 
 
 def send_held(**_: object) -> None:
-    """The node messages this thread's request held (`_started`) leave once the request has finished.
+    """The node messages this thread's request held (`_started`, hook_api's `receive`) leave once it has finished.
 
     Connected to request_finished, which Django sends on the request's own thread after the
     answer went out (or the caller went away), ahead of the receiver that gives the request's
