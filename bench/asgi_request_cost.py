@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, the repo root is not on the path
 
 from bench.database import SERVER, own_services
+from tests import asgi_calls
 
 Request = tuple[str, str, dict[str, str], bytes]
 
@@ -77,36 +78,8 @@ def requests() -> dict[str, Request]:
 async def call(app: Callable[..., Any], request: Request) -> int:
     """One request through the ASGI app, as a server would hand it over; its status code."""
     method, path, headers, body = request
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost"), *((name.encode(), value.encode()) for name, value in headers.items())],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await asyncio.Event().wait()  # the client stays connected: Django cancels this wait when it has answered
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
+    sent = await asgi_calls.request(app, method, path, headers, body)
+    return int(sent[0]["status"])
 
 
 async def measure(app: Callable[..., Any], request: Request, count: int) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from accounts.models import Scope
 from config.asgi import application
 from engine import webhooks
 from engine.models import NodeRun
+from tests import asgi_calls
 from tests.engine.graphs import TRIGGER, chain, node
 from tests.factories import WorkflowFactory, WorkflowVersionFactory
 from tests.workers import queued_messages
@@ -32,37 +33,14 @@ def published(member):
 def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], list[int]]:
     """POST through the production ASGI application: the answer's status and body, and the node messages queued
     in the broker as the answer's last part was sent."""
-    incoming = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
     queued_at_answer: list[int] = []
 
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop(0)
-        await asyncio.Event().wait()  # the caller stays connected
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
+    def on_message(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body"):
             queued_at_answer.append(queued_messages())
-        sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")]
-        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("localhost", 80),
-    }
-    asyncio.run(application(scope, receive, send))
+    headers = {"content-type": "application/json", **headers}
+    sent = asyncio.run(asgi_calls.request(application, "POST", path, headers, body, on_message))
     answer = json.loads(b"".join(message.get("body", b"") for message in sent[1:]))
     return sent[0]["status"], answer, queued_at_answer
 
