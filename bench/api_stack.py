@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = os.environ.get("BENCH_API_DATABASE", "bench_h5_api")
 REDIS_URL = os.environ.get("BENCH_API_REDIS", "redis://127.0.0.1:6379/10")
 STARTUP_S = 180  # how long uvicorn and the worker may take to answer after they are started
+STOP_S = 20  # how long they may take to finish what they are doing once asked to stop
 
 
 class CouldNotMeasure(Exception):
@@ -220,6 +221,14 @@ class EngineWorker:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.__exit__(None, None, None)
                 raise CouldNotMeasure(f"the worker did not answer: {self.log.read_text()[-1500:]}")
+        if others := sorted({name for reply in app.control.ping(timeout=1.0) for name in reply} - {self.name}):
+            # Another consumer of the benchmark's queue would run its runs too: a drain of thousands of runs
+            # "per second" with no CPU in this worker, or trigger latencies with an extra worker beside them.
+            self.__exit__(None, None, None)
+            raise CouldNotMeasure(
+                f"other workers consume the benchmark's Redis db ({', '.join(others)}), left by an earlier run "
+                "that was killed; stop them (`pkill -f 'celery -A config worker'`) and run again"
+            )
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
@@ -243,11 +252,37 @@ class EngineWorker:
 
 
 def stop(process: subprocess.Popen[Any] | None) -> None:
+    """Stop a process this module started, and every process under it.
+
+    Under a prefix that stays its parent (`py-spy record --`), the command is asked to stop, not
+    the prefix: the prefix then ends as the command does (py-spy writes its profile; stopped
+    itself, it exits without, and leaves the command running). A process of the tree still
+    running once the top one has ended is killed: a worker left behind would consume the next
+    run's queue.
+    """
     if process is None or process.poll() is not None:
         return
-    process.terminate()
+    tree = {pid: _program(pid) for pid in _tree(process.pid)}
+    command = next((pid for pid, program in tree.items() if program == sys.executable), process.pid)
+    _signal(command, signal.SIGTERM)
     try:
-        process.wait(20)
+        process.wait(STOP_S)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+    for pid, program in tree.items():
+        if program is not None and _program(pid) == program:  # the same program: not a new process on a reused pid
+            _signal(pid, signal.SIGKILL)
+
+
+def _program(pid: int) -> str | None:
+    """The program `pid` runs (its argv[0]); None once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode() or None
+    except OSError:
+        return None
+
+
+def _signal(pid: int, number: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, number)

@@ -29,14 +29,16 @@ run lost or failed. The second is judged twice. On the paced phase: the latency 
 offered rate above 100/s, as wrk2 -R and Temporal's published latencies measure it. And on wrk's
 closed loop at 16 connections, where the mean latency is 16 / throughput, so a p99 of 150 ms
 there needs about 200 runs/s and a short tail. Exit status: 0 measured (a missed target is
-reported, not an error), 1 could not measure. Uses database bench_h5_api and Redis db 10
-(bench/api_stack.py; BENCH_API_DATABASE and BENCH_API_REDIS name others).
+reported, not an error), 1 could not measure (also when another worker consumes its Redis db,
+or when it is stopped). Uses database bench_h5_api and Redis db 10 (bench/api_stack.py;
+BENCH_API_DATABASE and BENCH_API_REDIS name others).
 """
 
 import argparse
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -442,6 +444,8 @@ def main() -> int:
     database = ", ".join(f"{name}={value}" for name, value in worker_database(args.worker_pool).items())
     print(f"worker: {' '.join([args.worker_prefix, args.worker_args]).strip()}, {database}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="switchyard-api-bench-")
+    # Stopped by SIGTERM (`timeout`, `kill`), it stops its server and worker as on Ctrl-C, leaving none behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"could not measure: stopped (logs kept in {data_dir})"))
     try:
         loads, drains = measure(args, data_dir)
     except CouldNotMeasure as error:

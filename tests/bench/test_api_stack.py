@@ -1,0 +1,62 @@
+"""How bench/api_trigger.py starts and stops its processes (bench/api_stack.py): none left running, no stray counted."""
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from bench.api_stack import CouldNotMeasure, EngineWorker, _tree, stop
+from tests import workers
+from tests.eventually import eventually
+
+# A prefix that stays its command's parent and does something of its own once the command ends, as
+# `py-spy record --` writes its profile; a SIGTERM of its own it takes without ending (its trap runs after
+# the command), so a stop that signals only it would leave the command running.
+PREFIX = ["sh", "-c", 'trap : TERM; "$@"; echo ended > "$0"']
+
+
+def test_stop_asks_the_command_under_a_prefix_so_that_the_prefix_ends_after_it(tmp_path: Path) -> None:
+    ended = tmp_path / "ended"
+    command = [sys.executable, "-c", "import time; time.sleep(120)"]
+    process = subprocess.Popen([*PREFIX, str(ended), *command])
+    tree = [process.pid]
+    try:
+        eventually(lambda: len(_tree(process.pid)) == 2, timeout=30, interval=0.05)
+        tree = _tree(process.pid)
+
+        stop(process)
+
+        assert ended.read_text() == "ended\n"
+        assert process.returncode == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(tree[1], 0)
+    finally:
+        for pid in tree:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def test_a_worker_refuses_to_measure_beside_another_on_its_redis_db(
+    tmp_path: Path, worker_process: workers.Worker, transactional_db: None
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": workers.test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SWITCHYARD_DATA_DIR": str(tmp_path),
+    }
+    measured = EngineWorker(env, tmp_path / "worker.log", ["--pool=threads", "--concurrency=1"])
+
+    refused = f"other workers consume the benchmark's Redis db \\({worker_process.name}\\)"
+    with pytest.raises(CouldNotMeasure, match=refused), measured:
+        pass
+
+    assert measured.process is not None
+    assert measured.process.poll() is not None
