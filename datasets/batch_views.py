@@ -67,7 +67,7 @@ def batch_detail_view(request: HttpRequest, batch_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def batch_download_view(request: HttpRequest, batch_id: int, format: str) -> StreamingHttpResponse:
-    return download_response(get_for(request.user, Batch, Action.VIEW, pk=batch_id), format)
+    return download_response(request, get_for(request.user, Batch, Action.VIEW, pk=batch_id), format)
 
 
 @login_required
