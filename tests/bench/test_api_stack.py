@@ -22,7 +22,7 @@ PREFIX = ["sh", "-c", 'trap : TERM; "$@"; echo ended > "$0"']
 
 def test_stop_asks_the_command_under_a_prefix_so_that_the_prefix_ends_after_it(tmp_path: Path) -> None:
     ended = tmp_path / "ended"
-    command = [sys.executable, "-c", "import time; time.sleep(120)"]
+    command = [sys.executable, "-c", "import signal; signal.pause()"]  # runs until a signal ends it, as a worker
     process = subprocess.Popen([*PREFIX, str(ended), *command])
     tree = [process.pid]
     try:
