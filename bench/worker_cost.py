@@ -26,10 +26,23 @@ process, one run after another, and prints per run:
 The other figures are load-independent, to compare code before and after. Uses its own database
 (BENCH_WORKER_COST_DATABASE, default switchyard_bench_worker_cost) and Redis db 3 (the
 for-each benchmark's), emptied first. Exit status 0 when it measured, 1 when it could not.
+
+    .venv/bin/python bench/worker_cost.py --instructions [--runs 100]
+
+runs the same again under valgrind's callgrind and prints the instructions the worker's code
+ran per run instead: those of the thread that runs the runs, from the loop's start to its end
+(callgrind counts only inside `operator.call`, which the loop is called through). The count is
+the same from one run to the next whatever else the machine does, where the CPU time per run
+moves by half with the machine's hour (docs/benchmarks.md): two trees compare to a few tenths of
+a percent. Slow: about three minutes to start Django under valgrind, then a fifth of a second
+per run. What it leaves out: the other threads, the PostgreSQL server, the starts.
 """
 
 import argparse
+import operator
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -123,10 +136,51 @@ def flush_stats() -> None:
     time.sleep(1.0)
 
 
+# The C function behind operator.call: callgrind collects only while a thread is inside it (--toggle-collect).
+COUNTED = "_operator_call"
+
+
+def instructions_per_run(runs: int) -> int:
+    """This benchmark run again under callgrind, counting only its runs' loop: instructions per run (0: it failed)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("could not measure: valgrind is not installed", file=sys.stderr)
+        return 0
+    with tempfile.TemporaryDirectory() as out:
+        counts = Path(out) / "callgrind.out"
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            f"--toggle-collect={COUNTED}",
+            f"--callgrind-out-file={counts}",
+            sys.executable,
+            __file__,
+            "--runs",
+            str(runs),
+        ]
+        # A fixed hash seed: sets and dicts of strings then iterate, and grow, the same way in every run.
+        done = subprocess.run(command, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
+        if done.returncode != 0 or not counts.exists():
+            print(
+                f"could not measure under callgrind (exit {done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr
+            )
+            return 0
+        totals = [line.split()[1] for line in counts.read_text().splitlines() if line.startswith("totals:")]
+    return round(int(totals[0]) / runs) if totals else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--instructions", action="store_true", help="count instructions per run under callgrind")
     args = parser.parse_args()
+    if args.instructions:
+        per_run = instructions_per_run(args.runs)
+        if per_run:
+            print(f"runs {args.runs}")
+            print(f"instructions per run {per_run:,} (the worker's thread, callgrind)")
+        return 0 if per_run else 1
     with tempfile.TemporaryDirectory() as data_dir:
         setup(data_dir)
         from django.db import connection
@@ -160,10 +214,14 @@ def main() -> int:
         wal_before = wal_position()
         backend = connection.connection.info.backend_pid
         backend_before = cpu_seconds(backend)
+
+        def run_all() -> None:
+            with connection.execute_wrapper(trips):
+                for run in runs[warm:]:
+                    runner.execute([triggers[run.pk]])
+
         cpu_before, wall_before = time.process_time(), time.perf_counter()
-        with connection.execute_wrapper(trips):
-            for run in runs[warm:]:
-                runner.execute([triggers[run.pk]])
+        operator.call(run_all)  # what --instructions counts (COUNTED)
         cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
         assert connection.connection.info.backend_pid == backend, "the runs went through this connection"
         backend_cpu = cpu_seconds(backend) - backend_before

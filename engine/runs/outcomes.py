@@ -22,7 +22,7 @@ from engine.registry import ERROR_HANDLE, NodeResult
 from engine.runs.children import open_round
 from engine.runs.claims import Attempt, ClaimNext, claimed_ahead, claimed_by, fenced, take_queued
 from engine.runs.progress import cancel_open_nodes, progress
-from engine.sql import claims, node_inputs, outcomes, readiness
+from engine.sql import claims, node_inputs, outcomes, readiness, successor_reads
 from engine.sql.script import Outcome, Statement, run_script
 
 
@@ -62,9 +62,10 @@ def succeed(
     with change(node_run.run_id, locked_reads=[_record(node_run, values), *reads.statements], now=now) as step:
         if not step.reads[0].rowcount:
             return False
-        _succeeded(step, node_run, result, cache_hit, reads.known(step.reads[1:]))
+        known, ahead = reads.given(step.reads[1:])
+        _succeeded(step, node_run, result, cache_hit, known)
         if then is not None:
-            _claim_next(step, then, reads.ahead(step.reads[1:]))
+            _claim_next(step, then, ahead)
     if then is not None:
         claimed_by(then)
     return True
@@ -105,24 +106,26 @@ class _Reads:
 
     statements: list[Statement]
     counting: bool = False
-    # The successor whose inputs and row the last statements read (see `_reads`).
+    # The successor read ahead (see `_reads`), the nodes readiness reads, and the run's facts if known.
     ahead_of: str | None = None
+    first: frozenset[str] = frozenset()
+    facts: node_inputs.RunFacts | None = None
 
-    def known(self, outcomes: Sequence[Outcome]) -> _Known:
-        """What the statements gave (`outcomes`, in their order)."""
+    def given(self, outcomes: Sequence[Outcome]) -> tuple[_Known, _Ahead | None]:
+        """What the statements gave (`outcomes`, in their order), and the successor read ahead if its row was found."""
         if not self.statements:
-            return _Known({}, None)
+            return _Known({}, None), None
         if self.counting:
-            return _Known({}, readiness.counted(outcomes[0]))
-        return _Known(readiness.by_node(outcomes[0]), None)
-
-    def ahead(self, outcomes: Sequence[Outcome]) -> _Ahead | None:
-        """The successor read ahead, if one was and its row was found."""
+            return _Known({}, readiness.counted(outcomes[0])), None
         if self.ahead_of is None:
-            return None
-        facts, produced, row = outcomes[-3:]
-        found = claims.claimed(row)
-        return _Ahead(self.ahead_of, node_inputs.read([facts, produced]), found) if found is not None else None
+            return _Known(readiness.by_node(outcomes[0]), None), None
+        facts = self.facts or node_inputs.facts(outcomes[1].rows[0])
+        read = successor_reads.read(outcomes[0], self.ahead_of, self.first)
+        known = _Known(read.rows, None)
+        if read.successor is None:
+            return known, None
+        row = claims.claim_from(read.successor, facts=facts)
+        return known, _Ahead(self.ahead_of, (facts, read.produced), row)
 
 
 def _reads(node_run: Attempt, result: NodeResult, then: ClaimNext | None = None) -> _Reads:
@@ -133,21 +136,25 @@ def _reads(node_run: Attempt, result: NodeResult, then: ClaimNext | None = None)
 
     When the worker runs cheap successors here (`then.inline`) and the node is the only input
     of its only successor, what that successor would read once claimed (its run's facts, its
-    upstream's outputs, this one's as just written) and its row are read too: if it becomes
-    ready, _claim_next claims and runs it without a round trip of its own for them.
+    upstream's outputs, this one's as just written) and its row are read in the same statement
+    as readiness's rows (engine.sql.successor_reads): if it becomes ready, _claim_next claims
+    and runs it without a round trip of its own for them. The run's facts are read only when the
+    node's claim did not read them: a run's facts do not change but for its workspace's
+    allowlist, which a cheap node does not use (it makes no network call).
     """
     parks = _parks(result)
     graph = run_graph(node_run.run_id)
     reads = first_reads(graph, [] if parks else [node_run.node_id])
     if not reads:
         return _Reads([]) if parks else _Reads([readiness.count(node_run.run_id)], counting=True)
-    statements = [readiness.rows(node_run.run_id, reads)]
     successor = _sole_successor(node_run.node_id, graph) if then is not None and then.inline and not parks else None
     if successor is None:
-        return _Reads(statements)
-    upstream = graph.upstream[successor]
-    ahead = [*node_inputs.statements(node_run.run_id, upstream), claims.node_named(node_run.run_id, successor)]
-    return _Reads(statements + ahead, ahead_of=successor)
+        return _Reads([readiness.rows(node_run.run_id, reads)])
+    statements = [successor_reads.statement(node_run.run_id, successor, graph.upstream[successor])]
+    facts = node_run.facts if isinstance(node_run, claims.Claim) else None
+    if facts is None:
+        statements.append(node_inputs.facts_statement(node_run.run_id))
+    return _Reads(statements, ahead_of=successor, first=frozenset(reads), facts=facts)
 
 
 def _sole_successor(node_id: str, graph: graphs.Graph) -> str | None:
@@ -217,8 +224,8 @@ def _claim_next(step: Change, then: ClaimNext, ahead: _Ahead | None) -> None:
         recorded, *read = step.flush([_record(node_run, values), *reads.statements])
         if not recorded.rowcount:
             raise RuntimeError("a node claimed under the run lock was moved under it")
-        _succeeded(step, node_run, ran.result, False, reads.known(read))
-        ahead = reads.ahead(read)
+        known, ahead = reads.given(read)
+        _succeeded(step, node_run, ran.result, False, known)
 
 
 def _recorded_alone(node_run: Attempt, values: dict[str, Any], waiting: list[list[str]], event: RunEvent) -> bool:

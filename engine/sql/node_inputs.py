@@ -33,9 +33,13 @@ def inputs(run_id: int, upstream: Collection[str]) -> Inputs:
 
 def statements(run_id: int, upstream: Collection[str]) -> list[Statement]:
     """The reads `inputs` makes, for a script that sends them with other statements (see `read`)."""
+    return [facts_statement(run_id), of_nodes("node_id, output", run_id, upstream, NodeStatus.SUCCEEDED)]
+
+
+def facts_statement(run_id: int) -> Statement:
+    """Read the run's facts (see `facts`)."""
     run = "engine_run r JOIN accounts_workspace w ON w.id = r.workspace_id"
-    sql = f"SELECT {FACTS_COLUMNS} FROM {run} WHERE r.id = %(run_id)s"  # noqa: S608
-    return [(sql, {"run_id": run_id}), of_nodes("node_id, output", run_id, upstream, NodeStatus.SUCCEEDED)]
+    return f"SELECT {FACTS_COLUMNS} FROM {run} WHERE r.id = %(run_id)s", {"run_id": run_id}  # noqa: S608
 
 
 def read(outcomes: Sequence[Outcome]) -> Inputs:

@@ -60,31 +60,35 @@ def run_script(statements: Sequence[Statement], *, commit: bool = False) -> list
     by one and `commit` is left to the caller's transaction.
     """
     outcomes = []
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+    db = _this_thread()
+    with db.cursor() as cursor:
+        if db.vendor != "postgresql":
             for sql, params in statements:
                 cursor.execute(*positional(sql, params))
                 outcomes.append(_outcome(cursor))
             return outcomes
-        raw = cursor.connection
+        # psycopg's own cursor, for what follows the execute: Django's wrapper finds each of its attributes
+        # again, and wraps each call of nextset and fetchall to translate errors, which come from execute.
+        results = cursor.cursor
+        raw = results.connection
         # The values go into the text here, as psycopg's client-side binding would put them, rather than as
         # parameters: psycopg parses a query's placeholders again on every call once it has more than 50 (a
         # start's script has about 100: 0.4 ms of the web process's CPU per trigger, docs/benchmarks.md).
         literals = _literals(raw)
-        calls = [_execute(cursor, sql, params, literals) for sql, params in statements]
+        calls = [_execute(cursor, raw, sql, params, literals) for sql, params in statements]
         if not calls:
             return []
         idle = raw.info.transaction_status == TransactionStatus.IDLE
-        opens = connection.in_atomic_block and idle and not raw.autocommit
+        opens = db.in_atomic_block and idle and not raw.autocommit
         begin = [raw._get_tx_start_command().decode()] if opens else []
         text = "; ".join([*begin, *calls, *(["COMMIT"] if commit else [])])
         with _begun_in_text(raw, opens):
             cursor.execute(text)
         if begin:
-            cursor.nextset()  # past BEGIN's own result
-        outcomes.append(_pg_outcome(cursor))
-        while cursor.nextset():
-            outcomes.append(_pg_outcome(cursor))
+            results.nextset()  # past BEGIN's own result
+        outcomes.append(_pg_outcome(results))
+        while results.nextset():
+            outcomes.append(_pg_outcome(results))
     return outcomes[: len(statements)]
 
 
@@ -175,11 +179,11 @@ class _Prepared:
 _prepared_names = _Prepared()
 
 
-def _execute(cursor: Any, sql: str, params: Mapping[str, Any], literals: abc.Transformer) -> str:
-    """`sql` as a call of its prepared statement on the cursor's connection (prepared first if needed), its values
-    written in as `literals` gives them."""
+def _execute(cursor: Any, raw: Any, sql: str, params: Mapping[str, Any], literals: abc.Transformer) -> str:
+    """`sql` as a call of its prepared statement on `raw`, the cursor's connection (prepared first if needed), its
+    values written in as `literals` gives them."""
     parsed = _parse(sql)
-    names = _prepared_names.of(cursor.connection)
+    names = _prepared_names.of(raw)
     values = [params[name] for name in parsed.names]
     if parsed.name not in names:
         if len(names) >= _Prepared.LIMIT:
@@ -287,7 +291,9 @@ def among(column: str, values: Sequence[Any], name: str) -> tuple[str, dict[str,
     return f"{column} IN ({', '.join(f'%({n})s' for n in names)})", dict(zip(names, values, strict=True))
 
 
+@functools.lru_cache(maxsize=1024)
 def field(model: type[Model], name: str) -> Field[Any, Any]:
+    """The model's field `name`, found once: every value the engine writes or reads is prepared by its field."""
     return cast("Field[Any, Any]", model._meta.get_field(name))
 
 
@@ -307,10 +313,17 @@ def assignments(model: type[Model], values: Mapping[str, Any], prefix: str) -> t
     db = _this_thread()
     parts, params = [], {}
     for name, value in values.items():
-        model_field = field(model, name)
-        parts.append(f"{db.ops.quote_name(model_field.column)} = %({prefix}{name})s")
+        model_field, column = _assigned(model, name, db)
+        parts.append(f"{column} = %({prefix}{name})s")
         params[f"{prefix}{name}"] = model_field.get_db_prep_save(value, db)
     return ", ".join(parts), params
+
+
+@functools.lru_cache(maxsize=1024)
+def _assigned(model: type[Model], name: str, db: BaseDatabaseWrapper) -> tuple[Field[Any, Any], str]:
+    """A field and its quoted column for one connection, found once (as `_conversion`)."""
+    model_field = field(model, name)
+    return model_field, db.ops.quote_name(model_field.column)
 
 
 def converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:

@@ -20,16 +20,19 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 class RoundTrips:
-    """Counts what this thread's connection sends and waits for: each query string, and psycopg's own BEGINs."""
+    """Counts what this thread's connection sends and waits for: each query string, and psycopg's own BEGINs;
+    and the prepared statements those strings run (engine.sql.script: `EXECUTE name(…)`, one result each)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.statements = 0
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         django_connection = context["connection"]
         idle = django_connection.connection.info.transaction_status == TransactionStatus.IDLE
         opening = django_connection.in_atomic_block and idle
         self.count += 2 if opening and not sql.lstrip().upper().startswith("BEGIN") else 1
+        self.statements += sum(part.startswith("EXECUTE ") for part in sql.split("; "))
         return execute(sql, params, many, context)
 
 
@@ -40,12 +43,12 @@ def started_twice(workspace, data: dict[str, Any], input: dict[str, Any]) -> Run
     return run_version(WorkflowVersion.objects.get(pk=first.version_id), input, Options())
 
 
-def execute_counting(run: Run) -> int:
-    """Run the run's trigger, and what it claims next, as the worker's task would; the round trips it took."""
+def execute_counting(run: Run) -> RoundTrips:
+    """Run the run's trigger, and what it claims next, as the worker's task would; what it sent."""
     trips = RoundTrips()
     with connection.execute_wrapper(trips):
         runner.execute([node_run(run, "start").pk])
-    return trips.count
+    return trips
 
 
 def shapes(count: int) -> list[dict[str, Any]]:
@@ -59,7 +62,10 @@ def test_each_cheap_node_of_a_chain_adds_one_round_trip(workspace):
 
     short_trips, long_trips = execute_counting(short), execute_counting(long)
 
-    assert long_trips - short_trips == 2, "its record, with its successor's claim and reads"
+    assert long_trips.count - short_trips.count == 2, "its record, with its successor's claim and reads"
+    # Its claim, its record, and one read of its successor's row, its successor's inputs' outputs and what
+    # readiness reads (the run's facts read once, by the chain's first claim).
+    assert long_trips.statements - short_trips.statements == 2 * 3
     for run, n in ((short, 1), (long, 2)):
         run.refresh_from_db()
         assert run.status == "succeeded"
