@@ -79,7 +79,10 @@ class Change:
 
     def event(self, type: EventType, node_id: str = "", **payload: Any) -> None:
         self.run.last_seq += 1
-        self.events.append(RunEvent(run=self.run, seq=self.run.last_seq, type=type, node_id=node_id, payload=payload))
+        # By the run's id: setting the run itself goes through the relation's descriptor, for an event nobody
+        # reads the run of (it is saved by run_lock.save and sent by live.publish).
+        event = RunEvent(run_id=self.run.pk, seq=self.run.last_seq, type=type, node_id=node_id, payload=payload)
+        self.events.append(event)
 
     def set_run(self, **values: Any) -> None:
         for name, value in values.items():

@@ -119,11 +119,11 @@ class _Reads:
             return _Known({}, readiness.counted(outcomes[0])), None
         if self.ahead_of is None:
             return _Known(readiness.by_node(outcomes[0]), None), None
-        facts = self.facts or node_inputs.facts(outcomes[1].rows[0])
         read = successor_reads.read(outcomes[0], self.ahead_of, self.first)
         known = _Known(read.rows, None)
         if read.successor is None:
             return known, None
+        facts = self.facts or node_inputs.facts(outcomes[1].rows[0])
         row = claims.claim_from(read.successor, facts=facts)
         return known, _Ahead(self.ahead_of, (facts, read.produced), row)
 

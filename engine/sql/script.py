@@ -319,11 +319,18 @@ def assignments(model: type[Model], values: Mapping[str, Any], prefix: str) -> t
     return ", ".join(parts), params
 
 
-@functools.lru_cache(maxsize=1024)
+# By model, field name and database vendor (the quoting is the vendor's): a set bounded by the engine's own writes.
+_columns: dict[tuple[type[Model], str, str], tuple[Field[Any, Any], str]] = {}
+
+
 def _assigned(model: type[Model], name: str, db: BaseDatabaseWrapper) -> tuple[Field[Any, Any], str]:
-    """A field and its quoted column for one connection, found once (as `_conversion`)."""
-    model_field = field(model, name)
-    return model_field, db.ops.quote_name(model_field.column)
+    """A field and its column quoted for `db`, found once rather than for every value written."""
+    key = (model, name, db.vendor)
+    found = _columns.get(key)
+    if found is None:
+        model_field = field(model, name)
+        found = _columns[key] = (model_field, db.ops.quote_name(model_field.column))
+    return found
 
 
 def converted(model: type[Model], names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
