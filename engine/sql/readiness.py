@@ -1,7 +1,7 @@
 """What scheduling reads under the run lock: the rows of named nodes, and the counts that decide how a run goes on."""
 
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from engine.models import NodeStatus
 from engine.sql.script import Outcome, Statement, among, run_script
@@ -33,14 +33,23 @@ def of_nodes(columns: str, run_id: int, node_ids: Iterable[str], status: str | N
     return f"SELECT {columns} FROM engine_noderun WHERE run_id = %(run_id)s{only} AND {named}", params  # noqa: S608
 
 
+# What `rows` reads of a node: its node id, then a Row's columns (engine.sql.successor_reads reads them first too).
+COLUMNS = "node_id, status, handle, wake_at IS NOT NULL, id, attempt"
+
+
 def rows(run_id: int, node_ids: Iterable[str]) -> Statement:
     """Read the Row of each named node of a run (see `by_node`)."""
-    return of_nodes("node_id, status, handle, wake_at IS NOT NULL, id, attempt", run_id, node_ids)
+    return of_nodes(COLUMNS, run_id, node_ids)
 
 
 def by_node(outcome: Outcome) -> dict[str, Row]:
     """The rows a `rows` statement read, by node id."""
-    return {row[0]: Row(row[1], row[2], bool(row[3]), row[4], row[5]) for row in outcome.rows}
+    return {found[0]: row(found) for found in outcome.rows}
+
+
+def row(found: Sequence[Any]) -> Row:
+    """The Row of a row that begins with COLUMNS."""
+    return Row(found[1], found[2], bool(found[3]), found[4], found[5])
 
 
 def counts(run_id: int) -> Counts:

@@ -32,7 +32,7 @@ def statement(run_id: int, successor: str, upstream: Collection[str]) -> Stateme
     named, params = among("node_id", sorted({successor, *upstream}), "node_ids")
     # A node's resume is read for the successor only: it is its claim's, and can be large.
     sql = (
-        "SELECT node_id, status, handle, wake_at IS NOT NULL, id, attempt, "  # noqa: S608
+        f"SELECT {readiness.COLUMNS}, "  # noqa: S608
         "run_id, crashes, wake_at, CASE WHEN node_id = %(successor)s THEN resume END, lease_owner, output "
         f"FROM engine_noderun WHERE run_id = %(run_id)s AND {named}"
     )
@@ -47,7 +47,7 @@ def read(outcome: Outcome, successor: str, reads: Collection[str]) -> Read:
     for row in outcome.rows:
         node_id, status = row[0], row[1]
         if node_id in reads:
-            rows[node_id] = readiness.Row(status, row[2], bool(row[3]), row[4], row[5])
+            rows[node_id] = readiness.row(row)
         if node_id == successor:
             found = _claim_row(row)
         elif status == NodeStatus.SUCCEEDED:
