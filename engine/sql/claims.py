@@ -48,12 +48,6 @@ def node_for_claim(node_run_id: int) -> Statement:
     return f"SELECT {', '.join(CLAIM_FIELDS)} FROM engine_noderun WHERE id = %(id)s", {"id": node_run_id}  # noqa: S608
 
 
-def node_named(run_id: int, node_id: str) -> Statement:
-    """Read what a claim needs of a run's node, named by its id in the graph (see `claimed`)."""
-    sql = f"SELECT {', '.join(CLAIM_FIELDS)} FROM engine_noderun WHERE run_id = %(run_id)s AND node_id = %(node_id)s"  # noqa: S608
-    return sql, {"run_id": run_id, "node_id": node_id}
-
-
 def claimed(outcome: Outcome) -> Claim | None:
     """The node `node_for_claim` or `claim_pending` gave, if there was one."""
     return claim_from(outcome.rows[0]) if outcome.rows else None
