@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from bench.api_stack import CouldNotMeasure, EngineWorker, _tree, stop
+from bench.api_stack import CouldNotMeasure, EngineWorker, _program, _tree, stop
 from tests import workers
 from tests.eventually import eventually
 
@@ -26,7 +26,9 @@ def test_stop_asks_the_command_under_a_prefix_so_that_the_prefix_ends_after_it(t
     process = subprocess.Popen([*PREFIX, str(ended), *command])
     tree = [process.pid]
     try:
-        eventually(lambda: len(_tree(process.pid)) == 2, timeout=30, interval=0.05)
+        # Until the prefix's fork has exec'd the command, the child is a second `sh`, which stop() cannot
+        # tell from the prefix: wait for the command itself, as a benchmark stops it long after its start.
+        eventually(lambda: _programs_under(process.pid) == [sys.executable], timeout=30, interval=0.05)
         tree = _tree(process.pid)
 
         stop(process)
@@ -40,6 +42,10 @@ def test_stop_asks_the_command_under_a_prefix_so_that_the_prefix_ends_after_it(t
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait(10)
+
+
+def _programs_under(pid: int) -> list[str | None]:
+    return [_program(child) for child in _tree(pid)[1:]]
 
 
 def test_a_worker_refuses_to_measure_beside_another_on_its_redis_db(
