@@ -3,9 +3,10 @@
     .venv/bin/python bench/worker_cost.py [--runs 200]
 
 Starts --runs runs of trigger -> transform -> reply (bench/ws_clients.GRAPH, the workflow of
-bench/api_trigger.py) with the broker's messages thrown away, then runs each run's trigger
-through the worker's own code (engine.runner.execute, its node threads included) in this
-process, one run after another, and prints per run:
+bench/api_trigger.py) with the broker's messages thrown away, then runs the node each start sent
+a message for (the transform: the start recorded the trigger done) through the worker's own code
+(engine.runner.execute, its node threads included) in this process, one run after another, and
+prints per run:
 - the transactions PostgreSQL committed while the worker ran (pg_stat_database.xact_commit,
   autocommitted reads included);
 - the transactions that wrote the runs' events (their distinct xmin, the start's included;
@@ -204,9 +205,11 @@ def main() -> int:
         runs += [run_version(version, {"n": i}, Options()) for i in range(warm, args.runs + warm)]
         start_server_cpu, start_wall = cpu_seconds(starter) - server_cpu_before, time.perf_counter() - starts_began
         start_wal = wal_position() - wal_before_starts
-        triggers = dict(NodeRun.objects.filter(run__in=runs, node_id="trigger").values_list("run_id", "pk"))
+        # The node each start sent a message for: the transform, the trigger being done at the start.
+        firsts = NodeRun.objects.filter(run__in=runs, wake_at__isnull=False)
+        firsts_of = dict(firsts.values_list("run_id", "pk"))
         for run in runs[:warm]:
-            runner.execute([triggers[run.pk]])
+            runner.execute([firsts_of[run.pk]])
         flush_stats()
         updates_before = run_updates()
         trips = RoundTrips()
@@ -218,7 +221,7 @@ def main() -> int:
         def run_all() -> None:
             with connection.execute_wrapper(trips):
                 for run in runs[warm:]:
-                    runner.execute([triggers[run.pk]])
+                    runner.execute([firsts_of[run.pk]])
 
         cpu_before, wall_before = time.process_time(), time.perf_counter()
         operator.call(run_all)  # what --instructions counts (COUNTED)

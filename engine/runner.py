@@ -45,7 +45,7 @@ from engine import (
 from engine.connection_release import release_connection
 from engine.errors import NodeError, NodeTimeout, NonRetryableError
 from engine.flow import run_graph
-from engine.graph import GraphNode
+from engine.graph import Graph, GraphNode
 from engine.models import CachedResult, NodeStatus, RunPurpose
 from engine.registry import NodeContext, NodeResult
 from engine.runs import child_inline
@@ -105,14 +105,32 @@ def _shared_inputs(claimed: Sequence[runs.Claim]) -> dict[int, node_inputs.Input
     for run_id, claims in by_run.items():
         if len(claims) < 2:
             continue
-        upstream = run_graph(run_id).upstream
-        wanted = {claim.pk: upstream.get(claim.node_id, set()) for claim in claims}
-        if not any(wanted.values()):
+        graph = run_graph(run_id)
+        wanted = {claim.pk: graph.upstream.get(claim.node_id, set()) for claim in claims}
+        if all(_from_claim(graph, wanted[claim.pk], claim.facts) for claim in claims):
             continue
         run, produced = node_inputs.inputs(run_id, set().union(*wanted.values()))
         for pk, nodes in wanted.items():
             shared[pk] = (run, {node_id: output for node_id, output in produced.items() if node_id in nodes})
     return shared
+
+
+def _from_claim(graph: Graph, upstream: set[str], facts: node_inputs.RunFacts | None) -> node_inputs.Inputs | None:
+    """What a node reads before it runs, from its claim alone (the run's facts), when that is all: None otherwise.
+
+    So it is for a node with no upstream (a trigger) and for one whose only upstream is the
+    trigger. A trigger's output is its run's input, whether a worker ran it or the start
+    recorded it done (runs.trigger_done_at_start), and a node after it is claimed only once it
+    succeeded: a trigger has no error output.
+    """
+    if facts is None:
+        return None
+    if not upstream:
+        return facts, {}
+    trigger = graph.trigger()
+    if upstream != {trigger.id}:
+        return None
+    return facts, {trigger.id: facts.input}
 
 
 @dataclass
@@ -164,7 +182,8 @@ class Ready:
 def _prepare(node_run: runs.Claim, inputs: node_inputs.Inputs | None = None) -> Ready:
     """Read what the node needs (unless given: `inputs`) and render its params; NodeError when it cannot run.
 
-    A node with no upstream (a trigger) needs only its run's facts, which its claim read.
+    A node whose only upstream is the trigger, or that has none, reads nothing more than its claim did
+    (`_from_claim`).
     """
     graph = run_graph(node_run.run_id)
     node = graph.node(node_run.node_id)
@@ -172,8 +191,8 @@ def _prepare(node_run: runs.Claim, inputs: node_inputs.Inputs | None = None) -> 
     if kind is None:
         raise NonRetryableError(f"There is no node type {node.type!r}", code="unknown_type")
     upstream = graph.upstream[node.id]
-    if inputs is None and node_run.facts is not None and not upstream:
-        inputs = (node_run.facts, {})
+    if inputs is None:
+        inputs = _from_claim(graph, upstream, node_run.facts)
     run, produced = inputs or node_inputs.inputs(node_run.run_id, upstream)
     scope = expressions.scope(run.input, produced)
     # Rendering the params counts against the node's timeout, as its own run does.

@@ -43,9 +43,8 @@ from engine.models import (
     RunStatus,
     TriggerKind,
 )
-from engine.registry import ERROR_HANDLE
 from engine.runs import child_inline
-from engine.runs.starting import Options, RunSource, start_run
+from engine.runs.starting import Options, RunSource, first_nodes, start_run, trigger_done_at_start
 from engine.sql.node_inputs import RunFacts
 from engine.sql.script import Outcome, Statement, converted, run_script
 
@@ -348,23 +347,6 @@ def _carried(run_id: int, node_id: str, inputs: list[Any]) -> set[int]:
     }
 
 
-def _begun(graph: graphs.Graph) -> list[str] | None:
-    """The nodes made ready when a child's trigger is recorded done at its start, or None to run the trigger.
-
-    A child's input is known and was checked against the trigger's schema before the round
-    started (engine/nodes/for_each.py, subworkflow.py), and a trigger's output is its input:
-    running it would cost a claim, a message and an outcome per item for nothing. The trigger
-    runs as usual when it is the graph's only node (its run would end before it started) or
-    has an error edge (scheduling would have to skip what follows it).
-    """
-    trigger = graph.trigger()
-    edges = graph.outgoing(trigger.id)
-    if not edges or any(edge.source_handle == ERROR_HANDLE for edge in edges):
-        return None
-    targets = dict.fromkeys(edge.target for edge in edges)
-    return [node_id for node_id in targets if all(e.source == trigger.id for e in graph.incoming(node_id))]
-
-
 @dataclass
 class _Child:
     """A child run to insert, with its nodes and first events; `ready` are the node ids to send once committed."""
@@ -378,8 +360,7 @@ class _Child:
 def _child(parent: Change, info: RoundRow, index: int, value: Any) -> _Child:
     """The rows of the child run of item `index` with input `value`: its trigger done, or ready to run."""
     graph, stored = _round_graph(info.pk)
-    trigger, now = graph.trigger(), parent.now
-    begun = _begun(graph)
+    now = parent.now
     run = Run(
         workspace_id=parent.run.workspace_id,
         workflow_id=info.workflow_id,
@@ -401,32 +382,17 @@ def _child(parent: Change, info: RoundRow, index: int, value: Any) -> _Child:
         counted=False,
     )
     queued = {"trigger": TriggerKind.PARENT, "version": info.version_number, "parent": parent.run.pk}
+    first = first_nodes(graph, value, now)
     events = [RunEvent(type=EventType.RUN_QUEUED, payload=queued)]
-    ready = [trigger.id] if begun is None else begun
-    nodes = [
-        NodeRun(
-            node_id=node.id,
-            node_type=node.type,
-            max_attempts=node.retry.max_attempts,
-            wake_at=now if node.id in ready else None,
-            dispatched_at=now if node.id in ready else None,
-        )
-        for node in graph.nodes
-    ]
-    if begun is not None:
+    if first.trigger_done:
+        # A child's run shows running from its start: it is a part of its parent's running node.
         run.status, run.started_at = RunStatus.RUNNING, now
-        done = nodes[[node.id for node in graph.nodes].index(trigger.id)]
-        done.status, done.attempt, done.output = NodeStatus.SUCCEEDED, 1, value
-        done.started_at = done.finished_at = now
-        events += [
-            RunEvent(type=EventType.RUN_RUNNING),
-            RunEvent(type=EventType.NODE_SUCCEEDED, node_id=trigger.id, payload={"handle": "", "cache_hit": False}),
-        ]
-    events += [RunEvent(type=EventType.NODE_QUEUED, node_id=node_id) for node_id in ready]
+        events.append(RunEvent(type=EventType.RUN_RUNNING))
+    events += first.events
     for seq, event in enumerate(events, start=1):
         event.seq = seq
     run.last_seq = len(events)
-    return _Child(run, nodes, events, ready)
+    return _Child(run, first.nodes, events, first.ready)
 
 
 def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> bool:
@@ -458,7 +424,7 @@ def start_items(step: Change, info: RoundRow, items: list[tuple[int, Any]]) -> b
 
 def _end_at_start(step: Change, info: RoundRow, graph: graphs.Graph, made: list[_Child]) -> bool:
     """Run each child's chain of cheap nodes now, if it has one (child_inline); True if a child ended so."""
-    begun = _begun(graph)
+    begun = trigger_done_at_start(graph)
     order = child_inline.chain(graph, begun) if begun is not None and child_inline.enabled() else None
     if order is None or not made:
         return False

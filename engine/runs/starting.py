@@ -2,7 +2,8 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import jsonschema
 from django.contrib.auth.models import User
@@ -59,7 +60,7 @@ class Options:
 
 
 def start_run(source: RunSource, input: Any, options: Options | None = None) -> Run:
-    """Validate the graph and the input against the trigger's schema, store the run, queue its trigger.
+    """Validate the graph and the input against the trigger's schema, store the run, queue its first nodes.
 
     With an idempotency key, a second start with the same key returns the first run unchanged.
     """
@@ -87,7 +88,7 @@ def start_run(source: RunSource, input: Any, options: Options | None = None) -> 
         if earlier is None:
             raise
         return earlier
-    run, ready = new.run, [node.pk for node in new.nodes if node.node_id == trigger.id]
+    run, ready = new.run, [node.pk for node in new.nodes if node.wake_at is not None]
     graphs.remember(run.pk, graph)
     dispatch_after_commit(ready, [])
     events = new.events
@@ -102,7 +103,7 @@ def _keep_nodes(run: Run, nodes: list[NodeRun]) -> None:
     """`run.node_runs.all()` gives `nodes` without a query, as after prefetch_related("node_runs").
 
     The answer to a start is what it wrote (the run stays queued until a worker claims its
-    trigger), not a read-back: the API's run_out reads the nodes through this relation.
+    first node), not a read-back: the API's run_out reads the nodes through this relation.
     """
     written = NodeRun.objects.filter(run=run)
     written._result_cache, written._prefetch_done = nodes, True  # type: ignore[attr-defined]
@@ -110,24 +111,63 @@ def _keep_nodes(run: Run, nodes: list[NodeRun]) -> None:
 
 
 def _new_run(source: RunSource, graph: graphs.Graph, input: Any, options: Options) -> new_runs.NewRun:
-    """The run's rows as one start stores them: queued, its trigger ready, its first two events."""
+    """The run's rows as one start stores them: queued (until a worker claims its first node), its first events."""
     run = _run(source, graph, input, options)
-    trigger, now = graph.trigger(), timezone.now()
-    nodes = []
-    for node in graph.nodes:
-        node_run = NodeRun(node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
-        if node.id == trigger.id:
-            node_run.wake_at = node_run.dispatched_at = now
-        nodes.append(node_run)
+    first = first_nodes(graph, input, timezone.now())
     # The trace of the request that started it, for the run page's link (docs/observability.md).
     traced = {"trace_id": trace_id} if (trace_id := spans.trace_id()) else {}
     queued = {"trigger": options.trigger_kind, "version": source.version_number, **traced}
-    events = [
-        RunEvent(seq=1, type=EventType.RUN_QUEUED, payload=queued),
-        RunEvent(seq=2, type=EventType.NODE_QUEUED, node_id=trigger.id),
-    ]
+    events = [RunEvent(type=EventType.RUN_QUEUED, payload=queued), *first.events]
+    for seq, event in enumerate(events, start=1):
+        event.seq = seq
     run.last_seq = len(events)
-    return new_runs.NewRun(run, nodes, events)
+    return new_runs.NewRun(run, first.nodes, events)
+
+
+class FirstNodes(NamedTuple):
+    """A new run's node rows, and the events of its nodes as its start leaves them (see `first_nodes`)."""
+
+    nodes: list[NodeRun]
+    events: list[RunEvent]
+    ready: list[str]  # the node ids to send once the start has committed
+    trigger_done: bool
+
+
+def first_nodes(graph: graphs.Graph, input: Any, now: datetime) -> FirstNodes:
+    """The node rows of a run of `graph` starting at `now` with `input`: its trigger recorded done, with the input as
+    its output and `node.succeeded`, and the nodes after it ready with `node.queued` (`trigger_done_at_start`); or,
+    for a graph that is its trigger alone, the trigger ready."""
+    trigger = graph.trigger()
+    begun = trigger_done_at_start(graph)
+    ready = [trigger.id] if begun is None else begun
+    due = set(ready)
+    nodes = []
+    for node in graph.nodes:
+        node_run = NodeRun(node_id=node.id, node_type=node.type, max_attempts=node.retry.max_attempts)
+        if node.id in due:
+            node_run.wake_at = node_run.dispatched_at = now
+        elif node.id == trigger.id:
+            node_run.status, node_run.attempt, node_run.output = NodeStatus.SUCCEEDED, 1, input
+            node_run.started_at = node_run.finished_at = now
+        nodes.append(node_run)
+    succeeded = RunEvent(type=EventType.NODE_SUCCEEDED, node_id=trigger.id, payload={"handle": "", "cache_hit": False})
+    done = [] if begun is None else [succeeded]
+    queued = [RunEvent(type=EventType.NODE_QUEUED, node_id=node_id) for node_id in ready]
+    return FirstNodes(nodes, done + queued, ready, begun is not None)
+
+
+def trigger_done_at_start(graph: graphs.Graph) -> list[str] | None:
+    """The nodes made ready when a run's trigger is recorded done at its start, or None to run the trigger.
+
+    A run's input is checked against the trigger's schema before it is stored, a trigger's
+    output is its input, and a trigger never fails (it has no error output): running it would
+    cost a message, a claim and an outcome per run for nothing (a quarter of a worker's
+    instructions per 3-node run, docs/benchmarks.md). The trigger runs as usual when it is the
+    graph's only node: its run would end before a worker saw it.
+    """
+    trigger = graph.trigger()
+    targets = dict.fromkeys(edge.target for edge in graph.outgoing(trigger.id))
+    return [node_id for node_id in targets if all(e.source == trigger.id for e in graph.incoming(node_id))] or None
 
 
 def _graph(source: RunSource) -> graphs.Graph:

@@ -63,7 +63,8 @@ def test_it_hides_pinning_and_running_from_an_outsider(login_as, owner, outsider
 
 
 def test_it_refuses_to_run_from_a_node_without_upstream_results(login_as, owner):
-    flow = WorkflowFactory(workspace=owner.workspace, draft=chain(TRIGGER, node("answer", "reply", answer="hi")))
+    draft = chain(TRIGGER, node("shape", "transform", fields={"x": 1}), node("answer", "reply", answer="hi"))
+    flow = WorkflowFactory(workspace=owner.workspace, draft=draft)
     other = WorkflowFactory(workspace=owner.workspace, draft=flow.draft)
     earlier = run_draft(other, {}, Options())
     client = login_as(owner)
@@ -72,11 +73,11 @@ def test_it_refuses_to_run_from_a_node_without_upstream_results(login_as, owner)
     )
     assert response.status_code == 422
     assert "run_id" in response.json()["error"]["message"]
-    own = run_draft(flow, {}, Options())  # queued: the trigger has no result yet
+    own = run_draft(flow, {}, Options())  # queued: its trigger is done at the start, the transform has no result yet
     url = f"/api/v1/workflows/{flow.pk}/test-runs/from-node"
     response = client.post_json(url, {"node_id": "answer", "run_id": own.pk})
     assert response.status_code == 422
-    assert "start" in response.json()["error"]["message"]
+    assert "shape" in response.json()["error"]["message"]
     response = client.post_json(url, {"node_id": "nope", "run_id": own.pk})
     assert response.status_code == 422
     assert "node_id" in response.json()["error"]["message"]

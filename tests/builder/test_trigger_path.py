@@ -94,9 +94,13 @@ def test_it_answers_with_the_run_it_wrote_without_reading_it_back(owner):
     response, queries = trigger(owner, flow)
 
     run = response.json()
-    assert (response.status_code, run["status"], run["last_seq"]) == (202, "queued", 2)
-    assert [n["node_id"] for n in run["nodes"]] == ["start", "shape", "answer"]
-    # In-process, the trigger node runs within the call and reads what it needs; the answer reads no run status.
+    assert (response.status_code, run["status"], run["last_seq"]) == (202, "queued", 3)
+    assert [(n["node_id"], n["status"]) for n in run["nodes"]] == [
+        ("start", "succeeded"),
+        ("shape", "pending"),
+        ("answer", "pending"),
+    ]
+    # In-process, the first node runs within the call and reads what it needs; the answer reads no run status.
     assert not [sql for sql in queries if sql.startswith("SELECT") and '"engine_run"."status"' in sql]
     # The caller's role comes with the token, in the same prepared statement: no query of its own.
     assert not [sql for sql in sent(queries) if "accounts_membership" in sql]
@@ -119,7 +123,7 @@ def test_it_stores_the_start_in_one_round_trip(owner):
 
     assert response.status_code == 202
     # The run, its nodes and its first events: three prepared INSERTs sent as one query string, in no
-    # explicit transaction (the server runs the string as one); the trigger node then runs in process.
+    # explicit transaction (the server runs the string as one); the first node then runs in process.
     before = queries[: queries.index(start_script(queries))]
     assert not [sql for sql in before if sql.startswith(("BEGIN", "INSERT", "SAVEPOINT"))]
     # The latest version's id came with the workflow and the caller's role; its graph is read on its first
@@ -128,9 +132,10 @@ def test_it_stores_the_start_in_one_round_trip(owner):
     assert '"builder_workflowversion"."graph"' in version_read
     assert f'"builder_workflowversion"."id" = {flow.versions.get().pk}' in version_read
     run = Run.objects.get(pk=response.json()["id"])
-    first = list(RunEvent.objects.filter(run=run, seq__lte=2).order_by("seq").values_list("type", "node_id"))
-    assert first == [("run.queued", ""), ("node.queued", "start")]
-    assert NodeRun.objects.get(run=run, node_id="start").dispatched_at is not None
+    first = list(RunEvent.objects.filter(run=run, seq__lte=3).order_by("seq").values_list("type", "node_id"))
+    # Its trigger done at the start (its output is the input, checked already), the node after it queued.
+    assert first == [("run.queued", ""), ("node.succeeded", "start"), ("node.queued", "shape")]
+    assert NodeRun.objects.get(run=run, node_id="shape").dispatched_at is not None
 
 
 def test_it_reads_the_workflow_its_version_and_the_role_with_the_token(owner):

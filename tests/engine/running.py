@@ -73,3 +73,11 @@ def node(run: Run, node_id: str) -> NodeRun:
 
 def statuses(run: Run) -> dict[str, str]:
     return dict(NodeRun.objects.filter(run=run).values_list("node_id", "status"))
+
+
+def sent_at_start(run: Run) -> list[int]:
+    """The node runs `run`'s start sent a message for, as its worker would take them: the nodes after its trigger
+    (the start recorded the trigger done), or the trigger when it runs as a node (runs.trigger_done_at_start)."""
+    return list(
+        NodeRun.objects.filter(run=run, status__in=CLAIMABLE, wake_at__isnull=False).values_list("pk", flat=True)
+    )

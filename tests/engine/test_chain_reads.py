@@ -12,7 +12,7 @@ from engine import runner
 from engine.models import NodeRun, Run
 from engine.runs import Options
 from tests.engine.graphs import TRIGGER, chain, edge, graph, node
-from tests.engine.running import history, start, statuses
+from tests.engine.running import history, sent_at_start, start, statuses
 from tests.engine.running import node as node_run
 from tests.fakes import Reply
 
@@ -39,15 +39,15 @@ class RoundTrips:
 def started_twice(workspace, data: dict[str, Any], input: dict[str, Any]) -> Run:
     """A second run of the same version, the first one run: what this process reads once per version is read."""
     first = start(workspace, data, input)
-    runner.execute([node_run(first, "start").pk])
+    runner.execute(sent_at_start(first))
     return run_version(WorkflowVersion.objects.get(pk=first.version_id), input, Options())
 
 
 def execute_counting(run: Run) -> RoundTrips:
-    """Run the run's trigger, and what it claims next, as the worker's task would; what it sent."""
+    """Run the node its start sent, and what it claims next, as the worker's task would; what it sent."""
     trips = RoundTrips()
     with connection.execute_wrapper(trips):
-        runner.execute([node_run(run, "start").pk])
+        runner.execute(sent_at_start(run))
     return trips
 
 
@@ -92,8 +92,8 @@ def test_a_node_read_ahead_reads_its_inputs_as_one_read_after_the_claim_would(wo
     )
     joined = start(workspace, joined_graph, {"text": "ünïcode 'quoted'"})
 
-    runner.execute([node_run(ahead, "start").pk])
-    runner.execute([node_run(joined, "start").pk])
+    runner.execute(sent_at_start(ahead))
+    runner.execute(sent_at_start(joined))
     for run in (ahead, joined):
         run.refresh_from_db()
         assert run.status == "succeeded", statuses(run)
@@ -113,7 +113,7 @@ def test_a_successor_read_ahead_runs_or_is_skipped_by_its_only_input(workspace, 
     )
     run = start(workspace, data, {"urgent": urgent})
 
-    runner.execute([node_run(run, "start").pk])
+    runner.execute(sent_at_start(run))
 
     run.refresh_from_db()
     assert run.status == "succeeded"
@@ -131,7 +131,7 @@ def test_a_node_read_ahead_that_is_not_cheap_runs_after_the_chain_commits(worksp
     )
     run = start(workspace, data, {"q": "tea"})
 
-    runner.execute([node_run(run, "start").pk])
+    runner.execute(sent_at_start(run))
 
     run.refresh_from_db()
     assert run.status == "succeeded", statuses(run)

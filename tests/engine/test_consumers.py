@@ -151,12 +151,16 @@ def test_a_viewer_of_a_run_just_started_gets_its_first_events_from_the_database(
         socket = connect(cookie, started.pk)
         assert (await socket.connect())[0]
         await socket.receive_json_from(timeout=5)
-        events = [await socket.receive_json_from(timeout=5) for _ in range(2)]
+        events = [await socket.receive_json_from(timeout=5) for _ in range(3)]
         assert await socket.receive_nothing(timeout=0.3)
         await socket.disconnect()
         return [(e["seq"], e["event"], e["node_id"]) for e in events]
 
-    assert async_to_sync(scenario)() == [(1, "run.queued", ""), (2, "node.queued", "start")]
+    assert async_to_sync(scenario)() == [
+        (1, "run.queued", ""),
+        (2, "node.succeeded", "start"),
+        (3, "node.queued", "answer"),
+    ]
 
 
 @pytest.mark.parametrize(

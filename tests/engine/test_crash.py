@@ -76,7 +76,7 @@ def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
     run = runs.start_run(
         runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER, node("slow", "transform"))), {}, runs.Options()
     )
-    zombie = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "zombie", lease_s=0.01)
+    zombie = runs.claim(NodeRun.objects.get(run=run, node_id="slow").pk, "zombie", lease_s=0.01)
     assert zombie is not None
     eventually(lambda: lease_expired(zombie.pk))
     assert runs.crash(zombie), "the reaper takes the expired lease"
@@ -87,7 +87,7 @@ def test_a_zombie_worker_cannot_overwrite_a_newer_attempt(workspace):
     assert not runs.heartbeat(zombie, 30)
     assert runs.succeed(fresh, NodeResult(output={"from": "fresh"}))
     assert NodeRun.objects.get(pk=zombie.pk).output == {"from": "fresh"}
-    kinds = list(RunEvent.objects.filter(run=run, node_id="start").values_list("type", flat=True))
+    kinds = list(RunEvent.objects.filter(run=run, node_id="slow").values_list("type", flat=True))
     assert kinds == ["node.queued", "node.running", "node.crashed", "node.running", "node.succeeded"]
 
 
@@ -95,9 +95,9 @@ def test_it_claims_a_retried_node_with_its_own_lease_and_no_resume_payload(works
     """A claim reads only some columns of the node; each must land in its own field."""
     from engine.registry import NodeResult
 
-    graph = chain(TRIGGER, node("next", "transform"))
+    graph = chain(TRIGGER, node("first", "transform"), node("next", "transform"))
     run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=graph), {}, runs.Options())
-    first = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "first-owner", lease_s=0.01)
+    first = runs.claim(NodeRun.objects.get(run=run, node_id="first").pk, "first-owner", lease_s=0.01)
     assert first is not None
     eventually(lambda: lease_expired(first.pk))
     assert runs.crash(first)

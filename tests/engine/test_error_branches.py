@@ -6,7 +6,6 @@ from django.utils import timezone
 from engine import graph as graphs
 from engine import runs
 from engine.models import NodeRun, RunEvent
-from engine.registry import NodeResult
 from tests.engine.graphs import TRIGGER, edge, graph, node
 from tests.eventually import eventually
 
@@ -87,9 +86,7 @@ def test_a_node_whose_worker_died_too_often_continues_through_its_error_handle(w
         edges=[edge("start", "call"), edge("call", "ok"), edge("call", "handled", "error")],
     )
     run = runs.start_run(runs.RunSource(workspace_id=workspace.pk, graph=data), {}, runs.Options())
-    trigger = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "worker", lease_s=30)
-    assert trigger is not None
-    assert runs.succeed(trigger, NodeResult(output={}))
+    assert NodeRun.objects.get(run=run, node_id="start").status == "succeeded", "done at the start"
     call = runs.claim(NodeRun.objects.get(run=run, node_id="call").pk, "dying-worker", lease_s=0.01)
     assert call is not None
     eventually(lambda: lease_expired(call.pk))

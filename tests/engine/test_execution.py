@@ -47,16 +47,16 @@ def test_a_wide_fan_out_goes_in_sixteen_messages_whose_nodes_run_side_by_side(wo
     run = wait_for(start(workspace, data), timeout=30)
 
     assert run.status == "succeeded"
-    # Each task claims its nodes under one lease owner: the trigger's task took one call
-    # itself, and the other 39 went in 16 messages, not 39.
+    # Each task claims its nodes under one lease owner: the start (its trigger done there) sent the
+    # 40 calls in 16 messages, not 40.
     spans = NodeRun.objects.filter(run=run, node_id__startswith="c").values_list(
         "lease_owner", "started_at", "finished_at"
     )
     by_task: dict[str, list[tuple[datetime, datetime]]] = {}
     for owner, started, finished in spans:
         by_task.setdefault(owner, []).append((started, finished))
-    assert len(by_task) == 17
-    assert sorted(len(task) for task in by_task.values()) == [1] + [2] * 9 + [3] * 7
+    assert len(by_task) == 16
+    assert sorted(len(task) for task in by_task.values()) == [2] * 8 + [3] * 8
     # The calls of one message were in flight together: each started before any of them ended.
     for task in by_task.values():
         assert max(started for started, _ in task) < min(finished for _, finished in task)

@@ -21,8 +21,7 @@ from engine.event_types import EventType
 from engine.models import RunEvent
 from tests.engine.channel_receiver import committed, subscribed
 from tests.engine.graphs import TRIGGER, chain, node
-from tests.engine.running import node as node_run
-from tests.engine.running import start
+from tests.engine.running import sent_at_start, start
 from tests.fakes import Reply
 
 pytestmark = [
@@ -54,12 +53,12 @@ def statuses(messages: list[dict[str, Any]]) -> list[str]:
 def test_the_claim_and_the_cheap_chain_after_it_reach_viewers_as_one_prompt(workspace):
     shape, say = node("shape", "transform", fields={"n": 1}), node("say", "reply", answer="hi")
     run = start(workspace, chain(TRIGGER, shape, say))
-    first, trigger = run.last_seq + 1, node_run(run, "start").pk
+    first, [sent] = run.last_seq + 1, sent_at_start(run)
 
     async def scenario() -> list[dict[str, Any]]:
         layer = channel_layers.make_backend("default")
         channel = await subscribed(layer, live.run_group(run.pk), live.workspace_group(workspace.pk))
-        await sync_to_async(runner.execute)([trigger])
+        await sync_to_async(runner.execute)([sent])
         return await until(layer, channel, lambda m: m.get("payload", {}).get("status") == "succeeded")
 
     received = async_to_sync(scenario)()
@@ -78,12 +77,12 @@ def test_a_node_that_runs_on_a_node_thread_is_shown_running_while_it_runs(worksp
     server.default = Reply(body={"ok": True}, held_until=answered)
     fetch = node("fetch", "http_request", url=server.url + "/slow")
     run = start(workspace, chain(TRIGGER, node("shape", "transform", fields={"n": 1}), fetch))
-    trigger = node_run(run, "start").pk
+    sent = sent_at_start(run)
 
     async def scenario() -> list[dict[str, Any]]:
         layer = channel_layers.make_backend("default")
         channel = await subscribed(layer, live.run_group(run.pk))
-        working = asyncio.ensure_future(sync_to_async(runner.execute)([trigger]))
+        working = asyncio.ensure_future(sync_to_async(runner.execute)(sent))
         try:
             # The request is held until the fetch is seen running: a prompt held until it ends never comes.
             shown = await until(layer, channel, lambda m: _shows(m, EventType.NODE_RUNNING, "fetch"))
@@ -97,7 +96,7 @@ def test_a_node_that_runs_on_a_node_thread_is_shown_running_while_it_runs(worksp
     run.refresh_from_db()
     assert run.status == "succeeded"
     assert len(server.requests("/slow")) == 1
-    assert len(hints(shown)) == 1, "the trigger's claim, the chain up to the fetch's claim: one prompt"
+    assert len(hints(shown)) == 1, "the transform's claim, the chain up to the fetch's claim: one prompt"
 
 
 def _shows(message: dict[str, Any], type: EventType, node_id: str) -> bool:

@@ -21,8 +21,8 @@ def test_a_message_lost_with_redis_is_sent_again_at_once(workspace, private_redi
         # The broker as a reaper left it: marked, so that a Redis that loses its keys can be told.
         private_redis.client().set(BROKER_MARK, "1")
         run = start(workspace, chain(TRIGGER, node("shape", "transform", fields={"ok": True})))
-        assert private_redis.client().llen("celery") == 1, "the trigger's message waits in Redis"
-        assert NodeRun.objects.get(run=run, node_id="start").dispatched_at is not None
+        assert private_redis.client().llen("celery") == 1, "the first node's message waits in Redis"
+        assert NodeRun.objects.get(run=run, node_id="shape").dispatched_at is not None
         private_redis.stop(signal.SIGKILL)
         private_redis.start()
         assert private_redis.client().llen("celery") == 0, "the message went with Redis"

@@ -29,8 +29,7 @@ def fan_out(workspace, *branches: str):
 
 
 def test_the_nodes_of_a_message_are_claimed_together_each_with_its_own_events(workspace):
-    run = fan_out(workspace, "a", "b", "c")
-    succeed(run, "start")
+    run = fan_out(workspace, "a", "b", "c")  # its trigger done at the start, its branches ready
     ids = [node_run(run, node_id).pk for node_id in ("c", "a", "b")]
     last_seq = max(RunEvent.objects.filter(run=run).values_list("seq", flat=True))
 
@@ -42,26 +41,28 @@ def test_the_nodes_of_a_message_are_claimed_together_each_with_its_own_events(wo
     running = RunEvent.objects.filter(run=run, seq__gt=last_seq).order_by("seq")
     assert [(event.seq, event.type, event.node_id) for event in running] == [
         (last_seq + 1, "node.running", "c"),
-        (last_seq + 2, "node.running", "a"),
-        (last_seq + 3, "node.running", "b"),
+        (last_seq + 2, "run.running", ""),
+        (last_seq + 3, "node.running", "a"),
+        (last_seq + 4, "node.running", "b"),
     ]
     assert runs.claim_all(ids, "worker-2", 30) == [], "a node sent twice is claimed once"
     assert runs.claim_all([], "worker-2", 30) == []
 
 
 def test_a_message_leaves_out_what_is_not_ready_and_claims_nodes_of_several_runs(workspace):
-    first, second = fan_out(workspace, "a"), fan_out(workspace, "b")
-    waiting = node_run(first, "a").pk  # pending until its trigger succeeds
+    steps = graph(TRIGGER, node("a", "transform"), node("b", "transform"), edges=[edge("start", "a"), edge("a", "b")])
+    first, second = start(workspace, steps), start(workspace, steps)
+    waiting = node_run(first, "b").pk  # pending until "a" succeeds
 
-    claimed = runs.claim_all([waiting, node_run(second, "start").pk, node_run(first, "start").pk], "worker", 30)
+    claimed = runs.claim_all([waiting, node_run(second, "a").pk, node_run(first, "a").pk], "worker", 30)
 
-    assert [(claim.run_id, claim.node_id) for claim in claimed] == [(second.pk, "start"), (first.pk, "start")]
+    assert [(claim.run_id, claim.node_id) for claim in claimed] == [(second.pk, "a"), (first.pk, "a")]
     for run in (first, second):
         run.refresh_from_db()
         assert run.status == "running"
         kinds = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("type", flat=True))
         assert kinds[-2:] == ["node.running", "run.running"]
-    assert node_run(first, "a").status == NodeStatus.PENDING
+    assert node_run(first, "b").status == NodeStatus.PENDING
 
 
 def test_each_node_of_a_message_reads_only_what_runs_before_it(workspace):
@@ -78,7 +79,6 @@ def test_each_node_of_a_message_reads_only_what_runs_before_it(workspace):
     )
     together, alone = start(workspace, data), start(workspace, data)
     for run in (together, alone):
-        succeed(run, "start")
         succeed(run, "x", output={"n": 1})
         succeed(run, "y", output={"n": 2})
 
@@ -105,7 +105,6 @@ def test_a_node_whose_turn_comes_late_renews_its_lease_first_or_is_left(workspac
     # Every claim's turn comes a heartbeat late or more: each renews its lease before it starts.
     settings.ENGINE_HEARTBEAT_S = 0
     run = fan_out(workspace, "a", "b")
-    succeed(run, "start")
 
     runner.execute([node_run(run, "a").pk, node_run(run, "b").pk])
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from engine import holders, reaper, runner
 from engine.dispatch import BROKER_MARK
 from tests.engine.graphs import TRIGGER, chain, node
-from tests.engine.running import history, start, statuses
+from tests.engine.running import history, sent_at_start, start, statuses
 from tests.engine.running import node as node_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_worker")]
@@ -40,7 +40,7 @@ def test_a_runs_claim_and_end_update_its_row_without_touching_an_index(workspace
     updated_before, hot_before = updates("engine_run")
 
     # On this thread, so on this connection: the claim, then the chain with the run's end.
-    runner.execute([node_run(run, "start").pk])
+    runner.execute(sent_at_start(run))
 
     run.refresh_from_db()
     assert run.status == "succeeded"
@@ -53,12 +53,12 @@ def test_a_chained_node_is_made_ready_by_its_claim(workspace):
     run = three_nodes(workspace)
     updated_before, _ = updates("engine_noderun")
 
-    runner.execute([node_run(run, "start").pk])
+    runner.execute(sent_at_start(run))
 
     assert set(statuses(run).values()) == {"succeeded"}
-    # Each node's claim and outcome; the readiness of the transform and of the reply went with their claims.
+    # Each node's claim and outcome (the trigger was done at the start); the reply's readiness went with its claim.
     updated, _ = updates("engine_noderun")
-    assert updated - updated_before == 6
+    assert updated - updated_before == 4
     for node_id in ("shape", "say"):
         assert history(run, node_id) == ["pending", "running", "succeeded"]
         row = node_run(run, node_id)

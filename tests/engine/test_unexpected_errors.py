@@ -20,16 +20,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def test_it_shows_an_unexpected_error_without_its_traceback_and_logs_the_traceback(workspace, caplog):
     source = runs.RunSource(workspace_id=workspace.pk, graph=chain(TRIGGER, node("next", "transform")))
     run = runs.start_run(source, {}, runs.Options())
-    claimed = runs.claim(NodeRun.objects.get(run=run, node_id="start").pk, "this-test", lease_s=30)
+    claimed = runs.claim(NodeRun.objects.get(run=run, node_id="next").pk, "this-test", lease_s=30)
     assert claimed is not None
     landed: Future[NodeResult] = Future()
     try:
-        raise RuntimeError("boom at /srv/switchyard/engine/nodes/trigger.py")
+        raise RuntimeError("boom at /srv/switchyard/engine/nodes/transform.py")
     except RuntimeError as error:
         landed.set_exception(error)
     later = time.monotonic() + 60
-    trigger = run_graph(run.pk).node("start")
-    execution = Execution(claimed, trigger, workspace.pk, {}, None, later, later, SecretsInUse(workspace.pk))
+    transform = run_graph(run.pk).node("next")
+    execution = Execution(claimed, transform, workspace.pk, {}, None, later, later, SecretsInUse(workspace.pk))
     with caplog.at_level(logging.ERROR, logger="engine.runner"):
         NodeBatch("this-test", time.monotonic()).record(execution, landed)
     failed = NodeRun.objects.get(pk=claimed.pk)
