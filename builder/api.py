@@ -1,8 +1,8 @@
 """Runs of workflows over the API: start one (latest version or draft), re-run one."""
 
+from functools import partial
 from typing import Any, cast
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
@@ -67,31 +67,38 @@ class RunIn(Schema):
 
 @router.post("/workflows/{workflow_id}/runs", response={200: RunOut, 202: RunOut}, summary="Start a run")
 @token_scope(Scope.RUNS_TRIGGER, reads=trigger_reads.with_workflow)
-async def start_run(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut] | StreamingHttpResponse:
+def start_run(
+    request: HttpRequest, workflow_id: int, body: RunIn
+) -> Status[RunOut] | StreamingHttpResponse | run_waits.WaitingAnswer:
     """202 with the queued run; with `wait`, 200 once it ended; with `stream`, its events as they come.
     An `Idempotency-Key` header makes retries of this call safe: the same key for the same
     workflow returns the same run.
 
-    Async so that a waiting call awaits the run's end (builder/run_waits.py) on no thread; the
-    rest is the ORM's, on the request's thread."""
+    Sync, so that the token's check, the start and the answer go to the request's thread in one
+    hand-off; a waiting call still awaits the run's end on no thread (run_waits.WaitingAnswer),
+    and a stream is iterated on the server's loop."""
     if body.stream and body.wait:
         raise HttpError(422, "stream: cannot be combined with wait")
     if body.stream and isinstance(request.auth, ApiToken):  # type: ignore[attr-defined]
         check_scope(request.auth, Scope.RUNS_READ)  # type: ignore[attr-defined]
     if not (body.stream or body.wait):
-        return await sync_to_async(_started)(request, workflow_id, body)
-    run = await sync_to_async(_start)(request, workflow_id, body)
+        return _started(request, workflow_id, body)
+    run = _start(request, workflow_id, body)
     if body.stream:
-        access = await sync_to_async(stream.access_of)(request, run.workspace_id)
-        streamed = stream.response(run.pk, 0, access)
+        streamed = stream.response(run.pk, 0, stream.access_of(request, run.workspace_id))
         streamed["Location"] = f"/api/v1/runs/{run.pk}"
         return streamed
-    await run_waits.ended(run.pk, body.timeout_s)
+    return run_waits.WaitingAnswer(partial(_waited, request, run, body.timeout_s))
+
+
+async def _waited(request: HttpRequest, run: Run, timeout_s: float) -> Status[RunOut]:
+    """The waiting call's answer once its run ended or `timeout_s` passed."""
+    await run_waits.ended(run.pk, timeout_s)
     return await run_waits.read(_answer, run, request.user)
 
 
 def _started(request: HttpRequest, workflow_id: int, body: RunIn) -> Status[RunOut]:
-    """202 with the run just started: the start and its answer in one hop to the request's thread, not two.
+    """202 with the run just started.
 
     Its node message is held until the answer is out (send_held): the caller does not wait for
     the broker, which was a tenth of a trigger's time at one connection (docs/benchmarks.md).

@@ -12,13 +12,15 @@ deadline: a lost prompt costs latency, never a wrong answer.
 import asyncio
 import json
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
+from ninja import Status
 
 from engine.event_types import RUN_STATUS_AFTER
 from engine.live import run_group
@@ -31,6 +33,20 @@ T = TypeVar("T")
 # its own, past PostgreSQL's max_connections: at most this many read at a time, per event loop.
 READERS = 8
 _readers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+class WaitingAnswer(HttpResponse):
+    """What a sync API operation returns to answer once a run has ended: `result()`, awaited on the event loop
+    (config/waiting_answers.py), gives the operation's result then, which the API renders as the operation
+    would have. No thread is held meanwhile. The placeholder itself is never sent.
+
+    The trigger is a sync operation so that its token check, its start and its answer go to the
+    request's thread in one hand-off: as an async one it took two (docs/benchmarks.md).
+    """
+
+    def __init__(self, result: Callable[[], Awaitable[Status[Any]]]) -> None:
+        super().__init__(status=202)
+        self.result = result
 
 
 async def ended(run_id: int, timeout_s: float) -> bool:

@@ -91,8 +91,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentWorkspaceMiddleware",
-    # Last, so it sees the flag a refused sign-in leaves on the request and answers with the lockout page.
+    # After the others, so it sees the flag a refused sign-in leaves on the request and answers with the lockout page.
     "axes.middleware.AxesMiddleware",
+    # Innermost: the middleware above see the answer a waiting API call gives (config/waiting_answers.py).
+    "config.waiting_answers.answer_when_done",
 ]
 
 ROOT_URLCONF = "config.urls"
